@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The single entry point. Each subcommand lives in the folder that owns it; this file only
+ * dispatches, so that `kumulus agent` never loads the API server's code and vice versa.
+ */
+import { log } from '../lib/log.ts';
+
+type Command = (args: string[]) => Promise<void>;
+
+const notYet = (name: string, issue: number): Command => () =>
+  Promise.reject(new Error(`kumulus ${name} is not available in this build yet (issue #${issue}).`));
+
+const commands: Record<string, { summary: string; run: Command }> = {
+  local: {
+    summary: 'run a whole local cloud: control plane, CRDs and operator (Ctrl-C stops everything)',
+    run: async (args) => (await import('./local.ts')).runLocal(args),
+  },
+  operator: { summary: 'run the controllers (in-cluster or against KUBECONFIG)', run: notYet('operator', 4) },
+  webhooks: { summary: 'run the admission webhook server', run: notYet('webhooks', 5) },
+  api: { summary: 'run the CloudStack-compatible API server', run: notYet('api', 7) },
+  agent: { summary: 'run the hypervisor host agent', run: notYet('agent', 6) },
+  'controlplane-binaries': {
+    summary: 'build or locate etcd, kube-apiserver and kube-controller-manager, and print their paths',
+    run: async () => {
+      const { resolveBinaries } = await import('../lib/controlplane/index.ts');
+      process.stdout.write(`${JSON.stringify(await resolveBinaries(log), null, 2)}\n`);
+    },
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: kumulus <command> [options]\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+const [name, ...args] = process.argv.slice(2);
+const command = name ? commands[name] : undefined;
+if (!command) {
+  process.stderr.write(name && !['-h', '--help', 'help'].includes(name) ? `kumulus: unknown command "${name}"\n\n${usage()}` : usage());
+  process.exitCode = name && !['-h', '--help', 'help'].includes(name) ? 2 : 0;
+} else {
+  command.run(args).catch((err: unknown) => {
+    log.error(err instanceof Error ? err.message : String(err), { command: name });
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,46 @@
+import * as k8s from '@kubernetes/client-node';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
+import type { Logger } from './log.ts';
+
+export const CRD_FIELD_MANAGER = 'kumulus-installer';
+
+/** Every CustomResourceDefinition in the `*.yaml` files of `dir`, in file order. */
+export async function readCrdManifests(dir: string): Promise<k8s.V1CustomResourceDefinition[]> {
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml')).sort();
+  const crds: k8s.V1CustomResourceDefinition[] = [];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
+      const value = doc.toJS() as k8s.V1CustomResourceDefinition | null;
+      if (value?.kind === 'CustomResourceDefinition') crds.push(value);
+    }
+  }
+  return crds;
+}
+
+function isEstablished(crd: k8s.V1CustomResourceDefinition): boolean {
+  return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+}
+
+/**
+ * Server-side applies the CRDs and waits until the apiserver serves every one of them, so
+ * that whatever starts next can create, list and watch the kinds at once.
+ */
+export async function installCrds(kc: k8s.KubeConfig, crds: k8s.V1CustomResourceDefinition[], logger: Logger, timeoutMs = 60_000): Promise<void> {
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const extensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  await Promise.all(
+    crds.map((crd) => objects.patch(crd, undefined, undefined, CRD_FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply)),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of crds) {
+    const name = crd.metadata?.name ?? '';
+    while (!isEstablished(await extensions.readCustomResourceDefinition({ name }))) {
+      if (Date.now() > deadline) throw new Error(`CustomResourceDefinition ${name} was not Established within ${timeoutMs / 1000} s`);
+      await sleep(100);
+    }
+  }
+  logger.info('installed custom resource definitions', { count: crds.length });
+}
