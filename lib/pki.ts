@@ -1,3 +1,5 @@
+// @peculiar/x509 resolves its ASN.1 codecs through tsyringe, which needs this polyfill loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { randomBytes, webcrypto } from 'node:crypto';
 
