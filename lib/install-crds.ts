@@ -29,10 +29,15 @@ function isEstablished(crd: k8s.V1CustomResourceDefinition): boolean {
  * that whatever starts next can create, list and watch the kinds at once.
  */
 export async function installCrds(kc: k8s.KubeConfig, crds: k8s.V1CustomResourceDefinition[], logger: Logger, timeoutMs = 60_000): Promise<void> {
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   const extensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  // Not KubernetesObjectApi: its typed serializer knows the schema keywords only by their
+  // model names (`_enum`, `_default`, `xKubernetesValidations`) and silently drops the JSON
+  // ones. A patch body is sent as it is.
+  const asApply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   await Promise.all(
-    crds.map((crd) => objects.patch(crd, undefined, undefined, CRD_FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply)),
+    crds.map((crd) =>
+      extensions.patchCustomResourceDefinition({ name: crd.metadata?.name ?? '', body: crd, fieldManager: CRD_FIELD_MANAGER, force: true }, asApply),
+    ),
   );
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {

@@ -64,21 +64,28 @@ export function startSupervisor(logDir: string): Supervisor {
     return managed;
   };
 
-  const stopOne = async ({ managed, child }: (typeof children)[number], graceMs: number) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const signal = (s: NodeJS.Signals) => {
+  /** Signals the whole group and waits until no member is left, escalating to SIGKILL. */
+  const stopOne = async ({ managed }: (typeof children)[number], graceMs: number) => {
+    const signal = (s: NodeJS.Signals | 0): boolean => {
       try {
         process.kill(-managed.pid, s);
+        return true;
       } catch {
-        // The group is already gone.
+        return false;
       }
     };
-    signal('SIGTERM');
-    const finished = await Promise.race([managed.exited.then(() => true), sleep(graceMs).then(() => false)]);
-    if (!finished) {
-      signal('SIGKILL');
-      await managed.exited;
-    }
+    const goneWithin = async (ms: number) => {
+      const deadline = Date.now() + ms;
+      while (signal(0)) {
+        if (Date.now() > deadline) return false;
+        await sleep(20);
+      }
+      return true;
+    };
+    if (!signal('SIGTERM')) return;
+    if (await goneWithin(graceMs)) return;
+    signal('SIGKILL');
+    await goneWithin(graceMs);
   };
 
   return {
