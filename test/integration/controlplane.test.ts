@@ -117,7 +117,7 @@ describe('the control plane is real', function () {
       expect(read.spec.size).to.equal(3);
       expect(read.metadata?.uid).to.equal(created.metadata?.uid);
 
-      await eventually(async () => (seen.some((e) => e.type === 'MODIFIED' && e.size === 3) ? true : undefined), 10_000, 'the MODIFIED event');
+      await eventually(() => Promise.resolve(seen.some((e) => e.type === 'MODIFIED' && e.size === 3) ? true : undefined), 10_000, 'the MODIFIED event');
       expect(seen[0]).to.deep.equal({ type: 'ADDED', size: 1 });
     } finally {
       watch.abort();
