@@ -2,14 +2,14 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KUBERNETES_VERSION } from '../../lib/controlplane/index.ts';
-import { installCrds } from '../../lib/install-crds.ts';
+import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
 import { log } from '../../lib/log.ts';
 import { sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
 
 const group = 'probe.kumulus.io';
 const plural = 'widgets';
 
-const widgetCrd: k8s.V1CustomResourceDefinition = {
+const widgetCrd: CrdManifest = {
   apiVersion: 'apiextensions.k8s.io/v1',
   kind: 'CustomResourceDefinition',
   metadata: { name: `${plural}.${group}` },
