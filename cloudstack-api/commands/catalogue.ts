@@ -1,0 +1,67 @@
+import { Ajv } from 'ajv';
+import { readFileSync } from 'node:fs';
+import Type, { type Static } from 'typebox';
+
+/**
+ * The CloudStack command catalogue (PROTOCOL.md §8): names, parameters and their listApis
+ * types, response kinds, object names, envelopes and the JSON types of response fields.
+ * `catalogue.json` beside this folder is a verbatim copy of shared/cloudstack-api/catalogue.json,
+ * shipped with the API so the image needs nothing outside the repository.
+ */
+
+const ParamType = Type.Union(['string', 'uuid', 'boolean', 'integer', 'long', 'short', 'list', 'map', 'date'].map((t) => Type.Literal(t)));
+const FieldType = Type.Union(['string', 'number', 'boolean', 'array', 'object(map)', 'object', 'any'].map((t) => Type.Literal(t)));
+
+const CatalogueEntrySchema = Type.Object({
+  name: Type.String(),
+  async: Type.Boolean(),
+  required: Type.Array(Type.String()),
+  optional: Type.Array(Type.String()),
+  paramTypes: Type.Record(Type.String(), ParamType),
+  response: Type.Object({
+    kind: Type.Union([Type.Literal('list'), Type.Literal('object'), Type.Literal('success'), Type.Literal('flat')]),
+    name: Type.Union([Type.String(), Type.Null()]),
+    fields: Type.Optional(Type.Array(Type.String())),
+    fieldTypes: Type.Optional(Type.Record(Type.String(), FieldType)),
+    envelope: Type.String(),
+    legacyEnvelope: Type.Optional(Type.String()),
+    asyncInitial: Type.Optional(Type.Array(Type.String())),
+  }),
+  group: Type.String(),
+  since: Type.Union([Type.String(), Type.Null()]),
+  notes: Type.Optional(Type.Array(Type.String())),
+});
+
+export type CatalogueParamType = 'string' | 'uuid' | 'boolean' | 'integer' | 'long' | 'short' | 'list' | 'map' | 'date';
+export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object(map)' | 'object' | 'any';
+export type CatalogueEntry = Static<typeof CatalogueEntrySchema> & {
+  paramTypes: Record<string, CatalogueParamType>;
+  response: { fieldTypes?: Record<string, FieldType> };
+};
+
+const catalogueFile = new URL('../catalogue.json', import.meta.url);
+
+function loadCatalogue(): ReadonlyMap<string, CatalogueEntry> {
+  const data: unknown = JSON.parse(readFileSync(catalogueFile, 'utf8'));
+  const validate = new Ajv({ allErrors: false, strict: false }).compile(Type.Array(CatalogueEntrySchema));
+  if (!validate(data)) {
+    throw new Error(`${catalogueFile.pathname} does not have the catalogue's shape: ${JSON.stringify(validate.errors?.[0])}`);
+  }
+  return new Map((data as CatalogueEntry[]).map((entry) => [entry.name, entry]));
+}
+
+let catalogue: ReadonlyMap<string, CatalogueEntry> | undefined;
+
+export function catalogueEntries(): ReadonlyMap<string, CatalogueEntry> {
+  catalogue ??= loadCatalogue();
+  return catalogue;
+}
+
+export function catalogueEntry(name: string): CatalogueEntry | undefined {
+  return catalogueEntries().get(name);
+}
+
+/** The envelope a command answers under: the legacy name where CloudStack kept one (§4). */
+export function envelopeOf(entry: CatalogueEntry): string {
+  return entry.response.legacyEnvelope ?? entry.response.envelope;
+}
