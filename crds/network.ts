@@ -1,0 +1,176 @@
+/**
+ * network.kumulus.io: guest networks and the allocation records that make address and VLAN
+ * handout crash-safe. A Network is what tenants attach VMs to; IPAddress and VlanAllocation
+ * objects are locks: creating one claims the address or id, AlreadyExists means it is taken,
+ * and the owner reference to the consumer frees it through garbage collection.
+ */
+import Type from 'typebox';
+import {
+  ALLOCATION_RECORD_STATES,
+  Cidr,
+  Count,
+  DisplayName,
+  DisplayText,
+  DomainName,
+  Int,
+  Ipv4,
+  NamespacedRef,
+  Netmask,
+  Obj,
+  Ref,
+  Status,
+  Str,
+  StringEnum,
+  VNI_MAX,
+  VLAN_MAX,
+  cidrGatewayRules,
+  immutableSpec,
+  rule,
+} from './common.ts';
+import { defineKind } from './kind.ts';
+
+export const NETWORK_GROUP = 'network.kumulus.io';
+
+// Network ---------------------------------------------------------------------------------
+
+const NETWORK_STATES = ['Allocated', 'Setup', 'Implementing', 'Implemented', 'Shutdown', 'Destroy'] as const;
+
+/**
+ * A Network is a CloudStack guest network of the type its NetworkOffering gives (Isolated,
+ * Shared, L2). It is Allocated when created; on its first VM (or at once for persistent
+ * offerings) it is Implemented: a VLAN id or VNI is allocated from the physical network
+ * (status.broadcastUri) and the hosts build its bridge, DHCP and DNS. When its last VM goes
+ * it is Shutdown and the VLAN returns to the pool, unless the offering is persistent.
+ */
+export const Network = defineKind({
+  group: NETWORK_GROUP,
+  kind: 'Network',
+  plural: 'networks',
+  shortNames: ['csnet', 'csnetwork'],
+  scope: 'Namespaced',
+  description:
+    'A CloudStack guest network (Isolated, Shared or L2, from its network offering) in a zone. Implemented on first use with a VLAN or VNI from its physical network. States: Allocated, Setup, Implementing, Implemented, Shutdown, Destroy.',
+  spec: Obj(
+    {
+      displayName: Type.Optional(DisplayName('network')),
+      displayText: Type.Optional(DisplayText('network')),
+      networkOfferingRef: Ref('NetworkOffering', 'Offering giving the network type and services.'),
+      zoneRef: Ref('Zone', 'Zone of the network. Immutable.'),
+      physicalNetworkRef: Type.Optional(Ref('PhysicalNetwork', 'Physical network to use; absent: the zone\'s one carrying Guest traffic with the offering\'s tags.')),
+      cidr: Type.Optional(Cidr('Guest CIDR; absent: the zone\'s guestCidr.')),
+      gateway: Type.Optional(Ipv4('Gateway inside cidr; absent: the first address of cidr.')),
+      vlan: Type.Optional(Int({ description: `VLAN id (1-${VLAN_MAX}) or VXLAN VNI (1-${VNI_MAX}), for offerings with specifyVlan. Absent: allocated on implementation. Immutable.`, minimum: 1, maximum: VNI_MAX })),
+      networkDomain: Type.Optional(DomainName('DNS suffix of the guests; absent: the zone\'s or the account\'s.')),
+      dns1: Type.Optional(Ipv4('First DNS server for guests; absent: the zone\'s.')),
+      dns2: Type.Optional(Ipv4('Second DNS server for guests; absent: the zone\'s.')),
+    },
+    {
+      description: 'Desired network.',
+      validations: [
+        ...cidrGatewayRules('spec'),
+        rule('self.zoneRef == oldSelf.zoneRef', 'spec.zoneRef is immutable: create a network in the other zone', '.zoneRef'),
+        rule('has(self.vlan) == has(oldSelf.vlan) && (!has(self.vlan) || self.vlan == oldSelf.vlan)', 'spec.vlan is immutable: create a new network on the other VLAN', '.vlan'),
+        rule('has(self.cidr) == has(oldSelf.cidr) && (!has(self.cidr) || self.cidr == oldSelf.cidr)', 'spec.cidr is immutable: create a new network with the other CIDR', '.cidr'),
+      ],
+    },
+  ),
+  status: Status(StringEnum(NETWORK_STATES, { description: 'Network state, with CloudStack\'s names.' }), {
+    cidr: Type.Optional(Cidr('Effective CIDR.')),
+    gateway: Type.Optional(Ipv4('Effective gateway.')),
+    netmask: Type.Optional(Netmask('Netmask of the CIDR.')),
+    broadcastDomainType: Type.Optional(StringEnum(['Vlan', 'Vxlan', 'Native'] as const, { description: 'How the network is isolated.' })),
+    broadcastUri: Type.Optional(Str({ description: 'Allocated VLAN or VNI, such as vlan://100 or vxlan://5001 (CloudStack `broadcasturi`).', maxLength: 64 })),
+    physicalNetwork: Type.Optional(Str({ description: 'metadata.name of the PhysicalNetwork in use.', maxLength: 253 })),
+    addressesTotal: Type.Optional(Count('Guest addresses in the CIDR.')),
+    addressesAllocated: Type.Optional(Count('Addresses allocated (IPAddress objects).')),
+  }),
+  columns: [
+    { name: 'Offering', type: 'string', jsonPath: '.spec.networkOfferingRef.name', description: 'Network offering.' },
+    { name: 'CIDR', type: 'string', jsonPath: '.status.cidr', description: 'Effective CIDR.' },
+    { name: 'Broadcast', type: 'string', jsonPath: '.status.broadcastUri', description: 'VLAN or VNI.' },
+    { name: 'Zone', type: 'string', jsonPath: '.spec.zoneRef.name', description: 'Zone.', priority: 1 },
+    { name: 'Allocated', type: 'integer', jsonPath: '.status.addressesAllocated', description: 'Addresses in use.', priority: 1 },
+  ],
+});
+
+// IPAddress -------------------------------------------------------------------------------
+
+/**
+ * An IPAddress is the record of one allocated address: its name is the pool and the address
+ * (<network or range>-<a>-<b>-<c>-<d>), so creating it is the lock, and its owner reference
+ * points at the consumer (a VM, a network's gateway) so deleting the consumer frees it. The
+ * spec is immutable: an allocation is released by deleting the object.
+ */
+export const IPAddress = defineKind({
+  group: NETWORK_GROUP,
+  kind: 'IPAddress',
+  plural: 'ipaddresses',
+  shortNames: ['csip', 'csipaddress'],
+  scope: 'Cluster',
+  description:
+    'One allocated IPv4 address: the allocation lock (creating it claims the address; AlreadyExists means taken), owned by its consumer so garbage collection frees it. Immutable. States: Allocating, Allocated, Releasing.',
+  spec: Obj(
+    {
+      address: Ipv4('The address.'),
+      purpose: StringEnum(['Guest', 'Public', 'Management', 'Storage'] as const, { description: 'What the address is for.' }),
+      networkRef: Type.Optional(NamespacedRef('Network', 'The guest network the address belongs to.', true)),
+      ipRangeRef: Type.Optional(Ref('IPRange', 'The range the address was taken from.')),
+      macAddress: Type.Optional(Str({ description: 'MAC address of the NIC holding it, for DHCP.', maxLength: 17, pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' })),
+    },
+    {
+      description: 'The allocation. Immutable: delete the object to release the address.',
+      validations: [
+        immutableSpec('IPAddress', 'delete the object to release the address and create another'),
+        rule('has(self.networkRef) || has(self.ipRangeRef)', 'set spec.networkRef or spec.ipRangeRef: the pool the address comes from', '.networkRef'),
+      ],
+    },
+  ),
+  status: Status(StringEnum(ALLOCATION_RECORD_STATES, { description: 'Allocation state.' }), {}),
+  columns: [
+    { name: 'Address', type: 'string', jsonPath: '.spec.address', description: 'The address.' },
+    { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose', description: 'What it is for.' },
+    { name: 'Network', type: 'string', jsonPath: '.spec.networkRef.name', description: 'Guest network.' },
+    { name: 'Range', type: 'string', jsonPath: '.spec.ipRangeRef.name', description: 'IP range.', priority: 1 },
+  ],
+});
+
+// VlanAllocation --------------------------------------------------------------------------
+
+/**
+ * A VlanAllocation records one VLAN id or VXLAN VNI taken from a physical network's ranges,
+ * named <physical network>-<vlan|vxlan>-<id> so creating it is the lock. It is owned by the
+ * guest network using it. Immutable.
+ */
+export const VlanAllocation = defineKind({
+  group: NETWORK_GROUP,
+  kind: 'VlanAllocation',
+  plural: 'vlanallocations',
+  shortNames: ['csvlan', 'csvlanallocation'],
+  scope: 'Cluster',
+  description:
+    'One allocated VLAN id or VXLAN VNI on a physical network: the allocation lock, owned by the guest network using it. Immutable. States: Allocating, Allocated, Releasing.',
+  spec: Obj(
+    {
+      physicalNetworkRef: Ref('PhysicalNetwork', 'The physical network the id comes from.'),
+      isolation: StringEnum(['VLAN', 'VXLAN'] as const, { description: 'VLAN id or VXLAN VNI.' }),
+      id: Int({ description: `The VLAN id (1-${VLAN_MAX}) or VNI (1-${VNI_MAX}).`, minimum: 1, maximum: VNI_MAX }),
+      networkRef: Type.Optional(NamespacedRef('Network', 'The guest network using it.', true)),
+    },
+    {
+      description: 'The allocation. Immutable: delete the object to release the id.',
+      validations: [
+        immutableSpec('VlanAllocation', 'delete the object to release the id and create another'),
+        rule(`self.isolation != 'VLAN' || self.id <= ${VLAN_MAX}`, `spec.id must be 1-${VLAN_MAX} for a VLAN: use VXLAN for larger ids`, '.id'),
+      ],
+    },
+  ),
+  status: Status(StringEnum(ALLOCATION_RECORD_STATES, { description: 'Allocation state.' }), {}),
+  columns: [
+    { name: 'Physical-Network', type: 'string', jsonPath: '.spec.physicalNetworkRef.name', description: 'Physical network.' },
+    { name: 'Isolation', type: 'string', jsonPath: '.spec.isolation', description: 'VLAN or VXLAN.' },
+    { name: 'ID', type: 'integer', jsonPath: '.spec.id', description: 'VLAN id or VNI.' },
+    { name: 'Network', type: 'string', jsonPath: '.spec.networkRef.name', description: 'Guest network.', priority: 1 },
+  ],
+});
+
+export const networkKinds = [Network, IPAddress, VlanAllocation] as const;
