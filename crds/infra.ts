@@ -74,7 +74,9 @@ function CapacityRollup(what: string) {
       {
         type: StringEnum(CAPACITY_TYPES, { description: 'What is counted, with CloudStack\'s capacity type name.' }),
         total: Count('Total: bytes for memory and storage, MHz for CPU, a count otherwise. Overcommit ratios are applied.'),
-        used: Count('Allocated to virtual machines, volumes or addresses, in the same unit as total.'),
+        used: Count('In use, in the same unit as total: running VMs\' CPU and memory, bytes written on storage, addresses and ids handed out (CloudStack `capacityused`).'),
+        allocated: Type.Optional(Count('Promised, in the same unit as total: every VM placed (running or not), every volume\'s size (CloudStack `capacityallocated`).')),
+        percentUsed: Type.Optional(Num({ description: 'used / total × 100, two decimals (CloudStack `percentused`); 0 when total is 0.', minimum: 0 })),
       },
       { description: 'One capacity figure.' },
     ),
@@ -405,6 +407,8 @@ export const PrimaryStorage = defineKind({
           {
             host: Str({ description: 'metadata.name of the Host.', minLength: 1, maxLength: 253 }),
             mounted: Bool({ description: 'The pool is mounted and writable on that host.' }),
+            capacityBytes: Type.Optional(Count('Size of the filesystem as that host sees it, in bytes.')),
+            usedBytes: Type.Optional(Count('Bytes used on the filesystem as that host sees it.')),
             message: Type.Optional(Str({ description: 'Why it is not, when it is not.', maxLength: 4096 })),
             lastTransitionTime: Type.Optional(Timestamp('When mounted last changed.')),
           },
@@ -569,6 +573,20 @@ export const PhysicalNetwork = defineKind({
       ),
     ),
     vlansAllocated: Type.Optional(Count('VLAN ids and VNIs allocated to guest networks.')),
+    hosts: Type.Optional(
+      KeyedList(
+        Obj(
+          {
+            host: Str({ description: 'metadata.name of the Host.', minLength: 1, maxLength: 253 }),
+            ready: Bool({ description: 'The host has the bridge every traffic label names.' }),
+            missingLabels: Type.Optional(List(Str({ description: 'A kvmLabel.', maxLength: 15 }), { description: 'Traffic labels (bridges) the host lacks.', maxItems: 4, set: true })),
+          },
+          { description: 'Whether one host of the zone carries this network\'s bridges.' },
+        ),
+        'host',
+        { description: 'Per host of the zone, whether it has the bridge each traffic label names (from the bridges the agent reports).', maxItems: 1024 },
+      ),
+    ),
   }),
   columns: [
     { name: 'Zone', type: 'string', jsonPath: '.spec.zoneRef.name', description: 'The zone.' },
@@ -623,6 +641,7 @@ export const IPRange = defineKind({
   status: Status(ReadinessState('range'), {
     total: Type.Optional(Count('Addresses in the range.')),
     allocated: Type.Optional(Count('Addresses handed out (IPAddress objects).')),
+    free: Type.Optional(Count('Addresses not handed out: total - allocated.')),
   }),
   columns: [
     { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose', description: 'Traffic purpose.' },
