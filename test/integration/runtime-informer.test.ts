@@ -1,6 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInformer, type Informer } from '../../lib/informer.ts';
 import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
@@ -8,63 +6,13 @@ import { createKubeClient, keyOf, type KubeObject, type ResourceType } from '../
 import { log } from '../../lib/log.ts';
 import { byLabel, OWNER_UID_INDEX } from '../../lib/store.ts';
 import { useTestNamespace } from '../support/cluster.ts';
+import { startRelay, type Relay } from './runtime-relay.ts';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const GIZMOS: ResourceType = { group: 'relist.runtime-test.kumulus.io', version: 'v1', plural: 'gizmos', kind: 'Gizmo', namespaced: true };
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
-}
-
-/** A TCP relay in front of the apiserver that a test can cut (existing and new connections). */
-export interface Relay {
-  kubeConfig: k8s.KubeConfig;
-  cut(): void;
-  restore(): void;
-  close(): Promise<void>;
-}
-
-export async function startRelay(kc: k8s.KubeConfig): Promise<Relay> {
-  const target = new URL(kc.getCurrentCluster()!.server);
-  const sockets = new Set<Socket>();
-  let cut = false;
-  const server: Server = createServer((downstream) => {
-    if (cut) return void downstream.destroy();
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const s of [downstream, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        downstream.destroy();
-        upstream.destroy();
-      });
-    }
-    downstream.pipe(upstream).pipe(downstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  const relayed = new k8s.KubeConfig();
-  relayed.loadFromOptions({
-    clusters: kc.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${port}` })),
-    users: kc.users,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-  });
-  return {
-    kubeConfig: relayed,
-    cut() {
-      cut = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      cut = false;
-    },
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** Records every notification, and checks that no key ever sees a resourceVersion twice or out of order. */
