@@ -1,0 +1,77 @@
+import * as k8s from '@kubernetes/client-node';
+import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig } from '../lib/config.ts';
+import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
+import { log, setLogLevel } from '../lib/log.ts';
+import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
+
+/**
+ * The registration point: each reconciler module exports `register<Kind>Controller(manager)`
+ * and is added here (issues #8 onwards). Nothing else in the operator changes when one is added.
+ */
+export function registerControllers(_manager: Manager): void {}
+
+export interface OperatorOptions {
+  /** Command-line flags (see lib/config.ts `runtimeOptions`); the environment fills the rest. */
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Use this instead of --kubeconfig / KUBECONFIG / in-cluster configuration. */
+  kubeConfig?: k8s.KubeConfig;
+  /** Stop gracefully on SIGTERM and SIGINT (default true). */
+  handleSignals?: boolean;
+}
+
+export interface RunningOperator {
+  readonly config: RuntimeConfig;
+  readonly manager: Manager;
+  /** e.g. http://127.0.0.1:8080/metrics: what `kumulus local` writes as KUMULUS_METRICS_URL. */
+  readonly metricsUrl: string;
+  /** Graceful stop: stop taking work, finish in-flight reconciles (bounded), release the lease. */
+  stop(): Promise<void>;
+  /** Resolves when the operator stops: 'stopped', or 'leadership-lost' (exit non-zero then, as controller-runtime does). */
+  readonly done: Promise<ManagerExit>;
+}
+
+function loadKubeConfig(config: RuntimeConfig): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
+  const namespaces = client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false });
+  await namespaces.create({ metadata: { name } }).catch((err: unknown) => {
+    if (!isAlreadyExists(err)) log.warn('could not create the leader-election namespace', { namespace: name, error: err instanceof Error ? err.message : String(err) });
+  });
+}
+
+/** `kumulus operator`: the leader-elected controllers, with /healthz, /readyz and /metrics. */
+export async function runOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
+  const config = parseConfig(runtimeOptions, options.args ?? [], options.env ?? process.env, validateRuntimeConfig);
+  setLogLevel(config.logLevel);
+  const manager = createManager({
+    kubeConfig: options.kubeConfig ?? loadKubeConfig(config),
+    eventSource: 'kumulus.io/operator',
+    httpBindAddress: config.httpBindAddress,
+    gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
+    maxConcurrentReconciles: config.maxConcurrentReconciles,
+    leaderElection: config.leaderElect
+      ? {
+          namespace: config.leaderElectionNamespace,
+          name: config.leaderElectionId,
+          identity: config.leaderElectionIdentity,
+          leaseDurationMs: config.leaseDuration,
+          renewDeadlineMs: config.renewDeadline,
+          retryPeriodMs: config.retryPeriod,
+        }
+      : undefined,
+    logger: log.child({ component: 'operator' }),
+  });
+  registerControllers(manager);
+  if (config.leaderElect) await ensureNamespace(manager.client, config.leaderElectionNamespace);
+  await manager.start();
+  const uninstall = options.handleSignals === false ? () => undefined : stopOnSignals(() => manager.stop());
+  void manager.done.then(uninstall);
+  log.info('operator started', { metrics: manager.metricsUrl, leaderElection: config.leaderElect });
+  return { config, manager, metricsUrl: manager.metricsUrl, stop: () => manager.stop(), done: manager.done };
+}
