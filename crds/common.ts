@@ -462,7 +462,7 @@ export function DiskIoLimits() {
 
 /** The `self == oldSelf` rule that makes a whole spec immutable. */
 export function immutableSpec(kind: string, fix: string): CelRule {
-  return rule('self == oldSelf', `${kind} spec is immutable once created: ${fix}`);
+  return rule('self == oldSelf', `spec is immutable: a ${kind} cannot change once created; ${fix}`);
 }
 
 /** The rule that makes one field immutable once set. */

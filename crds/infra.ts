@@ -320,11 +320,13 @@ export const Host = defineKind({
       Obj(
         {
           cpuLoadAverage: Num({ description: 'One-minute load average.', minimum: 0 }),
+          cpuUsedPercent: Num({ description: 'CPU in use, percent of capacity (CloudStack `cpuused`).', minimum: 0, maximum: 100 }),
           memoryUsedBytes: Count('Memory in use on the host, in bytes.'),
         },
         { description: 'Current use measured by the agent.' },
       ),
     ),
+    uefiCapable: Type.Optional(Bool({ description: 'The host can boot UEFI guests (CloudStack `ueficapability`).' })),
     bridges: Type.Optional(List(Str({ description: 'A bridge or interface name.', maxLength: 15 }), { description: 'Bridges and interfaces found on the host, checked against the traffic labels of the physical networks.', maxItems: 256, set: true })),
     lastHeartbeat: Type.Optional(Timestamp('Last time the agent renewed its heartbeat (CloudStack `lastpinged`).')),
     disconnectedAt: Type.Optional(Timestamp('When the host was last seen to disconnect.')),
