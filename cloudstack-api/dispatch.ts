@@ -243,14 +243,20 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
 
       const entry = commands.get(command as string);
       if (entry === undefined) throw unknownCommand(command as string);
+      const who = caller;
+      let commandLog: Logger | undefined;
       const ctx: CommandContext = {
         caller,
         command: entry.name,
-        log: log.child({ command: entry.name, user: caller.username, account: caller.accountName }),
+        // Built on first use: most commands never log.
+        get log() {
+          commandLog ??= log.child({ command: entry.name, user: who.username, account: who.accountName });
+          return commandLog;
+        },
         now: new Date(now),
         settings,
         table: commands,
-        isAllowed: (name) => auth.isCommandAllowed(caller as Caller, name),
+        isAllowed: (name) => auth.isCommandAllowed(who, name),
       };
       return reply(entry.envelope, await entry.execute(params, ctx));
     } catch (thrown) {

@@ -33,25 +33,21 @@ function successFields(body: { displaytext?: string }): Fields {
   return { success: true, displaytext: body.displaytext };
 }
 
-/** JSON.stringify without the null and undefined members CloudStack's Gson never writes. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, member: unknown) => (member === null ? undefined : member));
-}
-
+/** Undefined members vanish in JSON.stringify; nulls never reach here (conformFields drops them). */
 function jsonBody(body: ResponseBody): string {
   switch (body.kind) {
     case 'object':
-      return `{${JSON.stringify(body.name)}:${toJson(body.object)}}`;
+      return `{${JSON.stringify(body.name)}:${JSON.stringify(body.object)}}`;
     case 'list':
       if (body.count === 0) return '{}';
       if (body.items.length === 0) return `{"count":${body.count}}`;
-      return `{"count":${body.count},${JSON.stringify(body.name)}:[${body.items.map(toJson).join(',')}]}`;
+      return `{"count":${body.count},${JSON.stringify(body.name)}:[${body.items.map((item) => JSON.stringify(item)).join(',')}]}`;
     case 'success':
-      return toJson(successFields(body));
+      return JSON.stringify(successFields(body));
     case 'flat':
-      return toJson(body.fields);
+      return JSON.stringify(body.fields);
     case 'error':
-      return toJson(errorFields(body.error));
+      return JSON.stringify(errorFields(body.error));
   }
 }
 

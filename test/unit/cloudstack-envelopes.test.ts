@@ -7,12 +7,12 @@ import { asyncJobFields, jobSubmitted } from '../../cloudstack-api/protocol/jobs
 
 const version = '4.22.0.0';
 const xmlHead = '<?xml version="1.0" encoding="UTF-8"?>';
-const zone = { id: 'a1', name: 'z "one" <&>', securitygroupsenabled: false, capacity: undefined, dns2: null };
+const zone = { id: 'a1', name: 'z "one" <&>', securitygroupsenabled: false, capacity: undefined };
 const json = (envelope: string, body: ResponseBody) => serializeResponse(envelope, body, 'json', version);
 const xml = (envelope: string, body: ResponseBody) => serializeResponse(envelope, body, 'xml', version);
 
 describe('cloudstack-api envelopes (PROTOCOL.md §4)', () => {
-  it('writes a single object under its object name, null fields omitted', () => {
+  it('writes a single object under its object name, undefined fields omitted', () => {
     const body: ResponseBody = { kind: 'object', name: 'zone', object: zone };
     expect(json('createzoneresponse', body)).to.equal('{"createzoneresponse":{"zone":{"id":"a1","name":"z \\"one\\" <&>","securitygroupsenabled":false}}}');
     expect(xml('createzoneresponse', body)).to.equal(

@@ -1,0 +1,156 @@
+import express from 'express';
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import winston from 'winston';
+import { createApiApp } from '../cloudstack-api/app.ts';
+import { createCommandTable } from '../cloudstack-api/commands/define.ts';
+import { defaultCapabilities, discoveryCommands } from '../cloudstack-api/commands/discovery.ts';
+import { AccountType, type Caller } from '../cloudstack-api/protocol/auth.ts';
+import { createInMemorySessionStore } from '../cloudstack-api/protocol/memory-session-store.ts';
+import { specSignature } from '../test/support/cloudstack-client.ts';
+
+/**
+ * Signed GET requests per second against listCapabilities, and the same load against an
+ * empty express handler as the baseline, measured in the same run. Each server runs in a
+ * child process of its own; this process only generates load, over keep-alive connections,
+ * from a pool of distinct pre-signed URLs (so every request is verified for real).
+ * Prints one JSON line per figure (medians of alternating rounds).
+ * Usage: node bench/cloudstack-api.ts [seconds per round] [concurrency] [rounds]
+ */
+
+const API_KEY = 'BENCHKEY';
+const SECRET = 'bench-secret';
+
+function serve(kind: string): void {
+  const app =
+    kind === 'baseline'
+      ? express().get('/client/api', (_req, res) => {
+          res.end();
+        })
+      : createApiApp({
+          auth: {
+            findApiKey: (key) => Promise.resolve(key === API_KEY ? { caller, secretKey: SECRET } : undefined),
+            login: () => Promise.resolve({ ok: false, reason: 'domain-not-found' }),
+            findUser: () => Promise.resolve(undefined),
+            isCommandAllowed: () => true,
+          },
+          sessions: createInMemorySessionStore(),
+          commands: createCommandTable(
+            discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
+          ),
+          log: winston.createLogger({ silent: true }),
+        });
+  const server = app.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+}
+
+const caller: Caller = {
+  userId: '00000000-0000-4000-8000-0000000000a1',
+  username: 'admin',
+  accountId: '00000000-0000-4000-8000-0000000000b1',
+  accountName: 'admin',
+  accountType: AccountType.admin,
+  domainId: '00000000-0000-4000-8000-0000000000d0',
+  domainPath: '/',
+};
+
+/** Signed as the Python cs client signs (v3, expires with +0000), by the spec client's signer. */
+function signedPath(index: number): string {
+  const expires = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+0000`;
+  const params: Record<string, string> = { command: 'listCapabilities', response: 'json', apiKey: API_KEY, signatureVersion: '3', expires, _: String(index) };
+  params['signature'] = specSignature(params, SECRET);
+  return `/client/api?${new URLSearchParams(params).toString()}`;
+}
+
+async function startServer(kind: string): Promise<{ port: number; stop: () => void }> {
+  const child = fork(import.meta.filename, ['serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message: { port: number }) => resolve(message.port));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+  return { port, stop: () => child.kill() };
+}
+
+function get(agent: http.Agent, port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port, path, agent }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+  });
+}
+
+interface Measurement {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+}
+
+async function load(port: number, paths: readonly string[], seconds: number, concurrency: number): Promise<Measurement> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  let failures = 0;
+  let next = 0;
+  const drive = async (until: number, record: boolean): Promise<void> => {
+    while (performance.now() < until) {
+      const path = paths[next++ % paths.length] as string;
+      const start = performance.now();
+      const status = await get(agent, port, path);
+      if (!record) continue;
+      latencies.push(performance.now() - start);
+      if (status !== 200) failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => drive(performance.now() + 1000, false)));
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => drive(started + seconds * 1000, true)));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { requestsPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), failures };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(process.argv[2] ?? 3);
+  const concurrency = Number(process.argv[3] ?? 16);
+  const rounds = Number(process.argv[4] ?? 3);
+  const paths = Array.from({ length: 2000 }, (_, i) => signedPath(i));
+  const round = (value: number) => Math.round(value * 100) / 100;
+
+  // Both servers stay up and take turns, so a busy neighbour on a shared machine slows both alike.
+  const servers = { baseline: await startServer('baseline'), api: await startServer('api') };
+  const samples: Record<keyof typeof servers, Measurement[]> = { baseline: [], api: [] };
+  try {
+    for (let i = 0; i < rounds; i++) {
+      for (const kind of ['baseline', 'api'] as const) samples[kind].push(await load(servers[kind].port, paths, seconds, concurrency));
+    }
+  } finally {
+    servers.baseline.stop();
+    servers.api.stop();
+  }
+
+  const summary = (measurements: Measurement[]) => ({
+    value: round(median(measurements.map((m) => m.requestsPerSecond))),
+    p50Ms: round(median(measurements.map((m) => m.p50Ms))),
+    p99Ms: round(median(measurements.map((m) => m.p99Ms))),
+    samples: measurements.map((m) => round(m.requestsPerSecond)),
+    failures: measurements.reduce((sum, m) => sum + m.failures, 0),
+  });
+  const baseline = summary(samples.baseline);
+  const api = summary(samples.api);
+  const common = { seconds, concurrency, rounds, node: process.version };
+  console.log(JSON.stringify({ bench: 'cloudstack-api', figure: 'empty express handler (baseline)', unit: 'req/s', ...baseline, ...common }));
+  console.log(JSON.stringify({ bench: 'cloudstack-api', figure: 'signed GET listCapabilities', unit: 'req/s', ...api, ofBaseline: round(api.value / baseline.value), ...common }));
+  if (baseline.failures > 0 || api.failures > 0) process.exitCode = 1;
+}
+
+if (process.argv[2] === 'serve') serve(process.argv[3] ?? 'api');
+else await main();
