@@ -186,8 +186,10 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
     if (!expiryAcceptable(signing.signatureVersion, signing.expires, now, { enforceTimestamps: settings.enforceTimestamps })) throw badSignature();
     const key = await auth.findApiKey(signing.apiKey);
     if (key === undefined) throw badSignature();
-    if (!auth.isCommandAllowed(key.caller, command)) throw commandNotAvailable(command);
+    // The signature before the role (CloudStack checks the role first): a caller holding only
+    // someone's API key, which travels in URLs, learns nothing about that user's role.
     if (!signatureMatches(params, signing.signature, key.secretKey)) throw badSignature();
+    if (!auth.isCommandAllowed(key.caller, command)) throw commandNotAvailable(command);
     return key.caller;
   }
 

@@ -516,6 +516,11 @@ describe('cloudstack-api over HTTP: error codes and texts (§6)', () => {
       "The given command 'createZone' either does not exist, is not available for user.");
   });
 
+  it('13b. a refused command with a wrong signature → the signature error, revealing nothing of the role', async () => {
+    const forger = createCloudStackClient({ endpoint, apiKey: 'ALICEKEY', secretKey: 'guess' });
+    expectError(await forger.request('createZone', validZone), 'createzoneresponse', 401, undefined, badSignatureText);
+  });
+
   it('14. an unknown command in a session → 432 under errorresponse', async () => {
     const client = anonymous();
     await client.login('admin', 'password');
