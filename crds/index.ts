@@ -2,8 +2,9 @@
  * The registry of every Kumulus kind: the one place controllers, webhooks, the agent and the
  * CloudStack API import names, schemas, TypeScript types and validators from.
  *
- *   import { kinds, VirtualMachine, type VirtualMachineObject } from '../crds/index.ts';
+ *   import { kinds, VirtualMachine, type VirtualMachineObject, type SpecOf } from '../crds/index.ts';
  *   const result = VirtualMachine.validate(obj); // ajv, compiled on first use
+ *   type VmSpec = SpecOf<typeof VirtualMachine>;
  */
 import type { Static } from 'typebox';
 import { AffinityGroup, SSHKeyPair, Template, VirtualMachine, Volume, computeKinds } from './compute.ts';
@@ -27,7 +28,7 @@ import { IPAddress, Network, VlanAllocation, networkKinds } from './network.ts';
 import { AsyncJob, Configuration, opsKinds } from './ops.ts';
 
 export { API_VERSION, CATEGORY } from './common.ts';
-export type { KindDefinition, KindInfo, ObjectOf, PrinterColumn, Scope } from './kind.ts';
+export type { KindDefinition, KindInfo, ObjectOf, PrinterColumn, Scope, SpecOf, StatusOf } from './kind.ts';
 export type { FieldError, ValidationResult } from './validate.ts';
 export { INFRA_GROUP } from './infra.ts';
 export { COMPUTE_GROUP } from './compute.ts';
@@ -96,19 +97,5 @@ export type UserObject = Static<typeof User.schema>;
 export type AsyncJobObject = Static<typeof AsyncJob.schema>;
 export type ConfigurationObject = Static<typeof Configuration.schema>;
 
-// Spec and status types, for code that builds or reads only one of them.
-export type ZoneSpec = ZoneObject['spec'];
-export type ZoneStatus = NonNullable<ZoneObject['status']>;
-export type HostSpec = HostObject['spec'];
-export type HostStatus = NonNullable<HostObject['status']>;
-export type VirtualMachineSpec = VirtualMachineObject['spec'];
-export type VirtualMachineStatus = NonNullable<VirtualMachineObject['status']>;
-export type VolumeSpec = VolumeObject['spec'];
-export type VolumeStatus = NonNullable<VolumeObject['status']>;
-export type NetworkSpec = NetworkObject['spec'];
-export type NetworkStatus = NonNullable<NetworkObject['status']>;
-export type TemplateStatus = NonNullable<TemplateObject['status']>;
-export type PrimaryStorageStatus = NonNullable<PrimaryStorageObject['status']>;
-export type AsyncJobStatus = NonNullable<AsyncJobObject['status']>;
 /** One status condition; the same shape for every kind. */
 export type Condition = NonNullable<NonNullable<ZoneObject['status']>['conditions']>[number];

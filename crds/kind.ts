@@ -102,3 +102,7 @@ export function defineKind<Spec extends TObject, Status extends TObject>(input: 
 
 /** The whole object's TypeScript type. */
 export type ObjectOf<D extends KindInfo> = Static<D['schema']>;
+/** The spec's TypeScript type. */
+export type SpecOf<D extends { spec: TObject }> = Static<D['spec']>;
+/** The status's TypeScript type. */
+export type StatusOf<D extends { status: TObject }> = Static<D['status']>;

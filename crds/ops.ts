@@ -4,6 +4,7 @@
  */
 import Type from 'typebox';
 import {
+  Bool,
   KeyedList,
   List,
   Obj,
@@ -56,7 +57,7 @@ export const AsyncJob = defineKind({
         {
           type: Str({ description: 'Condition type to wait for, such as Ready or Running.', minLength: 1, maxLength: 316 }),
           status: Type.Optional(StringEnum(['True', 'False'] as const, { description: 'Condition status meaning success.', default: 'True' })),
-          deleted: Type.Optional(Type.Boolean({ description: 'Success is the target being gone (destroy and delete commands); type is then ignored.' })),
+          deleted: Type.Optional(Bool({ description: 'Success is the target being gone (destroy and delete commands); type is then ignored.' })),
         },
         { description: 'What the target must show for the job to succeed.' },
       ),

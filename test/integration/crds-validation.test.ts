@@ -163,6 +163,13 @@ const cases: Case[] = [
   { kind: 'PhysicalNetwork', why: 'a KVM label longer than an interface name', change: (o) => (o.spec.trafficTypes = [{ type: 'Guest', kvmLabel: 'averyverylongbridge' }]), field: 'spec.trafficTypes[0].kvmLabel', says: /15/ },
   { kind: 'IPRange', why: 'a Guest range without its network', change: (o) => (o.spec.purpose = 'Guest'), field: 'spec.networkRef', says: /shared network/ },
   { kind: 'IPRange', why: 'startIp is after endIp', change: (o) => Object.assign(o.spec, { startIp: '203.0.113.30' }), field: 'spec.startIp', says: /swap/ },
+  {
+    kind: 'IPRange',
+    why: 'endIp is past a /23',
+    change: (o) => Object.assign(o.spec, { gateway: '192.168.0.1', netmask: '255.255.254.0', startIp: '192.168.1.10', endIp: '192.168.2.20' }),
+    field: 'spec.endIp',
+    says: /inside the subnet/,
+  },
   { kind: 'IPRange', why: 'the VLAN is above 4094', change: (o) => (o.spec.vlan = 4095), field: 'spec.vlan' },
   { kind: 'IPRange', why: 'the gateway is not an address', change: (o) => (o.spec.gateway = 'gateway'), field: 'spec.gateway', says: /ipv4/ },
   { kind: 'ServiceOffering', why: 'customized with a fixed size', change: (o) => (o.spec.customized = { maxCpuNumber: 4, maxMemory: '8Gi' }), field: 'spec.customized', says: /excludes/ },
@@ -212,6 +219,34 @@ const cases: Case[] = [
   { kind: 'AsyncJob', why: 'a command with spaces', change: (o) => (o.spec.command = 'deploy vm'), field: 'spec.command' },
   { kind: 'Configuration', why: 'not named global', change: (o) => (o.metadata.name = 'settings'), field: 'metadata.name', says: /singleton/ },
   { kind: 'Configuration', why: 'a setting name with a space', change: (o) => (o.spec.settings = { 'expunge delay': '1' }), field: 'spec.settings', says: /setting names/ },
+];
+
+/** Edge cases the rules must let through: a rule that is too strict is a bug too. */
+const accepted: Pick<Case, 'kind' | 'why' | 'change'>[] = [
+  {
+    kind: 'Pod',
+    why: 'a /16 range spans octets',
+    change: (o) => Object.assign(o.spec, { gateway: '10.0.0.1', netmask: '255.255.0.0', startIp: '10.0.1.0', endIp: '10.0.255.254' }),
+  },
+  { kind: 'Pod', why: 'endIp is absent (a single address)', change: (o) => delete o.spec.endIp },
+  {
+    kind: 'IPRange',
+    why: 'a /23 range in its upper half',
+    change: (o) => Object.assign(o.spec, { gateway: '192.168.0.1', netmask: '255.255.254.0', startIp: '192.168.1.10', endIp: '192.168.1.20' }),
+  },
+  { kind: 'PhysicalNetwork', why: 'adjacent VLAN ranges', change: (o) => (o.spec.vlanRanges = [{ start: 100, end: 199 }, { start: 200, end: 299 }]) },
+  { kind: 'Network', why: 'a /29 CIDR', change: (o) => Object.assign(o.spec, { cidr: '10.1.1.8/29', gateway: '10.1.1.9' }) },
+  { kind: 'Zone', why: 'a Basic zone with security groups', change: (o) => Object.assign(o.spec, { networkType: 'Basic', securityGroupsEnabled: true, guestCidr: undefined }) },
+  {
+    kind: 'ServiceOffering',
+    why: 'a customized offering with equal bounds',
+    change: (o) => Object.assign(o.spec, { cpuNumber: undefined, memory: undefined, customized: { minCpuNumber: 2, maxCpuNumber: 2, minMemory: '2Gi', maxMemory: '2048Mi' } }),
+  },
+  { kind: 'VirtualMachine', why: 'it boots an ISO onto an empty root disk', change: (o) => Object.assign(o.spec, { templateRef: undefined, isoRef: { name: 'iso' }, rootDiskOfferingRef: { name: 'do' } }) },
+  { kind: 'Volume', why: 'it is a root disk at device 0', change: (o) => Object.assign(o.spec, { type: 'ROOT', diskOfferingRef: undefined, templateRef: { name: 't' }, vmRef: { name: 'vm' }, deviceId: 0 }) },
+  { kind: 'Template', why: 'it is cross-zone with a SHA-256 checksum', change: (o) => Object.assign(o.spec, { zoneRefs: undefined, crossZones: true, checksum: `{SHA-256}${'a'.repeat(64)}` }) },
+  { kind: 'PrimaryStorage', why: 'it is Local on one host', change: (o) => Object.assign(o.spec, { scope: 'Host', clusterRef: undefined, hostRef: { name: 'h' }, protocol: 'Local', server: undefined, path: '/var/lib/kumulus/local' }) },
+  { kind: 'VlanAllocation', why: 'it holds the largest VNI', change: (o) => Object.assign(o.spec, { isolation: 'VXLAN', id: 16777214 }) },
 ];
 
 interface UpdateCase {
@@ -289,6 +324,16 @@ describe('crds: the apiserver rejects invalid objects, naming the field', functi
       expect(outcome.code, outcome.message).to.equal(422);
       expect(outcome.message).to.include(c.field);
       if (c.says) expect(outcome.message).to.match(c.says);
+    });
+  }
+
+  for (const a of accepted) {
+    it(`accepts a ${a.kind} when ${a.why}`, async () => {
+      const object = base[a.kind]?.();
+      if (!object) throw new Error(`no base object for ${a.kind}`);
+      a.change(object);
+      const created = await objects.create(withoutUndefined(object), undefined, 'All');
+      expect(created.metadata?.name).to.equal(object.metadata.name);
     });
   }
 

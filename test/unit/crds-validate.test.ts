@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { Account, Network, Pod, ServiceOffering, VirtualMachine, Zone, kindByName, kinds } from '../../crds/index.ts';
+import { Account, Network, Pod, ServiceOffering, VirtualMachine, Zone, kindByName, kinds, type SpecOf, type StatusOf, type VirtualMachineObject } from '../../crds/index.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples');
 
@@ -104,5 +104,20 @@ describe('crds: ajv validators', () => {
       const result = kind.validate({ apiVersion: kind.apiVersion, kind: kind.kind, metadata: { name: 'x' } });
       expect(result.valid ? [] : result.errors.map((e) => e.field), kind.kind).to.deep.equal(['spec']);
     }
+  });
+});
+
+describe('crds: TypeScript types', () => {
+  it('types whole objects, specs and statuses from the same schemas the validators use', () => {
+    const spec: SpecOf<typeof VirtualMachine> = { zoneRef: { name: 'zone1' }, serviceOfferingRef: { name: 'small' }, templateRef: { name: 'debian-12' }, state: 'Stopped' };
+    const status: StatusOf<typeof VirtualMachine> = {
+      state: 'Running',
+      placement: { zone: 'zone1', pod: 'pod1', cluster: 'cluster1', host: 'node-1' },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Running', message: 'VM is running', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 }],
+    };
+    const vm: VirtualMachineObject = { apiVersion: 'compute.kumulus.io/v1alpha1', kind: 'VirtualMachine', metadata: { name: 'web-1', namespace: 'demo' }, spec, status };
+    expect(VirtualMachine.validate(vm)).to.deep.equal({ valid: true });
+    const broken = { ...vm, status: { ...status, state: 'Sleeping' } };
+    expect(fields(VirtualMachine.validate(broken))).to.deep.equal(['status.state']);
   });
 });
