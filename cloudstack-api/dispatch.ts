@@ -33,6 +33,7 @@ import {
   sessionCookies,
   sessionExpired,
   sessionKeyValid,
+  sessionNeedsTouch,
 } from './protocol/sessions.ts';
 import { defaultProtocolSettings, type ProtocolSettings } from './protocol/settings.ts';
 import { expiryAcceptable, signatureMatches } from './protocol/signature.ts';
@@ -206,7 +207,7 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
       throw invalidSession();
     }
     if (command === undefined) throw noCommandSpecified();
-    await sessions.touch(session.id, now);
+    if (sessionNeedsTouch(session, now)) await sessions.touch(session.id, now);
     if (!commands.has(command)) throw unknownCommand(command);
     if (!auth.isCommandAllowed(caller, command)) throw commandNotAvailable(command);
     return caller;

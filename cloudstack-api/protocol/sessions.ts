@@ -19,9 +19,8 @@ export interface SessionRecord {
 }
 
 /**
- * Where sessions are kept. Implementations must be safe to share between replicas; `touch` may
- * coalesce writes (e.g. only persist when the last one is older than a tenth of the timeout),
- * as long as a session in use never reaches its timeout.
+ * Where sessions are kept; shared by every API replica. Plain storage: expiry and the pacing of
+ * `touch` (see sessionNeedsTouch) are decided by the protocol.
  */
 export interface SessionStore {
   create(session: SessionRecord): Promise<void>;
@@ -32,8 +31,9 @@ export interface SessionStore {
 
 export type SessionKeyCheckLocations = 'CookieAndParameter' | 'CookieOrParameter' | 'ParameterOnly';
 
+/** 128 random bits, lower-case hex: opaque to clients, and usable as a Kubernetes object name. */
 export function newSessionId(): string {
-  return randomBytes(16).toString('hex').toUpperCase();
+  return randomBytes(16).toString('hex');
 }
 
 /** 20 random bytes, base64url, as the server generates them. */
@@ -43,6 +43,15 @@ export function newSessionKey(): string {
 
 export function sessionExpired(session: SessionRecord, now: number): boolean {
   return now - session.lastAccessedAt > session.timeoutSeconds * 1000;
+}
+
+/**
+ * Whether a request should record its access. Only once a tenth of the timeout has passed, so a
+ * busy session costs the store one write per few minutes rather than one per request; the price
+ * is that an idle session may end up to a tenth of its timeout early.
+ */
+export function sessionNeedsTouch(session: SessionRecord, now: number): boolean {
+  return now - session.lastAccessedAt >= session.timeoutSeconds * 100;
 }
 
 function sameKey(expected: string, presented: string | undefined): boolean {
