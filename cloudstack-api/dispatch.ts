@@ -237,29 +237,30 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
       if (command === 'logout') return await logout(request, reply);
 
       const session = await currentSession(request, now);
-      caller = session
+      const authenticated = session
         ? await verifySession(session, params, request, command, settings, now)
         : await verifyApiKey(params, command, settings, now);
+      caller = authenticated;
 
       const badParam = parameterWithControlCharacter(params);
       if (badParam !== undefined) throw controlCharacters(badParam);
 
-      const entry = commands.get(command as string);
-      if (entry === undefined) throw unknownCommand(command as string);
-      const who = caller;
+      // Both verifications refuse a command missing from the table; this only narrows the type.
+      const entry = command === undefined ? undefined : commands.get(command);
+      if (entry === undefined) throw unknownCommand(command ?? '');
       let commandLog: Logger | undefined;
       const ctx: CommandContext = {
-        caller,
+        caller: authenticated,
         command: entry.name,
         // Built on first use: most commands never log.
         get log() {
-          commandLog ??= log.child({ command: entry.name, user: who.username, account: who.accountName });
+          commandLog ??= log.child({ command: entry.name, user: authenticated.username, account: authenticated.accountName });
           return commandLog;
         },
         now: new Date(now),
         settings,
         table: commands,
-        isAllowed: (name) => auth.isCommandAllowed(who, name),
+        isAllowed: (name) => auth.isCommandAllowed(authenticated, name),
       };
       return reply(entry.envelope, await entry.execute(params, ctx));
     } catch (thrown) {
