@@ -28,9 +28,17 @@ export interface FieldOptions {
   validations?: CelRule[];
 }
 
+/** kubectl explain does not show defaults, so the description states them. */
+function describeDefault(value: unknown): string {
+  return ` Default: ${typeof value === 'string' ? value : JSON.stringify(value)}.`;
+}
+
 function options(opts: FieldOptions, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = { ...extra, description: opts.description };
-  if (opts.default !== undefined) out.default = opts.default;
+  if (opts.default !== undefined) {
+    out.default = opts.default;
+    out.description = opts.description + describeDefault(opts.default);
+  }
   if (opts.validations?.length) out['x-kubernetes-validations'] = opts.validations;
   return out;
 }
