@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { isAbsolute } from 'node:path';
+import { assertUid, domainName } from '../identity.ts';
+import type { DomainSpec } from './types.ts';
+
+/** libvirt's domain type: kvm on hosts with /dev/kvm, qemu (TCG) without, test for test:///. */
+export type DomainType = 'kvm' | 'qemu' | 'test';
+
+/**
+ * CloudStack's guest.cpu.mode. Unset means the hypervisor's default model, which boots
+ * everywhere, including nested KVM where host-passthrough can fail on unsupported MSRs.
+ */
+export type GuestCpuMode = 'host-model' | 'host-passthrough';
+
+export interface RenderOptions {
+  type: DomainType;
+  cpuMode?: GuestCpuMode;
+}
+
+const metadataNamespace = 'https://kumulus.io/xmlns/domain/v1';
+const macPattern = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+function escape(value: string): string {
+  return value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function invalid(field: string, problem: string): never {
+  throw new Error(`domain spec ${field}: ${problem}`);
+}
+
+export function validateDomainSpec(spec: DomainSpec): void {
+  assertUid('domain spec uid', spec.uid);
+  if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1) invalid('vcpus', `${spec.vcpus} must be an integer ≥ 1`);
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 32) {
+    invalid('memoryMiB', `${spec.memoryMiB} must be an integer ≥ 32`);
+  }
+  if (spec.disks.length > 26) invalid('disks', 'at most 26 disks (vda..vdz)');
+  spec.disks.forEach((disk, i) => {
+    if (!isAbsolute(disk.path)) invalid(`disks[${i}].path`, `"${disk.path}" must be an absolute path`);
+    assertUid(`domain spec disks[${i}].volumeUid`, disk.volumeUid);
+  });
+  spec.nics.forEach((nic, i) => {
+    if (!macPattern.test(nic.mac)) invalid(`nics[${i}].mac`, `"${nic.mac}" must be lower-case aa:bb:cc:dd:ee:ff`);
+    if (nic.bridge.length === 0 || nic.bridge.length > 15) invalid(`nics[${i}].bridge`, 'must be 1-15 characters');
+    if (nic.mtu !== undefined && (!Number.isInteger(nic.mtu) || nic.mtu < 576)) {
+      invalid(`nics[${i}].mtu`, `${nic.mtu} must be an integer ≥ 576`);
+    }
+  });
+  if (!isAbsolute(spec.serialLogPath)) invalid('serialLogPath', `"${spec.serialLogPath}" must be an absolute path`);
+  if (spec.boot && !isAbsolute(spec.boot.kernel)) invalid('boot.kernel', 'must be an absolute path');
+  if (spec.boot?.initrd !== undefined && !isAbsolute(spec.boot.initrd)) invalid('boot.initrd', 'must be an absolute path');
+}
+
+function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
+  const os = [`    <type arch='x86_64'>hvm</type>`];
+  if (spec.boot) {
+    os.push(`    <kernel>${escape(spec.boot.kernel)}</kernel>`);
+    if (spec.boot.initrd !== undefined) os.push(`    <initrd>${escape(spec.boot.initrd)}</initrd>`);
+    if (spec.boot.cmdline !== undefined) os.push(`    <cmdline>${escape(spec.boot.cmdline)}</cmdline>`);
+  } else {
+    os.push(`    <boot dev='hd'/>`);
+  }
+  const disks = spec.disks.flatMap((disk, i) => [
+    `    <disk type='file' device='disk'>`,
+    `      <driver name='qemu' type='${disk.format}' discard='unmap'/>`,
+    `      <source file='${escape(disk.path)}'/>`,
+    `      <target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>`,
+    // virtio-blk serials are limited to 20 characters.
+    `      <serial>${disk.volumeUid.replaceAll('-', '').slice(0, 20)}</serial>`,
+    ...(disk.readOnly ? ['      <readonly/>'] : []),
+    `    </disk>`,
+  ]);
+  const nics = spec.nics.flatMap((nic) => [
+    `    <interface type='bridge'>`,
+    `      <mac address='${nic.mac}'/>`,
+    `      <source bridge='${escape(nic.bridge)}'/>`,
+    `      <model type='virtio'/>`,
+    ...(nic.mtu !== undefined ? [`      <mtu size='${nic.mtu}'/>`] : []),
+    `    </interface>`,
+  ]);
+  return [
+    `  <name>${domainName(spec.uid)}</name>`,
+    `  <uuid>${spec.uid}</uuid>`,
+    ...(spec.title !== undefined ? [`  <title>${escape(spec.title)}</title>`] : []),
+    `  <memory unit='MiB'>${spec.memoryMiB}</memory>`,
+    `  <currentMemory unit='MiB'>${spec.memoryMiB}</currentMemory>`,
+    `  <vcpu placement='static'>${spec.vcpus}</vcpu>`,
+    `  <os>`,
+    ...os,
+    `  </os>`,
+    `  <features><acpi/><apic/></features>`,
+    ...(type === 'kvm' && cpuMode !== undefined ? [`  <cpu mode='${cpuMode}' check='none'/>`] : []),
+    `  <clock offset='utc'/>`,
+    `  <on_poweroff>destroy</on_poweroff>`,
+    `  <on_reboot>restart</on_reboot>`,
+    `  <on_crash>destroy</on_crash>`,
+    `  <devices>`,
+    ...disks,
+    ...nics,
+    `    <serial type='file'>`,
+    `      <source path='${escape(spec.serialLogPath)}' append='on'/>`,
+    `      <target port='0'/>`,
+    `    </serial>`,
+    `    <console type='file'>`,
+    `      <source path='${escape(spec.serialLogPath)}' append='on'/>`,
+    `      <target type='serial' port='0'/>`,
+    `    </console>`,
+    `    <graphics type='vnc' port='-1' autoport='yes' listen='${escape(spec.vncListen ?? '127.0.0.1')}'/>`,
+    `    <memballoon model='virtio'/>`,
+    `  </devices>`,
+  ];
+}
+
+/**
+ * The domain XML for a spec. The digest of everything Kumulus decides is stored in the
+ * domain's metadata, so an agent that restarts can tell "already right" from "needs
+ * redefining" without comparing libvirt's expanded XML, which adds defaults of its own.
+ */
+export function renderDomainXml(spec: DomainSpec, options: RenderOptions): { xml: string; digest: string } {
+  validateDomainSpec(spec);
+  const lines = body(spec, options);
+  const digest = createHash('sha256').update(`${options.type}\n${lines.join('\n')}`).digest('hex');
+  const xml = [
+    `<domain type='${options.type}'>`,
+    lines[0] ?? '',
+    lines[1] ?? '',
+    `  <metadata>`,
+    `    <kumulus:domain xmlns:kumulus='${metadataNamespace}'><kumulus:digest>${digest}</kumulus:digest></kumulus:domain>`,
+    `  </metadata>`,
+    ...lines.slice(2),
+    `</domain>`,
+    '',
+  ].join('\n');
+  return { xml, digest };
+}
+
+/** The digest recorded in a domain's XML by renderDomainXml, if any. */
+export function digestOfDomainXml(xml: string): string | undefined {
+  return /<(?:\w+:)?digest>([0-9a-f]{64})<\/(?:\w+:)?digest>/.exec(xml)?.[1];
+}

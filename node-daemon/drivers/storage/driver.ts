@@ -1,0 +1,196 @@
+import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
+import type { Logger } from '../../../lib/log.ts';
+import { CommandError, commandRunner, type Runner } from '../exec.ts';
+import { assertUid, volumeFileName } from '../identity.ts';
+import { mountAt } from './mounts.ts';
+import { nfsMountCommand, nfsMountProblem } from './nfs.ts';
+import { imageInfo } from './qemu-img.ts';
+import { templateCache } from './template-cache.ts';
+import type { PoolObservation, PoolSpec, StorageDriver, VolumeAction, VolumeObservation } from './types.ts';
+
+export interface FileStorageOptions {
+  /** Names this host's heartbeat file in each pool. */
+  hostName: string;
+  /** Where NFS pools are mounted: <root>/<pool uid>. Default /var/lib/kumulus/pools. */
+  poolMountRoot?: string;
+  logger: Logger;
+  runner?: Runner;
+}
+
+export interface FileStorageDriver extends StorageDriver {
+  poolPath(pool: PoolSpec): string;
+  /** How many template fills (downloads or copies) this driver has run. */
+  templateFills(): number;
+  /** Rewrites the heartbeat file; the agent calls this on its heartbeat period. */
+  heartbeat(pool: PoolSpec): Promise<Date>;
+}
+
+const heartbeatDir = '.kumulus-heartbeat';
+
+/** Local directory, SharedMountPoint and NFS pools: volumes are qcow2 files named by uid. */
+export function fileStorageDriver(options: FileStorageOptions): FileStorageDriver {
+  const run = options.runner ?? commandRunner();
+  const logger = options.logger.child({ driver: 'storage' });
+  const mountRoot = options.poolMountRoot ?? '/var/lib/kumulus/pools';
+  const cache = templateCache(run, logger);
+
+  const poolPath = (pool: PoolSpec): string => {
+    assertUid('pool uid', pool.uid);
+    if (pool.type === 'NFS') return join(mountRoot, pool.uid);
+    if (!isAbsolute(pool.path)) throw new Error(`${pool.type} pool path: "${pool.path}" must be an absolute path`);
+    return pool.path;
+  };
+  const heartbeatFile = (pool: PoolSpec): string => join(poolPath(pool), heartbeatDir, options.hostName);
+
+  const problemOf = async (pool: PoolSpec, path: string): Promise<string | undefined> => {
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      return pool.type === 'Local' ? `${path} does not exist yet` : `${path} is not a directory on this host`;
+    }
+    if (pool.type === 'SharedMountPoint' && !(await mountAt(path))) {
+      return `${path} is not a mount point; mount the shared file system there on every host of the pool's scope`;
+    }
+    if (pool.type === 'NFS') return nfsMountProblem(pool, path, await mountAt(path));
+    return undefined;
+  };
+
+  const observePool = async (pool: PoolSpec): Promise<PoolObservation> => {
+    const path = poolPath(pool);
+    const problem = await problemOf(pool, path);
+    if (problem !== undefined) {
+      return { uid: pool.uid, path, ready: false, problem, capacityBytes: 0, availableBytes: 0, usedBytes: 0 };
+    }
+    const fs = await statfs(path);
+    const capacityBytes = fs.blocks * fs.bsize;
+    const availableBytes = fs.bavail * fs.bsize;
+    const heartbeat = await readFile(heartbeatFile(pool), 'utf8').then(
+      (text) => new Date((JSON.parse(text) as { at: string }).at),
+      () => undefined,
+    );
+    return {
+      uid: pool.uid,
+      path,
+      ready: true,
+      capacityBytes,
+      availableBytes,
+      usedBytes: capacityBytes - fs.bfree * fs.bsize,
+      ...(heartbeat ? { heartbeatAt: heartbeat } : {}),
+    };
+  };
+
+  const heartbeat = async (pool: PoolSpec): Promise<Date> => {
+    const file = heartbeatFile(pool);
+    const at = new Date();
+    await mkdir(join(poolPath(pool), heartbeatDir), { recursive: true });
+    // Written whole and renamed, so a reader on another host never sees half a record.
+    await writeFile(`${file}.tmp`, JSON.stringify({ host: options.hostName, at: at.toISOString() }));
+    await rename(`${file}.tmp`, file);
+    return at;
+  };
+
+  const volumePath = (pool: PoolSpec, volumeUid: string): string => {
+    assertUid('volume uid', volumeUid);
+    return join(poolPath(pool), volumeFileName(volumeUid));
+  };
+
+  const observeVolume = async (pool: PoolSpec, volumeUid: string): Promise<VolumeObservation | undefined> => {
+    const path = volumePath(pool, volumeUid);
+    if (!(await stat(path).then(() => true, () => false))) return undefined;
+    return { uid: volumeUid, path, ...(await imageInfo(run, path)) };
+  };
+
+  return {
+    poolPath,
+    heartbeat,
+    templateFills: cache.fills,
+    observePool,
+
+    applyPool: async (pool) => {
+      const path = poolPath(pool);
+      if (pool.type === 'Local') {
+        await mkdir(path, { recursive: true });
+      } else if (pool.type === 'NFS' && !(await mountAt(path))) {
+        await mkdir(path, { recursive: true });
+        await run(nfsMountCommand(pool, path), { timeoutMs: 60_000 });
+        logger.info('NFS pool mounted', { pool: pool.uid, path });
+      }
+      const before = await observePool(pool);
+      if (!before.ready) return before;
+      await heartbeat(pool);
+      return observePool(pool);
+    },
+
+    releasePool: async (pool) => {
+      if (pool.type !== 'NFS') return;
+      const path = poolPath(pool);
+      if (await mountAt(path)) await run(['umount', path]);
+      await rm(path, { recursive: false, force: true }).catch(() => undefined);
+    },
+
+    ensureTemplate: async (pool, template) => {
+      const observed = await observePool(pool);
+      if (!observed.ready) throw new Error(`pool ${pool.uid} is not ready: ${observed.problem ?? ''}`);
+      return cache.ensure(observed.path, template);
+    },
+
+    observeVolume,
+
+    applyVolume: async (pool, volume) => {
+      const path = volumePath(pool, volume.uid);
+      const actions: VolumeAction[] = [];
+      let current = await observeVolume(pool, volume.uid);
+      if (!current) {
+        const part = `${path}.part`;
+        if (volume.kind === 'root') {
+          const before = cache.fills();
+          const template = await cache.ensure(poolPath(pool), volume.template);
+          if (cache.fills() > before) actions.push('fill-template');
+          const templateSize = (await imageInfo(run, template)).virtualSizeBytes;
+          const size = volume.sizeBytes ?? templateSize;
+          if (size < templateSize) {
+            throw new Error(
+              `root volume ${volume.uid} sizeBytes: ${size} is smaller than its template (${templateSize}); request at least the template's size`,
+            );
+          }
+          await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', template, '-F', volume.template.format, part, String(size)]);
+        } else {
+          if (!Number.isInteger(volume.sizeBytes) || volume.sizeBytes <= 0) {
+            throw new Error(`data volume ${volume.uid} sizeBytes: ${volume.sizeBytes} must be a positive integer`);
+          }
+          await run(['qemu-img', 'create', '-q', '-f', 'qcow2', part, String(volume.sizeBytes)]);
+        }
+        // Created under a temporary name, so a crash never leaves a half-made volume that a
+        // restart would mistake for the real one.
+        await rename(part, path);
+        actions.push('create');
+        current = await observeVolume(pool, volume.uid);
+      }
+      const wanted = volume.sizeBytes;
+      if (current && wanted !== undefined && wanted !== current.virtualSizeBytes) {
+        if (wanted < current.virtualSizeBytes) {
+          throw new Error(
+            `volume ${volume.uid} sizeBytes: ${wanted} is smaller than the volume (${current.virtualSizeBytes}); volumes only grow`,
+          );
+        }
+        try {
+          await run(['qemu-img', 'resize', '-q', '-f', 'qcow2', path, String(wanted)]);
+        } catch (err) {
+          if (err instanceof CommandError && /lock/i.test(err.stderr)) {
+            throw new Error(`volume ${volume.uid} is in use by a running VM; grow it through the hypervisor (blockresize)`, {
+              cause: err,
+            });
+          }
+          throw err;
+        }
+        actions.push('resize');
+      }
+      if (actions.length > 0) logger.info('volume applied', { volume: volume.uid, actions });
+      return actions;
+    },
+
+    deleteVolume: async (pool, volumeUid) => {
+      await rm(volumePath(pool, volumeUid), { force: true });
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'chai';
+import { log } from '../../lib/log.ts';
+import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
+import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
+import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
+import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
+import { tinyGuestImage, type GuestImage } from '../support/guest-image.ts';
+import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describe('agent hypervisor driver on real libvirt/KVM', function () {
+  this.timeout(180_000);
+  let libvirt: TestLibvirt;
+  let guest: GuestImage;
+  let driver: LibvirtDriver;
+  let workDir: string;
+  let pool: PoolSpec;
+  const vmUid = randomUUID();
+  const rootUid = randomUUID();
+  const logger = log.child({ test: 'agent-hypervisor' });
+
+  before(async function () {
+    libvirt = await useLibvirt();
+    if (libvirt.limitation !== undefined) console.log(`      NOTE: ${libvirt.limitation}`);
+    guest = await tinyGuestImage();
+    // Under /var/tmp and world-traversable: a system libvirtd runs QEMU as libvirt-qemu.
+    workDir = await mkdtemp('/var/tmp/kumulus-e2e-');
+    await chmod(workDir, 0o755);
+    pool = { type: 'Local', uid: randomUUID(), path: join(workDir, 'pool') };
+    driver = libvirtDriver({ uri: libvirt.uri, logger });
+  });
+
+  after(async function () {
+    await driver?.undefine(vmUid).catch(() => undefined);
+    await libvirt?.release();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  const spec = (): DomainSpec => ({
+    uid: vmUid,
+    title: 'e2e lifecycle',
+    vcpus: 1,
+    memoryMiB: 128,
+    disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid }],
+    nics: [],
+    boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline },
+    serialLogPath: join(workDir, `${vmUid}.serial.log`),
+  });
+
+  it('builds the root disk from the cached template, then defines, starts, stops, starts, reboots and destroys the domain', async function () {
+    const storage = fileStorageDriver({ hostName: 'e2e', logger });
+    expect((await storage.applyPool(pool)).ready).to.equal(true);
+    const actions = await storage.applyVolume(pool, {
+      kind: 'root',
+      uid: rootUid,
+      template: { uid: randomUUID(), format: 'qcow2', checksum: guest.template.checksum, url: `file://${guest.template.path}` },
+      sizeBytes: 128 * 1024 * 1024,
+    });
+    expect(actions).to.deep.equal(['fill-template', 'create']);
+    const volume = await storage.observeVolume(pool, rootUid);
+    expect(volume?.backingFile).to.match(/\.kumulus-templates\//);
+    expect(volume?.virtualSizeBytes).to.equal(128 * 1024 * 1024);
+
+    const events: DomainEvent[] = [];
+    const follower = driver.followEvents((e) => events.push(e));
+    try {
+      expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['define', 'start']);
+      const running = await driver.observe(vmUid);
+      expect(running?.state).to.equal('running');
+      expect(running?.pid).to.be.a('number');
+      await until('a Started event', 10_000, () => Promise.resolve(events.find((e) => e.type === 'lifecycle' && e.detail.startsWith('Started'))));
+
+      // No guest answers ACPI here (the kernel has not come up yet, and the tiny guest ignores it
+      // anyway), so the stop is the destroy-after-timeout path.
+      const stop = await driver.apply({ spec: spec(), power: 'Stopped', shutdownTimeoutMs: 2000 });
+      expect(stop).to.deep.equal(['destroy']);
+      expect((await driver.observe(vmUid))?.state).to.equal('shutoff');
+
+      expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['start']);
+      const pidBefore = (await driver.observe(vmUid))?.pid;
+      expect(await driver.reboot(vmUid, 2000)).to.equal('reset');
+      const afterReboot = await driver.observe(vmUid);
+      expect(afterReboot?.state).to.equal('running');
+      expect(afterReboot?.pid, 'a reboot keeps the QEMU process').to.equal(pidBefore);
+
+      const stats = (await driver.stats()).find((s) => s.uid === vmUid);
+      expect(stats?.state).to.equal('running');
+      expect(stats?.cpuTimeNs).to.be.greaterThan(0);
+      expect(stats?.disks.map((d) => d.name)).to.deep.equal(['vda']);
+
+      await driver.destroy(vmUid);
+      expect((await driver.observe(vmUid))?.state).to.equal('shutoff');
+      await until('a Stopped Destroyed event', 10_000, () =>
+        Promise.resolve(events.find((e) => e.type === 'lifecycle' && e.detail.startsWith('Stopped Destroyed'))),
+      );
+    } finally {
+      await follower.stop();
+    }
+  });
+
+  it('adopts a running domain after the event follower is killed and the driver restarts: same UUID, same QEMU PID, no actions', async function () {
+    await driver.apply({ spec: spec(), power: 'Running' });
+    const before = await driver.observe(vmUid);
+    expect(before?.state).to.equal('running');
+    expect(before?.pid).to.be.a('number');
+
+    const events: DomainEvent[] = [];
+    const follower = driver.followEvents((e) => events.push(e));
+    const firstChild = follower.childPid();
+    expect(firstChild).to.be.a('number');
+    process.kill(firstChild ?? 0, 'SIGKILL');
+    await until('the follower to restart', 10_000, () => {
+      const pid = follower.childPid();
+      return Promise.resolve(pid !== undefined && pid !== firstChild ? pid : undefined);
+    });
+    expect(events.filter((e) => e.type === 'resync')).to.have.length(2);
+    await follower.stop();
+
+    const restarted = libvirtDriver({ uri: libvirt.uri, logger });
+    const listed = await restarted.list();
+    expect(listed.map((d) => d.uid)).to.include(vmUid);
+    const adopted = await restarted.observe(vmUid);
+    expect(adopted?.uid).to.equal(vmUid);
+    expect(adopted?.pid).to.equal(before?.pid);
+    expect(await restarted.apply({ spec: spec(), power: 'Running' }), 'nothing to change').to.deep.equal([]);
+    expect((await restarted.observe(vmUid))?.pid).to.equal(before?.pid);
+
+    // A changed spec is redefined without touching the running guest.
+    expect(await restarted.apply({ spec: { ...spec(), memoryMiB: 160 }, power: 'Running' })).to.deep.equal(['redefine']);
+    expect((await restarted.observe(vmUid))?.pid).to.equal(before?.pid);
+
+    await restarted.undefine(vmUid);
+    expect(await restarted.observe(vmUid)).to.equal(undefined);
+  });
+});
