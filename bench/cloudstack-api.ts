@@ -42,6 +42,8 @@ function serve(kind: string): void {
           log: winston.createLogger({ silent: true }),
         });
   const server = app.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  // Exit cleanly when asked, so `--cpu-prof` runs write their profiles.
+  process.on('message', () => process.exit(0));
 }
 
 const caller: Caller = {
@@ -68,7 +70,7 @@ async function startServer(kind: string): Promise<{ port: number; stop: () => vo
     child.once('message', (message: { port: number }) => resolve(message.port));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
-  return { port, stop: () => child.kill() };
+  return { port, stop: () => child.send('stop') };
 }
 
 function get(agent: http.Agent, port: number, path: string): Promise<number> {
