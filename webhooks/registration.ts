@@ -39,20 +39,28 @@ function webhook(name: string, kinds: KindAdmission[], operations: (k: KindAdmis
   };
 }
 
-export function renderWebhookConfigurations(name: string, kinds: KindAdmission[], endpoint: WebhookEndpoint, caBundlePem: string): { mutating: WebhookConfiguration; validating: WebhookConfiguration } {
+/** `annotations` carry e.g. cert-manager's `cert-manager.io/inject-ca-from`, so its cainjector keeps caBundle current. */
+export function renderWebhookConfigurations(
+  name: string,
+  kinds: KindAdmission[],
+  endpoint: WebhookEndpoint,
+  caBundlePem: string,
+  annotations?: Record<string, string>,
+): { mutating: WebhookConfiguration; validating: WebhookConfiguration } {
   const defaulted = kinds.filter((k) => k.applyDefaults);
   const validated = kinds.filter((k) => k.validate);
+  const metadata = annotations ? { name, annotations } : { name };
   return {
     mutating: {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
-      metadata: { name },
+      metadata,
       webhooks: defaulted.length ? [webhook(`mutate.${name}.kumulus.io`, defaulted, () => ['CREATE', 'UPDATE'], clientConfig(endpoint, MUTATE_PATH, caBundlePem))] : [],
     },
     validating: {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',
-      metadata: { name },
+      metadata,
       webhooks: validated.length
         ? [webhook(`validate.${name}.kumulus.io`, validated, (k) => k.validateOperations ?? ['CREATE', 'UPDATE'], clientConfig(endpoint, VALIDATE_PATH, caBundlePem))]
         : [],

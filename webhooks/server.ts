@@ -18,6 +18,13 @@ export interface WebhookServerOptions {
   /** How the apiserver reaches this server; `undefined` means https://<bindAddress>:<port>. */
   endpoint?: WebhookEndpoint;
   certificate: Omit<ServingCertificateOptions, 'now'>;
+  /**
+   * Where the serving certificate comes from, read at start and at every check; by default
+   * the Secret-backed CA of ensureServingCertificate. cert-manager's Secret plugs in here.
+   */
+  loadCertificate?: () => Promise<ServingCertificate>;
+  /** Annotations of the webhook configurations, e.g. cert-manager.io/inject-ca-from. */
+  annotations?: Record<string, string>;
   /** How often to check the certificate for rotation. */
   certificateCheckMs?: number;
 }
@@ -62,7 +69,8 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   app.post(VALIDATE_PATH, reviewHandler((request) => validate(request, kinds), logger));
   app.get('/healthz', (_req, res) => void res.send('ok'));
 
-  let certificate: ServingCertificate = await ensureServingCertificate(options.client, options.certificate);
+  const load = options.loadCertificate ?? (() => ensureServingCertificate(options.client, options.certificate));
+  let certificate: ServingCertificate = await load();
   const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -71,12 +79,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const port = (server.address() as AddressInfo).port;
   const url = `https://${options.bindAddress}:${port}`;
   const endpoint = options.endpoint ?? { url };
-  const register = () => registerWebhooks(options.client, renderWebhookConfigurations(options.name, options.kinds, endpoint, certificate.caBundlePem));
+  const register = () => registerWebhooks(options.client, renderWebhookConfigurations(options.name, options.kinds, endpoint, certificate.caBundlePem, options.annotations));
   await register();
   logger.info('webhook server ready', { url, kinds: options.kinds.length, certificateNotAfter: certificate.notAfter.toISOString() });
 
   const refresh = async () => {
-    const next = await ensureServingCertificate(options.client, options.certificate);
+    const next = await load();
     if (next.certPem === certificate.certPem) return;
     server.setSecureContext({ cert: next.certPem, key: next.keyPem });
     const caChanged = next.caBundlePem !== certificate.caBundlePem;

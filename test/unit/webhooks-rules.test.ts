@@ -1,0 +1,220 @@
+import { expect } from 'chai';
+import type { KubeObject } from '../../lib/kube-client.ts';
+import { mutate, type AdmissionRequest, type FieldError, type KindAdmission, type Operation } from '../../webhooks/admission.ts';
+import { admissionOf, admissions } from '../../webhooks/kinds/index.ts';
+import { settingErrors } from '../../webhooks/kinds/ops.ts';
+import { ipToInt, intToIp, parseCidr, quantityValue, subnetOf, subnetRangeErrors } from '../../webhooks/kinds/rules.ts';
+import { memoryLookup } from '../../webhooks/lookup.ts';
+
+const infra = 'infra.kumulus.io/v1alpha1';
+
+function obj(kind: string, name: string, spec: Record<string, unknown>, extra: Partial<KubeObject> & { status?: unknown; apiVersion?: string } = {}): KubeObject & { spec: Record<string, unknown> } {
+  const group = ['VirtualMachine', 'Volume', 'Template', 'SSHKeyPair', 'AffinityGroup'].includes(kind)
+    ? 'compute.kumulus.io/v1alpha1'
+    : ['Network', 'IPAddress', 'VlanAllocation'].includes(kind)
+      ? 'network.kumulus.io/v1alpha1'
+      : ['Domain', 'Account', 'User'].includes(kind)
+        ? 'iam.kumulus.io/v1alpha1'
+        : kind === 'Configuration'
+          ? 'ops.kumulus.io/v1alpha1'
+          : infra;
+  return { apiVersion: group, kind, ...extra, metadata: { name, ...extra.metadata }, spec };
+}
+
+/** A small built zone: what the rules are checked against. */
+function world(): KubeObject[] {
+  return [
+    obj('Zone', 'z1', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.1.0.0/16' }),
+    obj('Zone', 'basic', { networkType: 'Basic', dns1: '8.8.8.8', internalDns1: '10.0.0.2', securityGroupsEnabled: true }),
+    obj('Zone', 'going', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' }, { metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }),
+    obj('Pod', 'p1', { zoneRef: { name: 'z1' }, gateway: '192.168.1.1', netmask: '255.255.255.0', startIp: '192.168.1.10', endIp: '192.168.1.50' }),
+    obj('Cluster', 'c1', { podRef: { name: 'p1' }, hypervisor: 'KVM', maxHosts: 2 }),
+    obj('Cluster', 'sim', { podRef: { name: 'p1' }, hypervisor: 'Simulator' }),
+    obj('Host', 'h1', { clusterRef: { name: 'c1' }, nodeName: 'n1' }),
+    obj('Host', 'h2', { clusterRef: { name: 'c1' }, nodeName: 'n2' }),
+    obj('PhysicalNetwork', 'pn1', {
+      zoneRef: { name: 'z1' },
+      isolationMethods: ['VLAN'],
+      vlanRanges: [{ start: 100, end: 199 }],
+      trafficTypes: [
+        { type: 'Guest', kvmLabel: 'cloudbr1' },
+        { type: 'Public', kvmLabel: 'cloudbr1' },
+      ],
+    }),
+    obj('IPRange', 'pub1', { purpose: 'Public', zoneRef: { name: 'z1' }, physicalNetworkRef: { name: 'pn1' }, vlan: 50, gateway: '203.0.113.1', netmask: '255.255.255.0', startIp: '203.0.113.10', endIp: '203.0.113.100' }),
+    obj('NetworkOffering', 'iso', { guestIpType: 'Isolated', specifyVlan: false }),
+    obj('NetworkOffering', 'l2', { guestIpType: 'L2', specifyVlan: true }),
+    obj('ServiceOffering', 'small', { cpuNumber: 1, cpuSpeed: 1000, memory: '1Gi' }),
+    obj('ServiceOffering', 'custom', { cpuSpeed: 1000, customized: { minCpuNumber: 1, maxCpuNumber: 4, minMemory: '512Mi', maxMemory: '8Gi' } }),
+    obj('ServiceOffering', 'retired', { cpuNumber: 1, cpuSpeed: 1000, memory: '1Gi' }, { status: { state: 'Inactive' } }),
+    obj('DiskOffering', 'fixed', { diskSize: '5Gi' }),
+    obj('DiskOffering', 'sized', { customized: { minSize: '1Gi', maxSize: '100Gi' } }),
+    obj('Domain', 'root', {}),
+    obj('Account', 'acme', { domainRef: { name: 'root' }, namespace: 'acme' }),
+    obj('User', 'alice', { accountRef: { name: 'acme' }, username: 'alice', firstName: 'A', lastName: 'M', email: 'a@example.com' }),
+  ];
+}
+
+function request(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject): AdmissionRequest {
+  const [group = '', version = ''] = (object.apiVersion ?? '').split('/');
+  return {
+    uid: 'u',
+    kind: { group, version, kind: object.kind ?? '' },
+    resource: { group, version, resource: '' },
+    operation,
+    userInfo: {},
+    object,
+    oldObject,
+    namespace: object.metadata.namespace,
+    name: object.metadata.name,
+  };
+}
+
+async function check(object: KubeObject & { spec?: unknown }, objects = world(), operation: Operation = 'CREATE', oldObject?: KubeObject): Promise<FieldError[]> {
+  const admission = admissionOf(admissions(memoryLookup(objects)), object.kind ?? '') as KindAdmission;
+  return admission.validate!(request(object, operation, oldObject));
+}
+
+function expectError(errors: FieldError[], field: string, fix: RegExp): void {
+  const hit = errors.find((e) => e.field === field);
+  expect(hit, `no error on ${field}; got ${JSON.stringify(errors)}`).to.not.equal(undefined);
+  expect(hit!.message).to.match(fix);
+}
+
+describe('webhook rules: address arithmetic', () => {
+  it('converts addresses and subnets', () => {
+    expect(ipToInt('10.0.0.1')).to.equal(167772161);
+    expect(intToIp(167772161)).to.equal('10.0.0.1');
+    expect(ipToInt('10.0.0.256')).to.equal(undefined);
+    expect(subnetOf('192.168.1.77', '255.255.255.192')?.cidr).to.equal('192.168.1.64/26');
+    expect(parseCidr('10.1.0.0/16')).to.include({ prefix: 16, network: ipToInt('10.1.0.0'), broadcast: ipToInt('10.1.255.255') });
+    expect(parseCidr('10.1.0.0/33')).to.equal(undefined);
+  });
+
+  it('reads Kubernetes quantities', () => {
+    expect(quantityValue('512Mi')).to.equal(512 * 2 ** 20);
+    expect(quantityValue('1Ti')).to.equal(2 ** 40);
+    expect(quantityValue('2G')).to.equal(2e9);
+    expect(quantityValue('1e3')).to.equal(1000);
+    expect(quantityValue(42)).to.equal(42);
+    expect(quantityValue('lots')).to.equal(undefined);
+  });
+
+  it('names the field, the values and the fix for a bad range', () => {
+    expect(subnetRangeErrors({ gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.20', endIp: '10.0.0.10' })).to.deep.include({
+      field: 'spec.startIp',
+      message: '10.0.0.20 is after spec.endIp (10.0.0.10); swap them',
+    });
+    expectError(subnetRangeErrors({ gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.1.5', endIp: '10.0.1.9' }), 'spec.startIp', /outside 10\.0\.0\.0\/24.*widen the netmask/);
+    expectError(subnetRangeErrors({ gateway: '10.0.0.0', netmask: '255.255.255.0', startIp: '10.0.0.5', endIp: '10.0.0.9' }), 'spec.gateway', /network address of 10\.0\.0\.0\/24; use a host address/);
+    expectError(subnetRangeErrors({ gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.5', endIp: '10.0.0.255' }), 'spec.endIp', /broadcast address/);
+    expectError(subnetRangeErrors({ gateway: '10.0.0.7', netmask: '255.255.255.0', startIp: '10.0.0.5', endIp: '10.0.0.9' }), 'spec.gateway', /inside the range 10\.0\.0\.5-10\.0\.0\.9; move the gateway/);
+    expect(subnetRangeErrors({ gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.5' })).to.deep.equal([]);
+  });
+
+  it('checks known settings and lets unknown ones through', () => {
+    expectError(settingErrors({ 'cpu.overprovisioning.factor': 'two' }), 'spec.settings[cpu.overprovisioning.factor]', /give a number above 0/);
+    expectError(settingErrors({ 'vm.allocation.algorithm': 'best' }), 'spec.settings[vm.allocation.algorithm]', /one of random, firstfit/);
+    expectError(settingErrors({ 'max.account.user.vms': '-5' }), 'spec.settings[max.account.user.vms]', /-1 for unlimited/);
+    expect(settingErrors({ 'cpu.overprovisioning.factor': '2', 'expunge.delay': '60', 'some.future.setting': 'x', 'max.account.cpus': '-1' })).to.deep.equal([]);
+  });
+});
+
+describe('webhook rules: kinds against a memory lookup', () => {
+  it('admits a consistent object', async () => {
+    expect(await check(obj('Pod', 'p2', { zoneRef: { name: 'z1' }, gateway: '192.168.2.1', netmask: '255.255.255.0', startIp: '192.168.2.10', endIp: '192.168.2.20' }))).to.deep.equal([]);
+  });
+
+  it('runs the ajv schema first and stops there', async () => {
+    const errors = await check(obj('Pod', 'p2', { zoneRef: { name: 'nowhere' }, gateway: 'not-an-ip', netmask: '255.255.255.0', startIp: '192.168.2.10' }));
+    expect(errors.map((e) => e.field)).to.deep.equal(['spec.gateway']);
+    expect(errors[0]!.message).to.match(/format "ipv4".*kubectl explain pods\.spec\.gateway/);
+  });
+
+  it('refuses a missing or deleting parent', async () => {
+    expectError(await check(obj('Pod', 'p2', { zoneRef: { name: 'nowhere' }, gateway: '192.168.2.1', netmask: '255.255.255.0', startIp: '192.168.2.10' })), 'spec.zoneRef.name', /Zone nowhere does not exist; create it first/);
+    expectError(await check(obj('Pod', 'p2', { zoneRef: { name: 'going' }, gateway: '192.168.2.1', netmask: '255.255.255.0', startIp: '192.168.2.10' })), 'spec.zoneRef.name', /being deleted; name another zone/);
+  });
+
+  it('does not re-check a parent an update kept, nor a metadata-only update', async () => {
+    const pod = obj('Pod', 'p9', { zoneRef: { name: 'going' }, gateway: '192.168.9.1', netmask: '255.255.255.0', startIp: '192.168.9.10', endIp: '192.168.9.20' });
+    const relabelled = { ...pod, metadata: { ...pod.metadata, labels: { a: 'b' } } };
+    expect(await check(relabelled, world(), 'UPDATE', pod)).to.deep.equal([]);
+    const edited = { ...pod, spec: { ...pod.spec, allocationState: 'Disabled' } };
+    expect(await check(edited, world(), 'UPDATE', pod)).to.deep.equal([]);
+  });
+
+  it('keeps pod subnets and reserved ranges apart', async () => {
+    expectError(await check(obj('Pod', 'p2', { zoneRef: { name: 'z1' }, gateway: '192.168.1.1', netmask: '255.255.255.0', startIp: '192.168.1.100', endIp: '192.168.1.120' })), 'spec.netmask', /overlaps pod p1's subnet 192\.168\.1\.0\/24/);
+    expectError(await check(obj('IPRange', 'pub2', { purpose: 'Public', zoneRef: { name: 'z1' }, gateway: '203.0.113.1', netmask: '255.255.255.0', startIp: '203.0.113.90', endIp: '203.0.113.120' })), 'spec.startIp', /overlaps Public IP range pub1/);
+  });
+
+  it('holds a cluster to maxHosts and one hypervisor', async () => {
+    expectError(await check(obj('Host', 'h3', { clusterRef: { name: 'c1' }, nodeName: 'n3' })), 'spec.clusterRef.name', /already has 2 hosts.*raise the cluster's maxHosts/);
+    const h1 = world().find((o) => o.metadata.name === 'h1')!;
+    const moved = { ...h1, spec: { clusterRef: { name: 'sim' }, nodeName: 'n1' } };
+    expectError(await check(moved, world(), 'UPDATE', h1), 'spec.clusterRef.name', /runs Simulator but this host runs KVM/);
+    const c1 = world().find((o) => o.metadata.name === 'c1')! as KubeObject & { spec: Record<string, unknown> };
+    expectError(await check({ ...c1, spec: { ...c1.spec, maxHosts: 1 } }, world(), 'UPDATE', c1), 'spec.maxHosts', /below the 2 hosts/);
+  });
+
+  it('fixes a zone network type for its lifetime', async () => {
+    const z1 = world()[0]! as KubeObject & { spec: Record<string, unknown> };
+    expectError(await check({ ...z1, spec: { ...z1.spec, networkType: 'Basic', securityGroupsEnabled: true, guestCidr: undefined } }, world(), 'UPDATE', z1), 'spec.networkType', /fixed for the zone's lifetime/);
+  });
+
+  it('checks a VM against its offering, networks and zone', async () => {
+    const vm = (spec: Record<string, unknown>) => obj('VirtualMachine', 'vm1', { zoneRef: { name: 'z1' }, templateRef: { name: 't' }, ...spec }, { metadata: { namespace: 'acme' } });
+    const objects = [
+      ...world(),
+      obj('Template', 't', { url: 'https://x/y.qcow2', format: 'QCOW2', zoneRefs: [{ name: 'z1' }] }, { metadata: { namespace: 'acme' } }),
+      obj('Network', 'web', { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'iso' }, cidr: '10.1.1.0/24', gateway: '10.1.1.1' }, { metadata: { namespace: 'acme' } }),
+    ];
+    expect(await check(vm({ serviceOfferingRef: { name: 'small' }, networks: [{ name: 'web', ipAddress: '10.1.1.10' }] }), objects)).to.deep.equal([]);
+    expectError(await check(vm({ serviceOfferingRef: { name: 'retired' } }), objects), 'spec.serviceOfferingRef.name', /Inactive.*choose an Active/);
+    expectError(await check(vm({ serviceOfferingRef: { name: 'custom' }, cpuNumber: 9, memory: '1Gi' }), objects), 'spec.cpuNumber', /outside service offering custom's range 1-4/);
+    expectError(await check(vm({ serviceOfferingRef: { name: 'small' }, memory: '2Gi' }), objects), 'spec.memory', /fixed size; remove spec\.memory/);
+    expectError(await check(vm({ serviceOfferingRef: { name: 'small' }, networks: [{ name: 'web', ipAddress: '10.1.2.10' }] }), objects), 'spec.networks[0].ipAddress', /not a guest address of network web/);
+    expectError(await check(vm({ serviceOfferingRef: { name: 'small' }, dataDisks: [{ name: 'd', diskOfferingRef: { name: 'sized' } }] }), objects), 'spec.dataDisks[0].size', /required.*1Gi to 100Gi/);
+  });
+
+  it('keeps usernames unique per domain and namespaces per account', async () => {
+    expectError(await check(obj('User', 'alice2', { accountRef: { name: 'acme' }, username: 'alice', firstName: 'A', lastName: 'B', email: 'b@example.com' })), 'spec.username', /already taken in domain root/);
+    expectError(await check(obj('Account', 'acme2', { domainRef: { name: 'root' }, namespace: 'acme' })), 'spec.namespace', /already belongs to account acme/);
+  });
+});
+
+describe('webhook defaults', () => {
+  function defaulted(object: KubeObject, operation: Operation = 'CREATE'): KubeObject & { spec: Record<string, unknown> } {
+    const response = mutate(request(object, operation), new Map(admissions(memoryLookup([])).map((a) => [`${a.group}/${a.kind}`, a])));
+    const patch = response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { op: string; path: string; value: unknown }[]) : [];
+    const copy = structuredClone(object) as KubeObject & { spec: Record<string, unknown> };
+    for (const op of patch) {
+      const keys = op.path.split('/').slice(1);
+      let target = copy as unknown as Record<string, unknown>;
+      for (const key of keys.slice(0, -1)) target = target[key] as Record<string, unknown>;
+      target[keys.at(-1)!] = op.value;
+    }
+    return copy;
+  }
+
+  it('derives what the CRD defaults cannot', () => {
+    const zone = defaulted(obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' }));
+    expect(zone.spec).to.include({ guestCidr: '10.1.1.0/24', displayName: 'z9' });
+    const basic = defaulted(obj('Zone', 'b9', { networkType: 'Basic', dns1: '8.8.8.8', internalDns1: '10.0.0.2', securityGroupsEnabled: false }));
+    expect(basic.spec).to.include({ securityGroupsEnabled: true });
+    expect(basic.spec).to.not.have.property('guestCidr');
+    expect(defaulted(obj('Pod', 'p9', { zoneRef: { name: 'z1' }, gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.5' })).spec).to.include({ endIp: '10.0.0.5' });
+    expect(defaulted(obj('ServiceOffering', 'so', { displayName: 'Tiny', cpuNumber: 1, memory: '1Gi' })).spec).to.include({ displayText: 'Tiny' });
+    expect(defaulted(obj('NetworkOffering', 'sh', { guestIpType: 'Shared', specifyIpRanges: false })).spec).to.include({ specifyIpRanges: true });
+    const vm = defaulted(obj('VirtualMachine', 'web-1', { networks: [{ name: 'a', default: false }, { name: 'b', default: false }] }, { metadata: { namespace: 'x' } }));
+    expect(vm.spec).to.include({ hostName: 'web-1', displayName: 'web-1' });
+    expect((vm.spec.networks as { default: boolean }[]).map((n) => n.default)).to.deep.equal([true, false]);
+    expect(defaulted(obj('Network', 'n', { cidr: '10.5.0.0/24' }, { metadata: { namespace: 'x' } })).spec).to.include({ gateway: '10.5.0.1' });
+  });
+
+  it('never edits a spec on update', () => {
+    const before = obj('ServiceOffering', 'so', { cpuNumber: 1, memory: '1Gi' });
+    expect(defaulted(before, 'UPDATE')).to.deep.equal(before);
+  });
+});

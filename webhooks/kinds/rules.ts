@@ -1,0 +1,233 @@
+import { isDeepStrictEqual } from 'node:util';
+import { NETMASKS } from '../../crds/common.ts';
+import type { KindInfo } from '../../crds/index.ts';
+import type { KubeObject } from '../../lib/kube-client.ts';
+import type { AdmissionRequest, FieldError, KindAdmission, Operation } from '../admission.ts';
+import type { Lookup } from '../lookup.ts';
+
+/**
+ * The frame every kind's admission shares: the ajv schema check first (so the CloudStack API
+ * layer, calling the same functions, reports the same errors as kubectl), then the kind's
+ * rules over other objects. Updates that leave spec alone (labels, finalizers, owner
+ * references written by controllers) and updates of an object being deleted are admitted
+ * unchecked: a rule about a parent must never keep a controller from letting a child go.
+ */
+
+/** A kind's whole object as the webhook sees it: our schema's spec and status, Kubernetes metadata. */
+export type Admitted<O> = Omit<O, 'metadata'> & KubeObject;
+
+export interface RuleContext<T extends KubeObject> {
+  object: T;
+  oldObject: T | undefined;
+  operation: Operation;
+  lookup: Lookup;
+}
+
+export type Rule<T extends KubeObject> = (ctx: RuleContext<T>) => FieldError[] | Promise<FieldError[]>;
+
+export interface KindRules<T extends KubeObject> {
+  /** Derived defaults the CRD's own `default` cannot express; runs on CREATE only, so it never edits an immutable spec later. */
+  defaults?: (object: T, lookup: Lookup) => void;
+  rules?: Rule<T>[];
+}
+
+const specOf = (obj: KubeObject | null | undefined): unknown => (obj as { spec?: unknown } | null | undefined)?.spec;
+
+export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Lookup, parts: KindRules<T>): KindAdmission<T> {
+  const { defaults, rules = [] } = parts;
+  return {
+    group: kind.group,
+    version: kind.version,
+    kind: kind.kind,
+    plural: kind.plural,
+    ...(defaults
+      ? {
+          applyDefaults: (object: T, operation: Operation) => {
+            if (operation === 'CREATE') defaults(object, lookup);
+          },
+        }
+      : {}),
+    validate: async (request: AdmissionRequest<T>) => {
+      const { object, oldObject, operation } = request;
+      if (!object) return [];
+      if (operation === 'UPDATE' && (object.metadata.deletionTimestamp || isDeepStrictEqual(specOf(object), specOf(oldObject)))) return [];
+      const schema = kind.validate(object);
+      if (!schema.valid) return schema.errors.map((e) => ({ field: e.field, message: `${e.message}; see \`kubectl explain ${kind.plural}.${e.field.replace(/\[\d+\]/g, '')}\`` }));
+      const ctx: RuleContext<T> = { object, oldObject: oldObject ?? undefined, operation, lookup };
+      const errors: FieldError[] = [];
+      for (const rule of rules) errors.push(...(await rule(ctx)));
+      return errors;
+    },
+  };
+}
+
+// References ------------------------------------------------------------------------------
+
+export interface NameRef {
+  name: string;
+  namespace?: string;
+}
+
+const lower = (kind: KindInfo) => kind.kind.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+
+/** True when what `read` picks (a reference, a size) is new: on CREATE, or when an UPDATE changed it. */
+export function refChanged<T extends KubeObject>(ctx: RuleContext<T>, read: (obj: T) => unknown): boolean {
+  if (ctx.operation === 'CREATE' || !ctx.oldObject) return true;
+  return !isDeepStrictEqual(read(ctx.object), read(ctx.oldObject));
+}
+
+export interface Resolved<P> {
+  parent: P | undefined;
+  errors: FieldError[];
+}
+
+/**
+ * Reads the object a reference names and says what is wrong with it: it does not exist, or
+ * it is being deleted. `check` is false for an UPDATE that kept the reference: the parent's
+ * state then no longer concerns this object (its finalizer holds the parent, not us).
+ */
+export async function resolveRef<P extends KubeObject>(lookup: Lookup, kind: KindInfo, path: string, ref: NameRef | undefined, check = true): Promise<Resolved<P>> {
+  if (!ref) return { parent: undefined, errors: [] };
+  const namespace = kind.scope === 'Namespaced' ? ref.namespace : undefined;
+  const parent = await lookup.get<P>(kind, ref.name, namespace);
+  if (!check) return { parent, errors: [] };
+  const where = namespace ? ` in namespace ${namespace}` : '';
+  if (!parent) {
+    return { parent, errors: [{ field: path, message: `${kind.kind} ${ref.name}${where} does not exist; create it first, or name an existing ${lower(kind)}` }] };
+  }
+  if (parent.metadata.deletionTimestamp) {
+    return {
+      parent,
+      errors: [{ field: path, message: `${kind.kind} ${ref.name}${where} is being deleted; name another ${lower(kind)}, or create this one again once its deletion completes` }],
+    };
+  }
+  return { parent, errors: [] };
+}
+
+/** An offering deleted while in use is Inactive: hidden from new users (CloudStack defers the deletion). */
+export function inactiveOffering(kind: KindInfo, path: string, offering: KubeObject | undefined): FieldError[] {
+  const state = (offering as { status?: { state?: string } } | undefined)?.status?.state;
+  if (!offering || (state !== 'Inactive' && !offering.metadata.deletionTimestamp)) return [];
+  return [{ field: path, message: `${kind.kind} ${offering.metadata.name} is Inactive (deleted while in use); choose an Active ${lower(kind)}` }];
+}
+
+// IPv4 ------------------------------------------------------------------------------------
+
+export function ipToInt(ip: string): number | undefined {
+  const parts = ip.split('.');
+  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
+  return parts.reduce((n, p) => n * 256 + Number(p), 0);
+}
+
+export function intToIp(n: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
+}
+
+export interface Subnet {
+  network: number;
+  broadcast: number;
+  prefix: number;
+  /** `10.1.1.0/24` */
+  cidr: string;
+}
+
+function subnet(address: number, prefix: number): Subnet {
+  const size = 2 ** (32 - prefix);
+  const network = Math.floor(address / size) * size;
+  return { network, broadcast: network + size - 1, prefix, cidr: `${intToIp(network)}/${prefix}` };
+}
+
+/** The subnet of `ip` under a dotted netmask, or undefined when either is malformed. */
+export function subnetOf(ip: string, netmask: string): Subnet | undefined {
+  const address = ipToInt(ip);
+  const prefix = NETMASKS.indexOf(netmask);
+  return address === undefined || prefix < 0 ? undefined : subnet(address, prefix);
+}
+
+export function parseCidr(cidr: string): Subnet | undefined {
+  const [ip = '', bits = ''] = cidr.split('/');
+  const address = ipToInt(ip);
+  const prefix = /^\d{1,2}$/.test(bits) ? Number(bits) : NaN;
+  return address === undefined || !(prefix >= 0 && prefix <= 32) ? undefined : subnet(address, prefix);
+}
+
+export interface IpInterval {
+  start: number;
+  end: number;
+}
+
+export const overlaps = (a: IpInterval, b: IpInterval): boolean => a.start <= b.end && b.start <= a.end;
+
+export const showInterval = (r: IpInterval): string => (r.start === r.end ? intToIp(r.start) : `${intToIp(r.start)}-${intToIp(r.end)}`);
+
+/**
+ * The checks CloudStack makes on a range in a subnet (a pod's reserved system range, a VLAN IP
+ * range), with the values in each message: start ≤ end, both inside the subnet and neither
+ * its network nor its broadcast address, and the gateway a usable address outside the range.
+ */
+export function subnetRangeErrors(spec: { gateway: string; netmask: string; startIp: string; endIp?: string }): FieldError[] {
+  const net = subnetOf(spec.gateway, spec.netmask);
+  const start = ipToInt(spec.startIp);
+  const end = spec.endIp === undefined ? start : ipToInt(spec.endIp);
+  if (!net || start === undefined || end === undefined) return [];
+  const errors: FieldError[] = [];
+  const endIp = spec.endIp ?? spec.startIp;
+  if (start > end) errors.push({ field: 'spec.startIp', message: `${spec.startIp} is after spec.endIp (${endIp}); swap them` });
+  const usable = `${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}`;
+  const gateway = ipToInt(spec.gateway)!;
+  if (net.prefix < 31 && (gateway === net.network || gateway === net.broadcast)) {
+    errors.push({ field: 'spec.gateway', message: `${spec.gateway} is the ${gateway === net.network ? 'network' : 'broadcast'} address of ${net.cidr}; use a host address in ${usable}` });
+  }
+  for (const [field, ip, value] of [['spec.startIp', spec.startIp, start], ['spec.endIp', endIp, end]] as const) {
+    if (field === 'spec.endIp' && spec.endIp === undefined) continue;
+    if (value < net.network || value > net.broadcast) {
+      errors.push({ field, message: `${ip} is outside ${net.cidr} (spec.gateway ${spec.gateway}, spec.netmask ${spec.netmask}); use an address in ${usable} or widen the netmask` });
+    } else if (net.prefix < 31 && (value === net.network || value === net.broadcast)) {
+      errors.push({ field, message: `${ip} is the ${value === net.network ? 'network' : 'broadcast'} address of ${net.cidr}; use an address in ${usable}` });
+    }
+  }
+  if (start <= end && gateway >= start && gateway <= end) {
+    errors.push({ field: 'spec.gateway', message: `${spec.gateway} is inside the range ${showInterval({ start, end })}; move the gateway out of the range or shrink the range` });
+  }
+  return errors;
+}
+
+// Quantities ------------------------------------------------------------------------------
+
+const QUANTITY_SUFFIXES: Record<string, number> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A Kubernetes quantity (`512Mi`, `20Gi`, `1e9`, or a number) as a number of units, or undefined. */
+export function quantityValue(quantity: string | number | undefined): number | undefined {
+  if (quantity === undefined) return undefined;
+  if (typeof quantity === 'number') return quantity;
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|([KMGTPE]i|[mkMGTPE])?)$/.exec(quantity);
+  if (!match) return undefined;
+  const base = Number(match[1]);
+  return match[2] ? Number(`${match[1]}${match[2]}`) : base * QUANTITY_SUFFIXES[match[3] ?? '']!;
+}
+
+/** Display names default to metadata.name, as the CRD descriptions say (the CloudStack `name`). */
+export function defaultDisplayName(object: { metadata: { name?: string }; spec: { displayName?: string } }): void {
+  if (object.metadata.name) object.spec.displayName ??= object.metadata.name;
+}
+
+/** Offerings' and templates' displayText defaults to their name, as CloudStack's does. */
+export function defaultDisplayText(object: { metadata: { name?: string }; spec: { displayName?: string; displayText?: string } }): void {
+  defaultDisplayName(object);
+  if (object.spec.displayName) object.spec.displayText ??= object.spec.displayName;
+}
