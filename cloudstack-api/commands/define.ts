@@ -192,11 +192,15 @@ export function defineCommand<const S extends ParamSpecs, T>(definition: Command
   };
 }
 
+/** Answered by the protocol itself (sessions), never by the table. */
+const sessionCommands = new Set(['login', 'logout']);
+
 /** The table served by the API; names must be unique. */
 export function createCommandTable(commands: readonly Command[]): CommandTable {
   const table = new Map<string, Command>();
   for (const command of commands) {
     if (table.has(command.name)) throw new Error(`command ${command.name} is in the table twice`);
+    if (sessionCommands.has(command.name)) throw new Error(`command ${command.name} is handled by the protocol; leave it out of the table`);
     table.set(command.name, command);
   }
   return table;

@@ -55,6 +55,11 @@ describe('cloudstack-api command table', () => {
     expect(() => createCommandTable([listApis, listApis])).to.throw('command listApis is in the table twice');
   });
 
+  it('keeps login and logout out of the table: the protocol answers them', () => {
+    const logout = defineCommand({ name: 'logout', kind: 'flat', description: 'd', params: {}, handle: () => Promise.resolve({}), map: () => ({ description: 'success' }) });
+    expect(() => createCommandTable([logout])).to.throw('command logout is handled by the protocol; leave it out of the table');
+  });
+
   it('adds page and pagesize to the catalogue\'s paged lists only', () => {
     const [listApis, , listHypervisors] = discoveryCommands({ capabilities: () => ({}), hypervisors: () => [], zoneHypervisors: () => Promise.resolve(undefined) });
     expect(Object.keys(listApis?.params ?? {})).to.deep.equal(['name']);
