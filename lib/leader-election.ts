@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient, type KubeObject, type ResourceType } from './kube-client.ts';
+import { isAlreadyExists, isConflict, isNotFound, retryOnConflict, type KubeClient, type KubeObject, type ResourceType } from './kube-client.ts';
 import type { Logger } from './log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
@@ -72,10 +72,10 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
   let observedAt = 0;
   let observedHolder: string | undefined;
   let leader = false;
-  let lastLease: Lease | undefined;
+  let observedAny = false;
 
   function observe(lease: Lease): void {
-    lastLease = lease;
+    observedAny = true;
     const spec = JSON.stringify(lease.spec ?? {});
     observedHolder = lease.spec?.holderIdentity || undefined;
     if (spec !== observedSpec) {
@@ -143,13 +143,19 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
     }
   }
 
+  /** Empties the holder; re-reads first, since a renewal cut short by the stop may still have landed. */
   async function release(): Promise<void> {
-    if (!lastLease || lastLease.spec?.holderIdentity !== options.identity) return;
-    const now = microTime(Date.now());
-    const spec: LeaseSpec = { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lastLease.spec.leaseTransitions ?? 0 };
+    if (!observedAny) return;
+    const signal = AbortSignal.timeout(retryPeriodMs * 2);
     try {
-      await leases.update({ ...lastLease, spec }, { signal: AbortSignal.timeout(retryPeriodMs) });
-      log.info('released lease');
+      await retryOnConflict(async () => {
+        const lease = await leases.get(key, { signal });
+        if (lease.spec?.holderIdentity !== options.identity) return;
+        const now = microTime(Date.now());
+        const spec: LeaseSpec = { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 };
+        await leases.update({ ...lease, spec }, { signal });
+        log.info('released lease');
+      });
     } catch (err) {
       log.warn('could not release the lease; the successor waits for it to expire', { error: err instanceof Error ? err.message : String(err) });
     }

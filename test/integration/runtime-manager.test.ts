@@ -1,11 +1,16 @@
 import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
 import { LEASES } from '../../lib/leader-election.ts';
 import { createKubeClient, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
-import { uniqueName, useTestNamespace } from '../support/cluster.ts';
+import { sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
 import { startRelay, type Relay } from './runtime-relay.ts';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
@@ -204,4 +209,78 @@ describe('runtime: manager, leader election and metrics against the real apiserv
     expect(metric(values, 'rest_client_requests_total', { code: '200', method: 'GET' })).to.be.greaterThan(0);
     expect(metric(values, 'controller_runtime_reconcile_time_seconds_bucket', { ...c, le: '60' })).to.equal(5);
   });
+
+  it('on stop, finishes in-flight reconciles within the bound, takes no new work, and aborts what overruns', async () => {
+    const manager = createManager({ kubeConfig: ns.kc, eventSource: 'kumulus.io/runtime-test', httpBindAddress: '127.0.0.1:0', gracefulShutdownTimeoutMs: 1500, logger: log });
+    managers.push(manager);
+    const started: string[] = [];
+    const finished: string[] = [];
+    const aborted: string[] = [];
+    manager.addController({
+      name: 'slow',
+      for: manager.informer(CONFIGMAPS, { namespace: ns.name }),
+      maxConcurrentReconciles: 2,
+      reconcile: async (ctx, request) => {
+        started.push(request.name);
+        const ms = request.name === 'endless' ? 60_000 : 400;
+        await sleep(ms, undefined, { signal: ctx.signal }).catch(() => aborted.push(request.name));
+        if (!ctx.signal.aborted) finished.push(request.name);
+      },
+    });
+    await manager.start();
+    const cms = createKubeClient(ns.kc).resource(CONFIGMAPS);
+    await cms.create({ metadata: { name: 'quick', namespace: ns.name } });
+    await cms.create({ metadata: { name: 'endless', namespace: ns.name } });
+    await until('both in flight', () => started.length === 2);
+    const stopping = manager.stop();
+    await cms.create({ metadata: { name: 'late', namespace: ns.name } });
+    const stoppedAt = performance.now();
+    await stopping;
+    expect(finished).to.deep.equal(['quick'], 'the in-flight reconcile finished');
+    expect(aborted).to.deep.equal(['endless'], 'the overrunning reconcile was aborted at the bound');
+    expect(started).to.not.include('late', 'no new work after stop');
+    expect(performance.now() - stoppedAt).to.be.below(3000);
+  });
+
+  it('kumulus operator: a SIGTERM stops the process cleanly and releases its lease', async function () {
+    this.timeout(60_000);
+    const plane = await sharedControlPlane();
+    const lease = uniqueName('sigterm');
+    const dir = await mkdtemp(join(tmpdir(), 'kumulus-operator-'));
+    const script = join(dir, 'run.ts');
+    const operator = resolve(import.meta.dirname, '../../controllers/operator.ts');
+    await writeFile(script, `import { runOperator } from ${JSON.stringify(operator)};\nconst op = await runOperator({ args: process.argv.slice(2) });\nprocess.stdout.write('METRICS ' + op.metricsUrl + '\\n');\nawait op.done;\n`);
+    const child = spawn(process.execPath, [script, '--http-bind-address=127.0.0.1:0', `--leader-election-namespace=${ns.name}`, `--leader-election-id=${lease}`, '--leader-election-identity=proc'], {
+      env: { ...process.env, KUBECONFIG: plane.kubeconfigPath, KUMULUS_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    try {
+      await expectCleanStop(child, exited, ns.name, lease);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
 });
+
+/** Waits for the operator child to lead, scrapes it, sends SIGTERM, and checks a clean exit and a released lease. */
+async function expectCleanStop(child: ChildProcess & { stdout: Readable }, exited: Promise<number | null>, namespace: string, lease: string): Promise<void> {
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await until('the operator to report its metrics URL', () => out.includes('METRICS '), 30_000);
+  const metricsUrl = /METRICS (\S+)/.exec(out)![1]!;
+  const leases = createKubeClient(await sharedKubeConfig()).resource<KubeObject & { spec?: { holderIdentity?: string } }>(LEASES);
+  let holder: string | undefined;
+  const deadline = Date.now() + 10_000;
+  while (holder !== 'proc' && Date.now() < deadline) {
+    holder = await leases.get({ namespace, name: lease }).then((l) => l.spec?.holderIdentity, () => undefined);
+    await sleep(100);
+  }
+  expect(holder).to.equal('proc');
+  const scrape = await (await fetch(metricsUrl)).text();
+  expect(parseMetrics(scrape).get(`leader_election_master_status{name="${lease}"}`)).to.equal(1);
+  child.kill('SIGTERM');
+  expect(await exited).to.equal(0);
+  const released = await leases.get({ namespace, name: lease });
+  expect(released.spec?.holderIdentity ?? '').to.equal('');
+}
