@@ -261,15 +261,25 @@ export function ReadinessState(what: string) {
 /** Allocation records (addresses, VLAN ids): the record exists while the resource is held. */
 export const ALLOCATION_RECORD_STATES = ['Allocating', 'Allocated', 'Releasing'] as const;
 
-export const OFFERING_STATES = ['Active', 'Inactive'] as const;
+/** Offerings, templates and domains: Active, or Inactive once deleted while still in use. */
+export const ACTIVE_STATES = ['Active', 'Inactive'] as const;
 export function OfferingState(what: string) {
-  return StringEnum(OFFERING_STATES, {
+  return StringEnum(ACTIVE_STATES, {
     description: `Active: new resources may use this ${what}. Inactive: it was deleted while in use and is hidden until its users are gone.`,
   });
 }
 
 /** CloudStack account and user states, spelled in lower case as CloudStack does. */
 export const ACCOUNT_STATES = ['enabled', 'disabled', 'locked'] as const;
+
+/** The traffic a physical network, an IP range or an address carries. */
+export const TRAFFIC_TYPES = ['Guest', 'Management', 'Public', 'Storage'] as const;
+
+/** How guest networks are kept apart on a physical network. */
+export const ISOLATION_METHODS = ['VLAN', 'VXLAN'] as const;
+
+export const VOLUME_TYPES = ['ROOT', 'DATADISK'] as const;
+export const DISK_FORMATS = ['QCOW2', 'RAW'] as const;
 
 export const HYPERVISORS = ['KVM', 'KubeVirt', 'Simulator'] as const;
 export function Hypervisor(description: string, defaultValue?: (typeof HYPERVISORS)[number]) {
@@ -302,6 +312,10 @@ export function Ipv4(description: string) {
 
 export function Ipv6(description: string) {
   return Str({ description: `${description} An IPv6 address.`, format: 'ipv6', maxLength: 45 });
+}
+
+export function MacAddress(description: string) {
+  return Str({ description: `${description} Lower-case colon form, such as 52:54:00:12:34:56.`, maxLength: 17, pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' });
 }
 
 export function Cidr(description: string) {

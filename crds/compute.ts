@@ -5,9 +5,12 @@
  */
 import Type from 'typebox';
 import {
+  ACTIVE_STATES,
   ARCHITECTURES,
   Bool,
   Count,
+  DISK_FORMATS,
+  DNS_LABEL,
   DisplayName,
   DisplayText,
   HostName,
@@ -16,6 +19,7 @@ import {
   Ipv4,
   KeyedList,
   List,
+  MacAddress,
   NamespacedRef,
   Netmask,
   Obj,
@@ -27,14 +31,13 @@ import {
   Str,
   StringEnum,
   Timestamp,
+  VOLUME_TYPES,
   immutableField,
   rule,
 } from './common.ts';
 import { defineKind } from './kind.ts';
 
 export const COMPUTE_GROUP = 'compute.kumulus.io';
-
-const MAC_PATTERN = '^([0-9a-f]{2}:){5}[0-9a-f]{2}$';
 
 // VirtualMachine --------------------------------------------------------------------------
 
@@ -76,7 +79,7 @@ export const VirtualMachine = defineKind({
             {
               name: Str({ description: 'metadata.name of the Network, in this namespace.', minLength: 1, maxLength: 253 }),
               ipAddress: Type.Optional(Ipv4('Fixed address on that network. Absent: the next free one.')),
-              macAddress: Type.Optional(Str({ description: 'Fixed MAC address, lower-case colon form. Absent: derived from the VM\'s uid.', maxLength: 17, pattern: MAC_PATTERN })),
+              macAddress: Type.Optional(MacAddress('Fixed MAC address. Absent: derived from the VM\'s uid.')),
               default: Type.Optional(Bool({ description: 'The NIC carrying the default route; exactly one network is the default (the first when none says so).', default: false })),
             },
             { description: 'One NIC on a guest network.' },
@@ -89,7 +92,7 @@ export const VirtualMachine = defineKind({
         KeyedList(
           Obj(
             {
-              name: Str({ description: 'Suffix of the created Volume\'s name (<vm>-<name>).', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+              name: Str({ description: 'Suffix of the created Volume\'s name (<vm>-<name>).', minLength: 1, maxLength: 63, pattern: DNS_LABEL }),
               diskOfferingRef: Ref('DiskOffering', 'Offering of the data disk.'),
               size: Type.Optional(Quantity({ description: 'Size, for a customized disk offering.', minimum: '1Gi' })),
             },
@@ -149,7 +152,7 @@ export const VirtualMachine = defineKind({
             ipAddress: Type.Optional(Ipv4('Address allocated on the network.')),
             netmask: Type.Optional(Netmask('Netmask of the network.')),
             gateway: Type.Optional(Ipv4('Gateway of the network.')),
-            macAddress: Str({ description: 'MAC address.', maxLength: 17 }),
+            macAddress: MacAddress('MAC address of the NIC.'),
             isolationUri: Type.Optional(Str({ description: 'Isolation, such as vlan://100 or vxlan://5001.', maxLength: 64 })),
             broadcastUri: Type.Optional(Str({ description: 'Broadcast domain, such as vlan://100.', maxLength: 64 })),
             bridge: Type.Optional(Str({ description: 'Host bridge the NIC is plugged into.', maxLength: 15 })),
@@ -164,7 +167,7 @@ export const VirtualMachine = defineKind({
         Obj(
           {
             name: Str({ description: 'metadata.name of the Volume.', maxLength: 253 }),
-            type: StringEnum(['ROOT', 'DATADISK'] as const, { description: 'Root or data disk.' }),
+            type: StringEnum(VOLUME_TYPES, { description: 'Root or data disk.' }),
             deviceId: Int({ description: 'Disk order, 0 for the root disk.', minimum: 0, maximum: 63 }),
           },
           { description: 'One attached volume.' },
@@ -215,7 +218,7 @@ export const Volume = defineKind({
   spec: Obj(
     {
       displayName: Type.Optional(DisplayName('volume')),
-      type: Type.Optional(StringEnum(['ROOT', 'DATADISK'] as const, { description: 'ROOT: a VM\'s boot disk from templateRef. DATADISK: an extra disk from diskOfferingRef.', default: 'DATADISK' })),
+      type: Type.Optional(StringEnum(VOLUME_TYPES, { description: 'ROOT: a VM\'s boot disk from templateRef. DATADISK: an extra disk from diskOfferingRef.', default: 'DATADISK' })),
       zoneRef: Ref('Zone', 'Zone of the volume. Immutable.'),
       diskOfferingRef: Type.Optional(Ref('DiskOffering', 'Offering of the disk; required for DATADISK.')),
       templateRef: Type.Optional(NamespacedRef('Template', 'Template the root disk is copied from; required for ROOT.')),
@@ -243,7 +246,7 @@ export const Volume = defineKind({
     pool: Type.Optional(Str({ description: 'metadata.name of the PrimaryStorage holding it.', maxLength: 253 })),
     host: Type.Optional(Str({ description: 'Host holding it, for local storage.', maxLength: 253 })),
     path: Type.Optional(Str({ description: 'File or image name on the pool, derived from the uid.', maxLength: 4096 })),
-    format: Type.Optional(StringEnum(['QCOW2', 'RAW'] as const, { description: 'Disk image format.' })),
+    format: Type.Optional(StringEnum(DISK_FORMATS, { description: 'Disk image format.' })),
     sizeBytes: Type.Optional(Count('Virtual size in bytes.')),
     physicalSizeBytes: Type.Optional(Count('Bytes used on the pool.')),
     attachedAt: Type.Optional(Timestamp('When it was last attached.')),
@@ -280,7 +283,7 @@ export const Template = defineKind({
       displayName: Type.Optional(DisplayName('template')),
       displayText: Type.Optional(DisplayText('template')),
       url: Str({ description: 'Where to download the image: http://, https:// or file:// (single-host clouds).', minLength: 1, maxLength: 2048 }),
-      format: StringEnum(['QCOW2', 'RAW', 'ISO'] as const, { description: 'Image format. ISO makes this an ISO rather than a template.' }),
+      format: StringEnum([...DISK_FORMATS, 'ISO'] as const, { description: 'Image format. ISO makes this an ISO rather than a template.' }),
       checksum: Type.Optional(
         Str({
           description: 'Expected checksum, prefixed with its algorithm: {SHA-256}<hex>, {SHA-512}<hex>, {SHA-1}<hex> or {MD5}<hex>.',
@@ -322,7 +325,7 @@ export const Template = defineKind({
       ],
     },
   ),
-  status: Status(StringEnum(['Active', 'Inactive'] as const, { description: 'Active once registered; Inactive when deleted while in use.' }), {
+  status: Status(StringEnum(ACTIVE_STATES, { description: 'Active once registered; Inactive when deleted while in use.' }), {
     isReady: Type.Optional(Bool({ description: 'Downloaded in at least one zone.' })),
     zones: Type.Optional(
       KeyedList(

@@ -7,6 +7,7 @@
 import Type from 'typebox';
 import {
   ACCOUNT_STATES,
+  ACTIVE_STATES,
   Count,
   DisplayName,
   DomainName,
@@ -49,7 +50,7 @@ export const Domain = defineKind({
       ],
     },
   ),
-  status: Status(StringEnum(['Active', 'Inactive'] as const, { description: 'Domain state.' }), {
+  status: Status(StringEnum(ACTIVE_STATES, { description: 'Domain state: Active, or Inactive while being deleted.' }), {
     path: Type.Optional(Str({ description: 'Path from the root, such as ROOT/customers/acme (CloudStack `path`).', maxLength: 4096 })),
     level: Type.Optional(Count('Depth in the tree; ROOT is 0.')),
   }),

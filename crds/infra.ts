@@ -19,6 +19,7 @@ import {
   DisplayText,
   DomainName,
   Hypervisor,
+  ISOLATION_METHODS,
   IdRange,
   Int,
   Ipv4,
@@ -39,6 +40,7 @@ import {
   StorageType,
   Str,
   StringEnum,
+  TRAFFIC_TYPES,
   Tags,
   Timestamp,
   VLAN_MAX,
@@ -475,8 +477,8 @@ export const SecondaryStorage = defineKind({
 
 // PhysicalNetwork -------------------------------------------------------------------------
 
-const TRAFFIC_TYPES = ['Guest', 'Management', 'Public', 'Storage'] as const;
 const NETWORK_PROVIDERS = ['VirtualRouter', 'VpcVirtualRouter', 'InternalLbVm', 'SecurityGroupProvider', 'ConfigDrive'] as const;
+const PROVIDER_STATES = ['Enabled', 'Disabled', 'Shutdown'] as const;
 
 /**
  * A PhysicalNetwork is a set of host NICs (a bridge or interface on every host) carrying one
@@ -496,7 +498,7 @@ export const PhysicalNetwork = defineKind({
     {
       displayName: Type.Optional(DisplayName('physical network')),
       zoneRef: Ref('Zone', 'The zone the network belongs to. Immutable.'),
-      isolationMethods: List(StringEnum(['VLAN', 'VXLAN'] as const, { description: 'An isolation method.' }), {
+      isolationMethods: List(StringEnum(ISOLATION_METHODS, { description: 'An isolation method.' }), {
         description: 'How guest networks are kept apart: VLAN tags, VXLAN VNIs, or both.',
         minItems: 1,
         maxItems: 2,
@@ -541,7 +543,7 @@ export const PhysicalNetwork = defineKind({
           Obj(
             {
               name: StringEnum(NETWORK_PROVIDERS, { description: 'Provider name, as CloudStack names it.' }),
-              state: Type.Optional(StringEnum(['Enabled', 'Disabled', 'Shutdown'] as const, { description: 'Desired provider state.', default: 'Enabled' })),
+              state: Type.Optional(StringEnum(PROVIDER_STATES, { description: 'Desired provider state.', default: 'Enabled' })),
             },
             { description: 'One network service provider.' },
           ),
@@ -549,7 +551,7 @@ export const PhysicalNetwork = defineKind({
           { description: 'Network service providers on this network and their desired state.', maxItems: 8 },
         ),
       ),
-      state: Type.Optional(StringEnum(['Enabled', 'Disabled'] as const, { description: 'Desired state of the physical network.', default: 'Enabled' })),
+      state: Type.Optional(StringEnum(ALLOCATION_STATES, { description: 'Desired state of the physical network.', default: 'Enabled' })),
     },
     {
       description: 'Desired configuration of the physical network.',
@@ -560,13 +562,13 @@ export const PhysicalNetwork = defineKind({
       ],
     },
   ),
-  status: Status(StringEnum(['Enabled', 'Disabled'] as const, { description: 'State of the physical network.' }), {
+  status: Status(StringEnum(ALLOCATION_STATES, { description: 'State of the physical network.' }), {
     serviceProviders: Type.Optional(
       KeyedList(
         Obj(
           {
             name: StringEnum(NETWORK_PROVIDERS, { description: 'Provider name.' }),
-            state: StringEnum(['Enabled', 'Disabled', 'Shutdown'] as const, { description: 'Observed provider state.' }),
+            state: StringEnum(PROVIDER_STATES, { description: 'Observed provider state.' }),
           },
           { description: 'One provider\'s observed state.' },
         ),
@@ -614,7 +616,7 @@ export const IPRange = defineKind({
     'A CloudStack VLAN IP range: startIp..endIp of one subnet for Public, Guest (a shared network), Management or Storage traffic, optionally VLAN-tagged and dedicated. Each address in use is an IPAddress. States: Pending, Ready, Error.',
   spec: Obj(
     {
-      purpose: StringEnum(['Public', 'Guest', 'Management', 'Storage'] as const, {
+      purpose: StringEnum(TRAFFIC_TYPES, {
         description: 'Public: public addresses. Guest: addresses of a shared guest network (networkRef). Management and Storage: a pod\'s system addresses (podRef).',
       }),
       zoneRef: Ref('Zone', 'The zone of the range.'),
@@ -832,7 +834,7 @@ export const NetworkOffering = defineKind({
           Obj(
             {
               name: StringEnum(NETWORK_SERVICES, { description: 'Service name, as CloudStack names it.' }),
-              provider: Type.Optional(StringEnum(['VirtualRouter', 'VpcVirtualRouter', 'ConfigDrive', 'SecurityGroupProvider', 'InternalLbVm'] as const, {
+              provider: Type.Optional(StringEnum(NETWORK_PROVIDERS, {
                 description: 'Who provides the service. Kumulus implements VirtualRouter services distributed on the hosts.',
                 default: 'VirtualRouter',
               })),

@@ -12,15 +12,18 @@ import {
   DisplayName,
   DisplayText,
   DomainName,
+  ISOLATION_METHODS,
   Int,
   Ipv4,
   NamespacedRef,
+  MacAddress,
   Netmask,
   Obj,
   Ref,
   Status,
   Str,
   StringEnum,
+  TRAFFIC_TYPES,
   VNI_MAX,
   VLAN_MAX,
   cidrGatewayRules,
@@ -112,10 +115,10 @@ export const IPAddress = defineKind({
   spec: Obj(
     {
       address: Ipv4('The address.'),
-      purpose: StringEnum(['Guest', 'Public', 'Management', 'Storage'] as const, { description: 'What the address is for.' }),
+      purpose: StringEnum(TRAFFIC_TYPES, { description: 'What the address is for.' }),
       networkRef: Type.Optional(NamespacedRef('Network', 'The guest network the address belongs to.', true)),
       ipRangeRef: Type.Optional(Ref('IPRange', 'The range the address was taken from.')),
-      macAddress: Type.Optional(Str({ description: 'MAC address of the NIC holding it, for DHCP.', maxLength: 17, pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$' })),
+      macAddress: Type.Optional(MacAddress('MAC address of the NIC holding it, for DHCP.')),
     },
     {
       description: 'The allocation. Immutable: delete the object to release the address.',
@@ -152,7 +155,7 @@ export const VlanAllocation = defineKind({
   spec: Obj(
     {
       physicalNetworkRef: Ref('PhysicalNetwork', 'The physical network the id comes from.'),
-      isolation: StringEnum(['VLAN', 'VXLAN'] as const, { description: 'VLAN id or VXLAN VNI.' }),
+      isolation: StringEnum(ISOLATION_METHODS, { description: 'VLAN id or VXLAN VNI.' }),
       id: Int({ description: `The VLAN id (1-${VLAN_MAX}) or VNI (1-${VNI_MAX}).`, minimum: 1, maximum: VNI_MAX }),
       networkRef: Type.Optional(NamespacedRef('Network', 'The guest network using it.', true)),
     },
