@@ -15,7 +15,15 @@ const commands: Record<string, { summary: string; run: Command }> = {
     summary: 'run a whole local cloud: control plane, CRDs and operator (Ctrl-C stops everything)',
     run: async (args) => (await import('./local.ts')).runLocal(args),
   },
-  operator: { summary: 'run the controllers (in-cluster or against KUBECONFIG)', run: notYet('operator', 4) },
+  operator: {
+    summary: 'run the controllers (in-cluster or against KUBECONFIG)',
+    run: async (args) => {
+      const { runOperator } = await import('../controllers/operator.ts');
+      const operator = await runOperator({ args });
+      // Like controller-runtime: losing leadership ends the process, so a fresh replica can campaign.
+      if ((await operator.done) === 'leadership-lost') process.exitCode = 1;
+    },
+  },
   webhooks: { summary: 'run the admission webhook server', run: notYet('webhooks', 5) },
   api: { summary: 'run the CloudStack-compatible API server', run: notYet('api', 7) },
   agent: { summary: 'run the hypervisor host agent', run: notYet('agent', 6) },

@@ -1,11 +1,18 @@
 import * as k8s from '@kubernetes/client-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { runOperator } from '../controllers/operator.ts';
 import { startControlPlane } from '../lib/controlplane/index.ts';
 import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
-import { log } from '../lib/log.ts';
+import { logLevelOption, parseConfig, stringOption } from '../lib/config.ts';
+import { log, setLogLevel } from '../lib/log.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
+
+const localOptions = {
+  stateDir: stringOption('state-dir', 'where the kubeconfig and env files for this cloud are written', join(repoRoot, '.kumulus', 'local')),
+  logLevel: logLevelOption(),
+};
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((done) => {
@@ -17,20 +24,26 @@ function waitForSignal(): Promise<NodeJS.Signals> {
  * `kumulus local`: the whole cloud on this machine. Its state lives only as long as the
  * process; `.kumulus/local/` holds the files a user needs to talk to it.
  */
-export async function runLocal(_args: string[]): Promise<void> {
-  const stateDir = join(repoRoot, '.kumulus', 'local');
+export async function runLocal(args: string[]): Promise<void> {
+  const config = parseConfig(localOptions, args, process.env);
+  setLogLevel(config.logLevel);
+  const stateDir = resolve(config.stateDir);
   const plane = await startControlPlane({ logger: log, readyTimeoutMs: 120_000 });
   const stopped = waitForSignal();
+  const stopFns: (() => Promise<void>)[] = [];
   try {
     const kc = new k8s.KubeConfig();
     kc.loadFromString(plane.kubeconfig);
     const crds = await readCrdManifests(join(repoRoot, 'crds'));
     if (crds.length > 0) await installCrds(kc, crds, log);
 
+    const operator = await runOperator({ kubeConfig: kc, args: ['--http-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`], handleSignals: false });
+    stopFns.push(() => operator.stop());
+
     await mkdir(stateDir, { recursive: true });
     const kubeconfigPath = join(stateDir, 'kubeconfig');
     await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
-    const env = { KUBECONFIG: kubeconfigPath };
+    const env = { KUBECONFIG: kubeconfigPath, KUMULUS_METRICS_URL: operator.metricsUrl };
     const envPath = join(stateDir, 'env');
     await writeFile(envPath, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
 
@@ -45,6 +58,7 @@ export async function runLocal(_args: string[]): Promise<void> {
         `  set -a; . ${envPath}; set +a`,
         '  kubectl version',
         '  kubectl get kumulus',
+        `  curl -s ${operator.metricsUrl} | grep controller_runtime`,
         '',
         'Press Ctrl-C to stop everything.',
         '',
@@ -53,6 +67,7 @@ export async function runLocal(_args: string[]): Promise<void> {
     const signal = await stopped;
     log.info('stopping local cloud', { signal });
   } finally {
+    for (const stop of stopFns.reverse()) await stop().catch((err: unknown) => log.error('stop failed', { error: String(err) }));
     await plane.stop();
   }
 }

@@ -1,0 +1,116 @@
+import * as k8s from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KUBERNETES_VERSION } from '../../lib/controlplane/index.ts';
+
+const kumulus = resolve(import.meta.dirname, '..', '..', 'bin', 'kumulus.ts');
+
+/** Every live process whose ancestry leads to `root`, read from /proc. */
+async function descendants(root: number): Promise<number[]> {
+  const parents = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (stat && !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) parents.set(Number(entry), ppid);
+  }
+  const found: number[] = [];
+  const walk = (pid: number) => {
+    for (const [child, parent] of parents) {
+      if (parent === pid) {
+        found.push(child);
+        walk(child);
+      }
+    }
+  };
+  walk(root);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function waitForOutput(child: ChildProcess, text: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolveOutput, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms; output so far:\n${seen}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolveOutput(seen);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kumulus local exited with ${code} before printing "${text}":\n${seen}`));
+    });
+  });
+}
+
+describe('kumulus local (npm start)', function () {
+  this.timeout(180_000);
+  let stateDir = '';
+  let child: ChildProcess | undefined;
+
+  before(async () => (stateDir = await mkdtemp(join(tmpdir(), 'kumulus-local-'))));
+  after(async () => {
+    if (child?.pid && alive(child.pid)) child.kill('SIGKILL');
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('serves a real control plane through the files it writes, and leaves no process after SIGINT', async () => {
+    child = spawn(process.execPath, [kumulus, 'local', `--state-dir=${stateDir}`, '--log-level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = await waitForOutput(child, 'Press Ctrl-C', 150_000);
+    expect(output).to.include(join(stateDir, 'kubeconfig'));
+
+    const env = Object.fromEntries(
+      (await readFile(join(stateDir, 'env'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    expect(env['KUBECONFIG']).to.equal(join(stateDir, 'kubeconfig'));
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(env['KUBECONFIG'] ?? '');
+    const version = await kc.makeApiClient(k8s.VersionApi).getCode();
+    expect(version.gitVersion).to.equal(KUBERNETES_VERSION);
+
+    // The operator serves metrics before it has won the election, so leadership may take a moment.
+    const scrape = async () => (await fetch(env['KUMULUS_METRICS_URL'] ?? '')).text();
+    const leaderDeadline = Date.now() + 30_000;
+    let metrics = await scrape();
+    while (!/^leader_election_master_status\{name="kumulus-operator"\} 1$/m.test(metrics) && Date.now() < leaderDeadline) {
+      await sleep(250);
+      metrics = await scrape();
+    }
+    expect(metrics).to.match(/^leader_election_master_status\{name="kumulus-operator"\} 1$/m);
+    expect(metrics).to.match(/^rest_client_requests_total\{code="2\d\d",method="(GET|POST|PUT|PATCH)"[^}]*\} [1-9]/m);
+
+    const started = await descendants(child.pid ?? 0);
+    expect(started.length, 'etcd, kube-apiserver, kube-controller-manager and the reaper').to.be.at.least(4);
+
+    child.kill('SIGINT');
+    const exitCode = await new Promise<number | null>((done) => child?.once('exit', done));
+    expect(exitCode).to.equal(0);
+    const deadline = Date.now() + 15_000;
+    let survivors = started.filter(alive);
+    while (survivors.length > 0 && Date.now() < deadline) {
+      await sleep(200);
+      survivors = started.filter(alive);
+    }
+    expect(survivors, 'processes left after SIGINT').to.deep.equal([]);
+  });
+});
