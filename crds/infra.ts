@@ -275,7 +275,7 @@ export const Host = defineKind({
     'A CloudStack host: one hypervisor node, created or adopted by the agent running on it. state is the connection (Up, Down, Disconnected, Alert, Connecting); resourceState the administrative state (Enabled, Disabled, PrepareForMaintenance, Maintenance, ErrorInMaintenance). Set spec.maintenance to drain it.',
   spec: Obj(
     {
-      clusterRef: Ref('Cluster', 'The cluster the host belongs to.'),
+      clusterRef: Ref('Cluster', 'The cluster the host belongs to. Immutable.'),
       nodeName: Str({
         description: 'The Kubernetes node the agent runs on; the agent adopts the Host whose nodeName is its node. Immutable.',
         minLength: 1,
@@ -287,7 +287,10 @@ export const Host = defineKind({
       allocationState: Type.Optional(AllocationState('host', 'Enabled')),
       maintenance: Type.Optional(Bool({ description: 'True asks for maintenance: no new VMs, running ones are live-migrated away. False cancels it.', default: false })),
     },
-    { description: 'Desired configuration of the host.' },
+    {
+      description: 'Desired configuration of the host.',
+      validations: [rule('self.clusterRef == oldSelf.clusterRef', 'spec.clusterRef is immutable: put the host in maintenance, delete it and add it to the other cluster', '.clusterRef')],
+    },
   ),
   status: Status(StringEnum(HOST_STATES, { description: 'Connection state of the agent, with CloudStack\'s names.' }), {
     resourceState: Type.Optional(StringEnum(RESOURCE_STATES, { description: 'Administrative state: Enabled, Disabled, or a step of maintenance.' })),

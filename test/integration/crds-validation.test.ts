@@ -261,6 +261,7 @@ const updates: UpdateCase[] = [
   { kind: 'ServiceOffering', why: 'an offering is immutable', change: (o) => (o.spec.cpuNumber = 2), field: 'spec', says: /immutable/ },
   { kind: 'DiskOffering', why: 'an offering is immutable', change: (o) => (o.spec.diskSize = '6Gi'), field: 'spec', says: /immutable/ },
   { kind: 'NetworkOffering', why: 'an offering is immutable', change: (o) => (o.spec.persistent = true), field: 'spec', says: /immutable/ },
+  { kind: 'Host', why: 'the cluster is immutable', change: (o) => (o.spec.clusterRef = { name: 'c2' }), field: 'spec.clusterRef', says: /immutable/ },
   { kind: 'Host', why: 'nodeName is immutable', change: (o) => (o.spec.nodeName = 'node-2'), field: 'spec.nodeName', says: /immutable/ },
   { kind: 'Volume', why: 'a volume cannot shrink', change: (o) => (o.spec.size = '5Gi'), field: 'spec.size', says: /cannot shrink/ },
   { kind: 'Account', why: 'the namespace is immutable', change: (o) => (o.spec.namespace = 'other'), field: 'spec.namespace', says: /immutable/ },

@@ -15,7 +15,8 @@ interface Manifest {
 
 async function examples(): Promise<{ file: string; object: Manifest }[]> {
   const out: { file: string; object: Manifest }[] = [];
-  for (const folder of (await readdir(EXAMPLES)).sort()) {
+  const folders = (await readdir(EXAMPLES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  for (const folder of folders.sort()) {
     for (const file of (await readdir(join(EXAMPLES, folder))).sort()) {
       for (const doc of parseAllDocuments(await readFile(join(EXAMPLES, folder, file), 'utf8'))) {
         out.push({ file: `${folder}/${file}`, object: doc.toJS() as Manifest });
