@@ -151,9 +151,11 @@ describe('webhook rules: kinds against a memory lookup', () => {
 
   it('holds a cluster to maxHosts and one hypervisor', async () => {
     expectError(await check(obj('Host', 'h3', { clusterRef: { name: 'c1' }, nodeName: 'n3' })), 'spec.clusterRef.name', /already has 2 hosts.*raise the cluster's maxHosts/);
-    const h1 = world().find((o) => o.metadata.name === 'h1')!;
-    const moved = { ...h1, spec: { clusterRef: { name: 'sim' }, nodeName: 'n1' } };
-    expectError(await check(moved, world(), 'UPDATE', h1), 'spec.clusterRef.name', /runs Simulator but this host runs KVM/);
+    const reported = obj('Host', 'h4', { clusterRef: { name: 'sim' }, nodeName: 'n4' }, { status: { hypervisorVersion: 'libvirt 9.0.0, QEMU 7.2.0', arch: 'aarch64' } });
+    const errors = await check(reported);
+    expectError(errors, 'spec.clusterRef.name', /runs Simulator but this host runs KVM; .*add the host to a KVM cluster/);
+    expect(errors.map((e) => e.message).join()).to.match(/sim is x86_64 but this host is aarch64/);
+    expectError(await check(obj('Host', 'h5', { clusterRef: { name: 'sim' }, nodeName: 'n1' })), 'spec.nodeName', /node n1 already has Host h1/);
     const c1 = world().find((o) => o.metadata.name === 'c1')! as KubeObject & { spec: Record<string, unknown> };
     expectError(await check({ ...c1, spec: { ...c1.spec, maxHosts: 1 } }, world(), 'UPDATE', c1), 'spec.maxHosts', /below the 2 hosts/);
   });

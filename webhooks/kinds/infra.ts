@@ -247,9 +247,8 @@ export function hostAdmission(lookup: Lookup): KindAdmission<HostAdmitted> {
   return kindAdmission<HostAdmitted>(Host, lookup, {
     rules: [
       async (ctx) => {
-        const { object, oldObject, lookup } = ctx;
-        const joining = refChanged(ctx, (o) => o.spec.clusterRef);
-        if (!joining) return [];
+        const { object, lookup } = ctx;
+        if (!refChanged(ctx, (o) => o.spec.clusterRef)) return [];
         const { parent: cluster, errors } = await resolveRef<ClusterAdmitted>(lookup, Cluster, 'spec.clusterRef.name', object.spec.clusterRef);
         if (!cluster || errors.length) return errors;
         const clusterName = nameOf(cluster);
@@ -261,9 +260,9 @@ export function hostAdmission(lookup: Lookup): KindAdmission<HostAdmitted> {
             message: `cluster ${clusterName} already has ${members.length} host${members.length === 1 ? '' : 's'}, its spec.maxHosts; raise the cluster's maxHosts or add the host to another cluster`,
           });
         }
+        // Only an agent that has reported tells which hypervisor the host runs (see reportedHypervisor).
         const wanted = cluster.spec.hypervisor ?? 'KVM';
-        const previous = oldObject ? (await lookup.get<ClusterAdmitted>(Cluster, oldObject.spec.clusterRef.name))?.spec.hypervisor : undefined;
-        const has = reportedHypervisor(object) ?? previous;
+        const has = reportedHypervisor(object);
         if (has && has !== wanted) {
           errors.push({
             field: 'spec.clusterRef.name',
@@ -278,6 +277,17 @@ export function hostAdmission(lookup: Lookup): KindAdmission<HostAdmitted> {
           });
         }
         return errors;
+      },
+      ({ object, operation, lookup }) => {
+        if (operation !== 'CREATE') return [];
+        const twin = others(lookup.list<HostAdmitted>(Host), object).find((h) => h.spec.nodeName === object.spec.nodeName);
+        if (!twin) return [];
+        return [
+          {
+            field: 'spec.nodeName',
+            message: `node ${object.spec.nodeName} already has Host ${nameOf(twin)} (cluster ${twin.spec.clusterRef.name}); a node runs one agent, which adopts one Host: use that Host, or delete it first`,
+          },
+        ];
       },
     ],
   });
@@ -352,6 +362,8 @@ export function secondaryStorageAdmission(lookup: Lookup): KindAdmission<Seconda
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Zone, 'spec.zoneRef.name', ctx.object.spec.zoneRef, refChanged(ctx, (o) => o.spec.zoneRef))).errors,
       ({ object, lookup }) => {
+        // A Local store is a directory on one host: two single-host zones may well use the same path.
+        if (object.spec.provider !== 'NFS') return [];
         const same = others(lookup.list<SecondaryStorageAdmitted>(SecondaryStorage), object).find((s) => s.spec.url === object.spec.url);
         if (!same) return [];
         return [{ field: 'spec.url', message: `${object.spec.url} is already image store ${nameOf(same)} (zone ${same.spec.zoneRef.name}); use that store or give another URL` }];
