@@ -1,0 +1,33 @@
+/**
+ * What the host agent (node-daemon) and the operator agree on. The agent cannot import from
+ * controllers/, so this module is meant to move to lib/agent-contract.ts unchanged (issue #5);
+ * until then the agent repeats these values.
+ *
+ * - Heartbeat: a coordination.k8s.io/v1 Lease named after the Host (its metadata.name, which
+ *   is the node name), in HOST_LEASE_NAMESPACE, with spec.holderIdentity the node name and
+ *   spec.renewTime renewed every HEARTBEAT_PERIOD_SECONDS. The operator derives Host
+ *   status.state from spec.renewTime and the ping.interval and ping.timeout settings.
+ * - Facts: the agent writes Host status with server-side apply, field manager
+ *   agentFieldManager(<host>) (one per host, so agents never remove each other's entries), owning only capacity, usage, bridges, ipAddress, hypervisorVersion, agentVersion, cpuModel,
+ *   arch and the AGENT_HEALTHY condition. The operator owns state, resourceState, allocated,
+ *   lastHeartbeat, disconnectedAt, observedGeneration and its own conditions.
+ * - Trouble: the agent sets condition AGENT_HEALTHY to False with a reason and message when it
+ *   cannot do its job (libvirtd unreachable, a storage or network driver failing); the Host is
+ *   then Alert. True (or absent) means healthy.
+ * - Storage: per PrimaryStorage in scope, the agent applies one status.mounts entry keyed by its
+ *   host name (mounted, capacityBytes, usedBytes, message), with its own field manager: one
+ *   shared by every agent would make each apply drop the other hosts' entries.
+ */
+export const HOST_LEASE_NAMESPACE = 'kumulus-node-lease';
+
+export function hostLeaseName(hostName: string): string {
+  return hostName;
+}
+
+export const HEARTBEAT_PERIOD_SECONDS = 10;
+
+export function agentFieldManager(hostName: string): string {
+  return `kumulus-agent.${hostName}`;
+}
+
+export const AGENT_HEALTHY = 'AgentHealthy';

@@ -1,0 +1,327 @@
+/**
+ * What the infrastructure reconcilers share: one set of informers and indexes over the
+ * kinds they read, the effective global settings, and the way they write status (server-side
+ * apply of the fields the operator owns, only when something changed), labels, finalizers
+ * and events.
+ */
+import {
+  Cluster,
+  Configuration,
+  DiskOffering,
+  Host,
+  IPAddress,
+  IPRange,
+  Network,
+  NetworkOffering,
+  PhysicalNetwork,
+  Pod,
+  PrimaryStorage,
+  SecondaryStorage,
+  ServiceOffering,
+  VirtualMachine,
+  VlanAllocation,
+  Volume,
+  Zone,
+  type ClusterObject,
+  type ConfigurationObject,
+  type DiskOfferingObject,
+  type HostObject,
+  type IPAddressObject,
+  type IPRangeObject,
+  type KindInfo,
+  type NetworkObject,
+  type NetworkOfferingObject,
+  type PhysicalNetworkObject,
+  type PodObject,
+  type PrimaryStorageObject,
+  type SecondaryStorageObject,
+  type ServiceOfferingObject,
+  type VirtualMachineObject,
+  type VlanAllocationObject,
+  type VolumeObject,
+  type ZoneObject,
+} from '../crds/index.ts';
+import { setCondition, type Condition, type ConditionUpdate } from '../lib/conditions.ts';
+import type { EventInput, EventRecorder } from '../lib/events.ts';
+import type { Informer } from '../lib/informer.ts';
+import type { KubeClient, KubeObject, ObjectMeta, ResourceClient, ResourceType } from '../lib/kube-client.ts';
+import { LEASES } from '../lib/leader-election.ts';
+import type { Manager } from '../lib/manager.ts';
+import { byField } from '../lib/store.ts';
+import { HOST_LEASE_NAMESPACE } from './agent-contract.ts';
+import { DEFAULT_SETTINGS, resolveSettings, type Settings } from './settings.ts';
+
+/** A kind's object as the cache holds it: plain JSON metadata (string timestamps). */
+export type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
+
+export type ZoneLive = Live<ZoneObject>;
+export type PodLive = Live<PodObject>;
+export type ClusterLive = Live<ClusterObject>;
+export type HostLive = Live<HostObject>;
+export type PrimaryStorageLive = Live<PrimaryStorageObject>;
+export type SecondaryStorageLive = Live<SecondaryStorageObject>;
+export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
+export type IPRangeLive = Live<IPRangeObject>;
+export type ServiceOfferingLive = Live<ServiceOfferingObject>;
+export type DiskOfferingLive = Live<DiskOfferingObject>;
+export type NetworkOfferingLive = Live<NetworkOfferingObject>;
+export type ConfigurationLive = Live<ConfigurationObject>;
+export type VirtualMachineLive = Live<VirtualMachineObject>;
+export type VolumeLive = Live<VolumeObject>;
+export type NetworkLive = Live<NetworkObject>;
+export type IPAddressLive = Live<IPAddressObject>;
+export type VlanAllocationLive = Live<VlanAllocationObject>;
+
+export interface LeaseLive extends KubeObject {
+  spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+}
+
+export function resourceTypeOf(kind: KindInfo): ResourceType {
+  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
+}
+
+/** The operator's field manager for everything it writes. */
+export const OPERATOR_FIELD_MANAGER = 'kumulus-operator';
+/** The name of the Configuration singleton. */
+export const GLOBAL_CONFIGURATION = 'global';
+/** Holds a parent while it has children. */
+export const CHILDREN_FINALIZER = 'infra.kumulus.io/children';
+/** Holds an offering or range while something uses it. */
+export const IN_USE_FINALIZER = 'infra.kumulus.io/in-use';
+
+export const LABEL_ZONE = 'kumulus.io/zone';
+export const LABEL_POD = 'kumulus.io/pod';
+export const LABEL_CLUSTER = 'kumulus.io/cluster';
+export const LABEL_HOST = 'kumulus.io/host';
+
+/** Index names, prefixed so they never collide with other controllers' indexes on shared informers. */
+export const INDEX = {
+  zone: 'infra.zone',
+  pod: 'infra.pod',
+  cluster: 'infra.cluster',
+  host: 'infra.host',
+  pool: 'infra.pool',
+  vm: 'infra.vm',
+  ipRange: 'infra.ip-range',
+  physicalNetwork: 'infra.physical-network',
+  serviceOffering: 'infra.service-offering',
+  diskOffering: 'infra.disk-offering',
+  networkOffering: 'infra.network-offering',
+} as const;
+
+export interface InfraInformers {
+  zones: Informer<ZoneLive>;
+  pods: Informer<PodLive>;
+  clusters: Informer<ClusterLive>;
+  hosts: Informer<HostLive>;
+  primaryStorages: Informer<PrimaryStorageLive>;
+  secondaryStorages: Informer<SecondaryStorageLive>;
+  physicalNetworks: Informer<PhysicalNetworkLive>;
+  ipRanges: Informer<IPRangeLive>;
+  serviceOfferings: Informer<ServiceOfferingLive>;
+  diskOfferings: Informer<DiskOfferingLive>;
+  networkOfferings: Informer<NetworkOfferingLive>;
+  configurations: Informer<ConfigurationLive>;
+  vms: Informer<VirtualMachineLive>;
+  volumes: Informer<VolumeLive>;
+  networks: Informer<NetworkLive>;
+  ipAddresses: Informer<IPAddressLive>;
+  vlanAllocations: Informer<VlanAllocationLive>;
+  leases: Informer<LeaseLive>;
+}
+
+export interface InfraContext {
+  informers: InfraInformers;
+  client: KubeClient;
+  events: EventRecorder;
+  /** The effective global settings, from the cached `global` Configuration (defaults until it exists). */
+  settings(): Settings;
+  now(): Date;
+}
+
+function informerOf<T extends KubeObject>(manager: Manager, kind: KindInfo): Informer<T> {
+  return manager.informer<T>(resourceTypeOf(kind));
+}
+
+export function createInfraContext(manager: Manager): InfraContext {
+  const informers: InfraInformers = {
+    zones: informerOf(manager, Zone),
+    pods: informerOf(manager, Pod),
+    clusters: informerOf(manager, Cluster),
+    hosts: informerOf(manager, Host),
+    primaryStorages: informerOf(manager, PrimaryStorage),
+    secondaryStorages: informerOf(manager, SecondaryStorage),
+    physicalNetworks: informerOf(manager, PhysicalNetwork),
+    ipRanges: informerOf(manager, IPRange),
+    serviceOfferings: informerOf(manager, ServiceOffering),
+    diskOfferings: informerOf(manager, DiskOffering),
+    networkOfferings: informerOf(manager, NetworkOffering),
+    configurations: informerOf(manager, Configuration),
+    vms: informerOf(manager, VirtualMachine),
+    volumes: informerOf(manager, Volume),
+    networks: informerOf(manager, Network),
+    ipAddresses: informerOf(manager, IPAddress),
+    vlanAllocations: informerOf(manager, VlanAllocation),
+    leases: manager.informer<LeaseLive>(LEASES, { namespace: HOST_LEASE_NAMESPACE }),
+  };
+  const i = informers;
+  i.pods.addIndex(INDEX.zone, byField((o: PodLive) => o.spec.zoneRef.name));
+  i.clusters.addIndex(INDEX.pod, byField((o: ClusterLive) => o.spec.podRef.name));
+  i.hosts.addIndex(INDEX.cluster, byField((o: HostLive) => o.spec.clusterRef.name));
+  i.primaryStorages.addIndex(INDEX.zone, byField((o: PrimaryStorageLive) => o.spec.zoneRef.name));
+  i.primaryStorages.addIndex(INDEX.cluster, byField((o: PrimaryStorageLive) => o.spec.clusterRef?.name));
+  i.primaryStorages.addIndex(INDEX.host, byField((o: PrimaryStorageLive) => o.spec.hostRef?.name));
+  i.secondaryStorages.addIndex(INDEX.zone, byField((o: SecondaryStorageLive) => o.spec.zoneRef.name));
+  i.physicalNetworks.addIndex(INDEX.zone, byField((o: PhysicalNetworkLive) => o.spec.zoneRef.name));
+  i.ipRanges.addIndex(INDEX.zone, byField((o: IPRangeLive) => o.spec.zoneRef.name));
+  i.ipRanges.addIndex(INDEX.pod, byField((o: IPRangeLive) => o.spec.podRef?.name));
+  i.ipRanges.addIndex(INDEX.physicalNetwork, byField((o: IPRangeLive) => o.spec.physicalNetworkRef?.name));
+  i.vms.addIndex(INDEX.host, byField((o: VirtualMachineLive) => o.status?.placement?.host));
+  i.vms.addIndex(INDEX.serviceOffering, byField((o: VirtualMachineLive) => o.spec.serviceOfferingRef.name));
+  i.vms.addIndex(INDEX.diskOffering, (o: VirtualMachineLive) => [
+    ...(o.spec.rootDiskOfferingRef ? [o.spec.rootDiskOfferingRef.name] : []),
+    ...(o.spec.dataDisks ?? []).map((d) => d.diskOfferingRef.name),
+  ]);
+  i.volumes.addIndex(INDEX.pool, byField((o: VolumeLive) => o.status?.pool));
+  i.volumes.addIndex(INDEX.vm, byField((o: VolumeLive) => (o.spec.vmRef ? `${o.metadata.namespace ?? ''}/${o.spec.vmRef.name}` : undefined)));
+  i.volumes.addIndex(INDEX.diskOffering, byField((o: VolumeLive) => o.spec.diskOfferingRef?.name));
+  i.serviceOfferings.addIndex(INDEX.diskOffering, byField((o: ServiceOfferingLive) => o.spec.diskOfferingRef?.name));
+  i.networks.addIndex(INDEX.networkOffering, byField((o: NetworkLive) => o.spec.networkOfferingRef.name));
+  i.networks.addIndex(INDEX.physicalNetwork, (o: NetworkLive) => [...new Set([o.spec.physicalNetworkRef?.name, o.status?.physicalNetwork].filter((n): n is string => !!n))]);
+  i.ipAddresses.addIndex(INDEX.ipRange, byField((o: IPAddressLive) => o.spec.ipRangeRef?.name));
+  i.vlanAllocations.addIndex(INDEX.physicalNetwork, byField((o: VlanAllocationLive) => o.spec.physicalNetworkRef.name));
+
+  return {
+    informers,
+    client: manager.client,
+    events: manager.events,
+    settings: () => {
+      const global = informers.configurations.get(GLOBAL_CONFIGURATION);
+      return global ? resolveSettings(global.spec.settings).settings : DEFAULT_SETTINGS;
+    },
+    now: () => new Date(),
+  };
+}
+
+export function clientFor<T extends KubeObject>(ctx: InfraContext, kind: KindInfo): ResourceClient<T> {
+  return ctx.client.resource<T>(resourceTypeOf(kind));
+}
+
+// Status ----------------------------------------------------------------------------------
+
+/** Which status fields and condition types the operator owns on a kind (the agent may own others). */
+export interface StatusOwnership {
+  fields: readonly string[];
+  conditions: readonly string[];
+}
+
+export interface DesiredStatus {
+  state?: string;
+  /** Owned fields other than state, conditions and observedGeneration; undefined removes one. */
+  fields?: Record<string, unknown>;
+  /** Ready and the kind's own conditions; Synced is added. */
+  conditions: ConditionUpdate[];
+}
+
+type StatusBag = Record<string, unknown> & { conditions?: Condition[]; state?: string; observedGeneration?: number };
+
+function stable(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+}
+
+function project(status: StatusBag | undefined, ownership: StatusOwnership, order: readonly string[]): StatusBag {
+  const out: StatusBag = {};
+  if (status?.observedGeneration !== undefined) out.observedGeneration = status.observedGeneration;
+  if (status?.state !== undefined) out.state = status.state;
+  for (const field of ownership.fields) if (status?.[field] !== undefined) out[field] = status[field];
+  const conditions = order.map((type) => status?.conditions?.find((c) => c.type === type)).filter((c): c is Condition => c !== undefined);
+  if (conditions.length) out.conditions = conditions;
+  return out;
+}
+
+async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, status: StatusBag, signal: AbortSignal): Promise<void> {
+  await client.applyStatus(
+    { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status } as unknown as Partial<T> & KubeObject,
+    { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal },
+  );
+}
+
+/**
+ * Writes the operator's part of status (state, owned fields, conditions, observedGeneration,
+ * Synced True) by server-side apply, only when it differs from what is stored. Returns
+ * whether it wrote.
+ */
+export async function commitStatus<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: KubeObject & { status?: unknown },
+  ownership: StatusOwnership,
+  desired: DesiredStatus,
+  signal: AbortSignal,
+  now: Date = new Date(),
+): Promise<boolean> {
+  const current = obj.status as StatusBag | undefined;
+  const generation = obj.metadata.generation;
+  const updates: ConditionUpdate[] = [...desired.conditions, { type: 'Synced', status: 'True', reason: 'ReconcileSuccess', message: '' }];
+  const order = updates.map((u) => u.type);
+  const work: { conditions: Condition[] } = { conditions: (current?.conditions ?? []).filter((c) => order.includes(c.type)).map((c) => ({ ...c })) };
+  for (const update of updates) setCondition(work, update, generation, now);
+  const next: StatusBag = { observedGeneration: generation };
+  if (desired.state !== undefined) next.state = desired.state;
+  for (const field of ownership.fields) {
+    const value = desired.fields?.[field];
+    if (value !== undefined) next[field] = value;
+  }
+  next.conditions = order.map((type) => work.conditions.find((c) => c.type === type)!);
+  const before = project(current, ownership, [...order, ...ownership.conditions.filter((t) => !order.includes(t))]);
+  if (stable(before) === stable(next)) return false;
+  await applyOwned(client, obj, next, signal);
+  return true;
+}
+
+/** Records a failed reconcile in Synced, keeping every other owned field as it is. */
+export async function commitFailure<T extends KubeObject>(
+  client: ResourceClient<T>,
+  obj: KubeObject & { status?: unknown },
+  ownership: StatusOwnership,
+  error: unknown,
+  signal: AbortSignal,
+): Promise<void> {
+  const current = obj.status as StatusBag | undefined;
+  const order = [...ownership.conditions.filter((t) => t !== 'Synced'), 'Synced'];
+  const kept = project(current, ownership, order);
+  const work: { conditions: Condition[] } = { conditions: [...(kept.conditions ?? [])] };
+  const message = error instanceof Error ? error.message : String(error);
+  if (!setCondition(work, { type: 'Synced', status: 'False', reason: 'ReconcileError', message }, obj.metadata.generation)) return;
+  await applyOwned(client, obj, { ...kept, conditions: order.map((t) => work.conditions.find((c) => c.type === t)).filter((c): c is Condition => !!c) }, signal);
+}
+
+// Labels, events ----------------------------------------------------------------------------
+
+/** Sets the ancestor labels (kumulus.io/zone, /pod, /cluster, /host) when any differs. */
+export async function ensureLabels<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, labels: Record<string, string | undefined>, signal: AbortSignal): Promise<void> {
+  const wanted = Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => e[1] !== undefined));
+  if (Object.entries(wanted).every(([k, v]) => obj.metadata.labels?.[k] === v)) return;
+  await client.patch({ namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' }, { metadata: { labels: wanted } }, 'merge', { fieldManager: OPERATOR_FIELD_MANAGER, signal });
+}
+
+export function recordEvent(ctx: InfraContext, obj: KubeObject, input: EventInput): void {
+  ctx.events.event(obj, input);
+}
+
+/** Names in a list for a message: the first five, then how many more. */
+export function listNames(names: readonly string[], max = 5): string {
+  const shown = names.slice(0, max).join(', ');
+  return names.length > max ? `${shown} and ${names.length - max} more` : shown;
+}
+
+export function isTrue(obj: { status?: { conditions?: Condition[] } } | undefined, type: string): boolean {
+  return obj?.status?.conditions?.find((c) => c.type === type)?.status === 'True';
+}
+
+export function conditionMessage(obj: { status?: { conditions?: Condition[] } } | undefined, type: string): string {
+  const c = obj?.status?.conditions?.find((x) => x.type === type);
+  if (!c) return 'not reconciled yet';
+  return c.message || c.reason;
+}
