@@ -1,0 +1,171 @@
+import { renderDnsmasq, validateDhcp, type DnsmasqFiles } from './dnsmasq.ts';
+import { parseIpv4 } from './ipv4.ts';
+import { bridgeName, isKumulusLink, maxVlan, maxVni, vlanDeviceName, vxlanDeviceName } from './names.ts';
+import { desiredRuleComments, renderNftScript, type FilteredBridge } from './nftables.ts';
+import type { ObservedLink, ObservedNetworking } from './observe.ts';
+import type { DnsmasqChange, GuestNetworkSpec, NetworkPlan, NetworkStep } from './types.ts';
+
+/** VXLAN over IPv4 adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
+export const vxlanOverhead = 50;
+export const vxlanPort = 4789;
+
+export interface PlannedNetwork {
+  spec: GuestNetworkSpec;
+  bridge: string;
+  device: string;
+  mtu: number;
+  dnsmasq?: DnsmasqFiles;
+}
+
+function step(description: string, ...argv: string[]): NetworkStep {
+  return { description, argv };
+}
+
+function validate(spec: GuestNetworkSpec, i: number): void {
+  const field = `networks[${i}]`;
+  const s = spec.segment;
+  if (s.type === 'vxlan') {
+    if (!Number.isInteger(s.vni) || s.vni < 1 || s.vni > maxVni) throw new Error(`${field}.segment.vni: ${s.vni} must be 1-${maxVni}`);
+    parseIpv4(`${field}.segment.localVtep`, s.localVtep);
+    s.remoteVteps.forEach((v, j) => parseIpv4(`${field}.segment.remoteVteps[${j}]`, v));
+  } else {
+    if (!Number.isInteger(s.vlan) || s.vlan < 1 || s.vlan > maxVlan) throw new Error(`${field}.segment.vlan: ${s.vlan} must be 1-${maxVlan}`);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(s.uplink)) throw new Error(`${field}.segment.uplink: "${s.uplink}" is not an interface name`);
+  }
+  if (spec.dhcp) validateDhcp(`${field}.dhcp`, spec.dhcp);
+}
+
+/** The underlay MTU a segment's device inherits, from the links found on this host. */
+function segmentMtu(spec: GuestNetworkSpec, links: Map<string, ObservedLink>, i: number): number {
+  const s = spec.segment;
+  if (s.type === 'vlan') {
+    const uplink = links.get(s.uplink);
+    if (!uplink) throw new Error(`networks[${i}].segment.uplink: no interface "${s.uplink}" on this host; fix the physical network's traffic label`);
+    return uplink.mtu;
+  }
+  const underlay =
+    s.underlay !== undefined
+      ? links.get(s.underlay)
+      : [...links.values()].find((l) => l.addresses.some((a) => a.ip === s.localVtep));
+  if (!underlay) {
+    throw new Error(
+      `networks[${i}].segment.localVtep: ${s.localVtep} is not an address of any interface on this host; configure the agent's VTEP address`,
+    );
+  }
+  return underlay.mtu - vxlanOverhead;
+}
+
+/**
+ * The difference between the guest networks this host should carry and what it has: the
+ * commands to run, in order, the nftables table to load, and the dnsmasq changes. Pure, so the
+ * same plan can be checked where the kernel lacks a feature (8021q) and applied where it has it.
+ */
+export function planNetworks(desired: GuestNetworkSpec[], observed: ObservedNetworking, stateDir: string): NetworkPlan & { networks: PlannedNetwork[] } {
+  desired.forEach(validate);
+  const { links } = observed;
+  const wanted: PlannedNetwork[] = desired
+    .map((spec, i) => ({ spec, i }))
+    .filter(({ spec }) => spec.inUse || spec.persistent === true)
+    .map(({ spec, i }) => {
+      const bridge = bridgeName(spec.segment);
+      const device = spec.segment.type === 'vxlan' ? vxlanDeviceName(spec.segment.vni) : vlanDeviceName(spec.segment.vlan, spec.segment.uplink);
+      const mtu = segmentMtu(spec, links, i);
+      return { spec, bridge, device, mtu, ...(spec.dhcp ? { dnsmasq: renderDnsmasq(stateDir, bridge, spec.dhcp, mtu) } : {}) };
+    });
+  const wantedNames = new Set(wanted.flatMap((n) => [n.bridge, n.device]));
+  const steps: NetworkStep[] = [];
+
+  for (const link of links.values()) {
+    if (isKumulusLink(link.name) && !wantedNames.has(link.name)) {
+      steps.push(step(`remove ${link.name}: no local VM uses its network and it is not persistent`, 'ip', 'link', 'del', link.name));
+    }
+  }
+
+  for (const n of wanted) {
+    const s = n.spec.segment;
+    let bridge = links.get(n.bridge);
+    if (bridge && bridge.kind !== 'bridge') {
+      steps.push(step(`replace ${n.bridge}: it is a ${bridge.kind ?? 'plain'} link, not a bridge`, 'ip', 'link', 'del', n.bridge));
+      bridge = undefined;
+    }
+    if (!bridge) steps.push(step(`create bridge ${n.bridge} for network ${n.spec.uid}`, 'ip', 'link', 'add', n.bridge, 'type', 'bridge'));
+
+    let device = links.get(n.device);
+    const deviceRight =
+      s.type === 'vxlan'
+        ? device?.kind === 'vxlan' &&
+          device.vxlan?.id === s.vni &&
+          device.vxlan.local === s.localVtep &&
+          device.vxlan.port === vxlanPort &&
+          device.vxlan.learning === false
+        : device?.kind === 'vlan' && device.vlan?.id === s.vlan && device.link === s.uplink;
+    if (device && !deviceRight) {
+      steps.push(step(`replace ${n.device}: its parameters differ from the network's`, 'ip', 'link', 'del', n.device));
+      device = undefined;
+    }
+    if (!device) {
+      steps.push(
+        s.type === 'vxlan'
+          ? step(
+              `create VXLAN ${n.device} (VNI ${s.vni}, local VTEP ${s.localVtep}, learning off)`,
+              'ip', 'link', 'add', n.device, 'type', 'vxlan', 'id', String(s.vni), 'dstport', String(vxlanPort),
+              'local', s.localVtep, 'nolearning', ...(s.underlay !== undefined ? ['dev', s.underlay] : []),
+            )
+          : step(`create VLAN ${n.device} (802.1Q id ${s.vlan} on ${s.uplink})`, 'ip', 'link', 'add', 'link', s.uplink, 'name', n.device, 'type', 'vlan', 'id', String(s.vlan)),
+      );
+    }
+    if (device?.mtu !== n.mtu) steps.push(step(`MTU ${n.mtu} on ${n.device}`, 'ip', 'link', 'set', n.device, 'mtu', String(n.mtu)));
+    if (device?.master !== n.bridge) steps.push(step(`attach ${n.device} to ${n.bridge}`, 'ip', 'link', 'set', n.device, 'master', n.bridge));
+    if (!device?.up) steps.push(step(`bring ${n.device} up`, 'ip', 'link', 'set', n.device, 'up'));
+    if (bridge?.mtu !== n.mtu) steps.push(step(`MTU ${n.mtu} on ${n.bridge}`, 'ip', 'link', 'set', n.bridge, 'mtu', String(n.mtu)));
+    if (!bridge?.up) steps.push(step(`bring ${n.bridge} up`, 'ip', 'link', 'set', n.bridge, 'up'));
+
+    if (s.type === 'vxlan') {
+      const current = device ? (observed.floodTargets.get(n.device) ?? []) : [];
+      for (const vtep of s.remoteVteps.filter((v) => !current.includes(v))) {
+        steps.push(step(`flood BUM traffic of VNI ${s.vni} to VTEP ${vtep}`, 'bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', n.device, 'dst', vtep));
+      }
+      for (const vtep of current.filter((v) => !s.remoteVteps.includes(v))) {
+        steps.push(step(`stop flooding VNI ${s.vni} to VTEP ${vtep}: no VM there`, 'bridge', 'fdb', 'del', '00:00:00:00:00:00', 'dev', n.device, 'dst', vtep));
+      }
+    }
+
+    const dhcp = n.spec.dhcp;
+    const prefix = dhcp ? Number(dhcp.cidr.split('/')[1]) : 0;
+    const have = bridge?.addresses ?? [];
+    if (dhcp && !have.some((a) => a.ip === dhcp.serviceAddress && a.prefix === prefix)) {
+      // With its prefix route, so dnsmasq's DNS replies find the VMs. TODO(#6): two networks
+      // with overlapping CIDRs on one host need dnsmasq in a per-network namespace.
+      steps.push(step(`DHCP/DNS service address ${dhcp.serviceAddress} on ${n.bridge}`, 'ip', 'addr', 'add', `${dhcp.serviceAddress}/${prefix}`, 'dev', n.bridge));
+    }
+    for (const a of have.filter((a) => !(dhcp && a.ip === dhcp.serviceAddress && a.prefix === prefix))) {
+      steps.push(step(`remove stale address ${a.ip}/${a.prefix} from ${n.bridge}`, 'ip', 'addr', 'del', `${a.ip}/${a.prefix}`, 'dev', n.bridge));
+    }
+  }
+
+  const filtered: FilteredBridge[] = wanted.map((n) => ({
+    bridge: n.bridge,
+    uplinkPort: n.device,
+    ...(n.spec.dhcp ? { serviceAddress: n.spec.dhcp.serviceAddress } : {}),
+  }));
+  const desiredComments = desiredRuleComments(filtered);
+  const nftRight =
+    observed.nftComments === undefined
+      ? filtered.length === 0
+      : observed.nftComments.length === desiredComments.length && observed.nftComments.every((c, i) => c === desiredComments[i]);
+
+  const dnsmasq: DnsmasqChange[] = [];
+  for (const n of wanted) {
+    if (!n.dnsmasq) continue;
+    const current = observed.dnsmasq.get(n.bridge);
+    if (current?.pid === undefined) dnsmasq.push({ bridge: n.bridge, action: 'start' });
+    else if (current.conf !== n.dnsmasq.conf) dnsmasq.push({ bridge: n.bridge, action: 'restart' });
+    else if (current.dhcpHosts !== n.dnsmasq.dhcpHosts || current.dnsHosts !== n.dnsmasq.dnsHosts) {
+      dnsmasq.push({ bridge: n.bridge, action: 'reload' });
+    }
+  }
+  const served = new Set(wanted.filter((n) => n.dnsmasq).map((n) => n.bridge));
+  for (const bridge of observed.dnsmasq.keys()) if (!served.has(bridge)) dnsmasq.push({ bridge, action: 'stop' });
+
+  return { steps, ...(nftRight ? {} : { nftables: renderNftScript(filtered) }), dnsmasq, networks: wanted };
+}

@@ -1,0 +1,75 @@
+import type { ObservedNetworking } from './observe.ts';
+
+/**
+ * The network driver's contract with the agent's Network reconciler: the reconciler passes
+ * every guest network this host should carry, and the driver makes the links, filtering
+ * rules and DHCP servers match that set, removing what is no longer wanted.
+ */
+
+export type Segment =
+  /** 802.1Q: a sub-interface of the uplink the physical network's traffic label names. */
+  | { type: 'vlan'; vlan: number; uplink: string }
+  /**
+   * VXLAN (UDP 4789, learning off): broadcast and unknown traffic is replicated to every
+   * remote VTEP, i.e. the other hosts that carry this VNI (derived from VM placements).
+   */
+  | { type: 'vxlan'; vni: number; localVtep: string; remoteVteps: string[]; underlay?: string };
+
+export interface DhcpHost {
+  mac: string;
+  ip: string;
+  hostname: string;
+}
+
+export interface DhcpSpec {
+  /** The guest CIDR, e.g. 10.1.1.0/24. */
+  cidr: string;
+  /**
+   * The address every host's DHCP/DNS server uses on this network (the same on all hosts,
+   * reserved by IPAM). It never crosses the uplink: ARP for it is answered only locally.
+   */
+  serviceAddress: string;
+  gateway?: string;
+  dnsServers?: string[];
+  domain?: string;
+  leaseSeconds?: number;
+  /** Only this host's VMs: a host never answers for a VM placed elsewhere. */
+  hosts: DhcpHost[];
+}
+
+export interface GuestNetworkSpec {
+  uid: string;
+  segment: Segment;
+  /** Kept on the host even when no local VM uses it. */
+  persistent?: boolean;
+  /** Local VMs use it; an unused, non-persistent network is removed. */
+  inUse: boolean;
+  dhcp?: DhcpSpec;
+}
+
+export interface NetworkStep {
+  /** What and why, for logs and plan-level tests. */
+  description: string;
+  argv: string[];
+}
+
+export interface DnsmasqChange {
+  bridge: string;
+  action: 'start' | 'restart' | 'reload' | 'stop';
+}
+
+export interface NetworkPlan {
+  steps: NetworkStep[];
+  /** The bridge-family nftables table to load, or undefined when the current one is right. */
+  nftables?: string;
+  dnsmasq: DnsmasqChange[];
+}
+
+export interface NetworkDriver {
+  /** The bridges, interfaces and rules the driver sees (and may own) on this host. */
+  observe(): Promise<ObservedNetworking>;
+  /** What apply would do, without doing it. */
+  plan(desired: GuestNetworkSpec[]): Promise<NetworkPlan>;
+  /** Makes the host match the desired set. Idempotent: a second call returns an empty plan. */
+  apply(desired: GuestNetworkSpec[]): Promise<NetworkPlan>;
+}
