@@ -261,8 +261,12 @@ export function createInformer<T extends KubeObject>(client: KubeClient, type: R
     waitForSync(signal) {
       if (synced) return Promise.resolve();
       return new Promise((resolve, reject) => {
-        syncWaiters.push(resolve);
-        signal?.addEventListener('abort', () => reject(new Error(`stopped before ${type.plural} synced`)), { once: true });
+        const onAbort = () => reject(new Error(`stopped before ${type.plural} synced`));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        syncWaiters.push(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
       });
     },
     start() {

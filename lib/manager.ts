@@ -81,7 +81,7 @@ export function createManager(options: ManagerOptions): Manager {
 
   function startController(controller: Controller): void {
     controller.start(campaign.signal).catch((err: unknown) => {
-      if (!campaign.signal.aborted) logger.error('controller failed to start', { controller: controller.name, error: err instanceof Error ? err.message : String(err) });
+      if (!stopping && leading) logger.error('controller failed to start', { controller: controller.name, error: err instanceof Error ? err.message : String(err) });
     });
   }
 
