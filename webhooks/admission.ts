@@ -50,8 +50,8 @@ export interface KindAdmission<T extends KubeObject = KubeObject> {
   version: string;
   kind: string;
   plural: string;
-  /** Fills in defaults on a copy of the object; runs on CREATE and UPDATE, told which. */
-  applyDefaults?: (object: T, operation: Operation) => void;
+  /** Fills in defaults on a copy of the object; runs on CREATE and UPDATE (the request says which, and holds the old object). */
+  applyDefaults?: (object: T, request: AdmissionRequest<T>) => void;
   /** Returns every problem found; an empty list admits the request. */
   validate?: (request: AdmissionRequest<T>) => FieldError[] | Promise<FieldError[]>;
   /** The operations validated; CREATE and UPDATE when not given. */
@@ -107,7 +107,7 @@ export function mutate(request: AdmissionRequest, kinds: Map<string, KindAdmissi
   const admission = kinds.get(lookupKey(request.kind.group, request.kind.kind));
   if (!admission?.applyDefaults || !request.object || request.subResource) return allow(request.uid);
   const defaulted = structuredClone(request.object);
-  admission.applyDefaults(defaulted, request.operation);
+  admission.applyDefaults(defaulted, request);
   const ops = jsonPatch(request.object, defaulted);
   if (ops.length === 0) return allow(request.uid);
   return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') };

@@ -385,7 +385,11 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     const machine = await create(vm('vm-def', { networks: [{ name: n('web') }, { name: n('netdef') }] }));
     expect(machine.spec).to.include({ hostName: n('vm-def'), displayName: n('vm-def') });
     expect((machine.spec!.networks as { default: boolean }[]).map((nic) => nic.default)).to.deep.equal([true, false]);
-    // An update never gets a derived default: offerings are immutable, and a later edit must not trip that.
+    // Applying the same manifest again keeps what was derived from it the first time.
+    const manifest = make('Zone', n('zssa'), { dns1: '8.8.8.8', internalDns1: `${net}.0.2` });
+    expect((await apply(manifest)).spec).to.include({ guestCidr: '10.1.1.0/24' });
+    expect((await apply(spec(manifest, { dns2: '1.1.1.1' }))).spec).to.include({ guestCidr: '10.1.1.0/24', dns2: '1.1.1.1', displayName: n('zssa') });
+    // A metadata edit of an immutable offering passes through untouched.
     const relabelled = await resource('NetworkOffering').patch({ name: n('nodef') }, { metadata: { labels: { touched: 'yes' } } });
     expect(relabelled.spec).to.deep.equal(offering.spec);
   });

@@ -187,8 +187,8 @@ describe('webhook rules: kinds against a memory lookup', () => {
 });
 
 describe('webhook defaults', () => {
-  function defaulted(object: KubeObject, operation: Operation = 'CREATE'): KubeObject & { spec: Record<string, unknown> } {
-    const response = mutate(request(object, operation), new Map(admissions(memoryLookup([])).map((a) => [`${a.group}/${a.kind}`, a])));
+  function defaulted(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject): KubeObject & { spec: Record<string, unknown> } {
+    const response = mutate(request(object, operation, oldObject), new Map(admissions(memoryLookup([])).map((a) => [`${a.group}/${a.kind}`, a])));
     const patch = response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { op: string; path: string; value: unknown }[]) : [];
     const copy = structuredClone(object) as KubeObject & { spec: Record<string, unknown> };
     for (const op of patch) {
@@ -215,8 +215,11 @@ describe('webhook defaults', () => {
     expect(defaulted(obj('Network', 'n', { cidr: '10.5.0.0/24' }, { metadata: { namespace: 'x' } })).spec).to.include({ gateway: '10.5.0.1' });
   });
 
-  it('never edits a spec on update', () => {
-    const before = obj('ServiceOffering', 'so', { cpuNumber: 1, memory: '1Gi' });
-    expect(defaulted(before, 'UPDATE')).to.deep.equal(before);
+  it('keeps derived defaults on update, but never adds them to an object stored without them', () => {
+    const bare = obj('ServiceOffering', 'so', { cpuNumber: 1, memory: '1Gi' });
+    expect(defaulted(bare, 'UPDATE', bare)).to.deep.equal(bare);
+    const stored = obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.1.1.0/24', displayName: 'z9' });
+    const reapplied = obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.4.4', internalDns1: '10.0.0.2' });
+    expect(defaulted(reapplied, 'UPDATE', stored).spec).to.include({ guestCidr: '10.1.1.0/24', displayName: 'z9', dns1: '8.8.4.4' });
   });
 });

@@ -26,8 +26,8 @@ export interface RuleContext<T extends KubeObject> {
 export type Rule<T extends KubeObject> = (ctx: RuleContext<T>) => FieldError[] | Promise<FieldError[]>;
 
 export interface KindRules<T extends KubeObject> {
-  /** Derived defaults the CRD's own `default` cannot express; runs on CREATE only, so it never edits an immutable spec later. */
-  defaults?: (object: T, lookup: Lookup) => void;
+  /** Derived defaults the CRD's own `default` cannot express: on CREATE, and on UPDATE of an object that already carries them. */
+  defaults?: (object: T) => void;
   rules?: Rule<T>[];
 }
 
@@ -42,8 +42,16 @@ export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Look
     plural: kind.plural,
     ...(defaults
       ? {
-          applyDefaults: (object: T, operation: Operation) => {
-            if (operation === 'CREATE') defaults(object, lookup);
+          applyDefaults: (object: T, request: AdmissionRequest<T>) => {
+            if (request.operation === 'CREATE') return defaults(object);
+            // On update, keep derived defaults the stored object already carries (a server-side
+            // apply that leaves them out would otherwise drop them), but never start adding them
+            // to an object stored without them: that could edit an immutable spec.
+            const stored = request.oldObject;
+            if (!stored) return;
+            const restored = structuredClone(stored);
+            defaults(restored);
+            if (isDeepStrictEqual(specOf(restored), specOf(stored))) defaults(object);
           },
         }
       : {}),
