@@ -12,7 +12,7 @@ import { clusterRollup, hostsOfCluster } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, isTrue, type ClusterLive, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
-export const CLUSTER_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE'];
+const CLUSTER_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE'];
 
 export function registerClusterController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;

@@ -115,12 +115,12 @@ export function poolFacts(ctx: InfraContext, pool: PrimaryStorageLive): PoolFact
   };
 }
 
-export function hostRollupOf(ctx: InfraContext, host: HostLive, cluster: ClusterLive | undefined): Rollup {
+function hostRollupOf(ctx: InfraContext, host: HostLive, cluster: ClusterLive | undefined): Rollup {
   return hostRollup(hostFacts(host), overcommitOf(ctx, cluster), vmsOnHost(ctx, host.metadata.name ?? '').map((vm) => vmDemand(ctx, vm)));
 }
 
 /** Pools whose capacity belongs to the cluster: cluster-scoped ones and its hosts' local ones. */
-export function poolsOfCluster(ctx: InfraContext, clusterName: string): PrimaryStorageLive[] {
+function poolsOfCluster(ctx: InfraContext, clusterName: string): PrimaryStorageLive[] {
   const local = hostsOfCluster(ctx, clusterName).flatMap((h) => ctx.informers.primaryStorages.byIndex(INDEX.host, h.metadata.name ?? ''));
   return [...ctx.informers.primaryStorages.byIndex(INDEX.cluster, clusterName), ...local];
 }

@@ -17,7 +17,7 @@ import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_
 import { everyObject, parentAllocatable, registerKindReconciler, watchNames } from './reconciler.ts';
 
 /** Bridges the host needs: the KVM label of every traffic type of its zone's physical networks. */
-export function requiredBridges(ctx: InfraContext, zone: string | undefined): string[] {
+function requiredBridges(ctx: InfraContext, zone: string | undefined): string[] {
   if (!zone) return [];
   return [...new Set(ctx.informers.physicalNetworks.byIndex(INDEX.zone, zone).flatMap((pn) => pn.spec.trafficTypes.map((t) => t.kvmLabel)))].sort();
 }
@@ -38,7 +38,7 @@ function connectionEvents(from: string | undefined, to: string): EventInput[] {
   }
 }
 
-export function resourceStateEvents(from: ResourceState | undefined, to: ResourceState, message: string): EventInput[] {
+function resourceStateEvents(from: ResourceState | undefined, to: ResourceState, message: string): EventInput[] {
   if (from === to || from === undefined) return [];
   switch (to) {
     case 'PrepareForMaintenance':

@@ -42,7 +42,7 @@ import {
   type ZoneObject,
 } from '../crds/index.ts';
 import { setCondition, type Condition, type ConditionUpdate } from '../lib/conditions.ts';
-import type { EventInput, EventRecorder } from '../lib/events.ts';
+import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { KubeClient, KubeObject, ObjectMeta, ResourceClient, ResourceType } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
@@ -297,17 +297,13 @@ export async function commitFailure<T extends KubeObject>(
   await applyOwned(client, obj, { ...kept, conditions: order.map((t) => work.conditions.find((c) => c.type === t)).filter((c): c is Condition => !!c) }, signal);
 }
 
-// Labels, events ----------------------------------------------------------------------------
+// Labels and messages ----------------------------------------------------------------------------
 
 /** Sets the ancestor labels (kumulus.io/zone, /pod, /cluster, /host) when any differs. */
 export async function ensureLabels<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, labels: Record<string, string | undefined>, signal: AbortSignal): Promise<void> {
   const wanted = Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => e[1] !== undefined));
   if (Object.entries(wanted).every(([k, v]) => obj.metadata.labels?.[k] === v)) return;
   await client.patch({ namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' }, { metadata: { labels: wanted } }, 'merge', { fieldManager: OPERATOR_FIELD_MANAGER, signal });
-}
-
-export function recordEvent(ctx: InfraContext, obj: KubeObject, input: EventInput): void {
-  ctx.events.event(obj, input);
 }
 
 /** Names in a list for a message: the first five, then how many more. */
@@ -318,10 +314,4 @@ export function listNames(names: readonly string[], max = 5): string {
 
 export function isTrue(obj: { status?: { conditions?: Condition[] } } | undefined, type: string): boolean {
   return obj?.status?.conditions?.find((c) => c.type === type)?.status === 'True';
-}
-
-export function conditionMessage(obj: { status?: { conditions?: Condition[] } } | undefined, type: string): string {
-  const c = obj?.status?.conditions?.find((x) => x.type === type);
-  if (!c) return 'not reconciled yet';
-  return c.message || c.reason;
 }

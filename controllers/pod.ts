@@ -11,7 +11,7 @@ import { hostsOfPod, podRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, isTrue, type InfraContext, type PodLive } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
-export const POD_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE', 'PRIVATE_IP'];
+const POD_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE', 'PRIVATE_IP'];
 
 export function registerPodController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;

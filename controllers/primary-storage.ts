@@ -16,7 +16,7 @@ import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_
 import { parseBytes } from './quantity.ts';
 import { everyObject, registerKindReconciler, watchNames } from './reconciler.ts';
 
-export const MOUNTED = 'Mounted';
+const MOUNTED = 'Mounted';
 const MAINTENANCE_STATES = new Set(['PrepareForMaintenance', 'Maintenance', 'ErrorInMaintenance']);
 const RUNNING = new Set(['Starting', 'Running', 'Stopping', 'Migrating']);
 

@@ -18,7 +18,6 @@ import {
   commitStatus,
   ensureLabels,
   listNames,
-  recordEvent,
   type DesiredStatus,
   type InfraContext,
   type StatusOwnership,
@@ -87,14 +86,14 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
         const remaining = spec.remaining?.(obj) ?? [];
         if (remaining.length === 0) {
           await removeFinalizer(client, obj, spec.finalizer, rctx.signal);
-          if (spec.deletedEvent) recordEvent(ctx, obj, spec.deletedEvent(obj));
+          if (spec.deletedEvent) ctx.events.event(obj, spec.deletedEvent(obj));
           rctx.log.info('dependents gone; deletion proceeds');
           return;
         }
         const outcome = blockedOutcome(spec.observe(obj), remaining);
         const wasBlocked = obj.status?.conditions?.some((c) => c.type === DELETION_BLOCKED && c.status === 'True') ?? false;
         await commitStatus(client, obj, ownership, outcome, rctx.signal, ctx.now());
-        if (!wasBlocked) recordEvent(ctx, obj, { type: 'Warning', reason: 'DeletionBlocked', note: outcome.conditions.find((c) => c.type === DELETION_BLOCKED)?.message });
+        if (!wasBlocked) ctx.events.event(obj, { type: 'Warning', reason: 'DeletionBlocked', note: outcome.conditions.find((c) => c.type === DELETION_BLOCKED)?.message });
         return;
       }
       if (spec.finalizer) obj = await addFinalizer(client, obj, spec.finalizer, rctx.signal);
@@ -104,9 +103,9 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
       const wrote = await commitStatus(client, obj, ownership, outcome, rctx.signal, ctx.now());
       if (wrote) {
         if (outcome.state !== undefined && outcome.state !== from && spec.stateEvents) {
-          for (const event of spec.stateEvents(from, outcome.state, obj)) recordEvent(ctx, obj, event);
+          for (const event of spec.stateEvents(from, outcome.state, obj)) ctx.events.event(obj, event);
         }
-        for (const event of outcome.events ?? []) recordEvent(ctx, obj, event);
+        for (const event of outcome.events ?? []) ctx.events.event(obj, event);
       }
       return outcome.requeueAfterMs !== undefined ? { requeueAfter: outcome.requeueAfterMs } : undefined;
     } catch (err) {

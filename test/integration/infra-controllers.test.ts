@@ -460,6 +460,34 @@ describe('infrastructure controllers (real control plane)', function () {
     }
   });
 
+  it('follows the agents\' mount reports: Down when no connected host has the pool, Up with Mounted False when only some do', async () => {
+    const zone = await buildZone();
+    const pools = api(client, 'PrimaryStorage');
+    const pool = zone.n('cluster1-primary');
+    const [a, b] = zone.agents;
+    try {
+      await waitFor(pools, pool, 'to be Up', (o) => o.status?.state === 'Up' && condition(o, 'Mounted')?.status === 'True');
+      await a!.agent.reportMount(pool, { mounted: false, message: 'mount: /var/lib/kumulus/primary: permission denied' });
+      await b!.agent.reportMount(pool, { mounted: false, message: 'stale file handle' });
+      const down = await waitFor(pools, pool, 'to be Down', (o) => o.status?.state === 'Down');
+      expect(condition(down, 'Ready')?.message).to.contain(`${a!.name}: mount: /var/lib/kumulus/primary: permission denied`).and.to.contain(`${b!.name}: stale file handle`);
+      expect(condition(down, 'Allocatable')?.status).to.equal('False');
+      const zoneObj = await waitFor(api(client, 'Zone'), zone.n('zone1'), 'to name the pool', (o) => condition(o, 'Ready')?.message.includes(`PrimaryStorage ${pool}: Down`) ?? false);
+      expect(condition(zoneObj, 'Ready')?.status).to.equal('False');
+      await waitForEvent(client, 'PrimaryStorage', pool, 'PRIMARY.STORAGE.DOWN');
+
+      await b!.agent.reportMount(pool, { mounted: true, capacityBytes: TiB, usedBytes: 200 * GiB });
+      const partial = await waitFor(pools, pool, 'to be Up on one host', (o) => o.status?.state === 'Up' && o.status.usedBytes === 200 * GiB);
+      expect(condition(partial, 'Mounted')).to.include({ status: 'False', reason: 'NotMountedEverywhere' });
+      expect(condition(partial, 'Mounted')?.message).to.contain(a!.name);
+      expect(condition(partial, 'Ready')?.status).to.equal('True');
+      await waitFor(api(client, 'Zone'), zone.n('zone1'), 'to be Ready again', (o) => condition(o, 'Ready')?.status === 'True');
+      await waitForEvent(client, 'PrimaryStorage', pool, 'PRIMARY.STORAGE.UP');
+    } finally {
+      for (const agent of zone.agents) agent.agent.stop();
+    }
+  });
+
   it('stops allocation in a cluster at the configured capacity threshold, and in a disabled zone', async () => {
     const zone = await buildZone();
     const clusters = api(client, 'Cluster');
