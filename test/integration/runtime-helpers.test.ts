@@ -1,3 +1,4 @@
+import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getCondition, markReady, markSynced, markSyncFailed, type StatusWithConditions } from '../../lib/conditions.ts';
@@ -148,5 +149,15 @@ describe('runtime: helpers against the real apiserver', function () {
     expect(stops).to.have.length(1);
     expect(stops[0]).to.deep.include({ type: 'Warning', action: 'Stop' });
     expect(stops[0]!.series).to.equal(undefined);
+  });
+
+  it('sends typed client-node API calls through the same counted transport', async () => {
+    const counted: string[] = [];
+    const client = createKubeClient(ns.kc, { observe: (method, code) => counted.push(`${method} ${code}`) });
+    const core = client.api(k8s.CoreV1Api);
+    const namespace = await core.readNamespace({ name: ns.name });
+    expect(namespace.metadata?.name).to.equal(ns.name);
+    await core.readNamespacedConfigMap({ namespace: ns.name, name: 'absent' }).catch(() => undefined);
+    expect(counted).to.deep.equal(['GET 200', 'GET 404']);
   });
 });

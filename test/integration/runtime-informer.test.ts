@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createInformer, type Informer } from '../../lib/informer.ts';
+import { createInformer, createInformerFactory, type Informer } from '../../lib/informer.ts';
 import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
 import { createKubeClient, keyOf, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
@@ -73,6 +73,25 @@ describe('runtime: informers against the real apiserver', function () {
     expect(informer.byIndex('tier', 'b').map((o) => o.metadata.name)).to.deep.equal(['child']);
     expect(informer.byIndex(OWNER_UID_INDEX, parent.metadata.uid!).map((o) => o.metadata.name)).to.deep.equal(['child']);
     expect(informer.get(`${ns.name}/child`)?.metadata.managedFields).to.equal(undefined, 'managedFields are dropped to save memory');
+  });
+
+  it('keeps selector variants apart: a field-selected informer holds only its match', async () => {
+    const client = createKubeClient(ns.kc);
+    const cms = client.resource<ConfigMap>(CONFIGMAPS);
+    for (const name of ['x', 'y']) await cms.create({ metadata: { name, namespace: ns.name, labels: { pick: name } } });
+    const factory = createInformerFactory(client, log);
+    const byField = factory.informer<ConfigMap>(CONFIGMAPS, { namespace: ns.name, fieldSelector: 'metadata.name=x' });
+    const byLabelSelector = factory.informer<ConfigMap>(CONFIGMAPS, { namespace: ns.name, labelSelector: 'pick=y' });
+    expect(factory.informer(CONFIGMAPS, { namespace: ns.name, fieldSelector: 'metadata.name=x' })).to.equal(byField, 'the same variant is shared');
+    factory.start();
+    try {
+      await Promise.all([byField.waitForSync(), byLabelSelector.waitForSync()]);
+      expect(factory.hasSynced()).to.equal(true);
+      expect(byField.list().map((o) => o.metadata.name)).to.deep.equal(['x']);
+      expect(byLabelSelector.list().map((o) => o.metadata.name)).to.deep.equal(['y']);
+    } finally {
+      factory.stop();
+    }
   });
 
   it('resumes after a dropped connection without missing or repeating anything', async () => {
