@@ -3,9 +3,11 @@
  * controllers/, so this module is meant to move to lib/agent-contract.ts unchanged (issue #5);
  * until then the agent repeats these values.
  *
- * - Heartbeat: a coordination.k8s.io/v1 Lease named after the Host (its metadata.name, which
- *   is the node name), in HOST_LEASE_NAMESPACE, with spec.holderIdentity the node name and
- *   spec.renewTime renewed every HEARTBEAT_PERIOD_SECONDS. The operator derives Host
+ * - Heartbeat: a coordination.k8s.io/v1 Lease named hostLeaseName(<Host metadata.name>) in
+ *   HOST_LEASE_NAMESPACE (which the installation creates), with spec.holderIdentity the Host's
+ *   spec.nodeName and spec.renewTime renewed every HEARTBEAT_PERIOD_SECONDS. The agent adopts
+ *   the Host whose spec.nodeName is its node (one made ahead of it, as addHost does, waits in
+ *   state Connecting), or creates one named after its node. The operator derives Host
  *   status.state from spec.renewTime and the ping.interval and ping.timeout settings.
  * - Facts: the agent writes Host status with server-side apply, field manager
  *   agentFieldManager(<host>) (one per host, so agents never remove each other's entries), owning only capacity, usage, bridges, ipAddress, hypervisorVersion, agentVersion, cpuModel,

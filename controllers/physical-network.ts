@@ -60,7 +60,8 @@ export function registerPhysicalNetworkController(manager: Manager, ctx: InfraCo
         fields: {
           serviceProviders: providers,
           vlansAllocated: i.vlanAllocations.byIndex(INDEX.physicalNetwork, name).length,
-          hosts: perHost.map(({ host, ready: ok, missingLabels }) => ({ host, ready: ok, missingLabels })),
+          // The schema holds 1024 hosts; the Ready message still covers every host.
+          hosts: perHost.slice(0, 1024).map(({ host, ready: ok, missingLabels }) => ({ host, ready: ok, missingLabels })),
         },
         conditions: [{ type: 'Ready', ...ready }],
       };
