@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpus, totalmem } from 'node:os';
 import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
+import { hostFacts } from '../../node-daemon/drivers/host/facts.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
 import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
@@ -58,6 +60,18 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     nics: [],
     boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline },
     serialLogPath: join(workDir, `${vmUid}.serial.log`),
+  });
+
+  it('reports host facts: capacity from libvirt and /proc, hypervisor version, CPU model, bridges and interfaces', async function () {
+    const facts = await hostFacts(libvirt.uri);
+    console.log(`      ${JSON.stringify({ ...facts, interfaces: facts.interfaces.length })}`);
+    expect(facts.memoryBytes).to.equal(totalmem());
+    if (libvirt.uri.startsWith('test:')) return;
+    expect(facts.cpuThreads).to.equal(cpus().length);
+    expect(facts.cpuModel).to.equal(cpus()[0]?.model.trim());
+    expect(facts.hypervisor.type).to.equal('QEMU');
+    expect(facts.hypervisor.version).to.match(/^\d+\.\d+/);
+    expect(facts.interfaces.map((i) => i.name)).to.include('eth0');
   });
 
   it('builds the root disk from the cached template, then defines, starts, stops, starts, reboots and destroys the domain', async function () {
