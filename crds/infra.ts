@@ -539,7 +539,7 @@ export const PhysicalNetwork = defineKind({
           { description: 'One traffic type and the bridge it rides on.' },
         ),
         'type',
-        { description: 'Traffic types carried, each with its KVM label.', minItems: 1, maxItems: 4 },
+        { description: 'Traffic types carried, each with its KVM label. Empty between createPhysicalNetwork and the first addTrafficType, as in CloudStack.', maxItems: 4 },
       ),
       serviceProviders: Type.Optional(
         KeyedList(
