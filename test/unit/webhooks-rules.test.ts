@@ -180,9 +180,28 @@ describe('webhook rules: kinds against a memory lookup', () => {
     expectError(await check(vm({ serviceOfferingRef: { name: 'small' }, dataDisks: [{ name: 'd', diskOfferingRef: { name: 'sized' } }] }), objects), 'spec.dataDisks[0].size', /required.*1Gi to 100Gi/);
   });
 
+  it('scopes offerings and dedicated zones to a domain and its subdomains', async () => {
+    const objects = [
+      ...world(),
+      obj('Domain', 'customers', { parentRef: { name: 'root' } }),
+      obj('Domain', 'other', { parentRef: { name: 'root' } }),
+      obj('Account', 'beta', { domainRef: { name: 'customers' }, namespace: 'beta' }),
+      obj('ServiceOffering', 'for-root', { cpuNumber: 1, memory: '1Gi', domainRefs: [{ name: 'root' }] }),
+      obj('ServiceOffering', 'for-other', { cpuNumber: 1, memory: '1Gi', domainRefs: [{ name: 'other' }] }),
+      obj('Template', 'iso', { url: 'https://x/y.iso', format: 'ISO', crossZones: true }, { metadata: { namespace: 'beta' } }),
+      obj('Zone', 'dedicated', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', dedication: { domainRef: { name: 'other' } } }),
+    ];
+    const vm = (offering: string, zone = 'z1') =>
+      obj('VirtualMachine', 'v', { zoneRef: { name: zone }, serviceOfferingRef: { name: offering }, isoRef: { name: 'iso' }, rootDiskOfferingRef: { name: 'fixed' } }, { metadata: { namespace: 'beta' } });
+    expect(await check(vm('for-root'), objects)).to.deep.equal([]);
+    expectError(await check(vm('for-other'), objects), 'spec.serviceOfferingRef.name', /reserved for domain other, and account beta is in domain customers/);
+    expectError(await check(vm('small', 'dedicated'), objects), 'spec.zoneRef.name', /zone dedicated is reserved for domain other/);
+  });
+
   it('keeps usernames unique per domain and namespaces per account', async () => {
     expectError(await check(obj('User', 'alice2', { accountRef: { name: 'acme' }, username: 'alice', firstName: 'A', lastName: 'B', email: 'b@example.com' })), 'spec.username', /already taken in domain root/);
     expectError(await check(obj('Account', 'acme2', { domainRef: { name: 'root' }, namespace: 'acme' })), 'spec.namespace', /already belongs to account acme/);
+    expectError(await check(obj('Account', 'ops', { domainRef: { name: 'root' }, namespace: 'kube-public' })), 'spec.namespace', /belongs to the platform/);
   });
 });
 

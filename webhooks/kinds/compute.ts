@@ -1,6 +1,8 @@
 import {
+  Account,
   AffinityGroup,
   DiskOffering,
+  Domain,
   Host,
   Network,
   SSHKeyPair,
@@ -15,12 +17,16 @@ import {
   type TemplateObject,
   type VirtualMachineObject,
   type VolumeObject,
+  type ZoneObject,
+  type KindInfo,
 } from '../../crds/index.ts';
+import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
 import {
   defaultDisplayName,
   defaultDisplayText,
+  domainScopeErrors,
   inactiveOffering,
   intToIp,
   ipToInt,
@@ -29,6 +35,8 @@ import {
   quantityValue,
   refChanged,
   resolveRef,
+  tenantOf,
+  zoneScopeErrors,
   type Admitted,
   type NameRef,
 } from './rules.ts';
@@ -154,17 +162,26 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
         const namespace = object.metadata.namespace;
         const zone = spec.zoneRef.name;
         const changed = (read: (s: VirtualMachineAdmitted['spec']) => unknown) => refChanged(ctx, (o) => read(o.spec));
-        const errors = (await resolveRef(lookup, Zone, 'spec.zoneRef.name', spec.zoneRef, changed((s) => s.zoneRef))).errors;
+        const zoneRef = await resolveRef<Admitted<ZoneObject>>(lookup, Zone, 'spec.zoneRef.name', spec.zoneRef, changed((s) => s.zoneRef));
+        const errors = zoneRef.errors;
+        const tenant = await tenantOf(lookup, Account, Domain, namespace);
+        const dedicatedTo = zoneRef.parent?.spec.dedication?.domainRef.name;
+        if (changed((s) => s.zoneRef)) errors.push(...domainScopeErrors('spec.zoneRef.name', `zone ${zone}`, dedicatedTo ? [dedicatedTo] : undefined, tenant));
+        /** What every offering the VM names must allow: its zone, the account's domain, and being Active. */
+        const offeringErrors = (kind: KindInfo, path: string, offering: (KubeObject & { spec: { zoneRefs?: NameRef[]; domainRefs?: NameRef[] } }) | undefined): FieldError[] =>
+          offering
+            ? [
+                ...inactiveOffering(kind, path, offering),
+                ...zoneScopeErrors(path, `${kind.kind} ${offering.metadata.name}`, offering.spec.zoneRefs, zone),
+                ...domainScopeErrors(path, `${kind.kind} ${offering.metadata.name}`, offering.spec.domainRefs?.map((d) => d.name), tenant),
+              ]
+            : [];
 
         const sizing = changed((s) => [s.serviceOfferingRef, s.cpuNumber, s.cpuSpeed, s.memory]);
         const so = await resolveRef<ServiceOfferingAdmitted>(lookup, ServiceOffering, 'spec.serviceOfferingRef.name', spec.serviceOfferingRef, changed((s) => s.serviceOfferingRef));
         errors.push(...so.errors);
         if (so.parent && sizing) {
-          if (changed((s) => s.serviceOfferingRef)) errors.push(...inactiveOffering(ServiceOffering, 'spec.serviceOfferingRef.name', so.parent));
-          const zones = so.parent.spec.zoneRefs?.map((z) => z.name);
-          if (zones && !zones.includes(zone)) {
-            errors.push({ field: 'spec.serviceOfferingRef.name', message: `service offering ${so.parent.metadata.name} is available in zones ${zones.join(', ')} only, not ${zone}; choose an offering of that zone` });
-          }
+          if (changed((s) => s.serviceOfferingRef)) errors.push(...offeringErrors(ServiceOffering, 'spec.serviceOfferingRef.name', so.parent));
           errors.push(...computeSizeErrors(spec, so.parent));
         }
 
@@ -172,14 +189,14 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
         errors.push(...(await templateErrors(lookup, 'spec.isoRef.name', inNamespace(spec.isoRef, namespace), zone, true, changed((s) => s.isoRef))));
         const rootOffering = await resolveRef<DiskOfferingAdmitted>(lookup, DiskOffering, 'spec.rootDiskOfferingRef.name', spec.rootDiskOfferingRef, changed((s) => s.rootDiskOfferingRef));
         errors.push(...rootOffering.errors);
-        if (changed((s) => s.rootDiskOfferingRef)) errors.push(...inactiveOffering(DiskOffering, 'spec.rootDiskOfferingRef.name', rootOffering.parent));
+        if (changed((s) => s.rootDiskOfferingRef)) errors.push(...offeringErrors(DiskOffering, 'spec.rootDiskOfferingRef.name', rootOffering.parent));
 
         for (const [i, disk] of (spec.dataDisks ?? []).entries()) {
           const before = ctx.oldObject?.spec.dataDisks?.find((d) => d.name === disk.name);
           if (before && before.diskOfferingRef.name === disk.diskOfferingRef.name && before.size === disk.size) continue;
           const path = `spec.dataDisks[${i}].diskOfferingRef.name`;
           const offering = await resolveRef<DiskOfferingAdmitted>(lookup, DiskOffering, path, disk.diskOfferingRef);
-          errors.push(...offering.errors, ...inactiveOffering(DiskOffering, path, offering.parent), ...diskSizeErrors(`spec.dataDisks[${i}].size`, disk.size, offering.parent, true));
+          errors.push(...offering.errors, ...offeringErrors(DiskOffering, path, offering.parent), ...diskSizeErrors(`spec.dataDisks[${i}].size`, disk.size, offering.parent, true));
         }
         errors.push(...(await resolveRef(lookup, SSHKeyPair, 'spec.sshKeyPairRef.name', inNamespace(spec.sshKeyPairRef, namespace), changed((s) => s.sshKeyPairRef))).errors);
         for (const [i, group] of (spec.affinityGroupRefs ?? []).entries()) {
@@ -210,7 +227,15 @@ export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
         const errors = (await resolveRef(lookup, Zone, 'spec.zoneRef.name', spec.zoneRef, changed((s) => s.zoneRef))).errors;
         const offering = await resolveRef<DiskOfferingAdmitted>(lookup, DiskOffering, 'spec.diskOfferingRef.name', spec.diskOfferingRef, changed((s) => s.diskOfferingRef));
         errors.push(...offering.errors);
-        if (changed((s) => s.diskOfferingRef)) errors.push(...inactiveOffering(DiskOffering, 'spec.diskOfferingRef.name', offering.parent));
+        if (changed((s) => s.diskOfferingRef) && offering.parent) {
+          const tenant = await tenantOf(lookup, Account, Domain, namespace);
+          const what = `DiskOffering ${offering.parent.metadata.name}`;
+          errors.push(
+            ...inactiveOffering(DiskOffering, 'spec.diskOfferingRef.name', offering.parent),
+            ...zoneScopeErrors('spec.diskOfferingRef.name', what, offering.parent.spec.zoneRefs, spec.zoneRef.name),
+            ...domainScopeErrors('spec.diskOfferingRef.name', what, offering.parent.spec.domainRefs?.map((d) => d.name), tenant),
+          );
+        }
         if (spec.type !== 'ROOT' && changed((s) => [s.diskOfferingRef, s.size])) {
           // Growing a volume past a fixed offering's size is a resize, which CloudStack allows; only creation is held to the offering.
           if (ctx.operation === 'CREATE') errors.push(...diskSizeErrors('spec.size', spec.size, offering.parent, true));

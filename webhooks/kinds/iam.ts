@@ -12,6 +12,9 @@ type DomainAdmitted = Admitted<DomainObject>;
 type AccountAdmitted = Admitted<AccountObject>;
 type UserAdmitted = Admitted<UserObject>;
 
+/** Namespaces no tenant may own: Kubernetes' own, and Kumulus' (kube-* too). */
+const PLATFORM_NAMESPACES = new Set(['default', 'kumulus-system', 'kumulus-public']);
+
 export function domainAdmission(lookup: Lookup): KindAdmission<DomainAdmitted> {
   return kindAdmission<DomainAdmitted>(Domain, lookup, {
     defaults: defaultDisplayName,
@@ -24,6 +27,11 @@ export function accountAdmission(lookup: Lookup): KindAdmission<AccountAdmitted>
     defaults: defaultDisplayName,
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Domain, 'spec.domainRef.name', ctx.object.spec.domainRef, refChanged(ctx, (o) => o.spec.domainRef))).errors,
+      ({ object, operation }) => {
+        const ns = object.spec.namespace;
+        if (operation !== 'CREATE' || !(PLATFORM_NAMESPACES.has(ns) || ns.startsWith('kube-'))) return [];
+        return [{ field: 'spec.namespace', message: `${ns} belongs to the platform, not to a tenant; give the account a namespace of its own, such as ${object.metadata.name}` }];
+      },
       ({ object, lookup }) => {
         const owner = lookup.list<AccountAdmitted>(Account).find((a) => a.metadata.name !== object.metadata.name && a.spec.namespace === object.spec.namespace);
         if (!owner) return [];

@@ -1,4 +1,6 @@
 import {
+  Account,
+  Domain,
   IPAddress,
   IPRange,
   Network,
@@ -17,7 +19,21 @@ import {
 import { VLAN_MAX } from '../../crds/common.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { defaultDisplayName, inactiveOffering, intToIp, ipToInt, kindAdmission, parseCidr, refChanged, resolveRef, type Admitted, type NameRef } from './rules.ts';
+import {
+  defaultDisplayName,
+  domainScopeErrors,
+  inactiveOffering,
+  intToIp,
+  ipToInt,
+  kindAdmission,
+  parseCidr,
+  refChanged,
+  resolveRef,
+  tenantOf,
+  zoneScopeErrors,
+  type Admitted,
+  type NameRef,
+} from './rules.ts';
 
 /**
  * Admission of network.kumulus.io: guest networks against their zone, offering and physical
@@ -45,7 +61,15 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
         const offeringRef = await resolveRef<OfferingAdmitted>(lookup, NetworkOffering, 'spec.networkOfferingRef.name', spec.networkOfferingRef, changed((s) => s.networkOfferingRef));
         const errors = [...zone.errors, ...offeringRef.errors];
         const offering = offeringRef.parent;
-        if (offering && changed((s) => s.networkOfferingRef)) errors.push(...inactiveOffering(NetworkOffering, 'spec.networkOfferingRef.name', offering));
+        if (offering && changed((s) => s.networkOfferingRef)) {
+          const what = `NetworkOffering ${offering.metadata.name}`;
+          const tenant = await tenantOf(lookup, Account, Domain, object.metadata.namespace);
+          errors.push(
+            ...inactiveOffering(NetworkOffering, 'spec.networkOfferingRef.name', offering),
+            ...zoneScopeErrors('spec.networkOfferingRef.name', what, offering.spec.zoneRefs, spec.zoneRef.name),
+            ...domainScopeErrors('spec.networkOfferingRef.name', what, offering.spec.domainRefs?.map((d) => d.name), tenant),
+          );
+        }
         if (offering) {
           const type = offering.spec.guestIpType;
           const offeringName = offering.metadata.name ?? '';
@@ -55,12 +79,11 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
               message: `offering ${offeringName} is ${type} but zone ${spec.zoneRef.name} is Basic, which has Shared networks only; use a Shared offering or an Advanced zone`,
             });
           }
-          const zones = offering.spec.zoneRefs?.map((z) => z.name);
-          if (zones && !zones.includes(spec.zoneRef.name)) {
-            errors.push({ field: 'spec.networkOfferingRef.name', message: `offering ${offeringName} is available in zones ${zones.join(', ')} only, not ${spec.zoneRef.name}; choose an offering of that zone` });
-          }
           if (spec.vlan !== undefined && !offering.spec.specifyVlan) {
             errors.push({ field: 'spec.vlan', message: `offering ${offeringName} allocates VLANs itself (specifyVlan false); remove spec.vlan, or use an offering with specifyVlan: true` });
+          }
+          if (spec.vlan === undefined && offering.spec.specifyVlan && !oldObject) {
+            errors.push({ field: 'spec.vlan', message: `is required: offering ${offeringName} has specifyVlan true, so the network's creator gives its VLAN id; set spec.vlan, or use an offering that allocates VLANs` });
           }
           if (type === 'L2') {
             for (const field of ['cidr', 'gateway'] as const) {

@@ -239,3 +239,46 @@ export function defaultDisplayText(object: { metadata: { name?: string }; spec: 
   defaultDisplayName(object);
   if (object.spec.displayName) object.spec.displayText ??= object.spec.displayName;
 }
+
+// Tenancy ---------------------------------------------------------------------------------
+
+interface TenantDomain {
+  /** The account owning the namespace, and its domain with every ancestor up to ROOT. */
+  account: string;
+  domains: string[];
+}
+
+/** The account that owns `namespace` and its domain path, or undefined for a namespace no account owns (administrators'). */
+export async function tenantOf(lookup: Lookup, accountKind: KindInfo, domainKind: KindInfo, namespace: string | undefined): Promise<TenantDomain | undefined> {
+  if (!namespace) return undefined;
+  const account = lookup.list<KubeObject & { spec: { namespace: string; domainRef: NameRef } }>(accountKind).find((a) => a.spec.namespace === namespace);
+  if (!account) return undefined;
+  const domains: string[] = [];
+  let next: string | undefined = account.spec.domainRef.name;
+  while (next && !domains.includes(next)) {
+    domains.push(next);
+    next = (await lookup.get<KubeObject & { spec: { parentRef?: NameRef } }>(domainKind, next))?.spec.parentRef?.name;
+  }
+  return { account: account.metadata.name ?? '', domains };
+}
+
+/**
+ * CloudStack's domain scoping: an offering limited to domains, or a zone dedicated to one, serves
+ * those domains and their subdomains only. `restrictedTo` empty or absent means everyone.
+ */
+export function domainScopeErrors(path: string, what: string, restrictedTo: string[] | undefined, tenant: TenantDomain | undefined): FieldError[] {
+  if (!tenant || !restrictedTo?.length || restrictedTo.some((d) => tenant.domains.includes(d))) return [];
+  return [
+    {
+      field: path,
+      message: `${what} is reserved for domain${restrictedTo.length > 1 ? 's' : ''} ${restrictedTo.join(', ')}, and account ${tenant.account} is in domain ${tenant.domains[0]}; choose one open to that domain`,
+    },
+  ];
+}
+
+/** An offering limited to zones must list the zone it is used in. */
+export function zoneScopeErrors(path: string, what: string, zoneRefs: NameRef[] | undefined, zone: string): FieldError[] {
+  const zones = zoneRefs?.map((z) => z.name);
+  if (!zones?.length || zones.includes(zone)) return [];
+  return [{ field: path, message: `${what} is available in zone${zones.length > 1 ? 's' : ''} ${zones.join(', ')} only, not ${zone}; choose one offered in zone ${zone}` }];
+}
