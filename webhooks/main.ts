@@ -12,9 +12,10 @@ import {
   type ConfigOf,
   type Option,
 } from '../lib/config.ts';
-import { createInformerFactory } from '../lib/informer.ts';
+import { createInformerFactory, type InformerFactory } from '../lib/informer.ts';
 import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
+import { stopOnSignals } from '../lib/manager.ts';
 import { certificateNotAfter } from '../lib/pki.ts';
 import { admissions, LOOKUP_KINDS } from './kinds/index.ts';
 import { informerLookup } from './lookup.ts';
@@ -178,6 +179,13 @@ export interface WebhooksOptions {
   env?: NodeJS.ProcessEnv;
   /** Use this instead of --kubeconfig / KUBECONFIG / in-cluster configuration. */
   kubeConfig?: k8s.KubeConfig;
+  /**
+   * Share these informers (e.g. the operator's, in `kumulus local`) instead of starting our own;
+   * they are started if need be and left running by `stop`.
+   */
+  informers?: InformerFactory;
+  /** Stop gracefully on SIGTERM and SIGINT (default true). */
+  handleSignals?: boolean;
 }
 
 export interface RunningWebhooks {
@@ -201,14 +209,17 @@ export async function runWebhooks(options: WebhooksOptions = {}): Promise<Runnin
   const logger = log.child({ component: 'webhooks' });
   const client = createKubeClient(options.kubeConfig ?? loadKubeConfig(config), { userAgent: 'kumulus-webhooks' });
 
-  const factory = createInformerFactory(client, logger);
+  const factory = options.informers ?? createInformerFactory(client, logger);
+  const stopInformers = () => {
+    if (!options.informers) factory.stop();
+  };
   const lookup = informerLookup(factory, client, LOOKUP_KINDS);
   factory.start();
   const syncing = AbortSignal.timeout(config.syncTimeout * 1000);
   try {
     await Promise.all(factory.all().map((i) => i.waitForSync(syncing)));
   } catch {
-    factory.stop();
+    stopInformers();
     const waiting = factory.all().filter((i) => !i.hasSynced()).map((i) => `${i.type.plural}.${i.type.group}`);
     throw new Error(`the admission caches did not fill within ${config.syncTimeout} s (${waiting.join(', ')}): are the CRDs installed? \`kubectl apply -f crds/\``);
   }
@@ -240,17 +251,20 @@ export async function runWebhooks(options: WebhooksOptions = {}): Promise<Runnin
     certificate: { namespace: config.namespace, secretName: config.secretName, dnsNames, ipAddresses },
     ...(certManager ? { loadCertificate: certManagerSecretLoader(client, config.namespace, config.secretName, 120_000), annotations: certManager.annotations } : {}),
   }).catch((err: unknown) => {
-    factory.stop();
+    stopInformers();
     throw err;
   });
   logger.info('webhooks running', { url: server.url, endpoint: endpoint ?? server.url, certManager: Boolean(certManager) });
-  return {
-    config,
-    url: server.url,
-    stop: async ({ unregister = false } = {}) => {
+  let stopped: Promise<void> | undefined;
+  const stop = (unregister: boolean) => {
+    stopped ??= (async () => {
+      uninstall();
       await server.stop();
-      factory.stop();
+      stopInformers();
       if (unregister) await unregisterWebhooks(client, config.name);
-    },
+    })();
+    return stopped;
   };
+  const uninstall = options.handleSignals === false ? () => undefined : stopOnSignals(() => stop(false), logger);
+  return { config, url: server.url, stop: ({ unregister = false } = {}) => stop(unregister) };
 }

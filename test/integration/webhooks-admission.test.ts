@@ -74,6 +74,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     webhookName = `adm-${s}`;
     webhooks = await runWebhooks({
       kubeConfig: kc,
+      handleSignals: false,
       env: {},
       args: ['--webhook-bind-address', '127.0.0.1:0', '--webhook-name', webhookName, '--webhook-namespace', `adm-tls-${s}`, '--log-level', 'warn'],
     });
@@ -468,6 +469,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     const name = `adm-cm-${s}`;
     const running = await runWebhooks({
       kubeConfig: client.kubeConfig,
+      handleSignals: false,
       env: {},
       args: ['--webhook-bind-address', '127.0.0.1:0', '--webhook-name', name, '--webhook-namespace', `adm-tls-${s}`, '--webhook-secret-name', name, '--cert-manager', 'true'],
     });
