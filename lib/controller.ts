@@ -93,7 +93,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
     ...(options.watches ?? []),
   ];
   let queue: WorkQueue<string> | undefined;
-  let running: { abort: AbortController; removers: (() => void)[]; workers: Promise<void>[] } | undefined;
+  let running: { abort: AbortController; removers: (() => void)[] } | undefined;
 
   metrics?.maxConcurrentReconciles.set(labels, workers);
   metrics?.activeWorkers.set(labels, 0);
@@ -159,7 +159,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
       const abort = new AbortController();
       const q = createWorkQueue<string>({ rateLimiter: options.rateLimiter, observer: metrics?.queueObserver(name, () => queue) });
       queue = q;
-      running = { abort, removers: [], workers: [] };
+      running = { abort, removers: [] };
       const current = running;
       const stopWaiting = AbortSignal.any([abort.signal, ...(signal ? [signal] : [])]);
       await Promise.all(sources.map((s) => s.informer.waitForSync(stopWaiting)));
@@ -179,7 +179,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
           }),
         );
       }
-      for (let i = 0; i < workers; i++) current.workers.push(worker(q, abort.signal));
+      for (let i = 0; i < workers; i++) void worker(q, abort.signal);
       logger.info('Starting workers', { workerCount: workers, kind, apiVersion: apiVersionOf(options.for.type) });
     },
     stop: stopNow,

@@ -59,7 +59,8 @@ interface Entry {
   namespace: string;
   series?: Series;
   lastSeen: number;
-  created: Promise<boolean>;
+  /** The create, then each series update; resolves false if the create failed. */
+  writes: Promise<boolean>;
   timer?: NodeJS.Timeout;
   dirty: boolean;
 }
@@ -102,11 +103,15 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
     if (!entry.dirty || !entry.series) return;
     entry.dirty = false;
     const series = { ...entry.series };
-    track(
-      entry.created.then((created) =>
-        created ? events.patch({ namespace: entry.namespace, name: entry.name }, { series }, 'merge') : undefined,
-      ),
-    );
+    // Writes to one Event go one after another, so a lower count never lands last.
+    entry.writes = entry.writes.then(async (created) => {
+      if (!created) return false;
+      await events
+        .patch({ namespace: entry.namespace, name: entry.name }, { series }, 'merge')
+        .catch((err: unknown) => log.warn('could not update event series', { event: entry.name, error: err instanceof Error ? err.message : String(err) }));
+      return true;
+    });
+    track(entry.writes);
   }
 
   function sweep(now: number): void {
@@ -158,7 +163,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
           return false;
         },
       );
-      cache.set(key, { name, namespace, lastSeen: now, created, dirty: false });
+      cache.set(key, { name, namespace, lastSeen: now, writes: created, dirty: false });
       track(created);
     },
     async flush() {
