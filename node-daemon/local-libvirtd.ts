@@ -10,7 +10,7 @@ export interface LocalLibvirtd {
   /** The URI clients pass to virsh -c: a private socket, so the host's own libvirt is untouched. */
   uri: string;
   pid: number;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** True when a libvirtd already answers on the URI. */
