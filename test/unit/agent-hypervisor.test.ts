@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { digestOfDomainXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
+import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hypervisor/domstats.ts';
+import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
+import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
+import { parseVirshEventLine } from '../../node-daemon/drivers/hypervisor/virsh-events.ts';
+import { domainName, nicMac, vmUidOfDomain } from '../../node-daemon/drivers/identity.ts';
+
+const uid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+const volumeUid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+const netUid = '11111111-2222-4333-8444-555555555555';
+
+const spec = (): DomainSpec => ({
+  uid,
+  title: 'web <1> & "db"',
+  vcpus: 2,
+  memoryMiB: 1024,
+  disks: [{ path: '/pools/p/root.qcow2', format: 'qcow2', volumeUid }],
+  nics: [{ mac: nicMac(uid, netUid), bridge: 'kbx1001', mtu: 1450 }],
+  serialLogPath: '/var/log/kumulus/vm.log',
+});
+
+describe('agent hypervisor: identity', function () {
+  it('derives the domain name and MACs from uids, the same every time', function () {
+    expect(domainName(uid)).to.equal(`kumulus-${uid}`);
+    expect(vmUidOfDomain(domainName(uid))).to.equal(uid);
+    expect(vmUidOfDomain('someone-elses-vm')).to.equal(undefined);
+    const mac = nicMac(uid, netUid);
+    expect(mac).to.equal(nicMac(uid, netUid));
+    expect(mac).to.not.equal(nicMac(uid, randomUUID()));
+    expect(mac).to.match(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    const first = Number.parseInt(mac.slice(0, 2), 16);
+    expect(first & 0x02, 'locally administered').to.equal(2);
+    expect(first & 0x01, 'unicast').to.equal(0);
+  });
+});
+
+describe('agent hypervisor: domain XML', function () {
+  it('renders UUID, name, sizes, disks, NICs, serial log and VNC, escaping free text', function () {
+    const { xml, digest } = renderDomainXml(spec(), { type: 'kvm' });
+    expect(xml).to.include(`<uuid>${uid}</uuid>`).and.include(`<name>kumulus-${uid}</name>`);
+    expect(xml).to.include("<memory unit='MiB'>1024</memory>").and.include("<vcpu placement='static'>2</vcpu>");
+    expect(xml).to.include("<source file='/pools/p/root.qcow2'/>").and.include("<target dev='vda' bus='virtio'/>");
+    expect(xml).to.include(`<serial>${volumeUid.replaceAll('-', '').slice(0, 20)}</serial>`);
+    expect(xml).to.include(`<mac address='${nicMac(uid, netUid)}'/>`).and.include("<source bridge='kbx1001'/>").and.include("<mtu size='1450'/>");
+    expect(xml).to.include("<source path='/var/log/kumulus/vm.log' append='on'/>");
+    expect(xml).to.include("<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>");
+    expect(xml).to.include('<title>web &#60;1&#62; &#38; &#34;db&#34;</title>');
+    expect(xml).to.not.include('<cpu ');
+    expect(digestOfDomainXml(xml)).to.equal(digest);
+  });
+
+  it('changes the digest exactly when the domain would change', function () {
+    const base = renderDomainXml(spec(), { type: 'kvm' }).digest;
+    expect(renderDomainXml(spec(), { type: 'kvm' }).digest).to.equal(base);
+    expect(renderDomainXml({ ...spec(), memoryMiB: 2048 }, { type: 'kvm' }).digest).to.not.equal(base);
+    expect(renderDomainXml(spec(), { type: 'qemu' }).digest).to.not.equal(base);
+    expect(renderDomainXml(spec(), { type: 'kvm', cpuMode: 'host-model' }).xml).to.include("<cpu mode='host-model' check='none'/>");
+  });
+
+  it('rejects bad specs naming the field and the fix', function () {
+    expect(() => renderDomainXml({ ...spec(), uid: 'web-1' }, { type: 'kvm' })).to.throw(/uid.*metadata\.uid/);
+    expect(() => renderDomainXml({ ...spec(), vcpus: 0 }, { type: 'kvm' })).to.throw(/vcpus: 0 must be an integer ≥ 1/);
+    expect(() => renderDomainXml({ ...spec(), disks: [{ path: 'root.qcow2', format: 'qcow2', volumeUid }] }, { type: 'kvm' })).to.throw(
+      /disks\[0\]\.path.*absolute/,
+    );
+    expect(() => renderDomainXml({ ...spec(), nics: [{ mac: 'AA:BB:CC:DD:EE:FF', bridge: 'br0' }] }, { type: 'kvm' })).to.throw(/nics\[0\]\.mac/);
+    expect(() => renderDomainXml({ ...spec(), nics: [{ mac: '02:00:00:00:00:01', bridge: 'a-very-long-bridge-name' }] }, { type: 'kvm' })).to.throw(
+      /nics\[0\]\.bridge: must be 1-15/,
+    );
+  });
+});
+
+describe('agent hypervisor: virsh output', function () {
+  it('parses event lines for Kumulus domains and ignores others', function () {
+    const line = `2026-11-21 21:56:55.367+0000: event 'lifecycle' for domain 'kumulus-${uid}': Started Booted`;
+    expect(parseVirshEventLine(line)).to.deep.include({ type: 'lifecycle', uid, detail: 'Started Booted' });
+    expect(parseVirshEventLine(`event 'reboot' for domain 'kumulus-${uid}'`)).to.deep.include({ type: 'reboot', uid });
+    expect(parseVirshEventLine(`event 'device-added' for domain 'kumulus-${uid}': net0`)).to.deep.include({ type: 'other', detail: 'device-added: net0' });
+    expect(parseVirshEventLine("event 'lifecycle' for domain 'other-vm': Stopped Destroyed")).to.equal(undefined);
+    expect(parseVirshEventLine('events received: 3')).to.equal(undefined);
+  });
+
+  it('turns domstats into per-VM figures', function () {
+    const text = [
+      `Domain: 'kumulus-${uid}'`,
+      '  state.state=1',
+      '  cpu.time=123456789',
+      '  balloon.current=1048576',
+      '  balloon.rss=524288',
+      '  vcpu.current=2',
+      '  net.count=1',
+      '  net.0.name=vnet3',
+      '  net.0.rx.bytes=1000',
+      '  net.0.tx.bytes=2000',
+      '  net.0.rx.pkts=10',
+      '  net.0.tx.pkts=20',
+      '  block.count=1',
+      '  block.0.name=vda',
+      '  block.0.rd.bytes=4096',
+      '  block.0.wr.bytes=8192',
+      '  block.0.rd.reqs=1',
+      '  block.0.wr.reqs=2',
+      '',
+      "Domain: 'not-ours'",
+      '  state.state=5',
+    ].join('\n');
+    const stats = statsFromDomstats(parseDomstats(text));
+    expect(stats).to.deep.equal([
+      {
+        uid,
+        state: 'running',
+        cpuTimeNs: 123456789,
+        vcpus: 2,
+        memoryKiB: 1048576,
+        memoryRssKiB: 524288,
+        nics: [{ name: 'vnet3', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20 }],
+        disks: [{ name: 'vda', readBytes: 4096, writeBytes: 8192, readOps: 1, writeOps: 2 }],
+      },
+    ]);
+  });
+});
+
+describe('agent hypervisor: simulator', function () {
+  it('has the driver contract: define+start once, nothing the second time, stop, events', async function () {
+    const driver = simulatorDriver();
+    const events: DomainEvent[] = [];
+    const sub = driver.followEvents((e) => events.push(e));
+    expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['define', 'start']);
+    expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal([]);
+    expect(await driver.apply({ spec: { ...spec(), vcpus: 4 }, power: 'Stopped' })).to.deep.equal(['redefine', 'shutdown']);
+    expect((await driver.observe(uid))?.state).to.equal('shutoff');
+    await driver.undefine(uid);
+    expect(await driver.list()).to.deep.equal([]);
+    expect(events.map((e) => (e.type === 'resync' ? 'resync' : e.detail))).to.deep.equal([
+      'resync',
+      'Defined Added',
+      'Started Booted',
+      'Defined Updated',
+      'Stopped Shutdown',
+      'Undefined Removed',
+    ]);
+    await sub.stop();
+  });
+});

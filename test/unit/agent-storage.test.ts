@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { log } from '../../lib/log.ts';
+import type { Runner } from '../../node-daemon/drivers/exec.ts';
+import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
+import { parseMountinfo } from '../../node-daemon/drivers/storage/mounts.ts';
+import { nfsMountCommand, nfsMountProblem } from '../../node-daemon/drivers/storage/nfs.ts';
+import { parseChecksum } from '../../node-daemon/drivers/storage/template-cache.ts';
+
+const pool = { uid: '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b', server: 'nfs1.example.com', exportPath: '/export/primary' };
+const target = `/var/lib/kumulus/pools/${pool.uid}`;
+
+describe('agent storage: NFS pools (the code path this machine cannot mount)', function () {
+  it('builds the mount command', function () {
+    expect(nfsMountCommand(pool, target)).to.deep.equal([
+      'mount', '-t', 'nfs', '-o', 'hard,timeo=600,retrans=2,noatime', 'nfs1.example.com:/export/primary', target,
+    ]);
+    expect(nfsMountCommand({ ...pool, server: 'fd00::5', mountOptions: 'vers=4.2' }, target)).to.include('[fd00::5]:/export/primary').and.include('vers=4.2');
+  });
+
+  it('rejects bad pools naming the field', function () {
+    expect(() => nfsMountCommand({ ...pool, server: 'nfs1;rm -rf /' }, target)).to.throw(/NFS pool server/);
+    expect(() => nfsMountCommand({ ...pool, exportPath: 'export' }, target)).to.throw(/exportPath.*absolute/);
+    expect(() => nfsMountCommand({ ...pool, mountOptions: 'rw bg' }, target)).to.throw(/mountOptions/);
+  });
+
+  it('tells the right mount from a missing or foreign one', function () {
+    expect(nfsMountProblem(pool, target, undefined)).to.equal(`${target} is not mounted`);
+    expect(nfsMountProblem(pool, target, { mountPoint: target, fsType: 'nfs4', source: 'nfs1.example.com:/export/primary' })).to.equal(undefined);
+    expect(nfsMountProblem(pool, target, { mountPoint: target, fsType: 'nfs', source: 'nfs2:/other' })).to.include('has nfs2:/other mounted');
+    expect(nfsMountProblem(pool, target, { mountPoint: target, fsType: 'ext4', source: '/dev/vdb' })).to.include('ext4 file system, not NFS');
+  });
+
+  it('reads /proc/self/mountinfo, including escaped paths', function () {
+    const text = [
+      '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+      `90 22 0:50 / ${target} rw,relatime shared:40 - nfs4 nfs1.example.com:/export/primary rw,vers=4.2`,
+      '91 22 0:51 / /mnt/with\\040space rw - tmpfs tmpfs rw',
+    ].join('\n');
+    expect(parseMountinfo(text)).to.deep.equal([
+      { mountPoint: '/', fsType: 'ext4', source: '/dev/vda' },
+      { mountPoint: target, fsType: 'nfs4', source: 'nfs1.example.com:/export/primary' },
+      { mountPoint: '/mnt/with space', fsType: 'tmpfs', source: 'tmpfs' },
+    ]);
+  });
+});
+
+describe('agent storage: template checksums', function () {
+  it('accepts algorithm-prefixed digests and rejects the rest with the fix', function () {
+    expect(parseChecksum(`sha256:${'A'.repeat(64)}`)).to.deep.equal({ algorithm: 'sha256', hex: 'a'.repeat(64) });
+    expect(parseChecksum(`md5:${'0'.repeat(32)}`).algorithm).to.equal('md5');
+    expect(() => parseChecksum('0'.repeat(64))).to.throw(/<algorithm>:<hex>.*sha256/);
+    expect(() => parseChecksum(`sha256:${'0'.repeat(40)}`)).to.throw(/64 hex digits, not 40/);
+  });
+});
+
+describe('agent storage: NFS pool through the driver, with a fake mount at the NFS boundary', function () {
+  it('mounts at <poolMountRoot>/<uid> and reports the pool not ready while nothing is mounted there', async function () {
+    const root = await mkdtemp(join(tmpdir(), 'kumulus-nfs-unit-'));
+    try {
+      const issued: string[][] = [];
+      // FAKE NFS: no NFS server exists on this machine, so mount(8) is recorded, not run.
+      const fakeMount: Runner = (argv) => {
+        issued.push([...argv]);
+        return Promise.resolve({ stdout: '', stderr: '' });
+      };
+      const driver = fileStorageDriver({ hostName: 'h', poolMountRoot: root, runner: fakeMount, logger: log });
+      const seen = await driver.applyPool({ type: 'NFS', ...pool });
+      expect(issued).to.deep.equal([nfsMountCommand(pool, join(root, pool.uid))]);
+      expect(seen.path).to.equal(join(root, pool.uid));
+      expect(seen.ready).to.equal(false);
+      expect(seen.problem).to.equal(`${join(root, pool.uid)} is not mounted`);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
