@@ -144,6 +144,15 @@ describe('webhook rules: kinds against a memory lookup', () => {
     expect(await check(edited, world(), 'UPDATE', pod)).to.deep.equal([]);
   });
 
+  it('lets an edit through that leaves an old conflict untouched, and refuses one that touches it', async () => {
+    const legacy = obj('Pod', 'legacy', { zoneRef: { name: 'z1' }, gateway: '192.168.1.1', netmask: '255.255.255.0', startIp: '192.168.1.40', endIp: '192.168.1.60' });
+    const objects = [...world(), legacy];
+    expect(await check({ ...legacy, spec: { ...legacy.spec, allocationState: 'Disabled' } }, objects, 'UPDATE', legacy)).to.deep.equal([]);
+    expectError(await check({ ...legacy, spec: { ...legacy.spec, endIp: '192.168.1.70' } }, objects, 'UPDATE', legacy), 'spec.startIp', /overlaps pod p1's reserved system range/);
+    expect(settingErrors({ 'expunge.delay': 'soon', 'ping.interval': '60' }, { 'expunge.delay': 'soon' })).to.deep.equal([]);
+    expect(settingErrors({ 'expunge.delay': 'soon', 'ping.interval': 'x' }, { 'expunge.delay': 'soon' }).map((e) => e.field)).to.deep.equal(['spec.settings[ping.interval]']);
+  });
+
   it('keeps pod subnets and reserved ranges apart', async () => {
     expectError(await check(obj('Pod', 'p2', { zoneRef: { name: 'z1' }, gateway: '192.168.1.1', netmask: '255.255.255.0', startIp: '192.168.1.100', endIp: '192.168.1.120' })), 'spec.netmask', /overlaps pod p1's subnet 192\.168\.1\.0\/24/);
     expectError(await check(obj('IPRange', 'pub2', { purpose: 'Public', zoneRef: { name: 'z1' }, gateway: '203.0.113.1', netmask: '255.255.255.0', startIp: '203.0.113.90', endIp: '203.0.113.120' })), 'spec.startIp', /overlaps Public IP range pub1/);

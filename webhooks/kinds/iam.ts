@@ -1,7 +1,7 @@
 import { Account, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { defaultDisplayName, kindAdmission, refChanged, resolveRef, type Admitted } from './rules.ts';
+import { defaultDisplayName, kindAdmission, refChanged, resolveRef, whenChanged, type Admitted } from './rules.ts';
 
 /**
  * Admission of iam.kumulus.io: the tenancy tree hangs together (parents exist), an account owns
@@ -32,11 +32,11 @@ export function accountAdmission(lookup: Lookup): KindAdmission<AccountAdmitted>
         if (operation !== 'CREATE' || !(PLATFORM_NAMESPACES.has(ns) || ns.startsWith('kube-'))) return [];
         return [{ field: 'spec.namespace', message: `${ns} belongs to the platform, not to a tenant; give the account a namespace of its own, such as ${object.metadata.name}` }];
       },
-      ({ object, lookup }) => {
+      whenChanged((a) => a.spec.namespace, ({ object, lookup }) => {
         const owner = lookup.list<AccountAdmitted>(Account).find((a) => a.metadata.name !== object.metadata.name && a.spec.namespace === object.spec.namespace);
         if (!owner) return [];
         return [{ field: 'spec.namespace', message: `namespace ${object.spec.namespace} already belongs to account ${owner.metadata.name}; give each account a namespace of its own` }];
-      },
+      }),
     ],
   });
 }

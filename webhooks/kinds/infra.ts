@@ -41,10 +41,12 @@ import {
   kindAdmission,
   overlaps,
   refChanged,
+  resolveNew,
   resolveRef,
   showInterval,
   subnetOf,
   subnetRangeErrors,
+  whenChanged,
   type Admitted,
   type IpInterval,
   type NameRef,
@@ -173,6 +175,8 @@ function overlapErrors(mine: IpInterval, claims: Claimed[]): FieldError[] {
   return [{ field: 'spec.startIp', message: `the range ${showInterval(mine)} (spec.startIp..spec.endIp) overlaps ${hit.owner}; choose addresses outside it` }];
 }
 
+const podAddresses = (pod: PodAdmitted) => [pod.spec.gateway, pod.spec.netmask, pod.spec.startIp, pod.spec.endIp];
+
 export function podAdmission(lookup: Lookup): KindAdmission<PodAdmitted> {
   return kindAdmission<PodAdmitted>(Pod, lookup, {
     defaults(pod) {
@@ -181,8 +185,8 @@ export function podAdmission(lookup: Lookup): KindAdmission<PodAdmitted> {
     },
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Zone, 'spec.zoneRef.name', ctx.object.spec.zoneRef, refChanged(ctx, (o) => o.spec.zoneRef))).errors,
-      ({ object }) => subnetRangeErrors(object.spec),
-      ({ object, lookup }) => {
+      whenChanged(podAddresses, ({ object }) => subnetRangeErrors(object.spec)),
+      whenChanged(podAddresses, ({ object, lookup }) => {
         const mine = subnetOf(object.spec.gateway, object.spec.netmask);
         if (!mine) return [];
         for (const pod of others(lookup.referencing<PodAdmitted>(Pod, 'zoneRef', object.spec.zoneRef.name), object)) {
@@ -197,15 +201,15 @@ export function podAdmission(lookup: Lookup): KindAdmission<PodAdmitted> {
           }
         }
         return [];
-      },
-      ({ object, lookup }) => {
+      }),
+      whenChanged(podAddresses, ({ object, lookup }) => {
         const mine = podRange(object);
         if (!mine) return [];
         // Reserved (management) addresses are unique across the whole cloud, not just the zone.
         const pods = others(lookup.list<PodAdmitted>(Pod), object);
         const ranges = lookup.list<IPRangeAdmitted>(IPRange).filter((r) => r.spec.zoneRef.name === object.spec.zoneRef.name || r.spec.purpose === 'Management');
         return overlapErrors(mine, [...podClaims(pods), ...rangeClaims(ranges)]);
-      },
+      }),
     ],
   });
 }
@@ -217,7 +221,7 @@ export function clusterAdmission(lookup: Lookup): KindAdmission<ClusterAdmitted>
     defaults: defaultDisplayName,
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Pod, 'spec.podRef.name', ctx.object.spec.podRef, refChanged(ctx, (o) => o.spec.podRef))).errors,
-      ({ object, lookup }) => {
+      whenChanged((c) => c.spec.maxHosts, ({ object, lookup }) => {
         const maxHosts = object.spec.maxHosts ?? 16;
         const hosts = lookup.referencing<HostAdmitted>(Host, 'clusterRef', nameOf(object));
         if (hosts.length <= maxHosts) return [];
@@ -227,7 +231,7 @@ export function clusterAdmission(lookup: Lookup): KindAdmission<ClusterAdmitted>
             message: `${maxHosts} is below the ${hosts.length} hosts already in cluster ${nameOf(object)}; set it to at least ${hosts.length}, or move hosts out first`,
           },
         ];
-      },
+      }),
     ],
   });
 }
@@ -320,10 +324,10 @@ export function primaryStorageAdmission(lookup: Lookup): KindAdmission<PrimarySt
         const { object, lookup } = ctx;
         const zone = object.spec.zoneRef.name;
         const errors = (await resolveRef(lookup, Zone, 'spec.zoneRef.name', object.spec.zoneRef, refChanged(ctx, (o) => o.spec.zoneRef))).errors;
-        const cluster = await resolveRef<ClusterAdmitted>(lookup, Cluster, 'spec.clusterRef.name', object.spec.clusterRef, refChanged(ctx, (o) => o.spec.clusterRef));
+        const cluster = await resolveNew<ClusterAdmitted, PrimaryStorageAdmitted>(ctx, Cluster, 'spec.clusterRef.name', (o) => o.spec.clusterRef);
         errors.push(...cluster.errors);
         if (cluster.parent) errors.push(...outsideZone('spec.clusterRef.name', `cluster ${nameOf(cluster.parent)}`, await zoneOfCluster(lookup, cluster.parent), zone));
-        const host = await resolveRef<HostAdmitted>(lookup, Host, 'spec.hostRef.name', object.spec.hostRef, refChanged(ctx, (o) => o.spec.hostRef));
+        const host = await resolveNew<HostAdmitted, PrimaryStorageAdmitted>(ctx, Host, 'spec.hostRef.name', (o) => o.spec.hostRef);
         errors.push(...host.errors);
         if (host.parent) {
           const hostCluster = await lookup.get<ClusterAdmitted>(Cluster, host.parent.spec.clusterRef.name);
@@ -331,7 +335,7 @@ export function primaryStorageAdmission(lookup: Lookup): KindAdmission<PrimarySt
         }
         return errors;
       },
-      ({ object, lookup }) => {
+      whenChanged((p) => [p.spec.server, p.spec.path], ({ object, lookup }) => {
         if (object.spec.protocol !== 'NFS' && object.spec.protocol !== 'RBD') return [];
         const same = others(lookup.list<PrimaryStorageAdmitted>(PrimaryStorage), object).find(
           (p) => p.spec.protocol === object.spec.protocol && p.spec.server === object.spec.server && p.spec.path === object.spec.path,
@@ -343,7 +347,7 @@ export function primaryStorageAdmission(lookup: Lookup): KindAdmission<PrimarySt
             message: `${object.spec.protocol} ${object.spec.server ?? ''}:${object.spec.path} is already primary storage ${nameOf(same)}; a pool is added once: use that pool or give another export`,
           },
         ];
-      },
+      }),
     ],
   });
 }
@@ -361,13 +365,13 @@ export function secondaryStorageAdmission(lookup: Lookup): KindAdmission<Seconda
     },
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Zone, 'spec.zoneRef.name', ctx.object.spec.zoneRef, refChanged(ctx, (o) => o.spec.zoneRef))).errors,
-      ({ object, lookup }) => {
+      whenChanged((store) => store.spec.url, ({ object, lookup }) => {
         // A Local store is a directory on one host: two single-host zones may well use the same path.
         if (object.spec.provider !== 'NFS') return [];
         const same = others(lookup.list<SecondaryStorageAdmitted>(SecondaryStorage), object).find((s) => s.spec.url === object.spec.url);
         if (!same) return [];
         return [{ field: 'spec.url', message: `${object.spec.url} is already image store ${nameOf(same)} (zone ${same.spec.zoneRef.name}); use that store or give another URL` }];
-      },
+      }),
     ],
   });
 }
@@ -385,9 +389,8 @@ export function physicalNetworkAdmission(lookup: Lookup): KindAdmission<Physical
   return kindAdmission<PhysicalNetworkAdmitted>(PhysicalNetwork, lookup, {
     defaults: defaultDisplayName,
     rules: [
-      async (ctx) => {
-        const { object, lookup } = ctx;
-        const { parent: zone, errors } = await resolveRef<ZoneAdmitted>(lookup, Zone, 'spec.zoneRef.name', object.spec.zoneRef, refChanged(ctx, (o) => o.spec.zoneRef));
+      whenChanged((p) => [p.spec.zoneRef, p.spec.trafficTypes], async ({ object, lookup }) => {
+        const { parent: zone, errors } = await resolveRef<ZoneAdmitted>(lookup, Zone, 'spec.zoneRef.name', object.spec.zoneRef);
         const siblings = others(lookup.referencing<PhysicalNetworkAdmitted>(PhysicalNetwork, 'zoneRef', object.spec.zoneRef.name), object);
         if (zone?.spec.networkType === 'Basic' && siblings.length > 0) {
           errors.push({
@@ -406,7 +409,7 @@ export function physicalNetworkAdmission(lookup: Lookup): KindAdmission<Physical
           }
         });
         return errors;
-      },
+      }),
       ({ object, oldObject, lookup }) => {
         if (!oldObject) return [];
         const allocations = lookup.referencing<Admitted<VlanAllocationObject>>(VlanAllocation, 'physicalNetworkRef', nameOf(object));
@@ -431,6 +434,8 @@ export function physicalNetworkAdmission(lookup: Lookup): KindAdmission<Physical
 /** The traffic type a range's purpose rides on. */
 const TRAFFIC_OF_PURPOSE: Record<string, string> = { Public: 'Public', Guest: 'Guest', Management: 'Management', Storage: 'Storage' };
 
+const rangeAddresses = (r: IPRangeAdmitted) => [r.spec.gateway, r.spec.netmask, r.spec.startIp, r.spec.endIp];
+
 export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted> {
   return kindAdmission<IPRangeAdmitted>(IPRange, lookup, {
     rules: [
@@ -441,11 +446,11 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
         const changed = (read: (s: IPRangeAdmitted['spec']) => NameRef | undefined) => refChanged(ctx, (o) => read(o.spec));
         const errors = (await resolveRef(lookup, Zone, 'spec.zoneRef.name', spec.zoneRef, changed((s) => s.zoneRef))).errors;
 
-        const pod = await resolveRef<PodAdmitted>(lookup, Pod, 'spec.podRef.name', spec.podRef, changed((s) => s.podRef));
+        const pod = await resolveNew<PodAdmitted, IPRangeAdmitted>(ctx, Pod, 'spec.podRef.name', (o) => o.spec.podRef);
         errors.push(...pod.errors);
         if (pod.parent) errors.push(...outsideZone('spec.podRef.name', `pod ${nameOf(pod.parent)}`, pod.parent.spec.zoneRef.name, zone));
 
-        const network = await resolveRef<Admitted<NetworkObject>>(lookup, Network, 'spec.networkRef.name', spec.networkRef, changed((s) => s.networkRef));
+        const network = await resolveNew<Admitted<NetworkObject>, IPRangeAdmitted>(ctx, Network, 'spec.networkRef.name', (o) => o.spec.networkRef);
         errors.push(...network.errors);
         if (network.parent) {
           const ref = `network ${spec.networkRef?.namespace}/${spec.networkRef?.name}`;
@@ -459,7 +464,7 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
           }
         }
 
-        const physical = await resolveRef<PhysicalNetworkAdmitted>(lookup, PhysicalNetwork, 'spec.physicalNetworkRef.name', spec.physicalNetworkRef, changed((s) => s.physicalNetworkRef));
+        const physical = await resolveNew<PhysicalNetworkAdmitted, IPRangeAdmitted>(ctx, PhysicalNetwork, 'spec.physicalNetworkRef.name', (o) => o.spec.physicalNetworkRef);
         errors.push(...physical.errors);
         if (physical.parent) {
           const pn = physical.parent;
@@ -482,8 +487,8 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
         errors.push(...(await dedicationErrors(lookup, spec.dedication, dedicationChanged(ctx))));
         return errors;
       },
-      ({ object }) => subnetRangeErrors(object.spec),
-      ({ object, lookup }) => {
+      whenChanged(rangeAddresses, ({ object }) => subnetRangeErrors(object.spec)),
+      whenChanged((r) => [rangeAddresses(r), r.spec.zoneRef, r.spec.purpose], ({ object, lookup }) => {
         const mine = ipRangeInterval(object);
         if (!mine) return [];
         const spec = object.spec;
@@ -493,8 +498,8 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
         );
         const pods = lookup.list<PodAdmitted>(Pod).filter((p) => p.spec.zoneRef.name === spec.zoneRef.name || spec.purpose === 'Management');
         return overlapErrors(mine, [...rangeClaims(ranges), ...podClaims(pods)]);
-      },
-      ({ object, lookup }) => {
+      }),
+      whenChanged((r) => [rangeAddresses(r), r.spec.vlan, r.spec.physicalNetworkRef], ({ object, lookup }) => {
         const spec = object.spec;
         if (spec.vlan === undefined) return [];
         const mine = subnetOf(spec.gateway, spec.netmask);
@@ -508,7 +513,7 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
             message: `VLAN ${spec.vlan} already carries subnet ${subnetOf(other.spec.gateway, other.spec.netmask)?.cidr} (gateway ${other.spec.gateway}, range ${nameOf(other)}), not ${mine.cidr}; one VLAN holds one subnet: use gateway ${other.spec.gateway} and netmask ${other.spec.netmask}, or another VLAN`,
           },
         ];
-      },
+      }),
     ],
   });
 }

@@ -30,6 +30,7 @@ import {
   refChanged,
   resolveRef,
   tenantOf,
+  whenChanged,
   zoneScopeErrors,
   type Admitted,
   type NameRef,
@@ -117,13 +118,13 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
         }
         return errors;
       },
-      ({ object }) => {
+      whenChanged((n) => [n.spec.cidr, n.spec.gateway], ({ object }) => {
         const { cidr, gateway } = object.spec;
         const net = cidr ? parseCidr(cidr) : undefined;
         const gw = gateway ? ipToInt(gateway) : undefined;
         if (!net || gw === undefined || net.prefix >= 31 || (gw !== net.network && gw !== net.broadcast)) return [];
         return [{ field: 'spec.gateway', message: `${gateway} is the ${gw === net.network ? 'network' : 'broadcast'} address of ${cidr}; use a host address such as ${intToIp(net.network + 1)}` }];
-      },
+      }),
     ],
   });
 }

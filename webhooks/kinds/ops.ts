@@ -49,9 +49,11 @@ export const SETTING_TYPES: Record<string, SettingType> = {
 /** `max.account.*` resource limits: a count, or -1 for unlimited. */
 const ACCOUNT_LIMIT: SettingType = { expected: 'a whole number, or -1 for unlimited', valid: (v) => /^(-1|\d+)$/.test(v) };
 
-export function settingErrors(settings: Record<string, string> | undefined): FieldError[] {
+/** Checks the settings that are new or changed against `before`, so a stale value never blocks editing another. */
+export function settingErrors(settings: Record<string, string> | undefined, before: Record<string, string> = {}): FieldError[] {
   const errors: FieldError[] = [];
   for (const [name, value] of Object.entries(settings ?? {})) {
+    if (before[name] === value) continue;
     const type = SETTING_TYPES[name] ?? (name.startsWith('max.account.') ? ACCOUNT_LIMIT : undefined);
     if (type && !type.valid(value.trim())) errors.push({ field: `spec.settings[${name}]`, message: `"${value}" is not valid for ${name}; give ${type.expected}` });
   }
@@ -59,7 +61,7 @@ export function settingErrors(settings: Record<string, string> | undefined): Fie
 }
 
 export function configurationAdmission(lookup: Lookup): KindAdmission<Admitted<ConfigurationObject>> {
-  return kindAdmission<Admitted<ConfigurationObject>>(Configuration, lookup, { rules: [({ object }) => settingErrors(object.spec.settings)] });
+  return kindAdmission<Admitted<ConfigurationObject>>(Configuration, lookup, { rules: [({ object, oldObject }) => settingErrors(object.spec.settings, oldObject?.spec.settings)] });
 }
 
 export const opsAdmissions = (lookup: Lookup): KindAdmission[] => [configurationAdmission(lookup)] as unknown as KindAdmission[];

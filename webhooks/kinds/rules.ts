@@ -97,6 +97,7 @@ export interface Resolved<P> {
 export async function resolveRef<P extends KubeObject>(lookup: Lookup, kind: KindInfo, path: string, ref: NameRef | undefined, check = true): Promise<Resolved<P>> {
   if (!ref) return { parent: undefined, errors: [] };
   const namespace = kind.scope === 'Namespaced' ? ref.namespace : undefined;
+  if (kind.scope === 'Namespaced' && !namespace) return { parent: undefined, errors: [{ field: path, message: `names a ${kind.kind} without its namespace; add the namespace` }] };
   const parent = await lookup.get<P>(kind, ref.name, namespace);
   if (!check) return { parent, errors: [] };
   const where = namespace ? ` in namespace ${namespace}` : '';
@@ -114,8 +115,9 @@ export async function resolveRef<P extends KubeObject>(lookup: Lookup, kind: Kin
 
 /** An offering deleted while in use is Inactive: hidden from new users (CloudStack defers the deletion). */
 export function inactiveOffering(kind: KindInfo, path: string, offering: KubeObject | undefined): FieldError[] {
+  if (!offering) return [];
   const state = (offering as { status?: { state?: string } } | undefined)?.status?.state;
-  if (!offering || (state !== 'Inactive' && !offering.metadata.deletionTimestamp)) return [];
+  if (state !== 'Inactive') return [];
   return [{ field: path, message: `${kind.kind} ${offering.metadata.name} is Inactive (deleted while in use); choose an Active ${lower(kind)}` }];
 }
 
@@ -281,4 +283,18 @@ export function zoneScopeErrors(path: string, what: string, zoneRefs: NameRef[] 
   const zones = zoneRefs?.map((z) => z.name);
   if (!zones?.length || zones.includes(zone)) return [];
   return [{ field: path, message: `${what} is available in zone${zones.length > 1 ? 's' : ''} ${zones.join(', ')} only, not ${zone}; choose one offered in zone ${zone}` }];
+}
+
+/**
+ * resolveRef for a reference that is new (CREATE, or changed by an UPDATE), and nothing for one
+ * an update kept: the checks that follow it then have already been made when it was set.
+ */
+export async function resolveNew<P extends KubeObject, T extends KubeObject>(ctx: RuleContext<T>, kind: KindInfo, path: string, read: (obj: T) => NameRef | undefined): Promise<Resolved<P>> {
+  if (!refChanged(ctx, read)) return { parent: undefined, errors: [] };
+  return resolveRef<P>(ctx.lookup, kind, path, read(ctx.object));
+}
+
+/** Runs `rule` on CREATE, and on UPDATE only when what `read` picks changed, so an untouched legacy conflict never blocks an unrelated edit. */
+export function whenChanged<T extends KubeObject>(read: (obj: T) => unknown, rule: Rule<T>): Rule<T> {
+  return (ctx) => (refChanged(ctx, read) ? rule(ctx) : []);
 }
