@@ -404,15 +404,19 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     expect(relabelled.spec).to.deep.equal(offering.spec);
   });
 
-  it('lets an object being deleted shed its finalizers whatever its parents', async () => {
+  it('lets an object being deleted shed its finalizers, whatever its spec and parents', async () => {
     const zoneName = n('zfin');
     await create(make('Zone', zoneName, zoneSpec));
-    await create(podOf('pfin', { zoneRef: { name: zoneName }, gateway: `${net}.9.1`, startIp: `${net}.9.10`, endIp: `${net}.9.20` }, ));
-    await resource('Pod').patch({ name: n('pfin') }, { metadata: { finalizers: ['kumulus.io/test-hold'] } });
+    const held = await create(podOf('pfin', { zoneRef: { name: zoneName }, gateway: `${net}.9.1`, startIp: `${net}.9.10`, endIp: `${net}.9.20` }));
+    await resource('Pod').patch(keyOf(held), { metadata: { finalizers: ['kumulus.io/test-hold'] } });
+    // The same edit on a live pod is refused: its range would overlap the fixture pod's.
+    const clash = { spec: { gateway: `${net}.1.254`, startIp: `${net}.1.30`, endIp: `${net}.1.40` } };
+    const refused = await resource('Pod').patch(keyOf(held), clash).then(() => undefined, (e: unknown) => e as Error);
+    expect(refused?.message).to.match(/overlaps pod/);
     await resource('Zone').delete({ name: zoneName });
-    await resource('Pod').delete({ name: n('pfin') });
-    await resource('Pod').patch({ name: n('pfin') }, { metadata: { finalizers: null } });
-    const gone = await resource('Pod').get({ name: n('pfin') }).then(() => false, (e: unknown) => isNotFound(e));
+    await resource('Pod').delete(keyOf(held));
+    await resource('Pod').patch(keyOf(held), { ...clash, metadata: { finalizers: null } });
+    const gone = await resource('Pod').get(keyOf(held)).then(() => false, (e: unknown) => isNotFound(e));
     expect(gone).to.equal(true);
   });
 
