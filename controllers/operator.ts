@@ -3,12 +3,15 @@ import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig 
 import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
+import { registerTenancyControllers } from './tenancy.ts';
 
 /**
  * The registration point: each reconciler module exports `register<Kind>Controller(manager)`
  * and is added here (issues #8 onwards). Nothing else in the operator changes when one is added.
  */
-export function registerControllers(_manager: Manager): void {}
+export function registerControllers(manager: Manager): void {
+  registerTenancyControllers(manager);
+}
 
 export interface OperatorOptions {
   /** Command-line flags (see lib/config.ts `runtimeOptions`); the environment fills the rest. */

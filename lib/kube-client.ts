@@ -1,5 +1,8 @@
 import * as k8s from '@kubernetes/client-node';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Identity } from './identity.ts';
 
 /**
  * The one way this project talks to the apiserver: plain JSON objects addressed by
@@ -177,6 +180,14 @@ export interface KubeClient {
   request<T>(method: k8s.HttpMethod, path: string, options?: RequestOptions): Promise<T>;
   /** A generated client-node API class (CoreV1Api, CoordinationV1Api...) whose requests are counted too. */
   api<A>(apiClass: new (configuration: k8s.Configuration) => A): A;
+  /**
+   * The same client acting as `identity` (Impersonate-User and one Impersonate-Group header per
+   * group): the apiserver authorizes every request as that user, so RBAC decides. Cheap; the
+   * derived clients share one keep-alive connection pool.
+   */
+  as(identity: Identity): KubeClient;
+  /** Whom requests are made as, when impersonating. */
+  readonly impersonating: Identity | undefined;
   /** Starts a watch through client-node's Watch; resolves once the response headers are in. */
   watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, object: unknown) => void, onDone: (err: unknown) => void): Promise<AbortController>;
 }
@@ -241,20 +252,106 @@ async function errorFrom(method: string, path: string, response: k8s.ResponseCon
   return new ApiError(response.httpStatusCode, reason, message, status);
 }
 
+/**
+ * The transport of impersonating clients. The apiserver reads each group from its own
+ * Impersonate-Group header line, and fetch (undici) folds repeated headers into one
+ * comma-joined line, which would read as one group named "a, b"; node:http sends an array
+ * value as separate lines. The kubeconfig's credentials (client certificate, bearer token,
+ * exec plugin) are applied per request, as for the main client.
+ */
+function impersonatingHttp(kc: k8s.KubeConfig, identity: Identity, pool: { http: http.Agent; https: https.Agent }, observe: RequestObserver | undefined): k8s.HttpLibrary {
+  return {
+    send(request) {
+      const method = request.getHttpMethod().toString();
+      const sent = (async () => {
+        const tls: https.RequestOptions = {};
+        await kc.applyToHTTPSOptions(tls);
+        const url = new URL(request.getUrl());
+        const secure = url.protocol === 'https:';
+        const headers: http.OutgoingHttpHeaders = { ...(tls.headers as http.OutgoingHttpHeaders | undefined), ...request.getHeaders() };
+        headers['Impersonate-User'] = identity.user;
+        if (identity.groups.length > 0) headers['Impersonate-Group'] = [...identity.groups];
+        const body = request.getBody();
+        return new Promise<k8s.ResponseContext>((resolve, reject) => {
+          const req = (secure ? https : http).request(
+            url,
+            {
+              method,
+              headers,
+              agent: secure ? pool.https : pool.http,
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              pfx: tls.pfx,
+              passphrase: tls.passphrase,
+              servername: tls.servername,
+              rejectUnauthorized: tls.rejectUnauthorized,
+              auth: tls.auth,
+              signal: request.getSignal(),
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (chunk: Buffer) => chunks.push(chunk));
+              res.on('error', reject);
+              res.on('end', () => {
+                const data = Buffer.concat(chunks);
+                const responseHeaders: Record<string, string> = {};
+                for (const [name, value] of Object.entries(res.headers)) {
+                  if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+                }
+                resolve(new k8s.ResponseContext(res.statusCode ?? 0, responseHeaders, new k8s.SelfDecodingBody(Promise.resolve(data))));
+              });
+            },
+          );
+          req.on('error', reject);
+          if (typeof body === 'string') req.end(body);
+          else if (body === undefined) req.end();
+          else if (body instanceof URLSearchParams) req.end(body.toString());
+          else req.destroy(new Error('an impersonating client sends JSON and form bodies only, not multipart'));
+        });
+      })();
+      return new k8s.Observable(
+        sent.then(
+          (response) => {
+            observe?.(method, String(response.httpStatusCode));
+            return response;
+          },
+          (err: unknown) => {
+            observe?.(method, '<error>');
+            throw err;
+          },
+        ),
+      );
+    },
+  };
+}
+
+const noAuthentication: k8s.SecurityAuthentication = {
+  getName: () => 'kumulus-impersonating',
+  applySecurityAuthentication: () => Promise.resolve(),
+};
+
 export interface KubeClientOptions {
   /** Called once per HTTP response (or transport error, code `<error>`), for rest_client_requests_total. */
   observe?: RequestObserver;
   userAgent?: string;
+  /** Act as this identity (see KubeClient.as). */
+  impersonate?: Identity;
 }
 
 export function createKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions = {}): KubeClient {
+  return buildKubeClient(kc, options, { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) });
+}
+
+function buildKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions, pool: { http: http.Agent; https: https.Agent }): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context, or pass --kubeconfig pointing at a valid file');
-  const auth = sharedDispatcherAuth(kc);
+  const identity = options.impersonate;
+  const auth = identity ? noAuthentication : sharedDispatcherAuth(kc);
   const configuration = k8s.createConfiguration({
     baseServer: new k8s.ServerConfiguration(cluster.server, {}),
     authMethods: { default: auth },
-    httpApi: countingHttp(options.observe),
+    httpApi: identity ? impersonatingHttp(kc, identity, pool, options.observe) : countingHttp(options.observe),
     middleware: [k8s.setHeaderMiddleware('User-Agent', options.userAgent ?? 'kumulus')],
   });
   const watcher = new k8s.Watch(kc);
@@ -355,7 +452,11 @@ export function createKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions 
     resource,
     request,
     api: (apiClass) => new apiClass(configuration),
+    as: (as) => buildKubeClient(kc, { ...options, impersonate: as }, pool),
+    impersonating: identity,
     watch: async (path, query, onEvent, onDone) => {
+      // client-node's Watch carries the kubeconfig's own credentials: it must never run on a caller's behalf.
+      if (identity) throw new Error(`a watch cannot be impersonated (as ${identity.user}); read the shared informers after an access review instead`);
       let failed: unknown;
       const controller = await watcher.watch(path, query, onEvent, (err: unknown) => {
         failed ??= err ?? null;
