@@ -1,0 +1,45 @@
+import { capacityCommands } from './capacity.ts';
+import { clusterCommands } from './clusters.ts';
+import { configurationCommands } from './configurations.ts';
+import type { Command } from './define.ts';
+import { eventCommands } from './events.ts';
+import { hostCommands } from './hosts.ts';
+import { imageStoreCommands } from './image-stores.ts';
+import { createInfra, type InfrastructureDeps } from './infra-support.ts';
+import { jobCommands } from './jobs.ts';
+import { offeringCommands } from './offerings.ts';
+import { physicalNetworkCommands } from './physical-networks.ts';
+import { podCommands } from './pods.ts';
+import { storagePoolCommands } from './storage-pools.ts';
+import { vlanIpRangeCommands } from './vlan-ip-ranges.ts';
+import { zoneCommands } from './zones.ts';
+
+/**
+ * The infrastructure half of the command table: the whole zone bring-up of PROTOCOL.md §9
+ * (settings, zones, physical networks with traffic types and providers, pods, VLAN IP
+ * ranges, clusters, hosts, primary and secondary storage), offerings, capacity, events and
+ * async jobs. Writes go to the apiserver as the caller; lists come from the informers of
+ * `deps.informers`, each gated by `deps.mayList`. The informers are created (with their
+ * indexes) here: start them (manager.start or factory.start) before serving.
+ */
+export function infrastructureCommands(deps: InfrastructureDeps): Command[] {
+  const infra = createInfra(deps);
+  return [
+    ...configurationCommands(infra),
+    ...zoneCommands(infra),
+    ...physicalNetworkCommands(infra),
+    ...podCommands(infra),
+    ...vlanIpRangeCommands(infra),
+    ...clusterCommands(infra),
+    ...hostCommands(infra),
+    ...storagePoolCommands(infra),
+    ...imageStoreCommands(infra),
+    ...offeringCommands(infra),
+    ...capacityCommands(infra),
+    ...eventCommands(infra),
+    // Last: the job commands read the result mappers the groups above registered.
+    ...jobCommands(infra),
+  ];
+}
+
+export type { InfrastructureDeps, JobResultMapper } from './infra-support.ts';

@@ -1,0 +1,94 @@
+import { AsyncJob } from '../../crds/index.ts';
+import { type AsyncJobLive, resourceTypeOf } from '../lists/cache.ts';
+import { keywordMatches } from '../lists/filters.ts';
+import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { entityNotFound } from '../protocol/errors.ts';
+import { asyncJobFields, type AsyncJobView } from '../protocol/jobs.ts';
+import { type Command, type CommandContext, defineCommand } from './define.ts';
+import { type Infra, jobOutcome, untilCached } from './infra-support.ts';
+
+/**
+ * queryAsyncJobResult and listAsyncJobs (PROTOCOL.md §5), answered from AsyncJob objects, so
+ * any replica answers, also after a restart: the controller records completion in the job's
+ * status, and `jobresult` is the target object as it is now, under the command's object name.
+ */
+
+function view(infra: Infra, job: AsyncJobLive, ctx: CommandContext): AsyncJobView {
+  const { cache } = infra;
+  const user = cache.users.byName(job.spec.userRef.name);
+  const account = user ? cache.accounts.byName(user.spec.accountRef.name) : undefined;
+  const domain = account ? cache.domains.byName(account.spec.domainRef.name) : undefined;
+  const created = job.status?.created ?? job.metadata.creationTimestamp;
+  const outcome = jobOutcome(job, ctx, infra.jobResults);
+  return {
+    jobid: job.metadata.uid ?? '',
+    ...(outcome ? { outcome } : {}),
+    cmd: job.spec.command,
+    instanceType: job.spec.targetRef.kind,
+    instanceId: job.spec.targetRef.uid,
+    created: created === undefined ? new Date(0) : new Date(created),
+    ...(job.status?.completed !== undefined ? { completed: new Date(job.status.completed) } : {}),
+    userid: user?.metadata.uid ?? '',
+    accountid: account?.metadata.uid ?? '',
+    account: account ? (account.spec.displayName ?? account.metadata.name ?? '') : '',
+    domainid: domain?.metadata.uid ?? '',
+    domainpath: domain?.status?.path ?? '',
+  };
+}
+
+export function jobCommands(infra: Infra): Command[] {
+  const { cache } = infra;
+  const jobsType = resourceTypeOf(AsyncJob);
+
+  const queryAsyncJobResult = defineCommand({
+    name: 'queryAsyncJobResult',
+    kind: 'flat',
+    description: 'Retrieves the current status of asynchronous job.',
+    params: { jobid: { type: 'uuid', description: 'the ID of the asynchronous job', required: true, entity: 'asyncjobs' } },
+    async handle(p, ctx) {
+      await cache.synced();
+      // Another replica may have just created the job: give this cache a moment to see it.
+      await untilCached(() => cache.asyncJobs.byUid(p.jobid) !== undefined, 2000);
+      const job = cache.asyncJobs.byUid(p.jobid);
+      if (!job) throw entityNotFound('queryasyncjobresult', 'jobid', p.jobid);
+      await infra.mayRead(ctx, AsyncJob, job.metadata.namespace);
+      return job;
+    },
+    map: (job, ctx) => asyncJobFields(view(infra, job, ctx)),
+  });
+
+  const listAsyncJobs = defineCommand({
+    name: 'listAsyncJobs',
+    kind: 'list',
+    description: 'Lists all pending asynchronous jobs for the account.',
+    params: {
+      startdate: { type: 'date', withTime: true, description: 'The start date of the async job (use format "yyyy-MM-dd\'T\'HH:mm:ss\'+\'SSSS")' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      resourceid: { type: 'string', description: 'the id of the resource' },
+      resourcetype: { type: 'string', description: 'the type of the resource' },
+    },
+    async handle(p, ctx) {
+      await cache.synced();
+      const namespaces = await scopedNamespaces(cache, ctx.caller, p, jobsType, 'listasyncjobs', infra.deps.mayList);
+      const start = p.startdate?.getTime();
+      return cache.asyncJobs
+        .list()
+        .filter(
+          (job) =>
+            inScope(namespaces, job.metadata.namespace) &&
+            keywordMatches(p.keyword, job.spec.command) &&
+            (start === undefined || Date.parse(job.metadata.creationTimestamp ?? '') >= start) &&
+            (p.resourceid === undefined || p.resourceid === job.spec.targetRef.uid) &&
+            (p.resourcetype === undefined || p.resourcetype.toLowerCase() === job.spec.targetRef.kind.toLowerCase()),
+        )
+        .sort((a, b) => Date.parse(b.metadata.creationTimestamp ?? '') - Date.parse(a.metadata.creationTimestamp ?? ''));
+    },
+    mapItem: (job, ctx) => asyncJobFields(view(infra, job, ctx)),
+  });
+
+  return [queryAsyncJobResult, listAsyncJobs];
+}

@@ -1,0 +1,646 @@
+import { DiskOffering, NetworkOffering, ServiceOffering, type KindInfo } from '../../crds/index.ts';
+import type { KubeObject } from '../../lib/kube-client.ts';
+import type { Cached, DiskOfferingLive, DomainLive, NetworkOfferingLive, ServiceOfferingLive, ZoneLive } from '../lists/cache.ts';
+import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
+import { isRootAdmin } from '../protocol/auth.ts';
+import type { Fields } from '../protocol/envelope.ts';
+import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
+import { type Command, type CommandContext, defineCommand } from './define.ts';
+import { createNamed, failure, type Infra, objectName } from './infra-support.ts';
+import { apiDate, commaList } from './infra-views.ts';
+
+/**
+ * Service, disk and network offerings. Offerings are immutable (DESIGN.md): an update that
+ * would change one is refused by the apiserver with the CRD's own message; deleting one in
+ * use leaves it Inactive (hidden) until its users are gone.
+ */
+
+type Scoped = KubeObject & { spec: { displayName?: string; displayText?: string; domainRefs?: { name: string }[]; zoneRefs?: { name: string }[] }; status?: { state?: string } };
+
+const MiB = 2 ** 20;
+const GiB = 2 ** 30;
+const UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: MiB, Gi: GiB, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, '': 1 };
+
+/** Bytes in a Kubernetes quantity (`512Mi`, `20Gi`, `1073741824`). */
+export function quantityBytes(quantity: string | number | undefined): number | undefined {
+  if (quantity === undefined) return undefined;
+  if (typeof quantity === 'number') return quantity;
+  const match = /^([0-9.]+)([KMGTPE]i|[kMGTPE])?$/.exec(quantity);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * (UNITS[match[2] ?? ''] ?? 1));
+}
+
+const names = (refs: { name: string }[] | undefined, cache: Cached<KubeObject & { spec: { displayName?: string } }>, field: 'uid' | 'display') =>
+  refs?.length ? refs.map((r) => (field === 'uid' ? cache.byName(r.name)?.metadata.uid : (cache.byName(r.name)?.spec.displayName ?? r.name)) ?? r.name).join(',') : undefined;
+
+function scopeFields(infra: Infra, offering: Scoped): Fields {
+  const domains = infra.cache.domains as unknown as Cached<KubeObject & { spec: { displayName?: string } }>;
+  const zones = infra.cache.zones as unknown as Cached<KubeObject & { spec: { displayName?: string } }>;
+  return {
+    name: offering.spec.displayName ?? offering.metadata.name,
+    displaytext: offering.spec.displayText ?? offering.spec.displayName ?? offering.metadata.name,
+    domainid: names(offering.spec.domainRefs, domains, 'uid'),
+    domain: names(offering.spec.domainRefs, domains, 'display'),
+    zoneid: names(offering.spec.zoneRefs, zones, 'uid'),
+    zone: names(offering.spec.zoneRefs, zones, 'display'),
+    created: apiDate(offering.metadata.creationTimestamp),
+    hasannotations: false,
+  };
+}
+
+function rateFields(spec: { bytesReadRate?: number; bytesWriteRate?: number; iopsReadRate?: number; iopsWriteRate?: number; cacheMode?: string }): Fields {
+  return { diskBytesReadRate: spec.bytesReadRate, diskBytesWriteRate: spec.bytesWriteRate, diskIopsReadRate: spec.iopsReadRate, diskIopsWriteRate: spec.iopsWriteRate, cacheMode: spec.cacheMode };
+}
+
+export function serviceOfferingItem(infra: Infra, o: ServiceOfferingLive): Fields {
+  const s = o.spec;
+  const disk = s.diskOfferingRef ? infra.cache.diskOfferings.byName(s.diskOfferingRef.name) : undefined;
+  const memory = quantityBytes(s.memory);
+  return {
+    id: o.metadata.uid,
+    ...scopeFields(infra, o),
+    cpunumber: s.cpuNumber,
+    cpuspeed: s.cpuSpeed ?? 1000,
+    memory: memory === undefined ? undefined : Math.round(memory / MiB),
+    iscustomized: s.customized !== undefined,
+    offerha: s.offerHa ?? false,
+    limitcpuuse: s.limitCpuUse ?? false,
+    isvolatile: s.isVolatile ?? false,
+    dynamicscalingenabled: s.dynamicScalingEnabled ?? true,
+    hosttags: commaList(s.hostTags),
+    storagetags: commaList(s.storageTags),
+    storagetype: s.storageType ?? 'shared',
+    provisioningtype: s.provisioningType ?? 'thin',
+    networkrate: s.networkRate,
+    rootdisksize: s.rootDiskSize === undefined ? undefined : Math.round((quantityBytes(s.rootDiskSize) ?? 0) / GiB),
+    diskofferingid: disk?.metadata.uid,
+    diskofferingname: disk ? (disk.spec.displayName ?? disk.metadata.name) : undefined,
+    deploymentplanner: s.deploymentPlanner,
+    state: o.status?.state ?? 'Active',
+    issystem: false,
+    defaultuse: false,
+    iscustomizediops: false,
+    ...rateFields(s),
+  };
+}
+
+export function diskOfferingItem(infra: Infra, o: DiskOfferingLive): Fields {
+  const s = o.spec;
+  const size = quantityBytes(s.diskSize);
+  return {
+    id: o.metadata.uid,
+    ...scopeFields(infra, o),
+    disksize: size === undefined ? 0 : Math.round(size / GiB),
+    iscustomized: s.customized !== undefined,
+    miniops: s.minIops,
+    maxiops: s.maxIops,
+    tags: commaList(s.storageTags),
+    storagetype: s.storageType ?? 'shared',
+    provisioningtype: s.provisioningType ?? 'thin',
+    encrypt: s.encrypt ?? false,
+    displayoffering: s.displayOffering ?? true,
+    state: o.status?.state ?? 'Active',
+    iscustomizediops: false,
+    disksizestrictness: false,
+    ...rateFields(s),
+  };
+}
+
+export function networkOfferingItem(infra: Infra, o: NetworkOfferingLive): Fields {
+  const s = o.spec;
+  return {
+    id: o.metadata.uid,
+    ...scopeFields(infra, o),
+    guestiptype: s.guestIpType,
+    traffictype: s.trafficType ?? 'Guest',
+    service: (s.services ?? []).map((service) => ({ name: service.name, provider: [{ name: service.provider ?? 'VirtualRouter' }] })),
+    specifyvlan: s.specifyVlan ?? false,
+    specifyipranges: s.specifyIpRanges ?? false,
+    ispersistent: s.persistent ?? false,
+    conservemode: s.conserveMode ?? true,
+    egressdefaultpolicy: s.egressDefaultAllow ?? true,
+    availability: s.availability ?? 'Optional',
+    internetprotocol: s.internetProtocol ?? 'IPv4',
+    forvpc: s.forVpc ?? false,
+    networkrate: s.networkRate,
+    tags: commaList(s.tags),
+    // CloudStack network offerings are Enabled or Disabled; an Inactive one is deleted while in use.
+    state: o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled',
+    isdefault: false,
+    fornsx: false,
+    fortungsten: false,
+    supportsinternallb: false,
+    supportspublicaccess: false,
+    supportsstrechedl2subnet: false,
+  };
+}
+
+/** domainid / zoneid lists of a create command, as references; an unknown id is CloudStack's 431. */
+function refsOf<T extends KubeObject>(cache: Cached<T>, ids: readonly string[] | undefined, label: string, param: string): { name: string }[] | undefined {
+  if (ids === undefined || ids.length === 0 || (ids.length === 1 && ids[0]?.toLowerCase() === 'public') || (ids.length === 1 && ids[0] === 'all')) return undefined;
+  return ids.map((id) => {
+    const found = cache.byUid(id);
+    if (!found) throw entityNotFound(label, param, id);
+    return { name: found.metadata.name ?? '' };
+  });
+}
+
+/** The caller's domain and its ancestors: the domains whose offerings it may use. */
+function domainLine(infra: Infra, ctx: CommandContext): Set<string> {
+  const line = new Set<string>();
+  let domain: DomainLive | undefined = infra.cache.domains.byUid(ctx.caller.domainId);
+  while (domain && !line.has(domain.metadata.name ?? '')) {
+    line.add(domain.metadata.name ?? '');
+    domain = domain.spec.parentRef ? infra.cache.domains.byName(domain.spec.parentRef.name) : undefined;
+  }
+  return line;
+}
+
+interface OfferingFilters {
+  readonly id?: string;
+  readonly name?: string;
+  readonly keyword?: string;
+  readonly domainid?: string;
+  readonly zoneid?: string;
+  readonly state?: string;
+}
+
+/** What every offering list shares: id, name, keyword, domain and zone scope, state; non-admins see public offerings and their domains'. */
+function listScoped<T extends Scoped>(infra: Infra, ctx: CommandContext, cache: Cached<T>, label: string, p: OfferingFilters, stateOf: (o: T) => string): T[] {
+  const one = findOptional(cache, p.id, label, 'id');
+  const domain = findOptional(infra.cache.domains, p.domainid, label, 'domainid');
+  const zone: ZoneLive | undefined = findOptional(infra.cache.zones, p.zoneid, label, 'zoneid');
+  const visible = isRootAdmin(ctx.caller) ? undefined : domainLine(infra, ctx);
+  return (one ? [one] : cache.list())
+    .filter((o) => {
+      const domains = o.spec.domainRefs?.map((r) => r.name);
+      const zones = o.spec.zoneRefs?.map((r) => r.name);
+      const name = o.spec.displayName ?? o.metadata.name;
+      return (
+        equalsIgnoringCase(p.name, name) &&
+        keywordMatches(p.keyword, name, o.spec.displayText) &&
+        (domain === undefined || domains === undefined || domains.includes(domain.metadata.name ?? '')) &&
+        (visible === undefined || domains === undefined || domains.some((d) => visible.has(d))) &&
+        (zone === undefined || zones === undefined || zones.includes(zone.metadata.name ?? '')) &&
+        (p.state === undefined ? one !== undefined || stateOf(o) !== 'Inactive' : equalsIgnoringCase(p.state, stateOf(o)))
+      );
+    })
+    .sort(byCreation);
+}
+
+async function deleteOffering(infra: Infra, ctx: CommandContext, kind: KindInfo, cache: Cached<KubeObject>, id: string, label: string): Promise<undefined> {
+  await infra.mayRead(ctx, kind);
+  const offering = mustFind(cache, id, label, 'id');
+  await infra
+    .resource(ctx, kind)
+    .delete({ name: offering.metadata.name ?? '' }, { preconditions: { uid: id } })
+    .catch((err: unknown) => failure(err, ctx, { label, id }));
+  return undefined;
+}
+
+const RATE_PARAMS = {
+  bytesreadrate: { type: 'long', description: 'bytes read rate of the disk offering' },
+  byteswriterate: { type: 'long', description: 'bytes write rate of the disk offering' },
+  iopsreadrate: { type: 'long', description: 'io requests read rate of the disk offering' },
+  iopswriterate: { type: 'long', description: 'io requests write rate of the disk offering' },
+  cachemode: { type: 'string', description: 'the cache mode to use for this disk offering. none, writeback or writethrough', oneOf: ['none', 'writeback', 'writethrough'] },
+} as const;
+
+function rateSpec(p: { bytesreadrate?: number; byteswriterate?: number; iopsreadrate?: number; iopswriterate?: number; cachemode?: string }): Record<string, unknown> {
+  return { bytesReadRate: p.bytesreadrate, bytesWriteRate: p.byteswriterate, iopsReadRate: p.iopsreadrate, iopsWriteRate: p.iopswriterate, cacheMode: p.cachemode };
+}
+
+/** Drops undefined members, so a created spec holds only what was given (the CRD defaults the rest). */
+function defined<T extends Record<string, unknown>>(spec: T): T {
+  return Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as T;
+}
+
+const tagList = (text: string | undefined) => text?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+
+const SERVICE_OFFERING_PARAMS = {
+  'spec.displayName': 'name',
+  'spec.displayText': 'displaytext',
+  'spec.cpuNumber': 'cpunumber',
+  'spec.cpuSpeed': 'cpuspeed',
+  'spec.memory': 'memory',
+  'spec.customized': 'customized',
+  'spec.customized.minCpuNumber': 'mincpunumber',
+  'spec.customized.maxCpuNumber': 'maxcpunumber',
+  'spec.customized.minMemory': 'minmemory',
+  'spec.customized.maxMemory': 'maxmemory',
+  'spec.hostTags': 'hosttags',
+  'spec.storageTags': 'tags',
+  'spec.diskOfferingRef.name': 'diskofferingid',
+  'spec.rootDiskSize': 'rootdisksize',
+  'spec.offerHa': 'offerha',
+};
+const DISK_OFFERING_PARAMS = { 'spec.displayName': 'name', 'spec.displayText': 'displaytext', 'spec.diskSize': 'disksize', 'spec.customized': 'customized', 'spec.minIops': 'miniops', 'spec.maxIops': 'maxiops', 'spec.storageTags': 'tags' };
+const NETWORK_OFFERING_PARAMS = { 'spec.displayName': 'name', 'spec.displayText': 'displaytext', 'spec.guestIpType': 'guestiptype', 'spec.services': 'supportedservices', 'spec.specifyIpRanges': 'specifyipranges', 'spec.specifyVlan': 'specifyvlan' };
+
+export function offeringCommands(infra: Infra): Command[] {
+  const { cache } = infra;
+
+  const createServiceOffering = defineCommand({
+    name: 'createServiceOffering',
+    kind: 'object',
+    description: 'Creates a service offering.',
+    params: {
+      name: { type: 'string', description: 'the name of the service offering', required: true },
+      displaytext: { type: 'string', description: 'The display text of the service offering, defaults to \'name\'.', required: true },
+      cpunumber: { type: 'integer', description: 'the CPU number of the service offering' },
+      cpuspeed: { type: 'integer', description: 'the CPU speed of the service offering in MHz.' },
+      memory: { type: 'integer', description: 'the total memory of the service offering in MB' },
+      customized: { type: 'boolean', description: 'Whether service offering size is custom or not' },
+      mincpunumber: { type: 'integer', description: 'The minimum number of CPUs to be set with Custom Computer Offering' },
+      maxcpunumber: { type: 'integer', description: 'The maximum number of CPUs to be set with Custom Computer Offering' },
+      minmemory: { type: 'integer', description: 'The minimum memory size of the custom service offering in MB' },
+      maxmemory: { type: 'integer', description: 'The maximum memory size of the custom service offering in MB' },
+      offerha: { type: 'boolean', description: 'the HA for the service offering' },
+      limitcpuuse: { type: 'boolean', description: 'restrict the CPU usage to committed service offering' },
+      isvolatile: { type: 'boolean', description: 'true if the virtual machine needs to be volatile so that on every reboot of VM, original root disk is dettached then destroyed and a fresh root disk is created and attached to VM' },
+      dynamicscalingenabled: { type: 'boolean', description: 'true if virtual machine needs to be dynamically scalable of cpu or memory' },
+      hosttags: { type: 'string', description: 'the host tag for this service offering.' },
+      tags: { type: 'string', description: 'the tags for this service offering.' },
+      storagetype: { type: 'string', description: 'the storage type of the service offering. Values are local and shared.', oneOf: ['local', 'shared'] },
+      provisioningtype: { type: 'string', description: 'provisioning type used to create volumes. Valid values are thin, sparse, fat.', oneOf: ['thin', 'sparse', 'fat'] },
+      networkrate: { type: 'integer', description: 'data transfer rate in megabits per second allowed. Supported only for non-System offering and system offerings having "domainrouter" systemvmtype' },
+      rootdisksize: { type: 'long', description: 'the Root disk size in GB.' },
+      diskofferingid: { type: 'uuid', description: 'the ID of the disk offering to which service offering should be mapped', entity: 'diskoffering' },
+      deploymentplanner: { type: 'string', description: 'The deployment planner heuristics used to deploy a VM of this offering. If null, value of global config vm.deployment.planner is used' },
+      issystem: { type: 'boolean', description: 'is this a system vm offering' },
+      domainid: { type: 'list', items: 'uuid', description: 'the ID of the containing domain(s), null for public offerings' },
+      zoneid: { type: 'list', items: 'uuid', description: 'the ID of the containing zone(s), null for public offerings' },
+      ...RATE_PARAMS,
+    },
+    async handle(p, ctx) {
+      const label = 'createserviceoffering';
+      await infra.mayRead(ctx, ServiceOffering);
+      if (p.issystem === true) throw invalidParameterValue('System VM offerings are not supported: Kumulus runs no system VMs');
+      const disk = findOptional(cache.diskOfferings, p.diskofferingid, label, 'diskofferingid');
+      const customized = p.customized === true || (p.cpunumber === undefined && p.memory === undefined && (p.maxcpunumber !== undefined || p.maxmemory !== undefined));
+      const spec = defined({
+        displayName: p.name,
+        displayText: p.displaytext,
+        cpuNumber: customized ? undefined : p.cpunumber,
+        cpuSpeed: p.cpuspeed,
+        memory: customized || p.memory === undefined ? undefined : `${p.memory}Mi`,
+        customized: customized
+          ? defined({
+              minCpuNumber: p.mincpunumber,
+              maxCpuNumber: p.maxcpunumber ?? p.cpunumber,
+              minMemory: p.minmemory === undefined ? undefined : `${p.minmemory}Mi`,
+              maxMemory: p.maxmemory === undefined ? (p.memory === undefined ? undefined : `${p.memory}Mi`) : `${p.maxmemory}Mi`,
+            })
+          : undefined,
+        offerHa: p.offerha,
+        limitCpuUse: p.limitcpuuse,
+        isVolatile: p.isvolatile,
+        dynamicScalingEnabled: p.dynamicscalingenabled,
+        hostTags: tagList(p.hosttags),
+        storageTags: tagList(p.tags),
+        storageType: p.storagetype,
+        provisioningType: p.provisioningtype,
+        networkRate: p.networkrate,
+        rootDiskSize: p.rootdisksize === undefined ? undefined : `${p.rootdisksize}Gi`,
+        diskOfferingRef: disk ? { name: disk.metadata.name ?? '' } : undefined,
+        deploymentPlanner: p.deploymentplanner,
+        domainRefs: refsOf(cache.domains, p.domainid, label, 'domainid'),
+        zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
+        ...rateSpec(p),
+      });
+      return createNamed(infra.resource<ServiceOfferingLive>(ctx, ServiceOffering), objectName(p.name), (name) => ({
+        apiVersion: ServiceOffering.apiVersion,
+        kind: ServiceOffering.kind,
+        metadata: { name },
+        spec: spec as ServiceOfferingLive['spec'],
+      })).catch((err: unknown) => failure(err, ctx, { label, params: SERVICE_OFFERING_PARAMS }));
+    },
+    map: (o) => serviceOfferingItem(infra, o),
+  });
+
+  const listServiceOfferings = defineCommand({
+    name: 'listServiceOfferings',
+    kind: 'list',
+    description: 'Lists all available service offerings.',
+    params: {
+      id: { type: 'uuid', description: 'ID of the service offering', entity: 'serviceoffering' },
+      name: { type: 'string', description: 'name of the service offering' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      domainid: { type: 'uuid', description: 'the ID of the domain associated with the service offering', entity: 'domain' },
+      zoneid: { type: 'uuid', description: 'id of zone disk offering is associated with', entity: 'zone' },
+      state: { type: 'string', description: 'Filter by state of the service offering. Defaults to \'Active\'. If set to \'all\' shows both Active & Inactive offerings.' },
+      issystem: { type: 'boolean', description: 'is this a system vm offering' },
+      cpunumber: { type: 'integer', description: 'The number of CPUs the offering has' },
+      memory: { type: 'integer', description: 'The memory the offering has in MB' },
+      cpuspeed: { type: 'integer', description: 'The CPU speed of the offering in MHz' },
+      storagetype: { type: 'string', description: 'The storage type of the service offering. Values are local and shared.' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+    },
+    async handle(p, ctx) {
+      await infra.mayRead(ctx, ServiceOffering);
+      if (p.issystem === true) return [];
+      const state = p.state?.toLowerCase() === 'all' ? undefined : p.state;
+      const rows = listScoped(infra, ctx, cache.serviceOfferings, 'listserviceofferings', { ...p, state }, (o) => o.status?.state ?? 'Active');
+      return rows.filter((o) => {
+        const item = serviceOfferingItem(infra, o);
+        return (
+          (p.cpunumber === undefined || o.spec.customized !== undefined || item['cpunumber'] === p.cpunumber) &&
+          (p.memory === undefined || o.spec.customized !== undefined || item['memory'] === p.memory) &&
+          (p.cpuspeed === undefined || item['cpuspeed'] === p.cpuspeed) &&
+          equalsIgnoringCase(p.storagetype, o.spec.storageType ?? 'shared')
+        );
+      });
+    },
+    mapItem: (o) => serviceOfferingItem(infra, o),
+  });
+
+  const updateServiceOffering = defineCommand({
+    name: 'updateServiceOffering',
+    kind: 'object',
+    description: 'Updates a service offering (offerings are immutable: the apiserver refuses a change).',
+    params: {
+      id: { type: 'uuid', description: 'the ID of the service offering to be updated', required: true, entity: 'serviceoffering' },
+      name: { type: 'string', description: 'the name of the service offering to be updated' },
+      displaytext: { type: 'string', description: 'the display text of the service offering to be updated' },
+    },
+    async handle(p, ctx) {
+      const label = 'updateserviceoffering';
+      await infra.mayRead(ctx, ServiceOffering);
+      const o = mustFind(cache.serviceOfferings, p.id, label, 'id');
+      return infra
+        .resource<ServiceOfferingLive>(ctx, ServiceOffering)
+        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: SERVICE_OFFERING_PARAMS }));
+    },
+    map: (o) => serviceOfferingItem(infra, o),
+  });
+
+  const deleteServiceOffering = defineCommand({
+    name: 'deleteServiceOffering',
+    kind: 'success',
+    description: 'Deletes a service offering.',
+    params: { id: { type: 'uuid', description: 'the ID of the service offering', required: true, entity: 'serviceoffering' } },
+    handle: (p, ctx) => deleteOffering(infra, ctx, ServiceOffering, cache.serviceOfferings as unknown as Cached<KubeObject>, p.id, 'deleteserviceoffering'),
+  });
+
+  const createDiskOffering = defineCommand({
+    name: 'createDiskOffering',
+    kind: 'object',
+    description: 'Creates a disk offering.',
+    params: {
+      name: { type: 'string', description: 'name of the disk offering', required: true },
+      displaytext: { type: 'string', description: 'An alternate display text of the disk offering, defaults to \'name\'.', required: true, length: 4096 },
+      disksize: { type: 'long', description: 'size of the disk offering in GB (1GB = 1,073,741,824 bytes)' },
+      customized: { type: 'boolean', description: 'whether disk offering size is custom or not' },
+      miniops: { type: 'long', description: 'min iops of the disk offering' },
+      maxiops: { type: 'long', description: 'max iops of the disk offering' },
+      tags: { type: 'string', description: 'tags for the disk offering', length: 4096 },
+      storagetype: { type: 'string', description: 'the storage type of the disk offering. Values are local and shared.', oneOf: ['local', 'shared'] },
+      provisioningtype: { type: 'string', description: 'provisioning type used to create volumes. Valid values are thin, sparse, fat.', oneOf: ['thin', 'sparse', 'fat'] },
+      encrypt: { type: 'boolean', description: 'Volumes using this offering should be encrypted' },
+      displayoffering: { type: 'boolean', description: 'an optional field, whether to display the offering to the end user or not.' },
+      domainid: { type: 'list', items: 'uuid', description: 'the ID of the containing domain(s), null for public offerings' },
+      zoneid: { type: 'list', items: 'uuid', description: 'the ID of the containing zone(s), null for public offerings' },
+      ...RATE_PARAMS,
+    },
+    async handle(p, ctx) {
+      const label = 'creatediskoffering';
+      await infra.mayRead(ctx, DiskOffering);
+      const spec = defined({
+        displayName: p.name,
+        displayText: p.displaytext,
+        diskSize: p.customized === true || p.disksize === undefined ? undefined : `${p.disksize}Gi`,
+        customized: p.customized === true ? {} : undefined,
+        minIops: p.miniops,
+        maxIops: p.maxiops,
+        storageTags: tagList(p.tags),
+        storageType: p.storagetype,
+        provisioningType: p.provisioningtype,
+        encrypt: p.encrypt,
+        displayOffering: p.displayoffering,
+        domainRefs: refsOf(cache.domains, p.domainid, label, 'domainid'),
+        zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
+        ...rateSpec(p),
+      });
+      return createNamed(infra.resource<DiskOfferingLive>(ctx, DiskOffering), objectName(p.name), (name) => ({
+        apiVersion: DiskOffering.apiVersion,
+        kind: DiskOffering.kind,
+        metadata: { name },
+        spec: spec as DiskOfferingLive['spec'],
+      })).catch((err: unknown) => failure(err, ctx, { label, params: DISK_OFFERING_PARAMS }));
+    },
+    map: (o) => diskOfferingItem(infra, o),
+  });
+
+  const listDiskOfferings = defineCommand({
+    name: 'listDiskOfferings',
+    kind: 'list',
+    description: 'Lists all available disk offerings.',
+    params: {
+      id: { type: 'uuid', description: 'ID of the disk offering', entity: 'diskoffering' },
+      name: { type: 'string', description: 'name of the disk offering' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      domainid: { type: 'uuid', description: 'the ID of the domain of the disk offering.', entity: 'domain' },
+      zoneid: { type: 'uuid', description: 'id of zone disk offering is associated with', entity: 'zone' },
+      state: { type: 'string', description: 'Filter by state of the disk offering. Defaults to \'Active\'. If set to \'all\' shows both Active & Inactive offerings.' },
+      storagetype: { type: 'string', description: 'The storage type of the disk offering. Values are local and shared.' },
+      encrypt: { type: 'boolean', description: 'listed offerings support disk encryption' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+    },
+    async handle(p, ctx) {
+      await infra.mayRead(ctx, DiskOffering);
+      const state = p.state?.toLowerCase() === 'all' ? undefined : p.state;
+      return listScoped(infra, ctx, cache.diskOfferings, 'listdiskofferings', { ...p, state }, (o) => o.status?.state ?? 'Active').filter(
+        (o) => equalsIgnoringCase(p.storagetype, o.spec.storageType ?? 'shared') && (p.encrypt === undefined || p.encrypt === (o.spec.encrypt ?? false)),
+      );
+    },
+    mapItem: (o) => diskOfferingItem(infra, o),
+  });
+
+  const updateDiskOffering = defineCommand({
+    name: 'updateDiskOffering',
+    kind: 'object',
+    description: 'Updates a disk offering (offerings are immutable: the apiserver refuses a change).',
+    params: {
+      id: { type: 'uuid', description: 'ID of the disk offering', required: true, entity: 'diskoffering' },
+      name: { type: 'string', description: 'updates name of the disk offering with this value' },
+      displaytext: { type: 'string', description: 'updates alternate display text of the disk offering with this value', length: 4096 },
+      displayoffering: { type: 'boolean', description: 'an optional field, whether to display the offering to the end user or not.' },
+    },
+    async handle(p, ctx) {
+      const label = 'updatediskoffering';
+      await infra.mayRead(ctx, DiskOffering);
+      const o = mustFind(cache.diskOfferings, p.id, label, 'id');
+      return infra
+        .resource<DiskOfferingLive>(ctx, DiskOffering)
+        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext, displayOffering: p.displayoffering } }, 'merge')
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: DISK_OFFERING_PARAMS }));
+    },
+    map: (o) => diskOfferingItem(infra, o),
+  });
+
+  const deleteDiskOffering = defineCommand({
+    name: 'deleteDiskOffering',
+    kind: 'success',
+    description: 'Updates a disk offering.',
+    params: { id: { type: 'uuid', description: 'ID of the disk offering', required: true, entity: 'diskoffering' } },
+    handle: (p, ctx) => deleteOffering(infra, ctx, DiskOffering, cache.diskOfferings as unknown as Cached<KubeObject>, p.id, 'deletediskoffering'),
+  });
+
+  const SERVICES = ['Dhcp', 'Dns', 'UserData', 'SourceNat', 'StaticNat', 'PortForwarding', 'Lb', 'Firewall', 'SecurityGroup', 'Vpn', 'NetworkACL', 'Gateway', 'Connectivity'] as const;
+  const NETWORK_PROVIDERS = ['VirtualRouter', 'VpcVirtualRouter', 'InternalLbVm', 'SecurityGroupProvider', 'ConfigDrive'] as const;
+
+  const createNetworkOffering = defineCommand({
+    name: 'createNetworkOffering',
+    kind: 'object',
+    description: 'Creates a network offering.',
+    params: {
+      name: { type: 'string', description: 'the name of the network offering', required: true },
+      displaytext: { type: 'string', description: 'the display text of the network offering, defaults to the value of \'name\'.', required: true },
+      guestiptype: { type: 'string', description: 'guest type of the network offering: Shared, Isolated or L2', required: true, oneOf: ['Isolated', 'Shared', 'L2'] },
+      traffictype: { type: 'string', description: 'the traffic type for the network offering. Supported type in current release is GUEST only', required: true, oneOf: ['GUEST', 'Guest'] },
+      supportedservices: { type: 'list', description: 'services supported by the network offering' },
+      serviceproviderlist: { type: 'map', description: 'provider to service mapping. If not specified, the provider for the service will be mapped to the default provider on the physical network' },
+      specifyvlan: { type: 'boolean', description: 'true if network offering supports vlans' },
+      specifyipranges: { type: 'boolean', description: 'true if network offering supports specifying ip ranges; defaulted to false if not specified' },
+      ispersistent: { type: 'boolean', description: 'true if network offering supports persistent networks; defaulted to false if not specified' },
+      conservemode: { type: 'boolean', description: 'true if the network offering is IP conserve mode enabled' },
+      egressdefaultpolicy: { type: 'boolean', description: 'true if guest network default egress policy is allow; false if default egress policy is deny' },
+      availability: { type: 'string', description: 'the availability of network offering. The default value is Optional.  Another value is Required, which will make it as the default network offering for new networks ', oneOf: ['Optional', 'Required'] },
+      internetprotocol: { type: 'string', description: 'The internet protocol of network offering. Options are ipv4 and dualstack. Default is ipv4. dualstack will create a network offering that supports both IPv4 and IPv6' },
+      forvpc: { type: 'boolean', description: 'true if network offering is meant to be used for VPC, false otherwise.' },
+      networkrate: { type: 'integer', description: 'data transfer rate in megabits per second allowed' },
+      tags: { type: 'string', description: 'the tags for the network offering.', length: 4096 },
+      enable: { type: 'boolean', description: 'set to true if the offering is to be enabled during creation. Default is false' },
+      domainid: { type: 'list', items: 'uuid', description: 'the ID of the containing domain(s), null for public offerings' },
+      zoneid: { type: 'list', items: 'uuid', description: 'the ID of the containing zone(s), null for public offerings' },
+    },
+    async handle(p, ctx) {
+      const label = 'createnetworkoffering';
+      await infra.mayRead(ctx, NetworkOffering);
+      const providers = new Map((p.serviceproviderlist ?? []).map((entry) => [entry['service'] ?? '', entry['provider'] ?? '']));
+      const services = (p.supportedservices ?? []).map((service) => {
+        const name = SERVICES.find((s) => s.toLowerCase() === service.toLowerCase());
+        if (name === undefined) throw invalidParameterValue(`Invalid service ${service}; supported services: ${SERVICES.join(', ')}`);
+        const providerText = providers.get(service) ?? providers.get(name);
+        const provider = providerText === undefined ? undefined : NETWORK_PROVIDERS.find((x) => x.toLowerCase() === providerText.toLowerCase());
+        if (providerText !== undefined && provider === undefined) throw invalidParameterValue(`Invalid network service provider ${providerText} for service ${name}; use one of: ${NETWORK_PROVIDERS.join(', ')}`);
+        return defined({ name, provider });
+      });
+      const protocol = p.internetprotocol === undefined ? undefined : p.internetprotocol.toLowerCase() === 'dualstack' ? 'DualStack' : p.internetprotocol.toLowerCase() === 'ipv4' ? 'IPv4' : 'invalid';
+      if (protocol === 'invalid') throw invalidParameterValue(`Invalid internetprotocol ${p.internetprotocol ?? ''}: use ipv4 or dualstack`);
+      const spec = defined({
+        displayName: p.name,
+        displayText: p.displaytext,
+        guestIpType: p.guestiptype,
+        trafficType: 'Guest',
+        services: services.length ? services : undefined,
+        specifyVlan: p.specifyvlan,
+        specifyIpRanges: p.specifyipranges,
+        persistent: p.ispersistent,
+        conserveMode: p.conservemode,
+        egressDefaultAllow: p.egressdefaultpolicy,
+        availability: p.availability,
+        internetProtocol: protocol,
+        forVpc: p.forvpc,
+        networkRate: p.networkrate,
+        tags: tagList(p.tags),
+        domainRefs: refsOf(cache.domains, p.domainid, label, 'domainid'),
+        zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
+      });
+      return createNamed(infra.resource<NetworkOfferingLive>(ctx, NetworkOffering), objectName(p.name), (name) => ({
+        apiVersion: NetworkOffering.apiVersion,
+        kind: NetworkOffering.kind,
+        metadata: { name },
+        spec: spec as NetworkOfferingLive['spec'],
+      })).catch((err: unknown) => failure(err, ctx, { label, params: NETWORK_OFFERING_PARAMS }));
+    },
+    map: (o) => networkOfferingItem(infra, o),
+  });
+
+  const listNetworkOfferings = defineCommand({
+    name: 'listNetworkOfferings',
+    kind: 'list',
+    description: 'Lists all available network offerings.',
+    params: {
+      id: { type: 'uuid', description: 'list network offerings by ID', entity: 'networkoffering' },
+      name: { type: 'string', description: 'list network offerings by name' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      guestiptype: { type: 'string', description: 'list network offerings by guest type: shared, l2 or isolated' },
+      traffictype: { type: 'string', description: 'list by traffic type' },
+      state: { type: 'string', description: 'list network offerings by state' },
+      domainid: { type: 'uuid', description: 'the ID of the containing domain(s), null for public offerings', entity: 'domain' },
+      zoneid: { type: 'uuid', description: 'list network offerings available for network creation in specific zone', entity: 'zone' },
+      specifyvlan: { type: 'boolean', description: 'the tags for the network offering.' },
+      forvpc: { type: 'boolean', description: 'the network offering can be used only for network creation inside the VPC' },
+      supportedservices: { type: 'list', description: 'list network offerings supporting certain services' },
+    },
+    async handle(p, ctx) {
+      await infra.mayRead(ctx, NetworkOffering);
+      const stateOf = (o: NetworkOfferingLive) => (o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled');
+      const rows = listScoped(infra, ctx, cache.networkOfferings, 'listnetworkofferings', { ...p, state: undefined }, (o) => o.status?.state ?? 'Active');
+      return rows.filter(
+        (o) =>
+          equalsIgnoringCase(p.guestiptype, o.spec.guestIpType) &&
+          equalsIgnoringCase(p.traffictype, o.spec.trafficType ?? 'Guest') &&
+          equalsIgnoringCase(p.state, stateOf(o)) &&
+          (p.specifyvlan === undefined || p.specifyvlan === (o.spec.specifyVlan ?? false)) &&
+          (p.forvpc === undefined || p.forvpc === (o.spec.forVpc ?? false)) &&
+          (p.supportedservices ?? []).every((s) => (o.spec.services ?? []).some((x) => x.name.toLowerCase() === s.toLowerCase())),
+      );
+    },
+    mapItem: (o) => networkOfferingItem(infra, o),
+  });
+
+  const updateNetworkOffering = defineCommand({
+    name: 'updateNetworkOffering',
+    kind: 'object',
+    description: 'Updates a network offering (offerings are immutable: the apiserver refuses a change; state=Enabled is what a new offering already is).',
+    params: {
+      id: { type: 'uuid', description: 'the id of the network offering', entity: 'networkoffering' },
+      name: { type: 'string', description: 'the name of the network offering' },
+      displaytext: { type: 'string', description: 'the display text of the network offering' },
+      state: { type: 'string', description: 'update state for the network offering', oneOf: ['Enabled', 'Disabled'] },
+    },
+    async handle(p, ctx) {
+      const label = 'updatenetworkoffering';
+      await infra.mayRead(ctx, NetworkOffering);
+      if (p.id === undefined) throw invalidParameterValue('Unable to update the network offering: give its id');
+      const o = mustFind(cache.networkOfferings, p.id, label, 'id');
+      if (p.state === 'Disabled') throw invalidParameterValue('A network offering cannot be disabled: offerings are immutable; delete it instead (it stays until its networks are gone)');
+      if (p.name === undefined && p.displaytext === undefined) return o;
+      return infra
+        .resource<NetworkOfferingLive>(ctx, NetworkOffering)
+        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: NETWORK_OFFERING_PARAMS }));
+    },
+    map: (o) => networkOfferingItem(infra, o),
+  });
+
+  const deleteNetworkOffering = defineCommand({
+    name: 'deleteNetworkOffering',
+    kind: 'success',
+    description: 'Deletes a network offering.',
+    params: { id: { type: 'uuid', description: 'the ID of the network offering', required: true, entity: 'networkoffering' } },
+    handle: (p, ctx) => deleteOffering(infra, ctx, NetworkOffering, cache.networkOfferings as unknown as Cached<KubeObject>, p.id, 'deletenetworkoffering'),
+  });
+
+  return [
+    createServiceOffering,
+    listServiceOfferings,
+    updateServiceOffering,
+    deleteServiceOffering,
+    createDiskOffering,
+    listDiskOfferings,
+    updateDiskOffering,
+    deleteDiskOffering,
+    createNetworkOffering,
+    listNetworkOfferings,
+    updateNetworkOffering,
+    deleteNetworkOffering,
+  ];
+}

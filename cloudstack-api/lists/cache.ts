@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import {
+  Account,
+  AsyncJob,
+  Cluster,
+  Configuration,
+  DiskOffering,
+  Domain,
+  Host,
+  IPRange,
+  NetworkOffering,
+  PhysicalNetwork,
+  Pod,
+  PrimaryStorage,
+  SecondaryStorage,
+  ServiceOffering,
+  User,
+  Zone,
+  type AccountObject,
+  type AsyncJobObject,
+  type ClusterObject,
+  type ConfigurationObject,
+  type DiskOfferingObject,
+  type DomainObject,
+  type HostObject,
+  type IPRangeObject,
+  type KindInfo,
+  type NetworkOfferingObject,
+  type PhysicalNetworkObject,
+  type PodObject,
+  type PrimaryStorageObject,
+  type SecondaryStorageObject,
+  type ServiceOfferingObject,
+  type UserObject,
+  type ZoneObject,
+} from '../../crds/index.ts';
+import type { Informer } from '../../lib/informer.ts';
+import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
+import { byField, type IndexFunc } from '../../lib/store.ts';
+
+/**
+ * The API's read side: the shared informers of every kind the infrastructure commands serve,
+ * each with the indexes its lists and lookups need (by uid, which is the CloudStack id, and by
+ * parent name). Lists never reach the apiserver; whether a caller may read a cache is decided
+ * by RBAC (the `mayList` dependency) before a list is served.
+ */
+
+/** A kind's object as a cache holds it: plain JSON metadata. */
+export type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
+
+export type ZoneLive = Live<ZoneObject>;
+export type PodLive = Live<PodObject>;
+export type ClusterLive = Live<ClusterObject>;
+export type HostLive = Live<HostObject>;
+export type PrimaryStorageLive = Live<PrimaryStorageObject>;
+export type SecondaryStorageLive = Live<SecondaryStorageObject>;
+export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
+export type IPRangeLive = Live<IPRangeObject>;
+export type ServiceOfferingLive = Live<ServiceOfferingObject>;
+export type DiskOfferingLive = Live<DiskOfferingObject>;
+export type NetworkOfferingLive = Live<NetworkOfferingObject>;
+export type ConfigurationLive = Live<ConfigurationObject>;
+export type AsyncJobLive = Live<AsyncJobObject>;
+export type AccountLive = Live<AccountObject>;
+export type UserLive = Live<UserObject>;
+export type DomainLive = Live<DomainObject>;
+
+/** events.k8s.io/v1 Event, the fields listEvents reads. */
+export interface EventLive extends KubeObject {
+  eventTime?: string;
+  reason?: string;
+  note?: string;
+  type?: string;
+  action?: string;
+  regarding?: { apiVersion?: string; kind?: string; name?: string; namespace?: string; uid?: string };
+  series?: { count: number; lastObservedTime: string };
+  deprecatedFirstTimestamp?: string;
+  deprecatedLastTimestamp?: string;
+}
+
+export const EVENTS: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
+
+/** Where informers come from: a Manager or an InformerFactory of lib/informer.ts. */
+export interface InformerSource {
+  informer<T extends KubeObject = KubeObject>(type: ResourceType): Informer<T>;
+}
+
+export function resourceTypeOf(kind: KindInfo): ResourceType {
+  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
+}
+
+/** Index names, prefixed so they never collide with the controllers' on a shared informer. */
+export const INDEX = {
+  uid: 'cloudstack-api.uid',
+  zone: 'cloudstack-api.zone',
+  pod: 'cloudstack-api.pod',
+  cluster: 'cloudstack-api.cluster',
+  node: 'cloudstack-api.node',
+  namespace: 'cloudstack-api.account-namespace',
+  domain: 'cloudstack-api.domain',
+  account: 'cloudstack-api.account',
+  job: 'cloudstack-api.job-target',
+} as const;
+
+const registered = new WeakMap<object, Set<string>>();
+
+/** Adds an index once per informer, however many command tables are built on it. */
+function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: IndexFunc<T>): void {
+  let names = registered.get(informer);
+  if (!names) registered.set(informer, (names = new Set()));
+  if (names.has(name)) return;
+  informer.addIndex(name, fn);
+  names.add(name);
+}
+
+export interface Cached<T extends KubeObject> {
+  readonly kind: KindInfo;
+  readonly type: ResourceType;
+  readonly informer: Informer<T>;
+  byUid(uid: string): T | undefined;
+  byName(name: string, namespace?: string): T | undefined;
+  byIndex(index: string, value: string): T[];
+  list(): T[];
+}
+
+function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, indexes: Record<string, (obj: T) => string | undefined> = {}): Cached<T> {
+  const type = resourceTypeOf(kind);
+  const informer = source.informer<T>(type);
+  ensureIndex(informer, INDEX.uid, byField((o: T) => o.metadata.uid));
+  for (const [name, extract] of Object.entries(indexes)) ensureIndex(informer, name, byField(extract));
+  return {
+    kind,
+    type,
+    informer,
+    byUid: (uid) => informer.byIndex(INDEX.uid, uid)[0],
+    byName: (name, namespace) => informer.get({ name, namespace }),
+    byIndex: (index, value) => informer.byIndex(index, value),
+    list: () => informer.list(),
+  };
+}
+
+export interface InfraCache {
+  readonly zones: Cached<ZoneLive>;
+  readonly pods: Cached<PodLive>;
+  readonly clusters: Cached<ClusterLive>;
+  readonly hosts: Cached<HostLive>;
+  readonly primaryStorages: Cached<PrimaryStorageLive>;
+  readonly secondaryStorages: Cached<SecondaryStorageLive>;
+  readonly physicalNetworks: Cached<PhysicalNetworkLive>;
+  readonly ipRanges: Cached<IPRangeLive>;
+  readonly serviceOfferings: Cached<ServiceOfferingLive>;
+  readonly diskOfferings: Cached<DiskOfferingLive>;
+  readonly networkOfferings: Cached<NetworkOfferingLive>;
+  readonly configurations: Cached<ConfigurationLive>;
+  readonly asyncJobs: Cached<AsyncJobLive>;
+  readonly accounts: Cached<AccountLive>;
+  readonly users: Cached<UserLive>;
+  readonly domains: Cached<DomainLive>;
+  readonly events: Informer<EventLive>;
+  /** Resolves once every informer has its first list. */
+  synced(): Promise<void>;
+}
+
+export function createInfraCache(source: InformerSource): InfraCache {
+  const zoneOf = (o: { spec: { zoneRef: { name: string } } }) => o.spec.zoneRef.name;
+  const cache = {
+    zones: cached<ZoneLive>(source, Zone),
+    pods: cached<PodLive>(source, Pod, { [INDEX.zone]: zoneOf }),
+    clusters: cached<ClusterLive>(source, Cluster, { [INDEX.pod]: (o) => o.spec.podRef.name }),
+    hosts: cached<HostLive>(source, Host, { [INDEX.cluster]: (o) => o.spec.clusterRef.name, [INDEX.node]: (o) => o.spec.nodeName }),
+    primaryStorages: cached<PrimaryStorageLive>(source, PrimaryStorage, { [INDEX.zone]: zoneOf, [INDEX.cluster]: (o) => o.spec.clusterRef?.name }),
+    secondaryStorages: cached<SecondaryStorageLive>(source, SecondaryStorage, { [INDEX.zone]: zoneOf }),
+    physicalNetworks: cached<PhysicalNetworkLive>(source, PhysicalNetwork, { [INDEX.zone]: zoneOf }),
+    ipRanges: cached<IPRangeLive>(source, IPRange, { [INDEX.zone]: zoneOf, [INDEX.pod]: (o) => o.spec.podRef?.name }),
+    serviceOfferings: cached<ServiceOfferingLive>(source, ServiceOffering),
+    diskOfferings: cached<DiskOfferingLive>(source, DiskOffering),
+    networkOfferings: cached<NetworkOfferingLive>(source, NetworkOffering),
+    configurations: cached<ConfigurationLive>(source, Configuration),
+    asyncJobs: cached<AsyncJobLive>(source, AsyncJob),
+    accounts: cached<AccountLive>(source, Account, { [INDEX.namespace]: (o) => o.spec.namespace, [INDEX.domain]: (o) => o.spec.domainRef.name }),
+    users: cached<UserLive>(source, User, { [INDEX.account]: (o) => o.spec.accountRef.name }),
+    domains: cached<DomainLive>(source, Domain, { [INDEX.domain]: (o) => o.spec.parentRef?.name }),
+    events: source.informer<EventLive>(EVENTS),
+  };
+  const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];
+  return { ...cache, synced: async () => void (await Promise.all(informers.map((i) => i.waitForSync()))) };
+}
+
+/**
+ * A stable id for something that lives inside an object rather than being one (a traffic
+ * type, a network service provider): a name-based UUID (version 5 layout) from the object's
+ * uid and the item's name, so it survives restarts and is the same on every replica.
+ */
+export function derivedUuid(parentUid: string, name: string): string {
+  const hash = createHash('sha1').update(`${parentUid}/${name}`).digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,152 @@
+/**
+ * AsyncJob: completes the jobs the CloudStack API records for its asynchronous commands, so
+ * any API replica can answer `queryAsyncJobResult`, also after a restart. A job names its
+ * target and what success looks like; it succeeds once the target's controller has observed
+ * the generation the command wrote (the condition at that generation), fails when that
+ * reconcile failed (Synced False), and succeeds for delete commands once the target is gone.
+ * Completed jobs are kept for a day (CloudStack's job.expire.minutes), then deleted.
+ */
+import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
+import type { Informer } from '../lib/informer.ts';
+import { isNotFound, type KubeObject } from '../lib/kube-client.ts';
+import type { Manager } from '../lib/manager.ts';
+import { resourceTypeOf, type Live } from './infra-context.ts';
+
+export type AsyncJobLive = Live<AsyncJobObject>;
+
+/** The target's metadata.generation the command wrote; the CloudStack API (commands/infra-support.ts) sets it. */
+export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
+
+const TARGET_INDEX = 'ops.async-job.target';
+const JOB_FIELD_MANAGER = 'kumulus-operator';
+
+export interface AsyncJobControllerOptions {
+  /** A job still pending after this long fails (CloudStack's job.cancel.threshold.minutes is 60). */
+  readonly timeoutMs?: number;
+  /** How long a completed job is kept before deletion (job.expire.minutes, 1440). */
+  readonly retentionMs?: number;
+  readonly now?: () => Date;
+}
+
+type Target = KubeObject & { status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[] } };
+
+function targetKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
+  return `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
+
+interface Verdict {
+  readonly done: boolean;
+  readonly code?: number;
+  readonly text?: string;
+}
+
+const PENDING: Verdict = { done: false };
+const SUCCEEDED: Verdict = { done: true, code: 0 };
+const failed = (code: number, text: string): Verdict => ({ done: true, code, text });
+
+/** What the target says about the job now. */
+function judge(job: AsyncJobLive, target: Target | undefined, ageMs: number): Verdict {
+  const ref = job.spec.targetRef;
+  const expected = job.spec.expectedCondition;
+  const same = target !== undefined && (ref.uid === undefined || target.metadata.uid === ref.uid);
+  if (expected.deleted) {
+    if (!same) return SUCCEEDED;
+    const blocked = target.status?.conditions?.find((c) => c.type === 'DeletionBlocked' && c.status === 'True');
+    return blocked ? failed(536, `${ref.kind} ${ref.name} cannot be deleted: ${blocked.message}`) : PENDING;
+  }
+  if (!same) {
+    // The target may simply not have reached this process's cache yet.
+    return ageMs < 30_000 ? PENDING : failed(530, `${ref.kind} ${ref.name} was deleted before the job completed`);
+  }
+  const generation = Number(job.metadata.annotations?.[TARGET_GENERATION_ANNOTATION] ?? '1');
+  const conditions = target.status?.conditions ?? [];
+  const observedAt = (c: { observedGeneration?: number }) => c.observedGeneration ?? target.status?.observedGeneration ?? 0;
+  const wanted = conditions.find((c) => c.type === expected.type);
+  if (wanted && observedAt(wanted) >= generation && wanted.status === (expected.status ?? 'True')) return SUCCEEDED;
+  const synced = conditions.find((c) => c.type === 'Synced');
+  if (synced && observedAt(synced) >= generation && synced.status === 'False') {
+    return failed(530, `${ref.kind} ${ref.name}: ${synced.message || synced.reason}`);
+  }
+  return PENDING;
+}
+
+export function registerAsyncJobController(manager: Manager, options: AsyncJobControllerOptions = {}): void {
+  const timeoutMs = options.timeoutMs ?? 60 * 60_000;
+  const retentionMs = options.retentionMs ?? 24 * 60 * 60_000;
+  const now = options.now ?? (() => new Date());
+  const jobs = manager.informer<AsyncJobLive>(resourceTypeOf(AsyncJob));
+  jobs.addIndex(TARGET_INDEX, (job) => [targetKey(job.spec.targetRef.apiVersion, job.spec.targetRef.kind, job.spec.targetRef.namespace, job.spec.targetRef.name)]);
+  const client = manager.client.resource<AsyncJobLive>(resourceTypeOf(AsyncJob));
+
+  const targets = new Map<string, Informer<Target>>();
+  for (const kind of kinds) {
+    if (kind.kind === AsyncJob.kind) continue;
+    targets.set(`${kind.apiVersion}/${kind.kind}`, manager.informer<Target>(resourceTypeOf(kind)));
+  }
+  const watches = [...targets.entries()].map(([apiVersionKind, informer]) => ({
+    informer: informer,
+    map: (obj: KubeObject) =>
+      jobs
+        .byIndex(TARGET_INDEX, `${apiVersionKind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name ?? ''}`)
+        .map((job) => ({ namespace: job.metadata.namespace, name: job.metadata.name ?? '' })),
+  }));
+
+  manager.addController<AsyncJobLive>({
+    name: 'asyncjob',
+    for: jobs,
+    watches,
+    reconcile: async (ctx, request) => {
+      const job = jobs.get(request);
+      if (!job) return;
+      const key = { namespace: job.metadata.namespace, name: job.metadata.name ?? '' };
+      const at = now();
+      const status = job.status;
+      if (status?.jobStatus === 1 || status?.jobStatus === 2) {
+        const completed = Date.parse(status.completed ?? job.metadata.creationTimestamp ?? '');
+        const left = completed + retentionMs - at.getTime();
+        if (left > 0) return { requeueAfter: left };
+        await client.delete(key, { preconditions: { uid: job.metadata.uid }, signal: ctx.signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+        return;
+      }
+      const created = status?.created ?? job.metadata.creationTimestamp ?? at.toISOString();
+      const ageMs = at.getTime() - Date.parse(created);
+      const ref = job.spec.targetRef;
+      const informer = targets.get(`${ref.apiVersion}/${ref.kind}`);
+      let verdict = informer ? judge(job, informer.get({ namespace: ref.namespace, name: ref.name }), ageMs) : failed(530, `unknown target kind ${ref.apiVersion} ${ref.kind}`);
+      if (!verdict.done && ageMs >= timeoutMs) verdict = failed(530, `${ref.kind} ${ref.name} did not reach ${job.spec.expectedCondition.deleted ? 'deletion' : job.spec.expectedCondition.type} within ${seconds(timeoutMs)}`);
+      const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      if (verdict.done) {
+        const ok = verdict.code === 0;
+        await client.patchStatus(
+          key,
+          {
+            status: {
+              state: ok ? 'SUCCEEDED' : 'FAILED',
+              jobStatus: ok ? 1 : 2,
+              jobProcStatus: 0,
+              resultCode: verdict.code,
+              resultType: 'object',
+              result: ok ? null : { errorcode: verdict.code, errortext: verdict.text },
+              created,
+              completed: stamp,
+            },
+          },
+          { fieldManager: JOB_FIELD_MANAGER, signal: ctx.signal },
+        );
+        ctx.log.info('job completed', { command: job.spec.command, result: verdict.code, text: verdict.text });
+        return { requeueAfter: retentionMs };
+      }
+      if (status?.state !== 'IN_PROGRESS') {
+        await client.patchStatus(key, { status: { state: 'IN_PROGRESS', jobStatus: 0, jobProcStatus: 0, resultType: 'object', created } }, { fieldManager: JOB_FIELD_MANAGER, signal: ctx.signal });
+      }
+      // Target changes re-queue the job through the watches; this only bounds the wait.
+      return { requeueAfter: Math.max(1000, Math.min(timeoutMs - ageMs, 60_000)) };
+    },
+  });
+}
