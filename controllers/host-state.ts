@@ -51,15 +51,18 @@ export function hostConnection(input: HeartbeatInput): Connection {
     if (input.agentTrouble) return { state: 'Alert', reason: 'AgentReportedTrouble', message: `the agent reports trouble: ${input.agentTrouble}`, recheckAfterMs };
     return { state: 'Up', reason: 'HeartbeatFresh', message: '', recheckAfterMs };
   }
+  // Messages name the last heartbeat's time, not its age: an age would change on every pass
+  // and make every parent that quotes this message rewrite its status in a loop.
+  const since = new Date(renewed).toISOString().replace(/\.\d{3}Z$/, 'Z');
   if (age <= downMs) {
     return {
       state: 'Disconnected',
       reason: 'HeartbeatLate',
-      message: `no heartbeat for ${seconds(age)} (more than ping.interval ${input.pingIntervalSeconds} s); Down after ${seconds(downMs)} (${limits})`,
+      message: `no heartbeat since ${since}, more than ping.interval ${input.pingIntervalSeconds} s; Down after ${seconds(downMs)} without one (${limits})`,
       recheckAfterMs: downMs - age + 1,
     };
   }
-  return { state: 'Down', reason: 'HeartbeatExpired', message: `no heartbeat for ${seconds(age)}, more than ${seconds(downMs)} (${limits}): check the agent on node ${input.nodeName}` };
+  return { state: 'Down', reason: 'HeartbeatExpired', message: `no heartbeat since ${since}, more than ${seconds(downMs)} (${limits}): check the agent on node ${input.nodeName}` };
 }
 
 export interface ResourceInput {

@@ -403,6 +403,13 @@ describe('infrastructure controllers (real control plane)', function () {
       // The only other host keeps the cluster Ready; its message names the one that is not.
       const cluster = await waitFor(api(client, 'Cluster'), zone.n('cluster1'), 'to name the Down host', (o) => condition(o, 'Ready')?.message.includes(`Host ${name}`) ?? false);
       expect(condition(cluster, 'Ready')?.status).to.equal('True');
+      // Nothing changes while the host stays Down, so nothing is rewritten (no status loop between host and parents).
+      await sleep(1500);
+      const settled = (await api(client, 'Cluster').get({ name: zone.n('cluster1') })).metadata.resourceVersion;
+      const settledHost = (await hosts.get({ name })).metadata.resourceVersion;
+      await sleep(3000);
+      expect((await api(client, 'Cluster').get({ name: zone.n('cluster1') })).metadata.resourceVersion).to.equal(settled);
+      expect((await hosts.get({ name })).metadata.resourceVersion).to.equal(settledHost);
       await agent.start();
       await waitFor(hosts, name, 'to be Up again', (o) => o.status?.state === 'Up', 10_000);
       for (const reason of ['HOST.DISCONNECTED', 'HOST.DOWN', 'HOST.RECONNECT']) await waitForEvent(client, 'Host', name, reason);

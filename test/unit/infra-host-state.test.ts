@@ -19,7 +19,9 @@ describe('infra: host states', () => {
     expect(hostConnection({ ...base, renewTime: at(150) }).state).to.equal('Disconnected');
     const down = hostConnection({ ...base, renewTime: at(151) });
     expect(down.state).to.equal('Down');
-    expect(down.message).to.equal('no heartbeat for 151 s, more than 150 s (ping.interval 60 s × ping.timeout 2.5): check the agent on node node1');
+    expect(down.message).to.equal('no heartbeat since 2026-01-01T00:07:29Z, more than 150 s (ping.interval 60 s × ping.timeout 2.5): check the agent on node node1');
+    // The message does not move with time, so parents quoting it do not rewrite their status.
+    expect(hostConnection({ ...base, renewTime: at(151), now: new Date(now.getTime() + 5000) }).message).to.equal(down.message);
     expect(down.recheckAfterMs).to.equal(undefined);
   });
 
