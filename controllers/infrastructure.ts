@@ -2,12 +2,15 @@
  * The infrastructure controllers (issue #5), registered together because they share one set
  * of informers and indexes: the operator calls `registerInfrastructureControllers(manager)`.
  */
+import { Configuration } from '../crds/index.ts';
+import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
+import { HOST_LEASE_NAMESPACE } from './agent-contract.ts';
 import { registerClusterController } from './cluster.ts';
 import { registerConfigurationController } from './configuration.ts';
 import { registerDiskOfferingController } from './disk-offering.ts';
 import { registerHostController } from './host.ts';
-import { createInfraContext, type InfraContext } from './infra-context.ts';
+import { GLOBAL_CONFIGURATION, OPERATOR_FIELD_MANAGER, createInfraContext, resourceTypeOf, type InfraContext } from './infra-context.ts';
 import { registerIPRangeController } from './ip-range.ts';
 import { registerNetworkOfferingController } from './network-offering.ts';
 import { registerPhysicalNetworkController } from './physical-network.ts';
@@ -37,4 +40,24 @@ export function registerInfrastructureControllers(manager: Manager): InfraContex
   const ctx = createInfraContext(manager);
   for (const register of infrastructureControllers) register(manager, ctx);
   return ctx;
+}
+
+async function createUnlessExists(create: () => Promise<unknown>): Promise<void> {
+  await create().catch((err: unknown) => {
+    if (!isAlreadyExists(err)) throw err;
+  });
+}
+
+/**
+ * What the infrastructure needs before the first reconcile, created when absent (call it once
+ * at operator start): the namespace of the agents' heartbeat Leases, and the `global`
+ * Configuration, so its status lists every setting's effective value from the start.
+ */
+export async function prepareInfrastructure(client: KubeClient): Promise<void> {
+  await createUnlessExists(() =>
+    client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name: HOST_LEASE_NAMESPACE } }, { fieldManager: OPERATOR_FIELD_MANAGER }),
+  );
+  await createUnlessExists(() =>
+    client.resource(resourceTypeOf(Configuration)).create({ metadata: { name: GLOBAL_CONFIGURATION }, spec: { settings: {} } } as { metadata: { name: string } }, { fieldManager: OPERATOR_FIELD_MANAGER }),
+  );
 }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
 import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../controllers/agent-contract.ts';
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
-import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
+import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
@@ -199,10 +199,12 @@ describe('infrastructure controllers (real control plane)', function () {
     const kc = await sharedKubeConfig();
     await installCrds(kc, await readCrdManifests(join(repoRoot, 'crds')), log);
     client = createKubeClient(kc);
-    await ensureNamespace(client, HOST_LEASE_NAMESPACE);
+    previousGlobal = await api(client, 'Configuration').get({ name: 'global' }).catch(() => undefined);
+    // Twice: preparing is idempotent, as every operator start runs it.
+    await prepareInfrastructure(client);
+    await prepareInfrastructure(client);
     namespace = uniqueName('infra');
     await ensureNamespace(client, namespace);
-    previousGlobal = await api(client, 'Configuration').get({ name: 'global' }).catch(() => undefined);
     manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/operator', httpBindAddress: '127.0.0.1:0', logger: log });
     registerInfrastructureControllers(manager);
     await manager.start();
@@ -259,6 +261,10 @@ describe('infrastructure controllers (real control plane)', function () {
   }
 
   it('brings examples/zone-advanced to Ready with exact listCapacity rollups', async () => {
+    if (!previousGlobal) {
+      const prepared = await waitFor(api(client, 'Configuration'), 'global', 'to list every default', (o) => o.status?.state === 'Ready');
+      expect((prepared.status?.settings as { name: string; value: string }[]).find((s) => s.name === 'vm.allocation.algorithm')?.value).to.equal('random');
+    }
     await setGlobalSettings(client, { 'vm.allocation.algorithm': 'firstfit', 'cpu.overprovisioning.factor': '2', 'expunge.delay': '60' });
     const zone = await buildZone();
     const { n } = zone;
