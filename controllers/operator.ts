@@ -3,6 +3,7 @@ import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig 
 import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
+import { registerInfrastructureControllers } from './infrastructure.ts';
 import { registerTenancyControllers } from './tenancy.ts';
 
 /**
@@ -10,6 +11,7 @@ import { registerTenancyControllers } from './tenancy.ts';
  * and is added here (issues #8 onwards). Nothing else in the operator changes when one is added.
  */
 export function registerControllers(manager: Manager): void {
+  registerInfrastructureControllers(manager);
   registerTenancyControllers(manager);
 }
 
