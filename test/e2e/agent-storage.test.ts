@@ -126,6 +126,27 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     }
   });
 
+  it('fills the cache from secondary storage (a mounted path) as well as from a URL', async function () {
+    const driver = fileStorageDriver({ hostName: 'host-a', logger });
+    const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'from-secondary') };
+    await driver.applyPool(pool);
+    const before = requests;
+    const fromSecondary: TemplateSource = {
+      uid: randomUUID(),
+      format: 'qcow2',
+      checksum: `sha256:${imageSha256}`,
+      secondaryPath: join(dir, 'image.qcow2'),
+      url: `${baseUrl}/t.qcow2`,
+    };
+    const path = await driver.ensureTemplate(pool, fromSecondary);
+    expect(requests, 'secondary storage is preferred over the URL').to.equal(before);
+    expect(createHash('sha256').update(await readFile(path)).digest('hex')).to.equal(imageSha256);
+    const wrongFormat = await driver
+      .ensureTemplate(pool, { ...fromSecondary, uid: randomUUID(), format: 'raw' })
+      .catch((err: Error) => err.message);
+    expect(wrongFormat).to.include('the image is qcow2, but the template says format raw');
+  });
+
   it('creates, grows, refuses to shrink and deletes a data volume; recreating an existing one does nothing', async function () {
     const driver = fileStorageDriver({ hostName: 'host-a', logger });
     const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'data') };
