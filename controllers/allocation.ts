@@ -6,7 +6,7 @@
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import type { EventInput } from '../lib/events.ts';
 import { thresholdBreaches, type Rollup, type ThresholdRule } from './capacity.ts';
-import type { SettingName, Settings } from './settings.ts';
+import type { SettingName, Settings } from '../lib/settings.ts';
 
 export const ALLOCATABLE = 'Allocatable';
 export const CAPACITY_ALERT = 'CapacityAlert';

@@ -9,7 +9,7 @@ import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
 import type { ConfigurationLive, InfraContext } from './infra-context.ts';
 import { registerKindReconciler } from './reconciler.ts';
-import { resolveSettings } from './settings.ts';
+import { resolveSettings } from '../lib/settings.ts';
 
 export function registerConfigurationController(manager: Manager, ctx: InfraContext): void {
   registerKindReconciler<ConfigurationLive>(manager, ctx, {

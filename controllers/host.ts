@@ -9,7 +9,7 @@
 import { Host } from '../crds/index.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
-import { AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from './agent-contract.ts';
+import { AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../lib/agent-contract.ts';
 import { ALLOCATABLE, allocatableCondition } from './allocation.ts';
 import { hostAncestry, vmDemand, vmKey, vmsOnHost } from './hierarchy.ts';
 import { hostConnection, inMaintenance, nextResourceState, type ConnectionState, type ResourceState } from './host-state.ts';

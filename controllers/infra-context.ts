@@ -48,8 +48,8 @@ import type { KubeClient, KubeObject, ObjectMeta, ResourceClient, ResourceType }
 import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
-import { HOST_LEASE_NAMESPACE } from './agent-contract.ts';
-import { DEFAULT_SETTINGS, resolveSettings, type Settings } from './settings.ts';
+import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
+import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../lib/settings.ts';
 
 /** A kind's object as the cache holds it: plain JSON metadata (string timestamps). */
 export type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };

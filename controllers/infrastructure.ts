@@ -5,7 +5,7 @@
 import { Configuration } from '../crds/index.ts';
 import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { HOST_LEASE_NAMESPACE } from './agent-contract.ts';
+import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { registerClusterController } from './cluster.ts';
 import { registerConfigurationController } from './configuration.ts';
 import { registerDiskOfferingController } from './disk-offering.ts';

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
-import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../controllers/agent-contract.ts';
+import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';

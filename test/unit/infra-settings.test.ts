@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_SETTINGS, SETTINGS, checkSetting, resolveSettings } from '../../controllers/settings.ts';
+import { DEFAULT_SETTINGS, SETTINGS, checkSetting, resolveSettings } from '../../lib/settings.ts';
 
 describe('infra: global settings catalogue', () => {
   it('has CloudStack\'s defaults for the settings the operator reads', () => {

@@ -1,7 +1,6 @@
 /**
- * What the host agent (node-daemon) and the operator agree on. The agent cannot import from
- * controllers/, so this module is meant to move to lib/agent-contract.ts unchanged (issue #5);
- * until then the agent repeats these values.
+ * What the host agent (node-daemon) and the operator agree on. It lives in lib/ because
+ * neither side may import the other.
  *
  * - Heartbeat: a coordination.k8s.io/v1 Lease named hostLeaseName(<Host metadata.name>) in
  *   HOST_LEASE_NAMESPACE (which the installation creates), with spec.holderIdentity the Host's
