@@ -90,7 +90,7 @@ export async function bootstrapAdmin(client: KubeClient, logger: Logger): Promis
     spec: { accountRef: { name: ADMIN_ACCOUNT }, username: credentials.username, firstName: 'Admin', lastName: 'User', email: 'admin@kumulus.invalid' },
   });
   const uid = user.metadata.uid ?? '';
-  const secretName = credentialsSecretName(uid);
+  const secretName = credentialsSecretName(ADMIN_USER);
   const secrets = client.resource<SecretObject>(SECRETS);
   const existing = await secrets.get({ namespace: SYSTEM_NAMESPACE, name: secretName }).catch((err: unknown) => {
     if (isNotFound(err)) return undefined;

@@ -97,7 +97,7 @@ export function credentialsSecret(owner: CredentialsOwner, credentials: StoredCr
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
-    metadata: { name: credentialsSecretName(owner.userUid), namespace: SYSTEM_NAMESPACE, labels, ownerReferences: [owner.owner] },
+    metadata: { name: credentialsSecretName(owner.userName), namespace: SYSTEM_NAMESPACE, labels, ownerReferences: [owner.owner] },
     data,
   };
 }

@@ -88,9 +88,14 @@ export function apiKeyHash(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex').slice(0, 63);
 }
 
-/** The credentials Secret of a user, named from its uid so a crash between create and record finds it again. */
-export function credentialsSecretName(userUid: string): string {
-  return `user-${userUid}`;
+/**
+ * The credentials Secret of a user, named from the User's name so the User can name it in
+ * spec.secretRef when it is created. A Secret left from an earlier user of the same name is
+ * never read as this one's: readers check its user-uid label, and the old owner's deletion
+ * garbage-collects it.
+ */
+export function credentialsSecretName(userName: string): string {
+  return `user-${userName}`;
 }
 
 // Domain paths ---------------------------------------------------------------------------------

@@ -1,0 +1,112 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type AdminCredentials, bootstrapAdmin } from '../lib/bootstrap-admin.ts';
+import { addressOption, type ConfigOf, logLevelOption, optionalStringOption, parseConfig } from '../lib/config.ts';
+import { createInformerFactory } from '../lib/informer.ts';
+import { createKubeClient } from '../lib/kube-client.ts';
+import { log, setLogLevel } from '../lib/log.ts';
+import { createApiApp } from './app.ts';
+import { type Command, createCommandTable } from './commands/define.ts';
+import { defaultCapabilities, discoveryCommands } from './commands/discovery.ts';
+import { tenancyCommands } from './commands/tenancy.ts';
+import { createTenancy, type Tenancy } from './tenancy/index.ts';
+
+/**
+ * `kumulus api`: the CloudStack API over the cluster. Starts the shared informers, makes sure
+ * the bootstrap admin exists, and serves /client/api with Kubernetes-backed authentication
+ * and sessions, so any number of replicas answer alike.
+ */
+
+export const apiOptions = {
+  kubeconfig: optionalStringOption('kubeconfig', 'path to a kubeconfig; in-cluster configuration when unset', 'KUBECONFIG'),
+  logLevel: logLevelOption(),
+  apiBindAddress: addressOption('api-bind-address', 'where the CloudStack API listens (host:port; port 0 picks a free one)', '0.0.0.0:8080'),
+};
+
+export type ApiConfig = ConfigOf<typeof apiOptions>;
+
+export interface ApiOptions {
+  /** Command-line flags; the environment (KUMULUS_API_BIND_ADDRESS...) fills the rest. */
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Use this instead of --kubeconfig / KUBECONFIG / in-cluster configuration. */
+  kubeConfig?: k8s.KubeConfig;
+  /** How often idle sessions are swept (default 60 s). */
+  sessionSweepMs?: number;
+}
+
+export interface RunningApi {
+  readonly config: ApiConfig;
+  /** e.g. `http://127.0.0.1:8080/client/api`: what `kumulus local` writes as CLOUDSTACK_ENDPOINT. */
+  readonly url: string;
+  /** The bootstrap admin's credentials (CLOUDSTACK_KEY and CLOUDSTACK_SECRET are apiKey and secretKey). */
+  readonly adminCredentials: AdminCredentials;
+  readonly tenancy: Tenancy;
+  stop(): Promise<void>;
+}
+
+/** The infrastructure commands join here once cloudstack-api/commands/infrastructure.ts is committed (issue #7). */
+function otherCommands(_tenancy: Tenancy): Command[] {
+  return [];
+}
+
+export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
+  const config = parseConfig(apiOptions, options.args ?? [], options.env ?? process.env);
+  setLogLevel(config.logLevel);
+  const logger = log.child({ component: 'cloudstack-api' });
+  const kc = options.kubeConfig ?? new k8s.KubeConfig();
+  if (!options.kubeConfig) {
+    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+    else kc.loadFromDefault();
+  }
+  const client = createKubeClient(kc, { userAgent: 'kumulus-api' });
+  const informers = createInformerFactory(client, logger);
+  const adminCredentials = await bootstrapAdmin(client, logger);
+  const tenancy = createTenancy({ client, informers });
+  const commands = createCommandTable([
+    ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
+    ...tenancyCommands(tenancy),
+    ...otherCommands(tenancy),
+  ]);
+  informers.start();
+  await tenancy.directory.synced();
+
+  const app = createApiApp({ auth: tenancy.auth, sessions: tenancy.sessions, commands, log: logger });
+  const [host = '0.0.0.0', port = '8080'] = splitAddress(config.apiBindAddress);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(Number(port), host, (err?: Error) => (err ? reject(err) : resolve(listening)));
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shownHost}:${address.port}/client/api`;
+  const sweep = setInterval(() => {
+    tenancy.sessions.sweep(Date.now()).catch((err: unknown) => logger.warn('session sweep failed', { error: err instanceof Error ? err.message : String(err) }));
+  }, options.sessionSweepMs ?? 60_000);
+  sweep.unref();
+  logger.info('cloudstack api serving', { url, commands: commands.size });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    url,
+    adminCredentials,
+    tenancy,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweep);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        informers.stop();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function splitAddress(address: string): [string, string] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), address.slice(colon + 1)];
+}

@@ -1,0 +1,79 @@
+import type { Identity } from '../../lib/identity.ts';
+import type { KubeClient, ResourceType } from '../../lib/kube-client.ts';
+
+/**
+ * RBAC answers for callers, asked of the apiserver with SubjectAccessReview (the same
+ * authorizer that judges their impersonated requests), so reads served from the shared
+ * informer caches are filtered by Kubernetes' decision, never by rules of ours. Answers are
+ * kept briefly per (identity, attributes): a role change takes effect within `ttlMs`.
+ */
+
+export interface AccessCheck {
+  readonly verb: 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+  readonly resource: ResourceType;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+export interface AccessReviewer {
+  allowed(identity: Identity, check: AccessCheck): Promise<boolean>;
+  /** Forget cached answers (tests, and after this API changed a role binding it depends on). */
+  clear(): void;
+}
+
+interface SubjectAccessReview {
+  status?: { allowed?: boolean; denied?: boolean; reason?: string };
+}
+
+const REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
+
+export function createAccessReviewer(client: KubeClient, options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}): AccessReviewer {
+  const ttlMs = options.ttlMs ?? 5_000;
+  const maxEntries = options.maxEntries ?? 50_000;
+  const now = options.now ?? Date.now;
+  const answers = new Map<string, { at: number; answer: Promise<boolean> }>();
+
+  async function review(identity: Identity, check: AccessCheck): Promise<boolean> {
+    const reply = await client.request<SubjectAccessReview>('POST', REVIEWS, {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: identity.user,
+          // The apiserver adds this group to every impersonated request; the review must see the same identity.
+          groups: [...identity.groups, 'system:authenticated'],
+          resourceAttributes: {
+            verb: check.verb,
+            group: check.resource.group,
+            version: check.resource.version,
+            resource: check.resource.plural,
+            namespace: check.namespace,
+            name: check.name,
+            subresource: check.subresource,
+          },
+        },
+      },
+    });
+    return reply.status?.allowed === true;
+  }
+
+  return {
+    allowed(identity, check) {
+      const key = JSON.stringify([identity.user, identity.groups, check.verb, check.resource.group, check.resource.plural, check.namespace ?? '', check.name ?? '', check.subresource ?? '']);
+      const at = now();
+      const cached = answers.get(key);
+      if (cached && at - cached.at < ttlMs) return cached.answer;
+      if (answers.size >= maxEntries) {
+        for (const [k, v] of answers) if (at - v.at >= ttlMs) answers.delete(k);
+        if (answers.size >= maxEntries) answers.clear();
+      }
+      const answer = review(identity, check);
+      answers.set(key, { at, answer });
+      // A failed review is not an answer: ask again next time.
+      answer.catch(() => answers.delete(key));
+      return answer;
+    },
+    clear: () => answers.clear(),
+  };
+}

@@ -1,0 +1,182 @@
+import { Account, Domain, User, type AccountObject, type DomainObject, type KindInfo, type UserObject } from '../../crds/index.ts';
+import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
+import { readCredentials, type ApiKeys, type SecretObject, type StoredCredentials } from '../../lib/credentials.ts';
+import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
+import type { Informer } from '../../lib/informer.ts';
+import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
+import { byField, type IndexFunc } from '../../lib/store.ts';
+import { AccountType, type AccountTypeValue, type Caller } from '../protocol/auth.ts';
+
+/**
+ * Who is who, from the API's shared informers: users, accounts and domains by uid, domains by
+ * CloudStack path, users by login name within a domain, credentials by API key (through the
+ * key-hash label, never by scanning). These caches are the API's own authentication data; a
+ * caller's view of tenancy objects is still filtered by RBAC (see access.ts).
+ */
+
+type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
+export type DomainLive = Live<DomainObject>;
+export type AccountLive = Live<AccountObject>;
+export type UserLive = Live<UserObject>;
+
+export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
+
+export function resourceTypeOf(kind: KindInfo): ResourceType {
+  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
+}
+
+/** A Manager or an InformerFactory. */
+export interface InformerSource {
+  informer<T extends KubeObject = KubeObject>(type: ResourceType, options?: { namespace?: string; labelSelector?: string }): Informer<T>;
+}
+
+const INDEX = {
+  uid: 'tenancy.uid',
+  parent: 'tenancy.parent',
+  domain: 'tenancy.domain',
+  account: 'tenancy.account',
+  username: 'tenancy.username',
+  apiKey: 'tenancy.api-key',
+} as const;
+
+function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: IndexFunc<T>): void {
+  try {
+    informer.addIndex(name, fn);
+  } catch (err) {
+    // Another module of the same process registered it first: same name, same function.
+    if (!(err instanceof Error) || !/already|exists/i.test(err.message)) throw err;
+  }
+}
+
+export const ACCOUNT_TYPE_NUMBERS: Readonly<Record<string, AccountTypeValue>> = { User: AccountType.user, Admin: AccountType.admin, DomainAdmin: AccountType.domainAdmin };
+
+export interface Directory {
+  readonly domains: Informer<DomainLive>;
+  readonly accounts: Informer<AccountLive>;
+  readonly users: Informer<UserLive>;
+  readonly secrets: Informer<SecretObject>;
+  synced(): Promise<void>;
+  byUid<T extends KubeObject>(informer: Informer<T>, uid: string): T | undefined;
+  /** Child domains, accounts of a domain, users of an account. */
+  childDomains(domain: string): DomainLive[];
+  accountsOf(domain: string): AccountLive[];
+  usersOf(account: string): UserLive[];
+  /** The domain with this CloudStack path (`/`, `/customers/acme/`; a leading `/ROOT` is accepted too). */
+  domainByPath(path: string): DomainLive | undefined;
+  /** Root-first chain, undefined while an ancestor is missing. */
+  chainOf(domain: DomainLive): DomainLive[] | undefined;
+  /** `/customers/acme/` */
+  loginPathOf(domain: DomainLive): string | undefined;
+  /** `ROOT/customers/acme` */
+  displayPathOf(domain: DomainLive): string | undefined;
+  /** The user with this login name among the accounts of a domain. */
+  userInDomain(username: string, domain: string): UserLive | undefined;
+  credentialsOf(user: UserLive): StoredCredentials;
+  /** The user an API key belongs to, with its keys, if the key's Secret is the one its User names. */
+  userByApiKey(apiKey: string): { user: UserLive; keys: ApiKeys } | undefined;
+  /** The caller a user acts as; undefined when its account or domain is missing. */
+  callerOf(user: UserLive): Caller | undefined;
+  /** Whether the user, its account and its domain all allow logging in. */
+  isActive(user: UserLive): boolean;
+  /** The Kubernetes identity of a caller, or undefined when its user is gone. */
+  identityOf(caller: Caller): Identity | undefined;
+}
+
+export function createDirectory(source: InformerSource): Directory {
+  const domains = source.informer<DomainLive>(resourceTypeOf(Domain));
+  const accounts = source.informer<AccountLive>(resourceTypeOf(Account));
+  const users = source.informer<UserLive>(resourceTypeOf(User));
+  const secrets = source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID });
+  for (const informer of [domains, accounts, users] as Informer[]) ensureIndex(informer, INDEX.uid, byField((o: KubeObject) => o.metadata.uid));
+  ensureIndex(domains, INDEX.parent, byField((d: DomainLive) => d.spec.parentRef?.name));
+  ensureIndex(accounts, INDEX.domain, byField((a: AccountLive) => a.spec.domainRef.name));
+  ensureIndex(users, INDEX.account, byField((u: UserLive) => u.spec.accountRef.name));
+  ensureIndex(users, INDEX.username, byField((u: UserLive) => u.spec.username));
+  ensureIndex(secrets, INDEX.apiKey, byField((s: SecretObject) => s.metadata.labels?.[LABEL_API_KEY_HASH]));
+
+  const byUid = <T extends KubeObject>(informer: Informer<T>, uid: string): T | undefined => informer.byIndex(INDEX.uid, uid)[0];
+  const chainOf = (domain: DomainLive) => domainChain(domain, (name) => domains.get(name));
+
+  function credentialsSecretOf(user: UserLive): SecretObject | undefined {
+    const ref = user.spec.secretRef;
+    if (!ref) return undefined;
+    const secret = secrets.get({ namespace: ref.namespace, name: ref.name });
+    // A secretRef pointing at someone else's Secret gives nothing: the Secret names its user.
+    return secret?.metadata.labels?.[LABEL_USER_UID] === user.metadata.uid ? secret : undefined;
+  }
+
+  function callerOf(user: UserLive): Caller | undefined {
+    const account = accounts.get(user.spec.accountRef.name);
+    const domain = account ? domains.get(account.spec.domainRef.name) : undefined;
+    const chain = domain ? chainOf(domain) : undefined;
+    if (!account || !domain || !chain) return undefined;
+    return {
+      userId: user.metadata.uid ?? '',
+      username: user.spec.username,
+      accountId: account.metadata.uid ?? '',
+      accountName: account.spec.displayName ?? account.metadata.name ?? '',
+      accountType: ACCOUNT_TYPE_NUMBERS[account.spec.accountType ?? 'User'] ?? AccountType.user,
+      domainId: domain.metadata.uid ?? '',
+      domainPath: domainLoginPath(chain),
+      firstname: user.spec.firstName,
+      lastname: user.spec.lastName,
+      timezone: user.spec.timezone,
+    };
+  }
+
+  return {
+    domains,
+    accounts,
+    users,
+    secrets,
+    async synced() {
+      await Promise.all([domains.waitForSync(), accounts.waitForSync(), users.waitForSync(), secrets.waitForSync()]);
+    },
+    byUid,
+    childDomains: (domain) => domains.byIndex(INDEX.parent, domain),
+    accountsOf: (domain) => accounts.byIndex(INDEX.domain, domain),
+    usersOf: (account) => users.byIndex(INDEX.account, account),
+    domainByPath(path) {
+      const wanted = path.replace(/^\/ROOT(\/|$)/i, '/');
+      return domains.list().find((d) => {
+        const chain = chainOf(d);
+        // Paths start at ROOT; other parentless domains (made through kubectl) have no login path.
+        return chain !== undefined && chain[0]?.metadata.name === ROOT_DOMAIN && domainLoginPath(chain) === wanted;
+      });
+    },
+    chainOf,
+    loginPathOf: (domain) => {
+      const chain = chainOf(domain);
+      return chain && domainLoginPath(chain);
+    },
+    displayPathOf: (domain) => {
+      const chain = chainOf(domain);
+      return chain && domainDisplayPath(chain);
+    },
+    userInDomain: (username, domain) => users.byIndex(INDEX.username, username).find((u) => accounts.get(u.spec.accountRef.name)?.spec.domainRef.name === domain),
+    credentialsOf: (user) => readCredentials(credentialsSecretOf(user)),
+    userByApiKey(apiKey) {
+      for (const secret of secrets.byIndex(INDEX.apiKey, apiKeyHash(apiKey))) {
+        const user = byUid(users, secret.metadata.labels?.[LABEL_USER_UID] ?? '');
+        if (!user || credentialsSecretOf(user) !== secret) continue;
+        const keys = readCredentials(secret).keys;
+        if (keys?.apiKey === apiKey) return { user, keys };
+      }
+      return undefined;
+    },
+    callerOf,
+    isActive(user) {
+      const account = accounts.get(user.spec.accountRef.name);
+      const domain = account ? domains.get(account.spec.domainRef.name) : undefined;
+      return (user.spec.state ?? 'enabled') === 'enabled' && (account?.spec.state ?? 'enabled') === 'enabled' && account !== undefined && domain !== undefined && domain.metadata.deletionTimestamp === undefined;
+    },
+    identityOf(caller) {
+      const user = byUid(users, caller.userId);
+      const account = user ? accounts.get(user.spec.accountRef.name) : undefined;
+      const domain = account ? domains.get(account.spec.domainRef.name) : undefined;
+      const chain = domain ? chainOf(domain) : undefined;
+      if (!user || !account || !chain) return undefined;
+      return callerIdentity(user.metadata.name ?? '', account.metadata.name ?? '', domainDisplayPath(chain));
+    },
+  };
+}
