@@ -3,7 +3,7 @@ import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig 
 import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
-import { registerInfrastructureControllers } from './infrastructure.ts';
+import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
 import { registerTenancyControllers } from './tenancy.ts';
 
 /**
@@ -74,6 +74,8 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
   });
   registerControllers(manager);
   if (config.leaderElect) await ensureNamespace(manager.client, config.leaderElectionNamespace);
+  // Every replica may do this: each step is a create that tolerates AlreadyExists.
+  await prepareInfrastructure(manager.client);
   await manager.start();
   const uninstall = options.handleSignals === false ? () => undefined : stopOnSignals(() => manager.stop());
   void manager.done.then(uninstall);
