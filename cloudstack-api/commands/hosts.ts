@@ -264,7 +264,7 @@ export function hostCommands(infra: Infra): Command[] {
       }
       await infra
         .resource(ctx, Host)
-        .delete({ name: host.metadata.name ?? '' }, { preconditions: { uid: p.id } })
+        .delete({ name: host.metadata.name ?? '' })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { AsyncJob, type KindInfo } from '../../crds/index.ts';
+import { objectNameFor } from '../../lib/identity.ts';
 import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType } from '../../lib/kube-client.ts';
 import { type AsyncJobLive, createInfraCache, type InfraCache, type InformerSource, resourceTypeOf } from '../lists/cache.ts';
 import type { Caller } from '../protocol/auth.ts';
@@ -121,26 +121,15 @@ export async function untilCached(done: () => boolean, timeoutMs = 3000): Promis
 
 // Names -----------------------------------------------------------------------------------
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 /**
- * metadata.name for a CloudStack free-text name. A name that already is a DNS-1123 label is
- * used as it is, so `zone1` is `kubectl get cszone zone1`; any other gets a readable slug plus
- * eight hex digits of its SHA-256, so two names that slug alike (`Zone 1`, `zone-1`) never
- * meet. Deterministic: the same name gives the same object name on every replica. At most 63
- * characters, because ancestor names become label values.
+ * metadata.name for a CloudStack free-text name (lib/identity.ts, shared with the tenancy
+ * commands): a name that already is a DNS-1123 label is kept, so `zone1` is `kubectl get cszone
+ * zone1`; any other gets a readable slug plus a hash of the exact text, so `Zone 1` and
+ * `zone-1` never meet. Deterministic on every replica; at most 63 characters, because
+ * ancestor names become label values.
  */
 export function objectName(text: string): string {
-  if (text.length <= 63 && DNS_LABEL.test(text)) return text;
-  const slug = text
-    .normalize('NFKD')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50)
-    .replace(/-+$/, '');
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, 8);
-  return `${slug || 'x'}-${hash}`;
+  return objectNameFor(text, '');
 }
 
 /**
@@ -187,8 +176,11 @@ interface KubeStatus {
  */
 export function parameterOf(field: string, params: Readonly<Record<string, string>> = {}): string {
   const plain = field.replace(/^\./, '');
-  const mapped = params[plain];
-  if (mapped !== undefined) return mapped;
+  for (let candidate = plain; candidate !== ''; candidate = candidate.replace(/(\[[^\]]*\]|\.[^.[]*)$/, '')) {
+    const mapped = params[candidate];
+    if (mapped !== undefined) return mapped;
+    if (!/[.[]/.test(candidate)) break;
+  }
   const ref = /^spec\.(\w+)Ref\.name$/.exec(plain);
   if (ref) return `${ref[1]!.toLowerCase()}id`;
   const simple = /^spec\.(\w+)$/.exec(plain);
@@ -204,7 +196,8 @@ export function refusalProblems(status: KubeStatus, params?: Readonly<Record<str
   if (causes.length > 0) {
     return causes.map((c) => {
       const message = (c.message ?? '').replace(VALUE_PREFIX, '');
-      return c.field ? `${parameterOf(c.field, params)}: ${message}` : message;
+      // A rule over the whole spec (immutability) names no parameter.
+      return c.field && c.field !== 'spec' ? `${parameterOf(c.field, params)}: ${message}` : message;
     });
   }
   const message = (status.message ?? '').replace(/^admission webhook "[^"]*" denied the request: /, '');
@@ -220,7 +213,8 @@ export function failure(err: unknown, ctx: CommandContext, refusal: Refusal): ne
   }
   if (err.code === 404) throw entityNotFound(refusal.label, 'id', refusal.id ?? '');
   if (err.code === 422 || err.code === 400 || (err.code === 409 && !isConflict(err) && !isAlreadyExists(err))) {
-    throw invalidParameterValue(refusalProblems(status, refusal.params).join('; '));
+    const problems = refusalProblems(status, refusal.params).filter((problem) => problem !== '');
+    throw invalidParameterValue(problems.length > 0 ? problems.join('; ') : err.message);
   }
   ctx.log.error('kubernetes call failed', { error: err.message });
   throw internalError(err.message);

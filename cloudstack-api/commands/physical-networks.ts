@@ -85,10 +85,8 @@ function trafficTypeItem(pn: PhysicalNetworkLive, traffic: TrafficType): Fields 
   return {
     id: trafficTypeId(pn, traffic.type),
     traffictype: traffic.type,
-    name: traffic.type,
     physicalnetworkid: pn.metadata.uid,
     kvmnetworklabel: traffic.kvmLabel,
-    state: 'Enabled',
   };
 }
 
@@ -109,10 +107,8 @@ function providerItem(pn: PhysicalNetworkLive, provider: Provider): Fields {
 const trafficTypeFieldTypes = {
   id: 'string',
   traffictype: 'string',
-  name: 'string',
   physicalnetworkid: 'string',
   kvmnetworklabel: 'string',
-  state: 'string',
   jobid: 'string',
   jobstatus: 'number',
 } as const;
@@ -247,7 +243,7 @@ export function physicalNetworkCommands(infra: Infra): Command[] {
       const ranges = cache.ipRanges.byIndex(INDEX.zone, pn.spec.zoneRef.name).filter((r) => r.spec.physicalNetworkRef?.name === name);
       if (ranges.length > 0) throw internalError(`The Physical Network is not deletable because there are IP ranges using it (${ranges.map((r) => r.metadata.name).join(', ')})`);
       await resource(ctx)
-        .delete({ name }, { preconditions: { uid: p.id } })
+        .delete({ name })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return { jobid: await infra.submitJob(ctx, { target: pn, kind: PhysicalNetwork, deleted: true }) };
     },
