@@ -7,8 +7,9 @@ import { createInformerFactory } from '../lib/informer.ts';
 import { createKubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createApiApp } from './app.ts';
-import { type Command, createCommandTable } from './commands/define.ts';
+import { createCommandTable } from './commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from './commands/discovery.ts';
+import { infrastructureCommands } from './commands/infrastructure.ts';
 import { tenancyCommands } from './commands/tenancy.ts';
 import { createTenancy, type Tenancy } from './tenancy/index.ts';
 
@@ -46,11 +47,6 @@ export interface RunningApi {
   stop(): Promise<void>;
 }
 
-/** The infrastructure commands join here once cloudstack-api/commands/infrastructure.ts is committed (issue #7). */
-function otherCommands(_tenancy: Tenancy): Command[] {
-  return [];
-}
-
 export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const config = parseConfig(apiOptions, options.args ?? [], options.env ?? process.env);
   setLogLevel(config.logLevel);
@@ -67,7 +63,7 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const commands = createCommandTable([
     ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
     ...tenancyCommands(tenancy),
-    ...otherCommands(tenancy),
+    ...infrastructureCommands(tenancy),
   ]);
   informers.start();
   await tenancy.directory.synced();

@@ -4,7 +4,7 @@
  * while child domains or accounts remain.
  */
 import { Domain } from '../crds/index.ts';
-import { domainChain, domainDisplayPath, domainGroup, LABEL_DOMAIN, PUBLIC_NAMESPACE } from '../lib/identity.ts';
+import { domainChain, domainDisplayPath, domainGroup, domainGroupPath, LABEL_DOMAIN, PUBLIC_NAMESPACE } from '../lib/identity.ts';
 import { isAlreadyExists, isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { addFinalizer, isBeingDeleted, ownerReference, removeFinalizer } from '../lib/ownership.ts';
@@ -26,6 +26,11 @@ import {
 export function domainPath(ctx: TenancyContext, domain: DomainLive): string | undefined {
   const chain = domainChain(domain, (name) => ctx.domains.get(name));
   return chain && domainDisplayPath(chain);
+}
+
+function groupPath(ctx: TenancyContext, domain: DomainLive): string | undefined {
+  const chain = domainChain(domain, (name) => ctx.domains.get(name));
+  return chain && domainGroupPath(chain);
 }
 
 /** The catalogue bindings of a domain are named after it. */
@@ -73,13 +78,14 @@ export function registerDomainController(manager: Manager, ctx: TenancyContext):
           await commitTenancyStatus(domains, domain, 'Active', { path: undefined, level }, { ok: false, reason: 'ParentNotFound', message: `parent Domain ${missing} does not exist: create it or fix spec.parentRef` }, rctx.signal);
           return;
         }
+        const group = groupSubject(domainGroup(groupPath(ctx, domain) ?? name));
         const owner = ownerReference(domain, { controller: true });
         const labels = { [LABEL_DOMAIN]: name };
-        await clusterBindings.apply(binding('ClusterRoleBinding', domainBindingName(name), undefined, CATALOG_ROLE, [groupSubject(domainGroup(path))], labels, owner), { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal: rctx.signal });
+        await clusterBindings.apply(binding('ClusterRoleBinding', domainBindingName(name), undefined, CATALOG_ROLE, [group], labels, owner), { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal: rctx.signal });
         await namespaces.create({ metadata: { name: PUBLIC_NAMESPACE } }, { signal: rctx.signal }).catch((err: unknown) => {
           if (!isAlreadyExists(err)) throw err;
         });
-        await roleBindings.apply(binding('RoleBinding', domainBindingName(name), PUBLIC_NAMESPACE, PUBLIC_READER_ROLE, [groupSubject(domainGroup(path))], labels, owner), { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal: rctx.signal });
+        await roleBindings.apply(binding('RoleBinding', domainBindingName(name), PUBLIC_NAMESPACE, PUBLIC_READER_ROLE, [group], labels, owner), { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal: rctx.signal });
         await commitTenancyStatus(domains, domain, 'Active', { path, level }, { ok: true, reason: 'Active', message: '' }, rctx.signal);
       } catch (err) {
         if (isNotFound(err)) return;

@@ -24,12 +24,16 @@ export function accountGroup(account: string): string {
   return `${ACCOUNT_GROUP_PREFIX}${account}`;
 }
 
-/** `path` as Domain status.path writes it: `ROOT/customers/acme`. */
+/**
+ * `path` is the domain's path of object names from the root (`root/customers/acme`, see
+ * domainGroupPath): ASCII by construction, so it fits an HTTP header, and unchanged when a
+ * domain's display name changes.
+ */
 export function domainGroup(path: string): string {
   return `${DOMAIN_GROUP_PREFIX}${path}`;
 }
 
-/** The identity a request of this user reaches Kubernetes as (names are metadata.name; the path is the domain's status.path). */
+/** The identity a request of this user reaches Kubernetes as (names are metadata.name; the path is domainGroupPath's). */
 export function callerIdentity(user: string, account: string, domainPath: string): Identity {
   return { user: userName(user), groups: [accountGroup(account), domainGroup(domainPath)] };
 }
@@ -127,6 +131,11 @@ export function domainChain<D extends DomainLike>(domain: D, lookup: (name: stri
 /** Domain status.path and the group's suffix: display names from the root, `ROOT/customers/acme`. */
 export function domainDisplayPath(chain: readonly DomainLike[]): string {
   return chain.map((d) => d.spec.displayName ?? d.metadata.name ?? '').join('/');
+}
+
+/** The domain group's path: object names from the root, `root/customers/acme`. */
+export function domainGroupPath(chain: readonly DomainLike[]): string {
+  return chain.map((d) => d.metadata.name ?? '').join('/');
 }
 
 /** CloudStack's own form, as login's `domain` takes it: `/` for the root, `/customers/acme/` below it. */

@@ -271,7 +271,13 @@ function impersonatingHttp(kc: k8s.KubeConfig, identity: Identity, pool: { http:
         const headers: http.OutgoingHttpHeaders = { ...(tls.headers as http.OutgoingHttpHeaders | undefined), ...request.getHeaders() };
         headers['Impersonate-User'] = identity.user;
         if (identity.groups.length > 0) headers['Impersonate-Group'] = [...identity.groups];
-        const body = request.getBody();
+        const raw = request.getBody();
+        if (raw !== undefined && typeof raw !== 'string' && !(raw instanceof URLSearchParams)) {
+          throw new Error('an impersonating client sends JSON and form bodies only, not multipart');
+        }
+        const body = raw === undefined ? undefined : Buffer.from(raw.toString(), 'utf8');
+        // node:http sends a DELETE body neither chunked nor with a length unless told its length.
+        if (body !== undefined) headers['Content-Length'] = body.length;
         return new Promise<k8s.ResponseContext>((resolve, reject) => {
           const req = (secure ? https : http).request(
             url,
@@ -304,10 +310,7 @@ function impersonatingHttp(kc: k8s.KubeConfig, identity: Identity, pool: { http:
             },
           );
           req.on('error', reject);
-          if (typeof body === 'string') req.end(body);
-          else if (body === undefined) req.end();
-          else if (body instanceof URLSearchParams) req.end(body.toString());
-          else req.destroy(new Error('an impersonating client sends JSON and form bodies only, not multipart'));
+          req.end(body);
         });
       })();
       return new k8s.Observable(

@@ -1,7 +1,7 @@
 import { Account, Domain, User, type AccountObject, type DomainObject, type KindInfo, type UserObject } from '../../crds/index.ts';
 import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, type ApiKeys, type SecretObject, type StoredCredentials } from '../../lib/credentials.ts';
-import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
+import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainGroupPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
 import type { Informer } from '../../lib/informer.ts';
 import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
@@ -176,7 +176,7 @@ export function createDirectory(source: InformerSource): Directory {
       const domain = account ? domains.get(account.spec.domainRef.name) : undefined;
       const chain = domain ? chainOf(domain) : undefined;
       if (!user || !account || !chain) return undefined;
-      return callerIdentity(user.metadata.name ?? '', account.metadata.name ?? '', domainDisplayPath(chain));
+      return callerIdentity(user.metadata.name ?? '', account.metadata.name ?? '', domainGroupPath(chain));
     },
   };
 }

@@ -113,7 +113,7 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
         password,
         keys: userkeys,
         client: createCloudStackClient({ endpoint: one.url, apiKey: userkeys.apikey, secretKey: userkeys.secretkey }),
-        kube: kube.as(callerIdentity(userObj?.metadata.name ?? '', accountObj?.metadata.name ?? '', `ROOT/${domainNames[t]}`)),
+        kube: kube.as(callerIdentity(userObj?.metadata.name ?? '', accountObj?.metadata.name ?? '', `root/${accountObj?.spec.domainRef.name ?? ''}`)),
         namespace: accountObj?.spec.namespace ?? '',
       };
     }

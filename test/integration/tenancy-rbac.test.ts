@@ -125,7 +125,7 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
   });
 
   it('lets a tenant work in its own namespace and nowhere else (the apiserver decides)', async () => {
-    const a = as(names.a, `${names.parent}/Child Domain`);
+    const a = as(names.a, `${names.parent}/${names.child}`);
     const b = as(names.b, names.other);
     expect(await statusOf(() => keys(a).create(key(ns.a)))).to.equal(200);
     expect(await statusOf(() => keys(a).list({ namespace: ns.a }))).to.equal(200);
@@ -160,7 +160,7 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
   });
 
   it('refuses to watch as someone else (watches carry the API\'s own credentials)', async () => {
-    const a = as(names.a, names.child);
+    const a = as(names.a, `${names.parent}/${names.child}`);
     let error: unknown;
     await a.watch('/api/v1/namespaces', {}, () => undefined, () => undefined).catch((err: unknown) => (error = err));
     expect(String(error)).to.match(/cannot be impersonated/);

@@ -10,6 +10,7 @@ import {
   domainChain,
   domainDisplayPath,
   domainGroup,
+  domainGroupPath,
   domainLoginPath,
   type DomainLike,
   LABEL_API_KEY_HASH,
@@ -20,9 +21,9 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 describe('tenancy: identity naming', () => {
   it('names the impersonated user and groups as DESIGN.md says', () => {
-    expect(callerIdentity('alice', 'acme', 'ROOT/customers')).to.deep.equal({ user: 'kumulus:user:alice', groups: ['kumulus:account:acme', 'kumulus:domain:ROOT/customers'] });
+    expect(callerIdentity('alice', 'acme', 'root/customers')).to.deep.equal({ user: 'kumulus:user:alice', groups: ['kumulus:account:acme', 'kumulus:domain:root/customers'] });
     expect(accountGroup('acme')).to.equal('kumulus:account:acme');
-    expect(domainGroup('ROOT')).to.equal('kumulus:domain:ROOT');
+    expect(domainGroup('root/c1')).to.equal('kumulus:domain:root/c1');
   });
 
   it('derives stable DNS-1123 object names from free text, apart per scope', () => {
@@ -47,6 +48,7 @@ describe('tenancy: identity naming', () => {
     const byName = new Map([root, customers, acme].map((d) => [d.metadata.name ?? '', d]));
     const chain = domainChain(acme, (n) => byName.get(n));
     expect(chain && domainDisplayPath(chain)).to.equal('ROOT/customers/a1');
+    expect(chain && domainGroupPath(chain)).to.equal('root/c1/a1');
     expect(chain && domainLoginPath(chain)).to.equal('/customers/a1/');
     expect(domainLoginPath([root])).to.equal('/');
     const orphan: DomainLike = { metadata: { name: 'o' }, spec: { parentRef: { name: 'missing' } } };
