@@ -24,7 +24,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
       if ((await operator.done) === 'leadership-lost') process.exitCode = 1;
     },
   },
-  webhooks: { summary: 'run the admission webhook server', run: notYet('webhooks', 5) },
+  webhooks: {
+    summary: 'run the admission webhook server and register it with the apiserver',
+    run: async (args) => {
+      const { runWebhooks } = await import('../webhooks/main.ts');
+      await runWebhooks({ args });
+    },
+  },
   api: { summary: 'run the CloudStack-compatible API server', run: notYet('api', 7) },
   agent: { summary: 'run the hypervisor host agent', run: notYet('agent', 6) },
   'controlplane-binaries': {

@@ -6,6 +6,7 @@ import { startControlPlane } from '../lib/controlplane/index.ts';
 import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
 import { logLevelOption, parseConfig, stringOption } from '../lib/config.ts';
 import { log, setLogLevel } from '../lib/log.ts';
+import { runWebhooks } from '../webhooks/main.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -37,6 +38,9 @@ export async function runLocal(args: string[]): Promise<void> {
     const crds = await readCrdManifests(join(repoRoot, 'crds'));
     if (crds.length > 0) await installCrds(kc, crds, log);
 
+    // Admission first: whatever the operator writes at start is checked like everything else.
+    const webhooks = await runWebhooks({ kubeConfig: kc, args: ['--webhook-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`], handleSignals: false });
+    stopFns.push(() => webhooks.stop());
     const operator = await runOperator({ kubeConfig: kc, args: ['--http-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`], handleSignals: false });
     stopFns.push(() => operator.stop());
 

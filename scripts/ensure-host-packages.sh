@@ -11,10 +11,13 @@
 #   linux-image-amd64                       the tiny test guest's kernel and NIC modules
 #   xz-utils, zstd                          unpack compressed kernel modules for the guest
 #   nfs-common                              mount.nfs for NFS primary storage
+#   cs                                      the Python CloudStack client, a real client in API tests
+#   golang-github-xanzy-go-cloudstack-dev   the Go CloudStack SDK, a second real client in API tests
 set -eu
 
 packages="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
-nftables iproute2 busybox-static cpio linux-image-amd64 xz-utils zstd nfs-common"
+nftables iproute2 busybox-static cpio linux-image-amd64 xz-utils zstd nfs-common
+cs golang-github-xanzy-go-cloudstack-dev"
 
 missing=""
 for p in $packages; do

@@ -1,13 +1,25 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { KUBERNETES_VERSION } from '../../lib/controlplane/index.ts';
 
-const kumulus = resolve(import.meta.dirname, '..', '..', 'bin', 'kumulus.ts');
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+const kumulus = join(repoRoot, 'bin', 'kumulus.ts');
+const run = promisify(execFile);
+
+function hasKubectl(): boolean {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Every live process whose ancestry leads to `root`, read from /proc. */
 async function descendants(root: number): Promise<number[]> {
@@ -98,6 +110,25 @@ describe('kumulus local (npm start)', function () {
     }
     expect(metrics).to.match(/^leader_election_master_status\{name="kumulus-operator"\} 1$/m);
     expect(metrics).to.match(/^rest_client_requests_total\{code="2\d\d",method="(GET|POST|PUT|PATCH)"[^}]*\} [1-9]/m);
+
+    if (hasKubectl()) {
+      const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', env['KUBECONFIG'] ?? '', ...args], { cwd: repoRoot });
+      const applied = await kubectl('apply', '--server-side', '-R', '-f', 'examples/zone-advanced/');
+      expect(applied.stdout).to.match(/zone\.infra\.kumulus\.io\/zone1 serverside-applied/);
+      const reversedPod = join(stateDir, 'reversed-pod.yaml');
+      await writeFile(
+        reversedPod,
+        'apiVersion: infra.kumulus.io/v1alpha1\nkind: Pod\nmetadata:\n  name: reversed\nspec:\n  zoneRef:\n    name: zone1\n' +
+          '  gateway: 192.168.200.1\n  netmask: 255.255.255.0\n  startIp: 192.168.200.100\n  endIp: 192.168.200.10\n',
+      );
+      const refused = await kubectl('apply', '--server-side', '-f', reversedPod).then(
+        () => expect.fail('a pod with startIp after endIp was admitted'),
+        (err: unknown) => (err as { stderr: string }).stderr,
+      );
+      expect(refused).to.include('spec.startIp');
+    } else {
+      console.log('      (kubectl is not installed: the kubectl part of this test is skipped)');
+    }
 
     const started = await descendants(child.pid ?? 0);
     expect(started.length, 'etcd, kube-apiserver, kube-controller-manager and the reaper').to.be.at.least(4);
