@@ -60,10 +60,11 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const informers = createInformerFactory(client, logger);
   const adminCredentials = await bootstrapAdmin(client, logger);
   const tenancy = createTenancy({ client, informers });
+  const tenancyTable = tenancyCommands(tenancy);
   const commands = createCommandTable([
     ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
-    ...tenancyCommands(tenancy),
-    ...infrastructureCommands(tenancy),
+    ...tenancyTable.commands,
+    ...infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers, jobResults: tenancyTable.jobResults }),
   ]);
   informers.start();
   await tenancy.directory.synced();

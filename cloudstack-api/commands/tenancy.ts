@@ -10,6 +10,7 @@ import { ApiError, entityNotFound, internalError, invalidParameterValue, permiss
 import type { AccessCheck, Tenancy } from '../tenancy/index.ts';
 import { type AccountLive, type DomainLive, resourceTypeOf, SECRETS, type UserLive } from '../tenancy/directory.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
+import { TARGET_GENERATION_ANNOTATION, type JobResultMapper } from './infra-support.ts';
 
 /**
  * Accounts, users and domains (PROTOCOL.md §11, accounts-domains-users). Every change is made
@@ -57,7 +58,13 @@ async function untilCached(done: () => boolean, timeoutMs = 3000): Promise<void>
   while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
-export function tenancyCommands(tenancy: Tenancy): Command[] {
+export interface TenancyCommands {
+  readonly commands: Command[];
+  /** The `jobresult` objects of the async tenancy commands, for queryAsyncJobResult. */
+  readonly jobResults: ReadonlyMap<string, JobResultMapper>;
+}
+
+export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
   const dir = tenancy.directory;
 
   // Views ------------------------------------------------------------------------------------
@@ -191,8 +198,12 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
     return domain.spec.parentRef ? (domain.metadata.uid ?? '') : '';
   }
 
-  /** An async job for a delete, recorded as the caller in its namespace; the job controller completes it when the target is gone. */
-  async function deletionJob(ctx: CommandContext, target: KubeObject, kind: { apiVersion: string; kind: string }): Promise<string> {
+  /**
+   * An async job, recorded as the caller in its namespace. The job controller completes it
+   * when the target is gone (deletes), or when the target's controller has reconciled the
+   * generation the command wrote.
+   */
+  async function submitJob(ctx: CommandContext, target: KubeObject, kind: { apiVersion: string; kind: string }, deleted: boolean): Promise<string> {
     const user = dir.byUid(dir.users, ctx.caller.userId);
     const job = await tenancy
       .clientFor(ctx.caller)
@@ -200,12 +211,12 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
       .create({
         apiVersion: AsyncJob.apiVersion,
         kind: AsyncJob.kind,
-        metadata: { generateName: 'job-', namespace: callerNamespace(ctx) },
+        metadata: { generateName: 'job-', namespace: callerNamespace(ctx), annotations: { [TARGET_GENERATION_ANNOTATION]: String(target.metadata.generation ?? 1) } },
         spec: {
           command: ctx.command,
           userRef: { name: user?.metadata.name ?? '' },
           targetRef: { apiVersion: kind.apiVersion, kind: kind.kind, name: target.metadata.name ?? '', uid: target.metadata.uid },
-          expectedCondition: { type: 'Synced', deleted: true },
+          expectedCondition: deleted ? { type: 'Synced', deleted: true } : { type: 'Synced', status: 'True' },
         },
       } as KubeObject)
       .catch((err: unknown) => failure(err, ctx.caller, `record the job of ${ctx.command}`));
@@ -283,7 +294,18 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
 
   const domainIdParam = { type: 'uuid', description: 'The id of the domain', entity: 'domain' } as const;
 
-  return [
+  const jobResults = new Map<string, JobResultMapper>([
+    ['disableAccount', (job) => {
+      const account = dir.accounts.get(job.spec.targetRef.name);
+      return account && accountFields(account);
+    }],
+    ['disableUser', (job) => {
+      const user = dir.users.get(job.spec.targetRef.name);
+      return user && userFields(user);
+    }],
+  ]);
+
+  const commands = [
     // Domains --------------------------------------------------------------------------------
     defineCommand({
       name: 'listDomains',
@@ -388,7 +410,7 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
           }
         }
         await client.resource(DOMAINS).delete({ name }).catch((err: unknown) => failure(err, ctx.caller, `delete domain ${domain.spec.displayName ?? name}`));
-        return { jobid: await deletionJob(ctx, domain, Domain) };
+        return { jobid: await submitJob(ctx, domain, Domain, true) };
       },
     }),
 
@@ -531,6 +553,28 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
       map: accountFields,
     }),
     defineCommand({
+      name: 'disableAccount',
+      kind: 'async',
+      description: 'Disables an account',
+      params: {
+        lock: { type: 'boolean', description: 'If true, only lock the account; else disable the account', required: true },
+        id: { type: 'uuid', description: 'Account id', entity: 'account' },
+        account: { type: 'string', description: 'Disables specified account.' },
+        domainid: { type: 'uuid', description: 'Disables specified account in this domain.', entity: 'domain' },
+      },
+      async handle(params, ctx) {
+        await synced();
+        const account = accountOf('disableaccount', params, ctx);
+        if (account.metadata.uid === ctx.caller.accountId) throw invalidParameterValue('The caller cannot disable its own account');
+        const updated = await tenancy
+          .clientFor(ctx.caller)
+          .resource<AccountLive>(ACCOUNTS)
+          .patch({ name: account.metadata.name ?? '' }, { spec: { state: params.lock ? 'locked' : 'disabled' } }, 'merge')
+          .catch((err: unknown) => failure(err, ctx.caller, `disable account ${account.spec.displayName ?? account.metadata.name}`));
+        return { jobid: await submitJob(ctx, updated, Account, false) };
+      },
+    }),
+    defineCommand({
       name: 'lockAccount',
       kind: 'object',
       description: 'This deprecated function used to locks an account. Look for the API DisableAccount instead',
@@ -563,7 +607,7 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
           .resource(ACCOUNTS)
           .delete({ name: account.metadata.name ?? '' })
           .catch((err: unknown) => failure(err, ctx.caller, `delete account ${account.spec.displayName ?? account.metadata.name}`));
-        return { jobid: await deletionJob(ctx, account, Account) };
+        return { jobid: await submitJob(ctx, account, Account, true) };
       },
     }),
 
@@ -681,6 +725,23 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
       map: userFields,
     }),
     defineCommand({
+      name: 'disableUser',
+      kind: 'async',
+      description: 'Disables a user account',
+      params: { id: { type: 'uuid', description: 'Disables user by user ID.', required: true, entity: 'user' } },
+      async handle(params, ctx) {
+        await synced();
+        const user = userById('disableuser', params.id);
+        if (user.metadata.uid === ctx.caller.userId) throw invalidParameterValue('The caller cannot disable itself');
+        const updated = await tenancy
+          .clientFor(ctx.caller)
+          .resource<UserLive>(USERS)
+          .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'disabled' } }, 'merge')
+          .catch((err: unknown) => failure(err, ctx.caller, `disable user ${user.spec.username}`));
+        return { jobid: await submitJob(ctx, updated, User, false) };
+      },
+    }),
+    defineCommand({
       name: 'lockUser',
       kind: 'object',
       description: 'Locks a user account',
@@ -751,4 +812,5 @@ export function tenancyCommands(tenancy: Tenancy): Command[] {
       map: (keys) => (keys ? { apikey: keys.apiKey, secretkey: keys.secretKey, apikeyaccess: true } : {}),
     }),
   ];
+  return { commands, jobResults };
 }

@@ -50,8 +50,12 @@ export function createKubernetesSessionStore(client: KubeClient, source: Informe
   const secrets = client.resource<SecretObject>(SECRETS);
   const cache: Informer<SecretObject> = source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: SESSION_SELECTOR });
   const key = (id: string) => ({ namespace: SYSTEM_NAMESPACE, name: sessionSecretName(id) });
+  // Sessions this replica ended, until its cache has seen them go: a logout holds at once here.
+  const ended = new Map<string, number>();
 
   async function remove(id: string): Promise<void> {
+    ended.set(id, Date.now());
+    if (ended.size > 10_000) for (const [old, at] of ended) if (Date.now() - at > 60_000) ended.delete(old);
     await secrets.delete(key(id)).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
@@ -75,6 +79,10 @@ export function createKubernetesSessionStore(client: KubeClient, source: Informe
     async get(id) {
       if (!/^[0-9a-f]{32}$/.test(id)) return undefined; // not one of ours: no apiserver round trip
       const cached = cache.get(key(id));
+      if (ended.has(id)) {
+        if (cached === undefined) ended.delete(id);
+        return undefined;
+      }
       const secret =
         cached ??
         (await secrets.get(key(id)).catch((err: unknown) => {

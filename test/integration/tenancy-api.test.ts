@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { registerAsyncJobController } from '../../controllers/async-job.ts';
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, SSHKeyPair, User, Zone } from '../../crds/index.ts';
@@ -72,6 +73,7 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
     kube = createKubeClient(kc);
     manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-api-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-api' }) });
     registerTenancyControllers(manager);
+    registerAsyncJobController(manager);
     await manager.start();
     one = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0'] });
     two = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0'] });
@@ -259,6 +261,42 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
     });
   });
 
+  it('lets a domain admin manage its domain, and only its domain', async () => {
+    const { a, b } = tenants;
+    const created = await admin.request('createAccount', {
+      username: 'dadmin', password: 'dadmin-password', email: 'd@example.com', firstname: 'D', lastname: 'A', account: 'A Admins', accounttype: '2', domainid: String(a.account['domainid']),
+    }, { method: 'POST' });
+    expect(created.status, created.text).to.equal(200);
+    expect((created.body['account'] as { accounttype: number }).accounttype).to.equal(2);
+    const da = createCloudStackClient({ endpoint: two.url });
+    await eventually('the domain admin bound', async () => {
+      if (!da.cookies.has('sessionkey')) await da.login('dadmin', 'dadmin-password', `/${domainNames.a}`);
+      const users = await da.request('listUsers', { listall: 'true' });
+      return ((users.body['user'] as { username: string }[] | undefined) ?? []).some((u) => u.username === 'user-a');
+    });
+    const inOwn = await da.request('createAccount', { username: 'sub', password: 'sub-password', email: 's@example.com', firstname: 'S', lastname: 'U', account: 'A Sub', domainid: String(a.account['domainid']) }, { method: 'POST' });
+    expect(inOwn.status, inOwn.text).to.equal(200);
+    const inOther = await da.request('createAccount', { username: 'sub', password: 'sub-password', email: 's@example.com', firstname: 'S', lastname: 'U', account: 'B Sub', domainid: String(b.account['domainid']) }, { method: 'POST' });
+    expect(inOther.status, inOther.text).to.equal(531);
+    const seen = await da.request('listAccounts', { listall: 'true' });
+    const names = (seen.body['account'] as { name: string }[]).map((x) => x.name);
+    expect(names).to.include.members(['Team A', 'A Admins', 'A Sub']);
+    expect(names).to.not.include('Team B');
+    const touchB = await da.request('updateUser', { id: String(b.user['id']), email: 'x@example.com' }, { method: 'POST' });
+    expect(touchB.status, touchB.text).to.equal(531);
+  });
+
+  it('sweeps sessions idle past their timeout', async () => {
+    const session = createCloudStackClient({ endpoint: one.url });
+    expect((await session.login('user-b', tenants.b.password, `/${domainNames.b}`)).status).to.equal(200);
+    const id = session.cookies.get('JSESSIONID') ?? '';
+    await eventually('the session cached', () => Promise.resolve(one.tenancy.sessions.get(id).then((s) => s !== undefined)));
+    expect(await one.tenancy.sessions.sweep(Date.now())).to.equal(0);
+    expect(await one.tenancy.sessions.sweep(Date.now() + 2 * 3600_000)).to.be.greaterThan(0);
+    expect(await one.tenancy.sessions.get(id)).to.equal(undefined);
+    expect((await session.request('listUsers')).status).to.equal(401);
+  });
+
   it('updates, disables through state, and deletes an account through the API', async () => {
     const created = await admin.request('createAccount', { username: 'temp', password: 'temp-password', email: 't@example.com', firstname: 'T', lastname: 'T', account: 'Temp Team' }, { method: 'POST' });
     expect(created.status, created.text).to.equal(200);
@@ -269,9 +307,23 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
     expect((locked.body['account'] as { state: string }).state).to.equal('locked');
     const locklogin = await createCloudStackClient({ endpoint: one.url }).login('temp', 'temp-password');
     expect(locklogin.status).to.equal(531);
+    const enabled = await admin.request('enableAccount', { id }, { method: 'POST' });
+    expect((enabled.body['account'] as { state: string }).state).to.equal('enabled');
+    expect((await createCloudStackClient({ endpoint: one.url }).login('temp', 'temp-password')).status).to.equal(200);
+    const userId = String(((created.body['account'] as { user: { id: string }[] }).user[0] ?? { id: '' }).id);
+    const disableUser = await admin.request('disableUser', { id: userId }, { method: 'POST' });
+    expect(disableUser.status, disableUser.text).to.equal(200);
+    const userJob = await admin.waitForJob(String(disableUser.body['jobid']), { intervalMs: 200, timeoutMs: 30_000 });
+    expect(userJob['jobstatus'], JSON.stringify(userJob)).to.equal(1);
+    expect((userJob['jobresult'] as { user: { state: string; id: string } }).user).to.include({ state: 'disabled', id: userId });
+    const disableAccount = await admin.request('disableAccount', { id, lock: 'false' }, { method: 'POST' });
+    const accountJob = await admin.waitForJob(String(disableAccount.body['jobid']), { intervalMs: 200, timeoutMs: 30_000 });
+    expect((accountJob['jobresult'] as { account: { state: string } }).account.state).to.equal('disabled');
     const deleted = await admin.request('deleteAccount', { id }, { method: 'POST' });
     expect(deleted.status, deleted.text).to.equal(200);
     expect(deleted.body['jobid']).to.match(/^[0-9a-f-]{36}$/);
+    const deleteJob = await admin.waitForJob(String(deleted.body['jobid']), { intervalMs: 200, timeoutMs: 30_000 });
+    expect(deleteJob['jobstatus'], JSON.stringify(deleteJob)).to.equal(1);
     await eventually('the account gone', async () => (await admin.request('listAccounts', { id })).status === 431);
   });
 });
