@@ -1,0 +1,228 @@
+import * as k8s from '@kubernetes/client-node';
+import express from 'express';
+import { fork } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import winston from 'winston';
+import { createApiApp } from '../cloudstack-api/app.ts';
+import { createCommandTable } from '../cloudstack-api/commands/define.ts';
+import { infrastructureCommands } from '../cloudstack-api/commands/infrastructure.ts';
+import { resourceTypeOf } from '../cloudstack-api/lists/cache.ts';
+import { createTenancy } from '../cloudstack-api/tenancy/index.ts';
+import { registerTenancyControllers } from '../controllers/tenancy.ts';
+import { Account, Cluster, Host, Pod, Zone, type KindInfo } from '../crds/index.ts';
+import { bootstrapAdmin } from '../lib/bootstrap-admin.ts';
+import { createInformerFactory } from '../lib/informer.ts';
+import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
+import { createKubeClient, isAlreadyExists, type KubeObject } from '../lib/kube-client.ts';
+import { log, setLogLevel } from '../lib/log.ts';
+import { createManager } from '../lib/manager.ts';
+import { specSignature } from '../test/support/cloudstack-client.ts';
+import { sharedControlPlane, stopSharedControlPlane } from '../test/support/cluster.ts';
+
+/**
+ * listHosts and listZones latency with many hosts present (5,000 by default), served by the
+ * real API (real authenticator, access reviews, informer caches) from a child process, and
+ * the same load against an empty express handler in another child as the baseline, in the
+ * same run. The hosts are real objects in a real apiserver (valid, no agents). Each request
+ * is signed (v3) with the bootstrap admin's keys and verified for real.
+ * Prints one JSON line per figure (medians of alternating rounds).
+ * Usage: node bench/cloudstack-api-lists.ts [hosts] [seconds per round] [concurrency] [rounds]
+ */
+
+const HOSTS_PER_CLUSTER = 100;
+
+async function serve(kind: string, kubeconfigPath: string): Promise<void> {
+  setLogLevel('warn');
+  let app: express.Express;
+  if (kind === 'baseline') {
+    app = express().get('/client/api', (_req, res) => {
+      res.end();
+    });
+  } else {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(await readFile(kubeconfigPath, 'utf8'));
+    const client = createKubeClient(kc);
+    const informers = createInformerFactory(client, log);
+    const tenancy = createTenancy({ client, informers });
+    const commands = createCommandTable(infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers }));
+    informers.start();
+    while (!informers.hasSynced()) await new Promise((done) => setTimeout(done, 100));
+    await tenancy.directory.synced();
+    app = createApiApp({ auth: tenancy.auth, sessions: tenancy.sessions, commands, log: winston.createLogger({ silent: true }) });
+  }
+  const server = app.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.on('message', () => process.exit(0));
+}
+
+async function startServer(kind: string, kubeconfigPath: string): Promise<{ port: number; stop: () => void }> {
+  const child = fork(import.meta.filename, ['serve', kind, kubeconfigPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((done, fail) => {
+    child.once('message', (message: { port: number }) => done(message.port));
+    child.once('exit', (code) => fail(new Error(`${kind} server exited with ${code}`)));
+  });
+  return { port, stop: () => child.send('stop') };
+}
+
+function signed(command: string, params: Record<string, string>, keys: { apiKey: string; secretKey: string }, index: number): string {
+  const expires = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+0000`;
+  const all: Record<string, string> = { command, ...params, response: 'json', apiKey: keys.apiKey, signatureVersion: '3', expires, _: String(index) };
+  all['signature'] = specSignature(all, keys.secretKey);
+  return `/client/api?${new URLSearchParams(all).toString()}`;
+}
+
+function get(agent: http.Agent, port: number, path: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((done, fail) => {
+    const request = http.get({ host: '127.0.0.1', port, path, agent }, (response) => {
+      let bytes = 0;
+      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      response.on('end', () => done({ status: response.statusCode ?? 0, bytes }));
+    });
+    request.on('error', fail);
+  });
+}
+
+interface Measurement {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  bytes: number;
+}
+
+async function load(port: number, paths: readonly string[], seconds: number, concurrency: number): Promise<Measurement> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies: number[] = [];
+  let failures = 0;
+  let bytes = 0;
+  let next = 0;
+  const drive = async (until: number, record: boolean): Promise<void> => {
+    while (performance.now() < until) {
+      const path = paths[next++ % paths.length] as string;
+      const start = performance.now();
+      const reply = await get(agent, port, path);
+      if (!record) continue;
+      latencies.push(performance.now() - start);
+      bytes = reply.bytes;
+      if (reply.status !== 200 && failures++ === 0) console.error(`first failure: HTTP ${reply.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, () => drive(performance.now() + 1000, false)));
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, () => drive(started + seconds * 1000, true)));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { requestsPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), failures, bytes };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** Runs `tasks` with at most `width` in flight. */
+async function pool(tasks: (() => Promise<unknown>)[], width: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  }));
+}
+
+async function main(): Promise<void> {
+  const hostCount = Number(process.argv[2] ?? 5000);
+  const seconds = Number(process.argv[3] ?? 3);
+  const concurrency = Number(process.argv[4] ?? 8);
+  const rounds = Number(process.argv[5] ?? 3);
+  setLogLevel('warn');
+  const plane = await sharedControlPlane();
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(plane.kubeconfig);
+  const client = createKubeClient(kc);
+  await installCrds(kc, await readCrdManifests(resolve(import.meta.dirname, '../crds')), log);
+  // The tenancy controllers give the admin's domain its path and its account its role binding.
+  const manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/bench', httpBindAddress: '127.0.0.1:0', logger: log });
+  registerTenancyControllers(manager);
+  await manager.start();
+  const keys = await bootstrapAdmin(client, log);
+  for (;;) {
+    const account = (await client.resource(resourceTypeOf(Account)).get({ name: 'admin' })) as KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+    if (account.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+
+  const create = async (kind: KindInfo, obj: KubeObject & { spec: Record<string, unknown> }) =>
+    client
+      .resource(resourceTypeOf(kind))
+      .create({ apiVersion: kind.apiVersion, kind: kind.kind, ...obj })
+      .catch((err: unknown) => {
+        if (!isAlreadyExists(err)) throw err;
+      });
+  const created = performance.now();
+  await create(Zone, { metadata: { name: 'bench-zone' }, spec: { displayName: 'Bench zone', dns1: '8.8.8.8', internalDns1: '10.0.0.2' } });
+  await create(Pod, { metadata: { name: 'bench-pod' }, spec: { zoneRef: { name: 'bench-zone' }, gateway: '10.200.0.1', netmask: '255.255.0.0', startIp: '10.200.0.10', endIp: '10.200.0.250' } });
+  const clusters = Math.ceil(hostCount / HOSTS_PER_CLUSTER);
+  await pool(
+    Array.from({ length: clusters }, (_, c) => () => create(Cluster, { metadata: { name: `bench-cluster-${c}` }, spec: { podRef: { name: 'bench-pod' }, maxHosts: HOSTS_PER_CLUSTER } })),
+    16,
+  );
+  await pool(
+    Array.from({ length: hostCount }, (_, h) => () =>
+      create(Host, { metadata: { name: `bench-host-${h}` }, spec: { clusterRef: { name: `bench-cluster-${Math.floor(h / HOSTS_PER_CLUSTER)}` }, nodeName: `bench-node-${h}`, hostTags: ['bench'] } }),
+    ),
+    32,
+  );
+  const setupSeconds = (performance.now() - created) / 1000;
+
+  const dir = await mkdtemp(join(tmpdir(), 'kumulus-bench-'));
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
+  const round = (value: number) => Math.round(value * 100) / 100;
+  const servers = { baseline: await startServer('baseline', kubeconfigPath), api: await startServer('api', kubeconfigPath) };
+  const someHost = (await client.resource(resourceTypeOf(Host)).get({ name: 'bench-host-0' })).metadata.uid ?? '';
+  const workloads = {
+    baseline: Array.from({ length: 500 }, (_, i) => signed('listZones', {}, keys, i)),
+    listZones: Array.from({ length: 500 }, (_, i) => signed('listZones', {}, keys, i)),
+    'listHosts (first page: 500 of all hosts)': Array.from({ length: 500 }, (_, i) => signed('listHosts', {}, keys, i)),
+    'listHosts id=<one host>': Array.from({ length: 500 }, (_, i) => signed('listHosts', { id: someHost }, keys, i)),
+  };
+  const samples: Record<string, Measurement[]> = Object.fromEntries(Object.keys(workloads).map((k) => [k, []]));
+  try {
+    for (let i = 0; i < rounds; i++) {
+      for (const [figure, paths] of Object.entries(workloads)) {
+        const port = figure === 'baseline' ? servers.baseline.port : servers.api.port;
+        samples[figure]!.push(await load(port, paths, seconds, concurrency));
+      }
+    }
+  } finally {
+    servers.baseline.stop();
+    servers.api.stop();
+    await rm(dir, { recursive: true, force: true });
+    await manager.stop();
+    await stopSharedControlPlane();
+  }
+
+  const common = { hosts: hostCount, seconds, concurrency, rounds, node: process.version };
+  const summary = (measurements: Measurement[]) => ({
+    p50Ms: round(median(measurements.map((m) => m.p50Ms))),
+    p99Ms: round(median(measurements.map((m) => m.p99Ms))),
+    requestsPerSecond: round(median(measurements.map((m) => m.requestsPerSecond))),
+    responseBytes: measurements[0]?.bytes ?? 0,
+    failures: measurements.reduce((sum, m) => sum + m.failures, 0),
+  });
+  console.log(JSON.stringify({ bench: 'cloudstack-api-lists', figure: 'setup: create zone, pod, clusters and hosts in the apiserver', unit: 's', value: round(setupSeconds), ...common }));
+  const baseline = summary(samples['baseline']!);
+  for (const [figure, measurements] of Object.entries(samples)) {
+    const s = summary(measurements);
+    const name = figure === 'baseline' ? 'empty express handler (baseline)' : `signed GET ${figure}`;
+    console.log(JSON.stringify({ bench: 'cloudstack-api-lists', figure: name, unit: 'ms', value: s.p50Ms, ...s, p50OverBaselineMs: round(s.p50Ms - baseline.p50Ms), ...common }));
+    if (s.failures > 0) process.exitCode = 1;
+  }
+}
+
+if (process.argv[2] === 'serve') await serve(process.argv[3] ?? 'api', process.argv[4] ?? '');
+else await main();
