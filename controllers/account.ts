@@ -31,6 +31,7 @@ import {
   commitTenancyStatus,
   LABEL_GRANTED_TO,
   NAMESPACES,
+  stateEvent,
   subtree,
   TENANCY_INDEX,
   type AccountLive,
@@ -160,6 +161,8 @@ export function registerAccountController(manager: Manager, ctx: TenancyContext)
           });
         }
         await commitTenancyStatus(accounts, account, state, { userCount }, { ok: true, reason: 'NamespaceBound', message: `namespace ${namespace}; group ${accountGroup(name)}` }, rctx.signal);
+        const event = stateEvent('ACCOUNT', account.status?.state, state);
+        if (event) manager.events.event(account, event);
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) return { requeue: true };

@@ -16,6 +16,7 @@ import {
   commitTenancyStatus,
   DOMAIN_CHILDREN_FINALIZER,
   NAMESPACES,
+  stateEvent,
   TENANCY_INDEX,
   type DomainLive,
   type TenancyContext,
@@ -64,6 +65,7 @@ export function registerDomainController(manager: Manager, ctx: TenancyContext):
         if (isBeingDeleted(domain)) {
           if (children.length === 0) {
             await removeFinalizer(domains, domain, DOMAIN_CHILDREN_FINALIZER, rctx.signal);
+            manager.events.event(domain, { reason: 'DOMAIN.DELETE', note: 'domain deleted' });
             return;
           }
           await commitTenancyStatus(domains, domain, 'Inactive', {}, { ok: false, reason: 'Deleting', message: `deletion waits for ${children.length} child object(s) to be deleted first: ${children.slice(0, 10).join(', ')}` }, rctx.signal);
@@ -87,6 +89,8 @@ export function registerDomainController(manager: Manager, ctx: TenancyContext):
         });
         await roleBindings.apply(binding('RoleBinding', domainBindingName(name), PUBLIC_NAMESPACE, PUBLIC_READER_ROLE, [group], labels, owner), { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal: rctx.signal });
         await commitTenancyStatus(domains, domain, 'Active', { path, level }, { ok: true, reason: 'Active', message: '' }, rctx.signal);
+        const event = stateEvent('DOMAIN', domain.status?.state, 'Active');
+        if (event) manager.events.event(domain, event);
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) return { requeue: true };

@@ -8,6 +8,7 @@ import { Account, Domain, User, type AccountObject, type DomainObject, type User
 import { markReady, markSynced, markSyncFailed, type Condition } from '../lib/conditions.ts';
 import { LABEL_ACCOUNT, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../lib/identity.ts';
 import type { Request, WatchSource } from '../lib/controller.ts';
+import type { EventInput } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { KubeClient, KubeObject, ResourceClient, ResourceType } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
@@ -186,6 +187,19 @@ export async function commitTenancyFailure<T extends KubeObject & { status?: Sta
     force: true,
     signal,
   });
+}
+
+const STATE_REASONS: Readonly<Record<string, string>> = { enabled: 'ENABLE', disabled: 'DISABLE', locked: 'LOCK' };
+
+/**
+ * The event for a change of status.state, with CloudStack's event type as the reason
+ * (ACCOUNT.CREATE, USER.DISABLE...), so listEvents can serve it; undefined when nothing changed.
+ */
+export function stateEvent(kind: 'DOMAIN' | 'ACCOUNT' | 'USER', from: string | undefined, to: string): EventInput | undefined {
+  if (from === to) return undefined;
+  if (from === undefined) return { reason: `${kind}.CREATE`, note: `${kind.toLowerCase()} created, ${to}` };
+  const verb = STATE_REASONS[to];
+  return verb ? { reason: `${kind}.${verb}`, note: `${kind.toLowerCase()} ${from} → ${to}` } : undefined;
 }
 
 /** Registers the Domain, Account and User controllers on the manager; returns the shared context. */

@@ -9,7 +9,7 @@ import { isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted, isOwnedBy, ownerReference } from '../lib/ownership.ts';
 import { resourceTypeOf } from './infra-context.ts';
-import { commitTenancyFailure, commitTenancyStatus, TENANCY_INDEX, type TenancyContext, type UserLive, watchOf } from './tenancy.ts';
+import { commitTenancyFailure, commitTenancyStatus, stateEvent, TENANCY_INDEX, type TenancyContext, type UserLive, watchOf } from './tenancy.ts';
 
 export function registerUserController(manager: Manager, ctx: TenancyContext): void {
   const users: ResourceClient<UserLive> = ctx.client.resource<UserLive>(resourceTypeOf(User));
@@ -41,6 +41,8 @@ export function registerUserController(manager: Manager, ctx: TenancyContext): v
           return;
         }
         await commitTenancyStatus(users, user, state, {}, { ok: true, reason: ref ? 'CredentialsStored' : 'NoCredentials', message: ref ? '' : 'the user has no password or keys yet' }, rctx.signal);
+        const event = stateEvent('USER', user.status?.state, state);
+        if (event) manager.events.event(user, event);
       } catch (err) {
         if (isNotFound(err)) return;
         if (isConflict(err)) return { requeue: true };

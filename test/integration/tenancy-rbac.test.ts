@@ -124,6 +124,18 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
     expect(self.rules.every((r) => (r.resourceNames ?? []).length > 0)).to.equal(true);
   });
 
+  it('records CloudStack event types for tenancy changes', async () => {
+    const EVENTS = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
+    type Event = KubeObject & { reason?: string; regarding?: { kind?: string; name?: string } };
+    const reasons = async (name: string) => (await admin.resource<Event>(EVENTS).list({ fieldSelector: `regarding.name=${name}` })).items.map((e) => `${e.regarding?.kind} ${e.reason}`);
+    await waitFor('the create events', async () => ((await reasons(names.a)).includes('Account ACCOUNT.CREATE') ? { metadata: {} } : undefined), () => true);
+    await accounts.patch({ name: names.c }, { spec: { state: 'disabled' } }, 'merge');
+    await waitFor('the disable event', async () => ((await reasons(names.c)).includes('Account ACCOUNT.DISABLE') ? { metadata: {} } : undefined), () => true);
+    await accounts.patch({ name: names.c }, { spec: { state: 'enabled' } }, 'merge');
+    expect(await reasons(names.parent)).to.include('Domain DOMAIN.CREATE');
+    expect(await reasons(`${names.a}-u`)).to.include('User USER.CREATE');
+  });
+
   it('lets a tenant work in its own namespace and nowhere else (the apiserver decides)', async () => {
     const a = as(names.a, `${names.parent}/${names.child}`);
     const b = as(names.b, names.other);
