@@ -401,15 +401,21 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         await synced();
         const domain = domainById('deletedomain', 'id', params.id);
         const name = domain.metadata.name ?? '';
+        const own = dir.chainOf(callerDomain(ctx)) ?? [];
+        if (own.some((d) => d.metadata.name === name)) throw invalidParameterValue(`Domain id=${params.id} holds the caller's own account; it cannot be deleted by it`);
         const children = dir.childDomains(name).length + dir.accountsOf(name).length;
         if (children > 0 && params.cleanup !== true) throw invalidParameterValue(`Domain id=${params.id} has child domains or accounts; delete them first or pass cleanup=true`);
         const client = tenancy.clientFor(ctx.caller);
-        if (params.cleanup === true) {
-          for (const account of dir.accountsOf(name)) {
+        // With cleanup, everything below goes too: accounts first, then the domains, each held by its finalizer until its children are gone.
+        const below = params.cleanup === true ? [...domainScope(domain, true)] : [name];
+        for (const each of below) {
+          for (const account of dir.accountsOf(each)) {
             await client.resource(ACCOUNTS).delete({ name: account.metadata.name ?? '' }).catch((err: unknown) => (isNotFound(err) ? undefined : failure(err, ctx.caller, `delete account ${account.metadata.name}`)));
           }
         }
-        await client.resource(DOMAINS).delete({ name }).catch((err: unknown) => failure(err, ctx.caller, `delete domain ${domain.spec.displayName ?? name}`));
+        for (const each of below.reverse()) {
+          await client.resource(DOMAINS).delete({ name: each }).catch((err: unknown) => (isNotFound(err) ? undefined : failure(err, ctx.caller, `delete domain ${dir.domains.get(each)?.spec.displayName ?? each}`)));
+        }
         return { jobid: await submitJob(ctx, domain, Domain, true) };
       },
     }),

@@ -297,6 +297,23 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
     expect((await session.request('listUsers')).status).to.equal(401);
   });
 
+  it('deletes a domain tree with cleanup=true, and refuses without it', async () => {
+    const top = await admin.request('createDomain', { name: uniqueName('Top') }, { method: 'POST' });
+    const topId = String((top.body['domain'] as { id: string }).id);
+    const sub = await admin.request('createDomain', { name: 'Sub', parentdomainid: topId }, { method: 'POST' });
+    expect((sub.body['domain'])).to.include({ level: 2, parentdomainid: topId });
+    const subId = String((sub.body['domain'] as { id: string }).id);
+    const acct = await admin.request('createAccount', { username: 'leaf', password: 'leaf-password', email: 'l@example.com', firstname: 'L', lastname: 'F', domainid: subId }, { method: 'POST' });
+    expect(acct.status, acct.text).to.equal(200);
+    const refused = await admin.request('deleteDomain', { id: topId }, { method: 'POST' });
+    expect(refused.status, refused.text).to.equal(431);
+    const deleted = await admin.request('deleteDomain', { id: topId, cleanup: 'true' }, { method: 'POST' });
+    expect(deleted.status, deleted.text).to.equal(200);
+    const job = await admin.waitForJob(String(deleted.body['jobid']), { intervalMs: 250, timeoutMs: 60_000 });
+    expect(job['jobstatus'], JSON.stringify(job)).to.equal(1);
+    for (const id of [topId, subId]) await eventually(`domain ${id} gone`, async () => (await admin.request('listDomains', { id })).status === 431);
+  });
+
   it('updates, disables through state, and deletes an account through the API', async () => {
     const created = await admin.request('createAccount', { username: 'temp', password: 'temp-password', email: 't@example.com', firstname: 'T', lastname: 'T', account: 'Temp Team' }, { method: 'POST' });
     expect(created.status, created.text).to.equal(200);
