@@ -189,9 +189,11 @@ export function hostCommands(infra: Infra): Command[] {
       const hypervisor = canonical(p.hypervisor, HYPERVISORS);
       if (p.hahost === true) return [];
       const hosts = one ? [one] : cluster ? cache.hosts.byIndex(INDEX.cluster, cluster.metadata.name ?? '') : cache.hosts.list();
+      // Ancestors are looked up only for the filters that need them: an unfiltered list of thousands stays cheap.
+      const byAncestry = zone !== undefined || pod !== undefined || cluster !== undefined || hypervisor !== undefined || p.arch !== undefined;
       return hosts
         .filter((h) => {
-          const a = clusterAncestry(infra, h.spec.clusterRef.name);
+          const a = byAncestry ? clusterAncestry(infra, h.spec.clusterRef.name) : {};
           return (
             (cluster === undefined || a.cluster === cluster) &&
             (pod === undefined || a.pod === pod) &&
@@ -259,6 +261,7 @@ export function hostCommands(infra: Infra): Command[] {
       await infra.mayRead(ctx, Host);
       const host = mustFind(cache.hosts, p.id, label, 'id');
       const state = host.status?.resourceState;
+      // A connected host must be drained first; one whose agent is not Up has nothing to drain.
       if (p.forced !== true && state !== 'Maintenance' && host.status?.state === 'Up') {
         throw internalError(`Host ${p.id} cannot be deleted as it is not in maintenance mode. Either put the host into maintenance or perform a forced deletion.`);
       }
