@@ -75,6 +75,14 @@ async function qemuPid(uid: string): Promise<number | undefined> {
   return undefined;
 }
 
+/** `virsh vncdisplay`: "127.0.0.1:0" is display 0, i.e. TCP port 5900. */
+export function parseVncDisplay(text: string): { host: string; port: number } | undefined {
+  const match = /^(.*):(\d+)$/.exec(text.trim());
+  if (!match?.[2]) return undefined;
+  const host = (match[1] ?? '').replace(/^\[|\]$/g, '');
+  return { host: host || '127.0.0.1', port: 5900 + Number(match[2]) };
+}
+
 export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
   const uri = options.uri ?? 'qemu:///system';
   const domainType: DomainType =
@@ -228,6 +236,17 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
       statsFromDomstats(
         parseDomstats(await virsh('domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu', '--interface', '--block')),
       ),
+
+    console: async (uid) => {
+      let display: string;
+      try {
+        display = (await virsh('vncdisplay', domainName(uid))).trim();
+      } catch (err) {
+        if (isMissingDomain(err) || isNotRunning(err)) return undefined;
+        throw err;
+      }
+      return parseVncDisplay(display);
+    },
 
     followEvents: (onEvent) => followVirshEvents(uri, onEvent, logger),
   };

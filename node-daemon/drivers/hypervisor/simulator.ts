@@ -93,6 +93,11 @@ export function simulatorDriver(): HypervisorDriver & { readonly domainCount: ()
           disks: [],
         })),
       ),
+    console: (uid) => {
+      const d = domains.get(uid);
+      // One made-up port per running domain, in VNC's range, stable for the domain's life.
+      return Promise.resolve(d?.state === 'running' ? { host: '127.0.0.1', port: 5900 + ([...domains.keys()].indexOf(uid) % 60_000) } : undefined);
+    },
     followEvents: (onEvent) => {
       listeners.add(onEvent);
       onEvent({ type: 'resync', at: new Date() });

@@ -100,5 +100,7 @@ export interface HypervisorDriver {
   /** Stops the domain if needed and removes its definition. Disks are the storage driver's. */
   undefine(uid: string): Promise<void>;
   stats(): Promise<DomainStats[]>;
+  /** Where the running domain's VNC console listens; undefined when it does not run. */
+  console(uid: string): Promise<{ host: string; port: number } | undefined>;
   followEvents(onEvent: (event: DomainEvent) => void): EventSubscription;
 }

@@ -1,0 +1,196 @@
+/**
+ * Guest networks (agent side). The network driver takes the whole set a host should carry, so
+ * one function computes it from the VMs placed here and applies it, one run at a time: the VM
+ * reconciler calls it before starting a domain (its bridges must exist), and this reconciler
+ * calls it when a Network, another host's VMs (the remote VTEPs) or a Host address changes.
+ *
+ * - Segment: from the Network's status.broadcastUri (vxlan://<vni> or vlan://<id>); a VLAN
+ *   rides the interface its physical network's Guest traffic label names.
+ * - Remote VTEPs: the status.ipAddress of every other host carrying a VM on that network.
+ * - DHCP: static entries for this host's VMs only; the service address is the last host address
+ *   of the CIDR, the same on every host (nftables keeps it from crossing the uplink).
+ */
+import type { Informer } from '../lib/informer.ts';
+import { keyOf } from '../lib/kube-client.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Manager } from '../lib/manager.ts';
+import { nicMac } from './drivers/identity.ts';
+import { formatIpv4, parseCidr, parseIpv4 } from './drivers/network/ipv4.ts';
+import { bridgeName } from './drivers/network/names.ts';
+import type { GuestNetworkSpec, NetworkDriver, Segment } from './drivers/network/types.ts';
+import { errorMessage, type HostLive, type NetworkLive, type PhysicalNetworkLive, type VirtualMachineLive } from './resources.ts';
+
+export interface GuestNetworkInformers {
+  /** VMs placed on this host. */
+  ownVms: Informer<VirtualMachineLive>;
+  /** Every placed VM of the cluster: where the other VTEPs of a network are. */
+  placedVms: Informer<VirtualMachineLive>;
+  networks: Informer<NetworkLive>;
+  physicalNetworks: Informer<PhysicalNetworkLive>;
+  hosts: Informer<HostLive>;
+}
+
+export interface NetworkAttachment {
+  bridge: string;
+  segment: Segment;
+}
+
+export interface GuestNetworks {
+  /** Applies the set of networks this host carries; returns each network's bridge, or why it has none. */
+  sync(): Promise<{ attached: Map<string, NetworkAttachment>; problems: Map<string, string> }>;
+}
+
+/** `namespace/name` of a VM's network. */
+export function networkKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+/** The MAC of a VM's NIC: the fixed one from spec, else derived from both uids. */
+export function nicMacOf(vm: VirtualMachineLive, nic: { macAddress?: string }, network: NetworkLive): string {
+  return (nic.macAddress ?? nicMac(vm.metadata.uid ?? '', network.metadata.uid ?? '')).toLowerCase();
+}
+
+/** The DHCP/DNS service address of a CIDR: its last host address. */
+export function serviceAddressOf(cidr: string): string {
+  const parsed = parseCidr('cidr', cidr);
+  return formatIpv4(parseIpv4('cidr', parsed.network) + 2 ** (32 - parsed.prefix) - 2);
+}
+
+function hostLabel(vm: VirtualMachineLive): string {
+  const name = (vm.spec.hostName ?? vm.metadata.name ?? 'vm').split('.')[0] ?? 'vm';
+  return name.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || 'vm';
+}
+
+function active(vm: VirtualMachineLive): boolean {
+  return vm.metadata.deletionTimestamp === undefined;
+}
+
+export function guestNetworks(deps: GuestNetworkInformers & { driver: NetworkDriver; host: string; localVtep: string | undefined; logger: Logger }): GuestNetworks {
+  const { ownVms, placedVms, networks, physicalNetworks, hosts, driver, host } = deps;
+  let running: Promise<unknown> = Promise.resolve();
+
+  const segmentOf = (network: NetworkLive): Segment => {
+    const uri = network.status?.broadcastUri ?? '';
+    const name = keyOf(network);
+    const match = /^(vxlan|vlan):\/\/(\d+)$/.exec(uri);
+    if (!match?.[1] || !match[2]) {
+      throw new Error(`Network ${name} is not implemented yet: status.broadcastUri is "${uri}", expected vxlan://<vni> or vlan://<id>`);
+    }
+    const id = Number(match[2]);
+    if (match[1] === 'vxlan') {
+      if (deps.localVtep === undefined) throw new Error(`Network ${name} is VXLAN but this agent has no VTEP address: set --vtep-address`);
+      const remote = new Set<string>();
+      for (const vm of placedVms.list(network.metadata.namespace)) {
+        const there = vm.status?.placement?.host;
+        if (!there || there === host || !active(vm) || !vm.spec.networks?.some((n) => n.name === network.metadata.name)) continue;
+        const address = hosts.get(there)?.status?.ipAddress;
+        if (address && address !== deps.localVtep) remote.add(address);
+      }
+      return { type: 'vxlan', vni: id, localVtep: deps.localVtep, remoteVteps: [...remote].sort() };
+    }
+    const physical = network.status?.physicalNetwork ?? network.spec.physicalNetworkRef?.name;
+    const label = physical ? physicalNetworks.get(physical)?.spec.trafficTypes.find((t) => t.type === 'Guest')?.kvmLabel : undefined;
+    if (!label) throw new Error(`Network ${name} is VLAN ${id} but its physical network ${physical ?? '(none)'} names no Guest traffic label (kvmLabel) for the uplink`);
+    return { type: 'vlan', vlan: id, uplink: label };
+  };
+
+  const desired = (): { specs: GuestNetworkSpec[]; attached: Map<string, NetworkAttachment>; problems: Map<string, string> } => {
+    const users = new Map<string, VirtualMachineLive[]>();
+    for (const vm of ownVms.list()) {
+      if (!active(vm)) continue;
+      for (const nic of vm.spec.networks ?? []) {
+        const key = networkKey(vm.metadata.namespace ?? '', nic.name);
+        users.set(key, [...(users.get(key) ?? []), vm]);
+      }
+    }
+    const specs: GuestNetworkSpec[] = [];
+    const attached = new Map<string, NetworkAttachment>();
+    const problems = new Map<string, string>();
+    for (const [key, vms] of users) {
+      const network = networks.get(key);
+      if (!network) {
+        problems.set(key, `Network ${key} does not exist: create it or fix the VM's spec.networks`);
+        continue;
+      }
+      try {
+        const segment = segmentOf(network);
+        const cidr = network.status?.cidr ?? network.spec.cidr;
+        const gateway = network.status?.gateway ?? network.spec.gateway;
+        const dhcpHosts = cidr
+          ? vms.flatMap((vm) => {
+              const nic = vm.spec.networks?.find((n) => n.name === network.metadata.name);
+              const ip = vm.status?.nics?.find((n) => n.network === network.metadata.name)?.ipAddress ?? nic?.ipAddress;
+              return nic && ip ? [{ mac: nicMacOf(vm, nic, network), ip, hostname: hostLabel(vm) }] : [];
+            })
+          : [];
+        const dns = [network.spec.dns1, network.spec.dns2].filter((d) => d !== undefined);
+        specs.push({
+          uid: network.metadata.uid ?? '',
+          segment,
+          inUse: true,
+          ...(cidr
+            ? {
+                dhcp: {
+                  cidr,
+                  serviceAddress: serviceAddressOf(cidr),
+                  ...(gateway !== undefined ? { gateway } : {}),
+                  ...(dns.length > 0 ? { dnsServers: dns } : {}),
+                  ...(network.spec.networkDomain !== undefined ? { domain: network.spec.networkDomain } : {}),
+                  hosts: dhcpHosts,
+                },
+              }
+            : {}),
+        });
+        attached.set(key, { bridge: bridgeName(segment), segment });
+      } catch (err) {
+        problems.set(key, errorMessage(err));
+      }
+    }
+    return { specs, attached, problems };
+  };
+
+  return {
+    sync() {
+      const next = running.then(async () => {
+        const { specs, attached, problems } = desired();
+        try {
+          await driver.apply(specs);
+        } catch (err) {
+          // One bad network must not leave the others unplumbed: report it against every network.
+          const message = `the host's guest networking could not be applied: ${errorMessage(err)}`;
+          for (const key of attached.keys()) problems.set(key, message);
+          attached.clear();
+          deps.logger.warn('guest networks not applied', { error: errorMessage(err) });
+        }
+        return { attached, problems };
+      });
+      running = next.catch(() => undefined);
+      return next;
+    },
+  };
+}
+
+/** Re-applies the host's networks when a Network, a remote VM placement or a Host address changes. */
+export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetworkInformers & { networksOfHost: GuestNetworks }): void {
+  const { networks, placedVms, hosts, ownVms } = deps;
+  const usedHere = (): { namespace?: string; name: string }[] =>
+    [...new Set(ownVms.list().flatMap((vm) => (vm.spec.networks ?? []).map((n) => networkKey(vm.metadata.namespace ?? '', n.name))))].map((key) => {
+      const [namespace, name] = key.split('/');
+      return { namespace, name: name ?? '' };
+    });
+  manager.addController({
+    name: 'agent-network',
+    for: networks,
+    watches: [
+      { informer: placedVms, map: (obj) => ((obj as VirtualMachineLive).spec.networks ?? []).map((n) => ({ namespace: obj.metadata.namespace, name: n.name })) },
+      { informer: hosts, map: () => usedHere() },
+    ],
+    reconcile: async (ctx, request) => {
+      const used = usedHere().some((u) => u.namespace === request.namespace && u.name === request.name);
+      if (!used) return;
+      const { problems } = await deps.networksOfHost.sync();
+      const problem = problems.get(networkKey(request.namespace ?? '', request.name));
+      if (problem) ctx.log.info('network not plumbed', { problem });
+    },
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The agent of `kumulus local`: this machine is the cloud's one host. It uses the libvirtd
+ * already running (qemu:///system) or starts a private one, KVM where /dev/kvm exists, and
+ * makes the examples' SharedMountPoint path a mount point (a bind mount of a directory in the
+ * state dir, undone on stop) so their primary storage comes Up. It joins cluster1, the
+ * examples' cluster, unless told otherwise, and waits for it to exist.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../lib/log.ts';
+import { commandRunner } from './drivers/exec.ts';
+import { mountAt } from './drivers/storage/mounts.ts';
+import { libvirtAnswers, startLocalLibvirtd, type LocalLibvirtd } from './local-libvirtd.ts';
+import { runAgent, type RunningAgent } from './main.ts';
+
+/** examples/zone-advanced/06-primary-storage.yaml's SharedMountPoint. */
+export const EXAMPLE_SHARED_MOUNT_POINTS = ['/var/lib/kumulus/primary'];
+
+export interface LocalAgentOptions {
+  kubeConfig: k8s.KubeConfig;
+  /** Holds the agent's state, the private libvirtd and the directories bind-mounted as shared storage. */
+  stateDir: string;
+  logger: Logger;
+  /** Default cluster1. */
+  cluster?: string;
+  /** Default: the examples' one. */
+  sharedMountPoints?: readonly string[];
+  /** Default: NODE_NAME, else the host name. */
+  nodeName?: string;
+  logLevel?: string;
+}
+
+export interface LocalAgent {
+  readonly agent: RunningAgent;
+  readonly libvirtUri: string;
+  stop(): Promise<void>;
+}
+
+export async function startLocalAgent(options: LocalAgentOptions): Promise<LocalAgent> {
+  const run = commandRunner();
+  const logger = options.logger.child({ component: 'local-agent' });
+  const undo: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const step of undo.splice(0).reverse()) {
+      await step().catch((err: unknown) => logger.error('local agent cleanup failed', { error: err instanceof Error ? err.message : String(err) }));
+    }
+  };
+  try {
+    // Before any private libvirtd starts: it takes a copy of the mount table, and its QEMUs must see these.
+    for (const [i, target] of (options.sharedMountPoints ?? EXAMPLE_SHARED_MOUNT_POINTS).entries()) {
+      await mkdir(target, { recursive: true });
+      if (await mountAt(target)) continue;
+      const source = join(options.stateDir, 'shared', String(i));
+      await mkdir(source, { recursive: true });
+      await run(['mount', '--bind', source, target]);
+      logger.info('bind-mounted a local directory as shared primary storage', { source, target });
+      undo.push(async () => {
+        await run(['umount', target]);
+      });
+    }
+
+    let libvirtUri = 'qemu:///system';
+    if (!(await libvirtAnswers(libvirtUri))) {
+      const daemon: LocalLibvirtd = await startLocalLibvirtd(join(options.stateDir, 'libvirtd'), logger);
+      undo.push(() => daemon.stop());
+      libvirtUri = daemon.uri;
+    }
+    const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+    const agent = await runAgent({
+      kubeConfig: options.kubeConfig,
+      handleSignals: false,
+      env: { ...process.env, ...(options.nodeName !== undefined ? { NODE_NAME: options.nodeName } : {}) },
+      args: [
+        '--http-bind-address=127.0.0.1:0',
+        `--libvirt-uri=${libvirtUri}`,
+        `--domain-type=${domainType}`,
+        `--state-dir=${join(options.stateDir, 'agent')}`,
+        `--cluster=${options.cluster ?? 'cluster1'}`,
+        ...(options.logLevel !== undefined ? [`--log-level=${options.logLevel}`] : []),
+      ],
+      logger,
+    });
+    undo.push(() => agent.stop());
+    logger.info('local agent started', { node: agent.nodeName, libvirt: libvirtUri, domainType, metrics: agent.metricsUrl });
+    return { agent, libvirtUri, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

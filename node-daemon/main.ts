@@ -1,0 +1,214 @@
+/**
+ * `kumulus agent`: the hypervisor host agent. It starts its health and metrics server at once,
+ * joins (creates or adopts this node's Host, waiting for its cluster if need be), renews the
+ * heartbeat Lease and reports the host's facts, then runs the reconcilers of this host's
+ * objects against the libvirt, storage and network drivers. It runs without leader election:
+ * one agent per host, each watching only what is placed on it. Stopping it (or killing it)
+ * never touches a domain: a restarted agent adopts what it finds.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { join } from 'node:path';
+import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
+import type { Controller } from '../lib/controller.ts';
+import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
+import { log, setLogLevel, type Logger } from '../lib/log.ts';
+import { parseAgentConfig, type AgentConfig } from './config.ts';
+import { commandRunner, type Runner } from './drivers/exec.ts';
+import { libvirtDriver } from './drivers/hypervisor/libvirt.ts';
+import type { EventSubscription, HypervisorDriver } from './drivers/hypervisor/types.ts';
+import { linuxNetworkDriver } from './drivers/network/driver.ts';
+import { fileStorageDriver } from './drivers/storage/driver.ts';
+import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.ts';
+import { joinCluster, type HostPlacement } from './host-join.ts';
+import { hostStatusReporter, type HostStatusReporter } from './host-status.ts';
+import { registerPrimaryStorageReconciler } from './primary-storage.ts';
+import {
+  LABEL_HOST,
+  RESOURCES,
+  errorMessage,
+  type DiskOfferingLive,
+  type HostLive,
+  type NetworkLive,
+  type PhysicalNetworkLive,
+  type PrimaryStorageLive,
+  type ServiceOfferingLive,
+  type TemplateLive,
+  type VirtualMachineLive,
+  type VolumeLive,
+} from './resources.ts';
+import { UID_INDEX, registerVirtualMachineReconciler } from './virtual-machine.ts';
+import { registerVmMetrics } from './vm-metrics.ts';
+import { registerVolumeReconciler, volumeHelpers } from './volumes.ts';
+
+export interface AgentOptions {
+  /** Command-line flags (see node-daemon/config.ts); the environment fills the rest. */
+  args?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Use this instead of --kubeconfig / KUBECONFIG / in-cluster configuration. */
+  kubeConfig?: k8s.KubeConfig;
+  /** Stop gracefully on SIGTERM and SIGINT (default true). */
+  handleSignals?: boolean;
+  /** A hypervisor other than libvirt (the simulator, for scale runs). */
+  hypervisor?: HypervisorDriver;
+  logger?: Logger;
+}
+
+export interface RunningAgent {
+  readonly config: AgentConfig;
+  readonly nodeName: string;
+  /** Resolves once this node's Host exists (created or adopted) and the reconcilers run. */
+  readonly joined: Promise<HostPlacement>;
+  /** The Host's name once joined. */
+  readonly hostName: string | undefined;
+  readonly manager: Manager;
+  /** e.g. http://127.0.0.1:8081/metrics: controller-runtime's figures plus kumulus_vm_*. */
+  readonly metricsUrl: string;
+  /** Stops the agent; domains, disks and bridges are left as they are. */
+  stop(): Promise<void>;
+  readonly done: Promise<ManagerExit>;
+}
+
+function loadKubeConfig(config: AgentConfig): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** The source address of this host's default route: its management address and default VTEP. */
+async function primaryAddress(run: Runner): Promise<string | undefined> {
+  try {
+    const routes = JSON.parse((await run(['ip', '-j', '-4', 'route', 'get', '1.1.1.1'])).stdout) as { prefsrc?: string }[];
+    return routes[0]?.prefsrc;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent> {
+  const config = parseAgentConfig(options.args ?? [], options.env ?? process.env);
+  setLogLevel(config.logLevel);
+  const logger = (options.logger ?? log).child({ component: 'agent', node: config.nodeName });
+  const manager = createManager({
+    kubeConfig: options.kubeConfig ?? loadKubeConfig(config),
+    eventSource: 'kumulus.io/agent',
+    httpBindAddress: config.httpBindAddress,
+    gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
+    maxConcurrentReconciles: config.maxConcurrentReconciles,
+    logger,
+  });
+  await manager.start();
+  const run = commandRunner();
+  const hypervisor =
+    options.hypervisor ?? libvirtDriver({ uri: config.libvirtUri, ...(config.domainType ? { domainType: config.domainType } : {}), logger });
+  const joining = new AbortController();
+  let hostStatus: HostStatusReporter | undefined;
+  let events: EventSubscription | undefined;
+  let hostName: string | undefined;
+
+  const wire = async (at: HostPlacement): Promise<void> => {
+    hostName = at.host;
+    const address = await primaryAddress(run);
+    const vtep = config.vtepAddress ?? address;
+    hostStatus = hostStatusReporter({
+      client: manager.client,
+      host: at.host,
+      nodeName: config.nodeName,
+      libvirtUri: config.libvirtUri,
+      ...(address !== undefined ? { ipAddress: address } : {}),
+      runner: run,
+      logger,
+    });
+    await hostStatus.start();
+    joining.signal.throwIfAborted();
+
+    const own = { labelSelector: `${LABEL_HOST}=${at.host}` };
+    const informers = {
+      ownVms: manager.informer<VirtualMachineLive>(RESOURCES.vms, own),
+      placedVms: manager.informer<VirtualMachineLive>(RESOURCES.vms, { labelSelector: LABEL_HOST }),
+      volumes: manager.informer<VolumeLive>(RESOURCES.volumes, own),
+      pools: manager.informer<PrimaryStorageLive>(RESOURCES.primaryStorages),
+      templates: manager.informer<TemplateLive>(RESOURCES.templates),
+      networks: manager.informer<NetworkLive>(RESOURCES.networks),
+      physicalNetworks: manager.informer<PhysicalNetworkLive>(RESOURCES.physicalNetworks),
+      hosts: manager.informer<HostLive>(RESOURCES.hosts),
+      serviceOfferings: manager.informer<ServiceOfferingLive>(RESOURCES.serviceOfferings),
+      diskOfferings: manager.informer<DiskOfferingLive>(RESOURCES.diskOfferings),
+    };
+    const storage = fileStorageDriver({ hostName: at.host, poolMountRoot: join(config.stateDir, 'pools'), logger });
+    const networksOfHost = guestNetworks({
+      ...informers,
+      driver: linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
+      host: at.host,
+      localVtep: vtep,
+      logger,
+    });
+    const volumeDeps = { manager, storage, at, ...informers };
+    const volumes = volumeHelpers(volumeDeps);
+
+    registerPrimaryStorageReconciler(manager, { pools: informers.pools, storage, at });
+    registerVolumeReconciler(volumeDeps, volumes);
+    registerGuestNetworkReconciler(manager, { ...informers, networksOfHost });
+    const vms: Controller = registerVirtualMachineReconciler({
+      manager,
+      at,
+      hypervisor,
+      networksOfHost,
+      volumeHelpers: volumes,
+      ...informers,
+      consoleDir: join(config.stateDir, 'consoles'),
+      vncListen: address ?? '127.0.0.1',
+      shutdownTimeoutMs: config.shutdownTimeout,
+      rebootTimeoutMs: config.rebootTimeout,
+    });
+    registerVmMetrics(manager.metrics.registry, { hypervisor, ownVms: informers.ownVms, uidIndex: UID_INDEX, logger });
+
+    const enqueueAll = () => {
+      for (const vm of informers.ownVms.list()) vms.enqueue({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' });
+    };
+    events = hypervisor.followEvents((event) => {
+      if (event.type === 'resync') {
+        enqueueAll();
+        return;
+      }
+      for (const vm of informers.ownVms.byIndex(UID_INDEX, event.uid)) vms.enqueue({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' });
+    });
+    void informers.ownVms.waitForSync(joining.signal).then(enqueueAll, () => undefined);
+    logger.info('agent running', { host: at.host, cluster: at.cluster, zone: at.zone, libvirt: config.libvirtUri, vtep, leaseNamespace: HOST_LEASE_NAMESPACE });
+  };
+
+  const joined = joinCluster({ client: manager.client, nodeName: config.nodeName, ...(config.cluster !== undefined ? { cluster: config.cluster } : {}), logger, signal: joining.signal }).then(
+    async (at) => {
+      await wire(at);
+      return at;
+    },
+  );
+  joined.catch((err: unknown) => {
+    if (!joining.signal.aborted) logger.error('the agent could not join', { error: errorMessage(err) });
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      joining.abort();
+      await joined.catch(() => undefined);
+      hostStatus?.stop();
+      await events?.stop();
+      await manager.stop();
+    })());
+  const uninstall = options.handleSignals === false ? () => undefined : stopOnSignals(stop, logger);
+  void manager.done.then(uninstall);
+  logger.info('agent started', { metrics: manager.metricsUrl, libvirt: config.libvirtUri });
+  return {
+    config,
+    nodeName: config.nodeName,
+    joined,
+    get hostName() {
+      return hostName;
+    },
+    manager,
+    metricsUrl: manager.metricsUrl,
+    stop,
+    done: manager.done,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The kinds the agent reads and writes, as the runtime addresses them, and the labels that
+ * select what belongs to this host. Types come from crds/; only what the agent reads is here.
+ */
+import {
+  Cluster,
+  DiskOffering,
+  Host,
+  Network,
+  PhysicalNetwork,
+  Pod,
+  PrimaryStorage,
+  ServiceOffering,
+  Template,
+  VirtualMachine,
+  Volume,
+  type ClusterObject,
+  type DiskOfferingObject,
+  type HostObject,
+  type KindInfo,
+  type NetworkObject,
+  type PhysicalNetworkObject,
+  type PodObject,
+  type PrimaryStorageObject,
+  type ServiceOfferingObject,
+  type TemplateObject,
+  type VirtualMachineObject,
+  type VolumeObject,
+} from '../crds/index.ts';
+import type { KubeObject, ObjectMeta, ResourceType } from '../lib/kube-client.ts';
+
+export const LABEL_ZONE = 'kumulus.io/zone';
+export const LABEL_CLUSTER = 'kumulus.io/cluster';
+/** On VMs placed on a host (with status.placement.host) and on their Volumes. */
+export const LABEL_HOST = 'kumulus.io/host';
+/** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
+export const AGENT_FINALIZER = 'kumulus.io/agent';
+
+export function resourceTypeOf(kind: KindInfo): ResourceType {
+  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
+}
+
+/** An object as the apiserver returns it: metadata is the runtime's (name, uid... always set). */
+type Live<T extends { metadata?: unknown }> = Omit<T, 'metadata'> & KubeObject & { metadata: ObjectMeta };
+
+export type HostLive = Live<HostObject>;
+export type ClusterLive = Live<ClusterObject>;
+export type PodLive = Live<PodObject>;
+export type PrimaryStorageLive = Live<PrimaryStorageObject>;
+export type VirtualMachineLive = Live<VirtualMachineObject>;
+export type VolumeLive = Live<VolumeObject>;
+export type TemplateLive = Live<TemplateObject>;
+export type NetworkLive = Live<NetworkObject>;
+export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
+export type ServiceOfferingLive = Live<ServiceOfferingObject>;
+export type DiskOfferingLive = Live<DiskOfferingObject>;
+
+export const RESOURCES = {
+  hosts: resourceTypeOf(Host),
+  clusters: resourceTypeOf(Cluster),
+  pods: resourceTypeOf(Pod),
+  primaryStorages: resourceTypeOf(PrimaryStorage),
+  vms: resourceTypeOf(VirtualMachine),
+  volumes: resourceTypeOf(Volume),
+  templates: resourceTypeOf(Template),
+  networks: resourceTypeOf(Network),
+  physicalNetworks: resourceTypeOf(PhysicalNetwork),
+  serviceOfferings: resourceTypeOf(ServiceOffering),
+  diskOfferings: resourceTypeOf(DiskOffering),
+} as const;
+
+export const API_VERSIONS = {
+  Host: Host.apiVersion,
+  PrimaryStorage: PrimaryStorage.apiVersion,
+  VirtualMachine: VirtualMachine.apiVersion,
+  Volume: Volume.apiVersion,
+} as const;
+
+const binary: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
+const decimal: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
+
+/** A Kubernetes quantity of bytes (512Mi, 20Gi, 1G, 1048576) as a number of bytes. */
+export function parseQuantityBytes(field: string, value: string | number): number {
+  if (typeof value === 'number') return value;
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(value.trim());
+  const unit = match?.[2] ?? '';
+  const factor = binary[unit] ?? decimal[unit];
+  if (!match?.[1] || factor === undefined) throw new Error(`${field}: "${value}" is not a quantity of bytes such as 512Mi or 20Gi`);
+  return Math.round(Number(match[1]) * factor);
+}
+
+/** Kubernetes metav1.Time: RFC 3339 in whole seconds. */
+export function timestamp(date: Date = new Date()): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

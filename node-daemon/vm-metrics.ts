@@ -1,0 +1,84 @@
+/**
+ * Per-VM figures from the hypervisor, exported on the agent's /metrics in the kumulus_vm_*
+ * family (modelled on KubeVirt's kubevirt_vmi_*), labelled with the VM's namespace, name and
+ * uid. They are read from libvirt when Prometheus scrapes, once per scrape for all families.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Informer } from '../lib/informer.ts';
+import type { Logger } from '../lib/log.ts';
+import type { DomainStats, HypervisorDriver } from './drivers/hypervisor/types.ts';
+import type { VirtualMachineLive } from './resources.ts';
+import { errorMessage } from './resources.ts';
+
+const VM_LABELS = ['namespace', 'name', 'uid'] as const;
+
+export function registerVmMetrics(registry: Registry, deps: { hypervisor: HypervisorDriver; ownVms: Informer<VirtualMachineLive>; uidIndex: string; logger: Logger }): void {
+  let pending: Promise<{ vm: Record<(typeof VM_LABELS)[number], string>; stats: DomainStats }[]> | undefined;
+  /** One hypervisor read per scrape, shared by every family collected in it. */
+  const sample = () => {
+    pending ??= deps.hypervisor
+      .stats()
+      .then((all) =>
+        all.flatMap((stats) => {
+          const vm = deps.ownVms.byIndex(deps.uidIndex, stats.uid)[0];
+          return vm ? [{ vm: { namespace: vm.metadata.namespace ?? '', name: vm.metadata.name ?? '', uid: stats.uid }, stats }] : [];
+        }),
+      )
+      .catch((err: unknown) => {
+        deps.logger.warn('hypervisor stats unavailable for /metrics', { error: errorMessage(err) });
+        return [];
+      })
+      .finally(() => setTimeout(() => (pending = undefined), 1000).unref());
+    return pending;
+  };
+
+  const gauge = (name: string, help: string, value: (s: DomainStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: VM_LABELS,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const { vm, stats } of await sample()) this.set(vm, value(stats));
+      },
+    });
+  const counter = (name: string, help: string, value: (s: DomainStats) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: VM_LABELS,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const { vm, stats } of await sample()) this.inc(vm, value(stats));
+      },
+    });
+  const perDevice = <L extends 'interface' | 'drive'>(name: string, help: string, label: L, values: (s: DomainStats) => { device: string; value: number }[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [...VM_LABELS, label],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const { vm, stats } of await sample()) {
+          for (const { device, value } of values(stats)) this.inc({ ...vm, [label]: device } as Record<(typeof VM_LABELS)[number] | L, string>, value);
+        }
+      },
+    });
+
+  gauge('kumulus_vm_running', '1 while the VM\'s domain runs on this host, else 0.', (s) => (s.state === 'running' ? 1 : 0));
+  gauge('kumulus_vm_vcpus', 'Virtual CPUs of the VM.', (s) => s.vcpus);
+  counter('kumulus_vm_cpu_usage_seconds_total', 'CPU time the VM has used, in seconds.', (s) => s.cpuTimeNs / 1e9);
+  gauge('kumulus_vm_memory_available_bytes', 'Memory the guest has (balloon size), in bytes.', (s) => s.memoryKiB * 1024);
+  gauge('kumulus_vm_memory_resident_bytes', 'Host memory resident for the VM (QEMU RSS), in bytes.', (s) => s.memoryRssKiB * 1024);
+  perDevice('kumulus_vm_network_receive_bytes_total', 'Bytes received by a NIC of the VM.', 'interface', (s) => s.nics.map((n) => ({ device: n.name, value: n.rxBytes })));
+  perDevice('kumulus_vm_network_transmit_bytes_total', 'Bytes sent by a NIC of the VM.', 'interface', (s) => s.nics.map((n) => ({ device: n.name, value: n.txBytes })));
+  perDevice('kumulus_vm_network_receive_packets_total', 'Packets received by a NIC of the VM.', 'interface', (s) => s.nics.map((n) => ({ device: n.name, value: n.rxPackets })));
+  perDevice('kumulus_vm_network_transmit_packets_total', 'Packets sent by a NIC of the VM.', 'interface', (s) => s.nics.map((n) => ({ device: n.name, value: n.txPackets })));
+  perDevice('kumulus_vm_storage_read_traffic_bytes_total', 'Bytes read from a disk of the VM.', 'drive', (s) => s.disks.map((d) => ({ device: d.name, value: d.readBytes })));
+  perDevice('kumulus_vm_storage_write_traffic_bytes_total', 'Bytes written to a disk of the VM.', 'drive', (s) => s.disks.map((d) => ({ device: d.name, value: d.writeBytes })));
+  perDevice('kumulus_vm_storage_iops_read_total', 'Read operations on a disk of the VM.', 'drive', (s) => s.disks.map((d) => ({ device: d.name, value: d.readOps })));
+  perDevice('kumulus_vm_storage_iops_write_total', 'Write operations on a disk of the VM.', 'drive', (s) => s.disks.map((d) => ({ device: d.name, value: d.writeOps })));
+}

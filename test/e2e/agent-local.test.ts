@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
+import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
+import { kindByName } from '../../crds/index.ts';
+import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
+import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { LEASES } from '../../lib/leader-election.ts';
+import { log } from '../../lib/log.ts';
+import { createManager, type Manager } from '../../lib/manager.ts';
+import { mountAt } from '../../node-daemon/drivers/storage/mounts.ts';
+import { startLocalAgent, type LocalAgent } from '../../node-daemon/local.ts';
+import { resourceTypeOf } from '../../node-daemon/resources.ts';
+import { sharedKubeConfig } from '../support/cluster.ts';
+
+/**
+ * `kumulus local`'s agent, end to end: the real control plane, the operator's infrastructure
+ * controllers and the agent on this machine's libvirt. The agent starts before the cluster it
+ * joins exists (it waits), then the zone example is applied (names suffixed, so other tests'
+ * objects never collide) and, within 30 s of the cluster existing, this node's Host is Up with
+ * real capacity and a renewed heartbeat Lease, the SharedMountPoint pool is Up with this host's
+ * mount, and the Zone is Ready. Stopping the agent undoes the bind mount it made.
+ */
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const SHARED = '/var/lib/kumulus/primary';
+
+interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
+
+function api(client: KubeClient, kindName: string): ResourceClient<Obj> {
+  const kind = kindByName(kindName);
+  if (!kind) throw new Error(`unknown kind ${kindName}`);
+  return client.resource<Obj>(resourceTypeOf(kind));
+}
+
+function ready(obj: Obj | undefined): boolean {
+  return obj?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+async function waitFor(resource: ResourceClient<Obj>, name: string, what: string, check: (obj: Obj) => boolean, timeoutMs: number, namespace?: string): Promise<Obj> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Obj | undefined;
+  for (;;) {
+    last = await resource.get({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));
+    if (last && check(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${resource.type.kind} ${name} ${what}; last seen: ${JSON.stringify(last?.status ?? 'absent')}`);
+    await sleep(250);
+  }
+}
+
+/** examples/zone-advanced (without the namespace and the global Configuration), every name suffixed. */
+async function exampleDocs(suffix: string): Promise<{ docs: Obj[]; names: Map<string, string> }> {
+  const dir = join(repoRoot, 'examples/zone-advanced');
+  const docs: Obj[] = [];
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
+      const obj = doc.toJS() as Obj | null;
+      if (obj && obj.kind !== 'Namespace' && obj.kind !== 'Configuration') docs.push(obj);
+    }
+  }
+  const names = new Map(docs.map((d) => [d.metadata.name ?? '', `${d.metadata.name}-${suffix}`]));
+  const rename = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rename);
+    if (!value || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => {
+        if (k.endsWith('Ref') && v && typeof v === 'object' && 'name' in v) {
+          const ref = v as { name: string };
+          return [k, { ...ref, name: names.get(ref.name) ?? ref.name }];
+        }
+        return [k, rename(v)];
+      }),
+    );
+  };
+  return { docs: docs.map((d) => ({ ...d, metadata: { name: names.get(d.metadata.name ?? '') }, spec: rename(d.spec) as Record<string, unknown> })), names };
+}
+
+function memTotal(text: string): number {
+  return Number(/^MemTotal:\s+(\d+) kB/m.exec(text)?.[1]) * 1024;
+}
+
+describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready (real control plane and libvirt)', function () {
+  this.timeout(240_000);
+  const suffix = `la${randomBytes(3).toString('hex')}`;
+  const node = `node-${suffix}`;
+  let client: KubeClient;
+  let operator: Manager | undefined;
+  let local: LocalAgent | undefined;
+  let stateDir: string;
+  let sharedWasMounted = false;
+  const created: Obj[] = [];
+
+  before(async function () {
+    this.timeout(600_000);
+    const kc = await sharedKubeConfig();
+    await installCrds(kc, await readCrdManifests(join(repoRoot, 'crds')), log);
+    client = createKubeClient(kc);
+    operator = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/operator', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'agent-local', component: 'operator' }) });
+    registerInfrastructureControllers(operator);
+    await prepareInfrastructure(operator.client);
+    await operator.start();
+    stateDir = await mkdtemp(join(tmpdir(), 'kumulus-local-agent-'));
+    sharedWasMounted = (await mountAt(SHARED)) !== undefined;
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    await local?.stop();
+    for (const obj of created.reverse()) await api(client, obj.kind ?? '').delete({ name: obj.metadata.name ?? '' }).catch(() => undefined);
+    await api(client, 'Host').delete({ name: node }).catch(() => undefined);
+    // Let the operator release its finalizers before it stops.
+    await sleep(3000);
+    await operator?.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('waits for its cluster, then joins it: Host Up with real capacity within 30 s, heartbeat Lease renewed, pool Up with this host’s mount, Zone Ready', async function () {
+    const { docs, names } = await exampleDocs(suffix);
+    const clusterName = names.get('cluster1') ?? '';
+    local = await startLocalAgent({ kubeConfig: await sharedKubeConfig(), stateDir, logger: log.child({ test: 'agent-local' }), cluster: clusterName, nodeName: node });
+    expect(await mountAt(SHARED), `${SHARED} is a mount point while the agent runs`).to.not.equal(undefined);
+
+    // The cluster does not exist yet: the agent waits and creates nothing.
+    await sleep(2000);
+    expect(local.agent.hostName).to.equal(undefined);
+    expect(await api(client, 'Host').get({ name: node }).then(() => true, () => false)).to.equal(false);
+
+    let clusterCreatedAt = 0;
+    for (const doc of docs) {
+      const stored = await api(client, doc.kind ?? '').create(doc);
+      created.push(stored);
+      if (doc.kind === 'Cluster') clusterCreatedAt = Date.now();
+    }
+    const host = await waitFor(api(client, 'Host'), node, 'Up', (h) => h.status?.state === 'Up', 30_000 - (Date.now() - clusterCreatedAt));
+    const upAfterMs = Date.now() - clusterCreatedAt;
+    console.log(`      Host ${node} Up ${upAfterMs} ms after its cluster was created (libvirt ${local.libvirtUri})`);
+    expect(upAfterMs).to.be.below(30_000);
+    expect((host.spec as { clusterRef: { name: string }; nodeName: string }).clusterRef.name).to.equal(clusterName);
+    expect((host.spec as { nodeName: string }).nodeName).to.equal(node);
+
+    const capacity = host.status?.capacity as { cpuNumber: number; memoryBytes: number; cpuSpeed: number; cpuSockets: number };
+    expect(capacity.memoryBytes).to.equal(memTotal(await readFile('/proc/meminfo', 'utf8')));
+    expect(capacity.cpuNumber).to.equal(cpus().length);
+    expect(capacity.cpuSpeed).to.be.greaterThan(0);
+    expect(host.status?.hypervisorVersion).to.match(/^QEMU \d+\.\d+.* \(libvirt \d+\.\d+/);
+    expect(host.status?.cpuModel).to.equal(cpus()[0]?.model.trim());
+    expect(host.status?.bridges).to.include('eth0');
+    expect(host.status?.conditions?.find((c) => c.type === 'AgentHealthy')?.status).to.equal('True');
+
+    const leases = client.resource<KubeObject & { spec: { holderIdentity: string; renewTime: string } }>(LEASES);
+    const first = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
+    expect(first.spec.holderIdentity).to.equal(node);
+    await sleep(11_000);
+    const second = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
+    expect(Date.parse(second.spec.renewTime)).to.be.greaterThan(Date.parse(first.spec.renewTime));
+
+    const pool = await waitFor(api(client, 'PrimaryStorage'), names.get('cluster1-primary') ?? '', 'Up', (p) => p.status?.state === 'Up', 30_000);
+    const mount = (pool.status?.mounts as { host: string; mounted: boolean; capacityBytes: number }[]).find((m) => m.host === node);
+    expect(mount?.mounted).to.equal(true);
+    expect(mount?.capacityBytes).to.be.greaterThan(0);
+
+    const zone = await waitFor(api(client, 'Zone'), names.get('zone1') ?? '', 'Ready', ready, 30_000);
+    expect(zone.status?.state).to.equal('Enabled');
+  });
+
+  it('stopping the agent undoes the bind mount it made and leaves the Host in place', async function () {
+    if (!local) this.skip();
+    await local.stop();
+    local = undefined;
+    expect((await mountAt(SHARED)) !== undefined, `${SHARED} mounted after stop`).to.equal(sharedWasMounted);
+    expect(await api(client, 'Host').get({ name: node }).then(() => true, () => false)).to.equal(true);
+  });
+});
