@@ -28,7 +28,7 @@ export interface AsyncJobControllerOptions {
   readonly now?: () => Date;
 }
 
-type Target = KubeObject & { status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[] } };
+export type Target = KubeObject & { status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[] } };
 
 function targetKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
   return `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
@@ -38,7 +38,7 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-interface Verdict {
+export interface Verdict {
   readonly done: boolean;
   readonly code?: number;
   readonly text?: string;
@@ -48,8 +48,8 @@ const PENDING: Verdict = { done: false };
 const SUCCEEDED: Verdict = { done: true, code: 0 };
 const failed = (code: number, text: string): Verdict => ({ done: true, code, text });
 
-/** What the target says about the job now. */
-function judge(job: AsyncJobLive, target: Target | undefined, ageMs: number): Verdict {
+/** What the target says about the job now (pure, so a restarted operator reaches the same verdict). */
+export function jobVerdict(job: AsyncJobLive, target: Target | undefined, ageMs: number): Verdict {
   const ref = job.spec.targetRef;
   const expected = job.spec.expectedCondition;
   const same = target !== undefined && (ref.uid === undefined || target.metadata.uid === ref.uid);
@@ -118,7 +118,7 @@ export function registerAsyncJobController(manager: Manager, options: AsyncJobCo
       const ageMs = at.getTime() - Date.parse(created);
       const ref = job.spec.targetRef;
       const informer = targets.get(`${ref.apiVersion}/${ref.kind}`);
-      let verdict = informer ? judge(job, informer.get({ namespace: ref.namespace, name: ref.name }), ageMs) : failed(530, `unknown target kind ${ref.apiVersion} ${ref.kind}`);
+      let verdict = informer ? jobVerdict(job, informer.get({ namespace: ref.namespace, name: ref.name }), ageMs) : failed(530, `unknown target kind ${ref.apiVersion} ${ref.kind}`);
       if (!verdict.done && ageMs >= timeoutMs) verdict = failed(530, `${ref.kind} ${ref.name} did not reach ${job.spec.expectedCondition.deleted ? 'deletion' : job.spec.expectedCondition.type} within ${seconds(timeoutMs)}`);
       const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
       if (verdict.done) {

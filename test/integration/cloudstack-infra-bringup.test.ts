@@ -274,7 +274,7 @@ describe('cloudstack-api: zone bring-up over HTTP (real control plane)', functio
     expect(memory['percentused']).to.be.a('string');
   });
 
-  it('puts the host into maintenance and back as async jobs, answered by queryAsyncJobResult', async () => {
+  it('puts the host into maintenance and back as async jobs, answered by queryAsyncJobResult on any replica', async () => {
     const prepared = await job(await call('prepareHostForMaintenance', { id: ids['host']! }), 'prepareHostForMaintenance');
     const host = (prepared['jobresult'] as Row)['host'] as Row;
     expect(host['id']).to.equal(ids['host']);
@@ -283,6 +283,15 @@ describe('cloudstack-api: zone bring-up over HTTP (real control plane)', functio
     await waitUntil('the host in Maintenance', async () => (only(await call('listHosts', { id: ids['host']! }), 'host', 'listHosts')['resourcestate'] === 'Maintenance' ? true : undefined));
     const jobs = ok(await call('listAsyncJobs', {}), 'listAsyncJobs')['asyncjobs'] as Row[];
     expect(jobs.some((j) => j['jobid'] === prepared['jobid'] && j['jobstatus'] === 1)).to.equal(true);
+    // Another replica, with caches of its own (as after a restart), answers the same.
+    const replica = await cloud.replica();
+    try {
+      const again = ok(await replica.admin.request('queryAsyncJobResult', { jobid: prepared['jobid'] as string }), 'queryAsyncJobResult on another replica');
+      expect(again).to.deep.include({ jobid: prepared['jobid'], jobstatus: 1, jobresultcode: 0, cmd: 'prepareHostForMaintenance', created: prepared['created'], completed: prepared['completed'] });
+      expect(((again['jobresult'] as Row)['host'] as Row)['id']).to.equal(ids['host']);
+    } finally {
+      await replica.stop();
+    }
     const cancelled = await job(await call('cancelHostMaintenance', { id: ids['host']! }), 'cancelHostMaintenance');
     expect(((cancelled['jobresult'] as Row)['host'] as Row)['resourcestate']).to.equal('Enabled');
   });

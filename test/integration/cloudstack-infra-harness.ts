@@ -45,6 +45,8 @@ export interface InfraCloud {
   resource(kind: string): ResourceClient<Obj>;
   /** A User account (with API keys) in a fresh domain: its client and its namespace. */
   tenant(prefix: string): Promise<{ client: CloudStackClient; namespace: string; account: string }>;
+  /** Another API replica with caches of its own (as after a restart), and the admin's client for it. */
+  replica(): Promise<{ admin: CloudStackClient; stop(): Promise<void> }>;
   /** Plays the agent of a node: heartbeat Lease and facts, as node-daemon does. */
   playAgent(host: string, node: string, bridges: string[]): Promise<{ stop(): void }>;
   stop(): Promise<void>;
@@ -93,18 +95,30 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
     return ready ? true : undefined;
   });
 
-  const informers: InformerFactory = createInformerFactory(kube, quiet);
-  const tenancy = createTenancy({ client: kube, informers, accessTtlMs: 1000 });
-  const commands = createCommandTable(infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers }));
-  informers.start();
-  await waitUntil('the API caches to sync', () => Promise.resolve(informers.hasSynced() ? true : undefined));
-  await tenancy.directory.synced();
-
-  const app = createApiApp({ auth: tenancy.auth, sessions: tenancy.sessions, commands, log: winston.createLogger({ silent: true }) });
-  const server = await new Promise<Server>((ready) => {
-    const listening = app.listen(0, '127.0.0.1', () => ready(listening));
-  });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/api`;
+  /** One API replica: its own informers, tenancy and command table, on its own port. */
+  const startApi = async (): Promise<{ endpoint: string; stop(): Promise<void> }> => {
+    const informers: InformerFactory = createInformerFactory(kube, quiet);
+    const tenancy = createTenancy({ client: kube, informers, accessTtlMs: 1000 });
+    const commands = createCommandTable(
+      infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers }),
+    );
+    informers.start();
+    await waitUntil('the API caches to sync', () => Promise.resolve(informers.hasSynced() ? true : undefined));
+    await tenancy.directory.synced();
+    const app = createApiApp({ auth: tenancy.auth, sessions: tenancy.sessions, commands, log: winston.createLogger({ silent: true }) });
+    const server = await new Promise<Server>((ready) => {
+      const listening = app.listen(0, '127.0.0.1', () => ready(listening));
+    });
+    return {
+      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/api`,
+      async stop() {
+        await new Promise((done) => server.close(done));
+        informers.stop();
+      },
+    };
+  };
+  const api = await startApi();
+  const endpoint = api.endpoint;
   const admin = createCloudStackClient({ endpoint, apiKey: credentials.apiKey, secretKey: credentials.secretKey });
   await waitUntil('the admin key to be known to the API', async () => ((await admin.request('listZones')).status === 200 ? true : undefined));
 
@@ -116,6 +130,10 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
     kube,
     manager,
     resource,
+    async replica() {
+      const other = await startApi();
+      return { admin: createCloudStackClient({ endpoint: other.endpoint, apiKey: credentials.apiKey, secretKey: credentials.secretKey }), stop: () => other.stop() };
+    },
     async tenant(prefix) {
       const id = uniqueName(prefix);
       const namespace = `cs-${id}`;
@@ -184,8 +202,7 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
     },
     async stop() {
       for (const { kind, name: objectName } of made.reverse()) await resource(kind).delete({ name: objectName }).catch(() => undefined);
-      await new Promise((done) => server.close(done));
-      informers.stop();
+      await api.stop();
       await manager.stop();
       await webhooks.stop({ unregister: true });
       await kube

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { type AsyncJobLive, jobVerdict, TARGET_GENERATION_ANNOTATION, type Target } from '../../controllers/async-job.ts';
+import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack-api/commands/infra-support.ts';
+
+/**
+ * The AsyncJob verdict: a job follows its target's conditions at the generation the command
+ * wrote, so a stale condition (from before the change) never completes it, a failed
+ * reconcile fails it, and a delete succeeds once the target is gone.
+ */
+
+const UID = '7b6a3a1e-0000-4000-8000-000000000001';
+
+function job(expected: AsyncJobLive['spec']['expectedCondition'], generation = 3): AsyncJobLive {
+  return {
+    apiVersion: 'ops.kumulus.io/v1alpha1',
+    kind: 'AsyncJob',
+    metadata: { name: 'job-x', namespace: 'cs-admin', annotations: { [TARGET_GENERATION_ANNOTATION]: String(generation) } },
+    spec: {
+      command: 'prepareHostForMaintenance',
+      userRef: { name: 'admin' },
+      targetRef: { apiVersion: 'infra.kumulus.io/v1alpha1', kind: 'Host', name: 'h1', uid: UID },
+      expectedCondition: expected,
+    },
+  };
+}
+
+function host(conditions: { type: string; status: string; observedGeneration?: number; message?: string }[], uid = UID): Target {
+  return { metadata: { name: 'h1', uid }, status: { observedGeneration: 3, conditions: conditions.map((c) => ({ reason: 'R', message: c.message ?? '', ...c })) } };
+}
+
+describe('AsyncJob verdicts', () => {
+  it('uses the annotation the API writes', () => {
+    expect(TARGET_GENERATION_ANNOTATION).to.equal(API_ANNOTATION);
+  });
+
+  it('stays pending while the condition describes an older generation', () => {
+    expect(jobVerdict(job({ type: 'Synced', status: 'True' }), host([{ type: 'Synced', status: 'True', observedGeneration: 2 }]), 1000)).to.deep.equal({ done: false });
+  });
+
+  it('succeeds once the condition holds at the written generation', () => {
+    expect(jobVerdict(job({ type: 'Synced', status: 'True' }), host([{ type: 'Synced', status: 'True', observedGeneration: 3 }]), 1000)).to.deep.equal({ done: true, code: 0 });
+  });
+
+  it('fails with 530 and the reconcile error when Synced is False at that generation', () => {
+    const verdict = jobVerdict(job({ type: 'Ready', status: 'True' }), host([{ type: 'Synced', status: 'False', observedGeneration: 3, message: 'the pool cannot be mounted' }]), 1000);
+    expect(verdict).to.deep.equal({ done: true, code: 530, text: 'Host h1: the pool cannot be mounted' });
+  });
+
+  it('succeeds a delete once the target is gone, or replaced by another object of that name', () => {
+    expect(jobVerdict(job({ type: 'Synced', deleted: true }), undefined, 1000)).to.deep.equal({ done: true, code: 0 });
+    expect(jobVerdict(job({ type: 'Synced', deleted: true }), host([], 'another-uid'), 1000)).to.deep.equal({ done: true, code: 0 });
+    expect(jobVerdict(job({ type: 'Synced', deleted: true }), host([]), 1000)).to.deep.equal({ done: false });
+  });
+
+  it('fails a delete held by dependents with 536', () => {
+    const verdict = jobVerdict(job({ type: 'Synced', deleted: true }), host([{ type: 'DeletionBlocked', status: 'True', message: 'VirtualMachine a/b remains' }]), 1000);
+    expect(verdict).to.deep.equal({ done: true, code: 536, text: 'Host h1 cannot be deleted: VirtualMachine a/b remains' });
+  });
+
+  it('waits for a target not yet seen, then fails when it never appears', () => {
+    expect(jobVerdict(job({ type: 'Synced', status: 'True' }), undefined, 1000)).to.deep.equal({ done: false });
+    expect(jobVerdict(job({ type: 'Synced', status: 'True' }), undefined, 31_000)).to.deep.equal({ done: true, code: 530, text: 'Host h1 was deleted before the job completed' });
+  });
+});
