@@ -267,7 +267,26 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       });
     await storeCredentials(user, { password: params.password });
     await untilCached(() => dir.users.get(name) !== undefined);
+    await untilUserBound(user);
     return user;
+  }
+
+  /**
+   * Waits (briefly) until the account controller has bound the new user's own rights, so
+   * the user's first calls (registerUserKeys, updateUser on itself) find them, as CloudStack's
+   * would; RBAC still decides, this only waits for the binding to exist.
+   */
+  async function untilUserBound(user: UserLive, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const check: AccessCheck = { verb: 'update', resource: USERS, name: user.metadata.name };
+    for (;;) {
+      const cached = dir.users.get(user.metadata.name ?? '');
+      const caller = cached && dir.callerOf(cached);
+      const identity = caller && dir.identityOf(caller);
+      if (identity && (await tenancy.access.allowed(identity, check, { fresh: true }))) return;
+      if (Date.now() > deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   function userById(label: string, id: string): UserLive {
@@ -345,11 +364,11 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         await synced();
         const parent = params.parentdomainid !== undefined ? domainById('createdomain', 'parentdomainid', params.parentdomainid) : dir.domainByPath('/');
         if (!parent) throw internalError('there is no ROOT domain');
+        // Creating under a domain is managing that domain: RBAC must let the caller update it (asked first, so names elsewhere stay private).
+        await require(ctx, { verb: 'update', resource: DOMAINS, name: parent.metadata.name }, `create a domain under ${parent.spec.displayName ?? parent.metadata.name}`);
         if (dir.childDomains(parent.metadata.name ?? '').some((d) => (d.spec.displayName ?? d.metadata.name) === params.name)) {
           throw invalidParameterValue(`Domain with name ${params.name} already exists for the parent id=${parent.metadata.uid}`);
         }
-        // Creating under a domain is managing that domain: RBAC must let the caller update it.
-        await require(ctx, { verb: 'update', resource: DOMAINS, name: parent.metadata.name }, `create a domain under ${parent.spec.displayName ?? parent.metadata.name}`);
         const name = objectNameFor(params.name, parent.metadata.uid ?? '');
         const domain = await tenancy
           .clientFor(ctx.caller)
@@ -475,10 +494,10 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const accountName = params.account ?? params.username;
         const type = TYPE_BY_NUMBER[params.accounttype ?? 0];
         if (type === undefined) throw invalidParameterValue(`Invalid account type ${params.accounttype} given; valid values are: 0 (user), 1 (root admin), 2 (domain admin)`);
+        await require(ctx, { verb: 'update', resource: DOMAINS, name: domain.metadata.name }, `create an account in domain ${domain.spec.displayName ?? domain.metadata.name}`);
         if (dir.accountsOf(domain.metadata.name ?? '').some((a) => (a.spec.displayName ?? a.metadata.name) === accountName)) {
           throw invalidParameterValue(`The specified account: ${accountName} already exists`);
         }
-        await require(ctx, { verb: 'update', resource: DOMAINS, name: domain.metadata.name }, `create an account in domain ${domain.spec.displayName ?? domain.metadata.name}`);
         const name = objectNameFor(accountName, nameScope(domain));
         const account = await tenancy
           .clientFor(ctx.caller)

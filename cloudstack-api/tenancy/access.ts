@@ -17,7 +17,8 @@ export interface AccessCheck {
 }
 
 export interface AccessReviewer {
-  allowed(identity: Identity, check: AccessCheck): Promise<boolean>;
+  /** `fresh` asks the apiserver even when an answer is cached (and caches the new one). */
+  allowed(identity: Identity, check: AccessCheck, options?: { fresh?: boolean }): Promise<boolean>;
   /** Forget cached answers (tests, and after this API changed a role binding it depends on). */
   clear(): void;
 }
@@ -30,9 +31,11 @@ const REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
 export function createAccessReviewer(client: KubeClient, options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}): AccessReviewer {
   const ttlMs = options.ttlMs ?? 5_000;
+  // A refusal is kept for less time: a binding the controllers are about to write should not stay refused for long.
+  const deniedTtlMs = Math.min(ttlMs, 1_000);
   const maxEntries = options.maxEntries ?? 50_000;
   const now = options.now ?? Date.now;
-  const answers = new Map<string, { at: number; answer: Promise<boolean> }>();
+  const answers = new Map<string, { at: number; answer: Promise<boolean>; denied?: boolean }>();
 
   async function review(identity: Identity, check: AccessCheck): Promise<boolean> {
     const reply = await client.request<SubjectAccessReview>('POST', REVIEWS, {
@@ -59,19 +62,23 @@ export function createAccessReviewer(client: KubeClient, options: { ttlMs?: numb
   }
 
   return {
-    allowed(identity, check) {
+    allowed(identity, check, { fresh = false } = {}) {
       const key = JSON.stringify([identity.user, identity.groups, check.verb, check.resource.group, check.resource.plural, check.namespace ?? '', check.name ?? '', check.subresource ?? '']);
       const at = now();
       const cached = answers.get(key);
-      if (cached && at - cached.at < ttlMs) return cached.answer;
+      if (!fresh && cached && at - cached.at < (cached.denied ? deniedTtlMs : ttlMs)) return cached.answer;
       if (answers.size >= maxEntries) {
         for (const [k, v] of answers) if (at - v.at >= ttlMs) answers.delete(k);
         if (answers.size >= maxEntries) answers.clear();
       }
       const answer = review(identity, check);
-      answers.set(key, { at, answer });
-      // A failed review is not an answer: ask again next time.
-      answer.catch(() => answers.delete(key));
+      const entry: { at: number; answer: Promise<boolean>; denied?: boolean } = { at, answer };
+      answers.set(key, entry);
+      answer.then(
+        (allowed) => (entry.denied = !allowed),
+        // A failed review is not an answer: ask again next time.
+        () => answers.delete(key),
+      );
       return answer;
     },
     clear: () => answers.clear(),

@@ -114,12 +114,12 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
     const rb = await admin.resource<Binding>(ROLE_BINDINGS).get({ namespace: ns.a, name: TENANT_BINDING });
     expect(rb.roleRef.name).to.equal(TENANT_ROLE);
     expect(rb.subjects).to.deep.equal([{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: accountGroup(names.a) }]);
-    const account = await accounts.get({ name: names.a });
+    // The user was created after the account: the count follows it.
+    const account = await waitFor(`Account ${names.a} counting its user`, () => accounts.get({ name: names.a }), (a) => (a.status as { userCount?: number }).userCount === 1);
     expect(account.status?.state).to.equal('enabled');
-    expect((account.status as { userCount?: number }).userCount).to.equal(1);
     // The shared roles exist, and the per-account role names only this account's objects.
     for (const role of [TENANT_ROLE, ADMIN_ROLE, CATALOG_ROLE]) expect((await admin.resource(CLUSTER_ROLES).get({ name: role })).metadata.name).to.equal(role);
-    const self = await admin.resource<KubeObject & { rules: { resources: string[]; resourceNames?: string[] }[] }>(CLUSTER_ROLES).get({ name: accountRoleName(names.a) });
+    const self = await waitFor(`ClusterRole ${accountRoleName(names.a)} naming the user`, () => admin.resource<KubeObject & { rules: { resources: string[]; resourceNames?: string[] }[] }>(CLUSTER_ROLES).get({ name: accountRoleName(names.a) }), (r) => r.rules.some((rule) => rule.resources.includes('users')));
     expect(self.rules.find((r) => r.resources.includes('users'))?.resourceNames).to.deep.equal([`${names.a}-u`]);
     expect(self.rules.every((r) => (r.resourceNames ?? []).length > 0)).to.equal(true);
   });
@@ -169,6 +169,28 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
     await waitFor('the admin binding', async () => ((await statusOf(() => root.resource(resourceTypeOf(Zone)).list())) === 200 ? { metadata: {} } : undefined), () => true);
     expect(await statusOf(() => root.resource<Obj>(resourceTypeOf(Zone)).create({ metadata: { name: zone }, spec: { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' } }))).to.equal(200);
     await admin.resource(resourceTypeOf(Zone)).delete({ name: zone });
+  });
+
+  it('reaches the apiserver as the user with each group apart (SelfSubjectReview)', async () => {
+    const identity = callerIdentity(`${names.a}-u`, names.a, `${names.parent}/${names.child}`);
+    const review = await admin.as(identity).request<{ status?: { userInfo?: { username?: string; groups?: string[] } } }>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
+    expect(review.status?.userInfo?.username).to.equal(`kumulus:user:${names.a}-u`);
+    expect(review.status?.userInfo?.groups).to.include.members([accountGroup(names.a), `kumulus:domain:${names.parent}/${names.child}`, 'system:authenticated']);
+    expect(admin.impersonating).to.equal(undefined);
+  });
+
+  it('keeps the connection in step after a DELETE with a body', async () => {
+    const root = as(names.root, names.other);
+    const zones = root.resource<Obj>(resourceTypeOf(Zone));
+    await waitFor('the admin binding', async () => ((await statusOf(() => zones.list())) === 200 ? { metadata: {} } : undefined), () => true);
+    for (let i = 0; i < 3; i++) {
+      const name = uniqueName('zone');
+      await zones.create({ metadata: { name }, spec: { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' } });
+      await zones.delete({ name }, { propagationPolicy: 'Background' });
+      expect(await statusOf(() => zones.list())).to.equal(200);
+    }
   });
 
   it('refuses to watch as someone else (watches carry the API\'s own credentials)', async () => {
