@@ -188,7 +188,9 @@ export function hostCommands(infra: Infra): Command[] {
       const cluster = findOptional(cache.clusters, p.clusterid, label, 'clusterid');
       const hypervisor = canonical(p.hypervisor, HYPERVISORS);
       if (p.hahost === true) return [];
-      const hosts = one ? [one] : cluster ? cache.hosts.byIndex(INDEX.cluster, cluster.metadata.name ?? '') : cache.hosts.list();
+      const hosts = one ? [one] : cluster ? cache.hosts.byIndex(INDEX.cluster, cluster.metadata.name ?? '').sort(byCreation) : cache.hosts.sorted();
+      const filtered = [p.name, p.keyword, p.state, p.resourcestate, p.type, p.arch, zone, pod, hypervisor].some((f) => f !== undefined);
+      if (!filtered) return hosts;
       // Ancestors are looked up only for the filters that need them: an unfiltered list of thousands stays cheap.
       const byAncestry = zone !== undefined || pod !== undefined || cluster !== undefined || hypervisor !== undefined || p.arch !== undefined;
       return hosts
@@ -206,8 +208,7 @@ export function hostCommands(infra: Infra): Command[] {
             (hypervisor === undefined || hypervisor === (a.cluster?.spec.hypervisor ?? 'KVM')) &&
             equalsIgnoringCase(p.arch, h.status?.arch ?? a.cluster?.spec.arch ?? 'x86_64')
           );
-        })
-        .sort(byCreation);
+        });
     },
     mapItem: (host) => hostItem(infra, host),
   });

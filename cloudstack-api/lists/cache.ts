@@ -37,6 +37,7 @@ import {
 import type { Informer } from '../../lib/informer.ts';
 import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
+import { byCreation } from './filters.ts';
 
 /**
  * The API's read side: the shared informers of every kind the infrastructure commands serve,
@@ -121,6 +122,8 @@ export interface Cached<T extends KubeObject> {
   byName(name: string, namespace?: string): T | undefined;
   byIndex(index: string, value: string): T[];
   list(): T[];
+  /** Every object, oldest first (then by name): stable pages on every replica, re-sorted only after a change. */
+  sorted(): readonly T[];
 }
 
 function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, indexes: Record<string, (obj: T) => string | undefined> = {}): Cached<T> {
@@ -128,10 +131,18 @@ function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, in
   const informer = source.informer<T>(type);
   ensureIndex(informer, INDEX.uid, byField((o: T) => o.metadata.uid));
   for (const [name, extract] of Object.entries(indexes)) ensureIndex(informer, name, byField(extract));
+  // The informer's resourceVersion moves, in the same tick, with every change it applies.
+  let order: { resourceVersion: string; size: number; objects: readonly T[] } | undefined;
   return {
     kind,
     type,
     informer,
+    sorted() {
+      const resourceVersion = informer.stats.resourceVersion;
+      const objects = informer.list();
+      if (order?.resourceVersion !== resourceVersion || order.size !== objects.length) order = { resourceVersion, size: objects.length, objects: objects.sort(byCreation) };
+      return order.objects;
+    },
     byUid: (uid) => informer.byIndex(INDEX.uid, uid)[0],
     byName: (name, namespace) => informer.get({ name, namespace }),
     byIndex: (index, value) => informer.byIndex(index, value),
