@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig } from '../lib/config.ts';
-import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
+import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
@@ -75,7 +75,10 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
   registerControllers(manager);
   if (config.leaderElect) await ensureNamespace(manager.client, config.leaderElectionNamespace);
   // Every replica may do this: each step is a create that tolerates AlreadyExists.
-  await prepareInfrastructure(manager.client);
+  await prepareInfrastructure(manager.client).catch((err: unknown) => {
+    if (isNotFound(err)) throw new Error('the Kumulus CRDs are not installed in this cluster: run `kubectl apply --server-side -f crds/` first', { cause: err });
+    throw err;
+  });
   await manager.start();
   const uninstall = options.handleSignals === false ? () => undefined : stopOnSignals(() => manager.stop());
   void manager.done.then(uninstall);

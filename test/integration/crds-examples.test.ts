@@ -5,9 +5,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { log } from '../../lib/log.ts';
-import { sharedControlPlane, sharedKubeConfig } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedControlPlane, sharedKubeConfig } from '../support/cluster.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FIELD_MANAGER = 'kumulus-examples-test';
@@ -33,7 +32,7 @@ describe('crds: examples apply to a real apiserver', function () {
   before(async () => {
     kc = await sharedKubeConfig();
     objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    await installCrds(kc, await readCrdManifests(join(ROOT, 'crds')), log);
+    await ensureKumulusCrds();
   });
 
   // Namespaces stay: deleting them would leave them Terminating for whatever applies the examples next.

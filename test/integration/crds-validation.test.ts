@@ -1,9 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { join } from 'node:path';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { log } from '../../lib/log.ts';
-import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 /**
  * The apiserver itself (structural schema and CEL rules, no webhook) rejects each bad object
@@ -289,7 +286,7 @@ describe('crds: the apiserver rejects invalid objects, naming the field', functi
   before(async () => {
     kc = await sharedKubeConfig();
     objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-    await installCrds(kc, await readCrdManifests(join(import.meta.dirname, '../../crds')), log);
+    await ensureKumulusCrds();
     await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: NS } } });
   });
 

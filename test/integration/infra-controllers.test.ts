@@ -7,12 +7,11 @@ import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName }
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
-import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 /**
  * The infrastructure controllers against the real control plane. The test plays the agent:
@@ -197,7 +196,7 @@ describe('infrastructure controllers (real control plane)', function () {
   before(async function () {
     this.timeout(240_000);
     const kc = await sharedKubeConfig();
-    await installCrds(kc, await readCrdManifests(join(repoRoot, 'crds')), log);
+    await ensureKumulusCrds();
     client = createKubeClient(kc);
     previousGlobal = await api(client, 'Configuration').get({ name: 'global' }).catch(() => undefined);
     // Twice: preparing is idempotent, as every operator start runs it.

@@ -10,7 +10,7 @@ import { LEASES } from '../../lib/leader-election.ts';
 import { createKubeClient, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
-import { sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
 import { startRelay, type Relay } from './runtime-relay.ts';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
@@ -245,6 +245,7 @@ describe('runtime: manager, leader election and metrics against the real apiserv
   it('kumulus operator: a SIGTERM stops the process cleanly and releases its lease', async function () {
     this.timeout(60_000);
     const plane = await sharedControlPlane();
+    await ensureKumulusCrds();
     const lease = uniqueName('sigterm');
     const dir = await mkdtemp(join(tmpdir(), 'kumulus-operator-'));
     const script = join(dir, 'run.ts');
@@ -277,8 +278,11 @@ async function expectCleanStop(child: ChildProcess & { stdout: Readable }, exite
     await sleep(100);
   }
   expect(holder).to.equal('proc');
-  const scrape = await (await fetch(metricsUrl)).text();
-  expect(parseMetrics(scrape).get(`leader_election_master_status{name="${lease}"}`)).to.equal(1);
+  // The Lease is written a moment before the leader's controllers start and the gauge flips.
+  const leading = async () => parseMetrics(await (await fetch(metricsUrl)).text()).get(`leader_election_master_status{name="${lease}"}`);
+  let gauge = await leading();
+  for (const until = Date.now() + 10_000; gauge !== 1 && Date.now() < until; gauge = await leading()) await sleep(100);
+  expect(gauge).to.equal(1);
   child.kill('SIGTERM');
   expect(await exited).to.equal(0);
   const released = await leases.get({ namespace, name: lease });

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerAsyncJobController } from '../../controllers/async-job.ts';
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
@@ -8,13 +7,12 @@ import { Account, SSHKeyPair, User, Zone } from '../../crds/index.ts';
 import { ADMIN_CREDENTIALS_SECRET, bootstrapAdmin } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, verifyPassword, type SecretObject } from '../../lib/credentials.ts';
 import { callerIdentity, credentialsSecretName, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { runApi, type RunningApi } from '../../cloudstack-api/main.ts';
 import { createCloudStackClient, type CloudStackClient } from '../support/cloudstack-client.ts';
-import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 /**
  * The CloudStack API's tenancy over the real control plane, driven by the client written from
@@ -69,7 +67,7 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
 
   before(async function () {
     const kc = await sharedKubeConfig();
-    await installCrds(kc, await readCrdManifests(resolve(import.meta.dirname, '../../crds')), log);
+    await ensureKumulusCrds();
     kube = createKubeClient(kc);
     manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-api-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-api' }) });
     registerTenancyControllers(manager);

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountRoleName, TENANT_BINDING } from '../../controllers/account.ts';
 import { resourceTypeOf } from '../../controllers/infra-context.ts';
@@ -7,11 +6,10 @@ import { ADMIN_ROLE, CATALOG_ROLE, TENANT_ROLE } from '../../controllers/rbac.ts
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, Domain, SSHKeyPair, User, Zone } from '../../crds/index.ts';
 import { accountGroup, callerIdentity, LABEL_ACCOUNT, LABEL_DOMAIN } from '../../lib/identity.ts';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
-import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 /**
  * The tenancy controllers against the real control plane, and RBAC checked by the apiserver
@@ -67,7 +65,7 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
 
   before(async function () {
     const kc = await sharedKubeConfig();
-    await installCrds(kc, await readCrdManifests(resolve(import.meta.dirname, '../../crds')), log);
+    await ensureKumulusCrds();
     admin = createKubeClient(kc);
     manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-rbac' }) });
     registerTenancyControllers(manager);

@@ -4,12 +4,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { kindByName } from '../../crds/index.ts';
-import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { resourceTypeOf } from '../../webhooks/lookup.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
-import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 /**
  * The admission webhooks of every kind, registered with the real apiserver and called by it
@@ -70,7 +69,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     this.timeout(3_600_000);
     const kc = await sharedKubeConfig();
     client = createKubeClient(kc);
-    await installCrds(kc, await readCrdManifests('crds'), log);
+    await ensureKumulusCrds();
     webhookName = `adm-${s}`;
     webhooks = await runWebhooks({
       kubeConfig: kc,

@@ -1,6 +1,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../../lib/controlplane/index.ts';
+import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { log } from '../../lib/log.ts';
 
 /**
@@ -29,6 +31,17 @@ export function kubeConfigFor(plane: ControlPlane): k8s.KubeConfig {
 
 export async function sharedKubeConfig(): Promise<k8s.KubeConfig> {
   return kubeConfigFor(await sharedControlPlane());
+}
+
+let crdsInstalled: Promise<void> | undefined;
+
+/** Installs crds/*.yaml into the shared control plane once per run, as an installation would. */
+export function ensureKumulusCrds(): Promise<void> {
+  crdsInstalled ??= (async () => {
+    const crds = await readCrdManifests(join(import.meta.dirname, '..', '..', 'crds'));
+    await installCrds(await sharedKubeConfig(), crds, log);
+  })();
+  return crdsInstalled;
 }
 
 export function uniqueName(prefix: string): string {
