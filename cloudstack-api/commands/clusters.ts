@@ -182,7 +182,7 @@ export function clusterCommands(infra: Infra): Command[] {
       if (cache.primaryStorages.byIndex(INDEX.cluster, name).length > 0) throw internalError(`Cluster: ${p.id} cannot be deleted. Cluster still has storage pools`);
       await infra
         .resource(ctx, Cluster)
-        .delete({ name })
+        .delete({ name }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -1,5 +1,6 @@
 import { Configuration } from '../../crds/index.ts';
 import { isNotFound } from '../../lib/kube-client.ts';
+import { resolveSettings, type SettingEntry, type SettingName, SETTINGS } from '../../lib/settings.ts';
 import type { ConfigurationLive } from '../lists/cache.ts';
 import { equalsIgnoringCase, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
@@ -9,42 +10,26 @@ import { failure, type Infra } from './infra-support.ts';
 
 /**
  * Global settings: listConfigurations and updateConfiguration (step 1 of the bring-up), over
- * the `global` Configuration. Its status lists every setting Kumulus knows with its effective
- * value and default (the controller resolves them), so unset settings are listed too.
+ * the `global` Configuration, resolved against the settings catalogue of lib/settings.ts (the
+ * one the controllers use), so every known setting is listed with its effective value and
+ * default, also before the global Configuration exists or its controller has run.
  */
 
 const GLOBAL = 'global';
 
-interface Setting {
-  name: string;
-  value: string;
-  defaultValue: string;
-  category?: string;
-}
-
-function settingItem(setting: Setting): Fields {
+function settingItem(setting: SettingEntry): Fields {
+  const known = Object.hasOwn(SETTINGS, setting.name) ? SETTINGS[setting.name as SettingName] : undefined;
   return {
     name: setting.name,
     value: setting.value,
     defaultvalue: setting.defaultValue,
-    category: setting.category ?? 'Advanced',
-    description: setting.name,
+    category: setting.category,
+    description: known?.description ?? setting.name,
     displaytext: setting.name,
     scope: 'global',
     component: 'management-server',
     isdynamic: true,
   };
-}
-
-/** Every known setting, with values the spec sets but the controller has not resolved yet shown as set. */
-function settingsOf(config: ConfigurationLive | undefined): Setting[] {
-  const wanted = config?.spec.settings ?? {};
-  const known = config?.status?.settings ?? [];
-  const listed = known.map((s) => ({ ...s, value: wanted[s.name] ?? s.value }));
-  const unresolved = Object.entries(wanted)
-    .filter(([name]) => !known.some((s) => s.name === name) && !(config?.status?.unknownSettings ?? []).includes(name))
-    .map(([name, value]) => ({ name, value, defaultValue: '' }));
-  return [...listed, ...unresolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export function configurationCommands(infra: Infra): Command[] {
@@ -61,8 +46,8 @@ export function configurationCommands(infra: Infra): Command[] {
     },
     async handle(p, ctx) {
       await infra.mayRead(ctx, Configuration);
-      return settingsOf(cache.configurations.byName(GLOBAL)).filter(
-        (s) => equalsIgnoringCase(p.name, s.name) && equalsIgnoringCase(p.category, s.category ?? 'Advanced') && keywordMatches(p.keyword, s.name),
+      return resolveSettings(cache.configurations.byName(GLOBAL)?.spec.settings).entries.filter(
+        (s) => equalsIgnoringCase(p.name, s.name) && equalsIgnoringCase(p.category, s.category) && keywordMatches(p.keyword, s.name),
       );
     },
     mapItem: settingItem,
@@ -79,10 +64,8 @@ export function configurationCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       const label = 'updateconfiguration';
       await infra.mayRead(ctx, Configuration);
-      const config = cache.configurations.byName(GLOBAL);
-      const known = config?.status?.settings;
-      const setting = known?.find((s) => s.name === p.name);
-      if (known !== undefined && setting === undefined) throw invalidParameterValue(`Config parameter with name ${p.name} doesn't exist`);
+      if (!Object.hasOwn(SETTINGS, p.name)) throw invalidParameterValue(`Config parameter with name ${p.name} doesn't exist`);
+      const setting = SETTINGS[p.name as SettingName];
       const resource = infra.resource<ConfigurationLive>(ctx, Configuration);
       const params = { [`spec.settings[${p.name}]`]: 'value', 'spec.settings': 'name' };
       const patch = { spec: { settings: { [p.name]: p.value ?? null } } };
@@ -92,7 +75,7 @@ export function configurationCommands(infra: Infra): Command[] {
           .create({ apiVersion: Configuration.apiVersion, kind: Configuration.kind, metadata: { name: GLOBAL }, spec: { settings: p.value === undefined ? {} : { [p.name]: p.value } } })
           .catch((createErr: unknown) => failure(createErr, ctx, { label, params }));
       });
-      return { name: p.name, value: p.value ?? setting?.defaultValue ?? '', defaultValue: setting?.defaultValue ?? '', category: setting?.category };
+      return { name: p.name, value: p.value ?? setting.defaultValue, defaultValue: setting.defaultValue, category: setting.category };
     },
     map: settingItem,
   });

@@ -268,7 +268,7 @@ export function hostCommands(infra: Infra): Command[] {
       }
       await infra
         .resource(ctx, Host)
-        .delete({ name: host.metadata.name ?? '' })
+        .delete({ name: host.metadata.name ?? '' }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

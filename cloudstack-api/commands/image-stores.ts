@@ -108,7 +108,7 @@ export function imageStoreCommands(infra: Infra): Command[] {
       const store = mustFind(cache.secondaryStorages, p.id, label, 'id');
       await infra
         .resource(ctx, SecondaryStorage)
-        .delete({ name: store.metadata.name ?? '' })
+        .delete({ name: store.metadata.name ?? '' }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -212,6 +212,8 @@ export function failure(err: unknown, ctx: CommandContext, refusal: Refusal): ne
     throw permissionDenied(`Account ${ctx.caller.accountName} does not have permission for ${ctx.command}: ${status.message ?? err.message}`);
   }
   if (err.code === 404) throw entityNotFound(refusal.label, 'id', refusal.id ?? '');
+  // A uid precondition that no longer holds: the object of that name is another one now.
+  if (err.code === 409 && err.reason === 'Conflict' && /precondition/i.test(err.message)) throw entityNotFound(refusal.label, 'id', refusal.id ?? '');
   if (err.code === 422 || err.code === 400 || (err.code === 409 && !isConflict(err) && !isAlreadyExists(err))) {
     const problems = refusalProblems(status, refusal.params).filter((problem) => problem !== '');
     throw invalidParameterValue(problems.length > 0 ? problems.join('; ') : err.message);

@@ -193,7 +193,7 @@ async function deleteOffering(infra: Infra, ctx: CommandContext, kind: KindInfo,
   const offering = mustFind(cache, id, label, 'id');
   await infra
     .resource(ctx, kind)
-    .delete({ name: offering.metadata.name ?? '' })
+    .delete({ name: offering.metadata.name ?? '' }, { preconditions: { uid: id } })
     .catch((err: unknown) => failure(err, ctx, { label, id }));
   return undefined;
 }

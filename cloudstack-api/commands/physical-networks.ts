@@ -243,7 +243,7 @@ export function physicalNetworkCommands(infra: Infra): Command[] {
       const ranges = cache.ipRanges.byIndex(INDEX.zone, pn.spec.zoneRef.name).filter((r) => r.spec.physicalNetworkRef?.name === name);
       if (ranges.length > 0) throw internalError(`The Physical Network is not deletable because there are IP ranges using it (${ranges.map((r) => r.metadata.name).join(', ')})`);
       await resource(ctx)
-        .delete({ name })
+        .delete({ name }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return { jobid: await infra.submitJob(ctx, { target: pn, kind: PhysicalNetwork, deleted: true }) };
     },

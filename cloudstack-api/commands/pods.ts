@@ -160,7 +160,7 @@ export function podCommands(infra: Infra): Command[] {
       if (cache.ipRanges.byIndex(INDEX.pod, name).length > 0) throw internalError('The pod cannot be deleted because there are IP ranges in this pod');
       await infra
         .resource(ctx, Pod)
-        .delete({ name })
+        .delete({ name }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -230,7 +230,7 @@ export function storagePoolCommands(infra: Infra): Command[] {
       }
       await infra
         .resource(ctx, PrimaryStorage)
-        .delete({ name: pool.metadata.name ?? '' })
+        .delete({ name: pool.metadata.name ?? '' }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -218,7 +218,7 @@ export function vlanIpRangeCommands(infra: Infra): Command[] {
       if (allocated > 0) throw internalError(`The IP range can't be deleted because it has ${allocated} allocated IP address(es)`);
       await infra
         .resource(ctx, IPRange)
-        .delete({ name: range.metadata.name ?? '' })
+        .delete({ name: range.metadata.name ?? '' }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },

@@ -209,7 +209,7 @@ export function zoneCommands(infra: Infra): Command[] {
       if (why !== undefined) throw internalError(`The zone cannot be deleted because ${why}`);
       await infra
         .resource(ctx, Zone)
-        .delete({ name })
+        .delete({ name }, { preconditions: { uid: p.id } })
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
       return undefined;
     },
