@@ -158,10 +158,9 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
     async start() {
       // Facts first: the operator turns the Host Up on the first heartbeat, and an Up host has capacity.
       await report();
-      await renew();
-      heartbeatTimer = setInterval(() => {
-        renew().catch((err: unknown) => logger.warn('heartbeat renewal failed', { error: errorMessage(err) }));
-      }, HEARTBEAT_PERIOD_SECONDS * 1000);
+      const beat = () => renew().catch((err: unknown) => logger.warn('heartbeat renewal failed', { error: errorMessage(err), leaseNamespace: HOST_LEASE_NAMESPACE }));
+      await beat();
+      heartbeatTimer = setInterval(() => void beat(), HEARTBEAT_PERIOD_SECONDS * 1000);
       factsTimer = setInterval(reportSoon, FACTS_PERIOD_MS);
     },
     setProblem(key, problem) {

@@ -14,6 +14,7 @@ import {
   Template,
   VirtualMachine,
   Volume,
+  Zone,
   type ClusterObject,
   type DiskOfferingObject,
   type HostObject,
@@ -56,6 +57,7 @@ export type ServiceOfferingLive = Live<ServiceOfferingObject>;
 export type DiskOfferingLive = Live<DiskOfferingObject>;
 
 export const RESOURCES = {
+  zones: resourceTypeOf(Zone),
   hosts: resourceTypeOf(Host),
   clusters: resourceTypeOf(Cluster),
   pods: resourceTypeOf(Pod),

@@ -31,10 +31,11 @@ import {
   timestamp,
   type NetworkLive,
   type ServiceOfferingLive,
+  type TemplateLive,
   type VirtualMachineLive,
   type VolumeLive,
 } from './resources.ts';
-import { VM_INDEX, type Disk, type volumeHelpers } from './volumes.ts';
+import { VM_INDEX, ignoreNotFound, type Disk, type volumeHelpers } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
 
@@ -50,6 +51,7 @@ export interface VirtualMachineDeps {
   ownVms: Informer<VirtualMachineLive>;
   volumes: Informer<VolumeLive>;
   networks: Informer<NetworkLive>;
+  templates: Informer<TemplateLive>;
   serviceOfferings: Informer<ServiceOfferingLive>;
   consoleDir: string;
   /** Address the VNC console listens on (this host's management address). */
@@ -164,6 +166,15 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
         },
       },
       {
+        // A template that appears (or gets its checksum fixed) unblocks the VMs waiting for it.
+        informer: deps.templates,
+        map: (t) =>
+          ownVms
+            .list()
+            .filter((vm) => vm.spec.templateRef?.name === t.metadata.name && (vm.spec.templateRef?.namespace ?? vm.metadata.namespace) === t.metadata.namespace)
+            .map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' })),
+      },
+      {
         informer: networks,
         map: (n) => ownVms.list(n.metadata.namespace).filter((vm) => vm.spec.networks?.some((x) => x.name === n.metadata.name)).map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' })),
       },
@@ -177,10 +188,11 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
 
       if (vm.metadata.deletionTimestamp !== undefined) {
         if (!hasFinalizer(vm, AGENT_FINALIZER)) return;
+        const existed = (await hypervisor.observe(uid)) !== undefined;
         await hypervisor.undefine(uid);
         if ((vm.spec.networks ?? []).length > 0) await deps.networksOfHost.sync();
-        manager.events.event(vm, { reason: 'VM.DESTROY', note: `domain ${domainName(uid)} destroyed and undefined on ${at.host}` });
-        await removeFinalizer(client, vm, AGENT_FINALIZER, ctx.signal);
+        if (existed) manager.events.event(vm, { reason: 'VM.DESTROY', note: `domain ${domainName(uid)} destroyed and undefined on ${at.host}` });
+        await removeFinalizer(client, vm, AGENT_FINALIZER, ctx.signal).catch(ignoreNotFound);
         return;
       }
       const live = await addFinalizer(client, vm, AGENT_FINALIZER, ctx.signal);

@@ -6,7 +6,7 @@
  */
 import { agentFieldManager } from '../lib/agent-contract.ts';
 import type { Informer } from '../lib/informer.ts';
-import { keyOf } from '../lib/kube-client.ts';
+import { isNotFound, keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
@@ -45,6 +45,11 @@ export interface Disk {
 }
 
 export const VM_INDEX = 'vm';
+
+/** A second reconcile of an object that just went, from a cache that has not heard yet. */
+export function ignoreNotFound(err: unknown): void {
+  if (!isNotFound(err)) throw err;
+}
 
 /** `namespace/name` of the VM a Volume is attached to. */
 export function vmOfVolume(volume: VolumeLive): string | undefined {
@@ -118,9 +123,9 @@ export function volumeHelpers(deps: VolumeDeps) {
     const pool = poolOf(volume);
     const poolSpec = poolSpecOf(pool);
     const spec = specOf(volume);
-    let live = volume;
+    // The finalizer first (the cached object's resourceVersion is still current), then the pool.
+    const live = hasFinalizer(volume, AGENT_FINALIZER) ? volume : await addFinalizer(client, volume, AGENT_FINALIZER, signal);
     if (!volume.status?.pool) await writeStatus(volume, { pool: pool.metadata.name, state: 'Creating' }, signal);
-    if (!hasFinalizer(live, AGENT_FINALIZER)) live = await addFinalizer(client, live, AGENT_FINALIZER, signal);
     const actions = await storage.applyVolume(poolSpec, spec);
     const observed = await storage.observeVolume(poolSpec, spec.uid);
     if (!observed) throw new Error(`Volume ${keyOf(volume)}: the disk was not found after it was created`);
@@ -182,7 +187,7 @@ export function registerVolumeReconciler(deps: VolumeDeps, helpers: ReturnType<t
       // A deleting VM undefines its domain before it lets go of its finalizer; its volumes wait for that.
       if (user) return { requeueAfter: 2_000 };
       await helpers.deleteDisk(volume);
-      await removeFinalizer(helpers.client, volume, AGENT_FINALIZER, ctx.signal);
+      await removeFinalizer(helpers.client, volume, AGENT_FINALIZER, ctx.signal).catch(ignoreNotFound);
       ctx.log.info('disk deleted', { pool: volume.status?.pool, retained: volume.spec.deletionPolicy === 'Retain' });
     },
   });
