@@ -31,7 +31,14 @@ const commands: Record<string, { summary: string; run: Command }> = {
       await runWebhooks({ args });
     },
   },
-  api: { summary: 'run the CloudStack-compatible API server', run: notYet('api', 7) },
+  api: {
+    summary: 'run the CloudStack-compatible API server',
+    run: async (args) => {
+      const [{ runApi }, { stopOnSignals }] = await Promise.all([import('../cloudstack-api/main.ts'), import('../lib/manager.ts')]);
+      const api = await runApi({ args });
+      stopOnSignals(() => api.stop());
+    },
+  },
   agent: { summary: 'run the hypervisor host agent', run: notYet('agent', 6) },
   'controlplane-binaries': {
     summary: 'build or locate etcd, kube-apiserver and kube-controller-manager, and print their paths',

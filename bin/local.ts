@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { runApi } from '../cloudstack-api/main.ts';
 import { runOperator } from '../controllers/operator.ts';
 import { startControlPlane } from '../lib/controlplane/index.ts';
 import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
@@ -43,11 +44,20 @@ export async function runLocal(args: string[]): Promise<void> {
     stopFns.push(() => webhooks.stop());
     const operator = await runOperator({ kubeConfig: kc, args: ['--http-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`], handleSignals: false });
     stopFns.push(() => operator.stop());
+    const api = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`] });
+    stopFns.push(() => api.stop());
 
     await mkdir(stateDir, { recursive: true });
     const kubeconfigPath = join(stateDir, 'kubeconfig');
     await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
-    const env = { KUBECONFIG: kubeconfigPath, KUMULUS_METRICS_URL: operator.metricsUrl };
+    // The CLOUDSTACK_* names are the ones the Python cs client reads.
+    const env = {
+      KUBECONFIG: kubeconfigPath,
+      KUMULUS_METRICS_URL: operator.metricsUrl,
+      CLOUDSTACK_ENDPOINT: api.url,
+      CLOUDSTACK_KEY: api.adminCredentials.apiKey,
+      CLOUDSTACK_SECRET: api.adminCredentials.secretKey,
+    };
     const envPath = join(stateDir, 'env');
     await writeFile(envPath, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
 
@@ -63,6 +73,7 @@ export async function runLocal(args: string[]): Promise<void> {
         '  kubectl version',
         '  kubectl get kumulus',
         `  curl -s ${operator.metricsUrl} | grep controller_runtime`,
+        '  cloudstack listZones    # the Python cs client (Debian names it cloudstack), as the admin',
         '',
         'Press Ctrl-C to stop everything.',
         '',

@@ -3,6 +3,7 @@ import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig 
 import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
+import { registerAsyncJobController } from './async-job.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
 import { registerTenancyControllers } from './tenancy.ts';
 
@@ -13,6 +14,7 @@ import { registerTenancyControllers } from './tenancy.ts';
 export function registerControllers(manager: Manager): void {
   registerInfrastructureControllers(manager);
   registerTenancyControllers(manager);
+  registerAsyncJobController(manager);
 }
 
 export interface OperatorOptions {

@@ -12,9 +12,9 @@ const repoRoot = resolve(import.meta.dirname, '..', '..');
 const kumulus = join(repoRoot, 'bin', 'kumulus.ts');
 const run = promisify(execFile);
 
-function hasKubectl(): boolean {
+function installed(command: string, ...args: string[]): boolean {
   try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    execFileSync(command, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
@@ -111,7 +111,7 @@ describe('kumulus local (npm start)', function () {
     expect(metrics).to.match(/^leader_election_master_status\{name="kumulus-operator"\} 1$/m);
     expect(metrics).to.match(/^rest_client_requests_total\{code="2\d\d",method="(GET|POST|PUT|PATCH)"[^}]*\} [1-9]/m);
 
-    if (hasKubectl()) {
+    if (installed('kubectl', 'version', '--client')) {
       const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', env['KUBECONFIG'] ?? '', ...args], { cwd: repoRoot });
       const applied = await kubectl('apply', '--server-side', '-R', '-f', 'examples/zone-advanced/');
       expect(applied.stdout).to.match(/zone\.infra\.kumulus\.io\/zone1 serverside-applied/);
@@ -128,6 +128,28 @@ describe('kumulus local (npm start)', function () {
       expect(refused).to.include('spec.startIp');
     } else {
       console.log('      (kubectl is not installed: the kubectl part of this test is skipped)');
+    }
+
+    expect(env['CLOUDSTACK_ENDPOINT']).to.match(/^http:\/\/127\.0\.0\.1:\d+\/client\/api$/);
+    if (installed('cloudstack', '--help')) {
+      const cs = (args: string[], secret = env['CLOUDSTACK_SECRET']) =>
+        run('cloudstack', args, { env: { ...process.env, ...env, CLOUDSTACK_SECRET: secret } });
+      const zoneName = 'cs-made-zone';
+      await cs(['createZone', `name=${zoneName}`, 'networktype=Advanced', 'dns1=192.0.2.53', 'internaldns1=192.0.2.53']);
+      const zones = JSON.parse((await cs(['listZones'])).stdout) as { zone?: { id: string; name: string }[] };
+      const made = zones.zone?.find((z) => z.name === zoneName);
+      expect(made, 'the zone created through the API is listed').to.not.equal(undefined);
+      const kc2 = new k8s.KubeConfig();
+      kc2.loadFromFile(env['KUBECONFIG'] ?? '');
+      const stored = await k8s.KubernetesObjectApi.makeApiClient(kc2).list('infra.kumulus.io/v1alpha1', 'Zone');
+      expect(stored.items.map((z) => z.metadata?.uid), 'the API id is the object uid').to.include(made?.id);
+      const wrong = await cs(['listZones'], 'not-the-secret').then(
+        () => expect.fail('a request signed with the wrong secret was served'),
+        (err: unknown) => `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`,
+      );
+      expect(wrong).to.include('401');
+    } else {
+      console.log('      (the Python cs client, Debian command cloudstack, is not installed: its part of this test is skipped)');
     }
 
     const started = await descendants(child.pid ?? 0);
