@@ -1,7 +1,8 @@
 import { DiskOffering, NetworkOffering, ServiceOffering, type KindInfo } from '../../crds/index.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
-import type { Cached, DiskOfferingLive, DomainLive, NetworkOfferingLive, ServiceOfferingLive, ZoneLive } from '../lists/cache.ts';
+import type { Cached, DiskOfferingLive, NetworkOfferingLive, ServiceOfferingLive, ZoneLive } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
+import { domainLine } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
@@ -145,17 +146,6 @@ function refsOf<T extends KubeObject>(cache: Cached<T>, ids: readonly string[] |
   });
 }
 
-/** The caller's domain and its ancestors: the domains whose offerings it may use. */
-function domainLine(infra: Infra, ctx: CommandContext): Set<string> {
-  const line = new Set<string>();
-  let domain: DomainLive | undefined = infra.cache.domains.byUid(ctx.caller.domainId);
-  while (domain && !line.has(domain.metadata.name ?? '')) {
-    line.add(domain.metadata.name ?? '');
-    domain = domain.spec.parentRef ? infra.cache.domains.byName(domain.spec.parentRef.name) : undefined;
-  }
-  return line;
-}
-
 interface OfferingFilters {
   readonly id?: string;
   readonly name?: string;
@@ -170,7 +160,7 @@ function listScoped<T extends Scoped>(infra: Infra, ctx: CommandContext, cache: 
   const one = findOptional(cache, p.id, label, 'id');
   const domain = findOptional(infra.cache.domains, p.domainid, label, 'domainid');
   const zone: ZoneLive | undefined = findOptional(infra.cache.zones, p.zoneid, label, 'zoneid');
-  const visible = isRootAdmin(ctx.caller) ? undefined : domainLine(infra, ctx);
+  const visible = isRootAdmin(ctx.caller) ? undefined : domainLine(infra.cache, ctx.caller);
   return (one ? [one] : cache.list())
     .filter((o) => {
       const domains = o.spec.domainRefs?.map((r) => r.name);

@@ -1,6 +1,8 @@
 import { Zone } from '../../crds/index.ts';
 import { INDEX, type ZoneLive } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
+import { domainLine } from '../lists/scope.ts';
+import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { capacityFields } from './capacity.ts';
@@ -121,9 +123,12 @@ export function zoneCommands(infra: Infra): Command[] {
       const one = findOptional(cache.zones, p.id, 'listzones', 'id');
       const domain = findOptional(cache.domains, p.domainid, 'listzones', 'domainid');
       const zones = one ? [one] : cache.zones.list();
+      // As CloudStack: only root admins see zones that are Disabled or dedicated to other domains.
+      const visible = isRootAdmin(ctx.caller) ? undefined : domainLine(cache, ctx.caller);
       return zones
         .filter(
           (z) =>
+            (visible === undefined || ((z.spec.allocationState ?? 'Disabled') === 'Enabled' && (z.spec.dedication === undefined || visible.has(z.spec.dedication.domainRef.name)))) &&
             inIds(p.ids, z.metadata.uid) &&
             equalsIgnoringCase(p.name, displayName(z)) &&
             keywordMatches(p.keyword, displayName(z)) &&

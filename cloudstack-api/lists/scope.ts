@@ -65,6 +65,17 @@ export async function scopedNamespaces(
   return check([...(own === undefined ? [] : [own]), ...(isRootAdmin(caller) ? extra : [])]);
 }
 
+/** The caller's domain and its ancestors (by object name): the domains whose dedicated zones and offerings it may use. */
+export function domainLine(cache: InfraCache, caller: Caller): Set<string> {
+  const line = new Set<string>();
+  let domain: DomainLive | undefined = cache.domains.byUid(caller.domainId);
+  while (domain && !line.has(domain.metadata.name ?? '')) {
+    line.add(domain.metadata.name ?? '');
+    domain = domain.spec.parentRef ? cache.domains.byName(domain.spec.parentRef.name) : undefined;
+  }
+  return line;
+}
+
 export function inScope(namespaces: Namespaces, namespace: string | undefined): boolean {
   return namespaces === undefined || (namespace !== undefined && namespaces.has(namespace));
 }

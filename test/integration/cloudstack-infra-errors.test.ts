@@ -176,9 +176,14 @@ describe('cloudstack-api: infrastructure errors (real control plane)', function 
     });
   }
 
-  it('lets a tenant read the catalogue it deploys from (RBAC allows it)', async () => {
-    const zones = await tenant.client.request('listZones', { id: id('zone') });
-    expect(zones.status).to.equal(200);
-    expect((zones.body['zone'] as Row[])[0]?.['id']).to.equal(id('zone'));
+  it('shows a tenant the Enabled zones only, as CloudStack does (RBAC allows the read)', async () => {
+    ok(await cloud.admin.request('updateZone', { id: id('zone2'), allocationstate: 'Enabled' }), 'updateZone');
+    const rows = await waitUntil('the enabled zone in the tenant\'s listZones', async () => {
+      const found = (ok(await tenant.client.request('listZones', {}), 'listZones')['zone'] as Row[] | undefined) ?? [];
+      return found.some((z) => z['id'] === id('zone2')) ? found : undefined;
+    });
+    expect(rows.map((z) => z['id'])).to.not.include(id('zone'));
+    expect(ok(await tenant.client.request('listZones', { id: id('zone') }), 'listZones')).to.deep.equal({});
+    expect(ok(await cloud.admin.request('listZones', { id: id('zone') }), 'listZones')['count']).to.equal(1);
   });
 });
