@@ -183,7 +183,14 @@ export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetw
     for: networks,
     watches: [
       { informer: placedVms, map: (obj) => ((obj as VirtualMachineLive).spec.networks ?? []).map((n) => ({ namespace: obj.metadata.namespace, name: n.name })) },
-      { informer: hosts, map: () => usedHere() },
+      {
+        // A host's address is a VTEP of the networks its VMs share with this host's.
+        informer: hosts,
+        map: (h) => {
+          const there = new Set(placedVms.list().filter((vm) => vm.status?.placement?.host === h.metadata.name).flatMap((vm) => (vm.spec.networks ?? []).map((n) => networkKey(vm.metadata.namespace ?? '', n.name))));
+          return usedHere().filter((u) => there.has(networkKey(u.namespace ?? '', u.name)));
+        },
+      },
     ],
     reconcile: async (ctx, request) => {
       const used = usedHere().some((u) => u.namespace === request.namespace && u.name === request.name);
