@@ -18,6 +18,14 @@
  * - Storage: per PrimaryStorage in scope, the agent applies one status.mounts entry keyed by its
  *   host name (mounted, capacityBytes, usedBytes, message), with its own field manager: one
  *   shared by every agent would make each apply drop the other hosts' entries.
+ * - VMs: the agent runs the VMs labelled kumulus.io/host=<host> (with status.placement.host the
+ *   same), and their Volumes, which carry the same label and spec.vmRef (a VM needs a ROOT one;
+ *   the agent picks a mounted pool in scope when status.pool is unset). Networks need
+ *   status.broadcastUri (vxlan://<vni> or vlan://<id>). It adds finalizer kumulus.io/agent to
+ *   both, and owns (same field manager) VM status state, powerState, instanceName, nics, volumes,
+ *   console, lastRebootAt, startedAt, observedGeneration and the Running, Ready and Synced
+ *   conditions, and Volume status state, pool, host, path, format, sizeBytes, physicalSizeBytes,
+ *   attachedAt, observedGeneration and Ready.
  */
 export const HOST_LEASE_NAMESPACE = 'kumulus-node-lease';
 
