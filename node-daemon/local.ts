@@ -17,6 +17,8 @@ import { runAgent, type RunningAgent } from './main.ts';
 
 /** examples/zone-advanced/06-primary-storage.yaml's SharedMountPoint. */
 export const EXAMPLE_SHARED_MOUNT_POINTS = ['/var/lib/kumulus/primary'];
+/** The KVM traffic labels of examples/zone-advanced/04-physical-network.yaml: a host lacking them is no placement target. */
+export const EXAMPLE_BRIDGES = ['cloudbr0', 'cloudbr1'];
 
 export interface LocalAgentOptions {
   kubeConfig: k8s.KubeConfig;
@@ -27,6 +29,8 @@ export interface LocalAgentOptions {
   cluster?: string;
   /** Default: the examples' one. */
   sharedMountPoints?: readonly string[];
+  /** Bridges to create when missing. Default: the examples' traffic labels. */
+  bridges?: readonly string[];
   /** Default: NODE_NAME, else the host name. */
   nodeName?: string;
   logLevel?: string;
@@ -58,6 +62,16 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       logger.info('bind-mounted a local directory as shared primary storage', { source, target });
       undo.push(async () => {
         await run(['umount', target]);
+      });
+    }
+
+    for (const bridge of options.bridges ?? EXAMPLE_BRIDGES) {
+      if (existsSync(`/sys/class/net/${bridge}`)) continue;
+      await run(['ip', 'link', 'add', 'name', bridge, 'type', 'bridge']);
+      await run(['ip', 'link', 'set', bridge, 'up']);
+      logger.info('created a bridge the examples\' traffic labels name', { bridge });
+      undo.push(async () => {
+        await run(['ip', 'link', 'del', bridge]);
       });
     }
 

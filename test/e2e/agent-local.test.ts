@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,6 +100,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
   let local: LocalAgent | undefined;
   let stateDir: string;
   let sharedWasMounted = false;
+  let bridgesBefore: string[] = [];
   const created: Obj[] = [];
 
   before(async function () {
@@ -112,6 +114,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     await operator.start();
     stateDir = await mkdtemp(join(tmpdir(), 'kumulus-local-agent-'));
     sharedWasMounted = (await mountAt(SHARED)) !== undefined;
+    bridgesBefore = ['cloudbr0', 'cloudbr1'].filter((b) => existsSync(`/sys/class/net/${b}`));
   });
 
   after(async function () {
@@ -157,6 +160,9 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     expect(host.status?.cpuModel).to.equal(cpus()[0]?.model.trim());
     expect(host.status?.bridges).to.include('eth0');
     expect(host.status?.conditions?.find((c) => c.type === 'AgentHealthy')?.status).to.equal('True');
+    // The bridges the example's traffic labels name exist (made by local mode when missing): the host takes VMs.
+    expect(host.status?.bridges).to.include.members(['cloudbr0', 'cloudbr1']);
+    await waitFor(api(client, 'Host'), node, 'Allocatable', (h) => h.status?.conditions?.some((c) => c.type === 'Allocatable' && c.status === 'True') ?? false, 15_000);
 
     const leases = client.resource<KubeObject & { spec: { holderIdentity: string; renewTime: string } }>(LEASES);
     const first = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
@@ -174,11 +180,12 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     expect(zone.status?.state).to.equal('Enabled');
   });
 
-  it('stopping the agent undoes the bind mount it made and leaves the Host in place', async function () {
+  it('stopping the agent undoes the bind mount and the bridges it made and leaves the Host in place', async function () {
     if (!local) this.skip();
     await local.stop();
     local = undefined;
     expect((await mountAt(SHARED)) !== undefined, `${SHARED} mounted after stop`).to.equal(sharedWasMounted);
+    for (const bridge of ['cloudbr0', 'cloudbr1']) expect(existsSync(`/sys/class/net/${bridge}`), `${bridge} after stop`).to.equal(bridgesBefore.includes(bridge));
     expect(await api(client, 'Host').get({ name: node }).then(() => true, () => false)).to.equal(true);
   });
 });
