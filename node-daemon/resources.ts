@@ -28,7 +28,8 @@ import {
   type VirtualMachineObject,
   type VolumeObject,
 } from '../crds/index.ts';
-import type { KubeObject, ObjectMeta, ResourceType } from '../lib/kube-client.ts';
+import { isConflict, isNotFound, type KubeObject, type ObjectMeta, type ResourceClient, type ResourceType } from '../lib/kube-client.ts';
+import { addFinalizer, removeFinalizer } from '../lib/ownership.ts';
 
 export const LABEL_ZONE = 'kumulus.io/zone';
 export const LABEL_CLUSTER = 'kumulus.io/cluster';
@@ -98,4 +99,30 @@ export function timestamp(date: Date = new Date()): string {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Adds the agent's finalizer. The cached object is often one write behind (the placement status
+ * lands just after the label): on 409 the object is read afresh once instead of failing the reconcile.
+ */
+export async function ensureAgentFinalizer<T extends KubeObject>(client: ResourceClient<T>, obj: T, signal: AbortSignal): Promise<T> {
+  try {
+    return await addFinalizer(client, obj, AGENT_FINALIZER, signal);
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    const fresh = await client.get({ namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' }, { signal });
+    return addFinalizer(client, fresh, AGENT_FINALIZER, signal);
+  }
+}
+
+/** Removes the agent's finalizer, reading afresh on 409; an object already gone is fine. */
+export async function dropAgentFinalizer<T extends KubeObject>(client: ResourceClient<T>, obj: T, signal: AbortSignal): Promise<void> {
+  try {
+    await removeFinalizer(client, obj, AGENT_FINALIZER, signal);
+  } catch (err) {
+    if (isNotFound(err)) return;
+    if (!isConflict(err)) throw err;
+    const fresh = await client.get({ namespace: obj.metadata.namespace, name: obj.metadata.name ?? '' }, { signal }).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e as Error)));
+    if (fresh) await removeFinalizer(client, fresh, AGENT_FINALIZER, signal);
+  }
 }

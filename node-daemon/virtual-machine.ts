@@ -16,7 +16,7 @@ import type { Controller } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { addFinalizer, hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
+import { hasFinalizer } from '../lib/ownership.ts';
 import { byField } from '../lib/store.ts';
 import { domainName } from './drivers/identity.ts';
 import type { DomainAction, DomainNic, DomainObservation, HypervisorDriver, PowerState } from './drivers/hypervisor/types.ts';
@@ -26,6 +26,8 @@ import {
   AGENT_FINALIZER,
   API_VERSIONS,
   RESOURCES,
+  dropAgentFinalizer,
+  ensureAgentFinalizer,
   errorMessage,
   parseQuantityBytes,
   timestamp,
@@ -35,7 +37,7 @@ import {
   type VirtualMachineLive,
   type VolumeLive,
 } from './resources.ts';
-import { VM_INDEX, ignoreNotFound, type Disk, type volumeHelpers } from './volumes.ts';
+import { VM_INDEX, type Disk, type volumeHelpers } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
 
@@ -192,10 +194,10 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
         await hypervisor.undefine(uid);
         if ((vm.spec.networks ?? []).length > 0) await deps.networksOfHost.sync();
         if (existed) manager.events.event(vm, { reason: 'VM.DESTROY', note: `domain ${domainName(uid)} destroyed and undefined on ${at.host}` });
-        await removeFinalizer(client, vm, AGENT_FINALIZER, ctx.signal).catch(ignoreNotFound);
+        await dropAgentFinalizer(client, vm, ctx.signal);
         return;
       }
-      const live = await addFinalizer(client, vm, AGENT_FINALIZER, ctx.signal);
+      const live = await ensureAgentFinalizer(client, vm, ctx.signal);
       const power: PowerState = vm.spec.state ?? 'Running';
       const previous = vm.status ?? {};
       let actions: DomainAction[];

@@ -6,9 +6,9 @@
  */
 import { agentFieldManager } from '../lib/agent-contract.ts';
 import type { Informer } from '../lib/informer.ts';
-import { isNotFound, keyOf } from '../lib/kube-client.ts';
+import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { addFinalizer, hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
+import { hasFinalizer } from '../lib/ownership.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
 import type { ImageFormat, TemplateSource, VolumeSpec } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
@@ -17,6 +17,8 @@ import {
   AGENT_FINALIZER,
   API_VERSIONS,
   RESOURCES,
+  dropAgentFinalizer,
+  ensureAgentFinalizer,
   parseQuantityBytes,
   timestamp,
   type DiskOfferingLive,
@@ -45,11 +47,6 @@ export interface Disk {
 }
 
 export const VM_INDEX = 'vm';
-
-/** A second reconcile of an object that just went, from a cache that has not heard yet. */
-export function ignoreNotFound(err: unknown): void {
-  if (!isNotFound(err)) throw err;
-}
 
 /** `namespace/name` of the VM a Volume is attached to. */
 export function vmOfVolume(volume: VolumeLive): string | undefined {
@@ -124,7 +121,7 @@ export function volumeHelpers(deps: VolumeDeps) {
     const poolSpec = poolSpecOf(pool);
     const spec = specOf(volume);
     // The finalizer first (the cached object's resourceVersion is still current), then the pool.
-    const live = hasFinalizer(volume, AGENT_FINALIZER) ? volume : await addFinalizer(client, volume, AGENT_FINALIZER, signal);
+    const live = hasFinalizer(volume, AGENT_FINALIZER) ? volume : await ensureAgentFinalizer(client, volume, signal);
     if (!volume.status?.pool) await writeStatus(volume, { pool: pool.metadata.name, state: 'Creating' }, signal);
     const actions = await storage.applyVolume(poolSpec, spec);
     const observed = await storage.observeVolume(poolSpec, spec.uid);
@@ -187,7 +184,7 @@ export function registerVolumeReconciler(deps: VolumeDeps, helpers: ReturnType<t
       // A deleting VM undefines its domain before it lets go of its finalizer; its volumes wait for that.
       if (user) return { requeueAfter: 2_000 };
       await helpers.deleteDisk(volume);
-      await removeFinalizer(helpers.client, volume, AGENT_FINALIZER, ctx.signal).catch(ignoreNotFound);
+      await dropAgentFinalizer(helpers.client, volume, ctx.signal);
       ctx.log.info('disk deleted', { pool: volume.status?.pool, retained: volume.spec.deletionPolicy === 'Retain' });
     },
   });

@@ -300,6 +300,20 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect((await res('hosts').get({ name: node })).metadata.uid, 'the Host is adopted, not recreated').to.equal(hostBefore.metadata.uid);
   });
 
+  it('a domain powered off behind the agent\'s back is started again, woken by libvirt\'s event rather than a poll', async function () {
+    if (!agent || !vmUid) this.skip();
+    const before = await hypervisor.observe(vmUid);
+    expect(before?.state).to.equal('running');
+    await commandRunner()(['virsh', '-c', libvirt.uri, 'destroy', `kumulus-${vmUid}`]);
+    // A settled VM is not re-queued on a timer: only the Stopped event can bring it back this soon.
+    const restarted = await until('the domain to run again', 15_000, async () => {
+      const now = await hypervisor.observe(vmUid);
+      return now?.state === 'running' && now.pid !== before?.pid ? now : undefined;
+    });
+    expect(restarted.uid).to.equal(vmUid);
+    await waitFor(res('vms'), 'web', 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 30_000, ns.name);
+  });
+
   it('deleting the VM destroys and undefines the domain, and its root disk and network bridge go with it', async function () {
     if (!agent || !vmUid) this.skip();
     const diskPath = (await res('volumes').get({ name: 'web-root', namespace: ns.name })).status?.path as string;
