@@ -7,6 +7,9 @@
  * - template first fill: the first VM, whose placement also fills the pool's template cache;
  * - placed_to_domain_running p50/p95 over BENCH_VMS (default 20) VMs, one after another,
  *   each deleted (untimed) before the next, and placed_to_status_running (the agent's report).
+ * - agent RSS with BENCH_SIMULATED (default 200) VMs running on the simulator hypervisor,
+ *   through the same reconcilers (real disks, no guests), against the same process with the
+ *   simulator agent joined and idle (run with --expose-gc for a settled heap).
  * Uses the host's libvirtd when one answers on qemu:///system, else a private one.
  */
 import * as k8s from '@kubernetes/client-node';
@@ -30,6 +33,7 @@ import { RESOURCES } from '../node-daemon/resources.ts';
 import { tinyGuestImage } from '../test/support/guest-image.ts';
 
 const VMS = Number(process.env['BENCH_VMS'] ?? 20);
+const SIMULATED = Number(process.env['BENCH_SIMULATED'] ?? 200);
 const repoRoot = resolve(import.meta.dirname, '..');
 type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string } };
 
@@ -148,6 +152,53 @@ try {
   emit('placed_to_domain_running_p95', percentile(toDomain, 95), 'ms', extra);
   emit('placed_to_status_running_p50', percentile(toStatus, 50), 'ms', extra);
   emit('placed_to_status_running_p95', percentile(toStatus, 95), 'ms', extra);
+  await agent.stop();
+
+  // The simulator: the same agent and reconcilers with no guests, for the agent's own footprint.
+  const simNode = 'sim-node';
+  await res('primaryStorages').create({ metadata: { name: 'sim-local' }, spec: { zoneRef: { name: 'z' }, scope: 'Host', hostRef: { name: simNode }, protocol: 'Local', path: join(dir, 'sim-pool') } });
+  const sim = await runAgent({
+    kubeConfig: kc,
+    handleSignals: false,
+    env: { NODE_NAME: simNode },
+    args: ['--http-bind-address=127.0.0.1:0', '--hypervisor=simulator', `--state-dir=${join(dir, 'sim-agent')}`, '--cluster=c', '--log-level=warn', '--max-concurrent-reconciles=4'],
+  });
+  undo.unshift(() => sim.stop());
+  await sim.joined;
+  await until('the simulator pool to be mounted', 30_000, async () => ((await res('primaryStorages').get({ name: 'sim-local' })).status?.mounts as { mounted: boolean }[] | undefined)?.[0]?.mounted || undefined, 200);
+  const settle = async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    for (let i = 0; i < 3; i++) {
+      gc?.();
+      await sleep(200);
+    }
+    return process.memoryUsage().rss;
+  };
+  const idle = await settle();
+  const t0 = performance.now();
+  for (let i = 0; i < SIMULATED; i++) {
+    const name = `sim-${i}`;
+    const labels = { 'kumulus.io/host': simNode };
+    const vm = await res('vms').create({
+      metadata: { name, namespace: ns, labels },
+      spec: { zoneRef: { name: 'z' }, serviceOfferingRef: { name: 'tiny' }, templateRef: { name: 'tiny', namespace: ns }, state: 'Running' },
+    });
+    await res('vms').patchStatus({ name, namespace: ns }, { status: { placement: { zone: 'z', pod: 'p', cluster: 'c', host: simNode } } });
+    await res('volumes').create({
+      metadata: { name: `${name}-root`, namespace: ns, labels, ownerReferences: [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', controller: true }] },
+      spec: { type: 'ROOT', zoneRef: { name: 'z' }, templateRef: { name: 'tiny', namespace: ns }, vmRef: { name }, deviceId: 0, size: '1Gi' },
+    });
+  }
+  await until(`${SIMULATED} simulated VMs to be Running`, 600_000, async () => {
+    const vms = await res('vms').list({ namespace: ns, labelSelector: `kumulus.io/host=${simNode}` });
+    return vms.items.filter((v) => v.status?.state === 'Running').length === SIMULATED ? true : undefined;
+  }, 1000);
+  const allRunningMs = performance.now() - t0;
+  const loaded = await settle();
+  emit('simulator_agent_rss_idle', idle / 2 ** 20, 'MiB', { domains: 0, baseline: true, process: 'bench + agent' });
+  emit('simulator_agent_rss', loaded / 2 ** 20, 'MiB', { domains: SIMULATED, process: 'bench + agent' });
+  emit('simulator_agent_rss_per_vm', (loaded - idle) / SIMULATED / 2 ** 10, 'KiB', { domains: SIMULATED });
+  emit('simulator_place_to_running_all', allRunningMs, 'ms', { domains: SIMULATED });
 } finally {
   for (const step of undo) await step().catch((err: unknown) => logger.error('bench cleanup failed', { error: String(err) }));
 }

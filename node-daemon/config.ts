@@ -27,6 +27,17 @@ function domainTypeOption(): Option<'kvm' | 'qemu' | undefined> {
   };
 }
 
+function hypervisorOption(): Option<'libvirt' | 'simulator'> {
+  return {
+    flag: 'hypervisor',
+    env: 'KUMULUS_HYPERVISOR',
+    help: 'libvirt, or simulator (no guests: scale runs place hundreds of VMs on one machine)',
+    default: 'libvirt',
+    expected: 'libvirt or simulator',
+    parse: (raw) => (raw === 'libvirt' || raw === 'simulator' ? raw : undefined),
+  };
+}
+
 export const agentOptions = {
   kubeconfig: runtimeOptions.kubeconfig,
   logLevel: logLevelOption(),
@@ -34,6 +45,7 @@ export const agentOptions = {
   gracefulShutdownTimeout: runtimeOptions.gracefulShutdownTimeout,
   nodeName: stringOption('node-name', 'the Kubernetes node this agent runs on; names its Host', hostname().toLowerCase(), 'NODE_NAME'),
   cluster: optionalStringOption('cluster', 'the Cluster to join when no Host exists for this node yet; default: the node label kumulus.io/cluster'),
+  hypervisor: hypervisorOption(),
   libvirtUri: stringOption('libvirt-uri', 'the libvirt connection URI', 'qemu:///system'),
   domainType: domainTypeOption(),
   vtepAddress: optionalStringOption('vtep-address', 'local VXLAN tunnel endpoint address; default: the address of the interface holding the default route'),

@@ -65,7 +65,16 @@ function active(vm: VirtualMachineLive): boolean {
   return vm.metadata.deletionTimestamp === undefined;
 }
 
-export function guestNetworks(deps: GuestNetworkInformers & { driver: NetworkDriver; host: string; localVtep: string | undefined; logger: Logger }): GuestNetworks {
+export function guestNetworks(
+  deps: GuestNetworkInformers & {
+    driver: NetworkDriver;
+    host: string;
+    localVtep: string | undefined;
+    logger: Logger;
+    /** Told when the driver fails (the host is then Alert) and when it works again. */
+    onHealth?: (problem: string | undefined) => void;
+  },
+): GuestNetworks {
   const { ownVms, placedVms, networks, physicalNetworks, hosts, driver, host } = deps;
   let running: Promise<unknown> = Promise.resolve();
 
@@ -155,12 +164,14 @@ export function guestNetworks(deps: GuestNetworkInformers & { driver: NetworkDri
         const { specs, attached, problems } = desired();
         try {
           await driver.apply(specs);
+          deps.onHealth?.(undefined);
         } catch (err) {
           // One bad network must not leave the others unplumbed: report it against every network.
           const message = `the host's guest networking could not be applied: ${errorMessage(err)}`;
           for (const key of attached.keys()) problems.set(key, message);
           attached.clear();
           deps.logger.warn('guest networks not applied', { error: errorMessage(err) });
+          deps.onHealth?.(message);
         }
         return { attached, problems };
       });

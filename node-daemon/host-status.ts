@@ -5,13 +5,14 @@
  * field manager, at start, every minute, and whenever health changes.
  */
 import { readFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { AGENT_HEALTHY, HEARTBEAT_PERIOD_SECONDS, HOST_LEASE_NAMESPACE, agentFieldManager, hostLeaseName } from '../lib/agent-contract.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Runner } from './drivers/exec.ts';
 import { hostFacts, type HostFacts } from './drivers/host/facts.ts';
+import { parseIpAddrJson } from './drivers/network/observe.ts';
 import { API_VERSIONS, RESOURCES, errorMessage, timestamp, type HostLive } from './resources.ts';
 
 const FACTS_PERIOD_MS = 60_000;
@@ -29,6 +30,8 @@ export interface HostStatusOptions {
   host: string;
   nodeName: string;
   libvirtUri: string;
+  /** Where the facts come from: libvirt and /proc (default), or the simulator's stand-in. */
+  gatherFacts?: () => Promise<HostFacts>;
   /** The address reported as the Host's management address (also the default VTEP). */
   ipAddress?: string;
   runner: Runner;
@@ -107,7 +110,7 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
   const report = async (): Promise<void> => {
     let facts: HostFacts | undefined;
     try {
-      facts = await hostFacts(options.libvirtUri, options.runner);
+      facts = await (options.gatherFacts ?? (() => hostFacts(options.libvirtUri, options.runner)))();
       lastFacts = facts;
       problems.delete('libvirt');
     } catch (err) {
@@ -128,7 +131,10 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
               cpuSpeed: known.cpuMhz,
               memoryBytes: known.memoryBytes,
             },
-            hypervisorVersion: `${known.hypervisor.type} ${known.hypervisor.version} (libvirt ${known.hypervisor.libvirtVersion})`,
+            hypervisorVersion:
+              known.hypervisor.type === 'Simulator'
+                ? `Simulator ${known.hypervisor.version}`
+                : `${known.hypervisor.type} ${known.hypervisor.version} (libvirt ${known.hypervisor.libvirtVersion})`,
             cpuModel: known.cpuModel,
             bridges: [...new Set([...known.bridges, ...known.interfaces.map((i) => i.name)])].filter((n) => n.length <= 15).sort().slice(0, 256),
           }
@@ -175,5 +181,24 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
       clearInterval(heartbeatTimer);
       clearInterval(factsTimer);
     },
+  };
+}
+
+/** The simulator's host: this machine's CPUs, memory and links, with no libvirt to ask. */
+export async function simulatedHostFacts(run: Runner): Promise<HostFacts> {
+  const links = [...parseIpAddrJson((await run(['ip', '-j', '-d', 'addr', 'show'])).stdout).values()];
+  const cores = cpus();
+  return {
+    cpuSockets: 1,
+    cpuCores: cores.length,
+    cpuThreads: cores.length,
+    cpuMhz: cores[0]?.speed ?? 0,
+    cpuModel: cores[0]?.model.trim() ?? 'unknown',
+    memoryBytes: totalmem(),
+    hypervisor: { type: 'Simulator', version: AGENT_VERSION, libvirtVersion: 'none' },
+    bridges: links.filter((l) => l.kind === 'bridge').map((l) => l.name),
+    interfaces: links
+      .filter((l) => l.kind !== 'bridge' && l.name !== 'lo')
+      .map((l) => ({ name: l.name, ...(l.kind !== undefined ? { kind: l.kind } : {}), mtu: l.mtu, up: l.up, addresses: l.addresses.map((a) => `${a.ip}/${a.prefix}`) })),
   };
 }

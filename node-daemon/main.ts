@@ -15,12 +15,13 @@ import { log, setLogLevel, type Logger } from '../lib/log.ts';
 import { parseAgentConfig, type AgentConfig } from './config.ts';
 import { commandRunner, type Runner } from './drivers/exec.ts';
 import { libvirtDriver } from './drivers/hypervisor/libvirt.ts';
+import { simulatorDriver } from './drivers/hypervisor/simulator.ts';
 import type { EventSubscription, HypervisorDriver } from './drivers/hypervisor/types.ts';
 import { linuxNetworkDriver } from './drivers/network/driver.ts';
 import { fileStorageDriver } from './drivers/storage/driver.ts';
 import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.ts';
 import { joinCluster, type HostPlacement } from './host-join.ts';
-import { hostStatusReporter, type HostStatusReporter } from './host-status.ts';
+import { hostStatusReporter, simulatedHostFacts, type HostStatusReporter } from './host-status.ts';
 import { registerPrimaryStorageReconciler } from './primary-storage.ts';
 import {
   LABEL_HOST,
@@ -100,7 +101,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
   await manager.start();
   const run = commandRunner();
   const hypervisor =
-    options.hypervisor ?? libvirtDriver({ uri: config.libvirtUri, ...(config.domainType ? { domainType: config.domainType } : {}), logger });
+    options.hypervisor ??
+    (config.hypervisor === 'simulator'
+      ? simulatorDriver()
+      : libvirtDriver({ uri: config.libvirtUri, ...(config.domainType ? { domainType: config.domainType } : {}), logger }));
   const joining = new AbortController();
   let hostStatus: HostStatusReporter | undefined;
   let events: EventSubscription | undefined;
@@ -115,6 +119,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       host: at.host,
       nodeName: config.nodeName,
       libvirtUri: config.libvirtUri,
+      ...(config.hypervisor === 'simulator' ? { gatherFacts: () => simulatedHostFacts(run) } : {}),
       ...(address !== undefined ? { ipAddress: address } : {}),
       runner: run,
       logger,
@@ -142,11 +147,17 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       host: at.host,
       localVtep: vtep,
       logger,
+      onHealth: (problem) => hostStatus?.setProblem('network', problem === undefined ? undefined : { reason: 'NetworkDriverFailing', message: problem }),
     });
     const volumeDeps = { manager, storage, at, ...informers };
     const volumes = volumeHelpers(volumeDeps);
 
-    registerPrimaryStorageReconciler(manager, { pools: informers.pools, storage, at });
+    registerPrimaryStorageReconciler(manager, {
+      pools: informers.pools,
+      storage,
+      at,
+      onHealth: (pool, problem) => hostStatus?.setProblem(`storage/${pool}`, problem === undefined ? undefined : { reason: 'StorageDriverFailing', message: problem }),
+    });
     registerVolumeReconciler(volumeDeps, volumes);
     registerGuestNetworkReconciler(manager, { ...informers, networksOfHost });
     const vms: Controller = registerVirtualMachineReconciler({

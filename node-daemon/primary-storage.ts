@@ -72,7 +72,16 @@ function changed(a: MountEntry | undefined, b: MountEntry): boolean {
   return a.mounted !== b.mounted || a.message !== b.message || a.capacityBytes !== b.capacityBytes || drift > (b.capacityBytes ?? 0) / 200;
 }
 
-export function registerPrimaryStorageReconciler(manager: Manager, deps: { pools: Informer<PrimaryStorageLive>; storage: FileStorageDriver; at: HostPlacement }): void {
+export function registerPrimaryStorageReconciler(
+  manager: Manager,
+  deps: {
+    pools: Informer<PrimaryStorageLive>;
+    storage: FileStorageDriver;
+    at: HostPlacement;
+    /** Told when the storage driver fails on a pool (the host is then Alert) and when it works again. */
+    onHealth?: (pool: string, problem: string | undefined) => void;
+  },
+): void {
   const { pools, storage, at } = deps;
   const client = manager.client.resource<PrimaryStorageLive>(RESOURCES.primaryStorages);
   const fieldManager = agentFieldManager(at.host);
@@ -100,6 +109,7 @@ export function registerPrimaryStorageReconciler(manager: Manager, deps: { pools
       } catch (err) {
         problem = errorMessage(err);
       }
+      deps.onHealth?.(request.name, problem === undefined ? undefined : `PrimaryStorage ${request.name}: ${problem}`);
       const entry = entryFor(at.host, observed, problem, previous);
       if (changed(previous, entry)) {
         await client.applyStatus({ ...identity, status: { mounts: [entry] } }, { fieldManager, force: true, signal: ctx.signal });
