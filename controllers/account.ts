@@ -6,7 +6,7 @@
  * Each account also gets a ClusterRole naming the cluster-scoped tenancy objects it may read
  * or change (its account, domain and users; a domain admin, its whole subtree).
  */
-import { Account } from '../crds/index.ts';
+import { Account, type AccountObject } from '../crds/index.ts';
 import { accountGroup, LABEL_ACCOUNT, LABEL_DOMAIN } from '../lib/identity.ts';
 import { isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -34,7 +34,6 @@ import {
   stateEvent,
   subtree,
   TENANCY_INDEX,
-  type AccountLive,
   type TenancyContext,
   watchOf,
 } from './tenancy.ts';
@@ -55,11 +54,11 @@ export function domainAdminBindingName(account: string): string {
   return `kumulus-domain-admin-${account}`;
 }
 
-function accountTypeOf(account: AccountLive): 'User' | 'DomainAdmin' | 'Admin' {
+function accountTypeOf(account: AccountObject): 'User' | 'DomainAdmin' | 'Admin' {
   return account.spec.accountType ?? 'User';
 }
 
-function selfScope(ctx: TenancyContext, account: AccountLive): SelfScope {
+function selfScope(ctx: TenancyContext, account: AccountObject): SelfScope {
   const name = account.metadata.name ?? '';
   const usersOf = (accountName: string) => ctx.users.byIndex(TENANCY_INDEX.account, accountName).map((u) => u.metadata.name ?? '');
   if (accountTypeOf(account) !== 'DomainAdmin') {
@@ -77,7 +76,7 @@ function domainAdminsOver(ctx: TenancyContext, domain: string): { name: string }
 }
 
 export function registerAccountController(manager: Manager, ctx: TenancyContext): void {
-  const accounts: ResourceClient<AccountLive> = ctx.client.resource<AccountLive>(resourceTypeOf(Account));
+  const accounts: ResourceClient<AccountObject> = ctx.client.resource<AccountObject>(resourceTypeOf(Account));
   const namespaces = ctx.client.resource(NAMESPACES);
   const roleBindings = ctx.client.resource(ROLE_BINDINGS);
   const clusterBindings = ctx.client.resource(CLUSTER_ROLE_BINDINGS);
@@ -86,7 +85,7 @@ export function registerAccountController(manager: Manager, ctx: TenancyContext)
 
   const domainOfAccount = (name: string) => ctx.accounts.get(name)?.spec.domainRef.name;
 
-  manager.addController<AccountLive>({
+  manager.addController<AccountObject>({
     name: 'account',
     for: ctx.accounts,
     watches: [

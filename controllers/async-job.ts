@@ -10,9 +10,8 @@ import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import { isNotFound, type KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { resourceTypeOf, type Live } from './infra-context.ts';
+import { resourceTypeOf } from './infra-context.ts';
 
-export type AsyncJobLive = Live<AsyncJobObject>;
 
 /** The target's metadata.generation the command wrote; the CloudStack API (commands/infra-support.ts) sets it. */
 export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
@@ -49,7 +48,7 @@ const SUCCEEDED: Verdict = { done: true, code: 0 };
 const failed = (code: number, text: string): Verdict => ({ done: true, code, text });
 
 /** What the target says about the job now (pure, so a restarted operator reaches the same verdict). */
-export function jobVerdict(job: AsyncJobLive, target: Target | undefined, ageMs: number): Verdict {
+export function jobVerdict(job: AsyncJobObject, target: Target | undefined, ageMs: number): Verdict {
   const ref = job.spec.targetRef;
   const expected = job.spec.expectedCondition;
   const same = target !== undefined && (ref.uid === undefined || target.metadata.uid === ref.uid);
@@ -78,9 +77,9 @@ export function registerAsyncJobController(manager: Manager, options: AsyncJobCo
   const timeoutMs = options.timeoutMs ?? 60 * 60_000;
   const retentionMs = options.retentionMs ?? 24 * 60 * 60_000;
   const now = options.now ?? (() => new Date());
-  const jobs = manager.informer<AsyncJobLive>(resourceTypeOf(AsyncJob));
+  const jobs = manager.informer<AsyncJobObject>(resourceTypeOf(AsyncJob));
   jobs.addIndex(TARGET_INDEX, (job) => [targetKey(job.spec.targetRef.apiVersion, job.spec.targetRef.kind, job.spec.targetRef.namespace, job.spec.targetRef.name)]);
-  const client = manager.client.resource<AsyncJobLive>(resourceTypeOf(AsyncJob));
+  const client = manager.client.resource<AsyncJobObject>(resourceTypeOf(AsyncJob));
 
   const targets = new Map<string, Informer<Target>>();
   for (const kind of kinds) {
@@ -95,7 +94,7 @@ export function registerAsyncJobController(manager: Manager, options: AsyncJobCo
         .map((job) => ({ namespace: job.metadata.namespace, name: job.metadata.name ?? '' })),
   }));
 
-  manager.addController<AsyncJobLive>({
+  manager.addController<AsyncJobObject>({
     name: 'asyncjob',
     for: jobs,
     watches,

@@ -4,12 +4,12 @@
  * is, and Allocatable when it is Enabled, Ready, its pod is Allocatable and allocated CPU and
  * memory stay below cluster.*.allocated.capacity.disablethreshold. Held while it has hosts.
  */
-import { Cluster } from '../crds/index.ts';
+import { Cluster, type ClusterObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
 import { capacityStatus, thresholdBreaches, type CapacityType } from './capacity.ts';
 import { clusterRollup, hostsOfCluster } from './hierarchy.ts';
-import { CHILDREN_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, isTrue, type ClusterLive, type InfraContext } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
 const CLUSTER_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE'];
@@ -18,7 +18,7 @@ export function registerClusterController(manager: Manager, ctx: InfraContext): 
   const i = ctx.informers;
   const clusterOfHost = (name: string | undefined) => (name ? i.hosts.get(name)?.spec.clusterRef.name : undefined);
 
-  registerKindReconciler<ClusterLive>(manager, ctx, {
+  registerKindReconciler<ClusterObject>(manager, ctx, {
     name: 'cluster',
     kind: Cluster,
     informer: i.clusters,

@@ -4,15 +4,15 @@
  * `kubectl get csconfig global -o yaml` show unset settings too. An invalid value keeps the
  * default, makes the object not Ready and names the setting and the fix.
  */
-import { Configuration } from '../crds/index.ts';
+import { Configuration, type ConfigurationObject } from '../crds/index.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
-import type { ConfigurationLive, InfraContext } from './infra-context.ts';
+import type { InfraContext } from './infra-context.ts';
 import { registerKindReconciler } from './reconciler.ts';
 import { resolveSettings } from '../lib/settings.ts';
 
 export function registerConfigurationController(manager: Manager, ctx: InfraContext): void {
-  registerKindReconciler<ConfigurationLive>(manager, ctx, {
+  registerKindReconciler<ConfigurationObject>(manager, ctx, {
     name: 'configuration',
     kind: Configuration,
     informer: ctx.informers.configurations,

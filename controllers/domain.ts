@@ -3,7 +3,7 @@
  * read access to the catalogue (zones, offerings, public templates), and holds the domain
  * while child domains or accounts remain.
  */
-import { Domain } from '../crds/index.ts';
+import { Domain, type DomainObject } from '../crds/index.ts';
 import { domainChain, domainDisplayPath, domainGroup, domainGroupPath, LABEL_DOMAIN, PUBLIC_NAMESPACE } from '../lib/identity.ts';
 import { isAlreadyExists, isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -18,18 +18,17 @@ import {
   NAMESPACES,
   stateEvent,
   TENANCY_INDEX,
-  type DomainLive,
   type TenancyContext,
   watchOf,
 } from './tenancy.ts';
 
 /** `ROOT/customers/acme`: display names from the root down; undefined while an ancestor is missing. */
-export function domainPath(ctx: TenancyContext, domain: DomainLive): string | undefined {
+export function domainPath(ctx: TenancyContext, domain: DomainObject): string | undefined {
   const chain = domainChain(domain, (name) => ctx.domains.get(name));
   return chain && domainDisplayPath(chain);
 }
 
-function groupPath(ctx: TenancyContext, domain: DomainLive): string | undefined {
+function groupPath(ctx: TenancyContext, domain: DomainObject): string | undefined {
   const chain = domainChain(domain, (name) => ctx.domains.get(name));
   return chain && domainGroupPath(chain);
 }
@@ -40,12 +39,12 @@ export function domainBindingName(domain: string): string {
 }
 
 export function registerDomainController(manager: Manager, ctx: TenancyContext): void {
-  const domains: ResourceClient<DomainLive> = ctx.client.resource<DomainLive>(resourceTypeOf(Domain));
+  const domains: ResourceClient<DomainObject> = ctx.client.resource<DomainObject>(resourceTypeOf(Domain));
   const clusterBindings = ctx.client.resource(CLUSTER_ROLE_BINDINGS);
   const roleBindings = ctx.client.resource(ROLE_BINDINGS);
   const namespaces = ctx.client.resource(NAMESPACES);
 
-  manager.addController<DomainLive>({
+  manager.addController<DomainObject>({
     name: 'domain',
     for: ctx.domains,
     watches: [

@@ -5,15 +5,10 @@
  * rollup never waits for a chain of status writes.
  */
 import { countRollup, hostRollup, poolRollup, rangeSize, ipInRange, sumRollups, type HostFacts, type Overcommit, type PoolFacts, type Rollup, type VmDemand } from './capacity.ts';
+import type { ClusterObject, HostObject, PodObject, PrimaryStorageObject, VirtualMachineObject, ZoneObject } from '../crds/index.ts';
 import {
   INDEX,
-  type ClusterLive,
-  type HostLive,
   type InfraContext,
-  type PodLive,
-  type PrimaryStorageLive,
-  type VirtualMachineLive,
-  type ZoneLive,
 } from './infra-context.ts';
 import { parseBytes } from './quantity.ts';
 
@@ -30,7 +25,7 @@ export function clusterAncestry(ctx: InfraContext, clusterName: string): Ancestr
   return { cluster: clusterName, pod: podName, zone: pod?.spec.zoneRef.name };
 }
 
-export function hostAncestry(ctx: InfraContext, host: HostLive): Ancestry {
+export function hostAncestry(ctx: InfraContext, host: HostObject): Ancestry {
   return clusterAncestry(ctx, host.spec.clusterRef.name);
 }
 
@@ -39,19 +34,19 @@ export function zoneOfHostName(ctx: InfraContext, hostName: string): string | un
   return host ? hostAncestry(ctx, host).zone : undefined;
 }
 
-export function clustersOfZone(ctx: InfraContext, zoneName: string): ClusterLive[] {
+export function clustersOfZone(ctx: InfraContext, zoneName: string): ClusterObject[] {
   return ctx.informers.pods.byIndex(INDEX.zone, zoneName).flatMap((pod) => ctx.informers.clusters.byIndex(INDEX.pod, pod.metadata.name ?? ''));
 }
 
-export function hostsOfCluster(ctx: InfraContext, clusterName: string): HostLive[] {
+export function hostsOfCluster(ctx: InfraContext, clusterName: string): HostObject[] {
   return ctx.informers.hosts.byIndex(INDEX.cluster, clusterName);
 }
 
-export function hostsOfPod(ctx: InfraContext, podName: string): HostLive[] {
+export function hostsOfPod(ctx: InfraContext, podName: string): HostObject[] {
   return ctx.informers.clusters.byIndex(INDEX.pod, podName).flatMap((c) => hostsOfCluster(ctx, c.metadata.name ?? ''));
 }
 
-export function hostsOfZone(ctx: InfraContext, zoneName: string): HostLive[] {
+export function hostsOfZone(ctx: InfraContext, zoneName: string): HostObject[] {
   return clustersOfZone(ctx, zoneName).flatMap((c) => hostsOfCluster(ctx, c.metadata.name ?? ''));
 }
 
@@ -59,20 +54,20 @@ const GONE_VM_STATES = new Set(['Destroyed', 'Expunging']);
 const RUNNING_VM_STATES = new Set(['Starting', 'Running', 'Stopping', 'Migrating']);
 
 /** A VM holds its host's capacity from placement until it is destroyed. */
-export function isPlaced(vm: VirtualMachineLive): boolean {
+export function isPlaced(vm: VirtualMachineObject): boolean {
   return vm.status?.placement?.host !== undefined && !GONE_VM_STATES.has(vm.status.state ?? '');
 }
 
-export function vmsOnHost(ctx: InfraContext, hostName: string): VirtualMachineLive[] {
+export function vmsOnHost(ctx: InfraContext, hostName: string): VirtualMachineObject[] {
   return ctx.informers.vms.byIndex(INDEX.host, hostName).filter(isPlaced);
 }
 
-export function vmKey(vm: VirtualMachineLive): string {
+export function vmKey(vm: VirtualMachineObject): string {
   return `${vm.metadata.namespace ?? ''}/${vm.metadata.name ?? ''}`;
 }
 
 /** Cores, MHz and memory of a VM: its own values for a customized offering, else the offering's. */
-export function vmDemand(ctx: InfraContext, vm: VirtualMachineLive): VmDemand {
+export function vmDemand(ctx: InfraContext, vm: VirtualMachineObject): VmDemand {
   const offering = ctx.informers.serviceOfferings.get(vm.spec.serviceOfferingRef.name)?.spec;
   const cores = vm.spec.cpuNumber ?? offering?.cpuNumber ?? 0;
   const speed = vm.spec.cpuSpeed ?? offering?.cpuSpeed ?? 0;
@@ -84,14 +79,14 @@ const MAINTENANCE = new Set(['Maintenance', 'ErrorInMaintenance']);
 const COUNTED_CONNECTIONS = new Set(['Up', 'Alert', 'Disconnected']);
 
 /** A host's capacity counts while it is connected (or briefly late) and not in maintenance. */
-export function hostFacts(host: HostLive): HostFacts | undefined {
+export function hostFacts(host: HostObject): HostFacts | undefined {
   const capacity = host.status?.capacity;
   if (!capacity || !COUNTED_CONNECTIONS.has(host.status?.state ?? '') || MAINTENANCE.has(host.status?.resourceState ?? '')) return undefined;
   return { cpuNumber: capacity.cpuNumber, cpuSpeed: capacity.cpuSpeed, memoryBytes: capacity.memoryBytes };
 }
 
 /** The cluster's own ratios win; absent, the global factors apply. */
-export function overcommitOf(ctx: InfraContext, cluster: ClusterLive | undefined): Overcommit {
+export function overcommitOf(ctx: InfraContext, cluster: ClusterObject | undefined): Overcommit {
   const settings = ctx.settings();
   return {
     cpu: cluster?.spec.cpuOvercommitRatio ?? settings.number('cpu.overprovisioning.factor'),
@@ -99,12 +94,12 @@ export function overcommitOf(ctx: InfraContext, cluster: ClusterLive | undefined
   };
 }
 
-export function storageOverprovision(ctx: InfraContext, pool: PrimaryStorageLive): number {
+export function storageOverprovision(ctx: InfraContext, pool: PrimaryStorageObject): number {
   return pool.spec.overprovisionFactor ?? ctx.settings().number('storage.overprovisioning.factor');
 }
 
 /** A pool's figures as its controller reported them; only an Up pool contributes capacity. */
-export function poolFacts(ctx: InfraContext, pool: PrimaryStorageLive): PoolFacts {
+export function poolFacts(ctx: InfraContext, pool: PrimaryStorageObject): PoolFacts {
   const up = pool.status?.state === 'Up';
   return {
     local: pool.spec.scope === 'Host',
@@ -115,17 +110,17 @@ export function poolFacts(ctx: InfraContext, pool: PrimaryStorageLive): PoolFact
   };
 }
 
-function hostRollupOf(ctx: InfraContext, host: HostLive, cluster: ClusterLive | undefined): Rollup {
+function hostRollupOf(ctx: InfraContext, host: HostObject, cluster: ClusterObject | undefined): Rollup {
   return hostRollup(hostFacts(host), overcommitOf(ctx, cluster), vmsOnHost(ctx, host.metadata.name ?? '').map((vm) => vmDemand(ctx, vm)));
 }
 
 /** Pools whose capacity belongs to the cluster: cluster-scoped ones and its hosts' local ones. */
-function poolsOfCluster(ctx: InfraContext, clusterName: string): PrimaryStorageLive[] {
+function poolsOfCluster(ctx: InfraContext, clusterName: string): PrimaryStorageObject[] {
   const local = hostsOfCluster(ctx, clusterName).flatMap((h) => ctx.informers.primaryStorages.byIndex(INDEX.host, h.metadata.name ?? ''));
   return [...ctx.informers.primaryStorages.byIndex(INDEX.cluster, clusterName), ...local];
 }
 
-export function clusterRollup(ctx: InfraContext, cluster: ClusterLive): Rollup {
+export function clusterRollup(ctx: InfraContext, cluster: ClusterObject): Rollup {
   const name = cluster.metadata.name ?? '';
   return sumRollups([
     ...hostsOfCluster(ctx, name).map((h) => hostRollupOf(ctx, h, cluster)),
@@ -137,7 +132,7 @@ export function clusterRollup(ctx: InfraContext, cluster: ClusterLive): Rollup {
  * Management addresses: the pod's reserved range, used by its hosts' management addresses,
  * plus its Management and Storage IPRanges, used by the IPAddress objects taken from them.
  */
-function privateIpRollup(ctx: InfraContext, pod: PodLive): Rollup {
+function privateIpRollup(ctx: InfraContext, pod: PodObject): Rollup {
   const start = pod.spec.startIp;
   const end = pod.spec.endIp ?? pod.spec.startIp;
   const reservedUsed = hostsOfPod(ctx, pod.metadata.name ?? '').filter((h) => h.status?.ipAddress !== undefined && ipInRange(h.status.ipAddress, start, end)).length;
@@ -148,7 +143,7 @@ function privateIpRollup(ctx: InfraContext, pod: PodLive): Rollup {
   ]);
 }
 
-export function podRollup(ctx: InfraContext, pod: PodLive): Rollup {
+export function podRollup(ctx: InfraContext, pod: PodObject): Rollup {
   const clusters = ctx.informers.clusters.byIndex(INDEX.pod, pod.metadata.name ?? '');
   return sumRollups([...clusters.map((c) => clusterRollup(ctx, c)), privateIpRollup(ctx, pod)]);
 }
@@ -157,7 +152,7 @@ function idCount(ranges: readonly { start: number; end: number }[] | undefined):
   return (ranges ?? []).reduce((n, r) => n + (r.end - r.start + 1), 0);
 }
 
-export function zoneRollup(ctx: InfraContext, zone: ZoneLive): Rollup {
+export function zoneRollup(ctx: InfraContext, zone: ZoneObject): Rollup {
   const name = zone.metadata.name ?? '';
   const i = ctx.informers;
   const zonePools = i.primaryStorages.byIndex(INDEX.zone, name).filter((p) => p.spec.scope === 'Zone');

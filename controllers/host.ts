@@ -6,14 +6,14 @@
  * maintenance, derives what the VMs placed here take, and says whether the planner may place
  * new VMs here (Allocatable). A host with VMs cannot be deleted.
  */
-import { Host } from '../crds/index.ts';
+import { Host, type HostObject } from '../crds/index.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
 import { AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../lib/agent-contract.ts';
 import { ALLOCATABLE, allocatableCondition } from './allocation.ts';
 import { hostAncestry, vmDemand, vmKey, vmsOnHost } from './hierarchy.ts';
 import { hostConnection, inMaintenance, nextResourceState, type ConnectionState, type ResourceState } from './host-state.ts';
-import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, type HostLive, type InfraContext } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, watchNames } from './reconciler.ts';
 
 /** Bridges the host needs: the KVM label of every traffic type of its zone's physical networks. */
@@ -57,9 +57,9 @@ function resourceStateEvents(from: ResourceState | undefined, to: ResourceState,
 
 export function registerHostController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
-  const zoneOfHost = (host: HostLive) => hostAncestry(ctx, host).zone;
+  const zoneOfHost = (host: HostObject) => hostAncestry(ctx, host).zone;
 
-  registerKindReconciler<HostLive>(manager, ctx, {
+  registerKindReconciler<HostObject>(manager, ctx, {
     name: 'host',
     kind: Host,
     informer: i.hosts,

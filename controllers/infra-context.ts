@@ -44,33 +44,14 @@ import {
 import { setCondition, type Condition, type ConditionUpdate } from '../lib/conditions.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
-import type { KubeClient, KubeObject, ObjectMeta, ResourceClient, ResourceType } from '../lib/kube-client.ts';
+import type { KubeClient, KubeObject, ResourceClient, ResourceType } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../lib/settings.ts';
 
-/** A kind's object as the cache holds it: plain JSON metadata (string timestamps). */
-export type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
 
-export type ZoneLive = Live<ZoneObject>;
-export type PodLive = Live<PodObject>;
-export type ClusterLive = Live<ClusterObject>;
-export type HostLive = Live<HostObject>;
-export type PrimaryStorageLive = Live<PrimaryStorageObject>;
-export type SecondaryStorageLive = Live<SecondaryStorageObject>;
-export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
-export type IPRangeLive = Live<IPRangeObject>;
-export type ServiceOfferingLive = Live<ServiceOfferingObject>;
-export type DiskOfferingLive = Live<DiskOfferingObject>;
-export type NetworkOfferingLive = Live<NetworkOfferingObject>;
-export type ConfigurationLive = Live<ConfigurationObject>;
-export type VirtualMachineLive = Live<VirtualMachineObject>;
-export type VolumeLive = Live<VolumeObject>;
-export type NetworkLive = Live<NetworkObject>;
-export type IPAddressLive = Live<IPAddressObject>;
-export type VlanAllocationLive = Live<VlanAllocationObject>;
 
 export interface LeaseLive extends KubeObject {
   spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
@@ -110,23 +91,23 @@ export const INDEX = {
 } as const;
 
 export interface InfraInformers {
-  zones: Informer<ZoneLive>;
-  pods: Informer<PodLive>;
-  clusters: Informer<ClusterLive>;
-  hosts: Informer<HostLive>;
-  primaryStorages: Informer<PrimaryStorageLive>;
-  secondaryStorages: Informer<SecondaryStorageLive>;
-  physicalNetworks: Informer<PhysicalNetworkLive>;
-  ipRanges: Informer<IPRangeLive>;
-  serviceOfferings: Informer<ServiceOfferingLive>;
-  diskOfferings: Informer<DiskOfferingLive>;
-  networkOfferings: Informer<NetworkOfferingLive>;
-  configurations: Informer<ConfigurationLive>;
-  vms: Informer<VirtualMachineLive>;
-  volumes: Informer<VolumeLive>;
-  networks: Informer<NetworkLive>;
-  ipAddresses: Informer<IPAddressLive>;
-  vlanAllocations: Informer<VlanAllocationLive>;
+  zones: Informer<ZoneObject>;
+  pods: Informer<PodObject>;
+  clusters: Informer<ClusterObject>;
+  hosts: Informer<HostObject>;
+  primaryStorages: Informer<PrimaryStorageObject>;
+  secondaryStorages: Informer<SecondaryStorageObject>;
+  physicalNetworks: Informer<PhysicalNetworkObject>;
+  ipRanges: Informer<IPRangeObject>;
+  serviceOfferings: Informer<ServiceOfferingObject>;
+  diskOfferings: Informer<DiskOfferingObject>;
+  networkOfferings: Informer<NetworkOfferingObject>;
+  configurations: Informer<ConfigurationObject>;
+  vms: Informer<VirtualMachineObject>;
+  volumes: Informer<VolumeObject>;
+  networks: Informer<NetworkObject>;
+  ipAddresses: Informer<IPAddressObject>;
+  vlanAllocations: Informer<VlanAllocationObject>;
   leases: Informer<LeaseLive>;
 }
 
@@ -165,31 +146,31 @@ export function createInfraContext(manager: Manager): InfraContext {
     leases: manager.informer<LeaseLive>(LEASES, { namespace: HOST_LEASE_NAMESPACE }),
   };
   const i = informers;
-  i.pods.addIndex(INDEX.zone, byField((o: PodLive) => o.spec.zoneRef.name));
-  i.clusters.addIndex(INDEX.pod, byField((o: ClusterLive) => o.spec.podRef.name));
-  i.hosts.addIndex(INDEX.cluster, byField((o: HostLive) => o.spec.clusterRef.name));
-  i.primaryStorages.addIndex(INDEX.zone, byField((o: PrimaryStorageLive) => o.spec.zoneRef.name));
-  i.primaryStorages.addIndex(INDEX.cluster, byField((o: PrimaryStorageLive) => o.spec.clusterRef?.name));
-  i.primaryStorages.addIndex(INDEX.host, byField((o: PrimaryStorageLive) => o.spec.hostRef?.name));
-  i.secondaryStorages.addIndex(INDEX.zone, byField((o: SecondaryStorageLive) => o.spec.zoneRef.name));
-  i.physicalNetworks.addIndex(INDEX.zone, byField((o: PhysicalNetworkLive) => o.spec.zoneRef.name));
-  i.ipRanges.addIndex(INDEX.zone, byField((o: IPRangeLive) => o.spec.zoneRef.name));
-  i.ipRanges.addIndex(INDEX.pod, byField((o: IPRangeLive) => o.spec.podRef?.name));
-  i.ipRanges.addIndex(INDEX.physicalNetwork, byField((o: IPRangeLive) => o.spec.physicalNetworkRef?.name));
-  i.vms.addIndex(INDEX.host, byField((o: VirtualMachineLive) => o.status?.placement?.host));
-  i.vms.addIndex(INDEX.serviceOffering, byField((o: VirtualMachineLive) => o.spec.serviceOfferingRef.name));
-  i.vms.addIndex(INDEX.diskOffering, (o: VirtualMachineLive) => [
+  i.pods.addIndex(INDEX.zone, byField((o: PodObject) => o.spec.zoneRef.name));
+  i.clusters.addIndex(INDEX.pod, byField((o: ClusterObject) => o.spec.podRef.name));
+  i.hosts.addIndex(INDEX.cluster, byField((o: HostObject) => o.spec.clusterRef.name));
+  i.primaryStorages.addIndex(INDEX.zone, byField((o: PrimaryStorageObject) => o.spec.zoneRef.name));
+  i.primaryStorages.addIndex(INDEX.cluster, byField((o: PrimaryStorageObject) => o.spec.clusterRef?.name));
+  i.primaryStorages.addIndex(INDEX.host, byField((o: PrimaryStorageObject) => o.spec.hostRef?.name));
+  i.secondaryStorages.addIndex(INDEX.zone, byField((o: SecondaryStorageObject) => o.spec.zoneRef.name));
+  i.physicalNetworks.addIndex(INDEX.zone, byField((o: PhysicalNetworkObject) => o.spec.zoneRef.name));
+  i.ipRanges.addIndex(INDEX.zone, byField((o: IPRangeObject) => o.spec.zoneRef.name));
+  i.ipRanges.addIndex(INDEX.pod, byField((o: IPRangeObject) => o.spec.podRef?.name));
+  i.ipRanges.addIndex(INDEX.physicalNetwork, byField((o: IPRangeObject) => o.spec.physicalNetworkRef?.name));
+  i.vms.addIndex(INDEX.host, byField((o: VirtualMachineObject) => o.status?.placement?.host));
+  i.vms.addIndex(INDEX.serviceOffering, byField((o: VirtualMachineObject) => o.spec.serviceOfferingRef.name));
+  i.vms.addIndex(INDEX.diskOffering, (o: VirtualMachineObject) => [
     ...(o.spec.rootDiskOfferingRef ? [o.spec.rootDiskOfferingRef.name] : []),
     ...(o.spec.dataDisks ?? []).map((d) => d.diskOfferingRef.name),
   ]);
-  i.volumes.addIndex(INDEX.pool, byField((o: VolumeLive) => o.status?.pool));
-  i.volumes.addIndex(INDEX.vm, byField((o: VolumeLive) => (o.spec.vmRef ? `${o.metadata.namespace ?? ''}/${o.spec.vmRef.name}` : undefined)));
-  i.volumes.addIndex(INDEX.diskOffering, byField((o: VolumeLive) => o.spec.diskOfferingRef?.name));
-  i.serviceOfferings.addIndex(INDEX.diskOffering, byField((o: ServiceOfferingLive) => o.spec.diskOfferingRef?.name));
-  i.networks.addIndex(INDEX.networkOffering, byField((o: NetworkLive) => o.spec.networkOfferingRef.name));
-  i.networks.addIndex(INDEX.physicalNetwork, (o: NetworkLive) => [...new Set([o.spec.physicalNetworkRef?.name, o.status?.physicalNetwork].filter((n): n is string => !!n))]);
-  i.ipAddresses.addIndex(INDEX.ipRange, byField((o: IPAddressLive) => o.spec.ipRangeRef?.name));
-  i.vlanAllocations.addIndex(INDEX.physicalNetwork, byField((o: VlanAllocationLive) => o.spec.physicalNetworkRef.name));
+  i.volumes.addIndex(INDEX.pool, byField((o: VolumeObject) => o.status?.pool));
+  i.volumes.addIndex(INDEX.vm, byField((o: VolumeObject) => (o.spec.vmRef ? `${o.metadata.namespace ?? ''}/${o.spec.vmRef.name}` : undefined)));
+  i.volumes.addIndex(INDEX.diskOffering, byField((o: VolumeObject) => o.spec.diskOfferingRef?.name));
+  i.serviceOfferings.addIndex(INDEX.diskOffering, byField((o: ServiceOfferingObject) => o.spec.diskOfferingRef?.name));
+  i.networks.addIndex(INDEX.networkOffering, byField((o: NetworkObject) => o.spec.networkOfferingRef.name));
+  i.networks.addIndex(INDEX.physicalNetwork, (o: NetworkObject) => [...new Set([o.spec.physicalNetworkRef?.name, o.status?.physicalNetwork].filter((n): n is string => !!n))]);
+  i.ipAddresses.addIndex(INDEX.ipRange, byField((o: IPAddressObject) => o.spec.ipRangeRef?.name));
+  i.vlanAllocations.addIndex(INDEX.physicalNetwork, byField((o: VlanAllocationObject) => o.spec.physicalNetworkRef.name));
 
   return {
     informers,

@@ -3,15 +3,15 @@
  * from it and the free rest, and is Ready once everything it names exists. Held while any of
  * its addresses is allocated. (Overlap within a zone is refused by the admission webhook.)
  */
-import { IPRange } from '../crds/index.ts';
+import { IPRange, type IPRangeObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
 import { rangeSize } from './capacity.ts';
-import { IN_USE_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, type IPRangeLive, type InfraContext } from './infra-context.ts';
+import { IN_USE_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, type InfraContext } from './infra-context.ts';
 import { registerKindReconciler, watchNames } from './reconciler.ts';
 
 export function registerIPRangeController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
-  registerKindReconciler<IPRangeLive>(manager, ctx, {
+  registerKindReconciler<IPRangeObject>(manager, ctx, {
     name: 'iprange',
     kind: IPRange,
     informer: i.ipRanges,

@@ -6,14 +6,15 @@
 import type { KindInfo } from '../crds/index.ts';
 import type { WatchSource } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
+import type { KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted } from '../lib/ownership.ts';
-import { IN_USE_FINALIZER, type InfraContext, type Live } from './infra-context.ts';
+import { IN_USE_FINALIZER, type InfraContext } from './infra-context.ts';
 import { registerKindReconciler } from './reconciler.ts';
 
-type OfferingLive = Live<{ metadata?: unknown; status?: { state?: string; conditions?: { type: string; status: string }[] } }>;
+type CachedOffering = KubeObject & { status?: { state?: string; conditions?: { type: string; status: string }[] } };
 
-export interface OfferingSpec<T extends OfferingLive> {
+export interface OfferingSpec<T extends CachedOffering> {
   name: string;
   kind: KindInfo;
   informer: Informer<T>;
@@ -24,7 +25,7 @@ export interface OfferingSpec<T extends OfferingLive> {
   watches: WatchSource[];
 }
 
-export function registerOfferingController<T extends OfferingLive>(manager: Manager, ctx: InfraContext, spec: OfferingSpec<T>): void {
+export function registerOfferingController<T extends CachedOffering>(manager: Manager, ctx: InfraContext, spec: OfferingSpec<T>): void {
   registerKindReconciler<T>(manager, ctx, {
     name: spec.name,
     kind: spec.kind,

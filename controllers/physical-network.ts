@@ -4,11 +4,11 @@
  * whether the host has the bridge each traffic label names. Ready when every connected host
  * has them. Held while guest networks or IP ranges use it.
  */
-import { PhysicalNetwork } from '../crds/index.ts';
+import { PhysicalNetwork, type PhysicalNetworkObject } from '../crds/index.ts';
 import { isBeingDeleted } from '../lib/ownership.ts';
 import type { Manager } from '../lib/manager.ts';
 import { hostAncestry, hostsOfZone } from './hierarchy.ts';
-import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, listNames, type InfraContext, type PhysicalNetworkLive } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, listNames, type InfraContext } from './infra-context.ts';
 import { registerKindReconciler, watchNames } from './reconciler.ts';
 
 /** Providers Kumulus runs when a physical network names none: the distributed virtual router and config drive. */
@@ -19,7 +19,7 @@ const DEFAULT_PROVIDERS = [
 
 export function registerPhysicalNetworkController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
-  registerKindReconciler<PhysicalNetworkLive>(manager, ctx, {
+  registerKindReconciler<PhysicalNetworkObject>(manager, ctx, {
     name: 'physicalnetwork',
     kind: PhysicalNetwork,
     informer: i.physicalNetworks,

@@ -3,12 +3,12 @@
  * management addresses, is Ready when its zone exists and one of its clusters is Ready, and
  * Allocatable when it is Enabled, Ready and its zone is Allocatable. Held while it has clusters.
  */
-import { Pod } from '../crds/index.ts';
+import { Pod, type PodObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
 import { capacityStatus, type CapacityType } from './capacity.ts';
 import { hostsOfPod, podRollup } from './hierarchy.ts';
-import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, isTrue, type InfraContext, type PodLive } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
 const POD_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE', 'PRIVATE_IP'];
@@ -18,7 +18,7 @@ export function registerPodController(manager: Manager, ctx: InfraContext): void
   const podOfCluster = (name: string | undefined) => (name ? i.clusters.get(name)?.spec.podRef.name : undefined);
   const podOfHost = (name: string | undefined) => podOfCluster(name ? i.hosts.get(name)?.spec.clusterRef.name : undefined);
 
-  registerKindReconciler<PodLive>(manager, ctx, {
+  registerKindReconciler<PodObject>(manager, ctx, {
     name: 'pod',
     kind: Pod,
     informer: i.pods,

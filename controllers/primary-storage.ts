@@ -5,14 +5,14 @@
  * it) and back on cancel. Capacity comes from the reports (or spec.capacityBytes), allocation
  * from the volumes on it; the disable thresholds stop new volumes. Held while volumes remain.
  */
-import { PrimaryStorage } from '../crds/index.ts';
+import { PrimaryStorage, type HostObject, type PrimaryStorageObject } from '../crds/index.ts';
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, allocatableCondition, rule } from './allocation.ts';
 import { thresholdBreaches, type CapacityType, type Tally } from './capacity.ts';
 import { clusterAncestry, hostsOfCluster, hostsOfZone, storageOverprovision, vmKey } from './hierarchy.ts';
-import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, listNames, type HostLive, type InfraContext, type PrimaryStorageLive } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, listNames, type InfraContext } from './infra-context.ts';
 import { parseBytes } from './quantity.ts';
 import { everyObject, registerKindReconciler, watchNames } from './reconciler.ts';
 
@@ -20,7 +20,7 @@ const MOUNTED = 'Mounted';
 const MAINTENANCE_STATES = new Set(['PrepareForMaintenance', 'Maintenance', 'ErrorInMaintenance']);
 const RUNNING = new Set(['Starting', 'Running', 'Stopping', 'Migrating']);
 
-function hostsInScope(ctx: InfraContext, pool: PrimaryStorageLive): HostLive[] {
+function hostsInScope(ctx: InfraContext, pool: PrimaryStorageObject): HostObject[] {
   const spec = pool.spec;
   if (spec.scope === 'Host') {
     const host = spec.hostRef ? ctx.informers.hosts.get(spec.hostRef.name) : undefined;
@@ -45,7 +45,7 @@ function stateEvents(from: string | undefined, to: string): EventInput[] {
 
 export function registerPrimaryStorageController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
-  const poolsOfHost = (host: HostLive): string[] => {
+  const poolsOfHost = (host: HostObject): string[] => {
     const a = clusterAncestry(ctx, host.spec.clusterRef.name);
     return [
       ...(a.zone ? i.primaryStorages.byIndex(INDEX.zone, a.zone).filter((p) => p.spec.scope === 'Zone') : []),
@@ -54,7 +54,7 @@ export function registerPrimaryStorageController(manager: Manager, ctx: InfraCon
     ].map((p) => p.metadata.name ?? '');
   };
 
-  registerKindReconciler<PrimaryStorageLive>(manager, ctx, {
+  registerKindReconciler<PrimaryStorageObject>(manager, ctx, {
     name: 'primarystorage',
     kind: PrimaryStorage,
     informer: i.primaryStorages,
@@ -83,7 +83,7 @@ export function registerPrimaryStorageController(manager: Manager, ctx: InfraCon
       const volumes = i.volumes.byIndex(INDEX.pool, name);
       const allocatedBytes = volumes.reduce((n, v) => n + (v.status?.sizeBytes ?? (v.spec.size === undefined ? 0 : parseBytes(v.spec.size))), 0);
 
-      const describe = (h: HostLive) => {
+      const describe = (h: HostObject) => {
         const report = reports.get(h.metadata.name ?? '');
         return `${h.metadata.name}: ${report ? report.message || 'not mounted' : 'no report yet'}`;
       };

@@ -2,14 +2,14 @@
  * SecondaryStorage (image store): labelled with its zone and Ready while its zone exists. The
  * agent serving it owns capacityBytes and usedBytes; the zone rolls them up as SECONDARY_STORAGE.
  */
-import { SecondaryStorage } from '../crds/index.ts';
+import { SecondaryStorage, type SecondaryStorageObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { INDEX, LABEL_ZONE, type InfraContext, type SecondaryStorageLive } from './infra-context.ts';
+import { INDEX, LABEL_ZONE, type InfraContext } from './infra-context.ts';
 import { registerKindReconciler, watchNames } from './reconciler.ts';
 
 export function registerSecondaryStorageController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
-  registerKindReconciler<SecondaryStorageLive>(manager, ctx, {
+  registerKindReconciler<SecondaryStorageObject>(manager, ctx, {
     name: 'secondarystorage',
     kind: SecondaryStorage,
     informer: i.secondaryStorages,

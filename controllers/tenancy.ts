@@ -16,13 +16,10 @@ import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
 import { registerAccountController } from './account.ts';
 import { registerDomainController } from './domain.ts';
-import { OPERATOR_FIELD_MANAGER, resourceTypeOf, type Live } from './infra-context.ts';
+import { OPERATOR_FIELD_MANAGER, resourceTypeOf } from './infra-context.ts';
 import { CLUSTER_ROLES, clusterRoles, ROLE_BINDINGS } from './rbac.ts';
 import { registerUserController } from './user.ts';
 
-export type DomainLive = Live<DomainObject>;
-export type AccountLive = Live<AccountObject>;
-export type UserLive = Live<UserObject>;
 
 export const NAMESPACES: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
@@ -40,9 +37,9 @@ export const TENANCY_INDEX = {
 } as const;
 
 export interface TenancyContext {
-  domains: Informer<DomainLive>;
-  accounts: Informer<AccountLive>;
-  users: Informer<UserLive>;
+  domains: Informer<DomainObject>;
+  accounts: Informer<AccountObject>;
+  users: Informer<UserObject>;
   namespaces: Informer;
   /** The RoleBindings the controllers made (managed-by=kumulus). */
   roleBindings: Informer;
@@ -54,15 +51,15 @@ export interface TenancyContext {
 }
 
 export function createTenancyContext(manager: Manager): TenancyContext {
-  const domains = manager.informer<DomainLive>(resourceTypeOf(Domain));
-  const accounts = manager.informer<AccountLive>(resourceTypeOf(Account));
-  const users = manager.informer<UserLive>(resourceTypeOf(User));
+  const domains = manager.informer<DomainObject>(resourceTypeOf(Domain));
+  const accounts = manager.informer<AccountObject>(resourceTypeOf(Account));
+  const users = manager.informer<UserObject>(resourceTypeOf(User));
   const namespaces = manager.informer(NAMESPACES);
   const roleBindings = manager.informer(ROLE_BINDINGS, { labelSelector: 'app.kubernetes.io/managed-by=kumulus' });
   const secrets = manager.informer(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID });
-  domains.addIndex(TENANCY_INDEX.parent, byField((d: DomainLive) => d.spec.parentRef?.name));
-  accounts.addIndex(TENANCY_INDEX.domain, byField((a: AccountLive) => a.spec.domainRef.name));
-  users.addIndex(TENANCY_INDEX.account, byField((u: UserLive) => u.spec.accountRef.name));
+  domains.addIndex(TENANCY_INDEX.parent, byField((d: DomainObject) => d.spec.parentRef?.name));
+  accounts.addIndex(TENANCY_INDEX.domain, byField((a: AccountObject) => a.spec.domainRef.name));
+  users.addIndex(TENANCY_INDEX.account, byField((u: UserObject) => u.spec.accountRef.name));
   roleBindings.addIndex(TENANCY_INDEX.grantedTo, byField((b: KubeObject) => b.metadata.labels?.[LABEL_GRANTED_TO]));
   secrets.addIndex(TENANCY_INDEX.account, byField((s: KubeObject) => s.metadata.labels?.[LABEL_ACCOUNT]));
   let applied: Promise<void> | undefined;
@@ -107,8 +104,8 @@ export function subtree(ctx: TenancyContext, root: string): string[] {
 }
 
 /** The domain's ancestors, nearest first; stops at a missing parent or a cycle. */
-export function ancestors(ctx: TenancyContext, name: string): DomainLive[] {
-  const out: DomainLive[] = [];
+export function ancestors(ctx: TenancyContext, name: string): DomainObject[] {
+  const out: DomainObject[] = [];
   const seen = new Set([name]);
   let parent = ctx.domains.get(name)?.spec.parentRef?.name;
   while (parent !== undefined && !seen.has(parent)) {

@@ -3,18 +3,18 @@
  * users, and their credential Secrets with them), mirrors its state, and is Ready when its
  * account exists and the Secret its secretRef names does.
  */
-import { User } from '../crds/index.ts';
+import { User, type UserObject } from '../crds/index.ts';
 import { LABEL_USER } from '../lib/identity.ts';
 import { isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted, isOwnedBy, ownerReference } from '../lib/ownership.ts';
 import { resourceTypeOf } from './infra-context.ts';
-import { commitTenancyFailure, commitTenancyStatus, stateEvent, TENANCY_INDEX, type TenancyContext, type UserLive, watchOf } from './tenancy.ts';
+import { commitTenancyFailure, commitTenancyStatus, stateEvent, TENANCY_INDEX, type TenancyContext, watchOf } from './tenancy.ts';
 
 export function registerUserController(manager: Manager, ctx: TenancyContext): void {
-  const users: ResourceClient<UserLive> = ctx.client.resource<UserLive>(resourceTypeOf(User));
+  const users: ResourceClient<UserObject> = ctx.client.resource<UserObject>(resourceTypeOf(User));
 
-  manager.addController<UserLive>({
+  manager.addController<UserObject>({
     name: 'user',
     for: ctx.users,
     watches: [

@@ -3,12 +3,12 @@
  * (listCapacity), says whether it is Ready (a Ready pod, primary storage Up, a Ready image
  * store) and Allocatable (Enabled and Ready), and cannot be deleted while anything lives in it.
  */
-import { Zone } from '../crds/index.ts';
+import { Zone, type ZoneObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
 import { CAPACITY_TYPES, capacityStatus } from './capacity.ts';
 import { clustersOfZone, hostsOfZone, zoneOfHostName, zoneRollup } from './hierarchy.ts';
-import { CHILDREN_FINALIZER, INDEX, isTrue, type InfraContext, type ZoneLive } from './infra-context.ts';
+import { CHILDREN_FINALIZER, INDEX, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
 export function registerZoneController(manager: Manager, ctx: InfraContext): void {
@@ -17,7 +17,7 @@ export function registerZoneController(manager: Manager, ctx: InfraContext): voi
   const zoneOfCluster = (name: string | undefined) => zoneOfPod(name ? i.clusters.get(name)?.spec.podRef.name : undefined);
   const zoneOfRange = (name: string | undefined) => (name ? i.ipRanges.get(name)?.spec.zoneRef.name : undefined);
 
-  registerKindReconciler<ZoneLive>(manager, ctx, {
+  registerKindReconciler<ZoneObject>(manager, ctx, {
     name: 'zone',
     kind: Zone,
     informer: i.zones,

@@ -6,7 +6,6 @@
  *   const result = VirtualMachine.validate(obj); // ajv, compiled on first use
  *   type VmSpec = SpecOf<typeof VirtualMachine>;
  */
-import type { Static } from 'typebox';
 import { AffinityGroup, SSHKeyPair, Template, VirtualMachine, Volume, computeKinds } from './compute.ts';
 import { Account, Domain, User, iamKinds } from './iam.ts';
 import {
@@ -23,12 +22,12 @@ import {
   Zone,
   infraKinds,
 } from './infra.ts';
-import type { KindInfo } from './kind.ts';
+import type { KindInfo, ObjectOf } from './kind.ts';
 import { IPAddress, Network, VlanAllocation, networkKinds } from './network.ts';
 import { AsyncJob, Configuration, opsKinds } from './ops.ts';
 
 export { API_VERSION, CATEGORY } from './common.ts';
-export type { KindDefinition, KindInfo, ObjectOf, PrinterColumn, Scope, SpecOf, StatusOf } from './kind.ts';
+export type { KindDefinition, KindInfo, ObjectMeta, ObjectOf, OwnerReference, PrinterColumn, Scope, SpecOf, StatusOf } from './kind.ts';
 export type { FieldError, ValidationResult } from './validate.ts';
 export { INFRA_GROUP } from './infra.ts';
 export { COMPUTE_GROUP } from './compute.ts';
@@ -72,30 +71,30 @@ export function kindByName(kind: string): KindInfo | undefined {
 }
 
 // Whole-object types (apiVersion, kind, metadata, spec, status), one per kind.
-export type ZoneObject = Static<typeof Zone.schema>;
-export type PodObject = Static<typeof Pod.schema>;
-export type ClusterObject = Static<typeof Cluster.schema>;
-export type HostObject = Static<typeof Host.schema>;
-export type PrimaryStorageObject = Static<typeof PrimaryStorage.schema>;
-export type SecondaryStorageObject = Static<typeof SecondaryStorage.schema>;
-export type PhysicalNetworkObject = Static<typeof PhysicalNetwork.schema>;
-export type IPRangeObject = Static<typeof IPRange.schema>;
-export type ServiceOfferingObject = Static<typeof ServiceOffering.schema>;
-export type DiskOfferingObject = Static<typeof DiskOffering.schema>;
-export type NetworkOfferingObject = Static<typeof NetworkOffering.schema>;
-export type VirtualMachineObject = Static<typeof VirtualMachine.schema>;
-export type VolumeObject = Static<typeof Volume.schema>;
-export type TemplateObject = Static<typeof Template.schema>;
-export type SSHKeyPairObject = Static<typeof SSHKeyPair.schema>;
-export type AffinityGroupObject = Static<typeof AffinityGroup.schema>;
-export type NetworkObject = Static<typeof Network.schema>;
-export type IPAddressObject = Static<typeof IPAddress.schema>;
-export type VlanAllocationObject = Static<typeof VlanAllocation.schema>;
-export type DomainObject = Static<typeof Domain.schema>;
-export type AccountObject = Static<typeof Account.schema>;
-export type UserObject = Static<typeof User.schema>;
-export type AsyncJobObject = Static<typeof AsyncJob.schema>;
-export type ConfigurationObject = Static<typeof Configuration.schema>;
+export type ZoneObject = ObjectOf<typeof Zone>;
+export type PodObject = ObjectOf<typeof Pod>;
+export type ClusterObject = ObjectOf<typeof Cluster>;
+export type HostObject = ObjectOf<typeof Host>;
+export type PrimaryStorageObject = ObjectOf<typeof PrimaryStorage>;
+export type SecondaryStorageObject = ObjectOf<typeof SecondaryStorage>;
+export type PhysicalNetworkObject = ObjectOf<typeof PhysicalNetwork>;
+export type IPRangeObject = ObjectOf<typeof IPRange>;
+export type ServiceOfferingObject = ObjectOf<typeof ServiceOffering>;
+export type DiskOfferingObject = ObjectOf<typeof DiskOffering>;
+export type NetworkOfferingObject = ObjectOf<typeof NetworkOffering>;
+export type VirtualMachineObject = ObjectOf<typeof VirtualMachine>;
+export type VolumeObject = ObjectOf<typeof Volume>;
+export type TemplateObject = ObjectOf<typeof Template>;
+export type SSHKeyPairObject = ObjectOf<typeof SSHKeyPair>;
+export type AffinityGroupObject = ObjectOf<typeof AffinityGroup>;
+export type NetworkObject = ObjectOf<typeof Network>;
+export type IPAddressObject = ObjectOf<typeof IPAddress>;
+export type VlanAllocationObject = ObjectOf<typeof VlanAllocation>;
+export type DomainObject = ObjectOf<typeof Domain>;
+export type AccountObject = ObjectOf<typeof Account>;
+export type UserObject = ObjectOf<typeof User>;
+export type AsyncJobObject = ObjectOf<typeof AsyncJob>;
+export type ConfigurationObject = ObjectOf<typeof Configuration>;
 
 /** One status condition; the same shape for every kind. */
 export type Condition = NonNullable<NonNullable<ZoneObject['status']>['conditions']>[number];

@@ -4,7 +4,6 @@
  * index.ts read the results.
  */
 import Type, { type Static, type TObject } from 'typebox';
-import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { API_VERSION, type CelRule } from './common.ts';
 import { lazyValidator, type ValidationResult } from './validate.ts';
 
@@ -35,13 +34,42 @@ export interface KindInput<Spec extends TObject, Status extends TObject> {
   validations?: CelRule[];
 }
 
+/**
+ * Object metadata as the apiserver sends it in JSON: timestamps are RFC 3339 strings, as the
+ * informer caches and every write return them.
+ */
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+  managedFields?: unknown[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
 export function kindSchema<Spec extends TObject, Status extends TObject>(input: KindInput<Spec, Status>) {
   const apiVersion = `${input.group}/${API_VERSION}`;
   const properties = {
     apiVersion: Type.String({ description: `${apiVersion}`, enum: [apiVersion] }),
     kind: Type.String({ description: input.kind, enum: [input.kind] }),
     metadata: Type.Optional(
-      Type.Unsafe<V1ObjectMeta>({ type: 'object', description: 'Standard object metadata; metadata.uid is the CloudStack id.' }),
+      Type.Unsafe<ObjectMeta>({ type: 'object', description: 'Standard object metadata; metadata.uid is the CloudStack id.' }),
     ),
     spec: input.spec,
     status: Type.Optional(input.status),
@@ -100,8 +128,8 @@ export function defineKind<Spec extends TObject, Status extends TObject>(input: 
   };
 }
 
-/** The whole object's TypeScript type. */
-export type ObjectOf<D extends KindInfo> = Static<D['schema']>;
+/** The whole object's TypeScript type, as the apiserver and the caches hold it. */
+export type ObjectOf<D extends KindInfo> = Omit<Static<D['schema']>, 'metadata'> & { metadata: ObjectMeta };
 /** The spec's TypeScript type. */
 export type SpecOf<D extends { spec: TObject }> = Static<D['spec']>;
 /** The status's TypeScript type. */

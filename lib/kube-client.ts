@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Identity } from './identity.ts';
+import type { ObjectMeta } from '../crds/kind.ts';
 
 /**
  * The one way this project talks to the apiserver: plain JSON objects addressed by
@@ -11,30 +12,8 @@ import type { Identity } from './identity.ts';
  * what a reconciler reads from the cache and what it gets back from a write look the same.
  */
 
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-  managedFields?: unknown[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+// Metadata is typed once, beside the kinds, so a kind's object type is what the cache holds.
+export type { ObjectMeta, OwnerReference } from '../crds/kind.ts';
 
 export interface KubeObject {
   apiVersion?: string;

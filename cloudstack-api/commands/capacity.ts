@@ -1,5 +1,4 @@
-import { Cluster, Pod, Zone } from '../../crds/index.ts';
-import type { ClusterLive, PodLive, ZoneLive } from '../lists/cache.ts';
+import { Cluster, Pod, Zone, type ClusterObject, type PodObject, type ZoneObject } from '../../crds/index.ts';
 import { findOptional, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { type Command, defineCommand } from './define.ts';
@@ -27,9 +26,9 @@ export const CAPACITY_TYPE_NUMBERS: Readonly<Record<string, number>> = {
 };
 
 interface Scope {
-  readonly zone?: ZoneLive;
-  readonly pod?: PodLive;
-  readonly cluster?: ClusterLive;
+  readonly zone?: ZoneObject;
+  readonly pod?: PodObject;
+  readonly cluster?: ClusterObject;
 }
 
 interface Figure {

@@ -1,5 +1,5 @@
-import { Cluster } from '../../crds/index.ts';
-import { type ClusterLive, INDEX } from '../lists/cache.ts';
+import { Cluster, type ClusterObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
@@ -26,7 +26,7 @@ export function unsupportedHypervisor(value: string): Error {
   return invalidParameterValue(`Unable to resolve ${value} to a supported hypervisor type; use one of: ${HYPERVISORS.join(', ')}`);
 }
 
-export function clusterItem(infra: Infra, cluster: ClusterLive, showCapacities = false): Fields {
+export function clusterItem(infra: Infra, cluster: ClusterObject, showCapacities = false): Fields {
   const spec = cluster.spec;
   return {
     id: cluster.metadata.uid,
@@ -72,7 +72,7 @@ export function clusterCommands(infra: Infra): Command[] {
       if (cache.clusters.byIndex(INDEX.pod, podName).some((c) => displayName(c) === p.clustername)) {
         throw invalidParameterValue(`Cluster with name ${p.clustername} already exists in pod ${p.podid}`);
       }
-      const cluster = await createNamed(infra.resource<ClusterLive>(ctx, Cluster), objectName(p.clustername), (name) => ({
+      const cluster = await createNamed(infra.resource<ClusterObject>(ctx, Cluster), objectName(p.clustername), (name) => ({
         apiVersion: Cluster.apiVersion,
         kind: Cluster.kind,
         metadata: { name },
@@ -161,7 +161,7 @@ export function clusterCommands(infra: Infra): Command[] {
       }
       const spec = { displayName: p.clustername, allocationState: p.allocationstate, clusterType: p.clustertype, arch: p.arch };
       return infra
-        .resource<ClusterLive>(ctx, Cluster)
+        .resource<ClusterObject>(ctx, Cluster)
         .patch({ name: cluster.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: CLUSTER_PARAMS }));
     },

@@ -1,7 +1,6 @@
-import { Configuration } from '../../crds/index.ts';
+import { Configuration, type ConfigurationObject } from '../../crds/index.ts';
 import { isNotFound } from '../../lib/kube-client.ts';
 import { resolveSettings, type SettingEntry, type SettingName, SETTINGS } from '../../lib/settings.ts';
-import type { ConfigurationLive } from '../lists/cache.ts';
 import { equalsIgnoringCase, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
@@ -66,7 +65,7 @@ export function configurationCommands(infra: Infra): Command[] {
       await infra.mayRead(ctx, Configuration);
       if (!Object.hasOwn(SETTINGS, p.name)) throw invalidParameterValue(`Config parameter with name ${p.name} doesn't exist`);
       const setting = SETTINGS[p.name as SettingName];
-      const resource = infra.resource<ConfigurationLive>(ctx, Configuration);
+      const resource = infra.resource<ConfigurationObject>(ctx, Configuration);
       const params = { [`spec.settings[${p.name}]`]: 'value', 'spec.settings': 'name' };
       const patch = { spec: { settings: { [p.name]: p.value ?? null } } };
       await resource.patch({ name: GLOBAL }, patch, 'merge').catch(async (err: unknown) => {

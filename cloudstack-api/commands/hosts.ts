@@ -1,5 +1,5 @@
-import { Host } from '../../crds/index.ts';
-import { type HostLive, INDEX } from '../lists/cache.ts';
+import { Host, type HostObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
@@ -21,7 +21,7 @@ function percent(part: number, whole: number): string {
   return `${whole > 0 ? ((part / whole) * 100).toFixed(2) : '0.00'}%`;
 }
 
-export function hostItem(infra: Infra, host: HostLive): Fields {
+export function hostItem(infra: Infra, host: HostObject): Fields {
   const status = host.status;
   const a = clusterAncestry(infra, host.spec.clusterRef.name);
   const cpuRatio = a.cluster?.spec.cpuOvercommitRatio ?? 1;
@@ -143,7 +143,7 @@ export function hostCommands(infra: Infra): Command[] {
       }
       // A node name is already a valid object name (and label value) unless longer than 63.
       const base = node.length <= 63 && DNS_SUBDOMAIN.test(node) ? node : objectName(node);
-      const host = await createNamed(infra.resource<HostLive>(ctx, Host), base, (name) => ({
+      const host = await createNamed(infra.resource<HostObject>(ctx, Host), base, (name) => ({
         apiVersion: Host.apiVersion,
         kind: Host.kind,
         metadata: { name },
@@ -241,7 +241,7 @@ export function hostCommands(infra: Infra): Command[] {
         url: p.url,
       };
       return infra
-        .resource<HostLive>(ctx, Host)
+        .resource<HostObject>(ctx, Host)
         .patch({ name: host.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: HOST_PARAMS }));
     },
@@ -289,7 +289,7 @@ export function hostCommands(infra: Infra): Command[] {
         if (wanted && inMaintenance) throw invalidParameterValue(`Host ${p.id} is already in ${state === 'Enabled' || state === 'Disabled' ? 'PrepareForMaintenance' : state}; cancel maintenance first`);
         if (!wanted && !inMaintenance) throw invalidParameterValue(`Cannot cancel maintenance: host ${p.id} is not in maintenance (resource state ${state})`);
         const updated = await infra
-          .resource<HostLive>(ctx, Host)
+          .resource<HostObject>(ctx, Host)
           .patch({ name: host.metadata.name ?? '' }, { spec: { maintenance: wanted } }, 'merge')
           .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
         return { jobid: await infra.submitJob(ctx, { target: updated, kind: Host }) };

@@ -1,5 +1,5 @@
-import { SecondaryStorage } from '../../crds/index.ts';
-import { INDEX, type SecondaryStorageLive } from '../lists/cache.ts';
+import { SecondaryStorage, type SecondaryStorageObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue, missingParameter } from '../protocol/errors.ts';
@@ -12,7 +12,7 @@ import { canonical, zoneFields, zoneNamed } from './infra-views.ts';
 const PROVIDERS = ['NFS', 'Local'] as const;
 const STORE_PARAMS = { 'spec.displayName': 'name', 'spec.url': 'url', 'spec.zoneRef.name': 'zoneid', 'spec.provider': 'provider' };
 
-export function imageStoreItem(infra: Infra, store: SecondaryStorageLive): Fields {
+export function imageStoreItem(infra: Infra, store: SecondaryStorageObject): Fields {
   const provider = store.spec.provider ?? 'NFS';
   return {
     id: store.metadata.uid,
@@ -53,7 +53,7 @@ export function imageStoreCommands(infra: Infra): Command[] {
       if (p.zoneid === undefined) throw missingParameter(label, 'zoneid');
       const zone = mustFind(cache.zones, p.zoneid, label, 'zoneid');
       const text = p.name ?? p.url;
-      return createNamed(infra.resource<SecondaryStorageLive>(ctx, SecondaryStorage), objectName(text), (name) => ({
+      return createNamed(infra.resource<SecondaryStorageObject>(ctx, SecondaryStorage), objectName(text), (name) => ({
         apiVersion: SecondaryStorage.apiVersion,
         kind: SecondaryStorage.kind,
         metadata: { name },

@@ -1,7 +1,7 @@
-import { AsyncJob, type KindInfo } from '../../crds/index.ts';
+import { AsyncJob, type KindInfo, type AsyncJobObject } from '../../crds/index.ts';
 import { objectNameFor } from '../../lib/identity.ts';
 import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType } from '../../lib/kube-client.ts';
-import { type AsyncJobLive, createInfraCache, type InfraCache, type InformerSource, resourceTypeOf } from '../lists/cache.ts';
+import { createInfraCache, type InfraCache, type InformerSource, resourceTypeOf } from '../lists/cache.ts';
 import type { Caller } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, internalError, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
@@ -26,7 +26,7 @@ export interface InfrastructureDeps {
 }
 
 /** The `jobresult` object of a finished job, read from the target as it is now; undefined when it is gone. */
-export type JobResultMapper = (job: AsyncJobLive, ctx: CommandContext) => Fields | undefined;
+export type JobResultMapper = (job: AsyncJobObject, ctx: CommandContext) => Fields | undefined;
 
 // Annotations of the AsyncJob contract; controllers/async-job.ts reads the same two names.
 /** The target's metadata.generation the command wrote: the job completes once the controller has observed it. */
@@ -56,7 +56,7 @@ export interface JobRequest {
 
 export function createInfra(deps: InfrastructureDeps): Infra {
   const cache = createInfraCache(deps.informers);
-  const asyncJobs = (ctx: CommandContext) => deps.clientFor(ctx.caller).resource<AsyncJobLive>(resourceTypeOf(AsyncJob));
+  const asyncJobs = (ctx: CommandContext) => deps.clientFor(ctx.caller).resource<AsyncJobObject>(resourceTypeOf(AsyncJob));
 
   async function mayRead(ctx: CommandContext, kind: KindInfo | ResourceType, namespace?: string): Promise<void> {
     const type = 'plural' in kind && 'namespaced' in kind ? kind : resourceTypeOf(kind);
@@ -225,7 +225,7 @@ export function failure(err: unknown, ctx: CommandContext, refusal: Refusal): ne
 // Jobs ------------------------------------------------------------------------------------
 
 /** What queryAsyncJobResult reports for a job: pending, or the outcome the controller recorded. */
-export function jobOutcome(job: AsyncJobLive, ctx: CommandContext, results: ReadonlyMap<string, JobResultMapper>): JobOutcome | undefined {
+export function jobOutcome(job: AsyncJobObject, ctx: CommandContext, results: ReadonlyMap<string, JobResultMapper>): JobOutcome | undefined {
   const status = job.status;
   if (status?.jobStatus === 2) {
     const result = status.result as { errorcode?: unknown; errortext?: unknown } | undefined;

@@ -1,5 +1,5 @@
-import type { ClusterLive, PodLive, ZoneLive } from '../lists/cache.ts';
 import { formatApiDate } from '../protocol/dates.ts';
+import type { ClusterObject, PodObject, ZoneObject } from '../../crds/index.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { displayName, type Infra } from './infra-support.ts';
 
@@ -9,12 +9,12 @@ import { displayName, type Infra } from './infra-support.ts';
  */
 
 export interface Ancestry {
-  readonly zone?: ZoneLive;
-  readonly pod?: PodLive;
-  readonly cluster?: ClusterLive;
+  readonly zone?: ZoneObject;
+  readonly pod?: PodObject;
+  readonly cluster?: ClusterObject;
 }
 
-export function zoneNamed(infra: Infra, name: string | undefined): ZoneLive | undefined {
+export function zoneNamed(infra: Infra, name: string | undefined): ZoneObject | undefined {
   return name === undefined ? undefined : infra.cache.zones.byName(name);
 }
 
@@ -28,7 +28,7 @@ export function clusterAncestry(infra: Infra, clusterName: string | undefined): 
   return { cluster, ...podAncestry(infra, cluster?.spec.podRef.name) };
 }
 
-export function zoneFields(zone: ZoneLive | undefined): Fields {
+export function zoneFields(zone: ZoneObject | undefined): Fields {
   return zone ? { zoneid: zone.metadata.uid, zonename: displayName(zone) } : {};
 }
 

@@ -1,5 +1,5 @@
-import { AsyncJob } from '../../crds/index.ts';
-import { type AsyncJobLive, resourceTypeOf } from '../lists/cache.ts';
+import { AsyncJob, type AsyncJobObject } from '../../crds/index.ts';
+import { resourceTypeOf } from '../lists/cache.ts';
 import { keywordMatches } from '../lists/filters.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
@@ -13,7 +13,7 @@ import { type Infra, jobOutcome, untilCached } from './infra-support.ts';
  * status, and `jobresult` is the target object as it is now, under the command's object name.
  */
 
-function view(infra: Infra, job: AsyncJobLive, ctx: CommandContext): AsyncJobView {
+function view(infra: Infra, job: AsyncJobObject, ctx: CommandContext): AsyncJobView {
   const { cache } = infra;
   const user = cache.users.byName(job.spec.userRef.name);
   const account = user ? cache.accounts.byName(user.spec.accountRef.name) : undefined;

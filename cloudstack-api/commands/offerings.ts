@@ -1,6 +1,6 @@
-import { DiskOffering, NetworkOffering, ServiceOffering, type KindInfo } from '../../crds/index.ts';
+import { DiskOffering, NetworkOffering, ServiceOffering, type KindInfo, type DiskOfferingObject, type NetworkOfferingObject, type ServiceOfferingObject, type ZoneObject } from '../../crds/index.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
-import type { Cached, DiskOfferingLive, NetworkOfferingLive, ServiceOfferingLive, ZoneLive } from '../lists/cache.ts';
+import type { Cached } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import { domainLine } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
@@ -53,7 +53,7 @@ function rateFields(spec: { bytesReadRate?: number; bytesWriteRate?: number; iop
   return { diskBytesReadRate: spec.bytesReadRate, diskBytesWriteRate: spec.bytesWriteRate, diskIopsReadRate: spec.iopsReadRate, diskIopsWriteRate: spec.iopsWriteRate, cacheMode: spec.cacheMode };
 }
 
-export function serviceOfferingItem(infra: Infra, o: ServiceOfferingLive): Fields {
+export function serviceOfferingItem(infra: Infra, o: ServiceOfferingObject): Fields {
   const s = o.spec;
   const disk = s.diskOfferingRef ? infra.cache.diskOfferings.byName(s.diskOfferingRef.name) : undefined;
   const memory = quantityBytes(s.memory);
@@ -85,7 +85,7 @@ export function serviceOfferingItem(infra: Infra, o: ServiceOfferingLive): Field
   };
 }
 
-export function diskOfferingItem(infra: Infra, o: DiskOfferingLive): Fields {
+export function diskOfferingItem(infra: Infra, o: DiskOfferingObject): Fields {
   const s = o.spec;
   const size = quantityBytes(s.diskSize);
   return {
@@ -107,7 +107,7 @@ export function diskOfferingItem(infra: Infra, o: DiskOfferingLive): Fields {
   };
 }
 
-export function networkOfferingItem(infra: Infra, o: NetworkOfferingLive): Fields {
+export function networkOfferingItem(infra: Infra, o: NetworkOfferingObject): Fields {
   const s = o.spec;
   return {
     id: o.metadata.uid,
@@ -159,7 +159,7 @@ interface OfferingFilters {
 function listScoped<T extends Scoped>(infra: Infra, ctx: CommandContext, cache: Cached<T>, label: string, p: OfferingFilters, stateOf: (o: T) => string): T[] {
   const one = findOptional(cache, p.id, label, 'id');
   const domain = findOptional(infra.cache.domains, p.domainid, label, 'domainid');
-  const zone: ZoneLive | undefined = findOptional(infra.cache.zones, p.zoneid, label, 'zoneid');
+  const zone: ZoneObject | undefined = findOptional(infra.cache.zones, p.zoneid, label, 'zoneid');
   const visible = isRootAdmin(ctx.caller) ? undefined : domainLine(infra.cache, ctx.caller);
   return (one ? [one] : cache.list())
     .filter((o) => {
@@ -298,11 +298,11 @@ export function offeringCommands(infra: Infra): Command[] {
         zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
         ...rateSpec(p),
       });
-      return createNamed(infra.resource<ServiceOfferingLive>(ctx, ServiceOffering), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<ServiceOfferingObject>(ctx, ServiceOffering), objectName(p.name), (name) => ({
         apiVersion: ServiceOffering.apiVersion,
         kind: ServiceOffering.kind,
         metadata: { name },
-        spec: spec as ServiceOfferingLive['spec'],
+        spec: spec as ServiceOfferingObject['spec'],
       })).catch((err: unknown) => failure(err, ctx, { label, params: SERVICE_OFFERING_PARAMS }));
     },
     map: (o) => serviceOfferingItem(infra, o),
@@ -360,7 +360,7 @@ export function offeringCommands(infra: Infra): Command[] {
       await infra.mayRead(ctx, ServiceOffering);
       const o = mustFind(cache.serviceOfferings, p.id, label, 'id');
       return infra
-        .resource<ServiceOfferingLive>(ctx, ServiceOffering)
+        .resource<ServiceOfferingObject>(ctx, ServiceOffering)
         .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: SERVICE_OFFERING_PARAMS }));
     },
@@ -414,11 +414,11 @@ export function offeringCommands(infra: Infra): Command[] {
         zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
         ...rateSpec(p),
       });
-      return createNamed(infra.resource<DiskOfferingLive>(ctx, DiskOffering), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<DiskOfferingObject>(ctx, DiskOffering), objectName(p.name), (name) => ({
         apiVersion: DiskOffering.apiVersion,
         kind: DiskOffering.kind,
         metadata: { name },
-        spec: spec as DiskOfferingLive['spec'],
+        spec: spec as DiskOfferingObject['spec'],
       })).catch((err: unknown) => failure(err, ctx, { label, params: DISK_OFFERING_PARAMS }));
     },
     map: (o) => diskOfferingItem(infra, o),
@@ -466,7 +466,7 @@ export function offeringCommands(infra: Infra): Command[] {
       await infra.mayRead(ctx, DiskOffering);
       const o = mustFind(cache.diskOfferings, p.id, label, 'id');
       return infra
-        .resource<DiskOfferingLive>(ctx, DiskOffering)
+        .resource<DiskOfferingObject>(ctx, DiskOffering)
         .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext, displayOffering: p.displayoffering } }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: DISK_OFFERING_PARAMS }));
     },
@@ -542,11 +542,11 @@ export function offeringCommands(infra: Infra): Command[] {
         domainRefs: refsOf(cache.domains, p.domainid, label, 'domainid'),
         zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
       });
-      return createNamed(infra.resource<NetworkOfferingLive>(ctx, NetworkOffering), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<NetworkOfferingObject>(ctx, NetworkOffering), objectName(p.name), (name) => ({
         apiVersion: NetworkOffering.apiVersion,
         kind: NetworkOffering.kind,
         metadata: { name },
-        spec: spec as NetworkOfferingLive['spec'],
+        spec: spec as NetworkOfferingObject['spec'],
       })).catch((err: unknown) => failure(err, ctx, { label, params: NETWORK_OFFERING_PARAMS }));
     },
     map: (o) => networkOfferingItem(infra, o),
@@ -571,7 +571,7 @@ export function offeringCommands(infra: Infra): Command[] {
     },
     async handle(p, ctx) {
       await infra.mayRead(ctx, NetworkOffering);
-      const stateOf = (o: NetworkOfferingLive) => (o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled');
+      const stateOf = (o: NetworkOfferingObject) => (o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled');
       const rows = listScoped(infra, ctx, cache.networkOfferings, 'listnetworkofferings', { ...p, state: undefined }, (o) => o.status?.state ?? 'Active');
       return rows.filter(
         (o) =>
@@ -604,7 +604,7 @@ export function offeringCommands(infra: Infra): Command[] {
       if (p.state === 'Disabled') throw invalidParameterValue('A network offering cannot be disabled: offerings are immutable; delete it instead (it stays until its networks are gone)');
       if (p.name === undefined && p.displaytext === undefined) return o;
       return infra
-        .resource<NetworkOfferingLive>(ctx, NetworkOffering)
+        .resource<NetworkOfferingObject>(ctx, NetworkOffering)
         .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: NETWORK_OFFERING_PARAMS }));
     },

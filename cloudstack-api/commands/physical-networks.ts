@@ -1,6 +1,6 @@
-import { PhysicalNetwork } from '../../crds/index.ts';
+import { PhysicalNetwork, type PhysicalNetworkObject } from '../../crds/index.ts';
 import { isConflict, type ResourceClient } from '../../lib/kube-client.ts';
-import { derivedUuid, INDEX, type PhysicalNetworkLive } from '../lists/cache.ts';
+import { derivedUuid, INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, internalError, invalidParameterValue } from '../protocol/errors.ts';
@@ -15,7 +15,7 @@ import { canonical, commaList, zoneFields, zoneNamed } from './infra-views.ts';
  * name-based UUIDs derived from the network's uid, so they are as stable as the network's.
  */
 
-type Spec = PhysicalNetworkLive['spec'];
+type Spec = PhysicalNetworkObject['spec'];
 type TrafficType = Spec['trafficTypes'][number];
 type Provider = NonNullable<Spec['serviceProviders']>[number];
 
@@ -35,8 +35,8 @@ const SERVICES: Record<Provider['name'], string[]> = {
   ConfigDrive: ['UserData'],
 };
 
-export const trafficTypeId = (pn: PhysicalNetworkLive, type: string) => derivedUuid(pn.metadata.uid ?? '', `traffictype/${type}`);
-export const providerId = (pn: PhysicalNetworkLive, name: string) => derivedUuid(pn.metadata.uid ?? '', `provider/${name}`);
+export const trafficTypeId = (pn: PhysicalNetworkObject, type: string) => derivedUuid(pn.metadata.uid ?? '', `traffictype/${type}`);
+export const providerId = (pn: PhysicalNetworkObject, name: string) => derivedUuid(pn.metadata.uid ?? '', `provider/${name}`);
 
 /** `100-199` or `100-199,300-400` (CloudStack's `vlan`) as ranges, or undefined when malformed. */
 function parseRanges(text: string): { start: number; end: number }[] | undefined {
@@ -59,14 +59,14 @@ function defaultProviders(): Provider[] {
 }
 
 /** The providers of a network: its spec, or (for one written without any) what the controller reports. */
-function providersOf(pn: PhysicalNetworkLive): Provider[] {
+function providersOf(pn: PhysicalNetworkObject): Provider[] {
   return pn.spec.serviceProviders ?? pn.status?.serviceProviders ?? [
     { name: 'VirtualRouter', state: 'Enabled' },
     { name: 'ConfigDrive', state: 'Enabled' },
   ];
 }
 
-export function physicalNetworkItem(infra: Infra, pn: PhysicalNetworkLive): Fields {
+export function physicalNetworkItem(infra: Infra, pn: PhysicalNetworkObject): Fields {
   const spec = pn.spec;
   return {
     id: pn.metadata.uid,
@@ -81,7 +81,7 @@ export function physicalNetworkItem(infra: Infra, pn: PhysicalNetworkLive): Fiel
   };
 }
 
-function trafficTypeItem(pn: PhysicalNetworkLive, traffic: TrafficType): Fields {
+function trafficTypeItem(pn: PhysicalNetworkObject, traffic: TrafficType): Fields {
   return {
     id: trafficTypeId(pn, traffic.type),
     traffictype: traffic.type,
@@ -90,7 +90,7 @@ function trafficTypeItem(pn: PhysicalNetworkLive, traffic: TrafficType): Fields 
   };
 }
 
-function providerItem(pn: PhysicalNetworkLive, provider: Provider): Fields {
+function providerItem(pn: PhysicalNetworkObject, provider: Provider): Fields {
   const observed = pn.status?.serviceProviders?.find((p) => p.name === provider.name)?.state;
   return {
     id: providerId(pn, provider.name),
@@ -114,7 +114,7 @@ const trafficTypeFieldTypes = {
 } as const;
 
 /** Reads the network fresh as the caller, changes it, writes it back with its resourceVersion; a conflict is retried. */
-async function modify(resource: ResourceClient<PhysicalNetworkLive>, name: string, change: (spec: Spec) => Spec): Promise<PhysicalNetworkLive> {
+async function modify(resource: ResourceClient<PhysicalNetworkObject>, name: string, change: (spec: Spec) => Spec): Promise<PhysicalNetworkObject> {
   for (let attempt = 1; ; attempt++) {
     const current = await resource.get({ name });
     try {
@@ -148,10 +148,10 @@ export function physicalNetworkCommands(infra: Infra): Command[] {
     return pn && provider && providerItem(pn, provider);
   });
 
-  const resource = (ctx: CommandContext) => infra.resource<PhysicalNetworkLive>(ctx, PhysicalNetwork);
+  const resource = (ctx: CommandContext) => infra.resource<PhysicalNetworkObject>(ctx, PhysicalNetwork);
 
   /** The network holding the traffic type with this id. */
-  function findTrafficType(id: string, label: string): { pn: PhysicalNetworkLive; traffic: TrafficType } {
+  function findTrafficType(id: string, label: string): { pn: PhysicalNetworkObject; traffic: TrafficType } {
     for (const pn of cache.physicalNetworks.list()) {
       const traffic = pn.spec.trafficTypes.find((t) => trafficTypeId(pn, t.type) === id);
       if (traffic) return { pn, traffic };

@@ -1,5 +1,5 @@
-import { Pod } from '../../crds/index.ts';
-import { INDEX, type PodLive } from '../lists/cache.ts';
+import { Pod, type PodObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue, missingParameter } from '../protocol/errors.ts';
@@ -13,7 +13,7 @@ import { zoneFields, zoneNamed } from './infra-views.ts';
 const ALLOCATION = ['Enabled', 'Disabled'] as const;
 const POD_PARAMS = { 'spec.displayName': 'name' };
 
-export function podItem(infra: Infra, pod: PodLive, showCapacities = false): Fields {
+export function podItem(infra: Infra, pod: PodObject, showCapacities = false): Fields {
   const spec = pod.spec;
   const endIp = spec.endIp ?? spec.startIp;
   return {
@@ -33,7 +33,7 @@ export function podItem(infra: Infra, pod: PodLive, showCapacities = false): Fie
   };
 }
 
-function sameNameInZone(infra: Infra, zone: string, name: string, except?: PodLive): boolean {
+function sameNameInZone(infra: Infra, zone: string, name: string, except?: PodObject): boolean {
   return infra.cache.pods.byIndex(INDEX.zone, zone).some((p) => p !== except && displayName(p) === name);
 }
 
@@ -64,7 +64,7 @@ export function podCommands(infra: Infra): Command[] {
       if (sameNameInZone(infra, zoneName, p.name)) {
         throw invalidParameterValue(`A pod with name: ${p.name} already exists in zone ${p.zoneid}. Please specify a different pod name.`);
       }
-      return createNamed(infra.resource<PodLive>(ctx, Pod), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<PodObject>(ctx, Pod), objectName(p.name), (name) => ({
         apiVersion: Pod.apiVersion,
         kind: Pod.kind,
         metadata: { name },
@@ -136,7 +136,7 @@ export function podCommands(infra: Infra): Command[] {
       }
       const spec = { displayName: p.name, gateway: p.gateway, netmask: p.netmask, startIp: p.startip, endIp: p.endip, allocationState: p.allocationstate };
       return infra
-        .resource<PodLive>(ctx, Pod)
+        .resource<PodObject>(ctx, Pod)
         .patch({ name: pod.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: POD_PARAMS }));
     },

@@ -1,5 +1,5 @@
-import { PrimaryStorage } from '../../crds/index.ts';
-import { INDEX, type PrimaryStorageLive } from '../lists/cache.ts';
+import { PrimaryStorage, type PrimaryStorageObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
@@ -11,12 +11,12 @@ import { ancestryFields, apiDate, canonical, clusterAncestry, commaList, zoneNam
 /** Primary storage: createStoragePool, listStoragePools, updateStoragePool, deleteStoragePool and maintenance (step 8). */
 
 const POOL_PARAMS = { 'spec.displayName': 'name', 'spec.path': 'url', 'spec.server': 'url', 'spec.clusterRef.name': 'clusterid', 'spec.scope': 'scope' };
-type Protocol = PrimaryStorageLive['spec']['protocol'];
+type Protocol = PrimaryStorageObject['spec']['protocol'];
 
 /** CloudStack's StoragePoolType names for each protocol. */
 const POOL_TYPES: Record<Protocol, string> = { NFS: 'NetworkFilesystem', SharedMountPoint: 'SharedMountPoint', Local: 'Filesystem', RBD: 'RBD' };
 
-export function poolItem(infra: Infra, pool: PrimaryStorageLive): Fields {
+export function poolItem(infra: Infra, pool: PrimaryStorageObject): Fields {
   const spec = pool.spec;
   const a = spec.clusterRef ? clusterAncestry(infra, spec.clusterRef.name) : { zone: zoneNamed(infra, spec.zoneRef.name) };
   const factor = spec.overprovisionFactor ?? 2;
@@ -120,7 +120,7 @@ export function storagePoolCommands(infra: Infra): Command[] {
       if (p.hypervisor !== undefined && hypervisor === undefined) throw invalidParameterValue(`Unable to resolve ${p.hypervisor} to a supported hypervisor type; use one of: ${HYPERVISORS.join(', ')}`);
       if (p.managed === true) throw invalidParameterValue('managed storage is not supported: leave managed unset or false');
       const tags = p.tags?.split(',').map((t) => t.trim()).filter((t) => t !== '');
-      return createNamed(infra.resource<PrimaryStorageLive>(ctx, PrimaryStorage), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<PrimaryStorageObject>(ctx, PrimaryStorage), objectName(p.name), (name) => ({
         apiVersion: PrimaryStorage.apiVersion,
         kind: PrimaryStorage.kind,
         metadata: { name },
@@ -205,7 +205,7 @@ export function storagePoolCommands(infra: Infra): Command[] {
       if (p.enabled !== undefined) throw invalidParameterValue('enabled is not supported: use enableStorageMaintenance and cancelStorageMaintenance to take a pool out of allocation');
       const spec = { displayName: p.name, tags: p.tags, capacityBytes: p.capacitybytes, capacityIops: p.capacityiops };
       return infra
-        .resource<PrimaryStorageLive>(ctx, PrimaryStorage)
+        .resource<PrimaryStorageObject>(ctx, PrimaryStorage)
         .patch({ name: pool.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: POOL_PARAMS }));
     },
@@ -251,7 +251,7 @@ export function storagePoolCommands(infra: Infra): Command[] {
         if (wanted && inMaintenance) throw invalidParameterValue(`Primary storage ${p.id} is already in ${state === 'Up' ? 'PrepareForMaintenance' : state}`);
         if (!wanted && !inMaintenance) throw invalidParameterValue(`Primary storage with id ${p.id} is not ready to complete cancel maintenance: it is ${state}, not in maintenance`);
         const updated = await infra
-          .resource<PrimaryStorageLive>(ctx, PrimaryStorage)
+          .resource<PrimaryStorageObject>(ctx, PrimaryStorage)
           .patch({ name: pool.metadata.name ?? '' }, { spec: { maintenance: wanted } }, 'merge')
           .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
         return { jobid: await infra.submitJob(ctx, { target: updated, kind: PrimaryStorage }) };

@@ -1,4 +1,4 @@
-import { Account, AsyncJob, Domain, User } from '../../crds/index.ts';
+import { Account, AsyncJob, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
 import { credentialsSecret, hashPassword, newApiKey, readCredentials, type SecretObject } from '../../lib/credentials.ts';
 import { accountNamespaceFor, credentialsSecretName, objectNameFor, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
 import { ApiError as KubeApiError, isAlreadyExists, isNotFound, type KubeObject } from '../../lib/kube-client.ts';
@@ -8,7 +8,7 @@ import { formatApiDate } from '../protocol/dates.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { ApiError, entityNotFound, internalError, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import type { AccessCheck, Tenancy } from '../tenancy/index.ts';
-import { type AccountLive, type DomainLive, resourceTypeOf, SECRETS, type UserLive } from '../tenancy/directory.ts';
+import { resourceTypeOf, SECRETS } from '../tenancy/directory.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { TARGET_GENERATION_ANNOTATION, type JobResultMapper } from './infra-support.ts';
 
@@ -30,7 +30,7 @@ const ROLE_NAME = { User: 'User', Admin: 'Root Admin', DomainAdmin: 'Domain Admi
 
 type AccountType = keyof typeof TYPE_NUMBER;
 
-function accountTypeOf(account: AccountLive): AccountType {
+function accountTypeOf(account: AccountObject): AccountType {
   return account.spec.accountType ?? 'User';
 }
 
@@ -69,7 +69,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
 
   // Views ------------------------------------------------------------------------------------
 
-  function domainFields(domain: DomainLive): Fields {
+  function domainFields(domain: DomainObject): Fields {
     const parent = domain.spec.parentRef ? dir.domains.get(domain.spec.parentRef.name) : undefined;
     const chain = dir.chainOf(domain);
     return {
@@ -86,7 +86,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     };
   }
 
-  function ownerFields(account: AccountLive | undefined): Fields {
+  function ownerFields(account: AccountObject | undefined): Fields {
     const domain = account ? dir.domains.get(account.spec.domainRef.name) : undefined;
     const type = account ? accountTypeOf(account) : 'User';
     return {
@@ -101,7 +101,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     };
   }
 
-  function userFields(user: UserLive): Fields {
+  function userFields(user: UserObject): Fields {
     const account = dir.accounts.get(user.spec.accountRef.name);
     return {
       id: user.metadata.uid,
@@ -120,7 +120,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     };
   }
 
-  function accountFields(account: AccountLive): Fields {
+  function accountFields(account: AccountObject): Fields {
     const owner = ownerFields(account);
     return {
       id: account.metadata.uid,
@@ -156,13 +156,13 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     await dir.synced();
   }
 
-  function domainById(label: string, param: string, id: string): DomainLive {
+  function domainById(label: string, param: string, id: string): DomainObject {
     const domain = dir.byUid(dir.domains, id);
     if (!domain) throw entityNotFound(label, param, id);
     return domain;
   }
 
-  function callerDomain(ctx: CommandContext): DomainLive {
+  function callerDomain(ctx: CommandContext): DomainObject {
     const domain = dir.byUid(dir.domains, ctx.caller.domainId);
     if (!domain) throw internalError(`the caller's domain ${ctx.caller.domainId} no longer exists`);
     return domain;
@@ -175,7 +175,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
   }
 
   /** The domains a list covers: one, or its subtree with isrecursive or listall. */
-  function domainScope(root: DomainLive, recursive: boolean): Set<string> {
+  function domainScope(root: DomainObject, recursive: boolean): Set<string> {
     const names = new Set<string>();
     const queue = [root];
     while (queue.length > 0) {
@@ -194,7 +194,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
   }
 
   /** Object names under a domain: kept as given at the root, hashed with the domain's uid below it. */
-  function nameScope(domain: DomainLive): string {
+  function nameScope(domain: DomainObject): string {
     return domain.spec.parentRef ? (domain.metadata.uid ?? '') : '';
   }
 
@@ -226,7 +226,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
   // Credentials ---------------------------------------------------------------------------------
 
   /** Writes a user's credentials Secret (the API's own data, so with the API's client), keeping what is not replaced. */
-  async function storeCredentials(user: UserLive, change: { password?: string; keys?: { apiKey: string; secretKey: string } }): Promise<void> {
+  async function storeCredentials(user: UserObject, change: { password?: string; keys?: { apiKey: string; secretKey: string } }): Promise<void> {
     const secrets = tenancy.system.resource<SecretObject>(SECRETS);
     const name = credentialsSecretName(user.metadata.name ?? '');
     const existing = await secrets.get({ namespace: SYSTEM_NAMESPACE, name }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));
@@ -239,14 +239,14 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     await untilCached(() => dir.secrets.get({ namespace: SYSTEM_NAMESPACE, name })?.metadata.labels?.['iam.kumulus.io/user-uid'] === user.metadata.uid);
   }
 
-  async function createUserAs(ctx: CommandContext, account: AccountLive, domain: DomainLive, params: { username: string; password: string; email: string; firstname: string; lastname: string; timezone?: string }): Promise<UserLive> {
+  async function createUserAs(ctx: CommandContext, account: AccountObject, domain: DomainObject, params: { username: string; password: string; email: string; firstname: string; lastname: string; timezone?: string }): Promise<UserObject> {
     if (dir.userInDomain(params.username, domain.metadata.name ?? '')) {
       throw invalidParameterValue(`The user ${params.username} already exists in domain ${domain.metadata.uid}`);
     }
     const name = objectNameFor(params.username, nameScope(domain));
     const user = await tenancy
       .clientFor(ctx.caller)
-      .resource<UserLive>(USERS)
+      .resource<UserObject>(USERS)
       .create({
         apiVersion: User.apiVersion,
         kind: 'User',
@@ -276,7 +276,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
    * the user's first calls (registerUserKeys, updateUser on itself) find them, as CloudStack's
    * would; RBAC still decides, this only waits for the binding to exist.
    */
-  async function untilUserBound(user: UserLive, timeoutMs = 5_000): Promise<void> {
+  async function untilUserBound(user: UserObject, timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const check: AccessCheck = { verb: 'update', resource: USERS, name: user.metadata.name };
     for (;;) {
@@ -289,20 +289,20 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
     }
   }
 
-  function userById(label: string, id: string): UserLive {
+  function userById(label: string, id: string): UserObject {
     const user = dir.byUid(dir.users, id);
     if (!user) throw entityNotFound(label, 'id', id);
     return user;
   }
 
-  function accountById(label: string, id: string): AccountLive {
+  function accountById(label: string, id: string): AccountObject {
     const account = dir.byUid(dir.accounts, id);
     if (!account) throw entityNotFound(label, 'id', id);
     return account;
   }
 
   /** An account named by `id`, or by `account` and `domainid` (CloudStack's two ways). */
-  function accountOf(label: string, params: { id?: string; account?: string; domainid?: string }, ctx: CommandContext): AccountLive {
+  function accountOf(label: string, params: { id?: string; account?: string; domainid?: string }, ctx: CommandContext): AccountObject {
     if (params.id !== undefined) return accountById(label, params.id);
     if (params.account === undefined) throw invalidParameterValue('Either id or account name and domainid must be specified');
     const domain = params.domainid !== undefined ? domainById(label, 'domainid', params.domainid) : callerDomain(ctx);
@@ -372,7 +372,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const name = objectNameFor(params.name, parent.metadata.uid ?? '');
         const domain = await tenancy
           .clientFor(ctx.caller)
-          .resource<DomainLive>(DOMAINS)
+          .resource<DomainObject>(DOMAINS)
           .create({
             apiVersion: Domain.apiVersion,
             kind: 'Domain',
@@ -402,7 +402,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         if (params.networkdomain !== undefined) spec['networkDomain'] = params.networkdomain;
         return tenancy
           .clientFor(ctx.caller)
-          .resource<DomainLive>(DOMAINS)
+          .resource<DomainObject>(DOMAINS)
           .patch({ name: domain.metadata.name ?? '' }, { spec }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `update domain ${domain.spec.displayName ?? domain.metadata.name}`));
       },
@@ -501,7 +501,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const name = objectNameFor(accountName, nameScope(domain));
         const account = await tenancy
           .clientFor(ctx.caller)
-          .resource<AccountLive>(ACCOUNTS)
+          .resource<AccountObject>(ACCOUNTS)
           .create({
             apiVersion: Account.apiVersion,
             kind: 'Account',
@@ -549,7 +549,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         if (params.networkdomain !== undefined) spec['networkDomain'] = params.networkdomain;
         const updated = await tenancy
           .clientFor(ctx.caller)
-          .resource<AccountLive>(ACCOUNTS)
+          .resource<AccountObject>(ACCOUNTS)
           .patch({ name: account.metadata.name ?? '' }, { spec }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `update account ${account.spec.displayName ?? account.metadata.name}`));
         await untilCached(() => dir.accounts.get(account.metadata.name ?? '')?.metadata.resourceVersion === updated.metadata.resourceVersion);
@@ -571,7 +571,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const account = accountOf('enableaccount', params, ctx);
         return tenancy
           .clientFor(ctx.caller)
-          .resource<AccountLive>(ACCOUNTS)
+          .resource<AccountObject>(ACCOUNTS)
           .patch({ name: account.metadata.name ?? '' }, { spec: { state: 'enabled' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `enable account ${account.spec.displayName ?? account.metadata.name}`));
       },
@@ -593,7 +593,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         if (account.metadata.uid === ctx.caller.accountId) throw invalidParameterValue('The caller cannot disable its own account');
         const updated = await tenancy
           .clientFor(ctx.caller)
-          .resource<AccountLive>(ACCOUNTS)
+          .resource<AccountObject>(ACCOUNTS)
           .patch({ name: account.metadata.name ?? '' }, { spec: { state: params.lock ? 'locked' : 'disabled' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `disable account ${account.spec.displayName ?? account.metadata.name}`));
         return { jobid: await submitJob(ctx, updated, Account, false) };
@@ -612,7 +612,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const account = accountOf('lockaccount', params, ctx);
         return tenancy
           .clientFor(ctx.caller)
-          .resource<AccountLive>(ACCOUNTS)
+          .resource<AccountObject>(ACCOUNTS)
           .patch({ name: account.metadata.name ?? '' }, { spec: { state: 'locked' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `lock account ${account.spec.displayName ?? account.metadata.name}`));
       },
@@ -725,7 +725,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
           ? user
           : await tenancy
               .clientFor(ctx.caller)
-              .resource<UserLive>(USERS)
+              .resource<UserObject>(USERS)
               .patch({ name: user.metadata.name ?? '' }, { spec }, 'merge')
               .catch((err: unknown) => failure(err, ctx.caller, `update user ${user.spec.username}`));
         if (params.password !== undefined) await storeCredentials(updated, { password: params.password });
@@ -743,7 +743,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         const user = userById('enableuser', params.id);
         return tenancy
           .clientFor(ctx.caller)
-          .resource<UserLive>(USERS)
+          .resource<UserObject>(USERS)
           .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'enabled' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `enable user ${user.spec.username}`));
       },
@@ -760,7 +760,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         if (user.metadata.uid === ctx.caller.userId) throw invalidParameterValue('The caller cannot disable itself');
         const updated = await tenancy
           .clientFor(ctx.caller)
-          .resource<UserLive>(USERS)
+          .resource<UserObject>(USERS)
           .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'disabled' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `disable user ${user.spec.username}`));
         return { jobid: await submitJob(ctx, updated, User, false) };
@@ -777,7 +777,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         if (user.metadata.uid === ctx.caller.userId) throw invalidParameterValue('The caller cannot lock itself');
         return tenancy
           .clientFor(ctx.caller)
-          .resource<UserLive>(USERS)
+          .resource<UserObject>(USERS)
           .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'locked' } }, 'merge')
           .catch((err: unknown) => failure(err, ctx.caller, `lock user ${user.spec.username}`));
       },

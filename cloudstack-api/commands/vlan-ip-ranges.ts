@@ -1,5 +1,5 @@
-import { IPRange } from '../../crds/index.ts';
-import { INDEX, type IPRangeLive } from '../lists/cache.ts';
+import { IPRange, type IPRangeObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue, missingParameter } from '../protocol/errors.ts';
@@ -39,7 +39,7 @@ function parseVlan(text: string | undefined): number | undefined | 'invalid' {
   return match ? Number(match[1]) : 'invalid';
 }
 
-export function vlanIpRangeItem(infra: Infra, range: IPRangeLive): Fields {
+export function vlanIpRangeItem(infra: Infra, range: IPRangeObject): Fields {
   const spec = range.spec;
   const pod = spec.podRef ? infra.cache.pods.byName(spec.podRef.name) : undefined;
   const domain = spec.dedication ? infra.cache.domains.byName(spec.dedication.domainRef.name) : undefined;
@@ -104,7 +104,7 @@ export function vlanIpRangeCommands(infra: Infra): Command[] {
       if (pod !== undefined) throw invalidParameterValue('podid applies to Direct ranges only; leave it out for a public (forvirtualnetwork=true) range');
       const vlan = parseVlan(p.vlan);
       if (vlan === 'invalid') throw invalidParameterValue(`Invalid parameter vlan value=${p.vlan ?? ''}: give a VLAN id from 1 to 4094, vlan://<id> or untagged`);
-      let dedication: IPRangeLive['spec']['dedication'];
+      let dedication: IPRangeObject['spec']['dedication'];
       if (p.account !== undefined) {
         if (domain === undefined) throw invalidParameterValue('account needs domainid: give the domain of the account that owns the range');
         const owner = cache.accounts.byIndex(INDEX.domain, domain.metadata.name ?? '').find((a) => (a.spec.displayName ?? a.metadata.name) === p.account);
@@ -114,7 +114,7 @@ export function vlanIpRangeCommands(infra: Infra): Command[] {
         dedication = { domainRef: { name: domain.metadata.name ?? '' } };
       }
       const endIp = p.endip ?? p.startip ?? '';
-      return createNamed(infra.resource<IPRangeLive>(ctx, IPRange), objectName(`${zone.metadata.name ?? ''}-public-${p.startip ?? ''}-${endIp}`), (name) => ({
+      return createNamed(infra.resource<IPRangeObject>(ctx, IPRange), objectName(`${zone.metadata.name ?? ''}-public-${p.startip ?? ''}-${endIp}`), (name) => ({
         apiVersion: IPRange.apiVersion,
         kind: IPRange.kind,
         metadata: { name },
@@ -198,7 +198,7 @@ export function vlanIpRangeCommands(infra: Infra): Command[] {
       const range = mustFind(cache.ipRanges, p.id, label, 'id');
       const spec = { gateway: p.gateway, netmask: p.netmask, startIp: p.startip, endIp: p.endip, forSystemVms: p.forsystemvms };
       return infra
-        .resource<IPRangeLive>(ctx, IPRange)
+        .resource<IPRangeObject>(ctx, IPRange)
         .patch({ name: range.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: RANGE_PARAMS }));
     },

@@ -1,5 +1,5 @@
-import { Zone } from '../../crds/index.ts';
-import { INDEX, type ZoneLive } from '../lists/cache.ts';
+import { Zone, type ZoneObject } from '../../crds/index.ts';
+import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { domainLine } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
@@ -14,7 +14,7 @@ import { createNamed, displayName, failure, type Infra, objectName } from './inf
 const ALLOCATION = ['Enabled', 'Disabled'] as const;
 const ZONE_PARAMS = { 'spec.guestCidr': 'guestcidraddress', 'spec.networkDomain': 'domain', 'spec.securityGroupsEnabled': 'securitygroupenabled', 'spec.displayName': 'name' };
 
-export function zoneItem(infra: Infra, zone: ZoneLive, showCapacities = false): Fields {
+export function zoneItem(infra: Infra, zone: ZoneObject, showCapacities = false): Fields {
   const spec = zone.spec;
   return {
     id: zone.metadata.uid,
@@ -93,11 +93,11 @@ export function zoneCommands(infra: Infra): Command[] {
         securityGroupsEnabled: basic ? true : p.securitygroupenabled,
         dedication: domain ? { domainRef: { name: domain.metadata.name ?? '' } } : undefined,
       };
-      return createNamed(infra.resource<ZoneLive>(ctx, Zone), objectName(p.name), (name) => ({
+      return createNamed(infra.resource<ZoneObject>(ctx, Zone), objectName(p.name), (name) => ({
         apiVersion: Zone.apiVersion,
         kind: Zone.kind,
         metadata: { name },
-        spec: JSON.parse(JSON.stringify(spec)) as ZoneLive['spec'],
+        spec: JSON.parse(JSON.stringify(spec)) as ZoneObject['spec'],
       })).catch((err: unknown) => failure(err, ctx, { label, params: ZONE_PARAMS }));
     },
     map: (zone) => zoneItem(infra, zone),
@@ -185,7 +185,7 @@ export function zoneCommands(infra: Infra): Command[] {
         },
       };
       return infra
-        .resource<ZoneLive>(ctx, Zone)
+        .resource<ZoneObject>(ctx, Zone)
         .patch({ name: zone.metadata.name ?? '' }, patch, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: ZONE_PARAMS }));
     },

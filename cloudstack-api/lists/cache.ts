@@ -35,7 +35,7 @@ import {
   type ZoneObject,
 } from '../../crds/index.ts';
 import type { Informer } from '../../lib/informer.ts';
-import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
+import type { KubeObject, ResourceType } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
 import { byCreation } from './filters.ts';
 
@@ -46,25 +46,7 @@ import { byCreation } from './filters.ts';
  * by RBAC (the `mayList` dependency) before a list is served.
  */
 
-/** A kind's object as a cache holds it: plain JSON metadata. */
-export type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
 
-export type ZoneLive = Live<ZoneObject>;
-export type PodLive = Live<PodObject>;
-export type ClusterLive = Live<ClusterObject>;
-export type HostLive = Live<HostObject>;
-export type PrimaryStorageLive = Live<PrimaryStorageObject>;
-export type SecondaryStorageLive = Live<SecondaryStorageObject>;
-export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
-export type IPRangeLive = Live<IPRangeObject>;
-export type ServiceOfferingLive = Live<ServiceOfferingObject>;
-export type DiskOfferingLive = Live<DiskOfferingObject>;
-export type NetworkOfferingLive = Live<NetworkOfferingObject>;
-export type ConfigurationLive = Live<ConfigurationObject>;
-export type AsyncJobLive = Live<AsyncJobObject>;
-export type AccountLive = Live<AccountObject>;
-export type UserLive = Live<UserObject>;
-export type DomainLive = Live<DomainObject>;
 
 /** events.k8s.io/v1 Event, the fields listEvents reads. */
 export interface EventLive extends KubeObject {
@@ -151,22 +133,22 @@ function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, in
 }
 
 export interface InfraCache {
-  readonly zones: Cached<ZoneLive>;
-  readonly pods: Cached<PodLive>;
-  readonly clusters: Cached<ClusterLive>;
-  readonly hosts: Cached<HostLive>;
-  readonly primaryStorages: Cached<PrimaryStorageLive>;
-  readonly secondaryStorages: Cached<SecondaryStorageLive>;
-  readonly physicalNetworks: Cached<PhysicalNetworkLive>;
-  readonly ipRanges: Cached<IPRangeLive>;
-  readonly serviceOfferings: Cached<ServiceOfferingLive>;
-  readonly diskOfferings: Cached<DiskOfferingLive>;
-  readonly networkOfferings: Cached<NetworkOfferingLive>;
-  readonly configurations: Cached<ConfigurationLive>;
-  readonly asyncJobs: Cached<AsyncJobLive>;
-  readonly accounts: Cached<AccountLive>;
-  readonly users: Cached<UserLive>;
-  readonly domains: Cached<DomainLive>;
+  readonly zones: Cached<ZoneObject>;
+  readonly pods: Cached<PodObject>;
+  readonly clusters: Cached<ClusterObject>;
+  readonly hosts: Cached<HostObject>;
+  readonly primaryStorages: Cached<PrimaryStorageObject>;
+  readonly secondaryStorages: Cached<SecondaryStorageObject>;
+  readonly physicalNetworks: Cached<PhysicalNetworkObject>;
+  readonly ipRanges: Cached<IPRangeObject>;
+  readonly serviceOfferings: Cached<ServiceOfferingObject>;
+  readonly diskOfferings: Cached<DiskOfferingObject>;
+  readonly networkOfferings: Cached<NetworkOfferingObject>;
+  readonly configurations: Cached<ConfigurationObject>;
+  readonly asyncJobs: Cached<AsyncJobObject>;
+  readonly accounts: Cached<AccountObject>;
+  readonly users: Cached<UserObject>;
+  readonly domains: Cached<DomainObject>;
   readonly events: Informer<EventLive>;
   /** Resolves once every informer has its first list. */
   synced(): Promise<void>;
@@ -175,22 +157,22 @@ export interface InfraCache {
 export function createInfraCache(source: InformerSource): InfraCache {
   const zoneOf = (o: { spec: { zoneRef: { name: string } } }) => o.spec.zoneRef.name;
   const cache = {
-    zones: cached<ZoneLive>(source, Zone),
-    pods: cached<PodLive>(source, Pod, { [INDEX.zone]: zoneOf }),
-    clusters: cached<ClusterLive>(source, Cluster, { [INDEX.pod]: (o) => o.spec.podRef.name }),
-    hosts: cached<HostLive>(source, Host, { [INDEX.cluster]: (o) => o.spec.clusterRef.name, [INDEX.node]: (o) => o.spec.nodeName }),
-    primaryStorages: cached<PrimaryStorageLive>(source, PrimaryStorage, { [INDEX.zone]: zoneOf, [INDEX.cluster]: (o) => o.spec.clusterRef?.name }),
-    secondaryStorages: cached<SecondaryStorageLive>(source, SecondaryStorage, { [INDEX.zone]: zoneOf }),
-    physicalNetworks: cached<PhysicalNetworkLive>(source, PhysicalNetwork, { [INDEX.zone]: zoneOf }),
-    ipRanges: cached<IPRangeLive>(source, IPRange, { [INDEX.zone]: zoneOf, [INDEX.pod]: (o) => o.spec.podRef?.name }),
-    serviceOfferings: cached<ServiceOfferingLive>(source, ServiceOffering),
-    diskOfferings: cached<DiskOfferingLive>(source, DiskOffering),
-    networkOfferings: cached<NetworkOfferingLive>(source, NetworkOffering),
-    configurations: cached<ConfigurationLive>(source, Configuration),
-    asyncJobs: cached<AsyncJobLive>(source, AsyncJob),
-    accounts: cached<AccountLive>(source, Account, { [INDEX.namespace]: (o) => o.spec.namespace, [INDEX.domain]: (o) => o.spec.domainRef.name }),
-    users: cached<UserLive>(source, User, { [INDEX.account]: (o) => o.spec.accountRef.name }),
-    domains: cached<DomainLive>(source, Domain, { [INDEX.domain]: (o) => o.spec.parentRef?.name }),
+    zones: cached<ZoneObject>(source, Zone),
+    pods: cached<PodObject>(source, Pod, { [INDEX.zone]: zoneOf }),
+    clusters: cached<ClusterObject>(source, Cluster, { [INDEX.pod]: (o) => o.spec.podRef.name }),
+    hosts: cached<HostObject>(source, Host, { [INDEX.cluster]: (o) => o.spec.clusterRef.name, [INDEX.node]: (o) => o.spec.nodeName }),
+    primaryStorages: cached<PrimaryStorageObject>(source, PrimaryStorage, { [INDEX.zone]: zoneOf, [INDEX.cluster]: (o) => o.spec.clusterRef?.name }),
+    secondaryStorages: cached<SecondaryStorageObject>(source, SecondaryStorage, { [INDEX.zone]: zoneOf }),
+    physicalNetworks: cached<PhysicalNetworkObject>(source, PhysicalNetwork, { [INDEX.zone]: zoneOf }),
+    ipRanges: cached<IPRangeObject>(source, IPRange, { [INDEX.zone]: zoneOf, [INDEX.pod]: (o) => o.spec.podRef?.name }),
+    serviceOfferings: cached<ServiceOfferingObject>(source, ServiceOffering),
+    diskOfferings: cached<DiskOfferingObject>(source, DiskOffering),
+    networkOfferings: cached<NetworkOfferingObject>(source, NetworkOffering),
+    configurations: cached<ConfigurationObject>(source, Configuration),
+    asyncJobs: cached<AsyncJobObject>(source, AsyncJob),
+    accounts: cached<AccountObject>(source, Account, { [INDEX.namespace]: (o) => o.spec.namespace, [INDEX.domain]: (o) => o.spec.domainRef.name }),
+    users: cached<UserObject>(source, User, { [INDEX.account]: (o) => o.spec.accountRef.name }),
+    domains: cached<DomainObject>(source, Domain, { [INDEX.domain]: (o) => o.spec.parentRef?.name }),
     events: source.informer<EventLive>(EVENTS),
   };
   const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];

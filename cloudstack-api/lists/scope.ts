@@ -1,8 +1,9 @@
 import type { ResourceType } from '../../lib/kube-client.ts';
+import type { DomainObject } from '../../crds/index.ts';
 import type { Caller } from '../protocol/auth.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { type DomainLive, INDEX, type InfraCache } from './cache.ts';
+import { INDEX, type InfraCache } from './cache.ts';
 
 /**
  * Account scoping of lists (PROTOCOL.md §7): `account`, `domainid`, `isrecursive`, `listall`.
@@ -20,7 +21,7 @@ export interface ScopeParams {
 /** undefined: every namespace (a caller allowed to list cluster-wide). */
 export type Namespaces = ReadonlySet<string> | undefined;
 
-function subtree(cache: InfraCache, root: DomainLive, recursive: boolean): DomainLive[] {
+function subtree(cache: InfraCache, root: DomainObject, recursive: boolean): DomainObject[] {
   const out = [root];
   if (!recursive) return out;
   for (let i = 0; i < out.length; i++) out.push(...cache.domains.byIndex(INDEX.domain, out[i]?.metadata.name ?? ''));
@@ -68,7 +69,7 @@ export async function scopedNamespaces(
 /** The caller's domain and its ancestors (by object name): the domains whose dedicated zones and offerings it may use. */
 export function domainLine(cache: InfraCache, caller: Caller): Set<string> {
   const line = new Set<string>();
-  let domain: DomainLive | undefined = cache.domains.byUid(caller.domainId);
+  let domain: DomainObject | undefined = cache.domains.byUid(caller.domainId);
   while (domain && !line.has(domain.metadata.name ?? '')) {
     line.add(domain.metadata.name ?? '');
     domain = domain.spec.parentRef ? cache.domains.byName(domain.spec.parentRef.name) : undefined;

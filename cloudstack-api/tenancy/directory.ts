@@ -3,7 +3,7 @@ import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, type ApiKeys, type SecretObject, type StoredCredentials } from '../../lib/credentials.ts';
 import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainGroupPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
 import type { Informer } from '../../lib/informer.ts';
-import type { KubeObject, ObjectMeta, ResourceType } from '../../lib/kube-client.ts';
+import type { KubeObject, ResourceType } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
 import { AccountType, type AccountTypeValue, type Caller } from '../protocol/auth.ts';
 
@@ -14,10 +14,6 @@ import { AccountType, type AccountTypeValue, type Caller } from '../protocol/aut
  * caller's view of tenancy objects is still filtered by RBAC (see access.ts).
  */
 
-type Live<T> = Omit<T, 'metadata'> & { metadata: ObjectMeta; apiVersion?: string; kind?: string };
-export type DomainLive = Live<DomainObject>;
-export type AccountLive = Live<AccountObject>;
-export type UserLive = Live<UserObject>;
 
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
 
@@ -51,53 +47,53 @@ function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: string, 
 export const ACCOUNT_TYPE_NUMBERS: Readonly<Record<string, AccountTypeValue>> = { User: AccountType.user, Admin: AccountType.admin, DomainAdmin: AccountType.domainAdmin };
 
 export interface Directory {
-  readonly domains: Informer<DomainLive>;
-  readonly accounts: Informer<AccountLive>;
-  readonly users: Informer<UserLive>;
+  readonly domains: Informer<DomainObject>;
+  readonly accounts: Informer<AccountObject>;
+  readonly users: Informer<UserObject>;
   readonly secrets: Informer<SecretObject>;
   synced(): Promise<void>;
   byUid<T extends KubeObject>(informer: Informer<T>, uid: string): T | undefined;
   /** Child domains, accounts of a domain, users of an account. */
-  childDomains(domain: string): DomainLive[];
-  accountsOf(domain: string): AccountLive[];
-  usersOf(account: string): UserLive[];
+  childDomains(domain: string): DomainObject[];
+  accountsOf(domain: string): AccountObject[];
+  usersOf(account: string): UserObject[];
   /** The domain with this CloudStack path (`/`, `/customers/acme/`; a leading `/ROOT` is accepted too). */
-  domainByPath(path: string): DomainLive | undefined;
+  domainByPath(path: string): DomainObject | undefined;
   /** Root-first chain, undefined while an ancestor is missing. */
-  chainOf(domain: DomainLive): DomainLive[] | undefined;
+  chainOf(domain: DomainObject): DomainObject[] | undefined;
   /** `/customers/acme/` */
-  loginPathOf(domain: DomainLive): string | undefined;
+  loginPathOf(domain: DomainObject): string | undefined;
   /** `ROOT/customers/acme` */
-  displayPathOf(domain: DomainLive): string | undefined;
+  displayPathOf(domain: DomainObject): string | undefined;
   /** The user with this login name among the accounts of a domain. */
-  userInDomain(username: string, domain: string): UserLive | undefined;
-  credentialsOf(user: UserLive): StoredCredentials;
+  userInDomain(username: string, domain: string): UserObject | undefined;
+  credentialsOf(user: UserObject): StoredCredentials;
   /** The user an API key belongs to, with its keys, if the key's Secret is the one its User names. */
-  userByApiKey(apiKey: string): { user: UserLive; keys: ApiKeys } | undefined;
+  userByApiKey(apiKey: string): { user: UserObject; keys: ApiKeys } | undefined;
   /** The caller a user acts as; undefined when its account or domain is missing. */
-  callerOf(user: UserLive): Caller | undefined;
+  callerOf(user: UserObject): Caller | undefined;
   /** Whether the user, its account and its domain all allow logging in. */
-  isActive(user: UserLive): boolean;
+  isActive(user: UserObject): boolean;
   /** The Kubernetes identity of a caller, or undefined when its user is gone. */
   identityOf(caller: Caller): Identity | undefined;
 }
 
 export function createDirectory(source: InformerSource): Directory {
-  const domains = source.informer<DomainLive>(resourceTypeOf(Domain));
-  const accounts = source.informer<AccountLive>(resourceTypeOf(Account));
-  const users = source.informer<UserLive>(resourceTypeOf(User));
+  const domains = source.informer<DomainObject>(resourceTypeOf(Domain));
+  const accounts = source.informer<AccountObject>(resourceTypeOf(Account));
+  const users = source.informer<UserObject>(resourceTypeOf(User));
   const secrets = source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID });
   for (const informer of [domains, accounts, users] as Informer[]) ensureIndex(informer, INDEX.uid, byField((o: KubeObject) => o.metadata.uid));
-  ensureIndex(domains, INDEX.parent, byField((d: DomainLive) => d.spec.parentRef?.name));
-  ensureIndex(accounts, INDEX.domain, byField((a: AccountLive) => a.spec.domainRef.name));
-  ensureIndex(users, INDEX.account, byField((u: UserLive) => u.spec.accountRef.name));
-  ensureIndex(users, INDEX.username, byField((u: UserLive) => u.spec.username));
+  ensureIndex(domains, INDEX.parent, byField((d: DomainObject) => d.spec.parentRef?.name));
+  ensureIndex(accounts, INDEX.domain, byField((a: AccountObject) => a.spec.domainRef.name));
+  ensureIndex(users, INDEX.account, byField((u: UserObject) => u.spec.accountRef.name));
+  ensureIndex(users, INDEX.username, byField((u: UserObject) => u.spec.username));
   ensureIndex(secrets, INDEX.apiKey, byField((s: SecretObject) => s.metadata.labels?.[LABEL_API_KEY_HASH]));
 
   const byUid = <T extends KubeObject>(informer: Informer<T>, uid: string): T | undefined => informer.byIndex(INDEX.uid, uid)[0];
-  const chainOf = (domain: DomainLive) => domainChain(domain, (name) => domains.get(name));
+  const chainOf = (domain: DomainObject) => domainChain(domain, (name) => domains.get(name));
 
-  function credentialsSecretOf(user: UserLive): SecretObject | undefined {
+  function credentialsSecretOf(user: UserObject): SecretObject | undefined {
     const ref = user.spec.secretRef;
     if (!ref) return undefined;
     const secret = secrets.get({ namespace: ref.namespace, name: ref.name });
@@ -105,7 +101,7 @@ export function createDirectory(source: InformerSource): Directory {
     return secret?.metadata.labels?.[LABEL_USER_UID] === user.metadata.uid ? secret : undefined;
   }
 
-  function callerOf(user: UserLive): Caller | undefined {
+  function callerOf(user: UserObject): Caller | undefined {
     const account = accounts.get(user.spec.accountRef.name);
     const domain = account ? domains.get(account.spec.domainRef.name) : undefined;
     const chain = domain ? chainOf(domain) : undefined;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { type AsyncJobLive, jobVerdict, TARGET_GENERATION_ANNOTATION, type Target } from '../../controllers/async-job.ts';
+import type { AsyncJobObject } from '../../crds/index.ts';
+import { jobVerdict, TARGET_GENERATION_ANNOTATION, type Target } from '../../controllers/async-job.ts';
 import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack-api/commands/infra-support.ts';
 
 /**
@@ -10,7 +11,7 @@ import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack
 
 const UID = '7b6a3a1e-0000-4000-8000-000000000001';
 
-function job(expected: AsyncJobLive['spec']['expectedCondition'], generation = 3): AsyncJobLive {
+function job(expected: AsyncJobObject['spec']['expectedCondition'], generation = 3): AsyncJobObject {
   return {
     apiVersion: 'ops.kumulus.io/v1alpha1',
     kind: 'AsyncJob',
