@@ -1,6 +1,7 @@
 import { AsyncJob, type KindInfo, type AsyncJobObject } from '../../crds/index.ts';
 import { objectNameFor } from '../../lib/identity.ts';
 import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType } from '../../lib/kube-client.ts';
+import { readingYourWrites } from '../../lib/read-your-writes.ts';
 import { createInfraCache, type InfraCache, type InformerSource, resourceTypeOf } from '../lists/cache.ts';
 import type { Caller } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
@@ -106,7 +107,9 @@ export function createInfra(deps: InfrastructureDeps): Infra {
   return {
     deps,
     cache,
-    resource: <T extends KubeObject>(ctx: CommandContext, kind: KindInfo) => deps.clientFor(ctx.caller).resource<T>(resourceTypeOf(kind)),
+    // A CloudStack client lists right after it writes; the lists come from these caches.
+    resource: <T extends KubeObject>(ctx: CommandContext, kind: KindInfo) =>
+      readingYourWrites(deps.clientFor(ctx.caller).resource<T>(resourceTypeOf(kind)), deps.informers.informer<T>(resourceTypeOf(kind))),
     mayRead,
     submitJob,
     jobResults,
