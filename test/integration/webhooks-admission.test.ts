@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { kindByName } from '../../crds/index.ts';
 import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
+import { bootstrapAdmin, ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { log } from '../../lib/log.ts';
 import { resourceTypeOf } from '../../webhooks/lookup.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
@@ -432,6 +433,8 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
       }
     }
     expect(documents.length).to.be.at.least(25);
+    // A real cloud always has ROOT: the API makes it at first start, and examples/tenant hangs from it.
+    await bootstrapAdmin(client, log);
     // Unique names, so this run shares the control plane with any other; references follow.
     const names = new Set(documents.map((d) => d.metadata.name!));
     const rename = (name: string) => (names.has(name) ? `${name}-${s}` : name);
@@ -466,6 +469,19 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     }
     const pod1 = await resource('Pod').get({ name: rename('pod1') });
     expect(pod1.spec).to.include({ displayName: rename('pod1'), startIp: `${net}.100.10`, endIp: `${net}.100.100` });
+  });
+
+  it('refuses to delete the ROOT domain, naming it and what to delete instead', async () => {
+    await bootstrapAdmin(client, log);
+    const refused = await resource('Domain')
+      .delete({ name: ROOT_DOMAIN })
+      .then(
+        () => expect.fail('the ROOT domain was deleted'),
+        (e: unknown) => e as Error,
+      );
+    expect(refused.message).to.include('metadata.name').and.to.include('cannot be deleted (delete the domains under it instead)');
+    const root = await resource('Domain').get({ name: ROOT_DOMAIN });
+    expect(root.metadata.deletionTimestamp).to.equal(undefined);
   });
 
   it('uses cert-manager for the serving certificate when it is installed', async function () {

@@ -1,5 +1,6 @@
 import { Account, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
-import type { KindAdmission } from '../admission.ts';
+import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
+import type { AdmissionRequest, FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
 import { defaultDisplayName, kindAdmission, refChanged, resolveRef, whenChanged, type Admitted } from './rules.ts';
 
@@ -15,11 +16,23 @@ type UserAdmitted = Admitted<UserObject>;
 /** Namespaces no tenant may own: Kubernetes' own, and Kumulus' (kube-* too). */
 const PLATFORM_NAMESPACES = new Set(['default', 'kumulus-system', 'kumulus-public']);
 
+/** CloudStack never deletes ROOT: every domain, account and the bootstrap admin hang from it. */
+function refuseRootDeletion(request: AdmissionRequest<DomainAdmitted>): FieldError[] {
+  if (request.name !== ROOT_DOMAIN) return [];
+  return [{ field: 'metadata.name', message: `${ROOT_DOMAIN} is the ROOT domain, which holds every other domain and the admin account; it cannot be deleted (delete the domains under it instead)` }];
+}
+
 export function domainAdmission(lookup: Lookup): KindAdmission<DomainAdmitted> {
-  return kindAdmission<DomainAdmitted>(Domain, lookup, {
+  const admission = kindAdmission<DomainAdmitted>(Domain, lookup, {
     defaults: defaultDisplayName,
     rules: [async (ctx) => (await resolveRef(ctx.lookup, Domain, 'spec.parentRef.name', ctx.object.spec.parentRef, refChanged(ctx, (o) => o.spec.parentRef))).errors],
   });
+  const validateChange = admission.validate;
+  return {
+    ...admission,
+    validateOperations: ['CREATE', 'UPDATE', 'DELETE'],
+    validate: (request) => (request.operation === 'DELETE' ? refuseRootDeletion(request) : (validateChange?.(request) ?? [])),
+  };
 }
 
 export function accountAdmission(lookup: Lookup): KindAdmission<AccountAdmitted> {
