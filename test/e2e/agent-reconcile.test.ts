@@ -69,6 +69,12 @@ async function waitFor(resource: ResourceClient<Obj>, name: string, what: string
   }
 }
 
+function diskPathOf(volume: Obj): string {
+  return join(poolDir, `${volume.metadata.uid}.qcow2`);
+}
+
+let poolDir = '';
+
 async function linkExists(name: string): Promise<boolean> {
   return commandRunner()(['ip', 'link', 'show', name]).then(
     () => true,
@@ -82,7 +88,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   /** One namespace for the whole sequence: the VM lives across the tests. */
   const ns = { name: `agent-rec-${s}` };
   const node = `node-rec-${s}`;
-  const names = { zone: `zone-${s}`, pod: `pod-${s}`, cluster: `cluster-${s}`, pool: `local-${s}`, offering: `tiny-${s}` };
+  const names = { zone: `zone-${s}`, pod: `pod-${s}`, cluster: `cluster-${s}`, pool: `local-${s}`, offering: `tiny-${s}`, diskOffering: `disk-${s}` };
   const vni = 300_000 + randomInt(0, 100_000);
   const subnet = `10.${randomInt(16, 250)}.${randomInt(0, 255)}`;
   let client: KubeClient;
@@ -133,6 +139,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     // World-traversable: a system libvirtd runs QEMU as libvirt-qemu.
     workDir = await mkdtemp('/var/tmp/kumulus-agent-rec-');
     await chmod(workDir, 0o755);
+    poolDir = join(workDir, 'pool');
 
     const create = async (kind: keyof typeof RESOURCES, name: string, spec: Record<string, unknown>) => {
       await res(kind).create({ metadata: { name }, spec });
@@ -143,6 +150,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     await create('clusters', names.cluster, { podRef: { name: names.pod }, hypervisor: 'KVM' });
     await create('primaryStorages', names.pool, { zoneRef: { name: names.zone }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: join(workDir, 'pool') });
     await create('serviceOfferings', names.offering, { cpuNumber: 1, cpuSpeed: 500, memory: '128Mi' });
+    await create('diskOfferings', names.diskOffering, { diskSize: '2Gi' });
   });
 
   after(async function () {
@@ -190,8 +198,9 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     // The operator implements the network: the agent needs its VNI.
     await res('networks').patchStatus({ name: 'net1', namespace: ns.name }, { status: { state: 'Implemented', cidr: `${subnet}.0/24`, gateway: `${subnet}.1`, netmask: '255.255.255.0', broadcastDomainType: 'Vxlan', broadcastUri: `vxlan://${vni}` } });
     const labels = { 'kumulus.io/host': node };
+    // Labelled (placed) only once its volumes exist: a volume added later reaches a running domain at its next start.
     const vm = await res('vms').create({
-      metadata: { name: 'web', namespace: ns.name, labels },
+      metadata: { name: 'web', namespace: ns.name },
       spec: {
         displayName: 'web server',
         zoneRef: { name: names.zone },
@@ -202,7 +211,6 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       },
     });
     vmUid = vm.metadata.uid ?? '';
-    await res('vms').patchStatus({ name: 'web', namespace: ns.name }, { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node } } });
     const root = await res('volumes').create({
       metadata: {
         name: 'web-root',
@@ -213,6 +221,18 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       spec: { type: 'ROOT', zoneRef: { name: names.zone }, templateRef: { name: 'tiny', namespace: ns.name }, vmRef: { name: 'web' }, deviceId: 0, size: '1Gi' },
     });
 
+    const data = await res('volumes').create({
+      metadata: {
+        name: 'web-data',
+        namespace: ns.name,
+        labels,
+        ownerReferences: [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name: 'web', uid: vmUid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { type: 'DATADISK', zoneRef: { name: names.zone }, diskOfferingRef: { name: names.diskOffering }, vmRef: { name: 'web' }, deviceId: 1 },
+    });
+
+    await res('vms').patch({ name: 'web', namespace: ns.name }, { metadata: { labels } });
+    await res('vms').patchStatus({ name: 'web', namespace: ns.name }, { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node } } });
     const running = await waitFor(res('vms'), 'web', 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 120_000, ns.name);
     expect(condition(running, 'Running')?.status).to.equal('True');
     expect(condition(running, 'Synced')?.status).to.equal('True');
@@ -229,10 +249,16 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     const xml = (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', `kumulus-${vmUid}`])).stdout;
     expect(xml).to.include(`<uuid>${vmUid}</uuid>`);
     expect(xml).to.match(/<domain type='kvm'/);
+    const dataPath = join(workDir, 'pool', `${data.metadata.uid}.qcow2`);
+    expect(xml.indexOf(diskPathOf(root)), 'the root disk is vda').to.be.below(xml.indexOf(dataPath));
+    expect(xml).to.include(`<source file='${dataPath}'`);
+    const dataVolume = await waitFor(res('volumes'), 'web-data', 'Ready', (v) => v.status?.state === 'Ready', 10_000, ns.name);
+    expect(dataVolume.status?.sizeBytes, 'the disk offering\'s size').to.equal(2 * 2 ** 30);
+    expect((running.status?.volumes as { name: string; deviceId: number }[]).map((v) => `${v.name}:${v.deviceId}`).sort()).to.deep.equal(['web-data:1', 'web-root:0']);
 
     const volume = await waitFor(res('volumes'), 'web-root', 'Ready', (v) => v.status?.state === 'Ready', 10_000, ns.name);
     expect(volume.status?.pool).to.equal(names.pool);
-    const diskPath = join(workDir, 'pool', `${root.metadata.uid}.qcow2`);
+    const diskPath = diskPathOf(root);
     expect(volume.status?.path).to.equal(diskPath);
     expect(volume.status?.sizeBytes).to.equal(2 ** 30);
     expect(volume.metadata.finalizers).to.include('kumulus.io/agent');
@@ -314,14 +340,17 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     await waitFor(res('vms'), 'web', 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 30_000, ns.name);
   });
 
-  it('deleting the VM destroys and undefines the domain, and its root disk and network bridge go with it', async function () {
+  it('deleting the VM destroys and undefines the domain, and its disks and network bridge go with it', async function () {
     if (!agent || !vmUid) this.skip();
     const diskPath = (await res('volumes').get({ name: 'web-root', namespace: ns.name })).status?.path as string;
+    const dataDiskPath = (await res('volumes').get({ name: 'web-data', namespace: ns.name })).status?.path as string;
     await res('vms').delete({ name: 'web', namespace: ns.name }, { propagationPolicy: 'Background' });
     await until('the VM object to go', 60_000, async () => ((await getOrUndefined(res('vms'), 'web', ns.name)) ? undefined : true));
     expect(await hypervisor.observe(vmUid)).to.equal(undefined);
     await until('the root Volume to be collected', 60_000, async () => ((await getOrUndefined(res('volumes'), 'web-root', ns.name)) ? undefined : true));
     expect(await stat(diskPath).then(() => true, () => false), 'the disk file is deleted').to.equal(false);
+    await until('the data Volume to be collected', 60_000, async () => ((await getOrUndefined(res('volumes'), 'web-data', ns.name)) ? undefined : true));
+    expect(await stat(dataDiskPath).then(() => true, () => false), 'the data disk file is deleted').to.equal(false);
     expect(await linkExists(bridgeName({ type: 'vxlan', vni })), 'the unused network bridge is removed').to.equal(false);
     vmUid = '';
   });
