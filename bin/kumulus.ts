@@ -7,9 +7,6 @@ import { log } from '../lib/log.ts';
 
 type Command = (args: string[]) => Promise<void>;
 
-const notYet = (name: string, issue: number): Command => () =>
-  Promise.reject(new Error(`kumulus ${name} is not available in this build yet (issue #${issue}).`));
-
 const commands: Record<string, { summary: string; run: Command }> = {
   local: {
     summary: 'run a whole local cloud: control plane, CRDs and operator (Ctrl-C stops everything)',
@@ -39,7 +36,13 @@ const commands: Record<string, { summary: string; run: Command }> = {
       stopOnSignals(() => api.stop());
     },
   },
-  agent: { summary: 'run the hypervisor host agent', run: notYet('agent', 6) },
+  agent: {
+    summary: 'run the hypervisor host agent for this node',
+    run: async (args) => {
+      const { runAgent } = await import('../node-daemon/main.ts');
+      await (await runAgent({ args })).done;
+    },
+  },
   'controlplane-binaries': {
     summary: 'build or locate etcd, kube-apiserver and kube-controller-manager, and print their paths',
     run: async () => {

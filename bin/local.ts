@@ -5,6 +5,7 @@ import { runApi } from '../cloudstack-api/main.ts';
 import { runOperator } from '../controllers/operator.ts';
 import { startControlPlane } from '../lib/controlplane/index.ts';
 import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
+import { startLocalAgent } from '../node-daemon/local.ts';
 import { logLevelOption, parseConfig, stringOption } from '../lib/config.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { runWebhooks } from '../webhooks/main.ts';
@@ -44,6 +45,9 @@ export async function runLocal(args: string[]): Promise<void> {
     stopFns.push(() => webhooks.stop());
     const operator = await runOperator({ kubeConfig: kc, args: ['--http-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`], handleSignals: false });
     stopFns.push(() => operator.stop());
+    // The agent for this machine joins cluster1, the examples' cluster, once it is declared.
+    const agent = await startLocalAgent({ kubeConfig: kc, stateDir: join(stateDir, 'agent'), logger: log, logLevel: config.logLevel });
+    stopFns.push(() => agent.stop());
     const api = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`] });
     stopFns.push(() => api.stop());
 
@@ -71,6 +75,8 @@ export async function runLocal(args: string[]): Promise<void> {
         'In another shell:',
         `  set -a; . ${envPath}; set +a`,
         '  kubectl version',
+        '  kubectl apply --server-side -R -f examples/zone-advanced/   # this machine joins as a host of cluster1',
+        '  kubectl wait --for=condition=Ready zones.infra.kumulus.io --all',
         '  kubectl get kumulus',
         `  curl -s ${operator.metricsUrl} | grep controller_runtime`,
         '  cloudstack listZones    # the Python cs client (Debian names it cloudstack), as the admin',

@@ -2,7 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -115,6 +115,21 @@ describe('kumulus local (npm start)', function () {
       const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', env['KUBECONFIG'] ?? '', ...args], { cwd: repoRoot });
       const applied = await kubectl('apply', '--server-side', '-R', '-f', 'examples/zone-advanced/');
       expect(applied.stdout).to.match(/zone\.infra\.kumulus\.io\/zone1 serverside-applied/);
+      // This machine's agent joins cluster1 once it exists; the zone is Ready once its host is Up
+      // and its SharedMountPoint pool is mounted there.
+      await kubectl('wait', '--for=condition=Ready', 'zones.infra.kumulus.io', '--all', '--timeout=90s');
+      const hosts = JSON.parse((await kubectl('get', 'cshost', '-o', 'json')).stdout) as {
+        items: { metadata: { name: string }; status?: { state?: string; capacity?: { cpuNumber?: number; memoryBytes?: number } } }[];
+      };
+      expect(hosts.items).to.have.length(1);
+      const host = hosts.items[0];
+      expect(host?.status?.state).to.equal('Up');
+      expect(host?.status?.capacity?.cpuNumber).to.equal(cpus().length);
+      const memTotalKiB = Number(/^MemTotal:\s+(\d+) kB$/m.exec(await readFile('/proc/meminfo', 'utf8'))?.[1]);
+      expect(host?.status?.capacity?.memoryBytes).to.equal(memTotalKiB * 1024);
+      const lease = JSON.parse((await kubectl('get', 'lease', '-n', 'kumulus-node-lease', host?.metadata.name ?? '', '-o', 'json')).stdout) as { spec: { renewTime: string } };
+      expect(Date.now() - Date.parse(lease.spec.renewTime)).to.be.below(30_000);
+
       const reversedPod = join(stateDir, 'reversed-pod.yaml');
       await writeFile(
         reversedPod,
