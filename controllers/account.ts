@@ -8,10 +8,10 @@
  */
 import { Account, type AccountObject } from '../crds/index.ts';
 import { accountGroup, LABEL_ACCOUNT, LABEL_DOMAIN } from '../lib/identity.ts';
-import { isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
+import { isConflict, isNotFound, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted, ownerReference } from '../lib/ownership.ts';
-import { OPERATOR_FIELD_MANAGER, resourceTypeOf } from './infra-context.ts';
+import { OPERATOR_FIELD_MANAGER } from './infra-context.ts';
 import {
   ADMIN_ROLE,
   binding,

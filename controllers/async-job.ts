@@ -8,9 +8,8 @@
  */
 import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
-import { isNotFound, type KubeObject } from '../lib/kube-client.ts';
+import { isNotFound, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { resourceTypeOf } from './infra-context.ts';
 
 
 /** The target's metadata.generation the command wrote; the CloudStack API (commands/infra-support.ts) sets it. */

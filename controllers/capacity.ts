@@ -4,20 +4,8 @@
  * every VM placed or volume created) and used (what running VMs take, bytes written, ids and
  * addresses handed out). Parents add their children's rollups; nothing here reads the API.
  */
+import { CAPACITY_TYPES } from '../crds/index.ts';
 
-export const CAPACITY_TYPES = [
-  'MEMORY',
-  'CPU',
-  'CPU_CORE',
-  'STORAGE',
-  'STORAGE_ALLOCATED',
-  'LOCAL_STORAGE',
-  'SECONDARY_STORAGE',
-  'VIRTUAL_NETWORK_PUBLIC_IP',
-  'PRIVATE_IP',
-  'DIRECT_ATTACHED_PUBLIC_IP',
-  'VLAN',
-] as const;
 export type CapacityType = (typeof CAPACITY_TYPES)[number];
 
 export interface Tally {

@@ -5,10 +5,10 @@
  */
 import { Domain, type DomainObject } from '../crds/index.ts';
 import { domainChain, domainDisplayPath, domainGroup, domainGroupPath, LABEL_DOMAIN, PUBLIC_NAMESPACE } from '../lib/identity.ts';
-import { isAlreadyExists, isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
+import { isAlreadyExists, isConflict, isNotFound, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { addFinalizer, isBeingDeleted, ownerReference, removeFinalizer } from '../lib/ownership.ts';
-import { OPERATOR_FIELD_MANAGER, resourceTypeOf } from './infra-context.ts';
+import { OPERATOR_FIELD_MANAGER } from './infra-context.ts';
 import { binding, CATALOG_ROLE, CLUSTER_ROLE_BINDINGS, groupSubject, PUBLIC_READER_ROLE, ROLE_BINDINGS } from './rbac.ts';
 import {
   ancestors,

@@ -44,7 +44,7 @@ import {
 import { setCondition, type Condition, type ConditionUpdate } from '../lib/conditions.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
-import type { KubeClient, KubeObject, ResourceClient, ResourceType } from '../lib/kube-client.ts';
+import { type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
@@ -57,9 +57,6 @@ export interface LeaseLive extends KubeObject {
   spec?: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
 }
 
-export function resourceTypeOf(kind: KindInfo): ResourceType {
-  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
-}
 
 /** The operator's field manager for everything it writes. */
 export const OPERATOR_FIELD_MANAGER = 'kumulus-operator';

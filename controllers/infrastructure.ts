@@ -3,14 +3,14 @@
  * of informers and indexes: the operator calls `registerInfrastructureControllers(manager)`.
  */
 import { Configuration } from '../crds/index.ts';
-import { isAlreadyExists, type KubeClient } from '../lib/kube-client.ts';
+import { isAlreadyExists, type KubeClient, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { registerClusterController } from './cluster.ts';
 import { registerConfigurationController } from './configuration.ts';
 import { registerDiskOfferingController } from './disk-offering.ts';
 import { registerHostController } from './host.ts';
-import { GLOBAL_CONFIGURATION, OPERATOR_FIELD_MANAGER, createInfraContext, resourceTypeOf, type InfraContext } from './infra-context.ts';
+import { GLOBAL_CONFIGURATION, OPERATOR_FIELD_MANAGER, createInfraContext, type InfraContext } from './infra-context.ts';
 import { registerIPRangeController } from './ip-range.ts';
 import { registerNetworkOfferingController } from './network-offering.ts';
 import { registerPhysicalNetworkController } from './physical-network.ts';

@@ -10,13 +10,13 @@ import { LABEL_ACCOUNT, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../lib/identity
 import type { Request, WatchSource } from '../lib/controller.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
-import type { KubeClient, KubeObject, ResourceClient, ResourceType } from '../lib/kube-client.ts';
+import { type KubeClient, type KubeObject, type ResourceClient, type ResourceType, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
 import { registerAccountController } from './account.ts';
 import { registerDomainController } from './domain.ts';
-import { OPERATOR_FIELD_MANAGER, resourceTypeOf } from './infra-context.ts';
+import { OPERATOR_FIELD_MANAGER } from './infra-context.ts';
 import { CLUSTER_ROLES, clusterRoles, ROLE_BINDINGS } from './rbac.ts';
 import { registerUserController } from './user.ts';
 

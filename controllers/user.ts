@@ -5,10 +5,9 @@
  */
 import { User, type UserObject } from '../crds/index.ts';
 import { LABEL_USER } from '../lib/identity.ts';
-import { isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
+import { isConflict, isNotFound, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted, isOwnedBy, ownerReference } from '../lib/ownership.ts';
-import { resourceTypeOf } from './infra-context.ts';
 import { commitTenancyFailure, commitTenancyStatus, stateEvent, TENANCY_INDEX, type TenancyContext, watchOf } from './tenancy.ts';
 
 export function registerUserController(manager: Manager, ctx: TenancyContext): void {

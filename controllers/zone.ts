@@ -3,10 +3,10 @@
  * (listCapacity), says whether it is Ready (a Ready pod, primary storage Up, a Ready image
  * store) and Allocatable (Enabled and Ready), and cannot be deleted while anything lives in it.
  */
-import { Zone, type ZoneObject } from '../crds/index.ts';
+import { CAPACITY_TYPES, Zone, type ZoneObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
-import { CAPACITY_TYPES, capacityStatus } from './capacity.ts';
+import { capacityStatus } from './capacity.ts';
 import { clustersOfZone, hostsOfZone, zoneOfHostName, zoneRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';

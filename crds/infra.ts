@@ -56,7 +56,7 @@ import { defineKind } from './kind.ts';
 export const INFRA_GROUP = 'infra.kumulus.io';
 
 /** Capacity figures CloudStack rolls up per zone, pod and cluster (`listCapacity`). */
-const CAPACITY_TYPES = [
+export const CAPACITY_TYPES = [
   'MEMORY',
   'CPU',
   'CPU_CORE',

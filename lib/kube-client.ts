@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Identity } from './identity.ts';
-import type { ObjectMeta } from '../crds/kind.ts';
+import type { KindInfo, ObjectMeta } from '../crds/kind.ts';
 
 /**
  * The one way this project talks to the apiserver: plain JSON objects addressed by
@@ -33,6 +33,11 @@ export interface ResourceType {
 export interface ObjectKey {
   namespace?: string;
   name: string;
+}
+
+/** How the client addresses one of our kinds. */
+export function resourceTypeOf(kind: KindInfo): ResourceType {
+  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
 }
 
 export function apiVersionOf(type: ResourceType): string {

@@ -11,6 +11,7 @@
  *   of the CIDR, the same on every host (nftables keeps it from crossing the uplink).
  */
 import type { Informer } from '../lib/informer.ts';
+import type { HostObject, NetworkObject, PhysicalNetworkObject, VirtualMachineObject } from '../crds/index.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -18,16 +19,16 @@ import { nicMac } from './drivers/identity.ts';
 import { formatIpv4, parseCidr, parseIpv4 } from './drivers/network/ipv4.ts';
 import { bridgeName } from './drivers/network/names.ts';
 import type { GuestNetworkSpec, NetworkDriver, Segment } from './drivers/network/types.ts';
-import { errorMessage, type HostLive, type NetworkLive, type PhysicalNetworkLive, type VirtualMachineLive } from './resources.ts';
+import { errorMessage } from './resources.ts';
 
 export interface GuestNetworkInformers {
   /** VMs placed on this host. */
-  ownVms: Informer<VirtualMachineLive>;
+  ownVms: Informer<VirtualMachineObject>;
   /** Every placed VM of the cluster: where the other VTEPs of a network are. */
-  placedVms: Informer<VirtualMachineLive>;
-  networks: Informer<NetworkLive>;
-  physicalNetworks: Informer<PhysicalNetworkLive>;
-  hosts: Informer<HostLive>;
+  placedVms: Informer<VirtualMachineObject>;
+  networks: Informer<NetworkObject>;
+  physicalNetworks: Informer<PhysicalNetworkObject>;
+  hosts: Informer<HostObject>;
 }
 
 export interface NetworkAttachment {
@@ -46,7 +47,7 @@ export function networkKey(namespace: string, name: string): string {
 }
 
 /** The MAC of a VM's NIC: the fixed one from spec, else derived from both uids. */
-export function nicMacOf(vm: VirtualMachineLive, nic: { macAddress?: string }, network: NetworkLive): string {
+export function nicMacOf(vm: VirtualMachineObject, nic: { macAddress?: string }, network: NetworkObject): string {
   return (nic.macAddress ?? nicMac(vm.metadata.uid ?? '', network.metadata.uid ?? '')).toLowerCase();
 }
 
@@ -56,12 +57,12 @@ export function serviceAddressOf(cidr: string): string {
   return formatIpv4(parseIpv4('cidr', parsed.network) + 2 ** (32 - parsed.prefix) - 2);
 }
 
-function hostLabel(vm: VirtualMachineLive): string {
+function hostLabel(vm: VirtualMachineObject): string {
   const name = (vm.spec.hostName ?? vm.metadata.name ?? 'vm').split('.')[0] ?? 'vm';
   return name.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || 'vm';
 }
 
-function active(vm: VirtualMachineLive): boolean {
+function active(vm: VirtualMachineObject): boolean {
   return vm.metadata.deletionTimestamp === undefined;
 }
 
@@ -78,7 +79,7 @@ export function guestNetworks(
   const { ownVms, placedVms, networks, physicalNetworks, hosts, driver, host } = deps;
   let running: Promise<unknown> = Promise.resolve();
 
-  const segmentOf = (network: NetworkLive): Segment => {
+  const segmentOf = (network: NetworkObject): Segment => {
     const uri = network.status?.broadcastUri ?? '';
     const name = keyOf(network);
     const match = /^(vxlan|vlan):\/\/(\d+)$/.exec(uri);
@@ -104,7 +105,7 @@ export function guestNetworks(
   };
 
   const desired = (): { specs: GuestNetworkSpec[]; attached: Map<string, NetworkAttachment>; problems: Map<string, string> } => {
-    const users = new Map<string, VirtualMachineLive[]>();
+    const users = new Map<string, VirtualMachineObject[]>();
     for (const vm of ownVms.list()) {
       if (!active(vm)) continue;
       for (const nic of vm.spec.networks ?? []) {
@@ -193,7 +194,7 @@ export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetw
     name: 'agent-network',
     for: networks,
     watches: [
-      { informer: placedVms, map: (obj) => ((obj as VirtualMachineLive).spec.networks ?? []).map((n) => ({ namespace: obj.metadata.namespace, name: n.name })) },
+      { informer: placedVms, map: (obj) => ((obj as VirtualMachineObject).spec.networks ?? []).map((n) => ({ namespace: obj.metadata.namespace, name: n.name })) },
       {
         // A host's address is a VTEP of the networks its VMs share with this host's.
         informer: hosts,

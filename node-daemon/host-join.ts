@@ -6,9 +6,10 @@
  * backoff and saying what it waits for.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClusterObject, HostObject, PodObject } from '../crds/index.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
-import { API_VERSIONS, LABEL_CLUSTER, RESOURCES, errorMessage, type ClusterLive, type HostLive, type PodLive } from './resources.ts';
+import { API_VERSIONS, LABEL_CLUSTER, RESOURCES, errorMessage } from './resources.ts';
 
 export interface HostPlacement {
   host: string;
@@ -40,9 +41,9 @@ async function getOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined>
 }
 
 /** One attempt: the Host this node is, or why not yet. */
-async function tryJoin(options: JoinOptions): Promise<{ host: HostLive } | { waiting: string }> {
+async function tryJoin(options: JoinOptions): Promise<{ host: HostObject } | { waiting: string }> {
   const { client, nodeName } = options;
-  const hosts = client.resource<HostLive>(RESOURCES.hosts);
+  const hosts = client.resource<HostObject>(RESOURCES.hosts);
   const adopted = (await hosts.list()).items.find((h) => h.spec.nodeName === nodeName);
   if (adopted) return { host: adopted };
 
@@ -55,14 +56,14 @@ async function tryJoin(options: JoinOptions): Promise<{ host: HostLive } | { wai
       waiting: `no cluster to join: pass --cluster, label node ${nodeName} with ${LABEL_CLUSTER}=<cluster>, or create a Host with spec.nodeName ${nodeName}`,
     };
   }
-  const cluster = await getOrUndefined(() => client.resource<ClusterLive>(RESOURCES.clusters).get({ name: clusterName }));
+  const cluster = await getOrUndefined(() => client.resource<ClusterObject>(RESOURCES.clusters).get({ name: clusterName }));
   if (!cluster) return { waiting: `Cluster ${clusterName} does not exist yet; the Host for node ${nodeName} is created once it does` };
   const body = {
     apiVersion: API_VERSIONS.Host,
     kind: 'Host',
     metadata: { name: nodeName },
     spec: { clusterRef: { name: clusterName }, nodeName },
-  } as HostLive;
+  } as HostObject;
   try {
     return { host: await hosts.create(body) };
   } catch (err) {
@@ -76,11 +77,11 @@ async function tryJoin(options: JoinOptions): Promise<{ host: HostLive } | { wai
 }
 
 /** The cluster's pod and zone: pools are scoped to a zone, a cluster or a host. */
-async function placementOf(client: KubeClient, host: HostLive): Promise<HostPlacement | string> {
+async function placementOf(client: KubeClient, host: HostObject): Promise<HostPlacement | string> {
   const clusterName = host.spec.clusterRef.name;
-  const cluster = await getOrUndefined(() => client.resource<ClusterLive>(RESOURCES.clusters).get({ name: clusterName }));
+  const cluster = await getOrUndefined(() => client.resource<ClusterObject>(RESOURCES.clusters).get({ name: clusterName }));
   if (!cluster) return `Cluster ${clusterName} of Host ${host.metadata.name ?? ''} does not exist yet`;
-  const pod = await getOrUndefined(() => client.resource<PodLive>(RESOURCES.pods).get({ name: cluster.spec.podRef.name }));
+  const pod = await getOrUndefined(() => client.resource<PodObject>(RESOURCES.pods).get({ name: cluster.spec.podRef.name }));
   if (!pod) return `Pod ${cluster.spec.podRef.name} of Cluster ${clusterName} does not exist yet`;
   return { host: host.metadata.name ?? '', cluster: clusterName, pod: pod.metadata.name ?? '', zone: pod.spec.zoneRef.name };
 }

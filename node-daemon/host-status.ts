@@ -5,6 +5,7 @@
  * field manager, at start, every minute, and whenever health changes.
  */
 import { readFile } from 'node:fs/promises';
+import type { HostObject } from '../crds/index.ts';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { AGENT_HEALTHY, HEARTBEAT_PERIOD_SECONDS, HOST_LEASE_NAMESPACE, agentFieldManager, hostLeaseName } from '../lib/agent-contract.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../lib/kube-client.ts';
@@ -13,7 +14,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Runner } from './drivers/exec.ts';
 import { hostFacts, type HostFacts } from './drivers/host/facts.ts';
 import { parseIpAddrJson } from './drivers/network/observe.ts';
-import { API_VERSIONS, RESOURCES, errorMessage, timestamp, type HostLive } from './resources.ts';
+import { API_VERSIONS, RESOURCES, errorMessage, timestamp } from './resources.ts';
 
 const FACTS_PERIOD_MS = 60_000;
 /** The Lease outlives a few missed renewals; the operator judges by renewTime and its own settings. */
@@ -70,7 +71,7 @@ function archOf(): 'x86_64' | 'aarch64' {
 export function hostStatusReporter(options: HostStatusOptions): HostStatusReporter {
   const { client, host } = options;
   const leases = client.resource<Lease>(LEASES);
-  const hosts = client.resource<HostLive>(RESOURCES.hosts);
+  const hosts = client.resource<HostObject>(RESOURCES.hosts);
   const fieldManager = agentFieldManager(host);
   const logger = options.logger.child({ component: 'host-status', host });
   const problems = new Map<string, { reason: string; message: string }>();
@@ -150,7 +151,7 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
         },
       ],
     };
-    await hosts.applyStatus({ apiVersion: API_VERSIONS.Host, kind: 'Host', metadata: { name: host }, status } as HostLive, { fieldManager, force: true });
+    await hosts.applyStatus({ apiVersion: API_VERSIONS.Host, kind: 'Host', metadata: { name: host }, status } as HostObject, { fieldManager, force: true });
   };
 
   /** Reports one at a time; a failure is logged and the next period tries again. */

@@ -7,6 +7,7 @@
  * never touches a domain: a restarted agent adopts what it finds.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { DiskOfferingObject, HostObject, NetworkObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import type { Controller } from '../lib/controller.ts';
@@ -27,15 +28,6 @@ import {
   LABEL_HOST,
   RESOURCES,
   errorMessage,
-  type DiskOfferingLive,
-  type HostLive,
-  type NetworkLive,
-  type PhysicalNetworkLive,
-  type PrimaryStorageLive,
-  type ServiceOfferingLive,
-  type TemplateLive,
-  type VirtualMachineLive,
-  type VolumeLive,
 } from './resources.ts';
 import { UID_INDEX, registerVirtualMachineReconciler } from './virtual-machine.ts';
 import { registerVmMetrics } from './vm-metrics.ts';
@@ -129,16 +121,16 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
 
     const own = { labelSelector: `${LABEL_HOST}=${at.host}` };
     const informers = {
-      ownVms: manager.informer<VirtualMachineLive>(RESOURCES.vms, own),
-      placedVms: manager.informer<VirtualMachineLive>(RESOURCES.vms, { labelSelector: LABEL_HOST }),
-      volumes: manager.informer<VolumeLive>(RESOURCES.volumes, own),
-      pools: manager.informer<PrimaryStorageLive>(RESOURCES.primaryStorages),
-      templates: manager.informer<TemplateLive>(RESOURCES.templates),
-      networks: manager.informer<NetworkLive>(RESOURCES.networks),
-      physicalNetworks: manager.informer<PhysicalNetworkLive>(RESOURCES.physicalNetworks),
-      hosts: manager.informer<HostLive>(RESOURCES.hosts),
-      serviceOfferings: manager.informer<ServiceOfferingLive>(RESOURCES.serviceOfferings),
-      diskOfferings: manager.informer<DiskOfferingLive>(RESOURCES.diskOfferings),
+      ownVms: manager.informer<VirtualMachineObject>(RESOURCES.vms, own),
+      placedVms: manager.informer<VirtualMachineObject>(RESOURCES.vms, { labelSelector: LABEL_HOST }),
+      volumes: manager.informer<VolumeObject>(RESOURCES.volumes, own),
+      pools: manager.informer<PrimaryStorageObject>(RESOURCES.primaryStorages),
+      templates: manager.informer<TemplateObject>(RESOURCES.templates),
+      networks: manager.informer<NetworkObject>(RESOURCES.networks),
+      physicalNetworks: manager.informer<PhysicalNetworkObject>(RESOURCES.physicalNetworks),
+      hosts: manager.informer<HostObject>(RESOURCES.hosts),
+      serviceOfferings: manager.informer<ServiceOfferingObject>(RESOURCES.serviceOfferings),
+      diskOfferings: manager.informer<DiskOfferingObject>(RESOURCES.diskOfferings),
     };
     const storage = fileStorageDriver({ hostName: at.host, poolMountRoot: join(config.stateDir, 'pools'), logger });
     const networksOfHost = guestNetworks({

@@ -5,17 +5,18 @@
  * this host, with this host's field manager. A pool that leaves the scope loses the entry.
  */
 import { HEARTBEAT_PERIOD_SECONDS, agentFieldManager } from '../lib/agent-contract.ts';
+import type { PrimaryStorageObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { Manager } from '../lib/manager.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
 import type { PoolObservation, PoolSpec } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
-import { API_VERSIONS, RESOURCES, errorMessage, timestamp, type PrimaryStorageLive } from './resources.ts';
+import { API_VERSIONS, RESOURCES, errorMessage, timestamp } from './resources.ts';
 
-type MountEntry = NonNullable<NonNullable<PrimaryStorageLive['status']>['mounts']>[number];
+type MountEntry = NonNullable<NonNullable<PrimaryStorageObject['status']>['mounts']>[number];
 
 /** True when the pool is reached from this host. */
-export function poolInScope(pool: PrimaryStorageLive, at: HostPlacement): boolean {
+export function poolInScope(pool: PrimaryStorageObject, at: HostPlacement): boolean {
   const spec = pool.spec;
   switch (spec.scope ?? 'Cluster') {
     case 'Host':
@@ -28,7 +29,7 @@ export function poolInScope(pool: PrimaryStorageLive, at: HostPlacement): boolea
 }
 
 /** The storage driver's view of a pool, or why the agent cannot serve it. */
-export function poolSpecOf(pool: PrimaryStorageLive): PoolSpec {
+export function poolSpecOf(pool: PrimaryStorageObject): PoolSpec {
   const uid = pool.metadata.uid ?? '';
   const spec = pool.spec;
   switch (spec.protocol) {
@@ -49,7 +50,7 @@ export function poolSpecOf(pool: PrimaryStorageLive): PoolSpec {
 }
 
 /** This host's mount entry, when it reports the pool mounted. */
-export function mountedHere(pool: PrimaryStorageLive, host: string): boolean {
+export function mountedHere(pool: PrimaryStorageObject, host: string): boolean {
   return pool.status?.mounts?.some((m) => m.host === host && m.mounted) ?? false;
 }
 
@@ -75,7 +76,7 @@ function changed(a: MountEntry | undefined, b: MountEntry): boolean {
 export function registerPrimaryStorageReconciler(
   manager: Manager,
   deps: {
-    pools: Informer<PrimaryStorageLive>;
+    pools: Informer<PrimaryStorageObject>;
     storage: FileStorageDriver;
     at: HostPlacement;
     /** Told when the storage driver fails on a pool (the host is then Alert) and when it works again. */
@@ -83,7 +84,7 @@ export function registerPrimaryStorageReconciler(
   },
 ): void {
   const { pools, storage, at } = deps;
-  const client = manager.client.resource<PrimaryStorageLive>(RESOURCES.primaryStorages);
+  const client = manager.client.resource<PrimaryStorageObject>(RESOURCES.primaryStorages);
   const fieldManager = agentFieldManager(at.host);
   manager.addController({
     name: 'agent-primarystorage',

@@ -15,20 +15,8 @@ import {
   VirtualMachine,
   Volume,
   Zone,
-  type ClusterObject,
-  type DiskOfferingObject,
-  type HostObject,
-  type KindInfo,
-  type NetworkObject,
-  type PhysicalNetworkObject,
-  type PodObject,
-  type PrimaryStorageObject,
-  type ServiceOfferingObject,
-  type TemplateObject,
-  type VirtualMachineObject,
-  type VolumeObject,
 } from '../crds/index.ts';
-import { isConflict, isNotFound, type KubeObject, type ObjectMeta, type ResourceClient, type ResourceType } from '../lib/kube-client.ts';
+import { isConflict, isNotFound, type KubeObject, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { addFinalizer, removeFinalizer } from '../lib/ownership.ts';
 
 export const LABEL_ZONE = 'kumulus.io/zone';
@@ -38,24 +26,9 @@ export const LABEL_HOST = 'kumulus.io/host';
 /** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
 export const AGENT_FINALIZER = 'kumulus.io/agent';
 
-export function resourceTypeOf(kind: KindInfo): ResourceType {
-  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
-}
 
 /** An object as the apiserver returns it: metadata is the runtime's (name, uid... always set). */
-type Live<T extends { metadata?: unknown }> = Omit<T, 'metadata'> & KubeObject & { metadata: ObjectMeta };
 
-export type HostLive = Live<HostObject>;
-export type ClusterLive = Live<ClusterObject>;
-export type PodLive = Live<PodObject>;
-export type PrimaryStorageLive = Live<PrimaryStorageObject>;
-export type VirtualMachineLive = Live<VirtualMachineObject>;
-export type VolumeLive = Live<VolumeObject>;
-export type TemplateLive = Live<TemplateObject>;
-export type NetworkLive = Live<NetworkObject>;
-export type PhysicalNetworkLive = Live<PhysicalNetworkObject>;
-export type ServiceOfferingLive = Live<ServiceOfferingObject>;
-export type DiskOfferingLive = Live<DiskOfferingObject>;
 
 export const RESOURCES = {
   zones: resourceTypeOf(Zone),

@@ -9,6 +9,7 @@
  * that powers itself off is seen at once, without polling.
  */
 import { mkdir } from 'node:fs/promises';
+import type { NetworkObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { join } from 'node:path';
 import { agentFieldManager } from '../lib/agent-contract.ts';
 import { setCondition, type Condition } from '../lib/conditions.ts';
@@ -31,17 +32,12 @@ import {
   errorMessage,
   parseQuantityBytes,
   timestamp,
-  type NetworkLive,
-  type ServiceOfferingLive,
-  type TemplateLive,
-  type VirtualMachineLive,
-  type VolumeLive,
 } from './resources.ts';
 import { VM_INDEX, type Disk, type volumeHelpers } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
 
-type VmStatus = NonNullable<VirtualMachineLive['status']>;
+type VmStatus = NonNullable<VirtualMachineObject['status']>;
 type VmState = NonNullable<VmStatus['state']>;
 
 export interface VirtualMachineDeps {
@@ -50,11 +46,11 @@ export interface VirtualMachineDeps {
   hypervisor: HypervisorDriver;
   networksOfHost: GuestNetworks;
   volumeHelpers: ReturnType<typeof volumeHelpers>;
-  ownVms: Informer<VirtualMachineLive>;
-  volumes: Informer<VolumeLive>;
-  networks: Informer<NetworkLive>;
-  templates: Informer<TemplateLive>;
-  serviceOfferings: Informer<ServiceOfferingLive>;
+  ownVms: Informer<VirtualMachineObject>;
+  volumes: Informer<VolumeObject>;
+  networks: Informer<NetworkObject>;
+  templates: Informer<TemplateObject>;
+  serviceOfferings: Informer<ServiceOfferingObject>;
   consoleDir: string;
   /** Address the VNC console listens on (this host's management address). */
   vncListen: string;
@@ -65,7 +61,7 @@ export interface VirtualMachineDeps {
 /** Work that cannot proceed yet (a volume or network not made by the operator): Starting, not Error. */
 class NotYet extends Error {}
 
-function sizing(vm: VirtualMachineLive, offering: ServiceOfferingLive | undefined): { vcpus: number; memoryMiB: number } {
+function sizing(vm: VirtualMachineObject, offering: ServiceOfferingObject | undefined): { vcpus: number; memoryMiB: number } {
   const name = keyOf(vm);
   if (!offering) throw new NotYet(`ServiceOffering ${vm.spec.serviceOfferingRef.name} does not exist`);
   const vcpus = vm.spec.cpuNumber ?? offering.spec.cpuNumber;
@@ -93,12 +89,12 @@ const actionEvents: Partial<Record<DomainAction, { reason: string; note: string 
 
 export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Controller {
   const { manager, at, hypervisor, ownVms, volumes, networks, serviceOfferings } = deps;
-  const client = manager.client.resource<VirtualMachineLive>(RESOURCES.vms);
+  const client = manager.client.resource<VirtualMachineObject>(RESOURCES.vms);
   const fieldManager = agentFieldManager(at.host);
-  ownVms.addIndex(UID_INDEX, byField((vm: VirtualMachineLive) => vm.metadata.uid));
-  volumes.addIndex(VM_INDEX, byField((v: VolumeLive) => (v.spec.vmRef ? `${v.metadata.namespace ?? ''}/${v.spec.vmRef.name}` : undefined)));
+  ownVms.addIndex(UID_INDEX, byField((vm: VirtualMachineObject) => vm.metadata.uid));
+  volumes.addIndex(VM_INDEX, byField((v: VolumeObject) => (v.spec.vmRef ? `${v.metadata.namespace ?? ''}/${v.spec.vmRef.name}` : undefined)));
 
-  const disksOf = async (vm: VirtualMachineLive, signal: AbortSignal): Promise<Disk[]> => {
+  const disksOf = async (vm: VirtualMachineObject, signal: AbortSignal): Promise<Disk[]> => {
     const attached = volumes.byIndex(VM_INDEX, keyOf(vm)).filter((v) => v.metadata.deletionTimestamp === undefined);
     if (!attached.some((v) => v.spec.type === 'ROOT')) {
       throw new NotYet(`no ROOT Volume with spec.vmRef ${vm.metadata.name ?? ''} labelled kumulus.io/host=${at.host} in namespace ${vm.metadata.namespace ?? ''}`);
@@ -109,7 +105,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
     return disks.sort((a, b) => a.deviceId - b.deviceId || (a.volume.metadata.name ?? '').localeCompare(b.volume.metadata.name ?? ''));
   };
 
-  const nicsOf = async (vm: VirtualMachineLive): Promise<{ nics: DomainNic[]; status: NonNullable<VmStatus['nics']> }> => {
+  const nicsOf = async (vm: VirtualMachineObject): Promise<{ nics: DomainNic[]; status: NonNullable<VmStatus['nics']> }> => {
     const wanted = vm.spec.networks ?? [];
     if (wanted.length === 0) return { nics: [], status: [] };
     const { attached, problems } = await deps.networksOfHost.sync();
@@ -140,7 +136,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
     return { nics, status };
   };
 
-  const writeStatus = async (vm: VirtualMachineLive, status: VmStatus, signal: AbortSignal): Promise<void> => {
+  const writeStatus = async (vm: VirtualMachineObject, status: VmStatus, signal: AbortSignal): Promise<void> => {
     await client.applyStatus(
       { apiVersion: API_VERSIONS.VirtualMachine, kind: 'VirtualMachine', metadata: { name: vm.metadata.name, namespace: vm.metadata.namespace }, status },
       { fieldManager, force: true, signal },
@@ -148,7 +144,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
   };
 
   /** The status the agent owns, with conditions whose transition times move only on flips. */
-  const nextStatus = (vm: VirtualMachineLive, fields: VmStatus, conditions: { type: string; ok: boolean; reason: string; message?: string }[]): VmStatus => {
+  const nextStatus = (vm: VirtualMachineObject, fields: VmStatus, conditions: { type: string; ok: boolean; reason: string; message?: string }[]): VmStatus => {
     const holder = { conditions: (vm.status?.conditions ?? []).map((c) => ({ ...c })) as Condition[] };
     for (const c of conditions) setCondition(holder, { type: c.type, status: c.ok ? 'True' : 'False', reason: c.reason, message: c.message ?? '' }, vm.metadata.generation);
     const owned = new Set(conditions.map((c) => c.type));
@@ -163,7 +159,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
       {
         informer: volumes,
         map: (obj) => {
-          const ref = (obj as VolumeLive).spec.vmRef;
+          const ref = (obj as VolumeObject).spec.vmRef;
           return ref ? [{ namespace: obj.metadata.namespace, name: ref.name }] : [];
         },
       },

@@ -4,15 +4,15 @@
  * uid. They are read from libvirt when Prometheus scrapes, once per scrape for all families.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { VirtualMachineObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DomainStats, HypervisorDriver } from './drivers/hypervisor/types.ts';
-import type { VirtualMachineLive } from './resources.ts';
 import { errorMessage } from './resources.ts';
 
 const VM_LABELS = ['namespace', 'name', 'uid'] as const;
 
-export function registerVmMetrics(registry: Registry, deps: { hypervisor: HypervisorDriver; ownVms: Informer<VirtualMachineLive>; uidIndex: string; logger: Logger }): void {
+export function registerVmMetrics(registry: Registry, deps: { hypervisor: HypervisorDriver; ownVms: Informer<VirtualMachineObject>; uidIndex: string; logger: Logger }): void {
   let pending: Promise<{ vm: Record<(typeof VM_LABELS)[number], string>; stats: DomainStats }[]> | undefined;
   /** One hypervisor read per scrape, shared by every family collected in it. */
   const sample = () => {

@@ -5,6 +5,7 @@
  * deletionPolicy is Retain) and the agent's finalizer is removed.
  */
 import { agentFieldManager } from '../lib/agent-contract.ts';
+import type { DiskOfferingObject, PrimaryStorageObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -21,26 +22,21 @@ import {
   ensureAgentFinalizer,
   parseQuantityBytes,
   timestamp,
-  type DiskOfferingLive,
-  type PrimaryStorageLive,
-  type TemplateLive,
-  type VirtualMachineLive,
-  type VolumeLive,
 } from './resources.ts';
 
 export interface VolumeDeps {
   manager: Manager;
   storage: FileStorageDriver;
   at: HostPlacement;
-  volumes: Informer<VolumeLive>;
-  pools: Informer<PrimaryStorageLive>;
-  templates: Informer<TemplateLive>;
-  diskOfferings: Informer<DiskOfferingLive>;
-  ownVms: Informer<VirtualMachineLive>;
+  volumes: Informer<VolumeObject>;
+  pools: Informer<PrimaryStorageObject>;
+  templates: Informer<TemplateObject>;
+  diskOfferings: Informer<DiskOfferingObject>;
+  ownVms: Informer<VirtualMachineObject>;
 }
 
 export interface Disk {
-  volume: VolumeLive;
+  volume: VolumeObject;
   path: string;
   format: ImageFormat;
   deviceId: number;
@@ -49,14 +45,14 @@ export interface Disk {
 export const VM_INDEX = 'vm';
 
 /** `namespace/name` of the VM a Volume is attached to. */
-export function vmOfVolume(volume: VolumeLive): string | undefined {
+export function vmOfVolume(volume: VolumeObject): string | undefined {
   return volume.spec.vmRef ? `${volume.metadata.namespace ?? ''}/${volume.spec.vmRef.name}` : undefined;
 }
 
 const checksumAlgorithms: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
 
 /** The storage driver's template source for a Template object. */
-export function templateSourceOf(template: TemplateLive): TemplateSource {
+export function templateSourceOf(template: TemplateObject): TemplateSource {
   const name = keyOf(template);
   const match = /^\{([A-Z0-9-]+)\}([0-9a-fA-F]+)$/.exec(template.spec.checksum ?? '');
   const algorithm = checksumAlgorithms[match?.[1] ?? ''];
@@ -71,11 +67,11 @@ export function templateSourceOf(template: TemplateLive): TemplateSource {
 
 export function volumeHelpers(deps: VolumeDeps) {
   const { manager, storage, at, pools, templates, diskOfferings } = deps;
-  const client = manager.client.resource<VolumeLive>(RESOURCES.volumes);
+  const client = manager.client.resource<VolumeObject>(RESOURCES.volumes);
   const fieldManager = agentFieldManager(at.host);
 
   /** The pool a volume lives on: its recorded one, else the first pool in scope mounted here. */
-  const poolOf = (volume: VolumeLive): PrimaryStorageLive => {
+  const poolOf = (volume: VolumeObject): PrimaryStorageObject => {
     const recorded = volume.status?.pool;
     if (recorded) {
       const pool = pools.get(recorded);
@@ -91,14 +87,14 @@ export function volumeHelpers(deps: VolumeDeps) {
     return pool;
   };
 
-  const writeStatus = async (volume: VolumeLive, status: Record<string, unknown>, signal: AbortSignal): Promise<void> => {
+  const writeStatus = async (volume: VolumeObject, status: Record<string, unknown>, signal: AbortSignal): Promise<void> => {
     await client.applyStatus(
       { apiVersion: API_VERSIONS.Volume, kind: 'Volume', metadata: { name: volume.metadata.name, namespace: volume.metadata.namespace }, status },
       { fieldManager, force: true, signal },
     );
   };
 
-  const specOf = (volume: VolumeLive): VolumeSpec => {
+  const specOf = (volume: VolumeObject): VolumeSpec => {
     const uid = volume.metadata.uid ?? '';
     const name = keyOf(volume);
     const size = volume.spec.size !== undefined ? parseQuantityBytes(`Volume ${name} spec.size`, volume.spec.size) : undefined;
@@ -116,7 +112,7 @@ export function volumeHelpers(deps: VolumeDeps) {
   };
 
   /** Makes the volume's disk (recording its pool and the agent's finalizer first) and reports it Ready. */
-  const ensureDisk = async (volume: VolumeLive, signal: AbortSignal): Promise<Disk> => {
+  const ensureDisk = async (volume: VolumeObject, signal: AbortSignal): Promise<Disk> => {
     const pool = poolOf(volume);
     const poolSpec = poolSpecOf(pool);
     const spec = specOf(volume);
@@ -152,7 +148,7 @@ export function volumeHelpers(deps: VolumeDeps) {
     return { volume: live, path: observed.path, format, deviceId };
   };
 
-  const deleteDisk = async (volume: VolumeLive): Promise<void> => {
+  const deleteDisk = async (volume: VolumeObject): Promise<void> => {
     if (volume.spec.deletionPolicy === 'Retain') return;
     const recorded = volume.status?.pool ? pools.get(volume.status.pool) : undefined;
     if (recorded) await storage.deleteVolume(poolSpecOf(recorded), volume.metadata.uid ?? '');

@@ -1,6 +1,6 @@
 import type { KindInfo } from '../crds/index.ts';
 import type { InformerFactory } from '../lib/informer.ts';
-import { isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../lib/kube-client.ts';
+import { isNotFound, type KubeClient, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 
 /**
  * How admission rules read other objects. The webhook server backs it with informer caches;
@@ -30,9 +30,6 @@ export function specRefs(obj: KubeObject): string[] {
   return values;
 }
 
-export function resourceTypeOf(kind: KindInfo): ResourceType {
-  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
-}
 
 const cacheKey = (name: string, namespace?: string) => (namespace ? `${namespace}/${name}` : name);
 

@@ -1,8 +1,8 @@
 import { AsyncJob, type KindInfo, type AsyncJobObject } from '../../crds/index.ts';
 import { objectNameFor } from '../../lib/identity.ts';
-import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType } from '../../lib/kube-client.ts';
+import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { readingYourWrites } from '../../lib/read-your-writes.ts';
-import { createInfraCache, type InfraCache, type InformerSource, resourceTypeOf } from '../lists/cache.ts';
+import { createInfraCache, type InfraCache, type InformerSource } from '../lists/cache.ts';
 import type { Caller } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, internalError, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';

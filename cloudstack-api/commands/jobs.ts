@@ -1,11 +1,11 @@
 import { AsyncJob, type AsyncJobObject } from '../../crds/index.ts';
-import { resourceTypeOf } from '../lists/cache.ts';
 import { keywordMatches } from '../lists/filters.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
 import { asyncJobFields, type AsyncJobView } from '../protocol/jobs.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { type Infra, jobOutcome, untilCached } from './infra-support.ts';
+import { resourceTypeOf } from '../../lib/kube-client.ts';
 
 /**
  * queryAsyncJobResult and listAsyncJobs (PROTOCOL.md §5), answered from AsyncJob objects, so

@@ -1,14 +1,14 @@
 import { Account, AsyncJob, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
 import { credentialsSecret, hashPassword, newApiKey, readCredentials, type SecretObject } from '../../lib/credentials.ts';
 import { accountNamespaceFor, credentialsSecretName, objectNameFor, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
-import { ApiError as KubeApiError, isAlreadyExists, isNotFound, type KubeObject } from '../../lib/kube-client.ts';
+import { ApiError as KubeApiError, isAlreadyExists, isNotFound, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
 import { ownerReference } from '../../lib/ownership.ts';
 import type { Caller } from '../protocol/auth.ts';
 import { formatApiDate } from '../protocol/dates.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { ApiError, entityNotFound, internalError, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import type { AccessCheck, Tenancy } from '../tenancy/index.ts';
-import { resourceTypeOf, SECRETS } from '../tenancy/directory.ts';
+import { SECRETS } from '../tenancy/directory.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { TARGET_GENERATION_ANNOTATION, type JobResultMapper } from './infra-support.ts';
 

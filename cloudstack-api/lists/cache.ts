@@ -35,7 +35,7 @@ import {
   type ZoneObject,
 } from '../../crds/index.ts';
 import type { Informer } from '../../lib/informer.ts';
-import type { KubeObject, ResourceType } from '../../lib/kube-client.ts';
+import { type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
 import { byCreation } from './filters.ts';
 
@@ -68,9 +68,6 @@ export interface InformerSource {
   informer<T extends KubeObject = KubeObject>(type: ResourceType): Informer<T>;
 }
 
-export function resourceTypeOf(kind: KindInfo): ResourceType {
-  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
-}
 
 /** Index names, prefixed so they never collide with the controllers' on a shared informer. */
 export const INDEX = {

@@ -1,9 +1,9 @@
-import { Account, Domain, User, type AccountObject, type DomainObject, type KindInfo, type UserObject } from '../../crds/index.ts';
+import { Account, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
 import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, type ApiKeys, type SecretObject, type StoredCredentials } from '../../lib/credentials.ts';
 import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainGroupPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
 import type { Informer } from '../../lib/informer.ts';
-import type { KubeObject, ResourceType } from '../../lib/kube-client.ts';
+import { type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byField, type IndexFunc } from '../../lib/store.ts';
 import { AccountType, type AccountTypeValue, type Caller } from '../protocol/auth.ts';
 
@@ -17,9 +17,6 @@ import { AccountType, type AccountTypeValue, type Caller } from '../protocol/aut
 
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
 
-export function resourceTypeOf(kind: KindInfo): ResourceType {
-  return { group: kind.group, version: kind.version, plural: kind.plural, kind: kind.kind, namespaced: kind.scope === 'Namespaced' };
-}
 
 /** A Manager or an InformerFactory. */
 export interface InformerSource {

@@ -10,13 +10,12 @@ import { prepareInfrastructure, registerInfrastructureControllers } from '../../
 import { kindByName } from '../../crds/index.ts';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { mountAt } from '../../node-daemon/drivers/storage/mounts.ts';
 import { startLocalAgent, type LocalAgent } from '../../node-daemon/local.ts';
-import { resourceTypeOf } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
 
 /**

@@ -9,7 +9,6 @@ import { infrastructureCommands } from '../../cloudstack-api/commands/infrastruc
 import { createTenancy } from '../../cloudstack-api/tenancy/index.ts';
 import { agentFieldManager, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { registerAsyncJobController } from '../../controllers/async-job.ts';
-import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, Domain, Host, User, kindByName } from '../../crds/index.ts';
@@ -17,7 +16,7 @@ import { bootstrapAdmin, type AdminCredentials } from '../../lib/bootstrap-admin
 import { credentialsSecret, newApiKey } from '../../lib/credentials.ts';
 import { createInformerFactory, type InformerFactory } from '../../lib/informer.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerAsyncJobController } from '../../controllers/async-job.ts';
-import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, SSHKeyPair, User, Zone } from '../../crds/index.ts';
 import { ADMIN_CREDENTIALS_SECRET, bootstrapAdmin } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, verifyPassword, type SecretObject } from '../../lib/credentials.ts';
 import { callerIdentity, credentialsSecretName, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
-import { createKubeClient, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
+import { createKubeClient, type KubeClient, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { runApi, type RunningApi } from '../../cloudstack-api/main.ts';

@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountRoleName, TENANT_BINDING } from '../../controllers/account.ts';
-import { resourceTypeOf } from '../../controllers/infra-context.ts';
 import { ADMIN_ROLE, CATALOG_ROLE, TENANT_ROLE } from '../../controllers/rbac.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, Domain, SSHKeyPair, User, Zone } from '../../crds/index.ts';
 import { accountGroup, callerIdentity, LABEL_ACCOUNT, LABEL_DOMAIN } from '../../lib/identity.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';

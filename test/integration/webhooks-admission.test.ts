@@ -4,10 +4,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { kindByName } from '../../crds/index.ts';
-import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
+import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { bootstrapAdmin, ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { log } from '../../lib/log.ts';
-import { resourceTypeOf } from '../../webhooks/lookup.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
