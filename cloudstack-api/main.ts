@@ -3,11 +3,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AdminCredentials, bootstrapAdmin } from '../lib/bootstrap-admin.ts';
 import { addressOption, type ConfigOf, logLevelOption, optionalStringOption, parseConfig } from '../lib/config.ts';
+import { Cluster, Zone, type ClusterObject, type ZoneObject } from '../crds/index.ts';
+import { LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { createInformerFactory } from '../lib/informer.ts';
-import { createKubeClient } from '../lib/kube-client.ts';
+import { createKubeClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createApiApp } from './app.ts';
-import { createCommandTable } from './commands/define.ts';
+import { createCommandTable, type CommandContext } from './commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from './commands/discovery.ts';
 import { infrastructureCommands } from './commands/infrastructure.ts';
 import { tenancyCommands } from './commands/tenancy.ts';
@@ -61,8 +63,18 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const adminCredentials = await bootstrapAdmin(client, logger);
   const tenancy = createTenancy({ client, informers });
   const tenancyTable = tenancyCommands(tenancy);
+  const zones = informers.informer<ZoneObject>(resourceTypeOf(Zone));
+  const clusters = informers.informer<ClusterObject>(resourceTypeOf(Cluster));
+  /** The hypervisors of a zone's clusters; undefined when the caller may not see that zone. */
+  const zoneHypervisors = async (zoneId: string, ctx: CommandContext) => {
+    if (!(await tenancy.mayList(ctx.caller, resourceTypeOf(Zone)))) return undefined;
+    const zone = zones.list().find((z) => z.metadata.uid === zoneId);
+    if (!zone) return undefined;
+    const inZone = clusters.list().filter((c) => c.metadata.labels?.[LABEL_ZONE] === zone.metadata.name);
+    return [...new Set(inZone.flatMap((c) => c.spec.hypervisor ?? []))].sort();
+  };
   const commands = createCommandTable([
-    ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
+    ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors }),
     ...tenancyTable.commands,
     ...infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers, jobResults: tenancyTable.jobResults }),
   ]);

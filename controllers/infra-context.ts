@@ -67,10 +67,7 @@ export const CHILDREN_FINALIZER = 'infra.kumulus.io/children';
 /** Holds an offering or range while something uses it. */
 export const IN_USE_FINALIZER = 'infra.kumulus.io/in-use';
 
-export const LABEL_ZONE = 'kumulus.io/zone';
-export const LABEL_POD = 'kumulus.io/pod';
-export const LABEL_CLUSTER = 'kumulus.io/cluster';
-export const LABEL_HOST = 'kumulus.io/host';
+export { LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 
 /** Index names, prefixed so they never collide with other controllers' indexes on shared informers. */
 export const INDEX = {

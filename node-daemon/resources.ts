@@ -19,10 +19,7 @@ import {
 import { isConflict, isNotFound, type KubeObject, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { addFinalizer, removeFinalizer } from '../lib/ownership.ts';
 
-export const LABEL_ZONE = 'kumulus.io/zone';
-export const LABEL_CLUSTER = 'kumulus.io/cluster';
-/** On VMs placed on a host (with status.placement.host) and on their Volumes. */
-export const LABEL_HOST = 'kumulus.io/host';
+export { LABEL_CLUSTER, LABEL_HOST, LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 /** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
 export const AGENT_FINALIZER = 'kumulus.io/agent';
 

@@ -111,6 +111,7 @@ describe('kumulus local (npm start)', function () {
     expect(metrics).to.match(/^leader_election_master_status\{name="kumulus-operator"\} 1$/m);
     expect(metrics).to.match(/^rest_client_requests_total\{code="2\d\d",method="(GET|POST|PUT|PATCH)"[^}]*\} [1-9]/m);
 
+    let zone1Uid = '';
     if (installed('kubectl', 'version', '--client')) {
       const kubectl = (...args: string[]) => run('kubectl', ['--kubeconfig', env['KUBECONFIG'] ?? '', ...args], { cwd: repoRoot });
       const applied = await kubectl('apply', '--server-side', '-R', '-f', 'examples/zone-advanced/');
@@ -118,6 +119,8 @@ describe('kumulus local (npm start)', function () {
       // This machine's agent joins cluster1 once it exists; the zone is Ready once its host is Up
       // and its SharedMountPoint pool is mounted there.
       await kubectl('wait', '--for=condition=Ready', 'zones.infra.kumulus.io', '--all', '--timeout=90s');
+      zone1Uid = (await kubectl('get', 'cszone', 'zone1', '-o', 'jsonpath={.metadata.uid}')).stdout;
+      expect(zone1Uid).to.match(/^[0-9a-f-]{36}$/);
       const hosts = JSON.parse((await kubectl('get', 'cshost', '-o', 'json')).stdout) as {
         items: { metadata: { name: string }; status?: { state?: string; capacity?: { cpuNumber?: number; memoryBytes?: number } } }[];
       };
@@ -158,6 +161,15 @@ describe('kumulus local (npm start)', function () {
       kc2.loadFromFile(env['KUBECONFIG'] ?? '');
       const stored = await k8s.KubernetesObjectApi.makeApiClient(kc2).list('infra.kumulus.io/v1alpha1', 'Zone');
       expect(stored.items.map((z) => z.metadata?.uid), 'the API id is the object uid').to.include(made?.id);
+      if (zone1Uid) {
+        const hypervisors = JSON.parse((await cs(['listHypervisors', `zoneid=${zone1Uid}`])).stdout) as { hypervisor?: { name: string }[] };
+        expect(hypervisors.hypervisor?.map((h) => h.name)).to.deep.equal(['KVM']);
+      }
+      const unknownZone = await cs(['listHypervisors', 'zoneid=00000000-0000-4000-8000-000000000000']).then(
+        () => expect.fail('listHypervisors answered for a zone that does not exist'),
+        (err: unknown) => `${(err as { stdout?: string }).stdout ?? ''}`,
+      );
+      expect(unknownZone).to.include('"errorcode": 431');
       const wrong = await cs(['listZones'], 'not-the-secret').then(
         () => expect.fail('a request signed with the wrong secret was served'),
         (err: unknown) => `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`,
