@@ -1,8 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import express from 'express';
-import { fork } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +19,7 @@ import { log, setLogLevel } from '../lib/log.ts';
 import { createManager } from '../lib/manager.ts';
 import { specSignature } from '../test/support/cloudstack-client.ts';
 import { sharedControlPlane, stopSharedControlPlane } from '../test/support/cluster.ts';
+import { forkServer, load, median, type Measurement } from './support/http-load.ts';
 
 /**
  * listHosts and listZones latency with many hosts present (5,000 by default), served by the
@@ -57,71 +56,11 @@ async function serve(kind: string, kubeconfigPath: string): Promise<void> {
   process.on('message', () => process.exit(0));
 }
 
-async function startServer(kind: string, kubeconfigPath: string): Promise<{ port: number; stop: () => void }> {
-  const child = fork(import.meta.filename, ['serve', kind, kubeconfigPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((done, fail) => {
-    child.once('message', (message: { port: number }) => done(message.port));
-    child.once('exit', (code) => fail(new Error(`${kind} server exited with ${code}`)));
-  });
-  return { port, stop: () => child.send('stop') };
-}
-
 function signed(command: string, params: Record<string, string>, keys: { apiKey: string; secretKey: string }, index: number): string {
   const expires = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+0000`;
   const all: Record<string, string> = { command, ...params, response: 'json', apiKey: keys.apiKey, signatureVersion: '3', expires, _: String(index) };
   all['signature'] = specSignature(all, keys.secretKey);
   return `/client/api?${new URLSearchParams(all).toString()}`;
-}
-
-function get(agent: http.Agent, port: number, path: string): Promise<{ status: number; bytes: number }> {
-  return new Promise((done, fail) => {
-    const request = http.get({ host: '127.0.0.1', port, path, agent }, (response) => {
-      let bytes = 0;
-      response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      response.on('end', () => done({ status: response.statusCode ?? 0, bytes }));
-    });
-    request.on('error', fail);
-  });
-}
-
-interface Measurement {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  failures: number;
-  bytes: number;
-}
-
-async function load(port: number, paths: readonly string[], seconds: number, concurrency: number): Promise<Measurement> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let failures = 0;
-  let bytes = 0;
-  let next = 0;
-  const drive = async (until: number, record: boolean): Promise<void> => {
-    while (performance.now() < until) {
-      const path = paths[next++ % paths.length] as string;
-      const start = performance.now();
-      const reply = await get(agent, port, path);
-      if (!record) continue;
-      latencies.push(performance.now() - start);
-      bytes = reply.bytes;
-      if (reply.status !== 200 && failures++ === 0) console.error(`first failure: HTTP ${reply.status}`);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, () => drive(performance.now() + 1000, false)));
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, () => drive(started + seconds * 1000, true)));
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { requestsPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), failures, bytes };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** Runs `tasks` with at most `width` in flight. */
@@ -181,7 +120,7 @@ async function main(): Promise<void> {
   const kubeconfigPath = join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
   const round = (value: number) => Math.round(value * 100) / 100;
-  const servers = { baseline: await startServer('baseline', kubeconfigPath), api: await startServer('api', kubeconfigPath) };
+  const servers = { baseline: await forkServer(import.meta.filename, ['serve', 'baseline', kubeconfigPath], 'baseline'), api: await forkServer(import.meta.filename, ['serve', 'api', kubeconfigPath], 'api') };
   const someHost = (await client.resource(resourceTypeOf(Host)).get({ name: 'bench-host-0' })).metadata.uid ?? '';
   const workloads = {
     baseline: Array.from({ length: 500 }, (_, i) => signed('listZones', {}, keys, i)),

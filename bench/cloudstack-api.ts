@@ -1,6 +1,4 @@
 import express from 'express';
-import { fork } from 'node:child_process';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import winston from 'winston';
 import { createApiApp } from '../cloudstack-api/app.ts';
@@ -9,6 +7,7 @@ import { defaultCapabilities, discoveryCommands } from '../cloudstack-api/comman
 import { AccountType, type Caller } from '../cloudstack-api/protocol/auth.ts';
 import { createInMemorySessionStore } from '../cloudstack-api/protocol/memory-session-store.ts';
 import { specSignature } from '../test/support/cloudstack-client.ts';
+import { forkServer, load, median, type Measurement } from './support/http-load.ts';
 
 /**
  * Signed GET requests per second against listCapabilities, and the same load against an
@@ -64,62 +63,6 @@ function signedPath(index: number): string {
   return `/client/api?${new URLSearchParams(params).toString()}`;
 }
 
-async function startServer(kind: string): Promise<{ port: number; stop: () => void }> {
-  const child = fork(import.meta.filename, ['serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (message: { port: number }) => resolve(message.port));
-    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
-  });
-  return { port, stop: () => child.send('stop') };
-}
-
-function get(agent: http.Agent, port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: '127.0.0.1', port, path, agent }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-    });
-    request.on('error', reject);
-  });
-}
-
-interface Measurement {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  failures: number;
-}
-
-async function load(port: number, paths: readonly string[], seconds: number, concurrency: number): Promise<Measurement> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const latencies: number[] = [];
-  let failures = 0;
-  let next = 0;
-  const drive = async (until: number, record: boolean): Promise<void> => {
-    while (performance.now() < until) {
-      const path = paths[next++ % paths.length] as string;
-      const start = performance.now();
-      const status = await get(agent, port, path);
-      if (!record) continue;
-      latencies.push(performance.now() - start);
-      if (status !== 200) failures++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, () => drive(performance.now() + 1000, false)));
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, () => drive(started + seconds * 1000, true)));
-  const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { requestsPerSecond: latencies.length / elapsed, p50Ms: at(0.5), p99Ms: at(0.99), failures };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 3);
   const concurrency = Number(process.argv[3] ?? 16);
@@ -128,7 +71,7 @@ async function main(): Promise<void> {
   const round = (value: number) => Math.round(value * 100) / 100;
 
   // Both servers stay up and take turns, so a busy neighbour on a shared machine slows both alike.
-  const servers = { baseline: await startServer('baseline'), api: await startServer('api') };
+  const servers = { baseline: await forkServer(import.meta.filename, ['serve', 'baseline'], 'baseline'), api: await forkServer(import.meta.filename, ['serve', 'api'], 'api') };
   const samples: Record<keyof typeof servers, Measurement[]> = { baseline: [], api: [] };
   try {
     for (let i = 0; i < rounds; i++) {

@@ -1,7 +1,7 @@
 import { Account, AsyncJob, Domain, User, type AccountObject, type DomainObject, type UserObject } from '../../crds/index.ts';
 import { credentialsSecret, hashPassword, newApiKey, readCredentials, type SecretObject } from '../../lib/credentials.ts';
 import { accountNamespaceFor, credentialsSecretName, objectNameFor, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
-import { ApiError as KubeApiError, isAlreadyExists, isNotFound, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
+import { ApiError as KubeApiError, isAlreadyExists, isNotFound, type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { ownerReference } from '../../lib/ownership.ts';
 import type { Caller } from '../protocol/auth.ts';
 import { formatApiDate } from '../protocol/dates.ts';
@@ -66,6 +66,15 @@ export interface TenancyCommands {
 
 export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
   const dir = tenancy.directory;
+
+  /** Sets an account's or a user's state as the caller: RBAC decides whether it may. */
+  function setState<T extends AccountObject | UserObject>(ctx: CommandContext, type: ResourceType, target: T, state: string, what: string): Promise<T> {
+    return tenancy
+      .clientFor(ctx.caller)
+      .resource<T>(type)
+      .patch({ name: target.metadata.name ?? '' }, { spec: { state } }, 'merge')
+      .catch((err: unknown) => failure(err, ctx.caller, what));
+  }
 
   // Views ------------------------------------------------------------------------------------
 
@@ -569,11 +578,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       async handle(params, ctx) {
         await synced();
         const account = accountOf('enableaccount', params, ctx);
-        return tenancy
-          .clientFor(ctx.caller)
-          .resource<AccountObject>(ACCOUNTS)
-          .patch({ name: account.metadata.name ?? '' }, { spec: { state: 'enabled' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `enable account ${account.spec.displayName ?? account.metadata.name}`));
+        return setState(ctx, ACCOUNTS, account, 'enabled', `enable account ${account.spec.displayName ?? account.metadata.name}`);
       },
       map: accountFields,
     }),
@@ -591,11 +596,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         await synced();
         const account = accountOf('disableaccount', params, ctx);
         if (account.metadata.uid === ctx.caller.accountId) throw invalidParameterValue('The caller cannot disable its own account');
-        const updated = await tenancy
-          .clientFor(ctx.caller)
-          .resource<AccountObject>(ACCOUNTS)
-          .patch({ name: account.metadata.name ?? '' }, { spec: { state: params.lock ? 'locked' : 'disabled' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `disable account ${account.spec.displayName ?? account.metadata.name}`));
+        const updated = await setState(ctx, ACCOUNTS, account, params.lock ? 'locked' : 'disabled', `disable account ${account.spec.displayName ?? account.metadata.name}`);
         return { jobid: await submitJob(ctx, updated, Account, false) };
       },
     }),
@@ -610,11 +611,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       async handle(params, ctx) {
         await synced();
         const account = accountOf('lockaccount', params, ctx);
-        return tenancy
-          .clientFor(ctx.caller)
-          .resource<AccountObject>(ACCOUNTS)
-          .patch({ name: account.metadata.name ?? '' }, { spec: { state: 'locked' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `lock account ${account.spec.displayName ?? account.metadata.name}`));
+        return setState(ctx, ACCOUNTS, account, 'locked', `lock account ${account.spec.displayName ?? account.metadata.name}`);
       },
       map: accountFields,
     }),
@@ -741,11 +738,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       async handle(params, ctx) {
         await synced();
         const user = userById('enableuser', params.id);
-        return tenancy
-          .clientFor(ctx.caller)
-          .resource<UserObject>(USERS)
-          .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'enabled' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `enable user ${user.spec.username}`));
+        return setState(ctx, USERS, user, 'enabled', `enable user ${user.spec.username}`);
       },
       map: userFields,
     }),
@@ -758,11 +751,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         await synced();
         const user = userById('disableuser', params.id);
         if (user.metadata.uid === ctx.caller.userId) throw invalidParameterValue('The caller cannot disable itself');
-        const updated = await tenancy
-          .clientFor(ctx.caller)
-          .resource<UserObject>(USERS)
-          .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'disabled' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `disable user ${user.spec.username}`));
+        const updated = await setState(ctx, USERS, user, 'disabled', `disable user ${user.spec.username}`);
         return { jobid: await submitJob(ctx, updated, User, false) };
       },
     }),
@@ -775,11 +764,7 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
         await synced();
         const user = userById('lockuser', params.id);
         if (user.metadata.uid === ctx.caller.userId) throw invalidParameterValue('The caller cannot lock itself');
-        return tenancy
-          .clientFor(ctx.caller)
-          .resource<UserObject>(USERS)
-          .patch({ name: user.metadata.name ?? '' }, { spec: { state: 'locked' } }, 'merge')
-          .catch((err: unknown) => failure(err, ctx.caller, `lock user ${user.spec.username}`));
+        return setState(ctx, USERS, user, 'locked', `lock user ${user.spec.username}`);
       },
       map: userFields,
     }),

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAllDocuments } from 'yaml';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName } from '../../crds/index.ts';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
@@ -17,6 +16,7 @@ import { createManager, type Manager } from '../../lib/manager.ts';
 import { mountAt } from '../../node-daemon/drivers/storage/mounts.ts';
 import { startLocalAgent, type LocalAgent } from '../../node-daemon/local.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
+import { suffixedZoneExample } from '../support/examples.ts';
 
 /**
  * `kumulus local`'s agent, end to end: the real control plane, the operator's infrastructure
@@ -57,33 +57,6 @@ async function waitFor(resource: ResourceClient<Obj>, name: string, what: string
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${resource.type.kind} ${name} ${what}; last seen: ${JSON.stringify(last?.status ?? 'absent')}`);
     await sleep(250);
   }
-}
-
-/** examples/zone-advanced (without the namespace and the global Configuration), every name suffixed. */
-async function exampleDocs(suffix: string): Promise<{ docs: Obj[]; names: Map<string, string> }> {
-  const dir = join(repoRoot, 'examples/zone-advanced');
-  const docs: Obj[] = [];
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
-    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
-      const obj = doc.toJS() as Obj | null;
-      if (obj && obj.kind !== 'Namespace' && obj.kind !== 'Configuration') docs.push(obj);
-    }
-  }
-  const names = new Map(docs.map((d) => [d.metadata.name ?? '', `${d.metadata.name}-${suffix}`]));
-  const rename = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(rename);
-    if (!value || typeof value !== 'object') return value;
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => {
-        if (k.endsWith('Ref') && v && typeof v === 'object' && 'name' in v) {
-          const ref = v as { name: string };
-          return [k, { ...ref, name: names.get(ref.name) ?? ref.name }];
-        }
-        return [k, rename(v)];
-      }),
-    );
-  };
-  return { docs: docs.map((d) => ({ ...d, metadata: { name: names.get(d.metadata.name ?? '') }, spec: rename(d.spec) as Record<string, unknown> })), names };
 }
 
 function memTotal(text: string): number {
@@ -128,7 +101,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
   });
 
   it('waits for its cluster, then joins it: Host Up with real capacity within 30 s, heartbeat Lease renewed, pool Up with this host’s mount, Zone Ready', async function () {
-    const { docs, names } = await exampleDocs(suffix);
+    const { docs, names } = await suffixedZoneExample(suffix);
     const clusterName = names.get('cluster1') ?? '';
     local = await startLocalAgent({ kubeConfig: await sharedKubeConfig(), stateDir, logger: log.child({ test: 'agent-local' }), cluster: clusterName, nodeName: node });
     expect(await mountAt(SHARED), `${SHARED} is a mount point while the agent runs`).to.not.equal(undefined);

@@ -1,8 +1,5 @@
 import { expect } from 'chai';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAllDocuments } from 'yaml';
 import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';
@@ -11,6 +8,7 @@ import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { suffixedZoneExample } from '../support/examples.ts';
 
 /**
  * The infrastructure controllers against the real control plane. The test plays the agent:
@@ -18,7 +16,6 @@ import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/clus
  * reports capacity, bridges and mounts through server-side apply, as node-daemon will.
  */
 
-const repoRoot = resolve(import.meta.dirname, '../..');
 const GiB = 2 ** 30;
 const TiB = 2 ** 40;
 
@@ -119,32 +116,8 @@ function playAgent(client: KubeClient, host: string, node: string) {
 
 /** Applies examples/zone-advanced with every cluster-scoped name suffixed, so runs never collide. */
 async function applyExample(client: KubeClient, suffix: string): Promise<Map<string, string>> {
-  const dir = join(repoRoot, 'examples/zone-advanced');
-  const docs: Obj[] = [];
-  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
-    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
-      const obj = doc.toJS() as Obj | null;
-      if (obj && obj.kind !== 'Namespace' && obj.kind !== 'Configuration') docs.push(obj);
-    }
-  }
-  const names = new Map(docs.map((d) => [d.metadata.name ?? '', `${d.metadata.name}-${suffix}`]));
-  const rename = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(rename);
-    if (!value || typeof value !== 'object') return value;
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => {
-        if (k.endsWith('Ref') && v && typeof v === 'object' && 'name' in v) {
-          const ref = v as { name: string };
-          return [k, { ...ref, name: names.get(ref.name) ?? ref.name }];
-        }
-        return [k, rename(v)];
-      }),
-    );
-  };
-  for (const doc of docs) {
-    const renamed = { ...doc, metadata: { name: names.get(doc.metadata.name ?? '') }, spec: rename(doc.spec) as Record<string, unknown> };
-    await api(client, doc.kind ?? '').create(renamed);
-  }
+  const { docs, names } = await suffixedZoneExample(suffix);
+  for (const doc of docs) await api(client, doc.kind ?? '').create(doc);
   return names;
 }
 
