@@ -258,7 +258,14 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
       const state = stateOf(power, observed);
       const running = observed?.state === 'running';
       const console = running ? await hypervisor.console(uid) : undefined;
-      const startedAt = running ? (actions.includes('start') || !previous.startedAt ? timestamp() : previous.startedAt) : previous.startedAt;
+      // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
+      const startedAt = running
+        ? observed.startedAt
+          ? timestamp(observed.startedAt)
+          : actions.includes('start') || !previous.startedAt
+            ? timestamp()
+            : previous.startedAt
+        : previous.startedAt;
       const settled = (power === 'Running' && state === 'Running') || (power === 'Stopped' && state === 'Stopped');
       const fields = {
         state,

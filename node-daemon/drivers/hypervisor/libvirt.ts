@@ -75,6 +75,22 @@ async function qemuPid(uid: string): Promise<number | undefined> {
   return undefined;
 }
 
+/** /proc counts in USER_HZ, which Linux fixes at 100 for user space (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * When a process started: its start time in clock ticks after boot (/proc/<pid>/stat, field 22)
+ * plus the boot time (/proc/stat btime). Whole seconds, like the status timestamps.
+ */
+async function processStartedAt(pid: number): Promise<Date | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[19]);
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(await readFile('/proc/stat', 'utf8').catch(() => ''))?.[1]);
+  if (!Number.isFinite(ticks) || !Number.isFinite(bootSeconds) || !stat) return undefined;
+  return new Date((bootSeconds + Math.floor(ticks / CLOCK_TICKS_PER_SECOND)) * 1000);
+}
+
 /** `virsh vncdisplay`: "127.0.0.1:0" is display 0, i.e. TCP port 5900. */
 export function parseVncDisplay(text: string): { host: string; port: number } | undefined {
   const match = /^(.*):(\d+)$/.exec(text.trim());
@@ -103,12 +119,14 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     const state = stateFromDomstate(await virsh('domstate', name));
     const specDigest = digestOfDomainXml(xml);
     const pid = state === 'running' || state === 'paused' ? await qemuPid(uid) : undefined;
+    const startedAt = pid !== undefined ? await processStartedAt(pid) : undefined;
     return {
       uid,
       name,
       state,
       ...(specDigest !== undefined ? { specDigest } : {}),
       ...(pid !== undefined ? { pid } : {}),
+      ...(startedAt !== undefined ? { startedAt } : {}),
     };
   };
 

@@ -27,6 +27,7 @@ export function simulatorDriver(): HypervisorDriver & { readonly domainCount: ()
     name: domainName(d.uid),
     state: d.state,
     specDigest: d.digest,
+    ...(d.state === 'running' ? { startedAt: new Date(d.startedAt) } : {}),
   });
   const setState = (d: SimulatedDomain, state: DomainState, detail: string): void => {
     d.state = state;

@@ -62,6 +62,11 @@ export interface DomainObservation {
   specDigest?: string;
   /** The QEMU process id while the domain runs (libvirt only). */
   pid?: number;
+  /**
+   * When the running domain started, read from the hypervisor itself, so every agent (a
+   * restarted one too) reports the same instant.
+   */
+  startedAt?: Date;
 }
 
 /** What apply did; empty when everything was already right. */
