@@ -5,6 +5,7 @@
  * addresses handed out). Parents add their children's rollups; nothing here reads the API.
  */
 import { CAPACITY_TYPES } from '../crds/index.ts';
+import { ipToInt } from '../lib/ipv4.ts';
 
 export type CapacityType = (typeof CAPACITY_TYPES)[number];
 
@@ -145,16 +146,16 @@ export function thresholdBreaches(rollup: Rollup, rules: readonly ThresholdRule[
 
 /** Addresses from `start` to `end` inclusive (dotted IPv4). */
 export function rangeSize(start: string, end: string): number {
-  return Math.max(0, ipToInt(end) - ipToInt(start) + 1);
+  return Math.max(0, addressOf(end) - addressOf(start) + 1);
 }
 
-export function ipToInt(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`"${ip}" is not a dotted IPv4 address`);
-  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
+function addressOf(ip: string): number {
+  const n = ipToInt(ip);
+  if (n === undefined) throw new Error(`"${ip}" is not a dotted IPv4 address`);
+  return n;
 }
 
 export function ipInRange(ip: string, start: string, end: string): boolean {
-  const n = ipToInt(ip);
-  return n >= ipToInt(start) && n <= ipToInt(end);
+  const n = addressOf(ip);
+  return n >= addressOf(start) && n <= addressOf(end);
 }

@@ -1,4 +1,5 @@
 import { IPRange, type IPRangeObject } from '../../crds/index.ts';
+import { subnetOf } from '../../lib/ipv4.ts';
 import { INDEX } from '../lists/cache.ts';
 import { byCreation, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
@@ -19,18 +20,6 @@ const RANGE_PARAMS = {
   'spec.podRef.name': 'podid',
   'spec.physicalNetworkRef.name': 'physicalnetworkid',
 };
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-/** The subnet of a gateway and netmask, as CIDR (`10.1.1.0/24`). */
-function cidrOf(gateway: string, netmask: string): string {
-  const mask = ipToInt(netmask);
-  const prefix = mask.toString(2).replace(/0+$/, '').length;
-  const network = (ipToInt(gateway) & mask) >>> 0;
-  return `${[24, 16, 8, 0].map((shift) => (network >>> shift) & 255).join('.')}/${prefix}`;
-}
 
 /** `vlan`: `100`, `vlan://100` or `untagged`. */
 function parseVlan(text: string | undefined): number | undefined | 'invalid' {
@@ -53,7 +42,7 @@ export function vlanIpRangeItem(infra: Infra, range: IPRangeObject): Fields {
     vlan: spec.vlan === undefined ? 'vlan://untagged' : `vlan://${spec.vlan}`,
     gateway: spec.gateway,
     netmask: spec.netmask,
-    cidr: cidrOf(spec.gateway, spec.netmask),
+    cidr: subnetOf(spec.gateway, spec.netmask)?.cidr,
     startip: spec.startIp,
     endip: spec.endIp,
     forvirtualnetwork: spec.purpose === 'Public',

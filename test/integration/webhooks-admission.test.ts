@@ -263,6 +263,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     { what: 'a VM sizing a fixed offering', object: vm('vm-memory', { memory: '2Gi' }), field: 'spec.memory', fix: /fixed size; remove spec\.memory/, by: 'webhook' },
     { what: 'a VM of an Inactive offering', object: vm('vm-retired', { serviceOfferingRef: { name: retiredSize } }), field: 'spec.serviceOfferingRef.name', fix: /is Inactive .*choose an Active service offering/, by: 'webhook' },
     { what: 'a VM address outside its network', object: vm('vm-ip', { networks: [{ name: n('web'), ipAddress: '10.1.2.10' }] }), field: 'spec.networks[0].ipAddress', fix: /not a guest address of network .*use one in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
+    { what: 'a VM on its network\'s DHCP service address', object: vm('vm-dhcp', { networks: [{ name: n('web'), ipAddress: '10.1.1.254' }] }), field: 'spec.networks[0].ipAddress', fix: /reserved for network .*DHCP and DNS service on every host; use another address in 10\.1\.1\.0\/24/, by: 'webhook' },
     { what: 'a VM on a missing network', object: vm('vm-nonet', { networks: [{ name: n('nonet') }] }), field: 'spec.networks[0].name', fix: /Network .* does not exist/, by: 'webhook' },
     { what: 'a VM data disk without its custom size', object: vm('vm-disk', { dataDisks: [{ name: 'data', diskOfferingRef: { name: customDisk } }] }), field: 'spec.dataDisks[0].size', fix: /is required: .*give a size from 1Gi to 100Gi/, by: 'webhook' },
     { what: 'a VM with a missing key pair', object: vm('vm-nokey', { sshKeyPairRef: { name: n('nokey') } }), field: 'spec.sshKeyPairRef.name', fix: /SSHKeyPair .* does not exist/, by: 'webhook' },
@@ -282,6 +283,8 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     // Operations and allocation records
     { what: 'a global setting of the wrong type', object: make('Configuration', 'global', { settings: { 'cpu.overprovisioning.factor': 'two' } }), field: 'spec.settings[cpu.overprovisioning.factor]', fix: /"two" is not valid .*give a number above 0/, by: 'webhook', dryRun: true },
     { what: 'an address outside its range', object: make('IPAddress', n('ip-out'), { address: `${pub}.200`, purpose: 'Public', ipRangeRef: { name: publicRange } }), field: 'spec.address', fix: /outside IP range .*take an address from the range/, by: 'webhook' },
+    { what: 'a guest address on its network\'s DHCP service address', object: make('IPAddress', n('ip-dhcp'), { address: '10.1.1.254', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /reserved for network .*DHCP and DNS service on every host; take another address in 10\.1\.1\.0\/24/, by: 'webhook' },
+    { what: 'a guest address on its network\'s broadcast address', object: make('IPAddress', n('ip-bcast'), { address: '10.1.1.255', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /not a host address of network .*take one in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
     { what: 'a VXLAN id on a VLAN-only physical network', object: make('VlanAllocation', n('pn-vxlan-5000'), { physicalNetworkRef: { name: physnet }, isolation: 'VXLAN', id: 5000 }), field: 'spec.isolation', fix: /isolates by VLAN, not VXLAN/, by: 'webhook' },
   ];
 

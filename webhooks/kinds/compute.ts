@@ -23,15 +23,13 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
+import { guestServiceAddress, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   defaultDisplayText,
   domainScopeErrors,
   inactiveOffering,
-  intToIp,
-  ipToInt,
   kindAdmission,
-  parseCidr,
   quantityValue,
   refChanged,
   resolveRef,
@@ -140,6 +138,8 @@ async function nicErrors(lookup: Lookup, vm: VirtualMachineAdmitted, old: Virtua
       errors.push({ field: ipPath, message: `${nic.ipAddress} is not a guest address of network ${nic.name} (${cidr}); use one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
     } else if (gateway === nic.ipAddress) {
       errors.push({ field: ipPath, message: `${nic.ipAddress} is network ${nic.name}'s gateway; use another address in ${cidr}` });
+    } else if (guestServiceAddress(net.cidr, gateway) === nic.ipAddress) {
+      errors.push({ field: ipPath, message: `${nic.ipAddress} is reserved for network ${nic.name}'s DHCP and DNS service on every host; use another address in ${cidr}` });
     }
   }
   return errors;

@@ -34,17 +34,16 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
+import { ipToInt, subnetOf } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   defaultDisplayText,
-  ipToInt,
   kindAdmission,
   overlaps,
   refChanged,
   resolveNew,
   resolveRef,
   showInterval,
-  subnetOf,
   subnetRangeErrors,
   whenChanged,
   type Admitted,

@@ -19,14 +19,12 @@ import {
 import { VLAN_MAX } from '../../crds/common.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
+import { guestServiceAddress, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   domainScopeErrors,
   inactiveOffering,
-  intToIp,
-  ipToInt,
   kindAdmission,
-  parseCidr,
   refChanged,
   resolveRef,
   tenantOf,
@@ -153,8 +151,13 @@ export function ipAddressAdmission(lookup: Lookup): KindAdmission<IPAddressAdmit
         }
         const cidr = network.parent ? (network.parent.spec.cidr ?? network.parent.status?.cidr) : undefined;
         const net = cidr ? parseCidr(cidr) : undefined;
-        if (net && address !== undefined && !r && (address < net.network || address > net.broadcast)) {
-          errors.push({ field: 'spec.address', message: `${spec.address} is outside network ${network.parent?.metadata.name}'s CIDR ${cidr}; take an address inside it` });
+        if (cidr && net && address !== undefined && !r) {
+          const name = network.parent?.metadata.name;
+          if (address <= net.network || address >= net.broadcast) {
+            errors.push({ field: 'spec.address', message: `${spec.address} is not a host address of network ${name}'s CIDR ${cidr}; take one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
+          } else if (spec.address === guestServiceAddress(cidr, network.parent?.spec.gateway ?? network.parent?.status?.gateway)) {
+            errors.push({ field: 'spec.address', message: `${spec.address} is reserved for network ${name}'s DHCP and DNS service on every host; take another address in ${cidr}` });
+          }
         }
         return errors;
       },

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { NETMASKS } from '../../crds/common.ts';
 import type { KindInfo } from '../../crds/index.ts';
+import { intToIp, ipToInt, subnetOf } from '../../lib/ipv4.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { AdmissionRequest, FieldError, KindAdmission, Operation } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
@@ -122,44 +122,6 @@ export function inactiveOffering(kind: KindInfo, path: string, offering: KubeObj
 }
 
 // IPv4 ------------------------------------------------------------------------------------
-
-export function ipToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
-  return parts.reduce((n, p) => n * 256 + Number(p), 0);
-}
-
-export function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join('.');
-}
-
-export interface Subnet {
-  network: number;
-  broadcast: number;
-  prefix: number;
-  /** `10.1.1.0/24` */
-  cidr: string;
-}
-
-function subnet(address: number, prefix: number): Subnet {
-  const size = 2 ** (32 - prefix);
-  const network = Math.floor(address / size) * size;
-  return { network, broadcast: network + size - 1, prefix, cidr: `${intToIp(network)}/${prefix}` };
-}
-
-/** The subnet of `ip` under a dotted netmask, or undefined when either is malformed. */
-export function subnetOf(ip: string, netmask: string): Subnet | undefined {
-  const address = ipToInt(ip);
-  const prefix = NETMASKS.indexOf(netmask);
-  return address === undefined || prefix < 0 ? undefined : subnet(address, prefix);
-}
-
-export function parseCidr(cidr: string): Subnet | undefined {
-  const [ip = '', bits = ''] = cidr.split('/');
-  const address = ipToInt(ip);
-  const prefix = /^\d{1,2}$/.test(bits) ? Number(bits) : NaN;
-  return address === undefined || !(prefix >= 0 && prefix <= 32) ? undefined : subnet(address, prefix);
-}
 
 export interface IpInterval {
   start: number;
