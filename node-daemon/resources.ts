@@ -7,6 +7,7 @@ import {
   DiskOffering,
   Host,
   Network,
+  NetworkOffering,
   PhysicalNetwork,
   Pod,
   PrimaryStorage,
@@ -24,9 +25,6 @@ export { LABEL_CLUSTER, LABEL_HOST, LABEL_ZONE } from '../lib/hierarchy-labels.t
 export const AGENT_FINALIZER = 'kumulus.io/agent';
 
 
-/** An object as the apiserver returns it: metadata is the runtime's (name, uid... always set). */
-
-
 export const RESOURCES = {
   zones: resourceTypeOf(Zone),
   hosts: resourceTypeOf(Host),
@@ -37,6 +35,7 @@ export const RESOURCES = {
   volumes: resourceTypeOf(Volume),
   templates: resourceTypeOf(Template),
   networks: resourceTypeOf(Network),
+  networkOfferings: resourceTypeOf(NetworkOffering),
   physicalNetworks: resourceTypeOf(PhysicalNetwork),
   serviceOfferings: resourceTypeOf(ServiceOffering),
   diskOfferings: resourceTypeOf(DiskOffering),

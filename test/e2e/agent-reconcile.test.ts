@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
@@ -11,7 +11,7 @@ import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { nicMac } from '../../node-daemon/drivers/identity.ts';
-import { bridgeName } from '../../node-daemon/drivers/network/names.ts';
+import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
@@ -90,6 +90,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   const node = `node-rec-${s}`;
   const names = { zone: `zone-${s}`, pod: `pod-${s}`, cluster: `cluster-${s}`, pool: `local-${s}`, offering: `tiny-${s}`, diskOffering: `disk-${s}` };
   const vni = 300_000 + randomInt(0, 100_000);
+  const persistentVni = vni + 100_000;
+  const idleVni = vni + 200_000;
   const subnet = `10.${randomInt(16, 250)}.${randomInt(0, 255)}`;
   let client: KubeClient;
   let libvirt: TestLibvirt;
@@ -168,10 +170,26 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       await res('hosts').delete({ name: node }).catch(() => undefined);
       await client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).delete({ name: ns.name }).catch(() => undefined);
     }
-    await commandRunner()(['ip', 'link', 'del', bridgeName({ type: 'vxlan', vni })]).catch(() => undefined);
-    await commandRunner()(['ip', 'link', 'del', `kx${vni}`]).catch(() => undefined);
+    for (const id of [vni, persistentVni, idleVni]) {
+      await commandRunner()(['ip', 'link', 'del', bridgeName({ type: 'vxlan', vni: id })]).catch(() => undefined);
+      await commandRunner()(['ip', 'link', 'del', vxlanDeviceName(id)]).catch(() => undefined);
+    }
     await libvirt?.release();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    if (workDir) {
+      // A dnsmasq left by a failed test keeps its address bound, even with its bridge gone.
+      const dnsmasqRoot = join(workDir, 'agent', 'dnsmasq');
+      for (const bridge of await readdir(dnsmasqRoot).catch(() => [] as string[])) {
+        const pid = Number.parseInt(await readFile(join(dnsmasqRoot, bridge, 'dnsmasq.pid'), 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(pid)) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+        }
+      }
+      await rm(workDir, { recursive: true, force: true });
+    }
   });
 
   it('joins as a Host with real capacity and a heartbeat Lease, runs a placed VM on KVM, stops, starts and reboots it on request', async function () {
@@ -353,5 +371,63 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(await stat(dataDiskPath).then(() => true, () => false), 'the data disk file is deleted').to.equal(false);
     expect(await linkExists(bridgeName({ type: 'vxlan', vni })), 'the unused network bridge is removed').to.equal(false);
     vmUid = '';
+  });
+
+  it('carries a persistent network of its zone with no VM on it, across restarts, and removes it once deleted, even while the agent was away', async function () {
+    if (!agent) this.skip();
+    const remoteVtep = '192.0.2.77';
+    const offering = async (name: string, persistent: boolean) => {
+      await res('networkOfferings').create({ metadata: { name }, spec: { guestIpType: 'Isolated', persistent } });
+      clusterScoped.push({ kind: 'networkOfferings', name });
+    };
+    await offering(`persistent-${s}`, true);
+    await offering(`lazy-${s}`, false);
+    // Another host of the zone, as the operator labels it: a persistent network's VTEPs are every host of its zone.
+    await res('hosts').create({ metadata: { name: `remote-${s}`, labels: { 'kumulus.io/zone': names.zone } }, spec: { clusterRef: { name: names.cluster }, nodeName: `remote-${s}` } });
+    clusterScoped.push({ kind: 'hosts', name: `remote-${s}` });
+    await res('hosts').patchStatus({ name: `remote-${s}` }, { status: { ipAddress: remoteVtep } });
+    const implemented = async (name: string, offeringName: string, id: number, prefix: string) => {
+      await res('networks').create({ metadata: { name, namespace: ns.name }, spec: { networkOfferingRef: { name: offeringName }, zoneRef: { name: names.zone }, cidr: `${prefix}.0/24` } });
+      await res('networks').patchStatus({ name, namespace: ns.name }, { status: { state: 'Implemented', cidr: `${prefix}.0/24`, gateway: `${prefix}.1`, broadcastDomainType: 'Vxlan', broadcastUri: `vxlan://${id}` } });
+    };
+    const keptPrefix = `10.${randomInt(16, 250)}.${randomInt(0, 255)}`;
+    await implemented('kept', `persistent-${s}`, persistentVni, keptPrefix);
+    await implemented('idle', `lazy-${s}`, idleVni, `10.${randomInt(16, 250)}.${randomInt(0, 255)}`);
+
+    const bridge = bridgeName({ type: 'vxlan', vni: persistentVni });
+    const dnsmasqDir = join(workDir, 'agent', 'dnsmasq', bridge);
+    // One apply makes the links, then the flood entries, then dnsmasq: wait for the last.
+    await until(`dnsmasq of the persistent network`, 30_000, async () => ((await readFile(join(dnsmasqDir, 'dnsmasq.pid'), 'utf8').catch(() => '')) ? true : undefined));
+    expect(await linkExists(bridge)).to.equal(true);
+    const fdb = JSON.parse((await commandRunner()(['bridge', '-j', 'fdb', 'show', 'dev', vxlanDeviceName(persistentVni)])).stdout) as { mac: string; dst?: string }[];
+    expect(fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), 'BUM traffic floods to the zone\'s other host').to.deep.equal([remoteVtep]);
+    const conf = await readFile(join(dnsmasqDir, 'dnsmasq.conf'), 'utf8');
+    expect(conf, 'DHCP is served from the last host address').to.include(`${keptPrefix}.254`);
+    expect(await readFile(join(dnsmasqDir, 'dhcp-hosts'), 'utf8'), 'no VM, so no DHCP entry').to.equal('');
+    expect(await linkExists(bridgeName({ type: 'vxlan', vni: idleVni })), 'a non-persistent network without a VM here is not plumbed').to.equal(false);
+
+    const ifindex = async () => (JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', bridge])).stdout) as { ifindex: number }[])[0]?.ifindex;
+    const before = await ifindex();
+    await agent.stop();
+    agent = await startAgent();
+    await agent.joined;
+    // Both networks of the namespace reconciled: the kept one's reconcile awaits a full sync.
+    await until('the restarted agent to reconcile both networks', 30_000, async () => {
+      const text = await (await fetch(agent!.metricsUrl)).text();
+      const done = Number(/controller_runtime_reconcile_total\{controller="agent-network",result="success"\} (\d+)/.exec(text)?.[1] ?? 0);
+      return done >= 2 ? true : undefined;
+    });
+    expect(await ifindex(), 'a restart keeps the bridge as it is').to.equal(before);
+
+    await agent.stop();
+    await res('networks').delete({ name: 'kept', namespace: ns.name });
+    await until('the Network to go', 30_000, async () => ((await getOrUndefined(res('networks'), 'kept', ns.name)) ? undefined : true));
+    expect(await linkExists(bridge), 'nothing removes it while the agent is away').to.equal(true);
+    agent = await startAgent();
+    await agent.joined;
+    await until(`bridge ${bridge} to be removed`, 30_000, async () => ((await linkExists(bridge)) ? undefined : true));
+    expect(await linkExists(vxlanDeviceName(persistentVni))).to.equal(false);
+    // dnsmasq goes after the links, in the same apply.
+    await until('its dnsmasq and state to go', 10_000, async () => ((await stat(dnsmasqDir).then(() => true, () => false)) ? undefined : true));
   });
 });

@@ -1,16 +1,10 @@
-const ipPattern = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+import { intToIp, ipToInt } from '../../../lib/ipv4.ts';
 
+/** The driver validates what it is given: an error names the field that carried the address. */
 export function parseIpv4(field: string, value: string): number {
-  const m = ipPattern.exec(value);
-  const octets = m ? m.slice(1, 5).map(Number) : [];
-  if (octets.length !== 4 || octets.some((o) => o > 255)) {
-    throw new Error(`${field}: "${value}" is not an IPv4 address (a.b.c.d)`);
-  }
-  return octets.reduce((acc, o) => acc * 256 + o, 0);
-}
-
-export function formatIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  const address = ipToInt(value);
+  if (address === undefined) throw new Error(`${field}: "${value}" is not an IPv4 address (a.b.c.d)`);
+  return address;
 }
 
 export interface Ipv4Cidr {
@@ -29,11 +23,11 @@ export function parseCidr(field: string, value: string): Ipv4Cidr {
   const size = 2 ** (32 - prefix);
   const base = parseIpv4(field, ip);
   const network = base - (base % size);
-  if (network !== base) throw new Error(`${field}: "${value}" has host bits set; use ${formatIpv4(network)}/${prefix}`);
+  if (network !== base) throw new Error(`${field}: "${value}" has host bits set; use ${intToIp(network)}/${prefix}`);
   return {
-    network: formatIpv4(network),
+    network: intToIp(network),
     prefix,
-    netmask: formatIpv4(2 ** 32 - size),
+    netmask: intToIp(2 ** 32 - size),
     contains: (address) => {
       const a = parseIpv4(field, address);
       return a > network && a < network + size - 1;
