@@ -49,6 +49,11 @@ export interface Manager {
   /** The shared informer for a resource (and selectors); create them before start for readiness to cover them. */
   informer<T extends KubeObject = KubeObject>(type: ResourceType, options?: InformerOptions): Informer<T>;
   addController<T extends KubeObject>(options: ControllerOptions<T>): Controller;
+  /**
+   * A named readiness check (controller-runtime's AddReadyzCheck): /readyz answers 503 while
+   * it returns a reason, and reports the reason under `checks`.
+   */
+  addReadyzCheck(name: string, check: () => string | undefined): void;
   /** Starts the HTTP server, the informers and the election; resolves once serving. */
   start(): Promise<void>;
   /** Graceful: stop taking work, let in-flight reconciles finish (bounded), release the lease. */
@@ -69,6 +74,7 @@ export function createManager(options: ManagerOptions): Manager {
   const informers = createInformerFactory(client, logger);
   const events = createEventRecorder({ client, controller: options.eventSource, logger });
   const controllers: Controller[] = [];
+  const readyzChecks = new Map<string, () => string | undefined>();
   const shutdownTimeoutMs = options.gracefulShutdownTimeoutMs ?? 30_000;
   const campaign = new AbortController();
   let elector: LeaderElector | undefined;
@@ -104,9 +110,11 @@ export function createManager(options: ManagerOptions): Manager {
   function readiness() {
     const all = informers.all();
     const informersSynced = all.every((i) => i.hasSynced());
+    const checks = Object.fromEntries([...readyzChecks].map(([name, check]) => [name, check() ?? 'ok']));
     return {
-      ready: informersSynced && !stopping,
+      ready: informersSynced && Object.values(checks).every((c) => c === 'ok') && !stopping,
       informersSynced,
+      checks,
       informers: all.map((i) => ({ resource: `${i.type.plural}${i.type.group ? `.${i.type.group}` : ''}`, namespace: i.options.namespace, synced: i.hasSynced() })),
       leader: options.leaderElection
         ? { enabled: true, leading, identity: options.leaderElection.identity, holder: elector?.holder() ?? null }
@@ -143,6 +151,9 @@ export function createManager(options: ManagerOptions): Manager {
       controllers.push(controller);
       if (leading) startController(controller);
       return controller;
+    },
+    addReadyzCheck(name, check) {
+      readyzChecks.set(name, check);
     },
     async start() {
       http = await startHealthServer(options.httpBindAddress, metrics.registry, readiness);

@@ -24,6 +24,8 @@ export interface JoinOptions {
   cluster?: string;
   logger: Logger;
   signal: AbortSignal;
+  /** Told why the node has not joined yet, at each attempt that fails. */
+  onWaiting?: (reason: string) => void;
 }
 
 /** A Host of this name belongs to another node: retrying cannot help. */
@@ -110,6 +112,7 @@ export async function joinCluster(options: JoinOptions): Promise<HostPlacement> 
       reason = `the apiserver could not be read: ${errorMessage(err)}`;
     }
     if (reason !== lastReason) options.logger.warn('waiting to join', { node: options.nodeName, reason, retryInMs: delay });
+    options.onWaiting?.(reason);
     lastReason = reason;
     await sleep(delay, undefined, { signal: options.signal });
     delay = Math.min(delay * 2, 5_000);

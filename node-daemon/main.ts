@@ -90,6 +90,9 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     maxConcurrentReconciles: config.maxConcurrentReconciles,
     logger,
   });
+  // Ready once joined and wired: a DaemonSet rollout must not count an agent that runs nothing.
+  let notReady: string | undefined = 'joining the cluster';
+  manager.addReadyzCheck('joined', () => notReady);
   await manager.start();
   const run = commandRunner();
   const hypervisor =
@@ -187,13 +190,20 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     logger.info('agent running', { host: at.host, cluster: at.cluster, zone: at.zone, libvirt: config.libvirtUri, vtep, leaseNamespace: HOST_LEASE_NAMESPACE });
   };
 
-  const joined = joinCluster({ client: manager.client, nodeName: config.nodeName, ...(config.cluster !== undefined ? { cluster: config.cluster } : {}), logger, signal: joining.signal }).then(
-    async (at) => {
-      await wire(at);
-      return at;
-    },
-  );
+  const joined = joinCluster({
+    client: manager.client,
+    nodeName: config.nodeName,
+    ...(config.cluster !== undefined ? { cluster: config.cluster } : {}),
+    logger,
+    signal: joining.signal,
+    onWaiting: (reason) => (notReady = `not joined: ${reason}`),
+  }).then(async (at) => {
+    await wire(at);
+    notReady = undefined;
+    return at;
+  });
   joined.catch((err: unknown) => {
+    notReady = `the agent could not join: ${errorMessage(err)}`;
     if (!joining.signal.aborted) logger.error('the agent could not join', { error: errorMessage(err) });
   });
 

@@ -96,6 +96,9 @@ describe('agent joining: node label, adoption of a Host made ahead, waiting (rea
     await sleep(2000);
     expect(agent.hostName).to.equal(undefined);
     expect(await exists('hosts', node)).to.equal(false);
+    const waiting = await fetch(`${agent.manager.url}/readyz`);
+    expect(waiting.status, 'not ready before it has joined').to.equal(503);
+    expect(((await waiting.json()) as { checks: Record<string, string> }).checks['joined']).to.match(/^not joined: no cluster to join: pass --cluster, label node /);
 
     await client.resource<Obj>(RESOURCES.hosts).create({ metadata: { name: hostName }, spec: { clusterRef: { name: cluster }, nodeName: node, url: 'http://192.0.2.50' } });
     cleanup.push(() => client.resource(RESOURCES.hosts).delete({ name: hostName }).catch(() => undefined));
@@ -104,6 +107,15 @@ describe('agent joining: node label, adoption of a Host made ahead, waiting (rea
     expect(joined.host).to.equal(hostName);
     expect(agent.hostName).to.equal(hostName);
     expect(await exists('hosts', node), 'no second Host named after the node').to.equal(false);
+    // Ready once joined and the caches the join created are synced.
+    let ready = await fetch(`${agent.manager.url}/readyz`);
+    for (let i = 0; i < 100 && ready.status !== 200; i++) {
+      await sleep(100);
+      ready = await fetch(`${agent.manager.url}/readyz`);
+    }
+    const report = (await ready.json()) as { checks: Record<string, string>; informersSynced: boolean };
+    expect(ready.status, JSON.stringify(report)).to.equal(200);
+    expect(report.checks).to.deep.equal({ joined: 'ok' });
     const lease = await client.resource<KubeObject & { spec: { holderIdentity: string } }>(LEASES).get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(hostName) });
     expect(lease.spec.holderIdentity).to.equal(node);
     const host = await client.resource<Obj>(RESOURCES.hosts).get({ name: hostName });
