@@ -50,9 +50,13 @@ function execOnce(argv: readonly string[], options: RunOptions): Promise<Command
   });
 }
 
-/** A Runner on this host, or inside the named network namespace. */
+/**
+ * A Runner on this host, or inside the named network namespace. nsenter switches only the
+ * network namespace: `ip netns exec` also makes a private mount namespace, in which a
+ * namespace the driver adds (`ip netns add`, for a network's DHCP service) would not persist.
+ */
 export function commandRunner(netns?: string): Runner {
-  const prefix = netns === undefined ? [] : ['ip', 'netns', 'exec', netns];
+  const prefix = netns === undefined ? [] : ['nsenter', `--net=/run/netns/${netns}`, '--'];
   return (argv, options = {}) => execOnce([...prefix, ...argv], options);
 }
 

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
-import { CommandError } from '../../node-daemon/drivers/exec.ts';
+import { CommandError, commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { nicMac } from '../../node-daemon/drivers/identity.ts';
 import { linuxNetworkDriver } from '../../node-daemon/drivers/network/driver.ts';
 import { bridgeName, vlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
@@ -36,6 +36,10 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
   let driverB: NetworkDriver;
   const net1 = randomUUID();
   const net2 = randomUUID();
+  const net3 = randomUUID();
+  const run = randomBytes(3).toString('hex');
+  const prefixA = `kumulus-t${run}-a-`;
+  const prefixB = `kumulus-t${run}-b-`;
   const vm = { a1: randomUUID(), b1: randomUUID(), b2: randomUUID(), stray: randomUUID() };
   const mac = {
     a1: nicMac(vm.a1, net1),
@@ -123,11 +127,23 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     await lab.run(hostB, 'ip', 'addr', 'add', '192.168.77.2/24', 'dev', 'under0');
     await lab.run(hostA, 'ip', 'link', 'set', 'under0', 'up');
     await lab.run(hostB, 'ip', 'link', 'set', 'under0', 'up');
-    driverA = linuxNetworkDriver({ stateDir: join(stateDir, 'a'), runner: lab.runner(hostA), logger });
-    driverB = linuxNetworkDriver({ stateDir: join(stateDir, 'b'), runner: lab.runner(hostB), logger });
+    driverA = linuxNetworkDriver({ stateDir: join(stateDir, 'a'), serviceNamespacePrefix: prefixA, runner: lab.runner(hostA), logger });
+    driverB = linuxNetworkDriver({ stateDir: join(stateDir, 'b'), serviceNamespacePrefix: prefixB, runner: lab.runner(hostB), logger });
   });
 
   after(async function () {
+    // The drivers' service namespaces, with whatever still runs in them.
+    for (const ns of (await commandRunner()(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '')) {
+      if (!ns.startsWith(prefixA) && !ns.startsWith(prefixB)) continue;
+      for (const pid of (await commandRunner()(['ip', 'netns', 'pids', ns])).stdout.split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await commandRunner()(['ip', 'netns', 'del', ns]).catch(() => undefined);
+    }
     await lab?.cleanup();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
@@ -144,8 +160,13 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     expect(seenA.links.get('kbx1001')?.mtu).to.equal(1450);
     expect(seenA.floodTargets.get('kx1001')).to.deep.equal(['192.168.77.2']);
     expect(seenA.links.has('kbx1002'), 'an unused, non-persistent network is not built').to.equal(false);
-    expect(seenA.nftComments).to.have.length(8);
+    expect(seenA.nftComments).to.have.length(6);
     expect(seenA.dnsmasq.get('kbx1001')?.pid).to.be.a('number');
+    expect(seenA.links.get('kbx1001')?.addresses, 'the host itself has no address on a guest network').to.deep.equal([]);
+    const service = seenA.serviceNamespaces.get(`${prefixA}kbx1001`);
+    expect(service?.port?.addresses).to.deep.equal([{ ip: '10.61.0.254', prefix: 24 }]);
+    expect(service?.gateway).to.equal('10.61.0.1');
+    expect(seenA.links.get('kdx1001')?.master).to.equal('kbx1001');
 
     for (const [driver, specs] of [
       [driverA, specsA()],
@@ -198,7 +219,7 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     await lab.run(hostA, 'nft', 'delete', 'table', 'bridge', 'kumulus');
     await lab.run(hostB, 'nft', 'delete', 'table', 'bridge', 'kumulus');
     await dhcp(stray);
-    expect(await readFile(logA, 'utf8')).to.include(`DHCPOFFER(kbx1001) 10.61.0.50 ${mac.stray}`);
+    expect(await readFile(logA, 'utf8')).to.include(`DHCPOFFER(svc0) 10.61.0.50 ${mac.stray}`);
 
     // The agent's next pass puts the rules back.
     expect((await driverA.apply(specsA())).nftables).to.be.a('string');
@@ -206,15 +227,36 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     expect(await driverA.apply(specsA())).to.deep.equal({ steps: [], dnsmasq: [] });
   });
 
+  it('serves two networks of one CIDR on one host, each from its own service namespace', async function () {
+    const mac3 = nicMac(vm.b2, net3);
+    const twin: GuestNetworkSpec = {
+      uid: net3,
+      inUse: true,
+      segment: { type: 'vxlan', vni: 1003, localVtep: '192.168.77.2', remoteVteps: [] },
+      dhcp: dhcp1([{ mac: mac3, ip: '10.61.0.13', hostname: 'vm-b3' }]),
+    };
+    await driverB.apply([...specsB(), twin]);
+    const vmB3 = await plugVm(hostB, 'b3', mac3, 'kbx1003');
+    const lease = await dhcp(vmB3);
+    expect(lease).to.match(/^ip=10\.61\.0\.13 mask=24 mtu=1450 router=10\.61\.0\.1 dns=10\.61\.0\.254 server=10\.61\.0\.254 hostname=vm-b3/);
+    const dns = await lab.run(vmB3, 'busybox', 'nslookup', '-type=a', 'vm-b3.net1.kumulus.test', '10.61.0.254');
+    expect(dns, 'the twin network’s own server answers').to.include('10.61.0.13');
+    // net1 on the same host still answers its own VM at the same address.
+    expect(await dhcp(`kumulus-${lab.id}-b1`), 'vm-b1 (plugged by an earlier test) renews').to.match(/^ip=10\.61\.0\.12 /);
+    await driverB.apply(specsB());
+    expect((await driverB.observe()).serviceNamespaces.has(`${prefixB}kbx1003`)).to.equal(false);
+  });
+
   it('removes a network no local VM uses any more: links, rules and dnsmasq', async function () {
     const dnsmasqPid = (await driverB.observe()).dnsmasq.get('kbx1002')?.pid;
     expect(dnsmasqPid).to.be.a('number');
     const plan = await driverB.apply(specsB(false));
-    expect(plan.steps.map((s) => s.argv.join(' '))).to.have.members(['ip link del kx1002', 'ip link del kbx1002']);
+    expect(plan.steps.map((s) => s.argv.join(' '))).to.have.members(['ip link del kx1002', 'ip link del kbx1002', 'ip link del kdx1002', `ip netns del ${prefixB}kbx1002`]);
     expect(plan.dnsmasq).to.deep.equal([{ bridge: 'kbx1002', action: 'stop' }]);
     const seen = await driverB.observe();
     expect(seen.links.has('kbx1002')).to.equal(false);
     expect(seen.links.has('kx1002')).to.equal(false);
+    expect(seen.serviceNamespaces.has(`${prefixB}kbx1002`)).to.equal(false);
     expect(seen.nftComments?.some((c) => c.includes('kbx1002'))).to.equal(false);
     expect(() => process.kill(dnsmasqPid ?? 0, 0)).to.throw();
     // A persistent network stays even without VMs.
@@ -233,7 +275,7 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     const device = vlanDeviceName(100, 'under0');
     const bridge = bridgeName(vlanNet.segment);
     expect(device.length).to.be.at.most(15);
-    const plan = planNetworks([vlanNet], await observeNetworking(lab.runner(hostA), join(stateDir, 'a')), join(stateDir, 'a'));
+    const plan = planNetworks([vlanNet], await observeNetworking(lab.runner(hostA), join(stateDir, 'a'), prefixA), { stateDir: join(stateDir, 'a'), serviceNamespacePrefix: prefixA });
     const argv = plan.steps.map((s) => s.argv.join(' '));
     expect(argv).to.include(`ip link add link under0 name ${device} type vlan id 100`);
     expect(argv).to.include(`ip link set ${device} master ${bridge}`);
@@ -250,7 +292,7 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
       return;
     }
     await lab.run(hostA, 'ip', 'link', 'del', 'kvprobe');
-    const driver = linuxNetworkDriver({ stateDir: join(stateDir, 'vlan'), runner: lab.runner(hostA), logger });
+    const driver = linuxNetworkDriver({ stateDir: join(stateDir, 'vlan'), serviceNamespacePrefix: prefixA, runner: lab.runner(hostA), logger });
     await driver.apply([...specsA(), vlanNet]);
     expect((await driver.observe()).links.get(device)?.vlan).to.deep.equal({ id: 100 });
   });

@@ -1,20 +1,21 @@
 import { expect } from 'chai';
 import { parseCpuModel, parseMeminfoTotal, parseNodeinfo, parseVirshVersion } from '../../node-daemon/drivers/host/facts.ts';
 import { renderDnsmasq } from '../../node-daemon/drivers/network/dnsmasq.ts';
-import { bridgeName, isKumulusLink, maxVlan, maxVni, vlanDeviceName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
+import { bridgeName, isKumulusLink, maxVlan, maxVni, servicePortName, vlanDeviceName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { desiredRuleComments } from '../../node-daemon/drivers/network/nftables.ts';
 import type { ObservedLink, ObservedNetworking } from '../../node-daemon/drivers/network/observe.ts';
 import { planNetworks } from '../../node-daemon/drivers/network/plan.ts';
 import type { GuestNetworkSpec } from '../../node-daemon/drivers/network/types.ts';
 
 const netUid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+const at = { stateDir: '/state', serviceNamespacePrefix: 'kumulus-dhcp-' };
 
 function link(name: string, extra: Partial<ObservedLink> = {}): [string, ObservedLink] {
   return [name, { name, mtu: 1500, up: true, addresses: [], ...extra }];
 }
 
 function host(...links: [string, ObservedLink][]): ObservedNetworking {
-  return { links: new Map([link('eth0', { addresses: [{ ip: '192.0.2.10', prefix: 24 }] }), ...links]), floodTargets: new Map(), dnsmasq: new Map() };
+  return { links: new Map([link('eth0', { addresses: [{ ip: '192.0.2.10', prefix: 24 }] }), ...links]), floodTargets: new Map(), dnsmasq: new Map(), serviceNamespaces: new Map() };
 }
 
 const vxlan = (extra: Partial<GuestNetworkSpec> = {}): GuestNetworkSpec => ({
@@ -27,7 +28,14 @@ const vxlan = (extra: Partial<GuestNetworkSpec> = {}): GuestNetworkSpec => ({
 
 describe('agent network: names', function () {
   it('fit in 15 characters at the largest ids and are recognised as the agent’s own', function () {
-    const names = [vxlanDeviceName(maxVni), bridgeName({ type: 'vxlan', vni: maxVni }), vlanDeviceName(maxVlan, 'enp129s0f1np1.x'), bridgeName({ type: 'vlan', vlan: maxVlan, uplink: 'eth0' })];
+    const names = [
+      vxlanDeviceName(maxVni),
+      bridgeName({ type: 'vxlan', vni: maxVni }),
+      servicePortName({ type: 'vxlan', vni: maxVni }),
+      vlanDeviceName(maxVlan, 'enp129s0f1np1.x'),
+      bridgeName({ type: 'vlan', vlan: maxVlan, uplink: 'eth0' }),
+      servicePortName({ type: 'vlan', vlan: maxVlan, uplink: 'enp129s0f1np1.x' }),
+    ];
     for (const name of names) {
       expect(name.length, name).to.be.at.most(15);
       expect(isKumulusLink(name), name).to.equal(true);
@@ -40,7 +48,7 @@ describe('agent network: names', function () {
 
 describe('agent network: plan', function () {
   it('builds a VXLAN network from nothing: bridge, device (learning off, MTU −50), FDB, service address, rules, dnsmasq', function () {
-    const plan = planNetworks([vxlan()], host(), '/state');
+    const plan = planNetworks([vxlan()], host(), at);
     expect(plan.steps.map((s) => s.argv.join(' '))).to.deep.equal([
       'ip link add kbx5001 type bridge',
       'ip link add kx5001 type vxlan id 5001 dstport 4789 local 192.0.2.10 nolearning',
@@ -51,7 +59,15 @@ describe('agent network: plan', function () {
       'ip link set kbx5001 up',
       'bridge fdb append 00:00:00:00:00:00 dev kx5001 dst 192.0.2.11',
       'bridge fdb append 00:00:00:00:00:00 dev kx5001 dst 192.0.2.12',
-      'ip addr add 10.1.1.254/24 dev kbx5001',
+      'ip netns add kumulus-dhcp-kbx5001',
+      'ip link add kdx5001 type veth peer name svc0 netns kumulus-dhcp-kbx5001',
+      'ip link set kdx5001 mtu 1450',
+      'ip link set kdx5001 master kbx5001',
+      'ip link set kdx5001 up',
+      'ip -n kumulus-dhcp-kbx5001 link set svc0 mtu 1450',
+      'ip -n kumulus-dhcp-kbx5001 link set svc0 up',
+      'ip -n kumulus-dhcp-kbx5001 addr add 10.1.1.254/24 dev svc0',
+      'ip -n kumulus-dhcp-kbx5001 route replace default via 10.1.1.1',
     ]);
     expect(plan.nftables).to.include('oifname "kx5001" udp dport { 67, 68 } drop').and.include('arp daddr ip 10.1.1.254');
     expect(plan.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'start' }]);
@@ -61,55 +77,74 @@ describe('agent network: plan', function () {
     const dnsmasq = renderDnsmasq('/state', 'kbx5001', vxlan().dhcp!, 1450);
     const done: ObservedNetworking = {
       ...host(
-        link('kbx5001', { kind: 'bridge', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] }),
+        link('kbx5001', { kind: 'bridge', mtu: 1450 }),
         link('kx5001', { kind: 'vxlan', mtu: 1450, master: 'kbx5001', vxlan: { id: 5001, local: '192.0.2.10', port: 4789, learning: false } }),
+        link('kdx5001', { kind: 'veth', mtu: 1450, master: 'kbx5001' }),
       ),
       floodTargets: new Map([['kx5001', ['192.0.2.11', '192.0.2.12']]]),
       nftComments: desiredRuleComments([{ bridge: 'kbx5001', uplinkPort: 'kx5001', serviceAddress: '10.1.1.254' }]),
       dnsmasq: new Map([['kbx5001', { pid: 42, conf: dnsmasq.conf, dhcpHosts: dnsmasq.dhcpHosts, dnsHosts: dnsmasq.dnsHosts }]]),
+      serviceNamespaces: new Map([['kumulus-dhcp-kbx5001', { port: link('svc0', { kind: 'veth', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] })[1], gateway: '10.1.1.1' }]]),
     };
-    const first = planNetworks([vxlan()], done, '/state');
+    const first = planNetworks([vxlan()], done, at);
     expect(first.steps).to.deep.equal([]);
     expect(first.nftables).to.equal(undefined);
     expect(first.dnsmasq).to.deep.equal([]);
 
     const moved = vxlan({ segment: { type: 'vxlan', vni: 5001, localVtep: '192.0.2.10', remoteVteps: ['192.0.2.12', '192.0.2.13'] } });
-    expect(planNetworks([moved], done, '/state').steps.map((s) => s.argv.join(' '))).to.deep.equal([
+    expect(planNetworks([moved], done, at).steps.map((s) => s.argv.join(' '))).to.deep.equal([
       'bridge fdb append 00:00:00:00:00:00 dev kx5001 dst 192.0.2.13',
       'bridge fdb del 00:00:00:00:00:00 dev kx5001 dst 192.0.2.11',
     ]);
     const newVm = vxlan({ dhcp: { ...vxlan().dhcp!, hosts: [...vxlan().dhcp!.hosts, { mac: '02:00:00:00:00:02', ip: '10.1.1.11', hostname: 'db' }] } });
-    expect(planNetworks([newVm], done, '/state').dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'reload' }]);
+    expect(planNetworks([newVm], done, at).dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'reload' }]);
 
-    const unused = planNetworks([vxlan({ inUse: false })], done, '/state');
-    expect(unused.steps.map((s) => s.argv.join(' '))).to.have.members(['ip link del kbx5001', 'ip link del kx5001']);
+    const unused = planNetworks([vxlan({ inUse: false })], done, at);
+    expect(unused.steps.map((s) => s.argv.join(' '))).to.have.members(['ip link del kbx5001', 'ip link del kx5001', 'ip link del kdx5001', 'ip netns del kumulus-dhcp-kbx5001']);
     expect(unused.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'stop' }]);
-    expect(planNetworks([vxlan({ inUse: false, persistent: true })], done, '/state').steps).to.deep.equal([]);
+    expect(planNetworks([vxlan({ inUse: false, persistent: true })], done, at).steps).to.deep.equal([]);
+
+    // The veth was lost (its namespace deleted by hand): a new pair, and dnsmasq restarted on it.
+    const lost: ObservedNetworking = { ...done, links: new Map([...done.links].filter(([name]) => name !== 'kdx5001')), serviceNamespaces: new Map() };
+    const replug = planNetworks([vxlan()], lost, at);
+    expect(replug.steps.map((s) => s.argv.join(' '))).to.include.members(['ip netns add kumulus-dhcp-kbx5001', 'ip link add kdx5001 type veth peer name svc0 netns kumulus-dhcp-kbx5001']);
+    expect(replug.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'restart' }]);
+
+    // The layout before service namespaces had the address on the bridge: it is taken off.
+    const old: ObservedNetworking = { ...done, links: new Map([...done.links, link('kbx5001', { kind: 'bridge', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] })]) };
+    expect(planNetworks([vxlan()], old, at).steps.map((s) => s.argv.join(' '))).to.deep.equal(['ip addr del 10.1.1.254/24 dev kbx5001']);
+
+    // Another network of the same CIDR gets its own namespace with the same address.
+    const twin = vxlan({ uid: 'twin', segment: { type: 'vxlan', vni: 5002, localVtep: '192.0.2.10', remoteVteps: [] } });
+    expect(planNetworks([vxlan(), twin], done, at).steps.map((s) => s.argv.join(' '))).to.include.members([
+      'ip netns add kumulus-dhcp-kbx5002',
+      'ip -n kumulus-dhcp-kbx5002 addr add 10.1.1.254/24 dev svc0',
+    ]);
   });
 
   it('plans a VLAN sub-interface on the uplink with the uplink’s MTU', function () {
     const vlan = vxlan({ segment: { type: 'vlan', vlan: 42, uplink: 'eth0' } });
     const device = vlanDeviceName(42, 'eth0');
-    const steps = planNetworks([vlan], host(), '/state').steps.map((s) => s.argv.join(' '));
+    const steps = planNetworks([vlan], host(), at).steps.map((s) => s.argv.join(' '));
     expect(steps).to.include(`ip link add link eth0 name ${device} type vlan id 42`);
     expect(steps).to.include(`ip link set ${device} mtu 1500`);
   });
 
   it('rejects bad input naming the field and the fix', function () {
-    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 0, localVtep: '192.0.2.10', remoteVteps: [] } })], host(), '/s')).to.throw(/segment\.vni: 0 must be 1-16777215/);
-    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 7, localVtep: '198.51.100.1', remoteVteps: [] } })], host(), '/s')).to.throw(
+    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 0, localVtep: '192.0.2.10', remoteVteps: [] } })], host(), at)).to.throw(/segment\.vni: 0 must be 1-16777215/);
+    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 7, localVtep: '198.51.100.1', remoteVteps: [] } })], host(), at)).to.throw(
       /localVtep: 198\.51\.100\.1 is not an address of any interface on this host/,
     );
-    expect(() => planNetworks([vxlan({ segment: { type: 'vlan', vlan: 7, uplink: 'bond9' } })], host(), '/s')).to.throw(/uplink: no interface "bond9".*traffic label/);
-    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, serviceAddress: '10.1.2.1' } })], host(), '/s')).to.throw(/dhcp\.serviceAddress: 10\.1\.2\.1 is not a host address of 10\.1\.1\.0\/24/);
-    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, cidr: '10.1.1.5/24' } })], host(), '/s')).to.throw(/host bits set; use 10\.1\.1\.0\/24/);
+    expect(() => planNetworks([vxlan({ segment: { type: 'vlan', vlan: 7, uplink: 'bond9' } })], host(), at)).to.throw(/uplink: no interface "bond9".*traffic label/);
+    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, serviceAddress: '10.1.2.1' } })], host(), at)).to.throw(/dhcp\.serviceAddress: 10\.1\.2\.1 is not a host address of 10\.1\.1\.0\/24/);
+    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, cidr: '10.1.1.5/24' } })], host(), at)).to.throw(/host bits set; use 10\.1\.1\.0\/24/);
   });
 });
 
 describe('agent network: dnsmasq', function () {
   it('serves static leases only, for the hosts it is given, with router, DNS and MTU options', function () {
     const files = renderDnsmasq('/state', 'kbx5001', { ...vxlan().dhcp!, domain: 'n.example' }, 1450);
-    expect(files.conf).to.include('interface=kbx5001').and.include('dhcp-range=10.1.1.0,static,255.255.255.0,86400');
+    expect(files.conf).to.include('interface=svc0').and.include('dhcp-range=10.1.1.0,static,255.255.255.0,86400');
     expect(files.conf).to.include('dhcp-option=option:router,10.1.1.1').and.include('dhcp-option=option:dns-server,10.1.1.254');
     expect(files.conf).to.include('dhcp-option=option:mtu,1450').and.include('local=/n.example/');
     expect(files.dhcpHosts).to.equal('02:00:00:00:00:01,10.1.1.10,web,86400\n');

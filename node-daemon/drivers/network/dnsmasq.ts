@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseCidr } from './ipv4.ts';
+import { servicePeerName } from './names.ts';
 import type { DhcpSpec } from './types.ts';
 
 export interface DnsmasqFiles {
@@ -40,9 +41,10 @@ export function validateDhcp(field: string, dhcp: DhcpSpec): void {
 }
 
 /**
- * The configuration of the one dnsmasq serving a guest network on this host. It hands out
- * static leases only (no dynamic range), so a MAC it was not told about gets no answer: a
- * host answers for its own VMs and nobody else's.
+ * The configuration of the one dnsmasq serving a guest network on this host, inside the
+ * network's service namespace. It hands out static leases only (no dynamic range), so a MAC it
+ * was not told about gets no answer: a host answers for its own VMs and nobody else's. Its
+ * files stay in the agent's state directory, named after the bridge.
  */
 export function renderDnsmasq(stateDir: string, bridge: string, dhcp: DhcpSpec, mtu: number): DnsmasqFiles {
   const paths = dnsmasqPaths(stateDir, bridge);
@@ -50,7 +52,7 @@ export function renderDnsmasq(stateDir: string, bridge: string, dhcp: DhcpSpec, 
   const lease = dhcp.leaseSeconds ?? 86_400;
   const conf = [
     '# Managed by the kumulus agent; rewritten on every change.',
-    `interface=${bridge}`,
+    `interface=${servicePeerName}`,
     'bind-interfaces',
     'except-interface=lo',
     'no-hosts',

@@ -1,7 +1,9 @@
 /**
  * Bridge-family filtering that keeps DHCP, and the DHCP/DNS service address, on the host:
- * every host runs its own server with the same address on each guest network, so its
- * DHCP packets and its ARP must never cross the uplink port (VLAN or VXLAN device).
+ * every host runs its own server with the same address on each guest network (in the
+ * network's service namespace, a port of the bridge), so its DHCP packets and its ARP and IP
+ * traffic must never cross the uplink port (VLAN or VXLAN device). All of it is bridged, so
+ * the forward hook sees all of it.
  */
 
 export const nftTable = 'kumulus';
@@ -14,7 +16,6 @@ export interface FilteredBridge {
 }
 
 interface Rule {
-  chain: 'forward' | 'input' | 'output';
   match: string;
   comment: string;
 }
@@ -23,17 +24,15 @@ function rulesFor(b: FilteredBridge): Rule[] {
   const id = (what: string): string => `${b.bridge}:${b.uplinkPort}:${what}${b.serviceAddress !== undefined ? `:${b.serviceAddress}` : ''}`;
   const dhcp = 'udp dport { 67, 68 }';
   const rules: Rule[] = [
-    { chain: 'forward', match: `oifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-out') },
-    { chain: 'forward', match: `iifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-in') },
-    { chain: 'input', match: `iifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-to-host') },
-    { chain: 'output', match: `oifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-from-host') },
+    { match: `oifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-out') },
+    { match: `iifname "${b.uplinkPort}" ${dhcp}`, comment: id('dhcp-in') },
   ];
   if (b.serviceAddress !== undefined) {
     rules.push(
-      { chain: 'input', match: `iifname "${b.uplinkPort}" arp daddr ip ${b.serviceAddress}`, comment: id('arp-in') },
-      { chain: 'input', match: `iifname "${b.uplinkPort}" ip daddr ${b.serviceAddress}`, comment: id('ip-in') },
-      { chain: 'output', match: `oifname "${b.uplinkPort}" arp saddr ip ${b.serviceAddress}`, comment: id('arp-out') },
-      { chain: 'output', match: `oifname "${b.uplinkPort}" ip saddr ${b.serviceAddress}`, comment: id('ip-out') },
+      { match: `iifname "${b.uplinkPort}" arp daddr ip ${b.serviceAddress}`, comment: id('arp-in') },
+      { match: `iifname "${b.uplinkPort}" ip daddr ${b.serviceAddress}`, comment: id('ip-in') },
+      { match: `oifname "${b.uplinkPort}" arp saddr ip ${b.serviceAddress}`, comment: id('arp-out') },
+      { match: `oifname "${b.uplinkPort}" ip saddr ${b.serviceAddress}`, comment: id('ip-out') },
     );
   }
   return rules;
@@ -41,8 +40,7 @@ function rulesFor(b: FilteredBridge): Rule[] {
 
 /** The comments of the desired rules in table order: their identity when diffing. */
 export function desiredRuleComments(bridges: FilteredBridge[]): string[] {
-  const rules = bridges.flatMap(rulesFor);
-  return (['forward', 'input', 'output'] as const).flatMap((chain) => rules.filter((r) => r.chain === chain).map((r) => r.comment));
+  return bridges.flatMap(rulesFor).map((r) => r.comment);
 }
 
 /**
@@ -52,14 +50,9 @@ export function desiredRuleComments(bridges: FilteredBridge[]): string[] {
 export function renderNftScript(bridges: FilteredBridge[]): string {
   const lines = [`table bridge ${nftTable}`, `delete table bridge ${nftTable}`];
   if (bridges.length === 0) return `${lines.join('\n')}\n`;
-  const rules = bridges.flatMap(rulesFor);
-  lines.push(`table bridge ${nftTable} {`);
-  for (const chain of ['forward', 'input', 'output'] as const) {
-    lines.push(`  chain ${chain} {`, `    type filter hook ${chain} priority 0; policy accept;`);
-    for (const r of rules.filter((rule) => rule.chain === chain)) lines.push(`    ${r.match} drop comment "${r.comment}"`);
-    lines.push('  }');
-  }
-  lines.push('}');
+  lines.push(`table bridge ${nftTable} {`, '  chain forward {', '    type filter hook forward priority 0; policy accept;');
+  for (const r of bridges.flatMap(rulesFor)) lines.push(`    ${r.match} drop comment "${r.comment}"`);
+  lines.push('  }', '}');
   return `${lines.join('\n')}\n`;
 }
 
@@ -67,11 +60,8 @@ interface NftJson {
   nftables?: { rule?: { chain: string; comment?: string } }[];
 }
 
-/** Rule comments of the table as `nft -j list table` shows it, in table order. */
+/** Rule comments of the table as `nft -j list table` shows it, in table order (any chain). */
 export function observedRuleComments(json: string): string[] {
   const parsed = JSON.parse(json) as NftJson;
-  const rules = (parsed.nftables ?? []).flatMap((item) => (item.rule ? [item.rule] : []));
-  return (['forward', 'input', 'output'] as const).flatMap((chain) =>
-    rules.filter((r) => r.chain === chain).map((r) => r.comment ?? '(uncommented rule)'),
-  );
+  return (parsed.nftables ?? []).flatMap((item) => (item.rule ? [item.rule.comment ?? `(uncommented rule in ${item.rule.chain})`] : []));
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { CommandError, type Runner } from '../exec.ts';
 import { dnsmasqPaths } from './dnsmasq.ts';
-import { isKumulusLink } from './names.ts';
+import { isKumulusLink, servicePeerName } from './names.ts';
 import { nftTable, observedRuleComments } from './nftables.ts';
 
 export interface ObservedLink {
@@ -24,6 +24,12 @@ export interface ObservedDnsmasq {
   dnsHosts?: string;
 }
 
+/** A network's service namespace: its end of the service veth and its default route. */
+export interface ObservedServiceNamespace {
+  port?: ObservedLink;
+  gateway?: string;
+}
+
 export interface ObservedNetworking {
   links: Map<string, ObservedLink>;
   /** Remote VTEPs per VXLAN device (the all-zeros FDB entries that flood BUM traffic). */
@@ -32,6 +38,8 @@ export interface ObservedNetworking {
   nftComments?: string[];
   /** Per Kumulus bridge. */
   dnsmasq: Map<string, ObservedDnsmasq>;
+  /** The agent's service namespaces (those named with its prefix), by name. */
+  serviceNamespaces: Map<string, ObservedServiceNamespace>;
 }
 
 interface IpLinkJson {
@@ -78,7 +86,23 @@ async function processAlive(pid: number, confPath: string): Promise<boolean> {
   return cmdline.includes(confPath);
 }
 
-export async function observeNetworking(run: Runner, stateDir: string): Promise<ObservedNetworking> {
+/** `ip -j` prints nothing at all, not `[]`, for some empty lists. */
+function parseJsonList<T>(stdout: string): T[] {
+  return stdout.trim() === '' ? [] : (JSON.parse(stdout) as T[]);
+}
+
+async function observeServiceNamespaces(run: Runner, prefix: string): Promise<Map<string, ObservedServiceNamespace>> {
+  const found = new Map<string, ObservedServiceNamespace>();
+  for (const { name } of parseJsonList<{ name: string }>((await run(['ip', '-j', 'netns', 'list'])).stdout)) {
+    if (!name.startsWith(prefix)) continue;
+    const port = parseIpAddrJson((await run(['ip', '-n', name, '-j', '-d', 'addr', 'show'])).stdout).get(servicePeerName);
+    const gateway = parseJsonList<{ gateway?: string }>((await run(['ip', '-n', name, '-j', 'route', 'show', 'default'])).stdout)[0]?.gateway;
+    found.set(name, { ...(port ? { port } : {}), ...(gateway !== undefined ? { gateway } : {}) });
+  }
+  return found;
+}
+
+export async function observeNetworking(run: Runner, stateDir: string, serviceNamespacePrefix: string): Promise<ObservedNetworking> {
   const links = parseIpAddrJson((await run(['ip', '-j', '-d', 'addr', 'show'])).stdout);
   const floodTargets = new Map<string, string[]>();
   for (const link of links.values()) {
@@ -112,5 +136,6 @@ export async function observeNetworking(run: Runner, stateDir: string): Promise<
       ...(dnsHosts !== undefined ? { dnsHosts } : {}),
     });
   }
-  return { links, floodTargets, ...(nftComments !== undefined ? { nftComments } : {}), dnsmasq };
+  const serviceNamespaces = await observeServiceNamespaces(run, serviceNamespacePrefix);
+  return { links, floodTargets, ...(nftComments !== undefined ? { nftComments } : {}), dnsmasq, serviceNamespaces };
 }

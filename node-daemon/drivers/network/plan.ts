@@ -1,20 +1,38 @@
 import { renderDnsmasq, validateDhcp, type DnsmasqFiles } from './dnsmasq.ts';
 import { parseIpv4 } from './ipv4.ts';
-import { bridgeName, isKumulusLink, maxVlan, maxVni, vlanDeviceName, vxlanDeviceName } from './names.ts';
+import {
+  bridgeName,
+  isKumulusLink,
+  maxVlan,
+  maxVni,
+  serviceNamespaceName,
+  servicePeerName,
+  servicePortName,
+  vlanDeviceName,
+  vxlanDeviceName,
+} from './names.ts';
 import { desiredRuleComments, renderNftScript, type FilteredBridge } from './nftables.ts';
-import type { ObservedLink, ObservedNetworking } from './observe.ts';
-import type { DnsmasqChange, GuestNetworkSpec, NetworkPlan, NetworkStep } from './types.ts';
+import type { ObservedLink, ObservedNetworking, ObservedServiceNamespace } from './observe.ts';
+import type { DhcpSpec, DnsmasqChange, GuestNetworkSpec, NetworkPlan, NetworkStep } from './types.ts';
 
 /** VXLAN over IPv4 adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
 export const vxlanOverhead = 50;
 export const vxlanPort = 4789;
+
+/** Where a network's DHCP/DNS service runs: a namespace plugged into the bridge by a veth. */
+export interface PlannedService {
+  namespace: string;
+  /** The veth end on the bridge. */
+  port: string;
+  dnsmasq: DnsmasqFiles;
+}
 
 export interface PlannedNetwork {
   spec: GuestNetworkSpec;
   bridge: string;
   device: string;
   mtu: number;
-  dnsmasq?: DnsmasqFiles;
+  service?: PlannedService;
 }
 
 function step(description: string, ...argv: string[]): NetworkStep {
@@ -56,11 +74,64 @@ function segmentMtu(spec: GuestNetworkSpec, links: Map<string, ObservedLink>, i:
 }
 
 /**
+ * The steps that make a network's service namespace, its veth and its addressing match, and
+ * whether they plug in a new veth (a dnsmasq bound to the old one then serves nothing).
+ */
+function serviceSteps(
+  n: PlannedNetwork & { service: PlannedService },
+  dhcp: DhcpSpec,
+  links: Map<string, ObservedLink>,
+  observed: ObservedServiceNamespace | undefined,
+): { steps: NetworkStep[]; replugged: boolean } {
+  const { namespace, port } = n.service;
+  const steps: NetworkStep[] = [];
+  const inNamespace = (...argv: string[]) => ['ip', '-n', namespace, ...argv];
+  if (!observed) steps.push(step(`create namespace ${namespace} for the DHCP/DNS service of network ${n.spec.uid}`, 'ip', 'netns', 'add', namespace));
+  let hostEnd = links.get(port);
+  let peer = observed?.port;
+  if (hostEnd && (hostEnd.kind !== 'veth' || !peer)) {
+    steps.push(step(`replace ${port}: it is not the service veth into ${namespace}`, 'ip', 'link', 'del', port));
+    hostEnd = undefined;
+  }
+  const replugged = !hostEnd || !peer;
+  if (replugged) {
+    steps.push(step(`create the service veth ${port} ⇄ ${namespace}/${servicePeerName}`, 'ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', servicePeerName, 'netns', namespace));
+    hostEnd = undefined;
+    peer = undefined;
+  }
+  if (hostEnd?.mtu !== n.mtu) steps.push(step(`MTU ${n.mtu} on ${port}`, 'ip', 'link', 'set', port, 'mtu', String(n.mtu)));
+  if (hostEnd?.master !== n.bridge) steps.push(step(`attach ${port} to ${n.bridge}`, 'ip', 'link', 'set', port, 'master', n.bridge));
+  if (!hostEnd?.up) steps.push(step(`bring ${port} up`, 'ip', 'link', 'set', port, 'up'));
+  if (peer?.mtu !== n.mtu) steps.push(step(`MTU ${n.mtu} on ${namespace}/${servicePeerName}`, ...inNamespace('link', 'set', servicePeerName, 'mtu', String(n.mtu))));
+  if (!peer?.up) steps.push(step(`bring ${namespace}/${servicePeerName} up`, ...inNamespace('link', 'set', servicePeerName, 'up')));
+  const prefix = Number(dhcp.cidr.split('/')[1]);
+  const have = peer?.addresses ?? [];
+  if (!have.some((a) => a.ip === dhcp.serviceAddress && a.prefix === prefix)) {
+    steps.push(step(`DHCP/DNS service address ${dhcp.serviceAddress} in ${namespace}`, ...inNamespace('addr', 'add', `${dhcp.serviceAddress}/${prefix}`, 'dev', servicePeerName)));
+  }
+  for (const a of have.filter((a) => !(a.ip === dhcp.serviceAddress && a.prefix === prefix))) {
+    steps.push(step(`remove stale address ${a.ip}/${a.prefix} in ${namespace}`, ...inNamespace('addr', 'del', `${a.ip}/${a.prefix}`, 'dev', servicePeerName)));
+  }
+  // dnsmasq forwards DNS upstream the way the guests reach out: through their gateway.
+  const gateway = peer ? observed?.gateway : undefined;
+  if (dhcp.gateway !== undefined && gateway !== dhcp.gateway) {
+    steps.push(step(`default route of ${namespace} via the network's gateway ${dhcp.gateway}`, ...inNamespace('route', 'replace', 'default', 'via', dhcp.gateway)));
+  } else if (dhcp.gateway === undefined && gateway !== undefined) {
+    steps.push(step(`remove the default route of ${namespace}: the network has no gateway`, ...inNamespace('route', 'del', 'default')));
+  }
+  return { steps, replugged };
+}
+
+/**
  * The difference between the guest networks this host should carry and what it has: the
  * commands to run, in order, the nftables table to load, and the dnsmasq changes. Pure, so the
  * same plan can be checked where the kernel lacks a feature (8021q) and applied where it has it.
  */
-export function planNetworks(desired: GuestNetworkSpec[], observed: ObservedNetworking, stateDir: string): NetworkPlan & { networks: PlannedNetwork[] } {
+export function planNetworks(
+  desired: GuestNetworkSpec[],
+  observed: ObservedNetworking,
+  options: { stateDir: string; serviceNamespacePrefix: string },
+): NetworkPlan & { networks: PlannedNetwork[] } {
   desired.forEach(validate);
   const { links } = observed;
   const wanted: PlannedNetwork[] = desired
@@ -70,15 +141,23 @@ export function planNetworks(desired: GuestNetworkSpec[], observed: ObservedNetw
       const bridge = bridgeName(spec.segment);
       const device = spec.segment.type === 'vxlan' ? vxlanDeviceName(spec.segment.vni) : vlanDeviceName(spec.segment.vlan, spec.segment.uplink);
       const mtu = segmentMtu(spec, links, i);
-      return { spec, bridge, device, mtu, ...(spec.dhcp ? { dnsmasq: renderDnsmasq(stateDir, bridge, spec.dhcp, mtu) } : {}) };
+      const service = spec.dhcp
+        ? { namespace: serviceNamespaceName(options.serviceNamespacePrefix, bridge), port: servicePortName(spec.segment), dnsmasq: renderDnsmasq(options.stateDir, bridge, spec.dhcp, mtu) }
+        : undefined;
+      return { spec, bridge, device, mtu, ...(service ? { service } : {}) };
     });
-  const wantedNames = new Set(wanted.flatMap((n) => [n.bridge, n.device]));
+  const wantedNames = new Set(wanted.flatMap((n) => [n.bridge, n.device, ...(n.service ? [n.service.port] : [])]));
+  const wantedNamespaces = new Set(wanted.flatMap((n) => (n.service ? [n.service.namespace] : [])));
   const steps: NetworkStep[] = [];
+  const replugged = new Set<string>();
 
   for (const link of links.values()) {
     if (isKumulusLink(link.name) && !wantedNames.has(link.name)) {
       steps.push(step(`remove ${link.name}: no local VM uses its network and it is not persistent`, 'ip', 'link', 'del', link.name));
     }
+  }
+  for (const namespace of observed.serviceNamespaces.keys()) {
+    if (!wantedNamespaces.has(namespace)) steps.push(step(`remove namespace ${namespace}: its network's service is not wanted here`, 'ip', 'netns', 'del', namespace));
   }
 
   for (const n of wanted) {
@@ -130,16 +209,14 @@ export function planNetworks(desired: GuestNetworkSpec[], observed: ObservedNetw
       }
     }
 
-    const dhcp = n.spec.dhcp;
-    const prefix = dhcp ? Number(dhcp.cidr.split('/')[1]) : 0;
-    const have = bridge?.addresses ?? [];
-    if (dhcp && !have.some((a) => a.ip === dhcp.serviceAddress && a.prefix === prefix)) {
-      // With its prefix route, so dnsmasq's DNS replies find the VMs. TODO(#6): two networks
-      // with overlapping CIDRs on one host need dnsmasq in a per-network namespace.
-      steps.push(step(`DHCP/DNS service address ${dhcp.serviceAddress} on ${n.bridge}`, 'ip', 'addr', 'add', `${dhcp.serviceAddress}/${prefix}`, 'dev', n.bridge));
+    // The host's own stack stays off guest networks: a bridge has no address.
+    for (const a of bridge?.addresses ?? []) {
+      steps.push(step(`remove address ${a.ip}/${a.prefix} from ${n.bridge}: guests must not reach the host`, 'ip', 'addr', 'del', `${a.ip}/${a.prefix}`, 'dev', n.bridge));
     }
-    for (const a of have.filter((a) => !(dhcp && a.ip === dhcp.serviceAddress && a.prefix === prefix))) {
-      steps.push(step(`remove stale address ${a.ip}/${a.prefix} from ${n.bridge}`, 'ip', 'addr', 'del', `${a.ip}/${a.prefix}`, 'dev', n.bridge));
+    if (n.service && n.spec.dhcp) {
+      const service = serviceSteps({ ...n, service: n.service }, n.spec.dhcp, links, observed.serviceNamespaces.get(n.service.namespace));
+      steps.push(...service.steps);
+      if (service.replugged) replugged.add(n.bridge);
     }
   }
 
@@ -156,15 +233,16 @@ export function planNetworks(desired: GuestNetworkSpec[], observed: ObservedNetw
 
   const dnsmasq: DnsmasqChange[] = [];
   for (const n of wanted) {
-    if (!n.dnsmasq) continue;
+    if (!n.service) continue;
+    const files = n.service.dnsmasq;
     const current = observed.dnsmasq.get(n.bridge);
     if (current?.pid === undefined) dnsmasq.push({ bridge: n.bridge, action: 'start' });
-    else if (current.conf !== n.dnsmasq.conf) dnsmasq.push({ bridge: n.bridge, action: 'restart' });
-    else if (current.dhcpHosts !== n.dnsmasq.dhcpHosts || current.dnsHosts !== n.dnsmasq.dnsHosts) {
+    else if (current.conf !== files.conf || replugged.has(n.bridge)) dnsmasq.push({ bridge: n.bridge, action: 'restart' });
+    else if (current.dhcpHosts !== files.dhcpHosts || current.dnsHosts !== files.dnsHosts) {
       dnsmasq.push({ bridge: n.bridge, action: 'reload' });
     }
   }
-  const served = new Set(wanted.filter((n) => n.dnsmasq).map((n) => n.bridge));
+  const served = new Set(wanted.filter((n) => n.service).map((n) => n.bridge));
   for (const bridge of observed.dnsmasq.keys()) if (!served.has(bridge)) dnsmasq.push({ bridge, action: 'stop' });
 
   return { steps, ...(nftRight ? {} : { nftables: renderNftScript(filtered) }), dnsmasq, networks: wanted };
