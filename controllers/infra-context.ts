@@ -82,6 +82,8 @@ export const INDEX = {
   serviceOffering: 'infra.service-offering',
   diskOffering: 'infra.disk-offering',
   networkOffering: 'infra.network-offering',
+  /** `namespace/name` of each network a VM's NICs are on. */
+  network: 'infra.network',
 } as const;
 
 export interface InfraInformers {
@@ -152,6 +154,7 @@ export function createInfraContext(manager: Manager): InfraContext {
   i.ipRanges.addIndex(INDEX.pod, byField((o: IPRangeObject) => o.spec.podRef?.name));
   i.ipRanges.addIndex(INDEX.physicalNetwork, byField((o: IPRangeObject) => o.spec.physicalNetworkRef?.name));
   i.vms.addIndex(INDEX.host, byField((o: VirtualMachineObject) => o.status?.placement?.host));
+  i.vms.addIndex(INDEX.network, (o: VirtualMachineObject) => (o.spec.networks ?? []).map((n) => `${o.metadata.namespace ?? ''}/${n.name}`));
   i.vms.addIndex(INDEX.serviceOffering, byField((o: VirtualMachineObject) => o.spec.serviceOfferingRef.name));
   i.vms.addIndex(INDEX.diskOffering, (o: VirtualMachineObject) => [
     ...(o.spec.rootDiskOfferingRef ? [o.spec.rootDiskOfferingRef.name] : []),

@@ -12,6 +12,7 @@ import { registerDiskOfferingController } from './disk-offering.ts';
 import { registerHostController } from './host.ts';
 import { GLOBAL_CONFIGURATION, OPERATOR_FIELD_MANAGER, createInfraContext, type InfraContext } from './infra-context.ts';
 import { registerIPRangeController } from './ip-range.ts';
+import { registerNetworkHostsController } from './network-hosts.ts';
 import { registerNetworkOfferingController } from './network-offering.ts';
 import { registerPhysicalNetworkController } from './physical-network.ts';
 import { registerPodController } from './pod.ts';
@@ -33,6 +34,7 @@ export const infrastructureControllers: readonly ((manager: Manager, ctx: InfraC
   registerServiceOfferingController,
   registerDiskOfferingController,
   registerNetworkOfferingController,
+  registerNetworkHostsController,
 ];
 
 /** Registers every infrastructure controller on the manager; returns the shared context. */

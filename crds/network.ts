@@ -42,8 +42,9 @@ const NETWORK_STATES = ['Allocated', 'Setup', 'Implementing', 'Implemented', 'Sh
  * A Network is a CloudStack guest network of the type its NetworkOffering gives (Isolated,
  * Shared, L2). It is Allocated when created; on its first VM (or at once for persistent
  * offerings) it is Implemented: a VLAN id or VNI is allocated from the physical network
- * (status.broadcastUri) and the hosts build its bridge, DHCP and DNS. When its last VM goes
- * it is Shutdown and the VLAN returns to the pool, unless the offering is persistent.
+ * (status.broadcastUri) and the hosts in status.hosts build its bridge, DHCP and DNS. When
+ * its last VM goes it is Shutdown and the VLAN returns to the pool, unless the offering is
+ * persistent.
  */
 export const Network = defineKind({
   group: NETWORK_GROUP,
@@ -86,6 +87,13 @@ export const Network = defineKind({
     physicalNetwork: Type.Optional(Str({ description: 'metadata.name of the PhysicalNetwork in use.', maxLength: 253 })),
     addressesTotal: Type.Optional(Count('Guest addresses in the CIDR.')),
     addressesAllocated: Type.Optional(Count('Addresses allocated (IPAddress objects).')),
+    hosts: Type.Optional(
+      Type.Array(Str({ description: 'metadata.name of a Host.', maxLength: 253 }), {
+        description:
+          'Hosts that carry the network, sorted: those with a VM on it, and for a persistent offering every host of the zone. Each host\'s agent builds the network and floods its broadcast traffic to the others\' VTEPs.',
+        maxItems: 10000,
+      }),
+    ),
   }),
   columns: [
     { name: 'Offering', type: 'string', jsonPath: '.spec.networkOfferingRef.name', description: 'Network offering.' },

@@ -1,22 +1,21 @@
 /**
  * Guest networks (agent side). The network driver takes the whole set a host should carry, so
  * one function computes it and applies it, one run at a time: the VM reconciler calls it before
- * starting a domain (its bridges must exist), and this reconciler calls it when a Network, its
- * offering, another host's VMs (the remote VTEPs) or a Host address changes.
+ * starting a domain (its bridges must exist), and this reconciler calls it when a Network or a
+ * Host address changes.
  *
- * - Carried: every network a VM placed here uses, and every implemented network of this host's
- *   zone whose offering is persistent (CloudStack implements those at creation and keeps them
- *   while idle, so a physical device on the bridge, or the next VM, finds them in place).
+ * - Carried: every network a VM placed here uses, and every network whose status.hosts (kept
+ *   by the operator's network-hosts controller) names this host: that is how a persistent
+ *   network is built, and kept while idle, on every host of its zone.
  * - Segment: from the Network's status.broadcastUri (vxlan://<vni> or vlan://<id>); a VLAN
  *   rides the interface its physical network's Guest traffic label names.
- * - Remote VTEPs: the status.ipAddress of every other host carrying the network: those with a
- *   VM on it, and for a persistent network every host of the zone.
+ * - Remote VTEPs: the status.ipAddress of the other hosts in the network's status.hosts. The
+ *   agent never watches other hosts' VMs.
  * - DHCP: static entries for this host's VMs only, served from the network's service address
  *   (lib/ipv4.ts), the same on every host (nftables keeps it from crossing the uplink).
  */
 import type { Informer } from '../lib/informer.ts';
-import type { HostObject, NetworkObject, NetworkOfferingObject, PhysicalNetworkObject, VirtualMachineObject } from '../crds/index.ts';
-import { LABEL_ZONE } from '../lib/hierarchy-labels.ts';
+import type { HostObject, NetworkObject, PhysicalNetworkObject, VirtualMachineObject } from '../crds/index.ts';
 import { guestServiceAddress } from '../lib/ipv4.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
@@ -29,10 +28,7 @@ import { errorMessage } from './resources.ts';
 export interface GuestNetworkInformers {
   /** VMs placed on this host. */
   ownVms: Informer<VirtualMachineObject>;
-  /** Every placed VM of the cluster: where the other VTEPs of a network are. */
-  placedVms: Informer<VirtualMachineObject>;
   networks: Informer<NetworkObject>;
-  networkOfferings: Informer<NetworkOfferingObject>;
   physicalNetworks: Informer<PhysicalNetworkObject>;
   hosts: Informer<HostObject>;
 }
@@ -47,8 +43,8 @@ export interface GuestNetworks {
   sync(): Promise<{ attached: Map<string, NetworkAttachment>; problems: Map<string, string> }>;
   /** Whether the network (`namespace/name`) is carried here now or was at the last sync: a change to it may change the host. */
   concerns(key: string): boolean;
-  /** Implemented networks of this host's zone with a persistent offering. */
-  persistentHere(): NetworkObject[];
+  /** Networks whose status.hosts names this host. */
+  listedHere(): NetworkObject[];
 }
 
 /** `namespace/name` of a VM's network. */
@@ -74,32 +70,19 @@ export function guestNetworks(
   deps: GuestNetworkInformers & {
     driver: NetworkDriver;
     host: string;
-    /** This host's zone: persistent networks of the zone are carried here. */
-    zone: string;
     localVtep: string | undefined;
     logger: Logger;
     /** Told when the driver fails (the host is then Alert) and when it works again. */
     onHealth?: (problem: string | undefined) => void;
   },
 ): GuestNetworks {
-  const { ownVms, placedVms, networks, networkOfferings, physicalNetworks, hosts, driver, host, zone } = deps;
+  const { ownVms, networks, physicalNetworks, hosts, driver, host } = deps;
   let running: Promise<unknown> = Promise.resolve();
   let lastCarried = new Set<string>();
 
-  const persistentHere = (): NetworkObject[] =>
-    networks
-      .list()
-      .filter(
-        (n) =>
-          active(n) &&
-          n.spec.zoneRef.name === zone &&
-          n.status?.broadcastUri !== undefined &&
-          n.status.state !== 'Shutdown' &&
-          n.status.state !== 'Destroy' &&
-          networkOfferings.get(n.spec.networkOfferingRef.name)?.spec.persistent === true,
-      );
+  const listedHere = (): NetworkObject[] => networks.list().filter((n) => active(n) && n.status?.hosts?.includes(host) === true);
 
-  const segmentOf = (network: NetworkObject, persistent: boolean): Segment => {
+  const segmentOf = (network: NetworkObject): Segment => {
     const uri = network.status?.broadcastUri ?? '';
     const name = keyOf(network);
     const match = /^(vxlan|vlan):\/\/(\d+)$/.exec(uri);
@@ -109,15 +92,9 @@ export function guestNetworks(
     const id = Number(match[2]);
     if (match[1] === 'vxlan') {
       if (deps.localVtep === undefined) throw new Error(`Network ${name} is VXLAN but this agent has no VTEP address: set --vtep-address`);
-      const carriers = new Set<string>();
-      for (const vm of placedVms.list(network.metadata.namespace)) {
-        const there = vm.status?.placement?.host;
-        if (there && active(vm) && vm.spec.networks?.some((n) => n.name === network.metadata.name)) carriers.add(there);
-      }
-      if (persistent) for (const h of hosts.list()) if (h.metadata.labels?.[LABEL_ZONE] === zone) carriers.add(h.metadata.name ?? '');
-      carriers.delete(host);
       const remote = new Set<string>();
-      for (const there of carriers) {
+      for (const there of network.status?.hosts ?? []) {
+        if (there === host) continue;
         const address = hosts.get(there)?.status?.ipAddress;
         if (address && address !== deps.localVtep) remote.add(address);
       }
@@ -138,8 +115,8 @@ export function guestNetworks(
         users.set(key, [...(users.get(key) ?? []), vm]);
       }
     }
-    const persistent = new Set(persistentHere().map((n) => keyOf(n)));
-    for (const key of persistent) if (!users.has(key)) users.set(key, []);
+    const listed = new Set(listedHere().map((n) => keyOf(n)));
+    for (const key of listed) if (!users.has(key)) users.set(key, []);
     const specs: GuestNetworkSpec[] = [];
     const attached = new Map<string, NetworkAttachment>();
     const problems = new Map<string, string>();
@@ -150,7 +127,7 @@ export function guestNetworks(
         continue;
       }
       try {
-        const segment = segmentOf(network, persistent.has(key));
+        const segment = segmentOf(network);
         const cidr = network.status?.cidr ?? network.spec.cidr;
         const gateway = network.status?.gateway ?? network.spec.gateway;
         const serviceAddress = cidr === undefined ? undefined : guestServiceAddress(cidr, gateway);
@@ -169,7 +146,8 @@ export function guestNetworks(
           uid: network.metadata.uid ?? '',
           segment,
           inUse: vms.length > 0,
-          persistent: persistent.has(key),
+          // Listed here by the operator: kept while no local VM uses it.
+          persistent: listed.has(key),
           ...(cidr !== undefined && serviceAddress !== undefined
             ? {
                 dhcp: {
@@ -192,7 +170,7 @@ export function guestNetworks(
   };
 
   return {
-    persistentHere,
+    listedHere,
     concerns(key) {
       return lastCarried.has(key) || desired().attached.has(key);
     },
@@ -219,32 +197,21 @@ export function guestNetworks(
   };
 }
 
-/** Re-applies the host's networks when a Network, its offering, a remote VM placement or a Host address changes. */
-export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetworkInformers & { networksOfHost: GuestNetworks; zone: string }): void {
-  const { networks, networkOfferings, placedVms, hosts, ownVms, networksOfHost, zone } = deps;
-  const requestOf = (key: string) => {
-    const [namespace, name = ''] = key.split('/');
-    return { namespace, name };
-  };
-  const usedHere = (): Set<string> => new Set(ownVms.list().flatMap((vm) => (vm.spec.networks ?? []).map((n) => networkKey(vm.metadata.namespace ?? '', n.name))));
+/** Re-applies the host's networks when a Network or the address of a host carrying one of them changes. */
+export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetworkInformers & { networksOfHost: GuestNetworks }): void {
+  const { networks, hosts, networksOfHost } = deps;
   manager.addController({
     name: 'agent-network',
     for: networks,
     watches: [
-      { informer: placedVms, map: (obj) => ((obj as VirtualMachineObject).spec.networks ?? []).map((n) => ({ namespace: obj.metadata.namespace, name: n.name })) },
       {
-        informer: networkOfferings,
-        map: (offering) => networks.list().filter((n) => n.spec.networkOfferingRef.name === offering.metadata.name).map((n) => ({ namespace: n.metadata.namespace, name: n.metadata.name ?? '' })),
-      },
-      {
-        // A host's address is a VTEP of the networks its VMs share with this host's, and of the zone's persistent networks.
+        // A host's address is a VTEP of the networks it carries with this host.
         informer: hosts,
-        map: (h) => {
-          const there = new Set(placedVms.list().filter((vm) => vm.status?.placement?.host === h.metadata.name).flatMap((vm) => (vm.spec.networks ?? []).map((n) => networkKey(vm.metadata.namespace ?? '', n.name))));
-          const shared = [...usedHere()].filter((key) => there.has(key));
-          const persistent = h.metadata.labels?.[LABEL_ZONE] === zone ? networksOfHost.persistentHere().map((n) => keyOf(n)) : [];
-          return [...new Set([...shared, ...persistent])].map(requestOf);
-        },
+        map: (h) =>
+          networks
+            .list()
+            .filter((n) => n.status?.hosts?.includes(h.metadata.name ?? '') && networksOfHost.concerns(keyOf(n)))
+            .map((n) => ({ namespace: n.metadata.namespace, name: n.metadata.name ?? '' })),
       },
     ],
     reconcile: async (ctx, request) => {

@@ -7,7 +7,7 @@
  * never touches a domain: a restarted agent adopts what it finds.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { DiskOfferingObject, HostObject, NetworkObject, NetworkOfferingObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type { DiskOfferingObject, HostObject, NetworkObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import type { Controller } from '../lib/controller.ts';
@@ -125,12 +125,10 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     const own = { labelSelector: `${LABEL_HOST}=${at.host}` };
     const informers = {
       ownVms: manager.informer<VirtualMachineObject>(RESOURCES.vms, own),
-      placedVms: manager.informer<VirtualMachineObject>(RESOURCES.vms, { labelSelector: LABEL_HOST }),
       volumes: manager.informer<VolumeObject>(RESOURCES.volumes, own),
       pools: manager.informer<PrimaryStorageObject>(RESOURCES.primaryStorages),
       templates: manager.informer<TemplateObject>(RESOURCES.templates),
       networks: manager.informer<NetworkObject>(RESOURCES.networks),
-      networkOfferings: manager.informer<NetworkOfferingObject>(RESOURCES.networkOfferings),
       physicalNetworks: manager.informer<PhysicalNetworkObject>(RESOURCES.physicalNetworks),
       hosts: manager.informer<HostObject>(RESOURCES.hosts),
       serviceOfferings: manager.informer<ServiceOfferingObject>(RESOURCES.serviceOfferings),
@@ -141,7 +139,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       ...informers,
       driver: linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
       host: at.host,
-      zone: at.zone,
       localVtep: vtep,
       logger,
       onHealth: (problem) => hostStatus?.setProblem('network', problem === undefined ? undefined : { reason: 'NetworkDriverFailing', message: problem }),
@@ -156,7 +153,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       onHealth: (pool, problem) => hostStatus?.setProblem(`storage/${pool}`, problem === undefined ? undefined : { reason: 'StorageDriverFailing', message: problem }),
     });
     registerVolumeReconciler(volumeDeps, volumes);
-    registerGuestNetworkReconciler(manager, { ...informers, networksOfHost, zone: at.zone });
+    registerGuestNetworkReconciler(manager, { ...informers, networksOfHost });
     const vms: Controller = registerVirtualMachineReconciler({
       manager,
       at,
@@ -184,7 +181,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     void informers.ownVms.waitForSync(joining.signal).then(enqueueAll, () => undefined);
     // Links of networks deleted while the agent was away concern no object any more: one full
     // sync once the caches are filled removes them, VMs or not.
-    void Promise.all([informers.ownVms, informers.placedVms, informers.networks, informers.networkOfferings, informers.physicalNetworks, informers.hosts].map((i) => i.waitForSync(joining.signal)))
+    void Promise.all([informers.ownVms, informers.networks, informers.physicalNetworks, informers.hosts].map((i) => i.waitForSync(joining.signal)))
       .then(() => networksOfHost.sync())
       .catch(() => undefined);
     logger.info('agent running', { host: at.host, cluster: at.cluster, zone: at.zone, libvirt: config.libvirtUri, vtep, leaseNamespace: HOST_LEASE_NAMESPACE });

@@ -373,26 +373,24 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     vmUid = '';
   });
 
-  it('carries a persistent network of its zone with no VM on it, across restarts, and removes it once deleted, even while the agent was away', async function () {
+  it('carries a network its status.hosts lists here (a persistent one) with no VM on it, across restarts, and removes it once deleted, even while the agent was away', async function () {
     if (!agent) this.skip();
     const remoteVtep = '192.0.2.77';
-    const offering = async (name: string, persistent: boolean) => {
-      await res('networkOfferings').create({ metadata: { name }, spec: { guestIpType: 'Isolated', persistent } });
-      clusterScoped.push({ kind: 'networkOfferings', name });
-    };
-    await offering(`persistent-${s}`, true);
-    await offering(`lazy-${s}`, false);
-    // Another host of the zone, as the operator labels it: a persistent network's VTEPs are every host of its zone.
-    await res('hosts').create({ metadata: { name: `remote-${s}`, labels: { 'kumulus.io/zone': names.zone } }, spec: { clusterRef: { name: names.cluster }, nodeName: `remote-${s}` } });
-    clusterScoped.push({ kind: 'hosts', name: `remote-${s}` });
-    await res('hosts').patchStatus({ name: `remote-${s}` }, { status: { ipAddress: remoteVtep } });
-    const implemented = async (name: string, offeringName: string, id: number, prefix: string) => {
-      await res('networks').create({ metadata: { name, namespace: ns.name }, spec: { networkOfferingRef: { name: offeringName }, zoneRef: { name: names.zone }, cidr: `${prefix}.0/24` } });
-      await res('networks').patchStatus({ name, namespace: ns.name }, { status: { state: 'Implemented', cidr: `${prefix}.0/24`, gateway: `${prefix}.1`, broadcastDomainType: 'Vxlan', broadcastUri: `vxlan://${id}` } });
+    const remote = `remote-${s}`;
+    await res('hosts').create({ metadata: { name: remote }, spec: { clusterRef: { name: names.cluster }, nodeName: remote } });
+    clusterScoped.push({ kind: 'hosts', name: remote });
+    await res('hosts').patchStatus({ name: remote }, { status: { ipAddress: remoteVtep } });
+    // The test plays the operator's network-hosts controller, which lists every host of the zone for a persistent network.
+    const implemented = async (name: string, id: number, prefix: string, hosts: string[]) => {
+      await res('networks').create({ metadata: { name, namespace: ns.name }, spec: { networkOfferingRef: { name: 'persistent' }, zoneRef: { name: names.zone }, cidr: `${prefix}.0/24` } });
+      await res('networks').patchStatus(
+        { name, namespace: ns.name },
+        { status: { state: 'Implemented', cidr: `${prefix}.0/24`, gateway: `${prefix}.1`, broadcastDomainType: 'Vxlan', broadcastUri: `vxlan://${id}`, hosts } },
+      );
     };
     const keptPrefix = `10.${randomInt(16, 250)}.${randomInt(0, 255)}`;
-    await implemented('kept', `persistent-${s}`, persistentVni, keptPrefix);
-    await implemented('idle', `lazy-${s}`, idleVni, `10.${randomInt(16, 250)}.${randomInt(0, 255)}`);
+    await implemented('kept', persistentVni, keptPrefix, [node, remote].sort());
+    await implemented('elsewhere', idleVni, `10.${randomInt(16, 250)}.${randomInt(0, 255)}`, [remote]);
 
     const bridge = bridgeName({ type: 'vxlan', vni: persistentVni });
     const dnsmasqDir = join(workDir, 'agent', 'dnsmasq', bridge);
@@ -400,11 +398,18 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     await until(`dnsmasq of the persistent network`, 30_000, async () => ((await readFile(join(dnsmasqDir, 'dnsmasq.pid'), 'utf8').catch(() => '')) ? true : undefined));
     expect(await linkExists(bridge)).to.equal(true);
     const fdb = JSON.parse((await commandRunner()(['bridge', '-j', 'fdb', 'show', 'dev', vxlanDeviceName(persistentVni)])).stdout) as { mac: string; dst?: string }[];
-    expect(fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), 'BUM traffic floods to the zone\'s other host').to.deep.equal([remoteVtep]);
+    expect(fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), 'BUM traffic floods to the other listed host').to.deep.equal([remoteVtep]);
     const conf = await readFile(join(dnsmasqDir, 'dnsmasq.conf'), 'utf8');
     expect(conf, 'DHCP is served from the last host address').to.include(`${keptPrefix}.254`);
     expect(await readFile(join(dnsmasqDir, 'dhcp-hosts'), 'utf8'), 'no VM, so no DHCP entry').to.equal('');
-    expect(await linkExists(bridgeName({ type: 'vxlan', vni: idleVni })), 'a non-persistent network without a VM here is not plumbed').to.equal(false);
+    expect(await linkExists(bridgeName({ type: 'vxlan', vni: idleVni })), 'a network listed only on other hosts is not plumbed here').to.equal(false);
+    // The other host moves: its new address replaces the old as the flood target.
+    await res('hosts').patchStatus({ name: remote }, { status: { ipAddress: '192.0.2.78' } });
+    await until('the flood entry to follow the host', 30_000, async () => {
+      const entries = JSON.parse((await commandRunner()(['bridge', '-j', 'fdb', 'show', 'dev', vxlanDeviceName(persistentVni)])).stdout) as { mac: string; dst?: string }[];
+      const targets = entries.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst);
+      return targets.length === 1 && targets[0] === '192.0.2.78' ? true : undefined;
+    });
 
     const ifindex = async () => (JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', bridge])).stdout) as { ifindex: number }[])[0]?.ifindex;
     const before = await ifindex();

@@ -270,7 +270,8 @@ describe('infrastructure controllers (real control plane)', function () {
       expect(pod.metadata.labels).to.include({ 'kumulus.io/zone': n('zone1') });
       expect(capacity(pod, 'CPU')?.total).to.equal(64000);
 
-      const host = await waitFor(api(client, 'Host'), zone.hostNames[1]!, 'to count its VM', (o) => (o.status?.allocated as { vmCount?: number } | undefined)?.vmCount === 1);
+      // Allocatable follows the cluster's, which settles once its rollups have: wait for both.
+      const host = await waitFor(api(client, 'Host'), zone.hostNames[1]!, 'to count its VM and be allocatable', (o) => (o.status?.allocated as { vmCount?: number } | undefined)?.vmCount === 1 && condition(o, 'Allocatable')?.status === 'True');
       expect(host.metadata.labels).to.include({ 'kumulus.io/zone': n('zone1'), 'kumulus.io/pod': n('pod1'), 'kumulus.io/cluster': n('cluster1'), 'kumulus.io/host': zone.hostNames[1] });
       expect(host.status?.allocated).to.deep.equal({ cpuMhz: 4000, memoryBytes: 4 * GiB, vmCount: 1 });
       expect([host.status?.state, host.status?.resourceState]).to.deep.equal(['Up', 'Enabled']);
@@ -507,6 +508,51 @@ describe('infrastructure controllers (real control plane)', function () {
     } finally {
       for (const a of zone.agents) a.agent.stop();
       await setGlobalSettings(client, {});
+    }
+  });
+
+  it('lists in Network.status.hosts the hosts with a VM on it, and every host of the zone for an implemented persistent network', async () => {
+    const zone = await buildZone();
+    try {
+      const [hostA, hostB] = zone.hostNames as [string, string];
+      const networks = api(client, 'Network');
+      const vms = api(client, 'VirtualMachine');
+      const hostsOf = (name: string) => async () => ((await networks.get({ namespace, name })).status?.hosts as string[] | undefined) ?? [];
+      const until = async (what: string, read: () => Promise<string[]>, expected: string[]) => {
+        const deadline = Date.now() + 30_000;
+        let last: string[] = [];
+        while (Date.now() < deadline) {
+          last = await read();
+          if (JSON.stringify(last) === JSON.stringify(expected)) return;
+          await sleep(200);
+        }
+        throw new Error(`${what}: status.hosts is ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
+      };
+      const persistentOffering = `persistent-${zone.suffix}`;
+      await api(client, 'NetworkOffering').create({ metadata: { name: persistentOffering }, spec: { guestIpType: 'Isolated', persistent: true } });
+      const lazy = `lazy-${zone.suffix}`;
+      const always = `always-${zone.suffix}`;
+      await networks.create({ metadata: { name: lazy, namespace }, spec: { networkOfferingRef: { name: zone.n('isolated-nat') }, zoneRef: { name: zone.n('zone1') }, cidr: '10.44.0.0/24' } });
+      await networks.create({ metadata: { name: always, namespace }, spec: { networkOfferingRef: { name: persistentOffering }, zoneRef: { name: zone.n('zone1') }, cidr: '10.45.0.0/24' } });
+
+      const vm = `nic-${zone.suffix}`;
+      await vms.create({ metadata: { name: vm, namespace }, spec: { zoneRef: { name: zone.n('zone1') }, serviceOfferingRef: { name: zone.n('small') }, templateRef: { name: 'tiny' }, networks: [{ name: lazy }] } });
+      await until('a VM not yet placed', hostsOf(lazy), []);
+      await vms.patchStatus({ namespace, name: vm }, { status: { state: 'Starting', placement: { zone: zone.n('zone1'), pod: zone.n('pod1'), cluster: zone.n('cluster1'), host: hostB } } });
+      await until('the VM placed on host b', hostsOf(lazy), [hostB]);
+
+      await until('a persistent network not yet implemented', hostsOf(always), []);
+      await networks.patchStatus({ namespace, name: always }, { status: { state: 'Implemented', broadcastUri: 'vxlan://5123' } });
+      await until('the implemented persistent network', hostsOf(always), [hostA, hostB].sort());
+      expect(await hostsOf(lazy)(), 'the other network keeps its own list').to.deep.equal([hostB]);
+
+      await vms.delete({ namespace, name: vm });
+      await until('the VM gone', hostsOf(lazy), []);
+      await networks.delete({ namespace, name: lazy });
+      await networks.delete({ namespace, name: always });
+      await api(client, 'NetworkOffering').delete({ name: persistentOffering });
+    } finally {
+      for (const a of zone.agents) a.agent.stop();
     }
   });
 });
