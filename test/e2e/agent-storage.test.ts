@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -165,5 +165,11 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     await driver.deleteVolume(pool, uid);
     expect(await driver.observeVolume(pool, uid)).to.equal(undefined);
     await driver.deleteVolume(pool, uid);
+
+    // An agent killed inside qemu-img create leaves the temporary file: deleting the volume takes it too.
+    const killed = randomUUID();
+    await writeFile(join(dir, 'data', `${killed}.qcow2.part`), 'half an image');
+    await driver.deleteVolume(pool, killed);
+    expect(await readdir(join(dir, 'data')).then((names) => names.filter((n) => n.startsWith(killed)))).to.deep.equal([]);
   });
 });

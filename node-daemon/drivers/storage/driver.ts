@@ -190,6 +190,8 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
     },
 
     deleteVolume: async (pool, volumeUid) => {
+      // With the temporary file an agent killed mid-create leaves.
+      await rm(`${volumePath(pool, volumeUid)}.part`, { force: true });
       await rm(volumePath(pool, volumeUid), { force: true });
     },
   };
