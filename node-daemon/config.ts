@@ -20,7 +20,7 @@ function domainTypeOption(): Option<'kvm' | 'qemu' | undefined> {
   return {
     flag: 'domain-type',
     env: 'KUMULUS_DOMAIN_TYPE',
-    help: 'libvirt domain type: kvm (hardware virtualization) or qemu (software emulation); default kvm where /dev/kvm exists',
+    help: 'libvirt domain type: kvm (hardware virtualization) or qemu (software emulation); default kvm where /dev/kvm exists and is not PVM (kvm_pvm runs only PVM guest kernels)',
     default: undefined,
     expected: 'kvm or qemu',
     parse: (raw) => (raw === 'kvm' || raw === 'qemu' ? raw : undefined),

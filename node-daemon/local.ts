@@ -81,7 +81,6 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       undo.push(() => daemon.stop());
       libvirtUri = daemon.uri;
     }
-    const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
     const agent = await runAgent({
       kubeConfig: options.kubeConfig,
       handleSignals: false,
@@ -89,7 +88,6 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       args: [
         '--http-bind-address=127.0.0.1:0',
         `--libvirt-uri=${libvirtUri}`,
-        `--domain-type=${domainType}`,
         `--state-dir=${join(options.stateDir, 'agent')}`,
         `--cluster=${options.cluster ?? 'cluster1'}`,
         ...(options.logLevel !== undefined ? [`--log-level=${options.logLevel}`] : []),
@@ -97,7 +95,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       logger,
     });
     undo.push(() => agent.stop());
-    logger.info('local agent started', { node: agent.nodeName, libvirt: libvirtUri, domainType, metrics: agent.metricsUrl });
+    logger.info('local agent started', { node: agent.nodeName, libvirt: libvirtUri, metrics: agent.metricsUrl });
     return { agent, libvirtUri, stop: stopAll };
   } catch (err) {
     await stopAll();

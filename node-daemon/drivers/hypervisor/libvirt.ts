@@ -99,12 +99,25 @@ export function parseVncDisplay(text: string): { host: string; port: number } | 
   return { host: host || '127.0.0.1', port: 5900 + Number(match[2]) };
 }
 
+/**
+ * Whether KVM here runs an ordinary guest kernel. Under PVM (kvm_pvm: KVM without hardware
+ * virtualization, as inside some cloud VMs) a guest's kernel-mode code goes through KVM's
+ * instruction emulator, about 200 times slower than QEMU's TCG, and a stock kernel stops with
+ * "KVM internal error ... emulation failure" at its int3 self-test: only PVM guest kernels run.
+ */
+function kvmRunsStockGuests(): { ok: true } | { ok: false; why: string } {
+  if (!existsSync('/dev/kvm')) return { ok: false, why: '/dev/kvm is absent' };
+  if (existsSync('/sys/module/kvm_pvm')) return { ok: false, why: 'KVM here is PVM (kvm_pvm), which runs only PVM guest kernels' };
+  return { ok: true };
+}
+
 export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
   const uri = options.uri ?? 'qemu:///system';
-  const domainType: DomainType =
-    options.domainType ?? (uri.startsWith('test:') ? 'test' : existsSync('/dev/kvm') ? 'kvm' : 'qemu');
   const run = options.runner ?? commandRunner();
   const logger = options.logger.child({ driver: 'libvirt', uri });
+  const kvm = options.domainType === undefined && !uri.startsWith('test:') ? kvmRunsStockGuests() : { ok: true as const };
+  if (!kvm.ok) logger.warn('guests run under QEMU emulation (domain type qemu), not KVM; --domain-type=kvm overrides', { why: kvm.why });
+  const domainType: DomainType = options.domainType ?? (uri.startsWith('test:') ? 'test' : kvm.ok ? 'kvm' : 'qemu');
   const virsh = async (...args: string[]): Promise<string> => (await run(['virsh', '-q', '-c', uri, ...args])).stdout;
 
   const observe = async (uid: string): Promise<DomainObservation | undefined> => {
