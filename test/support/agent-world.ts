@@ -1,0 +1,220 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HOST_LEASE_NAMESPACE } from '../../lib/agent-contract.ts';
+import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { log } from '../../lib/log.ts';
+import { commandRunner } from '../../node-daemon/drivers/exec.ts';
+import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
+import { RESOURCES } from '../../node-daemon/resources.ts';
+import { sharedKubeConfig } from './cluster.ts';
+import type { GuestImage } from './guest-image.ts';
+
+/**
+ * What the agent e2e tests stand on, with the test playing the operator: a zone, pod and
+ * cluster, a Local pool in a fresh folder, an offering, a template from the tiny guest, VXLAN
+ * networks (implemented: the agent needs their VNI) and VMs with their volumes, placed on the
+ * agent's node. cleanup() removes all of it, including whatever a failed test left on the host.
+ */
+
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
+
+export function condition(obj: Obj | undefined, type: string): Condition | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === type);
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+export async function getOrUndefined(resource: ResourceClient<Obj>, name: string, namespace?: string): Promise<Obj | undefined> {
+  return resource.get({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));
+}
+
+export async function waitFor(resource: ResourceClient<Obj>, name: string, what: string, check: (obj: Obj) => boolean, timeoutMs = 60_000, namespace?: string): Promise<Obj> {
+  let last: Obj | undefined;
+  try {
+    return await until(`${resource.type.kind} ${name} ${what}`, timeoutMs, async () => {
+      last = await getOrUndefined(resource, name, namespace);
+      return last && check(last) ? last : undefined;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last?.status ?? 'absent')}`, { cause: err });
+  }
+}
+
+export async function linkExists(name: string): Promise<boolean> {
+  return commandRunner()(['ip', 'link', 'show', name]).then(
+    () => true,
+    () => false,
+  );
+}
+
+export interface AgentWorld {
+  client: KubeClient;
+  /** The test namespace: templates, networks, VMs and volumes live here. */
+  ns: string;
+  node: string;
+  names: { zone: string; pod: string; cluster: string; pool: string; offering: string; diskOffering: string };
+  workDir: string;
+  poolDir: string;
+  /** Where the agent keeps dnsmasq state: pass it as --state-dir. */
+  agentStateDir: string;
+  res(kind: keyof typeof RESOURCES): ResourceClient<Obj>;
+  /** The template `tiny`, from the guest image. */
+  createTemplate(guest: GuestImage): Promise<Obj>;
+  /** A VXLAN network of a fresh /24, implemented on `vni`; `hosts` plays the operator's status.hosts. */
+  createNetwork(name: string, vni: number, hosts?: string[]): Promise<{ network: Obj; prefix: string }>;
+  /** A VM with a ROOT volume from `tiny` (and a data disk if asked), labelled and placed on the node. */
+  placeVm(name: string, options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped' }): Promise<Obj>;
+  /** Removes every object, the links of `vnis` and any dnsmasq the agent left in its state directory. */
+  cleanup(vnis: number[]): Promise<void>;
+}
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+
+const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+
+export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
+  const s = randomBytes(3).toString('hex');
+  const ns = `${prefix}-${s}`;
+  const node = `node-${prefix}-${s}`;
+  const names = { zone: `zone-${s}`, pod: `pod-${s}`, cluster: `cluster-${s}`, pool: `local-${s}`, offering: `tiny-${s}`, diskOffering: `disk-${s}` };
+  const kc = await sharedKubeConfig();
+  await installCrds(kc, await readCrdManifests(join(repoRoot, 'crds')), log);
+  const client = createKubeClient(kc);
+  // What the installation (the operator's prepareInfrastructure) creates: the heartbeat Leases' namespace.
+  await client.resource(NAMESPACES).create({ metadata: { name: HOST_LEASE_NAMESPACE } }).catch(() => undefined);
+  await client.resource(NAMESPACES).create({ metadata: { name: ns } });
+  // World-traversable: a system libvirtd runs QEMU as libvirt-qemu.
+  const workDir = await mkdtemp(`/var/tmp/kumulus-${prefix}-`);
+  await chmod(workDir, 0o755);
+  const poolDir = join(workDir, 'pool');
+  const agentStateDir = join(workDir, 'agent');
+  const res = (kind: keyof typeof RESOURCES) => client.resource<Obj>(RESOURCES[kind]);
+  const clusterScoped: { kind: keyof typeof RESOURCES; name: string }[] = [];
+  const create = async (kind: keyof typeof RESOURCES, name: string, spec: Record<string, unknown>) => {
+    await res(kind).create({ metadata: { name }, spec });
+    clusterScoped.push({ kind, name });
+  };
+  const subnet = () => `10.${randomInt(16, 250)}.${randomInt(0, 255)}`;
+  const zoneSubnet = subnet();
+  await create('zones', names.zone, { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '192.168.100.2', guestCidr: `${zoneSubnet}.0/24` });
+  await create('pods', names.pod, { zoneRef: { name: names.zone }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' });
+  await create('clusters', names.cluster, { podRef: { name: names.pod }, hypervisor: 'KVM' });
+  await create('primaryStorages', names.pool, { zoneRef: { name: names.zone }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: poolDir });
+  await create('serviceOfferings', names.offering, { cpuNumber: 1, cpuSpeed: 500, memory: '128Mi' });
+  await create('diskOfferings', names.diskOffering, { diskSize: '2Gi' });
+
+  return {
+    client,
+    ns,
+    node,
+    names,
+    workDir,
+    poolDir,
+    agentStateDir,
+    res,
+    async createTemplate(guest) {
+      const [, hex] = guest.template.checksum.split(':');
+      return res('templates').create({
+        metadata: { name: 'tiny', namespace: ns },
+        spec: { url: `file://${guest.template.path}`, format: 'QCOW2', checksum: `{SHA-256}${hex}`, zoneRefs: [{ name: names.zone }] },
+      });
+    },
+    async createNetwork(name, vni, hosts) {
+      const prefix = subnet();
+      const network = await res('networks').create({
+        metadata: { name, namespace: ns },
+        spec: { networkOfferingRef: { name: 'isolated' }, zoneRef: { name: names.zone }, cidr: `${prefix}.0/24`, gateway: `${prefix}.1` },
+      });
+      await res('networks').patchStatus(
+        { name, namespace: ns },
+        {
+          status: {
+            state: 'Implemented',
+            cidr: `${prefix}.0/24`,
+            gateway: `${prefix}.1`,
+            netmask: '255.255.255.0',
+            broadcastDomainType: 'Vxlan',
+            broadcastUri: `vxlan://${vni}`,
+            ...(hosts ? { hosts } : {}),
+          },
+        },
+      );
+      return { network, prefix };
+    },
+    async placeVm(name, options = {}) {
+      const labels = { 'kumulus.io/host': node };
+      const vm = await res('vms').create({
+        metadata: { name, namespace: ns },
+        spec: {
+          displayName: name,
+          zoneRef: { name: names.zone },
+          serviceOfferingRef: { name: names.offering },
+          templateRef: { name: 'tiny', namespace: ns },
+          networks: options.networks ?? [],
+          state: options.state ?? 'Running',
+        },
+      });
+      const owner = [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+      await res('volumes').create({
+        metadata: { name: `${name}-root`, namespace: ns, labels, ownerReferences: owner },
+        spec: { type: 'ROOT', zoneRef: { name: names.zone }, templateRef: { name: 'tiny', namespace: ns }, vmRef: { name }, deviceId: 0, size: '1Gi' },
+      });
+      if (options.dataDisk) {
+        await res('volumes').create({
+          metadata: { name: `${name}-data`, namespace: ns, labels, ownerReferences: owner },
+          spec: { type: 'DATADISK', zoneRef: { name: names.zone }, diskOfferingRef: { name: names.diskOffering }, vmRef: { name }, deviceId: 1 },
+        });
+      }
+      // Labelled (placed) only once its volumes exist: a volume added later reaches a running domain at its next start.
+      await res('vms').patch({ name, namespace: ns }, { metadata: { labels } });
+      await res('vms').patchStatus({ name, namespace: ns }, { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node } } });
+      return vm;
+    },
+    async cleanup(vnis) {
+      const strip = async (resource: ResourceClient<Obj>, name: string) => {
+        await resource.patch({ name, namespace: ns }, { metadata: { finalizers: null } }).catch(() => undefined);
+      };
+      for (const kind of ['vms', 'volumes'] as const) {
+        for (const o of (await res(kind).list({ namespace: ns }).catch(() => ({ items: [] as Obj[] }))).items) await strip(res(kind), o.metadata.name ?? '');
+      }
+      for (const { kind, name } of clusterScoped.reverse()) await res(kind).delete({ name }).catch(() => undefined);
+      await res('hosts').delete({ name: node }).catch(() => undefined);
+      await client.resource(NAMESPACES).delete({ name: ns }).catch(() => undefined);
+      const run = commandRunner();
+      for (const vni of vnis) {
+        await run(['ip', 'link', 'del', bridgeName({ type: 'vxlan', vni })]).catch(() => undefined);
+        await run(['ip', 'link', 'del', vxlanDeviceName(vni)]).catch(() => undefined);
+        await run(['ip', 'netns', 'del', `kumulus-dhcp-${bridgeName({ type: 'vxlan', vni })}`]).catch(() => undefined);
+      }
+      // A dnsmasq left by a failed test keeps its address bound.
+      const dnsmasqRoot = join(agentStateDir, 'dnsmasq');
+      for (const bridge of await readdir(dnsmasqRoot).catch(() => [] as string[])) {
+        const pid = Number.parseInt(await readFile(join(dnsmasqRoot, bridge, 'dnsmasq.pid'), 'utf8').catch(() => ''), 10);
+        if (!Number.isInteger(pid)) continue;
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
