@@ -8,10 +8,11 @@ import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { bridgeName, servicePortName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
-import { condition, createAgentWorld, getOrUndefined, linkExists, until, waitFor, type AgentWorld } from '../support/agent-world.ts';
+import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld } from '../support/agent-world.ts';
 import { sharedControlPlane } from '../support/cluster.ts';
 import { tinyGuestImage } from '../support/guest-image.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
+import { until } from '../support/until.ts';
 
 /**
  * Crash safety: `kumulus agent` runs as its own process and is killed outright (SIGKILL to
@@ -53,13 +54,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
         join(repoRoot, 'bin', 'kumulus.ts'),
         'agent',
         `--kubeconfig=${kubeconfigPath}`,
-        '--http-bind-address=127.0.0.1:0',
-        `--libvirt-uri=${libvirt.uri}`,
-        '--domain-type=kvm',
-        `--state-dir=${world.agentStateDir}`,
-        `--cluster=${world.names.cluster}`,
-        '--shutdown-timeout=2s',
-        '--log-level=warn',
+        ...world.agentArgs(libvirt.uri),
       ],
       { env: { ...process.env, NODE_NAME: world.node }, detached: true, stdio: 'ignore' },
     );

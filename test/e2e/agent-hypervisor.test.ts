@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, totalmem } from 'node:os';
 import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
@@ -12,16 +11,8 @@ import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
 import { tinyGuestImage, type GuestImage } from '../support/guest-image.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
+import { until } from '../support/until.ts';
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('agent hypervisor driver on real libvirt/KVM', function () {
   this.timeout(180_000);

@@ -11,9 +11,10 @@ import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hyp
 import { nicMac } from '../../node-daemon/drivers/identity.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
-import { condition, createAgentWorld, getOrUndefined, linkExists, until, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
+import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
 import { tinyGuestImage, type GuestImage } from '../support/guest-image.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The agent's reconcilers against the real control plane and real libvirt with KVM. The test
@@ -45,16 +46,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       kubeConfig: world.client.kubeConfig,
       handleSignals: false,
       env: { NODE_NAME: world.node },
-      args: [
-        '--http-bind-address=127.0.0.1:0',
-        `--libvirt-uri=${libvirt.uri}`,
-        '--domain-type=kvm',
-        `--state-dir=${world.agentStateDir}`,
-        `--cluster=${world.names.cluster}`,
-        '--shutdown-timeout=2s',
-        '--reboot-timeout=2s',
-        '--log-level=warn',
-      ],
+      args: world.agentArgs(libvirt.uri),
     });
 
   before(async function () {

@@ -5,6 +5,7 @@ import { KUBERNETES_VERSION } from '../../lib/controlplane/index.ts';
 import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
 import { log } from '../../lib/log.ts';
 import { sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 
 const group = 'probe.kumulus.io';
 const plural = 'widgets';
@@ -48,15 +49,6 @@ interface Widget extends k8s.KubernetesObject {
   spec: { size: number; colour?: string };
 }
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const isNotFound = (err: unknown) => (err as { code?: number }).code === 404;
 
@@ -81,7 +73,9 @@ describe('the control plane is real', function () {
     const seen: { type: string; size: number }[] = [];
     // A CRD's watch cache may still be initialising just after it is Established; the apiserver
     // answers 429 until it is, and clients are expected to retry.
-    const watch = await eventually(
+    const watch = await until(
+      'a watch to be accepted',
+      30_000,
       async () => {
         let failed = false;
         const started = await new k8s.Watch(ns.kc).watch(
@@ -95,8 +89,6 @@ describe('the control plane is real', function () {
         started.abort();
         return undefined;
       },
-      30_000,
-      'a watch to be accepted',
     );
     try {
       const created = await objects.create<Widget>({ apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name, namespace: ns.name }, spec: { size: 1 } });
@@ -117,7 +109,7 @@ describe('the control plane is real', function () {
       expect(read.spec.size).to.equal(3);
       expect(read.metadata?.uid).to.equal(created.metadata?.uid);
 
-      await eventually(() => Promise.resolve(seen.some((e) => e.type === 'MODIFIED' && e.size === 3) ? true : undefined), 10_000, 'the MODIFIED event');
+      await until('the MODIFIED event', 10_000, () => Promise.resolve(seen.some((e) => e.type === 'MODIFIED' && e.size === 3) ? true : undefined));
       expect(seen[0]).to.deep.equal({ type: 'ADDED', size: 1 });
     } finally {
       watch.abort();
@@ -160,10 +152,10 @@ describe('the control plane is real', function () {
       },
     });
     await core.deleteNamespacedConfigMap({ namespace: ns.name, name: owner.metadata?.name ?? '' });
-    await eventually(
-      () => core.readNamespacedConfigMap({ namespace: ns.name, name: dependent }).then(() => undefined, (e: unknown) => (isNotFound(e) ? true : undefined)),
-      60_000,
+    await until(
       'the garbage collector to delete the dependent',
+      60_000,
+      () => core.readNamespacedConfigMap({ namespace: ns.name, name: dependent }).then(() => undefined, (e: unknown) => (isNotFound(e) ? true : undefined)),
     );
   });
 
@@ -175,10 +167,10 @@ describe('the control plane is real', function () {
     await core.deleteNamespace({ name });
     const phase = (await core.readNamespace({ name }).catch(() => undefined))?.status?.phase;
     expect(phase === undefined || phase === 'Terminating').to.equal(true);
-    await eventually(
-      () => core.readNamespace({ name }).then(() => undefined, (e: unknown) => (isNotFound(e) ? true : undefined)),
-      60_000,
+    await until(
       `namespace ${name} to finish deleting`,
+      60_000,
+      () => core.readNamespace({ name }).then(() => undefined, (e: unknown) => (isNotFound(e) ? true : undefined)),
     );
   });
 });

@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_LEASE_NAMESPACE } from '../../lib/agent-contract.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
@@ -11,6 +10,7 @@ import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/n
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from './cluster.ts';
 import type { GuestImage } from './guest-image.ts';
+import { until } from './until.ts';
 
 /**
  * What the agent e2e tests stand on, with the test playing the operator: a zone, pod and
@@ -29,16 +29,6 @@ export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record
 
 export function condition(obj: Obj | undefined, type: string): Condition | undefined {
   return obj?.status?.conditions?.find((c) => c.type === type);
-}
-
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 export async function getOrUndefined(resource: ResourceClient<Obj>, name: string, namespace?: string): Promise<Obj | undefined> {
@@ -75,6 +65,8 @@ export interface AgentWorld {
   /** Where the agent keeps dnsmasq state: pass it as --state-dir. */
   agentStateDir: string;
   res(kind: keyof typeof RESOURCES): ResourceClient<Obj>;
+  /** The flags of an agent for this world's node on `libvirtUri` (KVM domains, short timeouts). */
+  agentArgs(libvirtUri: string): string[];
   /** The template `tiny`, from the guest image. */
   createTemplate(guest: GuestImage): Promise<Obj>;
   /** A VXLAN network of a fresh /24, implemented on `vni`; `hosts` plays the operator's status.hosts. */
@@ -129,6 +121,16 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
     poolDir,
     agentStateDir,
     res,
+    agentArgs: (libvirtUri) => [
+      '--http-bind-address=127.0.0.1:0',
+      `--libvirt-uri=${libvirtUri}`,
+      '--domain-type=kvm',
+      `--state-dir=${agentStateDir}`,
+      `--cluster=${names.cluster}`,
+      '--shutdown-timeout=2s',
+      '--reboot-timeout=2s',
+      '--log-level=warn',
+    ],
     async createTemplate(guest) {
       const [, hex] = guest.template.checksum.split(':');
       return res('templates').create({
