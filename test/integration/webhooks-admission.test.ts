@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { kindByName } from '../../crds/index.ts';
 import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { bootstrapAdmin, ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
+import { accountGroup, callerIdentity } from '../../lib/identity.ts';
 import { log } from '../../lib/log.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
@@ -484,6 +485,53 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     expect(refused.message).to.include('metadata.name').and.to.include('cannot be deleted (delete the domains under it instead)');
     const root = await resource('Domain').get({ name: ROOT_DOMAIN });
     expect(root.metadata.deletionTimestamp).to.equal(undefined);
+  });
+
+  it('keeps a domain administrator that talks to Kubernetes directly inside its domain', async () => {
+    await bootstrapAdmin(client, log);
+    const [parent, child, other, admin] = [uniqueName('iam-p'), uniqueName('iam-c'), uniqueName('iam-o'), uniqueName('iam-da')];
+    await resource('Domain').create({ metadata: { name: parent }, spec: { parentRef: { name: ROOT_DOMAIN } } });
+    await resource('Domain').create({ metadata: { name: child }, spec: { parentRef: { name: parent } } });
+    await resource('Domain').create({ metadata: { name: other }, spec: { parentRef: { name: ROOT_DOMAIN } } });
+    await resource('Account').create({ metadata: { name: admin }, spec: { domainRef: { name: parent }, namespace: admin, accountType: 'DomainAdmin' } });
+    // What the tenancy controllers grant a domain administrator: create, which RBAC cannot limit by name.
+    const role = { group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false } as const;
+    await client.resource({ ...role, plural: 'clusterroles', kind: 'ClusterRole' }).create({
+      metadata: { name: admin },
+      rules: [{ apiGroups: ['iam.kumulus.io'], resources: ['accounts', 'users', 'domains'], verbs: ['create'] }],
+    } as KubeObject);
+    await client.resource({ ...role, plural: 'clusterrolebindings', kind: 'ClusterRoleBinding' }).create({
+      metadata: { name: admin },
+      subjects: [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: accountGroup(admin) }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: admin },
+    } as KubeObject);
+    const asAdmin = client.as(callerIdentity(`${admin}-u`, admin, `${ROOT_DOMAIN}/${parent}`));
+    const accounts = asAdmin.resource<Obj>(resourceTypeOf(kindByName('Account')!));
+    const created: string[] = [];
+    try {
+      // RBAC lets the create through (so this is the webhook's doing); a retry covers the binding's propagation.
+      const account = (name: string, domain: string) => ({ apiVersion: 'iam.kumulus.io/v1alpha1', kind: 'Account', metadata: { name }, spec: { domainRef: { name: domain }, namespace: name } });
+      const inChild = uniqueName('iam-in');
+      for (let attempt = 0; ; attempt++) {
+        const error = await accounts.create(account(inChild, child)).then(() => undefined, (e: unknown) => e as Error & { code?: number });
+        if (!error) break;
+        if (error.code !== 403 || attempt > 50) throw error;
+        await new Promise((done) => setTimeout(done, 100));
+      }
+      created.push(inChild);
+      const outside = uniqueName('iam-out');
+      const refused = await accounts.create(account(outside, other)).then(
+        () => expect.fail('a domain admin created an account outside its domain'),
+        (e: unknown) => e as Error,
+      );
+      expect(refused.message).to.include('spec.domainRef.name').and.include(`domain ${other} is outside your domain ${ROOT_DOMAIN}/${parent}`);
+      expect(await resource('Account').get({ name: outside }).then(() => true, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e as Error)))).to.equal(false);
+    } finally {
+      for (const name of [...created, admin]) await resource('Account').delete({ name }).catch(() => undefined);
+      for (const name of [child, parent, other]) await resource('Domain').delete({ name }).catch(() => undefined);
+      await client.resource({ ...role, plural: 'clusterrolebindings', kind: 'ClusterRoleBinding' }).delete({ name: admin }).catch(() => undefined);
+      await client.resource({ ...role, plural: 'clusterroles', kind: 'ClusterRole' }).delete({ name: admin }).catch(() => undefined);
+    }
   });
 
   it('uses cert-manager for the serving certificate when it is installed', async function () {

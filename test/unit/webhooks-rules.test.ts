@@ -55,14 +55,14 @@ function world(): KubeObject[] {
   ];
 }
 
-function request(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject): AdmissionRequest {
+function request(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject, groups?: string[]): AdmissionRequest {
   const [group = '', version = ''] = (object.apiVersion ?? '').split('/');
   return {
     uid: 'u',
     kind: { group, version, kind: object.kind ?? '' },
     resource: { group, version, resource: '' },
     operation,
-    userInfo: {},
+    userInfo: groups ? { username: 'kumulus:user:someone', groups } : {},
     object,
     oldObject,
     namespace: object.metadata.namespace,
@@ -70,9 +70,9 @@ function request(object: KubeObject, operation: Operation = 'CREATE', oldObject?
   };
 }
 
-async function check(object: KubeObject & { spec?: unknown }, objects = world(), operation: Operation = 'CREATE', oldObject?: KubeObject): Promise<FieldError[]> {
+async function check(object: KubeObject & { spec?: unknown }, objects = world(), operation: Operation = 'CREATE', oldObject?: KubeObject, groups?: string[]): Promise<FieldError[]> {
   const admission = admissionOf(admissions(memoryLookup(objects)), object.kind ?? '') as KindAdmission;
-  return admission.validate!(request(object, operation, oldObject));
+  return admission.validate!(request(object, operation, oldObject, groups));
 }
 
 function expectError(errors: FieldError[], field: string, fix: RegExp): void {
@@ -202,6 +202,40 @@ describe('webhook rules: kinds against a memory lookup', () => {
     expectError(await check(obj('User', 'alice2', { accountRef: { name: 'acme' }, username: 'alice', firstName: 'A', lastName: 'B', email: 'b@example.com' })), 'spec.username', /already taken in domain root/);
     expectError(await check(obj('Account', 'acme2', { domainRef: { name: 'root' }, namespace: 'acme' })), 'spec.namespace', /already belongs to account acme/);
     expectError(await check(obj('Account', 'ops', { domainRef: { name: 'root' }, namespace: 'kube-public' })), 'spec.namespace', /belongs to the platform/);
+  });
+});
+
+describe('webhook rules: a domain administrator stays in its subtree', () => {
+  const tree = [
+    ...world(),
+    obj('Domain', 'customers', { parentRef: { name: 'root' } }),
+    obj('Domain', 'acme-d', { parentRef: { name: 'customers' } }),
+    obj('Domain', 'other', { parentRef: { name: 'root' } }),
+    obj('Account', 'cust-admin', { domainRef: { name: 'customers' }, namespace: 'cust-admin', accountType: 'DomainAdmin' }),
+    obj('Account', 'boss', { domainRef: { name: 'other' }, namespace: 'boss', accountType: 'Admin' }),
+    obj('Account', 'elsewhere', { domainRef: { name: 'other' }, namespace: 'elsewhere' }),
+  ];
+  const domainAdmin = ['kumulus:account:cust-admin', 'kumulus:domain:root/customers', 'system:authenticated'];
+  const account = (name: string, domain: string) => obj('Account', name, { domainRef: { name: domain }, namespace: name });
+
+  it('creates accounts, users and domains in its domain and below, and nowhere else', async () => {
+    expect(await check(account('in-own', 'customers'), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    expect(await check(account('in-sub', 'acme-d'), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    expectError(await check(account('in-other', 'other'), tree, 'CREATE', undefined, domainAdmin), 'spec.domainRef.name', /domain other is outside your domain root\/customers: you administer root\/customers and its subdomains only/);
+    expectError(await check(account('at-root', 'root'), tree, 'CREATE', undefined, domainAdmin), 'spec.domainRef.name', /domain root is outside your domain root\/customers/);
+    expectError(await check(obj('Domain', 'sibling', {}), tree, 'CREATE', undefined, domainAdmin), 'spec.parentRef.name', /domain root is outside your domain/);
+    expect(await check(obj('Domain', 'child', { parentRef: { name: 'customers' } }), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    const user = (name: string, accountName: string) => obj('User', name, { accountRef: { name: accountName }, username: name, firstName: 'A', lastName: 'B', email: 'a@example.com' });
+    expectError(await check(user('mallory', 'elsewhere'), tree, 'CREATE', undefined, domainAdmin), 'spec.accountRef.name', /domain other is outside your domain root\/customers/);
+    expect(await check(user('carol', 'cust-admin'), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    // Moving an account out of the subtree is creating it elsewhere.
+    expectError(await check(account('moved', 'other'), tree, 'UPDATE', account('moved', 'customers'), domainAdmin), 'spec.domainRef.name', /outside your domain/);
+  });
+
+  it('leaves the root administrator (an Admin account, whatever its domain) and platform callers unlimited', async () => {
+    expect(await check(account('by-admin', 'acme-d'), tree, 'CREATE', undefined, ['kumulus:account:boss', 'kumulus:domain:root/other'])).to.deep.equal([]);
+    expect(await check(account('by-kubectl', 'other'), tree, 'CREATE', undefined, ['system:masters', 'system:authenticated'])).to.deep.equal([]);
+    expect(await check(account('by-controller', 'other'), tree)).to.deep.equal([]);
   });
 });
 

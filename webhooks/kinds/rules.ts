@@ -21,6 +21,8 @@ export interface RuleContext<T extends KubeObject> {
   oldObject: T | undefined;
   operation: Operation;
   lookup: Lookup;
+  /** Who asks, as the apiserver authenticated them (the CloudStack API's callers arrive impersonated). */
+  requester: { username?: string; groups: readonly string[] };
 }
 
 export type Rule<T extends KubeObject> = (ctx: RuleContext<T>) => FieldError[] | Promise<FieldError[]>;
@@ -61,7 +63,7 @@ export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Look
       if (operation === 'UPDATE' && (object.metadata.deletionTimestamp || isDeepStrictEqual(specOf(object), specOf(oldObject)))) return [];
       const schema = kind.validate(object);
       if (!schema.valid) return schema.errors.map((e) => ({ field: e.field, message: `${e.message}; see \`kubectl explain ${kind.plural}.${e.field.replace(/\[\d+\]/g, '')}\`` }));
-      const ctx: RuleContext<T> = { object, oldObject: oldObject ?? undefined, operation, lookup };
+      const ctx: RuleContext<T> = { object, oldObject: oldObject ?? undefined, operation, lookup, requester: { ...request.userInfo, groups: request.userInfo.groups ?? [] } };
       const errors: FieldError[] = [];
       for (const rule of rules) errors.push(...(await rule(ctx)));
       return errors;
