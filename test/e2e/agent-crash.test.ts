@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { log } from '../../lib/log.ts';
+import { log as logger } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { bridgeName, servicePortName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
@@ -47,7 +48,9 @@ describe('agent crash safety: killed at random points, restarted, it converges w
   const uids = new Map<string, string>();
   let domainsBefore = new Set<string>();
 
+  /** Each run's output goes to agent.log in the world's folder, read back when the test fails. */
   const startAgent = (): ChildProcess => {
+    const log = openSync(join(world.workDir, 'agent.log'), 'a');
     const child = spawn(
       process.execPath,
       [
@@ -56,16 +59,22 @@ describe('agent crash safety: killed at random points, restarted, it converges w
         `--kubeconfig=${kubeconfigPath}`,
         ...world.agentArgs(libvirt.uri),
       ],
-      { env: { ...process.env, NODE_NAME: world.node }, detached: true, stdio: 'ignore' },
+      { env: { ...process.env, NODE_NAME: world.node }, detached: true, stdio: ['ignore', log, log] },
     );
+    closeSync(log);
     return child;
   };
 
   /** SIGKILL to the agent's whole process group (its `virsh event` child too), then waits for it. */
   const killAgent = async (child: ChildProcess): Promise<void> => {
+    const running = child.exitCode === null && child.signalCode === null;
     const exited = new Promise((done) => child.once('exit', done));
-    if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
-    await exited;
+    try {
+      process.kill(-(child.pid ?? 0), 'SIGKILL');
+    } catch {
+      // the whole group is gone already
+    }
+    if (running) await exited;
   };
 
   const domainUuids = async (): Promise<Set<string>> =>
@@ -79,8 +88,14 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     }
     kubeconfigPath = (await sharedControlPlane()).kubeconfigPath;
     world = await createAgentWorld('agent-crash');
-    hypervisor = libvirtDriver({ uri: libvirt.uri, logger: log.child({ test: 'agent-crash' }) });
+    hypervisor = libvirtDriver({ uri: libvirt.uri, logger: logger.child({ test: 'agent-crash' }) });
     domainsBefore = await domainUuids();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !world) return;
+    const output = await readFile(join(world.workDir, 'agent.log'), 'utf8').catch(() => '');
+    console.log(`      the agents' last output:\n${output.split('\n').slice(-40).join('\n')}`);
   });
 
   after(async function () {
@@ -106,6 +121,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
       const delay = randomInt(1000, 4000);
       await sleep(delay);
       if (kill === 4) await world.res('vms').delete({ name: 'c', namespace: world.ns }, { propagationPolicy: 'Background' });
+      expect(agent.exitCode ?? agent.signalCode, 'the agent runs until it is killed (see its output below)').to.equal(null);
       await killAgent(agent);
       agent = undefined;
       const domains = [...(await domainUuids())].filter((u) => !domainsBefore.has(u)).length;
@@ -115,6 +131,9 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     console.log(`      killed the agent after ${kills.join('; ')}`);
 
     agent = startAgent();
+    // Once wired, the agent follows libvirt's events: exactly one follower means this agent runs and no killed one lives on.
+    const follower = () => processesMatching('virsh', 'event', '--loop', libvirt.uri);
+    await until('the restarted agent to follow libvirt events', 60_000, async () => ((await follower()).length === 1 ? true : undefined));
     for (const name of ['a', 'b']) {
       const vm = await waitFor(world.res('vms'), name, 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 180_000, world.ns);
       expect(vm.status?.instanceName).to.equal(`kumulus-${uids.get(name)}`);
@@ -140,10 +159,11 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     // The used network is whole; the other is gone, with its namespace and dnsmasq.
     const kept = { type: 'vxlan' as const, vni: vniKept };
     const dropped = { type: 'vxlan' as const, vni: vniDropped };
-    await until('the unused network to be removed', 60_000, async () => ((await linkExists(bridgeName(dropped))) ? undefined : true));
-    for (const link of [vxlanDeviceName(vniDropped), servicePortName(dropped)]) expect(await linkExists(link), link).to.equal(false);
-    const namespaces = (await commandRunner()(['ip', 'netns', 'list'])).stdout;
-    expect(namespaces).to.not.include(`kumulus-dhcp-${bridgeName(dropped)}`);
+    // One apply removes the links, then the namespace: wait for all of them.
+    await until('the unused network\'s links and namespace to be removed', 60_000, async () => {
+      for (const link of [bridgeName(dropped), vxlanDeviceName(vniDropped), servicePortName(dropped)]) if (await linkExists(link)) return undefined;
+      return (await commandRunner()(['ip', 'netns', 'list'])).stdout.includes(`kumulus-dhcp-${bridgeName(dropped)}`) ? undefined : true;
+    });
     const links = JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', 'master', bridgeName(kept)])).stdout) as { ifname: string }[];
     expect(links.map((l) => l.ifname)).to.include.members([vxlanDeviceName(vniKept), servicePortName(kept)]);
     const dnsmasqRoot = join(world.agentStateDir, 'dnsmasq');
@@ -153,7 +173,6 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     });
     expect(await processesMatching('dnsmasq', join(dnsmasqRoot, bridgeName(kept)))).to.have.length(1);
 
-    // Nothing of the killed agents lives on: one `virsh event` follower, the running agent's.
-    expect(await processesMatching('virsh', 'event', libvirt.uri)).to.have.length(1);
+    expect(await follower(), 'one virsh event follower: the running agent\'s').to.have.length(1);
   });
 });
