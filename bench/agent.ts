@@ -97,7 +97,7 @@ async function kvm(): Promise<void> {
   }
   const run = commandRunner();
   const virsh = (...args: string[]) => run(['virsh', '-q', '-c', uri, ...args]);
-  const hypervisor = libvirtDriver({ uri, logger });
+  const hypervisor = libvirtDriver({ uri, domainType: 'kvm', logger });
   const created: string[] = [];
   try {
     const guest = await tinyGuestImage();

@@ -88,7 +88,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     }
     kubeconfigPath = (await sharedControlPlane()).kubeconfigPath;
     world = await createAgentWorld('agent-crash');
-    hypervisor = libvirtDriver({ uri: libvirt.uri, logger: logger.child({ test: 'agent-crash' }) });
+    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: 'kvm', logger: logger.child({ test: 'agent-crash' }) });
     domainsBefore = await domainUuids();
   });
 

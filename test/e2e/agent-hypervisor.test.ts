@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
+import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { hostFacts } from '../../node-daemon/drivers/host/facts.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
+import { domainName } from '../../node-daemon/drivers/identity.ts';
 import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
 import { tinyGuestImage, type GuestImage } from '../support/guest-image.ts';
@@ -17,6 +19,8 @@ import { until } from '../support/until.ts';
 describe('agent hypervisor driver on real libvirt/KVM', function () {
   this.timeout(180_000);
   let libvirt: TestLibvirt;
+  /** Real KVM domains wherever libvirt is real: the default would pick emulation on a PVM host. */
+  const kvm = () => (libvirt.limitation === undefined ? { domainType: 'kvm' as const } : {});
   let guest: GuestImage;
   let driver: LibvirtDriver;
   let workDir: string;
@@ -33,7 +37,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     workDir = await mkdtemp('/var/tmp/kumulus-e2e-');
     await chmod(workDir, 0o755);
     pool = { type: 'Local', uid: randomUUID(), path: join(workDir, 'pool') };
-    driver = libvirtDriver({ uri: libvirt.uri, logger });
+    driver = libvirtDriver({ uri: libvirt.uri, ...kvm(), logger });
   });
 
   after(async function () {
@@ -86,6 +90,10 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
       const running = await driver.observe(vmUid);
       expect(running?.state).to.equal('running');
       expect(running?.pid).to.be.a('number');
+      if (libvirt.limitation === undefined) {
+        const xml = (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', domainName(vmUid)])).stdout;
+        expect(xml, 'a KVM domain, whatever the driver would pick by default').to.match(/<domain type='kvm'/);
+      }
       await until('a Started event', 10_000, () => Promise.resolve(events.find((e) => e.type === 'lifecycle' && e.detail.startsWith('Started'))));
 
       // No guest answers ACPI here (the kernel has not come up yet, and the tiny guest ignores it
@@ -134,7 +142,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     expect(events.filter((e) => e.type === 'resync')).to.have.length(2);
     await follower.stop();
 
-    const restarted = libvirtDriver({ uri: libvirt.uri, logger });
+    const restarted = libvirtDriver({ uri: libvirt.uri, ...kvm(), logger });
     const listed = await restarted.list();
     expect(listed.map((d) => d.uid)).to.include(vmUid);
     const adopted = await restarted.observe(vmUid);

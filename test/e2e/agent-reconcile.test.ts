@@ -58,7 +58,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     }
     world = await createAgentWorld('agent-rec');
     guest = await tinyGuestImage();
-    hypervisor = libvirtDriver({ uri: libvirt.uri, logger: log.child({ test: 'agent-reconcile' }) });
+    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: 'kvm', logger: log.child({ test: 'agent-reconcile' }) });
   });
 
   after(async function () {
