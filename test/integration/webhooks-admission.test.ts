@@ -526,6 +526,12 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
       );
       expect(refused.message).to.include('spec.domainRef.name').and.include(`domain ${other} is outside your domain ${ROOT_DOMAIN}/${parent}`);
       expect(await resource('Account').get({ name: outside }).then(() => true, (e: unknown) => (isNotFound(e) ? false : Promise.reject(e as Error)))).to.equal(false);
+      // Nor may it make a root administrator, even in its own domain.
+      const escalation = await accounts.create({ ...account(uniqueName('iam-root'), parent), spec: { domainRef: { name: parent }, namespace: uniqueName('iam-root'), accountType: 'Admin' } }).then(
+        () => expect.fail('a domain admin created an Admin account'),
+        (e: unknown) => e as Error,
+      );
+      expect(escalation.message).to.include('spec.accountType').and.include('only a root administrator may grant');
     } finally {
       for (const name of [...created, admin]) await resource('Account').delete({ name }).catch(() => undefined);
       for (const name of [child, parent, other]) await resource('Domain').delete({ name }).catch(() => undefined);

@@ -228,6 +228,13 @@ describe('webhook rules: a domain administrator stays in its subtree', () => {
     const user = (name: string, accountName: string) => obj('User', name, { accountRef: { name: accountName }, username: name, firstName: 'A', lastName: 'B', email: 'a@example.com' });
     expectError(await check(user('mallory', 'elsewhere'), tree, 'CREATE', undefined, domainAdmin), 'spec.accountRef.name', /domain other is outside your domain root\/customers/);
     expect(await check(user('carol', 'cust-admin'), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    // Admin would make it a root administrator: neither a new account nor a promotion.
+    const admin = (name: string, domain: string) => obj('Account', name, { domainRef: { name: domain }, namespace: name, accountType: 'Admin' });
+    expectError(await check(admin('escalate', 'customers'), tree, 'CREATE', undefined, domainAdmin), 'spec.accountType', /only a root administrator may grant; you administer root\/customers: use DomainAdmin or User/);
+    const self = tree.find((o) => o.metadata.name === 'cust-admin')!;
+    expectError(await check(admin('cust-admin', 'customers'), tree, 'UPDATE', self, domainAdmin), 'spec.accountType', /only a root administrator may grant/);
+    expect(await check(obj('Account', 'helper', { domainRef: { name: 'acme-d' }, namespace: 'helper', accountType: 'DomainAdmin' }), tree, 'CREATE', undefined, domainAdmin)).to.deep.equal([]);
+    expect(await check(admin('by-root', 'customers'), tree, 'CREATE', undefined, ['kumulus:account:boss', 'kumulus:domain:root/other'])).to.deep.equal([]);
     // Moving an account out of the subtree is creating it elsewhere.
     expectError(await check(account('moved', 'other'), tree, 'UPDATE', account('moved', 'customers'), domainAdmin), 'spec.domainRef.name', /outside your domain/);
   });

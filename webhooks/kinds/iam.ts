@@ -80,6 +80,13 @@ export function accountAdmission(lookup: Lookup): KindAdmission<AccountAdmitted>
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Domain, 'spec.domainRef.name', ctx.object.spec.domainRef, refChanged(ctx, (o) => o.spec.domainRef))).errors,
       withinRequesterDomain<AccountAdmitted>('spec.domainRef.name', (a) => a.spec.domainRef.name, (a) => a.spec.domainRef),
+      (ctx) => {
+        // An Admin account is a root administrator: granting it would lift the limit itself.
+        const wasAdmin = ctx.operation !== 'CREATE' && (ctx.oldObject?.spec.accountType ?? 'User') === 'Admin';
+        const subtree = administeredSubtree(ctx);
+        if (ctx.object.spec.accountType !== 'Admin' || wasAdmin || subtree === undefined) return [];
+        return [{ field: 'spec.accountType', message: `Admin makes a root administrator, which only a root administrator may grant; you administer ${subtree}: use DomainAdmin or User` }];
+      },
       ({ object, operation }) => {
         const ns = object.spec.namespace;
         if (operation !== 'CREATE' || !(PLATFORM_NAMESPACES.has(ns) || ns.startsWith('kube-'))) return [];
