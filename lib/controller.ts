@@ -34,6 +34,11 @@ export type Reconciler = (ctx: ReconcileContext, request: Request) => Promise<Re
 export interface WatchSource<S extends KubeObject = KubeObject> {
   informer: Informer<S>;
   map: (obj: S) => Request[];
+  /**
+   * controller-runtime's update predicate: an update re-queues only when this says the change
+   * matters (creations and deletions always do). Absent: every update does.
+   */
+  changed?: (oldObj: S, newObj: S) => boolean;
 }
 
 export interface ControllerOptions<T extends KubeObject> {
@@ -172,6 +177,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
           source.informer.addHandler({
             onAdd: enqueue,
             onUpdate: (oldObj, newObj) => {
+              if (source.changed && !source.changed(oldObj, newObj)) return;
               enqueue(oldObj);
               enqueue(newObj);
             },

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
 /**
- * The one HTTP server of a component: /healthz (the process runs), /readyz (caches synced;
- * the leader state is reported but does not make a standby unready, so it can take over)
- * and /metrics (Prometheus text).
+ * The one HTTP server of a component: /healthz (the process runs), /readyz (caches synced and
+ * every readiness check passing; the leader state is reported but does not make a standby
+ * unready, so it can take over) and /metrics (Prometheus text).
  */
 export interface ReadinessReport {
   ready: boolean;

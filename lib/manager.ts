@@ -110,11 +110,11 @@ export function createManager(options: ManagerOptions): Manager {
   function readiness() {
     const all = informers.all();
     const informersSynced = all.every((i) => i.hasSynced());
-    const checks = Object.fromEntries([...readyzChecks].map(([name, check]) => [name, check() ?? 'ok']));
+    const reasons = [...readyzChecks].map(([name, check]) => [name, check()] as const);
     return {
-      ready: informersSynced && Object.values(checks).every((c) => c === 'ok') && !stopping,
+      ready: informersSynced && reasons.every(([, reason]) => reason === undefined) && !stopping,
       informersSynced,
-      checks,
+      checks: Object.fromEntries(reasons.map(([name, reason]) => [name, reason ?? 'ok'])),
       informers: all.map((i) => ({ resource: `${i.type.plural}${i.type.group ? `.${i.type.group}` : ''}`, namespace: i.options.namespace, synced: i.hasSynced() })),
       leader: options.leaderElection
         ? { enabled: true, leading, identity: options.leaderElection.identity, holder: elector?.holder() ?? null }
