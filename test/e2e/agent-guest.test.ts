@@ -74,7 +74,7 @@ describe('agent drivers boot a real guest that takes its address from the agentâ
       const table = await run(['nft', '-j', 'list', 'table', 'bridge', 'kumulus']).catch(() => undefined);
       const comments = [...(table?.stdout ?? '').matchAll(/"comment": ?"([^"]*)"/g)].map((m) => m[1] ?? '');
       if (comments.length > 0 && comments.every((c) => c.startsWith(`kbx${vni}:`))) {
-        await run(['nft', 'delete', 'table', 'bridge', 'kumulus']);
+        for (const family of ['bridge', 'inet', 'arp']) await run(['nft', 'delete', 'table', family, 'kumulus']).catch(() => undefined);
       }
       await rm(workDir, { recursive: true, force: true });
     }

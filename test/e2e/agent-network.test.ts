@@ -160,12 +160,14 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     expect(seenA.links.get('kbx1001')?.mtu).to.equal(1450);
     expect(seenA.floodTargets.get('kx1001')).to.deep.equal(['192.168.77.2']);
     expect(seenA.links.has('kbx1002'), 'an unused, non-persistent network is not built').to.equal(false);
-    expect(seenA.nftComments).to.have.length(6);
-    expect(seenA.dnsmasq.get('kbx1001')?.pid).to.be.a('number');
+    expect(seenA.nftComments, 'six rules for the bridge, eight keeping the host off Kumulus bridges').to.have.length(14);
+    const dnsmasqA = seenA.dnsmasq.get('kbx1001');
+    expect(dnsmasqA?.pid).to.be.a('number');
     expect(seenA.links.get('kbx1001')?.addresses, 'the host itself has no address on a guest network').to.deep.equal([]);
+    expect(seenA.links.get('kbx1001')?.ipv6, 'not even an IPv6 link-local one').to.equal(false);
     const service = seenA.serviceNamespaces.get(`${prefixA}kbx1001`);
     expect(service?.port?.addresses).to.deep.equal([{ ip: '10.61.0.254', prefix: 24 }]);
-    expect(service?.gateway).to.equal('10.61.0.1');
+    expect(dnsmasqA?.netns, 'dnsmasq runs in the network\'s service namespace').to.equal(service?.inode);
     expect(seenA.links.get('kdx1001')?.master).to.equal('kbx1001');
 
     for (const [driver, specs] of [
@@ -173,7 +175,7 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
       [driverB, specsB()],
     ] as const) {
       const again = await driver.apply(specs);
-      expect(again, 'converged: nothing left to do').to.deep.equal({ steps: [], dnsmasq: [] });
+      expect(again, 'converged: nothing left to do').to.deep.equal({ steps: [], dnsmasq: [], rejected: new Map() });
     }
   });
 
@@ -224,7 +226,26 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
     // The agent's next pass puts the rules back.
     expect((await driverA.apply(specsA())).nftables).to.be.a('string');
     expect((await driverB.apply(specsB())).nftables).to.be.a('string');
-    expect(await driverA.apply(specsA())).to.deep.equal({ steps: [], dnsmasq: [] });
+    expect(await driverA.apply(specsA())).to.deep.equal({ steps: [], dnsmasq: [], rejected: new Map() });
+  });
+
+  it('keeps guests off the host\'s own stack: a VM cannot reach the host through the bridge (and without the rules it could)', async function () {
+    const vmA1 = `kumulus-${lab.id}-a1`;
+    await lab.run(vmA1, 'ip', 'route', 'add', '192.168.77.0/24', 'dev', 'eth0');
+    // Even a host with a route into the guest network (set by hand, say) stays unreachable.
+    await lab.run(hostA, 'ip', 'route', 'add', '10.61.0.0/24', 'dev', 'kbx1001');
+    try {
+      expect(await pings(vmA1, '192.168.77.1'), 'host A\'s own address, through the bridge').to.equal(false);
+      // The control: without the tables the host answers ARP and ICMP arriving on the bridge.
+      for (const family of ['inet', 'arp']) await lab.run(hostA, 'nft', 'delete', 'table', family, 'kumulus');
+      expect(await pings(vmA1, '192.168.77.1'), 'reachable without the rules').to.equal(true);
+      expect((await driverA.apply(specsA())).nftables).to.be.a('string');
+      await lab.run(vmA1, 'ip', 'neigh', 'flush', 'all');
+      expect(await pings(vmA1, '192.168.77.1'), 'cut off again once the agent reloads its rules').to.equal(false);
+    } finally {
+      await lab.run(vmA1, 'ip', 'route', 'del', '192.168.77.0/24', 'dev', 'eth0');
+      await lab.run(hostA, 'ip', 'route', 'del', '10.61.0.0/24', 'dev', 'kbx1001');
+    }
   });
 
   it('serves two networks of one CIDR on one host, each from its own service namespace', async function () {

@@ -11,7 +11,7 @@ const netUid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
 const at = { stateDir: '/state', serviceNamespacePrefix: 'kumulus-dhcp-' };
 
 function link(name: string, extra: Partial<ObservedLink> = {}): [string, ObservedLink] {
-  return [name, { name, mtu: 1500, up: true, addresses: [], ...extra }];
+  return [name, { name, mtu: 1500, up: true, addresses: [], ipv6: false, ...extra }];
 }
 
 function host(...links: [string, ObservedLink][]): ObservedNetworking {
@@ -51,6 +51,7 @@ describe('agent network: plan', function () {
     const plan = planNetworks([vxlan()], host(), at);
     expect(plan.steps.map((s) => s.argv.join(' '))).to.deep.equal([
       'ip link add kbx5001 type bridge',
+      'ip link set kbx5001 addrgenmode none',
       'ip link add kx5001 type vxlan id 5001 dstport 4789 local 192.0.2.10 nolearning',
       'ip link set kx5001 mtu 1450',
       'ip link set kx5001 master kbx5001',
@@ -67,9 +68,10 @@ describe('agent network: plan', function () {
       'ip -n kumulus-dhcp-kbx5001 link set svc0 mtu 1450',
       'ip -n kumulus-dhcp-kbx5001 link set svc0 up',
       'ip -n kumulus-dhcp-kbx5001 addr add 10.1.1.254/24 dev svc0',
-      'ip -n kumulus-dhcp-kbx5001 route replace default via 10.1.1.1',
     ]);
     expect(plan.nftables).to.include('oifname "kx5001" udp dport { 67, 68 } drop').and.include('arp daddr ip 10.1.1.254');
+    expect(plan.nftables, 'the host stack is cut off every Kumulus bridge both ways').to.include('table inet kumulus {').and.include('table arp kumulus {');
+    expect(plan.nftables).to.include('iifname "kbx*" drop').and.include('oifname "kbv*" drop');
     expect(plan.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'start' }]);
   });
 
@@ -83,8 +85,8 @@ describe('agent network: plan', function () {
       ),
       floodTargets: new Map([['kx5001', ['192.0.2.11', '192.0.2.12']]]),
       nftComments: desiredRuleComments([{ bridge: 'kbx5001', uplinkPort: 'kx5001', serviceAddress: '10.1.1.254' }]),
-      dnsmasq: new Map([['kbx5001', { pid: 42, conf: dnsmasq.conf, dhcpHosts: dnsmasq.dhcpHosts, dnsHosts: dnsmasq.dnsHosts }]]),
-      serviceNamespaces: new Map([['kumulus-dhcp-kbx5001', { port: link('svc0', { kind: 'veth', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] })[1], gateway: '10.1.1.1' }]]),
+      dnsmasq: new Map([['kbx5001', { pid: 42, conf: dnsmasq.conf, dhcpHosts: dnsmasq.dhcpHosts, dnsHosts: dnsmasq.dnsHosts, netns: 4026532280 }]]),
+      serviceNamespaces: new Map([['kumulus-dhcp-kbx5001', { inode: 4026532280, port: link('svc0', { kind: 'veth', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] })[1] }]]),
     };
     const first = planNetworks([vxlan()], done, at);
     expect(first.steps).to.deep.equal([]);
@@ -110,9 +112,27 @@ describe('agent network: plan', function () {
     expect(replug.steps.map((s) => s.argv.join(' '))).to.include.members(['ip netns add kumulus-dhcp-kbx5001', 'ip link add kdx5001 type veth peer name svc0 netns kumulus-dhcp-kbx5001']);
     expect(replug.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'restart' }]);
 
-    // The layout before service namespaces had the address on the bridge: it is taken off.
-    const old: ObservedNetworking = { ...done, links: new Map([...done.links, link('kbx5001', { kind: 'bridge', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }] })]) };
-    expect(planNetworks([vxlan()], old, at).steps.map((s) => s.argv.join(' '))).to.deep.equal(['ip addr del 10.1.1.254/24 dev kbx5001']);
+    // The layout before service namespaces had the address on the bridge, and a link-local one: both are taken off.
+    const old: ObservedNetworking = { ...done, links: new Map([...done.links, link('kbx5001', { kind: 'bridge', mtu: 1450, addresses: [{ ip: '10.1.1.254', prefix: 24 }], ipv6: true })]) };
+    expect(planNetworks([vxlan()], old, at).steps.map((s) => s.argv.join(' '))).to.deep.equal([
+      'ip addr del 10.1.1.254/24 dev kbx5001',
+      'ip link set kbx5001 addrgenmode none',
+      'ip -6 addr flush dev kbx5001',
+    ]);
+
+    // A dnsmasq left running in a namespace that has since been replaced (the agent killed in between) is restarted.
+    const stale: ObservedNetworking = { ...done, dnsmasq: new Map([['kbx5001', { ...done.dnsmasq.get('kbx5001'), netns: 4026532999 }]]) };
+    expect(planNetworks([vxlan()], stale, at).dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'restart' }]);
+
+    // A namespace name left unmounted by a kill inside `ip netns add` is made again.
+    const broken: ObservedNetworking = { ...done, serviceNamespaces: new Map([['kumulus-dhcp-kbx5001', { broken: 'Invalid argument' }]]) };
+    const remade = planNetworks([vxlan()], broken, at);
+    expect(remade.steps.map((s) => s.argv.join(' ')).slice(0, 3)).to.deep.equal([
+      'ip netns del kumulus-dhcp-kbx5001',
+      'ip netns add kumulus-dhcp-kbx5001',
+      'ip link del kdx5001',
+    ]);
+    expect(remade.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'restart' }]);
 
     // Another network of the same CIDR gets its own namespace with the same address.
     const twin = vxlan({ uid: 'twin', segment: { type: 'vxlan', vni: 5002, localVtep: '192.0.2.10', remoteVteps: [] } });
@@ -130,14 +150,33 @@ describe('agent network: plan', function () {
     expect(steps).to.include(`ip link set ${device} mtu 1500`);
   });
 
-  it('rejects bad input naming the field and the fix', function () {
-    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 0, localVtep: '192.0.2.10', remoteVteps: [] } })], host(), at)).to.throw(/segment\.vni: 0 must be 1-16777215/);
-    expect(() => planNetworks([vxlan({ segment: { type: 'vxlan', vni: 7, localVtep: '198.51.100.1', remoteVteps: [] } })], host(), at)).to.throw(
-      /localVtep: 198\.51\.100\.1 is not an address of any interface on this host/,
-    );
-    expect(() => planNetworks([vxlan({ segment: { type: 'vlan', vlan: 7, uplink: 'bond9' } })], host(), at)).to.throw(/uplink: no interface "bond9".*traffic label/);
-    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, serviceAddress: '10.1.2.1' } })], host(), at)).to.throw(/dhcp\.serviceAddress: 10\.1\.2\.1 is not a host address of 10\.1\.1\.0\/24/);
-    expect(() => planNetworks([vxlan({ dhcp: { ...vxlan().dhcp!, cidr: '10.1.1.5/24' } })], host(), at)).to.throw(/host bits set; use 10\.1\.1\.0\/24/);
+  it('rejects a network it cannot build, naming the field and the fix, and plans the others', function () {
+    const rejectedBy = (spec: GuestNetworkSpec) => planNetworks([spec], host(), at).rejected.get(spec.uid);
+    expect(rejectedBy(vxlan({ segment: { type: 'vxlan', vni: 0, localVtep: '192.0.2.10', remoteVteps: [] } }))).to.match(/segment\.vni: 0 must be 1-16777215/);
+    expect(rejectedBy(vxlan({ segment: { type: 'vxlan', vni: 7, localVtep: '198.51.100.1', remoteVteps: [] } }))).to.match(/localVtep: 198\.51\.100\.1 is not an address of any interface on this host/);
+    expect(rejectedBy(vxlan({ segment: { type: 'vlan', vlan: 7, uplink: 'bond9' } }))).to.match(/uplink: no interface "bond9".*traffic label/);
+    expect(rejectedBy(vxlan({ dhcp: { ...vxlan().dhcp!, serviceAddress: '10.1.2.1' } }))).to.match(/dhcp\.serviceAddress: 10\.1\.2\.1 is not a host address of 10\.1\.1\.0\/24/);
+    expect(rejectedBy(vxlan({ dhcp: { ...vxlan().dhcp!, cidr: '10.1.1.5/24' } }))).to.match(/host bits set; use 10\.1\.1\.0\/24/);
+
+    // A VLAN network whose uplink this host lacks keeps what it has (its links, namespace,
+    // dnsmasq and rules), and the VXLAN network next to it is built as usual.
+    const vlan = vxlan({ uid: 'vlan-net', segment: { type: 'vlan', vlan: 7, uplink: 'bond9' }, dhcp: { cidr: '10.9.0.0/24', serviceAddress: '10.9.0.254', gateway: '10.9.0.1', hosts: [] } });
+    const bridge = bridgeName(vlan.segment);
+    const device = vlanDeviceName(7, 'bond9');
+    const had: ObservedNetworking = {
+      ...host(link(bridge, { kind: 'bridge' }), link(device, { kind: 'vlan', master: bridge })),
+      nftComments: desiredRuleComments([{ bridge, uplinkPort: device, serviceAddress: '10.9.0.254' }]),
+      dnsmasq: new Map([[bridge, { pid: 43, conf: 'as it was' }]]),
+      serviceNamespaces: new Map([[`kumulus-dhcp-${bridge}`, { inode: 1 }]]),
+    };
+    const plan = planNetworks([vlan, vxlan()], had, at);
+    expect(plan.rejected.get('vlan-net')).to.match(/uplink: no interface "bond9"/);
+    const argv = plan.steps.map((s) => s.argv.join(' '));
+    expect(argv).to.include('ip link add kbx5001 type bridge');
+    expect(argv.filter((a) => a.includes(bridge) || a.includes(device)), 'nothing of the rejected network is touched').to.deep.equal([]);
+    expect(plan.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'start' }]);
+    expect(plan.nftables, 'the rejected network keeps its rules').to.include(`oifname "${device}" udp dport { 67, 68 } drop`).and.include('arp daddr ip 10.9.0.254');
+    expect(plan.nftables).to.include('oifname "kx5001" udp dport { 67, 68 } drop');
   });
 });
 
@@ -145,7 +184,10 @@ describe('agent network: dnsmasq', function () {
   it('serves static leases only, for the hosts it is given, with router, DNS and MTU options', function () {
     const files = renderDnsmasq('/state', 'kbx5001', { ...vxlan().dhcp!, domain: 'n.example' }, 1450);
     expect(files.conf).to.include('interface=svc0').and.include('dhcp-range=10.1.1.0,static,255.255.255.0,86400');
-    expect(files.conf).to.include('dhcp-option=option:router,10.1.1.1').and.include('dhcp-option=option:dns-server,10.1.1.254');
+    expect(files.conf).to.include('dhcp-option=option:router,10.1.1.1').and.include('dhcp-option=option:dns-server,10.1.1.254\n');
+    expect(files.conf, 'no upstream to forward to from the namespace').to.include('no-resolv').and.not.include('server=');
+    const withUpstream = renderDnsmasq('/state', 'kbx5001', { ...vxlan().dhcp!, dnsServers: ['8.8.8.8', '1.1.1.1'] }, 1450);
+    expect(withUpstream.conf, 'guests ask the upstream servers after this one').to.include('dhcp-option=option:dns-server,10.1.1.254,8.8.8.8,1.1.1.1\n');
     expect(files.conf).to.include('dhcp-option=option:mtu,1450').and.include('local=/n.example/');
     expect(files.dhcpHosts).to.equal('02:00:00:00:00:01,10.1.1.10,web,86400\n');
     expect(files.dnsHosts).to.equal('10.1.1.10 web.n.example web\n');

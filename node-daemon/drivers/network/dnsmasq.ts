@@ -53,7 +53,8 @@ export function renderDnsmasq(stateDir: string, bridge: string, dhcp: DhcpSpec, 
   const conf = [
     '# Managed by the kumulus agent; rewritten on every change.',
     `interface=${servicePeerName}`,
-    'bind-interfaces',
+    // Follows svc0 if it is replugged while dnsmasq runs.
+    'bind-dynamic',
     'except-interface=lo',
     'no-hosts',
     `addn-hosts=${paths.dnsHosts}`,
@@ -62,13 +63,15 @@ export function renderDnsmasq(stateDir: string, bridge: string, dhcp: DhcpSpec, 
     'dhcp-authoritative',
     // Without a gateway (an L2 network) dnsmasq would offer itself as the router: offer none.
     dhcp.gateway !== undefined ? `dhcp-option=option:router,${dhcp.gateway}` : 'dhcp-option=option:router',
-    `dhcp-option=option:dns-server,${dhcp.serviceAddress}`,
+    // This server answers the network's own names; the upstream servers come next, for the
+    // rest: the service namespace has no way out to forward queries through.
+    `dhcp-option=option:dns-server,${[dhcp.serviceAddress, ...(dhcp.dnsServers ?? [])].join(',')}`,
     `dhcp-option=option:mtu,${mtu}`,
     // The network's own domain is answered here and never forwarded upstream.
     ...(dhcp.domain !== undefined
       ? [`domain=${dhcp.domain}`, `local=/${dhcp.domain}/`, `dhcp-option=option:domain-name,${dhcp.domain}`]
       : []),
-    ...(dhcp.dnsServers !== undefined ? ['no-resolv', ...dhcp.dnsServers.map((s) => `server=${s}`)] : []),
+    'no-resolv',
     `dhcp-leasefile=${paths.leases}`,
     `pid-file=${paths.pid}`,
     `log-facility=${paths.log}`,

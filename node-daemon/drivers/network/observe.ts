@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { CommandError, type Runner } from '../exec.ts';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Runner } from '../exec.ts';
 import { dnsmasqPaths } from './dnsmasq.ts';
 import { isKumulusLink, servicePeerName } from './names.ts';
-import { nftTable, observedRuleComments } from './nftables.ts';
+import { observedRuleComments } from './nftables.ts';
 
 export interface ObservedLink {
   name: string;
@@ -12,29 +13,36 @@ export interface ObservedLink {
   master?: string;
   /** For VLAN devices and veths: the parent or peer. */
   link?: string;
+  /** IPv4 addresses. */
   addresses: { ip: string; prefix: number }[];
+  /** Whether it has any IPv6 address (a link-local one is made unless addrgenmode is none). */
+  ipv6: boolean;
   vxlan?: { id: number; local?: string; port?: number; learning?: boolean };
   vlan?: { id: number };
 }
 
 export interface ObservedDnsmasq {
   pid?: number;
+  /** The inode of the running process's network namespace. */
+  netns?: number;
   conf?: string;
   dhcpHosts?: string;
   dnsHosts?: string;
 }
 
-/** A network's service namespace: its end of the service veth and its default route. */
+/** A network's service namespace: its inode (what a process in it shows) and its end of the service veth. */
 export interface ObservedServiceNamespace {
+  inode?: number;
   port?: ObservedLink;
-  gateway?: string;
+  /** Why it cannot be entered, when it cannot. */
+  broken?: string;
 }
 
 export interface ObservedNetworking {
   links: Map<string, ObservedLink>;
   /** Remote VTEPs per VXLAN device (the all-zeros FDB entries that flood BUM traffic). */
   floodTargets: Map<string, string[]>;
-  /** Rule comments of the agent's nftables table; undefined when the table is absent. */
+  /** Rule comments of the agent's nftables tables; undefined when it has none. */
   nftComments?: string[];
   /** Per Kumulus bridge. */
   dnsmasq: Map<string, ObservedDnsmasq>;
@@ -65,6 +73,7 @@ export function parseIpAddrJson(json: string): Map<string, ObservedLink> {
       ...(l.master !== undefined ? { master: l.master } : {}),
       ...(l.link !== undefined ? { link: l.link } : {}),
       addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ ip: a.local, prefix: a.prefixlen })),
+      ipv6: (l.addr_info ?? []).some((a) => a.family === 'inet6'),
       ...(kind === 'vxlan' && data?.id !== undefined
         ? {
             vxlan: {
@@ -86,6 +95,9 @@ async function processAlive(pid: number, confPath: string): Promise<boolean> {
   return cmdline.includes(confPath);
 }
 
+/** Where iproute2 mounts named network namespaces. */
+const NETNS_DIR = '/run/netns';
+
 /** `ip -j` prints nothing at all, not `[]`, for some empty lists. */
 function parseJsonList<T>(stdout: string): T[] {
   return stdout.trim() === '' ? [] : (JSON.parse(stdout) as T[]);
@@ -94,12 +106,24 @@ function parseJsonList<T>(stdout: string): T[] {
 async function observeServiceNamespaces(run: Runner, prefix: string): Promise<Map<string, ObservedServiceNamespace>> {
   const found = new Map<string, ObservedServiceNamespace>();
   for (const { name } of parseJsonList<{ name: string }>((await run(['ip', '-j', 'netns', 'list'])).stdout)) {
-    if (!name.startsWith(prefix)) continue;
-    const port = parseIpAddrJson((await run(['ip', '-n', name, '-j', '-d', 'addr', 'show'])).stdout).get(servicePeerName);
-    const gateway = parseJsonList<{ gateway?: string }>((await run(['ip', '-n', name, '-j', 'route', 'show', 'default'])).stdout)[0]?.gateway;
-    found.set(name, { ...(port ? { port } : {}), ...(gateway !== undefined ? { gateway } : {}) });
+    // Exactly <prefix><bridge>: another agent's longer prefix is not ours.
+    if (!name.startsWith(prefix) || !isKumulusLink(name.slice(prefix.length))) continue;
+    try {
+      const port = parseIpAddrJson((await run(['ip', '-n', name, '-j', '-d', 'addr', 'show'])).stdout).get(servicePeerName);
+      const inode = (await stat(join(NETNS_DIR, name))).ino;
+      found.set(name, { inode, ...(port ? { port } : {}) });
+    } catch (err) {
+      found.set(name, { broken: err instanceof Error ? err.message : String(err) });
+    }
   }
   return found;
+}
+
+/** The network namespace inode of a process, from /proc/<pid>/ns/net ("net:[4026532280]"). */
+async function netnsOf(pid: number): Promise<number | undefined> {
+  const link = await readlink(`/proc/${pid}/ns/net`).catch(() => '');
+  const inode = /^net:\[(\d+)\]$/.exec(link)?.[1];
+  return inode === undefined ? undefined : Number(inode);
 }
 
 export async function observeNetworking(run: Runner, stateDir: string, serviceNamespacePrefix: string): Promise<ObservedNetworking> {
@@ -110,12 +134,7 @@ export async function observeNetworking(run: Runner, stateDir: string, serviceNa
     const fdb = JSON.parse((await run(['bridge', '-j', 'fdb', 'show', 'dev', link.name])).stdout) as { mac: string; dst?: string }[];
     floodTargets.set(link.name, fdb.filter((e) => e.mac === '00:00:00:00:00:00' && e.dst !== undefined).map((e) => e.dst ?? ''));
   }
-  let nftComments: string[] | undefined;
-  try {
-    nftComments = observedRuleComments((await run(['nft', '-j', 'list', 'table', 'bridge', nftTable])).stdout);
-  } catch (err) {
-    if (!(err instanceof CommandError && /No such file or directory|does not exist/i.test(err.stderr))) throw err;
-  }
+  const nftComments = observedRuleComments((await run(['nft', '-j', 'list', 'ruleset'])).stdout);
   const dnsmasq = new Map<string, ObservedDnsmasq>();
   const bridges = new Set([...links.keys()].filter(isKumulusLink));
   for (const name of await readdir(stateDir).catch(() => [] as string[])) if (isKumulusLink(name)) bridges.add(name);
@@ -129,8 +148,10 @@ export async function observeNetworking(run: Runner, stateDir: string, serviceNa
     const dhcpHosts = await read(paths.dhcpHosts);
     const dnsHosts = await read(paths.dnsHosts);
     if (!alive && conf === undefined) continue;
+    const netns = alive ? await netnsOf(pid) : undefined;
     dnsmasq.set(bridge, {
       ...(alive ? { pid } : {}),
+      ...(netns !== undefined ? { netns } : {}),
       ...(conf !== undefined ? { conf } : {}),
       ...(dhcpHosts !== undefined ? { dhcpHosts } : {}),
       ...(dnsHosts !== undefined ? { dnsHosts } : {}),

@@ -1,5 +1,5 @@
 import { renderDnsmasq, validateDhcp, type DnsmasqFiles } from './dnsmasq.ts';
-import { parseIpv4 } from './ipv4.ts';
+import { parseCidr, parseIpv4 } from './ipv4.ts';
 import {
   bridgeName,
   isKumulusLink,
@@ -73,28 +73,28 @@ function segmentMtu(spec: GuestNetworkSpec, links: Map<string, ObservedLink>, i:
   return underlay.mtu - vxlanOverhead;
 }
 
-/**
- * The steps that make a network's service namespace, its veth and its addressing match, and
- * whether they plug in a new veth (a dnsmasq bound to the old one then serves nothing).
- */
+/** The steps that make a network's service namespace, its veth and its address match. */
 function serviceSteps(
   n: PlannedNetwork & { service: PlannedService },
   dhcp: DhcpSpec,
   links: Map<string, ObservedLink>,
   observed: ObservedServiceNamespace | undefined,
-): { steps: NetworkStep[]; replugged: boolean } {
+): NetworkStep[] {
   const { namespace, port } = n.service;
   const steps: NetworkStep[] = [];
   const inNamespace = (...argv: string[]) => ['ip', '-n', namespace, ...argv];
-  if (!observed) steps.push(step(`create namespace ${namespace} for the DHCP/DNS service of network ${n.spec.uid}`, 'ip', 'netns', 'add', namespace));
+  if (observed?.broken !== undefined) {
+    // A kill between iproute2 creating the name and mounting the namespace on it.
+    steps.push(step(`remove namespace ${namespace}: it cannot be entered (${observed.broken})`, 'ip', 'netns', 'del', namespace));
+  }
+  if (!observed || observed.broken !== undefined) steps.push(step(`create namespace ${namespace} for the DHCP/DNS service of network ${n.spec.uid}`, 'ip', 'netns', 'add', namespace));
   let hostEnd = links.get(port);
   let peer = observed?.port;
   if (hostEnd && (hostEnd.kind !== 'veth' || !peer)) {
     steps.push(step(`replace ${port}: it is not the service veth into ${namespace}`, 'ip', 'link', 'del', port));
     hostEnd = undefined;
   }
-  const replugged = !hostEnd || !peer;
-  if (replugged) {
+  if (!hostEnd || !peer) {
     steps.push(step(`create the service veth ${port} ⇄ ${namespace}/${servicePeerName}`, 'ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', servicePeerName, 'netns', namespace));
     hostEnd = undefined;
     peer = undefined;
@@ -104,7 +104,7 @@ function serviceSteps(
   if (!hostEnd?.up) steps.push(step(`bring ${port} up`, 'ip', 'link', 'set', port, 'up'));
   if (peer?.mtu !== n.mtu) steps.push(step(`MTU ${n.mtu} on ${namespace}/${servicePeerName}`, ...inNamespace('link', 'set', servicePeerName, 'mtu', String(n.mtu))));
   if (!peer?.up) steps.push(step(`bring ${namespace}/${servicePeerName} up`, ...inNamespace('link', 'set', servicePeerName, 'up')));
-  const prefix = Number(dhcp.cidr.split('/')[1]);
+  const { prefix } = parseCidr('dhcp.cidr', dhcp.cidr);
   const have = peer?.addresses ?? [];
   if (!have.some((a) => a.ip === dhcp.serviceAddress && a.prefix === prefix)) {
     steps.push(step(`DHCP/DNS service address ${dhcp.serviceAddress} in ${namespace}`, ...inNamespace('addr', 'add', `${dhcp.serviceAddress}/${prefix}`, 'dev', servicePeerName)));
@@ -112,14 +112,14 @@ function serviceSteps(
   for (const a of have.filter((a) => !(a.ip === dhcp.serviceAddress && a.prefix === prefix))) {
     steps.push(step(`remove stale address ${a.ip}/${a.prefix} in ${namespace}`, ...inNamespace('addr', 'del', `${a.ip}/${a.prefix}`, 'dev', servicePeerName)));
   }
-  // dnsmasq forwards DNS upstream the way the guests reach out: through their gateway.
-  const gateway = peer ? observed?.gateway : undefined;
-  if (dhcp.gateway !== undefined && gateway !== dhcp.gateway) {
-    steps.push(step(`default route of ${namespace} via the network's gateway ${dhcp.gateway}`, ...inNamespace('route', 'replace', 'default', 'via', dhcp.gateway)));
-  } else if (dhcp.gateway === undefined && gateway !== undefined) {
-    steps.push(step(`remove the default route of ${namespace}: the network has no gateway`, ...inNamespace('route', 'del', 'default')));
-  }
-  return { steps, replugged };
+  return steps;
+}
+
+/** The filtering of a bridge as its rules' comments record it (bridge:uplink:what[:service address]). */
+function filteredFromComments(bridge: string, comments: readonly string[]): FilteredBridge | undefined {
+  const parts = comments.find((c) => c.startsWith(`${bridge}:`))?.split(':');
+  if (!parts?.[1]) return undefined;
+  return { bridge, uplinkPort: parts[1], ...(parts[3] !== undefined ? { serviceAddress: parts[3] } : {}) };
 }
 
 /**
@@ -132,32 +132,38 @@ export function planNetworks(
   observed: ObservedNetworking,
   options: { stateDir: string; serviceNamespacePrefix: string },
 ): NetworkPlan & { networks: PlannedNetwork[] } {
-  desired.forEach(validate);
   const { links } = observed;
-  const wanted: PlannedNetwork[] = desired
-    .map((spec, i) => ({ spec, i }))
-    .filter(({ spec }) => spec.inUse || spec.persistent === true)
-    .map(({ spec, i }) => {
-      const bridge = bridgeName(spec.segment);
-      const device = spec.segment.type === 'vxlan' ? vxlanDeviceName(spec.segment.vni) : vlanDeviceName(spec.segment.vlan, spec.segment.uplink);
+  const wanted: PlannedNetwork[] = [];
+  const rejected = new Map<string, string>();
+  // A rejected network keeps what it has (its VMs' taps stay on its bridge) until its spec is fixed.
+  const untouched = new Set<string>();
+  desired.forEach((spec, i) => {
+    if (!spec.inUse && spec.persistent !== true) return;
+    const bridge = bridgeName(spec.segment);
+    const device = spec.segment.type === 'vxlan' ? vxlanDeviceName(spec.segment.vni) : vlanDeviceName(spec.segment.vlan, spec.segment.uplink);
+    const port = servicePortName(spec.segment);
+    const namespace = serviceNamespaceName(options.serviceNamespacePrefix, bridge);
+    try {
+      validate(spec, i);
       const mtu = segmentMtu(spec, links, i);
-      const service = spec.dhcp
-        ? { namespace: serviceNamespaceName(options.serviceNamespacePrefix, bridge), port: servicePortName(spec.segment), dnsmasq: renderDnsmasq(options.stateDir, bridge, spec.dhcp, mtu) }
-        : undefined;
-      return { spec, bridge, device, mtu, ...(service ? { service } : {}) };
-    });
+      const service = spec.dhcp ? { namespace, port, dnsmasq: renderDnsmasq(options.stateDir, bridge, spec.dhcp, mtu) } : undefined;
+      wanted.push({ spec, bridge, device, mtu, ...(service ? { service } : {}) });
+    } catch (err) {
+      rejected.set(spec.uid, err instanceof Error ? err.message : String(err));
+      for (const name of [bridge, device, port, namespace]) untouched.add(name);
+    }
+  });
   const wantedNames = new Set(wanted.flatMap((n) => [n.bridge, n.device, ...(n.service ? [n.service.port] : [])]));
   const wantedNamespaces = new Set(wanted.flatMap((n) => (n.service ? [n.service.namespace] : [])));
   const steps: NetworkStep[] = [];
-  const replugged = new Set<string>();
 
   for (const link of links.values()) {
-    if (isKumulusLink(link.name) && !wantedNames.has(link.name)) {
+    if (isKumulusLink(link.name) && !wantedNames.has(link.name) && !untouched.has(link.name)) {
       steps.push(step(`remove ${link.name}: no local VM uses its network and it is not persistent`, 'ip', 'link', 'del', link.name));
     }
   }
   for (const namespace of observed.serviceNamespaces.keys()) {
-    if (!wantedNamespaces.has(namespace)) steps.push(step(`remove namespace ${namespace}: its network's service is not wanted here`, 'ip', 'netns', 'del', namespace));
+    if (!wantedNamespaces.has(namespace) && !untouched.has(namespace)) steps.push(step(`remove namespace ${namespace}: its network's service is not wanted here`, 'ip', 'netns', 'del', namespace));
   }
 
   for (const n of wanted) {
@@ -167,7 +173,11 @@ export function planNetworks(
       steps.push(step(`replace ${n.bridge}: it is a ${bridge.kind ?? 'plain'} link, not a bridge`, 'ip', 'link', 'del', n.bridge));
       bridge = undefined;
     }
-    if (!bridge) steps.push(step(`create bridge ${n.bridge} for network ${n.spec.uid}`, 'ip', 'link', 'add', n.bridge, 'type', 'bridge'));
+    if (!bridge) {
+      steps.push(step(`create bridge ${n.bridge} for network ${n.spec.uid}`, 'ip', 'link', 'add', n.bridge, 'type', 'bridge'));
+      // No IPv6 link-local address either: the host's own stack stays off guest networks.
+      steps.push(step(`no IPv6 address on ${n.bridge}`, 'ip', 'link', 'set', n.bridge, 'addrgenmode', 'none'));
+    }
 
     let device = links.get(n.device);
     const deviceRight =
@@ -213,18 +223,18 @@ export function planNetworks(
     for (const a of bridge?.addresses ?? []) {
       steps.push(step(`remove address ${a.ip}/${a.prefix} from ${n.bridge}: guests must not reach the host`, 'ip', 'addr', 'del', `${a.ip}/${a.prefix}`, 'dev', n.bridge));
     }
-    if (n.service && n.spec.dhcp) {
-      const service = serviceSteps({ ...n, service: n.service }, n.spec.dhcp, links, observed.serviceNamespaces.get(n.service.namespace));
-      steps.push(...service.steps);
-      if (service.replugged) replugged.add(n.bridge);
+    if (bridge?.ipv6) {
+      steps.push(step(`no IPv6 address on ${n.bridge}`, 'ip', 'link', 'set', n.bridge, 'addrgenmode', 'none'));
+      steps.push(step(`remove the IPv6 addresses of ${n.bridge}: guests must not reach the host`, 'ip', '-6', 'addr', 'flush', 'dev', n.bridge));
     }
+    if (n.service && n.spec.dhcp) steps.push(...serviceSteps({ ...n, service: n.service }, n.spec.dhcp, links, observed.serviceNamespaces.get(n.service.namespace)));
   }
 
-  const filtered: FilteredBridge[] = wanted.map((n) => ({
-    bridge: n.bridge,
-    uplinkPort: n.device,
-    ...(n.spec.dhcp ? { serviceAddress: n.spec.dhcp.serviceAddress } : {}),
-  }));
+  const filtered: FilteredBridge[] = [
+    ...wanted.map((n) => ({ bridge: n.bridge, uplinkPort: n.device, ...(n.spec.dhcp ? { serviceAddress: n.spec.dhcp.serviceAddress } : {}) })),
+    // A rejected network keeps its rules too: its dnsmasq still runs.
+    ...[...untouched].flatMap((name) => filteredFromComments(name, observed.nftComments ?? []) ?? []),
+  ];
   const desiredComments = desiredRuleComments(filtered);
   const nftRight =
     observed.nftComments === undefined
@@ -236,14 +246,17 @@ export function planNetworks(
     if (!n.service) continue;
     const files = n.service.dnsmasq;
     const current = observed.dnsmasq.get(n.bridge);
+    // One left in a namespace that has since been replaced serves nothing.
+    const namespace = observed.serviceNamespaces.get(n.service.namespace);
+    const elsewhere = namespace?.inode === undefined || namespace.broken !== undefined || current?.netns !== namespace.inode;
     if (current?.pid === undefined) dnsmasq.push({ bridge: n.bridge, action: 'start' });
-    else if (current.conf !== files.conf || replugged.has(n.bridge)) dnsmasq.push({ bridge: n.bridge, action: 'restart' });
+    else if (current.conf !== files.conf || elsewhere) dnsmasq.push({ bridge: n.bridge, action: 'restart' });
     else if (current.dhcpHosts !== files.dhcpHosts || current.dnsHosts !== files.dnsHosts) {
       dnsmasq.push({ bridge: n.bridge, action: 'reload' });
     }
   }
   const served = new Set(wanted.filter((n) => n.service).map((n) => n.bridge));
-  for (const bridge of observed.dnsmasq.keys()) if (!served.has(bridge)) dnsmasq.push({ bridge, action: 'stop' });
+  for (const bridge of observed.dnsmasq.keys()) if (!served.has(bridge) && !untouched.has(bridge)) dnsmasq.push({ bridge, action: 'stop' });
 
-  return { steps, ...(nftRight ? {} : { nftables: renderNftScript(filtered) }), dnsmasq, networks: wanted };
+  return { steps, ...(nftRight ? {} : { nftables: renderNftScript(filtered) }), dnsmasq, rejected, networks: wanted };
 }

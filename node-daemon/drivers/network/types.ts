@@ -63,6 +63,11 @@ export interface NetworkPlan {
   /** The bridge-family nftables table to load, or undefined when the current one is right. */
   nftables?: string;
   dnsmasq: DnsmasqChange[];
+  /**
+   * Networks whose spec this host cannot build (by uid, with why, naming the field): left as
+   * they are, while the others are planned.
+   */
+  rejected: Map<string, string>;
 }
 
 export interface NetworkDriver {
