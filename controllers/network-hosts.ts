@@ -44,8 +44,9 @@ export function registerNetworkHostsController(manager: Manager, ctx: InfraConte
       },
       { informer: i.networkOfferings, map: (o) => i.networks.byIndex(INDEX.networkOffering, o.metadata.name ?? '').map(requestOf) },
       {
-        // A host joining or leaving a zone joins or leaves its persistent networks.
+        // A host joining or leaving a zone joins or leaves its persistent networks; its status changes do not matter here.
         informer: i.hosts,
+        changed: (before, after) => before.metadata.labels?.[LABEL_ZONE] !== after.metadata.labels?.[LABEL_ZONE],
         map: (h) => i.networks.list().filter((n) => n.spec.zoneRef.name === h.metadata.labels?.[LABEL_ZONE] || n.status?.hosts?.includes(h.metadata.name ?? '')).map(requestOf),
       },
     ],

@@ -57,3 +57,22 @@ export function guestServiceAddress(cidr: string, gateway: string | undefined): 
   const last = net.broadcast - 1;
   return intToIp(gateway !== undefined && ipToInt(gateway) === last ? last - 1 : last);
 }
+
+/** What a guest network's addressing is read from: status (what the operator settled) over spec. */
+export interface GuestNetworkAddressing {
+  spec: { cidr?: string; gateway?: string };
+  status?: { cidr?: string; gateway?: string };
+}
+
+/**
+ * A guest network's effective CIDR, gateway and DHCP/DNS service address, read the same way by
+ * admission (which reserves the service address) and the agent (which serves from it).
+ * Undefined for a network without addressing (L2).
+ */
+export function guestAddressing(network: GuestNetworkAddressing): { cidr: string; gateway?: string; serviceAddress?: string } | undefined {
+  const cidr = network.status?.cidr ?? network.spec.cidr;
+  if (cidr === undefined) return undefined;
+  const gateway = network.status?.gateway ?? network.spec.gateway;
+  const serviceAddress = guestServiceAddress(cidr, gateway);
+  return { cidr, ...(gateway !== undefined ? { gateway } : {}), ...(serviceAddress !== undefined ? { serviceAddress } : {}) };
+}

@@ -16,7 +16,7 @@
  */
 import type { Informer } from '../lib/informer.ts';
 import type { HostObject, NetworkObject, PhysicalNetworkObject, VirtualMachineObject } from '../crds/index.ts';
-import { guestServiceAddress } from '../lib/ipv4.ts';
+import { guestAddressing } from '../lib/ipv4.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -38,13 +38,20 @@ export interface NetworkAttachment {
   segment: Segment;
 }
 
+export interface SyncResult {
+  /** Each network's bridge, by `namespace/name`. */
+  attached: Map<string, NetworkAttachment>;
+  /** Why a network has no bridge, by `namespace/name`. */
+  problems: Map<string, string>;
+  /** Set when the driver failed as a whole: worth retrying. */
+  failed?: string;
+}
+
 export interface GuestNetworks {
-  /** Applies the set of networks this host carries; returns each network's bridge, or why it has none. */
-  sync(): Promise<{ attached: Map<string, NetworkAttachment>; problems: Map<string, string> }>;
-  /** Whether the network (`namespace/name`) is carried here now or was at the last sync: a change to it may change the host. */
+  /** Applies the set of networks this host carries, once the caches it reads have synced. */
+  sync(): Promise<SyncResult>;
+  /** Whether the network (`namespace/name`) is carried here, or was at the last sync: a change to it may change the host. */
   concerns(key: string): boolean;
-  /** Networks whose status.hosts names this host. */
-  listedHere(): NetworkObject[];
 }
 
 /** `namespace/name` of a VM's network. */
@@ -74,6 +81,8 @@ export function guestNetworks(
     logger: Logger;
     /** Told when the driver fails (the host is then Alert) and when it works again. */
     onHealth?: (problem: string | undefined) => void;
+    /** Aborted when the agent stops: a sync still waiting for the caches gives up. */
+    signal?: AbortSignal;
   },
 ): GuestNetworks {
   const { ownVms, networks, physicalNetworks, hosts, driver, host } = deps;
@@ -128,9 +137,7 @@ export function guestNetworks(
       }
       try {
         const segment = segmentOf(network);
-        const cidr = network.status?.cidr ?? network.spec.cidr;
-        const gateway = network.status?.gateway ?? network.spec.gateway;
-        const serviceAddress = cidr === undefined ? undefined : guestServiceAddress(cidr, gateway);
+        const { cidr, gateway, serviceAddress } = guestAddressing(network) ?? {};
         if (cidr !== undefined && serviceAddress === undefined) {
           throw new Error(`Network ${key}'s CIDR ${cidr} leaves no address for the DHCP and DNS service; use a /30 or larger`);
         }
@@ -169,27 +176,41 @@ export function guestNetworks(
     return { specs, attached, problems };
   };
 
+  const usedHere = (key: string): boolean => {
+    const [namespace, name] = key.split('/');
+    return ownVms.list(namespace).some((vm) => active(vm) && vm.spec.networks?.some((n) => n.name === name));
+  };
+
   return {
-    listedHere,
     concerns(key) {
-      return lastCarried.has(key) || desired().attached.has(key);
+      const network = networks.get(key);
+      return lastCarried.has(key) || (network !== undefined && active(network) && network.status?.hosts?.includes(host) === true) || usedHere(key);
     },
     sync() {
-      const next = running.then(async () => {
+      const next = running.then(async (): Promise<SyncResult> => {
+        // On partial caches the desired set would be short, and apply would tear down live networks.
+        await Promise.all([ownVms, networks, physicalNetworks, hosts].map((i) => i.waitForSync(deps.signal)));
         const { specs, attached, problems } = desired();
         lastCarried = new Set([...attached.keys(), ...problems.keys()]);
         try {
-          await driver.apply(specs);
+          const plan = await driver.apply(specs);
+          // A network the driver cannot build is left as it was; the others are built.
+          for (const key of [...attached.keys()]) {
+            const why = plan.rejected.get(networks.get(key)?.metadata.uid ?? '');
+            if (why === undefined) continue;
+            problems.set(key, why);
+            attached.delete(key);
+          }
           deps.onHealth?.(undefined);
+          return { attached, problems };
         } catch (err) {
-          // One bad network must not leave the others unplumbed: report it against every network.
           const message = `the host's guest networking could not be applied: ${errorMessage(err)}`;
           for (const key of attached.keys()) problems.set(key, message);
           attached.clear();
           deps.logger.warn('guest networks not applied', { error: errorMessage(err) });
           deps.onHealth?.(message);
+          return { attached, problems, failed: message };
         }
-        return { attached, problems };
       });
       running = next.catch(() => undefined);
       return next;
@@ -197,7 +218,7 @@ export function guestNetworks(
   };
 }
 
-/** Re-applies the host's networks when a Network or the address of a host carrying one of them changes. */
+/** Re-applies the host's networks when a Network, or the address of a host carrying one of them, changes. */
 export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetworkInformers & { networksOfHost: GuestNetworks }): void {
   const { networks, hosts, networksOfHost } = deps;
   manager.addController({
@@ -205,8 +226,9 @@ export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetw
     for: networks,
     watches: [
       {
-        // A host's address is a VTEP of the networks it carries with this host.
+        // A host's address is a VTEP of the networks it carries with this host; its other status changes are not.
         informer: hosts,
+        changed: (before, after) => (before as HostObject).status?.ipAddress !== (after as HostObject).status?.ipAddress,
         map: (h) =>
           networks
             .list()
@@ -217,7 +239,9 @@ export function registerGuestNetworkReconciler(manager: Manager, deps: GuestNetw
     reconcile: async (ctx, request) => {
       const key = networkKey(request.namespace ?? '', request.name);
       if (!networksOfHost.concerns(key)) return;
-      const { problems } = await networksOfHost.sync();
+      const { problems, failed } = await networksOfHost.sync();
+      // Retried with backoff: nothing else would bring the host's networks back.
+      if (failed !== undefined) throw new Error(failed);
       const problem = problems.get(key);
       if (problem) ctx.log.info('network not plumbed', { problem });
     },

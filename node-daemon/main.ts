@@ -141,6 +141,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       host: at.host,
       localVtep: vtep,
       logger,
+      signal: joining.signal,
       onHealth: (problem) => hostStatus?.setProblem('network', problem === undefined ? undefined : { reason: 'NetworkDriverFailing', message: problem }),
     });
     const volumeDeps = { manager, storage, at, ...informers };
@@ -180,10 +181,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     });
     void informers.ownVms.waitForSync(joining.signal).then(enqueueAll, () => undefined);
     // Links of networks deleted while the agent was away concern no object any more: one full
-    // sync once the caches are filled removes them, VMs or not.
-    void Promise.all([informers.ownVms, informers.networks, informers.physicalNetworks, informers.hosts].map((i) => i.waitForSync(joining.signal)))
-      .then(() => networksOfHost.sync())
-      .catch(() => undefined);
+    // sync (it waits for the caches) removes them, VMs or not.
+    void networksOfHost.sync().catch(() => undefined);
     logger.info('agent running', { host: at.host, cluster: at.cluster, zone: at.zone, libvirt: config.libvirtUri, vtep, leaseNamespace: HOST_LEASE_NAMESPACE });
   };
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { log as logger } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
-import { bridgeName, servicePortName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
+import { bridgeName, isKumulusLink, servicePortName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld } from '../support/agent-world.ts';
 import { sharedControlPlane } from '../support/cluster.ts';
 import { tinyGuestImage } from '../support/guest-image.ts';
@@ -166,6 +166,11 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     });
     const links = JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', 'master', bridgeName(kept)])).stdout) as { ifname: string }[];
     expect(links.map((l) => l.ifname)).to.include.members([vxlanDeviceName(vniKept), servicePortName(kept)]);
+    // The agent owns the host's guest networking: after convergence only the kept network's is left.
+    const all = (JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
+    expect(all.filter((name) => isKumulusLink(name)).sort()).to.deep.equal([bridgeName(kept), servicePortName(kept), vxlanDeviceName(vniKept)].sort());
+    const serviceNamespaces = (await commandRunner()(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith('kumulus-dhcp-'));
+    expect(serviceNamespaces).to.deep.equal([`kumulus-dhcp-${bridgeName(kept)}`]);
     const dnsmasqRoot = join(world.agentStateDir, 'dnsmasq');
     await until('one dnsmasq, for the kept network only', 30_000, async () => {
       const running = await processesMatching('dnsmasq', `${dnsmasqRoot}/`);

@@ -9,6 +9,7 @@ import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 import { suffixedZoneExample } from '../support/examples.ts';
+import { until } from '../support/until.ts';
 
 /**
  * The infrastructure controllers against the real control plane. The test plays the agent:
@@ -517,17 +518,9 @@ describe('infrastructure controllers (real control plane)', function () {
       const [hostA, hostB] = zone.hostNames as [string, string];
       const networks = api(client, 'Network');
       const vms = api(client, 'VirtualMachine');
-      const hostsOf = (name: string) => async () => ((await networks.get({ namespace, name })).status?.hosts as string[] | undefined) ?? [];
-      const until = async (what: string, read: () => Promise<string[]>, expected: string[]) => {
-        const deadline = Date.now() + 30_000;
-        let last: string[] = [];
-        while (Date.now() < deadline) {
-          last = await read();
-          if (JSON.stringify(last) === JSON.stringify(expected)) return;
-          await sleep(200);
-        }
-        throw new Error(`${what}: status.hosts is ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`);
-      };
+      const hostsOf = async (name: string) => ((await networks.get({ namespace, name })).status?.hosts as string[] | undefined) ?? [];
+      const hostsBecome = (what: string, name: string, expected: string[]) =>
+        until(`${what}: Network ${name} status.hosts ${JSON.stringify(expected)}`, 30_000, async () => (JSON.stringify(await hostsOf(name)) === JSON.stringify(expected) ? true : undefined));
       const persistentOffering = `persistent-${zone.suffix}`;
       await api(client, 'NetworkOffering').create({ metadata: { name: persistentOffering }, spec: { guestIpType: 'Isolated', persistent: true } });
       const lazy = `lazy-${zone.suffix}`;
@@ -537,17 +530,17 @@ describe('infrastructure controllers (real control plane)', function () {
 
       const vm = `nic-${zone.suffix}`;
       await vms.create({ metadata: { name: vm, namespace }, spec: { zoneRef: { name: zone.n('zone1') }, serviceOfferingRef: { name: zone.n('small') }, templateRef: { name: 'tiny' }, networks: [{ name: lazy }] } });
-      await until('a VM not yet placed', hostsOf(lazy), []);
       await vms.patchStatus({ namespace, name: vm }, { status: { state: 'Starting', placement: { zone: zone.n('zone1'), pod: zone.n('pod1'), cluster: zone.n('cluster1'), host: hostB } } });
-      await until('the VM placed on host b', hostsOf(lazy), [hostB]);
+      await hostsBecome('the VM placed on host b', lazy, [hostB]);
+      // By now the controller has seen the persistent network too: not implemented, so no host carries it yet.
+      expect(await hostsOf(always)).to.deep.equal([]);
 
-      await until('a persistent network not yet implemented', hostsOf(always), []);
       await networks.patchStatus({ namespace, name: always }, { status: { state: 'Implemented', broadcastUri: 'vxlan://5123' } });
-      await until('the implemented persistent network', hostsOf(always), [hostA, hostB].sort());
-      expect(await hostsOf(lazy)(), 'the other network keeps its own list').to.deep.equal([hostB]);
+      await hostsBecome('the implemented persistent network', always, [hostA, hostB].sort());
+      expect(await hostsOf(lazy), 'the other network keeps its own list').to.deep.equal([hostB]);
 
       await vms.delete({ namespace, name: vm });
-      await until('the VM gone', hostsOf(lazy), []);
+      await hostsBecome('the VM gone', lazy, []);
       await networks.delete({ namespace, name: lazy });
       await networks.delete({ namespace, name: always });
       await api(client, 'NetworkOffering').delete({ name: persistentOffering });

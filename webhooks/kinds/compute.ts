@@ -23,7 +23,7 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { guestServiceAddress, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
+import { guestAddressing, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   defaultDisplayText,
@@ -128,17 +128,18 @@ async function nicErrors(lookup: Lookup, vm: VirtualMachineAdmitted, old: Virtua
     if (network.spec.zoneRef.name !== vm.spec.zoneRef.name) {
       errors.push({ field: path, message: `network ${nic.name} is in zone ${network.spec.zoneRef.name}, not the VM's zone ${vm.spec.zoneRef.name}; attach a network of zone ${vm.spec.zoneRef.name}` });
     }
-    const cidr = network.spec.cidr ?? network.status?.cidr;
+    const addressing = guestAddressing(network);
+    const cidr = addressing?.cidr;
     const net = cidr ? parseCidr(cidr) : undefined;
     const address = nic.ipAddress ? ipToInt(nic.ipAddress) : undefined;
     if (!net || address === undefined) continue;
-    const gateway = network.spec.gateway ?? network.status?.gateway;
+    const gateway = addressing?.gateway;
     const ipPath = `spec.networks[${i}].ipAddress`;
     if (address <= net.network || address >= net.broadcast) {
       errors.push({ field: ipPath, message: `${nic.ipAddress} is not a guest address of network ${nic.name} (${cidr}); use one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
     } else if (gateway === nic.ipAddress) {
       errors.push({ field: ipPath, message: `${nic.ipAddress} is network ${nic.name}'s gateway; use another address in ${cidr}` });
-    } else if (guestServiceAddress(net.cidr, gateway) === nic.ipAddress) {
+    } else if (addressing?.serviceAddress === nic.ipAddress) {
       errors.push({ field: ipPath, message: `${nic.ipAddress} is reserved for network ${nic.name}'s DHCP and DNS service on every host; use another address in ${cidr}` });
     }
   }

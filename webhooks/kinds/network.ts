@@ -19,7 +19,7 @@ import {
 import { VLAN_MAX } from '../../crds/common.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { guestServiceAddress, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
+import { guestAddressing, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   domainScopeErrors,
@@ -149,13 +149,14 @@ export function ipAddressAdmission(lookup: Lookup): KindAdmission<IPAddressAdmit
             errors.push({ field: 'spec.purpose', message: `is ${spec.purpose} but IP range ${r.metadata.name} is for ${r.spec.purpose}; use purpose ${r.spec.purpose}` });
           }
         }
-        const cidr = network.parent ? (network.parent.spec.cidr ?? network.parent.status?.cidr) : undefined;
+        const addressing = network.parent ? guestAddressing(network.parent) : undefined;
+        const cidr = addressing?.cidr;
         const net = cidr ? parseCidr(cidr) : undefined;
         if (cidr && net && address !== undefined && !r) {
           const name = network.parent?.metadata.name;
           if (address <= net.network || address >= net.broadcast) {
             errors.push({ field: 'spec.address', message: `${spec.address} is not a host address of network ${name}'s CIDR ${cidr}; take one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
-          } else if (spec.address === guestServiceAddress(cidr, network.parent?.spec.gateway ?? network.parent?.status?.gateway)) {
+          } else if (spec.address === addressing?.serviceAddress) {
             errors.push({ field: 'spec.address', message: `${spec.address} is reserved for network ${name}'s DHCP and DNS service on every host; take another address in ${cidr}` });
           }
         }
