@@ -4,12 +4,13 @@
  * Parents compute from the caches directly rather than from their children's status, so a
  * rollup never waits for a chain of status writes.
  */
-import { countRollup, hostRollup, poolRollup, rangeSize, ipInRange, sumRollups, type HostFacts, type Overcommit, type PoolFacts, type Rollup, type VmDemand } from './capacity.ts';
+import { countRollup, hostRollup, poolRollup, rangeSize, ipInRange, sumRollups, type HostFacts, type PoolFacts, type Rollup, type VmDemand } from './capacity.ts';
 import type { ClusterObject, HostObject, PodObject, PrimaryStorageObject, VirtualMachineObject, ZoneObject } from '../crds/index.ts';
 import {
   INDEX,
   type InfraContext,
 } from './infra-context.ts';
+import { clusterOvercommit, poolOverprovision } from '../lib/settings.ts';
 import { parseBytes } from './quantity.ts';
 
 export interface Ancestry {
@@ -85,18 +86,6 @@ export function hostFacts(host: HostObject): HostFacts | undefined {
   return { cpuNumber: capacity.cpuNumber, cpuSpeed: capacity.cpuSpeed, memoryBytes: capacity.memoryBytes };
 }
 
-/** The cluster's own ratios win; absent, the global factors apply. */
-export function overcommitOf(ctx: InfraContext, cluster: ClusterObject | undefined): Overcommit {
-  const settings = ctx.settings();
-  return {
-    cpu: cluster?.spec.cpuOvercommitRatio ?? settings.number('cpu.overprovisioning.factor'),
-    memory: cluster?.spec.memoryOvercommitRatio ?? settings.number('mem.overprovisioning.factor'),
-  };
-}
-
-export function storageOverprovision(ctx: InfraContext, pool: PrimaryStorageObject): number {
-  return pool.spec.overprovisionFactor ?? ctx.settings().number('storage.overprovisioning.factor');
-}
 
 /** A pool's figures as its controller reported them; only an Up pool contributes capacity. */
 export function poolFacts(ctx: InfraContext, pool: PrimaryStorageObject): PoolFacts {
@@ -106,12 +95,12 @@ export function poolFacts(ctx: InfraContext, pool: PrimaryStorageObject): PoolFa
     capacityBytes: up ? (pool.status?.capacityBytes ?? 0) : 0,
     usedBytes: pool.status?.usedBytes ?? 0,
     allocatedBytes: pool.status?.allocatedBytes ?? 0,
-    overprovisionFactor: storageOverprovision(ctx, pool),
+    overprovisionFactor: poolOverprovision(pool, ctx.settings()),
   };
 }
 
 function hostRollupOf(ctx: InfraContext, host: HostObject, cluster: ClusterObject | undefined): Rollup {
-  return hostRollup(hostFacts(host), overcommitOf(ctx, cluster), vmsOnHost(ctx, host.metadata.name ?? '').map((vm) => vmDemand(ctx, vm)));
+  return hostRollup(hostFacts(host), clusterOvercommit(cluster, ctx.settings()), vmsOnHost(ctx, host.metadata.name ?? '').map((vm) => vmDemand(ctx, vm)));
 }
 
 /** Pools whose capacity belongs to the cluster: cluster-scoped ones and its hosts' local ones. */

@@ -49,7 +49,7 @@ import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
-import { DEFAULT_SETTINGS, resolveSettings, type Settings } from '../lib/settings.ts';
+import { DEFAULT_SETTINGS, GLOBAL_CONFIGURATION, resolveSettings, type Settings } from '../lib/settings.ts';
 
 
 
@@ -60,8 +60,6 @@ export interface LeaseLive extends KubeObject {
 
 /** The operator's field manager for everything it writes. */
 export const OPERATOR_FIELD_MANAGER = 'kumulus-operator';
-/** The name of the Configuration singleton. */
-export const GLOBAL_CONFIGURATION = 'global';
 /** Holds a parent while it has children. */
 export const CHILDREN_FINALIZER = 'infra.kumulus.io/children';
 /** Holds an offering or range while something uses it. */

@@ -11,7 +11,8 @@ import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
 import { ALLOCATABLE, allocatableCondition, rule } from './allocation.ts';
 import { thresholdBreaches, type CapacityType, type Tally } from './capacity.ts';
-import { clusterAncestry, hostsOfCluster, hostsOfZone, storageOverprovision, vmKey } from './hierarchy.ts';
+import { poolOverprovision } from '../lib/settings.ts';
+import { clusterAncestry, hostsOfCluster, hostsOfZone, vmKey } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, listNames, type InfraContext } from './infra-context.ts';
 import { parseBytes } from './quantity.ts';
 import { everyObject, registerKindReconciler, watchNames } from './reconciler.ts';
@@ -125,7 +126,7 @@ export function registerPrimaryStorageController(manager: Manager, ctx: InfraCon
         connected.length > 0 && notMounted.length === 0
           ? { type: MOUNTED, status: 'True', reason: 'MountedOnAllHosts', message: `mounted on ${mounted.length} connected host(s)` }
           : { type: MOUNTED, status: 'False', reason: connected.length ? 'NotMountedEverywhere' : 'NoConnectedHost', message: connected.length ? `not mounted on ${notMounted.map(describe).join('; ')}` : 'no connected host in scope' };
-      const factor = storageOverprovision(ctx, pool);
+      const factor = poolOverprovision(pool, ctx.settings());
       const tallies = new Map<CapacityType, Tally>([
         ['STORAGE', { total: capacityBytes, allocated: usedBytes, used: usedBytes }],
         ['STORAGE_ALLOCATED', { total: Math.floor(capacityBytes * factor), allocated: allocatedBytes, used: allocatedBytes }],

@@ -227,8 +227,8 @@ export const Cluster = defineKind({
       })),
       arch: Type.Optional(StringEnum(ARCHITECTURES, { description: 'CPU architecture of the hosts.', default: 'x86_64' })),
       allocationState: Type.Optional(AllocationState('cluster', 'Enabled')),
-      cpuOvercommitRatio: Type.Optional(Num({ description: 'CPU MHz handed out per physical MHz (CloudStack `cpuovercommitratio`).', minimum: 1, maximum: 16, default: 1 })),
-      memoryOvercommitRatio: Type.Optional(Num({ description: 'Memory handed out per physical byte (CloudStack `memoryovercommitratio`).', minimum: 1, maximum: 4, default: 1 })),
+      cpuOvercommitRatio: Type.Optional(Num({ description: 'CPU MHz handed out per physical MHz (CloudStack `cpuovercommitratio`). Absent: the global setting cpu.overprovisioning.factor.', minimum: 1, maximum: 16 })),
+      memoryOvercommitRatio: Type.Optional(Num({ description: 'Memory handed out per physical byte (CloudStack `memoryovercommitratio`). Absent: the global setting mem.overprovisioning.factor.', minimum: 1, maximum: 4 })),
       maxHosts: Type.Optional(Int({ description: 'Most hosts the cluster accepts; CloudStack\'s KVM limit is 16.', minimum: 1, maximum: 1024, default: 16 })),
     },
     {
@@ -384,7 +384,7 @@ export const PrimaryStorage = defineKind({
       tags: Type.Optional(Tags('Storage tags that offerings\' storageTags must match.')),
       capacityBytes: Type.Optional(Count('Overrides the capacity the agent measures, in bytes.')),
       capacityIops: Type.Optional(Count('IOPS the pool can serve, when known.')),
-      overprovisionFactor: Type.Optional(Num({ description: 'Bytes that may be allocated per physical byte (thin provisioning).', minimum: 1, maximum: 100, default: 2 })),
+      overprovisionFactor: Type.Optional(Num({ description: 'Bytes that may be allocated per physical byte (thin provisioning). Absent: the global setting storage.overprovisioning.factor.', minimum: 1, maximum: 100 })),
       maintenance: Type.Optional(Bool({ description: 'True asks for maintenance: VMs using the pool are stopped and nothing new is placed on it. False cancels it.', default: false })),
     },
     {

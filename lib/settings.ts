@@ -158,3 +158,22 @@ export function resolveSettings(given: Record<string, string> | undefined): Reso
 
 /** The defaults alone: what applies before the global Configuration exists. */
 export const DEFAULT_SETTINGS: Settings = resolveSettings(undefined).settings;
+
+/** The Configuration object whose spec.settings hold the global settings. */
+export const GLOBAL_CONFIGURATION = 'global';
+
+/**
+ * A cluster's overcommit ratios: its own win; absent, the global factors apply, as CloudStack's
+ * cluster-scoped settings fall back to the global ones.
+ */
+export function clusterOvercommit(cluster: { spec: { cpuOvercommitRatio?: number; memoryOvercommitRatio?: number } } | undefined, settings: Settings): { cpu: number; memory: number } {
+  return {
+    cpu: cluster?.spec.cpuOvercommitRatio ?? settings.number('cpu.overprovisioning.factor'),
+    memory: cluster?.spec.memoryOvercommitRatio ?? settings.number('mem.overprovisioning.factor'),
+  };
+}
+
+/** A primary storage pool's overprovisioning factor: its own, else the global setting. */
+export function poolOverprovision(pool: { spec: { overprovisionFactor?: number } }, settings: Settings): number {
+  return pool.spec.overprovisionFactor ?? settings.number('storage.overprovisioning.factor');
+}

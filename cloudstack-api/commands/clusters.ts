@@ -1,11 +1,12 @@
 import { Cluster, type ClusterObject } from '../../crds/index.ts';
+import { clusterOvercommit } from '../../lib/settings.ts';
 import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { capacityFields } from './capacity.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import { createNamed, displayName, failure, globalSettings, type Infra, objectName } from './infra-support.ts';
 import { ancestryFields, canonical, podAncestry } from './infra-views.ts';
 
 /** Clusters: addCluster, listClusters, updateCluster, deleteCluster (step 6 of the bring-up). */
@@ -17,9 +18,8 @@ const ARCHITECTURES = ['x86_64', 'aarch64'] as const;
 const CLUSTER_PARAMS = { 'spec.displayName': 'clustername', 'spec.hypervisor': 'hypervisor', 'spec.clusterType': 'clustertype' };
 
 /** Java's Float.toString for a ratio: 1 → "1.0", 1.5 → "1.5". */
-function ratio(value: number | undefined): string {
-  const v = value ?? 1;
-  return Number.isInteger(v) ? v.toFixed(1) : String(v);
+function ratio(value: number): string {
+  return Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
 export function unsupportedHypervisor(value: string): Error {
@@ -28,6 +28,7 @@ export function unsupportedHypervisor(value: string): Error {
 
 export function clusterItem(infra: Infra, cluster: ClusterObject, showCapacities = false): Fields {
   const spec = cluster.spec;
+  const overcommit = clusterOvercommit(cluster, globalSettings(infra));
   return {
     id: cluster.metadata.uid,
     name: displayName(cluster),
@@ -36,8 +37,8 @@ export function clusterItem(infra: Infra, cluster: ClusterObject, showCapacities
     clustertype: spec.clusterType ?? 'CloudManaged',
     allocationstate: spec.allocationState ?? 'Enabled',
     managedstate: 'Managed',
-    cpuovercommitratio: ratio(spec.cpuOvercommitRatio),
-    memoryovercommitratio: ratio(spec.memoryOvercommitRatio),
+    cpuovercommitratio: ratio(overcommit.cpu),
+    memoryovercommitratio: ratio(overcommit.memory),
     arch: spec.arch ?? 'x86_64',
     hasannotations: false,
     capacity: showCapacities ? capacityFields(infra, { cluster }) : undefined,

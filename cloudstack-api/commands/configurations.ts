@@ -1,6 +1,6 @@
 import { Configuration, type ConfigurationObject } from '../../crds/index.ts';
 import { isNotFound } from '../../lib/kube-client.ts';
-import { resolveSettings, type SettingEntry, type SettingName, SETTINGS } from '../../lib/settings.ts';
+import { GLOBAL_CONFIGURATION, resolveSettings, type SettingEntry, type SettingName, SETTINGS } from '../../lib/settings.ts';
 import { equalsIgnoringCase, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
@@ -14,7 +14,6 @@ import { failure, type Infra } from './infra-support.ts';
  * default, also before the global Configuration exists or its controller has run.
  */
 
-const GLOBAL = 'global';
 
 function settingItem(setting: SettingEntry): Fields {
   const known = Object.hasOwn(SETTINGS, setting.name) ? SETTINGS[setting.name as SettingName] : undefined;
@@ -45,7 +44,7 @@ export function configurationCommands(infra: Infra): Command[] {
     },
     async handle(p, ctx) {
       await infra.mayRead(ctx, Configuration);
-      return resolveSettings(cache.configurations.byName(GLOBAL)?.spec.settings).entries.filter(
+      return resolveSettings(cache.configurations.byName(GLOBAL_CONFIGURATION)?.spec.settings).entries.filter(
         (s) => equalsIgnoringCase(p.name, s.name) && equalsIgnoringCase(p.category, s.category) && keywordMatches(p.keyword, s.name),
       );
     },
@@ -68,10 +67,10 @@ export function configurationCommands(infra: Infra): Command[] {
       const resource = infra.resource<ConfigurationObject>(ctx, Configuration);
       const params = { [`spec.settings[${p.name}]`]: 'value', 'spec.settings': 'name' };
       const patch = { spec: { settings: { [p.name]: p.value ?? null } } };
-      await resource.patch({ name: GLOBAL }, patch, 'merge').catch(async (err: unknown) => {
+      await resource.patch({ name: GLOBAL_CONFIGURATION }, patch, 'merge').catch(async (err: unknown) => {
         if (!isNotFound(err)) return failure(err, ctx, { label, params });
         return resource
-          .create({ apiVersion: Configuration.apiVersion, kind: Configuration.kind, metadata: { name: GLOBAL }, spec: { settings: p.value === undefined ? {} : { [p.name]: p.value } } })
+          .create({ apiVersion: Configuration.apiVersion, kind: Configuration.kind, metadata: { name: GLOBAL_CONFIGURATION }, spec: { settings: p.value === undefined ? {} : { [p.name]: p.value } } })
           .catch((createErr: unknown) => failure(createErr, ctx, { label, params }));
       });
       return { name: p.name, value: p.value ?? setting.defaultValue, defaultValue: setting.defaultValue, category: setting.category };

@@ -1,11 +1,12 @@
 import { Host, type HostObject } from '../../crds/index.ts';
+import { clusterOvercommit } from '../../lib/settings.ts';
 import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { HYPERVISORS, unsupportedHypervisor } from './clusters.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import { createNamed, displayName, failure, globalSettings, type Infra, objectName } from './infra-support.ts';
 import { ancestryFields, apiDate, canonical, clusterAncestry, commaList } from './infra-views.ts';
 
 /**
@@ -24,8 +25,7 @@ function percent(part: number, whole: number): string {
 export function hostItem(infra: Infra, host: HostObject): Fields {
   const status = host.status;
   const a = clusterAncestry(infra, host.spec.clusterRef.name);
-  const cpuRatio = a.cluster?.spec.cpuOvercommitRatio ?? 1;
-  const memRatio = a.cluster?.spec.memoryOvercommitRatio ?? 1;
+  const { cpu: cpuRatio, memory: memRatio } = clusterOvercommit(a.cluster, globalSettings(infra));
   const cap = status?.capacity;
   const cpuTotal = cap ? cap.cpuNumber * cap.cpuSpeed : 0;
   const cpuAllocated = status?.allocated?.cpuMhz ?? 0;

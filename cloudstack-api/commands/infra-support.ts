@@ -2,6 +2,7 @@ import { AsyncJob, type KindInfo, type AsyncJobObject } from '../../crds/index.t
 import { objectNameFor } from '../../lib/identity.ts';
 import { ApiError as KubeApiError, isAlreadyExists, isConflict, type KubeClient, type KubeObject, type ResourceClient, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { readingYourWrites } from '../../lib/read-your-writes.ts';
+import { GLOBAL_CONFIGURATION, resolveSettings, type Settings } from '../../lib/settings.ts';
 import { createInfraCache, type InfraCache, type InformerSource } from '../lists/cache.ts';
 import type { Caller } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
@@ -152,6 +153,11 @@ export async function createNamed<T extends KubeObject>(resource: ResourceClient
 }
 
 /** The name CloudStack shows for an object: spec.displayName, else metadata.name. */
+/** The effective global settings, from the cached `global` Configuration. */
+export function globalSettings(infra: Infra): Settings {
+  return resolveSettings(infra.cache.configurations.byName(GLOBAL_CONFIGURATION)?.spec.settings).settings;
+}
+
 export function displayName(obj: { metadata: { name?: string }; spec: { displayName?: string } }): string {
   return obj.spec.displayName ?? obj.metadata.name ?? '';
 }

@@ -1,11 +1,12 @@
 import { PrimaryStorage, type PrimaryStorageObject } from '../../crds/index.ts';
+import { poolOverprovision } from '../../lib/settings.ts';
 import { INDEX } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { HYPERVISORS } from './clusters.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import { createNamed, displayName, failure, globalSettings, type Infra, objectName } from './infra-support.ts';
 import { ancestryFields, apiDate, canonical, clusterAncestry, commaList, zoneNamed } from './infra-views.ts';
 
 /** Primary storage: createStoragePool, listStoragePools, updateStoragePool, deleteStoragePool and maintenance (step 8). */
@@ -19,7 +20,7 @@ const POOL_TYPES: Record<Protocol, string> = { NFS: 'NetworkFilesystem', SharedM
 export function poolItem(infra: Infra, pool: PrimaryStorageObject): Fields {
   const spec = pool.spec;
   const a = spec.clusterRef ? clusterAncestry(infra, spec.clusterRef.name) : { zone: zoneNamed(infra, spec.zoneRef.name) };
-  const factor = spec.overprovisionFactor ?? 2;
+  const factor = poolOverprovision(pool, globalSettings(infra));
   return {
     id: pool.metadata.uid,
     name: displayName(pool),

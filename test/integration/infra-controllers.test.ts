@@ -512,6 +512,25 @@ describe('infrastructure controllers (real control plane)', function () {
     }
   });
 
+  it('applies the global overcommit factor to a cluster that sets no ratio of its own, and follows its changes', async () => {
+    const zone = await buildZone();
+    try {
+      const clusters = api(client, 'Cluster');
+      const cpuTotal = (o: Obj) => capacity(o, 'CPU')?.total;
+      // Two hosts × 8 cores × 2000 MHz = 32,000 MHz, times the ratio in force.
+      await waitFor(clusters, zone.n('cluster1'), 'at its own ratio 2', (o) => cpuTotal(o) === 64_000);
+      await clusters.patch({ name: zone.n('cluster1') }, { spec: { cpuOvercommitRatio: null } }, 'merge');
+      await setGlobalSettings(client, { 'cpu.overprovisioning.factor': '3' });
+      await waitFor(clusters, zone.n('cluster1'), 'at the global factor 3', (o) => cpuTotal(o) === 96_000);
+      await setGlobalSettings(client, {});
+      await waitFor(clusters, zone.n('cluster1'), 'at the default factor 1', (o) => cpuTotal(o) === 32_000);
+      expect((await clusters.get({ name: zone.n('cluster1') })).spec?.['cpuOvercommitRatio'], 'no default shadows the global factor').to.equal(undefined);
+    } finally {
+      for (const a of zone.agents) a.agent.stop();
+      await setGlobalSettings(client, {});
+    }
+  });
+
   it('lists in Network.status.hosts the hosts with a VM on it, and every host of the zone for an implemented persistent network', async () => {
     const zone = await buildZone();
     try {

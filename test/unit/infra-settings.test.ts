@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_SETTINGS, SETTINGS, checkSetting, resolveSettings } from '../../lib/settings.ts';
+import { DEFAULT_SETTINGS, SETTINGS, checkSetting, clusterOvercommit, poolOverprovision, resolveSettings } from '../../lib/settings.ts';
 
 describe('infra: global settings catalogue', () => {
   it('has CloudStack\'s defaults for the settings the operator reads', () => {
@@ -48,5 +48,15 @@ describe('infra: global settings catalogue', () => {
     expect(checkSetting('ping.timeout', 'abc')).to.equal('spec.settings["ping.timeout"] is "abc": use a number, such as 2.5');
     expect(checkSetting('max.account.cpus', '-1')).to.equal(undefined);
     expect(checkSetting('guest.domain.suffix', 'example.org')).to.equal(undefined);
+  });
+
+  it('lets a cluster\'s or a pool\'s own ratio win, and the global factor apply when it sets none', () => {
+    const global = resolveSettings({ 'cpu.overprovisioning.factor': '3', 'mem.overprovisioning.factor': '1.5', 'storage.overprovisioning.factor': '4' }).settings;
+    expect(clusterOvercommit({ spec: {} }, global)).to.deep.equal({ cpu: 3, memory: 1.5 });
+    expect(clusterOvercommit({ spec: { cpuOvercommitRatio: 2 } }, global)).to.deep.equal({ cpu: 2, memory: 1.5 });
+    expect(clusterOvercommit(undefined, DEFAULT_SETTINGS)).to.deep.equal({ cpu: 1, memory: 1 });
+    expect(poolOverprovision({ spec: {} }, global)).to.equal(4);
+    expect(poolOverprovision({ spec: { overprovisionFactor: 1 } }, global)).to.equal(1);
+    expect(poolOverprovision({ spec: {} }, DEFAULT_SETTINGS)).to.equal(2);
   });
 });
