@@ -4,9 +4,9 @@ import winston from 'winston';
 import { createApiApp } from '../cloudstack-api/app.ts';
 import { createCommandTable } from '../cloudstack-api/commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from '../cloudstack-api/commands/discovery.ts';
-import { AccountType, type Caller } from '../cloudstack-api/protocol/auth.ts';
 import { createInMemorySessionStore } from '../cloudstack-api/protocol/memory-session-store.ts';
 import { specSignature } from '../test/support/cloudstack-client.ts';
+import { singleKeyAuthenticator } from '../test/support/single-key-auth.ts';
 import { forkServer, load, median, type Measurement } from './support/http-load.ts';
 
 /**
@@ -28,12 +28,7 @@ function serve(kind: string): void {
           res.end();
         })
       : createApiApp({
-          auth: {
-            findApiKey: (key) => Promise.resolve(key === API_KEY ? { caller, secretKey: SECRET } : undefined),
-            login: () => Promise.resolve({ ok: false, reason: 'domain-not-found' }),
-            findUser: () => Promise.resolve(undefined),
-            isCommandAllowed: () => true,
-          },
+          auth: singleKeyAuthenticator(API_KEY, SECRET),
           sessions: createInMemorySessionStore(),
           commands: createCommandTable(
             discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
@@ -45,15 +40,6 @@ function serve(kind: string): void {
   process.on('message', () => process.exit(0));
 }
 
-const caller: Caller = {
-  userId: '00000000-0000-4000-8000-0000000000a1',
-  username: 'admin',
-  accountId: '00000000-0000-4000-8000-0000000000b1',
-  accountName: 'admin',
-  accountType: AccountType.admin,
-  domainId: '00000000-0000-4000-8000-0000000000d0',
-  domainPath: '/',
-};
 
 /** Signed as the Python cs client signs (v3, expires with +0000), by the spec client's signer. */
 function signedPath(index: number): string {

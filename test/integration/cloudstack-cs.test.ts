@@ -7,8 +7,8 @@ import winston from 'winston';
 import { createApiApp } from '../../cloudstack-api/app.ts';
 import { createCommandTable, defineCommand } from '../../cloudstack-api/commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from '../../cloudstack-api/commands/discovery.ts';
-import { AccountType, type Authenticator, type Caller } from '../../cloudstack-api/protocol/auth.ts';
 import { createInMemorySessionStore } from '../../cloudstack-api/protocol/memory-session-store.ts';
+import { singleKeyAuthenticator } from '../support/single-key-auth.ts';
 
 /*
  * The Python `cs` client (Debian package `cs`, which installs the command as `cloudstack`;
@@ -31,21 +31,6 @@ async function csCommand(): Promise<string | undefined> {
   return undefined;
 }
 
-const admin: Caller = {
-  userId: '00000000-0000-4000-8000-0000000000a1',
-  username: 'admin',
-  accountId: '00000000-0000-4000-8000-0000000000b1',
-  accountName: 'admin',
-  accountType: AccountType.admin,
-  domainId: '00000000-0000-4000-8000-0000000000d0',
-  domainPath: '/',
-};
-const auth: Authenticator = {
-  findApiKey: (key) => Promise.resolve(key === 'CSKEY' ? { caller: admin, secretKey: 'cs-secret' } : undefined),
-  login: () => Promise.resolve({ ok: false, reason: 'domain-not-found' }),
-  findUser: (id) => Promise.resolve(id === admin.userId ? admin : undefined),
-  isCommandAllowed: () => true,
-};
 const listZones = defineCommand({
   name: 'listZones',
   kind: 'list',
@@ -70,7 +55,7 @@ describe('cloudstack-api with the Python cs client', function () {
       ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
       listZones,
     ]);
-    const app = createApiApp({ auth, sessions: createInMemorySessionStore(), commands, log: winston.createLogger({ silent: true }) });
+    const app = createApiApp({ auth: singleKeyAuthenticator('CSKEY', 'cs-secret'), sessions: createInMemorySessionStore(), commands, log: winston.createLogger({ silent: true }) });
     server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });

@@ -11,8 +11,8 @@ import winston from 'winston';
 import { createApiApp } from '../../cloudstack-api/app.ts';
 import { createCommandTable, defineCommand } from '../../cloudstack-api/commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from '../../cloudstack-api/commands/discovery.ts';
-import { AccountType, type Authenticator, type Caller } from '../../cloudstack-api/protocol/auth.ts';
 import { createInMemorySessionStore } from '../../cloudstack-api/protocol/memory-session-store.ts';
+import { singleKeyAuthenticator } from '../support/single-key-auth.ts';
 
 /*
  * The Go SDK (Debian package golang-github-xanzy-go-cloudstack-dev, 2.9.0) against the API on
@@ -77,21 +77,6 @@ func main() {
 }
 `;
 
-const admin: Caller = {
-  userId: '00000000-0000-4000-8000-0000000000a1',
-  username: 'admin',
-  accountId: '00000000-0000-4000-8000-0000000000b1',
-  accountName: 'admin',
-  accountType: AccountType.admin,
-  domainId: '00000000-0000-4000-8000-0000000000d0',
-  domainPath: '/',
-};
-const auth: Authenticator = {
-  findApiKey: (key) => Promise.resolve(key === 'GOKEY' ? { caller: admin, secretKey: 'go-secret' } : undefined),
-  login: () => Promise.resolve({ ok: false, reason: 'domain-not-found' }),
-  findUser: () => Promise.resolve(undefined),
-  isCommandAllowed: () => true,
-};
 const zone = {
   id: '7b6a3a1e-0000-4000-8000-000000000001',
   name: 'zone *one*',
@@ -145,7 +130,7 @@ describe('cloudstack-api with the Go SDK', function () {
       ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors: () => Promise.resolve(undefined) }),
       listZones,
     ]);
-    const app = createApiApp({ auth, sessions: createInMemorySessionStore(), commands, log: winston.createLogger({ silent: true }) });
+    const app = createApiApp({ auth: singleKeyAuthenticator('GOKEY', 'go-secret'), sessions: createInMemorySessionStore(), commands, log: winston.createLogger({ silent: true }) });
     server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
     });

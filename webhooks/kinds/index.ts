@@ -1,27 +1,4 @@
-import {
-  Account,
-  AffinityGroup,
-  Cluster,
-  DiskOffering,
-  Domain,
-  Host,
-  IPRange,
-  Network,
-  NetworkOffering,
-  PhysicalNetwork,
-  Pod,
-  PrimaryStorage,
-  SSHKeyPair,
-  SecondaryStorage,
-  ServiceOffering,
-  Template,
-  User,
-  VirtualMachine,
-  VlanAllocation,
-  Volume,
-  Zone,
-  type KindInfo,
-} from '../../crds/index.ts';
+import { kinds, type KindInfo } from '../../crds/index.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
 import { computeAdmissions } from './compute.ts';
@@ -30,30 +7,11 @@ import { infraAdmissions } from './infra.ts';
 import { networkAdmissions } from './network.ts';
 import { opsAdmissions } from './ops.ts';
 
+/** Kinds no rule reads through the Lookup: the webhook server keeps no informer for them. */
+const NOT_LOOKED_UP = new Set(['IPAddress', 'Configuration', 'AsyncJob']);
+
 /** Every kind the rules read through the Lookup: the webhook server keeps an informer for each. */
-export const LOOKUP_KINDS: readonly KindInfo[] = [
-  Zone,
-  Pod,
-  Cluster,
-  Host,
-  PrimaryStorage,
-  SecondaryStorage,
-  PhysicalNetwork,
-  IPRange,
-  ServiceOffering,
-  DiskOffering,
-  NetworkOffering,
-  VirtualMachine,
-  Volume,
-  Template,
-  SSHKeyPair,
-  AffinityGroup,
-  Network,
-  VlanAllocation,
-  Domain,
-  Account,
-  User,
-];
+export const LOOKUP_KINDS: readonly KindInfo[] = kinds.filter((k) => !NOT_LOOKED_UP.has(k.kind));
 
 /**
  * The admission of every kind with defaults or rules beyond its CRD schema. Kinds left out
