@@ -44,13 +44,14 @@ export const COMPUTE_GROUP = 'compute.kumulus.io';
 const VM_STATES = ['Starting', 'Running', 'Stopping', 'Stopped', 'Migrating', 'Error', 'Unknown', 'Shutdown', 'Destroyed', 'Expunging'] as const;
 
 /**
- * A VirtualMachine is a CloudStack user instance. spec.state says whether it should run; the
- * controller plans it (zone → pod → cluster → host, recorded in status.placement), creates its
- * root volume from the template and its addresses, and the agent of the chosen host defines
- * and starts the libvirt domain, whose UUID is the VM's metadata.uid. status.state follows
- * CloudStack: Stopped → Starting → Running → Stopping → Stopped, Migrating while moving,
- * Error when it cannot be created, Destroyed/Expunging on deletion. A reboot is requested by
- * setting spec.rebootRequestedAt; status.lastRebootAt echoes it once done.
+ * A VirtualMachine is a CloudStack user instance. spec.state says whether it should run, be
+ * stopped or be destroyed (recoverable); deleting the object expunges it. The operator plans
+ * it (zone → pod → cluster → host, recorded in status.placement), creates its Volumes and its
+ * NICs' addresses, and derives status.state from what the agent of the chosen host reports
+ * (powerState and the Running condition): Stopped → Starting → Running → Stopping → Stopped,
+ * Destroyed, Expunging, Error. The agent defines and starts the libvirt domain, whose UUID is
+ * the VM's metadata.uid. A reboot is requested by setting spec.rebootRequestedAt;
+ * status.lastRebootAt echoes it once done. lib/agent-contract.ts says who writes what.
  */
 export const VirtualMachine = defineKind({
   group: COMPUTE_GROUP,
@@ -59,7 +60,7 @@ export const VirtualMachine = defineKind({
   shortNames: ['csvm'],
   scope: 'Namespaced',
   description:
-    'A CloudStack virtual machine instance: deployed from a template or ISO with a service offering into a zone, on guest networks, with data disks. spec.state is Running or Stopped. States: Starting, Running, Stopping, Stopped, Migrating, Error, Unknown, Shutdown, Destroyed, Expunging.',
+    'A CloudStack virtual machine instance: deployed from a template or ISO with a service offering into a zone, on guest networks, with data disks. spec.state is Running, Stopped or Destroyed; deleting the object expunges the VM. States: Starting, Running, Stopping, Stopped, Migrating, Error, Unknown, Shutdown, Destroyed, Expunging.',
   spec: Obj(
     {
       displayName: Type.Optional(DisplayName('VM (CloudStack `displayname`)')),
@@ -109,7 +110,13 @@ export const VirtualMachine = defineKind({
       group: Type.Optional(Str({ description: 'Instance group, a free-text label CloudStack lists VMs by.', maxLength: 255 })),
       bootType: Type.Optional(StringEnum(['BIOS', 'UEFI'] as const, { description: 'Firmware.', default: 'BIOS' })),
       bootMode: Type.Optional(StringEnum(['LEGACY', 'SECURE'] as const, { description: 'UEFI boot mode; only with bootType UEFI.' })),
-      state: Type.Optional(StringEnum(['Running', 'Stopped'] as const, { description: 'Desired power state (CloudStack `startvm`, start and stop).', default: 'Running' })),
+      state: Type.Optional(
+        StringEnum(['Running', 'Stopped', 'Destroyed'] as const, {
+          description:
+            'Desired state: Running or Stopped (CloudStack `startvm`, start and stop), or Destroyed (CloudStack destroy: powered off and kept, recoverable by setting Running or Stopped again, expunged after the global expunge.delay). Deleting the object expunges the VM at once.',
+          default: 'Running',
+        }),
+      ),
       rebootRequestedAt: Type.Optional(Timestamp('Set to the current time to request a reboot; done when status.lastRebootAt equals it.')),
     },
     {
@@ -155,7 +162,6 @@ export const VirtualMachine = defineKind({
             macAddress: MacAddress('MAC address of the NIC.'),
             isolationUri: Type.Optional(Str({ description: 'Isolation, such as vlan://100 or vxlan://5001.', maxLength: 64 })),
             broadcastUri: Type.Optional(Str({ description: 'Broadcast domain, such as vlan://100.', maxLength: 64 })),
-            bridge: Type.Optional(Str({ description: 'Host bridge the NIC is plugged into.', maxLength: 15 })),
           },
           { description: 'One NIC.' },
         ),
@@ -186,6 +192,7 @@ export const VirtualMachine = defineKind({
     ),
     lastRebootAt: Type.Optional(Timestamp('The spec.rebootRequestedAt last carried out.')),
     startedAt: Type.Optional(Timestamp('When the VM last started.')),
+    destroyedAt: Type.Optional(Timestamp('When spec.state became Destroyed; the VM is expunged expunge.delay seconds later.')),
   }),
   columns: [
     { name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName', description: 'Display name.' },

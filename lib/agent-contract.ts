@@ -18,14 +18,34 @@
  * - Storage: per PrimaryStorage in scope, the agent applies one status.mounts entry keyed by its
  *   host name (mounted, capacityBytes, usedBytes, message), with its own field manager: one
  *   shared by every agent would make each apply drop the other hosts' entries.
- * - VMs: the agent runs the VMs labelled kumulus.io/host=<host> (with status.placement.host the
- *   same), and their Volumes, which carry the same label and spec.vmRef (a VM needs a ROOT one;
- *   the agent picks a mounted pool in scope when status.pool is unset). Networks need
- *   status.broadcastUri (vxlan://<vni> or vlan://<id>). It adds finalizer kumulus.io/agent to
- *   both, and owns (same field manager) VM status state, powerState, instanceName, nics, volumes,
- *   console, lastRebootAt, startedAt, observedGeneration and the Running, Ready and Synced
- *   conditions, and Volume status state, pool, host, path, format, sizeBytes, physicalSizeBytes,
- *   attachedAt, observedGeneration and Ready.
+ * - VMs: the operator places a VM by writing status.placement (optimistic concurrency) and then
+ *   labelling it kumulus.io/host=<host> (with the zone, pod and cluster labels). The agent runs
+ *   the VMs labelled with its host whose status.placement.host is the same. Each status field
+ *   has one writer, so neither side ever overwrites the other:
+ *   - the operator (OPERATOR_FIELD_MANAGER) owns state, placement, nics, destroyedAt,
+ *     observedGeneration and the Ready, Synced and Scheduled conditions. It derives state from
+ *     spec and from what the agent reports;
+ *   - the agent (agentFieldManager(<host>)) owns powerState, instanceName, volumes, console,
+ *     lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
+ *     generation it acted on: True when the domain runs, False with reason Stopped, Starting,
+ *     Stopping, WaitingForVolumes, WaitingForNetwork, InsufficientCapacity or DomainError, and
+ *     a message saying why.
+ *   spec.state Running wants a running domain; Stopped and Destroyed want it powered off (ACPI
+ *   shutdown, destroyed after the shutdown timeout) and still defined. The agent undefines the
+ *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent.
+ *   The agent renders status.nics (macAddress, ipAddress, network) into the domain and into
+ *   its DHCP entries; it waits (WaitingForNetwork) until every network of spec.networks has a
+ *   NIC there and its Network has status.broadcastUri.
+ * - Volumes: the operator creates a VM's ROOT and data Volumes (owner reference to the VM),
+ *   chooses their pool among those the VM's host reaches and labels them with that host.
+ *   - the operator owns state, pool, observedGeneration and the Ready and Synced conditions;
+ *   - the agent owns host, path, format, sizeBytes, physicalSizeBytes, attachedAt and the
+ *     conditions Provisioned (the disk exists on status.pool at spec.size, or False with the
+ *     reason) and Attached (the disk is in its VM's domain, plugged live when it runs).
+ *   The agent makes the disk of each Volume labelled with its host once status.pool is set,
+ *   and starts a VM once all its Volumes are Provisioned. It adds its finalizer
+ *   kumulus.io/agent and deletes the disk (unless deletionPolicy is Retain) once no domain
+ *   uses it.
  */
 export const HOST_LEASE_NAMESPACE = 'kumulus-node-lease';
 

@@ -126,7 +126,6 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
         deviceId,
         isDefault: deviceId === defaultIndex,
         macAddress: mac,
-        bridge: attachment.bridge,
         ...(ip !== undefined ? { ipAddress: ip } : {}),
         ...(network.status?.netmask !== undefined ? { netmask: network.status.netmask } : {}),
         ...((network.status?.gateway ?? network.spec.gateway) !== undefined ? { gateway: network.status?.gateway ?? network.spec.gateway } : {}),
@@ -194,7 +193,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
         return;
       }
       const live = await ensureAgentFinalizer(client, vm, ctx.signal);
-      const power: PowerState = vm.spec.state ?? 'Running';
+      const power: PowerState = (vm.spec.state ?? 'Running') === 'Running' ? 'Running' : 'Stopped';
       const previous = vm.status ?? {};
       let actions: DomainAction[];
       let rebooted: string | undefined;
