@@ -50,6 +50,14 @@ const commands: Record<string, { summary: string; run: Command }> = {
       process.stdout.write(`${JSON.stringify(await resolveBinaries(log), null, 2)}\n`);
     },
   },
+  'node-binaries': {
+    summary: 'build or locate kubelet, kube-scheduler, kube-proxy and helm (the test harness\'s node), and print their paths',
+    run: async () => {
+      const { resolveNodeBinaries, resolveHelm } = await import('../lib/controlplane/index.ts');
+      const node = await resolveNodeBinaries(log);
+      process.stdout.write(`${JSON.stringify({ ...node, helm: await resolveHelm(log) }, null, 2)}\n`);
+    },
+  },
 };
 
 function usage(): string {

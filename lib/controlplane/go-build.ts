@@ -76,8 +76,8 @@ function kubernetesLdflags(version: string, info: ModuleInfo): string {
   return flags.join(' ');
 }
 
-/** Builds kube-apiserver and kube-controller-manager into `outDir`. */
-export async function buildKubernetes(version: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
+/** Builds the named commands of `k8s.io/kubernetes/cmd/` (kube-apiserver, kubelet...) into `outDir`. */
+export async function buildKubernetes(version: string, names: string[], workDir: string, outDir: string, logger: Logger): Promise<void> {
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
   await writeFile(join(workDir, 'go.mod'), 'module kumulus.local/kube-builder\n\ngo 1.24\n');
@@ -87,7 +87,7 @@ export async function buildKubernetes(version: string, workDir: string, outDir: 
   if (staging.length === 0) throw new Error(`k8s.io/kubernetes ${version}: no ./staging replace lines found in ${info.GoMod}`);
   await writeFile(join(workDir, 'go.mod'), builderGoMod(version, staging));
 
-  const commands = ['kube-apiserver', 'kube-controller-manager'].map((name) => `k8s.io/kubernetes/cmd/${name}`);
+  const commands = names.map((name) => `k8s.io/kubernetes/cmd/${name}`);
   logger.info('fetching dependencies', { stagingModules: staging.length });
   await go(['get', ...commands.map((c) => `${c}@${version}`)], workDir, logger);
   for (const command of commands) {
@@ -97,14 +97,30 @@ export async function buildKubernetes(version: string, workDir: string, outDir: 
   }
 }
 
-/** Builds etcd into `outDir`, from its server module in a builder module of its own. */
-export async function buildEtcd(version: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
+/** Builds one command of a module that needs no replaces, in a builder module of its own. */
+async function buildPlainCommand(command: string, version: string, binary: string, ldflags: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
-  await writeFile(join(workDir, 'go.mod'), 'module kumulus.local/etcd-builder\n\ngo 1.24\n');
-  const command = 'go.etcd.io/etcd/server/v3';
+  await writeFile(join(workDir, 'go.mod'), `module kumulus.local/${binary}-builder\n\ngo 1.24\n`);
   logger.info('fetching dependencies', { module: command, version });
   await go(['get', `${command}@${version}`], workDir, logger);
-  logger.info('compiling', { binary: 'etcd' });
-  await go(['build', '-trimpath', '-ldflags', '-s -w', '-o', join(outDir, 'etcd'), command], workDir, logger);
+  logger.info('compiling', { binary });
+  await go(['build', '-trimpath', '-ldflags', ldflags, '-o', join(outDir, binary), command], workDir, logger);
+}
+
+/** Builds etcd into `outDir`, from its server module. */
+export async function buildEtcd(version: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
+  await buildPlainCommand('go.etcd.io/etcd/server/v3', version, 'etcd', '-s -w', workDir, outDir, logger);
+}
+
+/** Builds helm into `outDir`; the ldflag is what `helm version` prints, as in Helm's own Makefile. */
+export async function buildHelm(version: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
+  const ldflags = `-s -w -X helm.sh/helm/v4/internal/version.version=${version}`;
+  await buildPlainCommand('helm.sh/helm/v4/cmd/helm', version, 'helm', ldflags, workDir, outDir, logger);
+}
+
+/** Builds crictl into `outDir`: the harness's node removes its pods through the CRI with it. */
+export async function buildCrictl(version: string, workDir: string, outDir: string, logger: Logger): Promise<void> {
+  const ldflags = `-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${version}`;
+  await buildPlainCommand('sigs.k8s.io/cri-tools/cmd/crictl', version, 'crictl', ldflags, workDir, outDir, logger);
 }

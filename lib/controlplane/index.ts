@@ -1,3 +1,3 @@
 export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './controlplane.ts';
-export { resolveBinaries, cacheRoot, type ControlPlaneBinaries } from './binaries.ts';
-export { KUBERNETES_VERSION, ETCD_VERSION } from './versions.ts';
+export { resolveBinaries, resolveNodeBinaries, resolveHelm, cacheRoot, type ControlPlaneBinaries, type NodeBinaries } from './binaries.ts';
+export { KUBERNETES_VERSION, ETCD_VERSION, HELM_VERSION } from './versions.ts';

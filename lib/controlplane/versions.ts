@@ -9,3 +9,9 @@ export const ETCD_VERSION = 'v3.6.16';
 export function stagingVersion(kubernetesVersion: string): string {
   return kubernetesVersion.replace(/^v1\./, 'v0.');
 }
+
+/** Helm, for installing the chart in tests and in the README's instructions. */
+export const HELM_VERSION = 'v4.3.2';
+
+/** crictl, of the Kubernetes minor it talks to (the CRI client the harness's node is torn down with). */
+export const CRI_TOOLS_VERSION = 'v1.34.0';
