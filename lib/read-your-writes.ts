@@ -11,31 +11,49 @@ import { keyOf, objectKey, type KubeObject, type ResourceClient } from './kube-c
 
 const DEFAULT_TIMEOUT_MS = 2000;
 
-function waitFor<T extends KubeObject>(informer: Informer<T>, done: (cached: T | undefined) => boolean, key: string, timeoutMs: number): Promise<void> {
-  if (!informer.hasSynced() || done(informer.get(key))) return Promise.resolve();
+/**
+ * Resolves once `done()` holds for what `informer` caches, or after the bound. It is asked
+ * now and after every change the informer applies: no polling.
+ */
+export function untilObserved<T extends KubeObject>(informer: Informer<T>, done: () => boolean, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+  if (!informer.hasSynced() || done()) return Promise.resolve();
   return new Promise((resolve) => {
+    let finished = false;
+    const handler: { remove?: () => void } = {};
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
-      unsubscribe();
+      handler.remove?.();
       resolve();
     };
     const check = () => {
-      if (done(informer.get(key))) finish();
+      if (!finished && done()) finish();
     };
     const timer = setTimeout(finish, timeoutMs);
-    const unsubscribe = informer.addHandler({ onAdd: check, onUpdate: check, onDelete: check });
+    // addHandler replays the cache synchronously; a finish during the replay unsubscribes here.
+    handler.remove = informer.addHandler({ onAdd: check, onUpdate: check, onDelete: check });
+    if (finished) handler.remove();
   });
 }
 
 /** Resolves once the cache holds `written` (its resourceVersion), or after the bound. */
 export function untilCached<T extends KubeObject>(informer: Informer<T>, written: T, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   const version = written.metadata.resourceVersion;
-  return waitFor(informer, (cached) => cached?.metadata.resourceVersion === version, keyOf(written), timeoutMs);
+  const key = keyOf(written);
+  return untilObserved(informer, () => informer.get(key)?.metadata.resourceVersion === version, timeoutMs);
 }
 
 /** Resolves once the cache no longer holds `key` as live: gone, or marked for deletion. */
 export function untilDeleting<T extends KubeObject>(informer: Informer<T>, key: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-  return waitFor(informer, (cached) => !cached || Boolean(cached.metadata.deletionTimestamp), key, timeoutMs);
+  return untilObserved(
+    informer,
+    () => {
+      const cached = informer.get(key);
+      return !cached || Boolean(cached.metadata.deletionTimestamp);
+    },
+    timeoutMs,
+  );
 }
 
 /** `client` whose writes return only once `informer` reflects them. */
