@@ -12,7 +12,7 @@ import { isNotFound, type KubeObject, resourceTypeOf } from '../lib/kube-client.
 import type { Manager } from '../lib/manager.ts';
 
 
-/** The target's metadata.generation the command wrote; the CloudStack API (commands/infra-support.ts) sets it. */
+/** The target's metadata.generation the command wrote; the CloudStack API (commands/job-support.ts) sets it. */
 export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
 
 const TARGET_INDEX = 'ops.async-job.target';

@@ -2,7 +2,7 @@ import { Cluster, Pod, Zone, type ClusterObject, type PodObject, type ZoneObject
 import { findOptional, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { type Command, defineCommand } from './define.ts';
-import type { Infra } from './infra-support.ts';
+import type { Infra } from './context.ts';
 import { ancestryFields, clusterAncestry, podAncestry } from './infra-views.ts';
 
 /**

@@ -5,7 +5,8 @@ import { equalsIgnoringCase, keywordMatches } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
 import { type Command, defineCommand } from './define.ts';
-import { failure, type Infra } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
 
 /**
  * Global settings: listConfigurations and updateConfiguration (step 1 of the bring-up), over

@@ -1,11 +1,12 @@
-import { EVENTS, type EventLive, INDEX } from '../lists/cache.ts';
+import { EVENTS, type EventLive } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { inIds, keywordMatches } from '../lists/filters.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { formatApiDate } from '../protocol/dates.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
 import { type Command, defineCommand } from './define.ts';
-import type { Infra } from './infra-support.ts';
+import type { Infra } from './context.ts';
 
 /**
  * listEvents, served from Kubernetes Events (events.k8s.io): the controllers record each

@@ -1,12 +1,14 @@
 import { Host, type HostObject } from '../../crds/index.ts';
 import { clusterOvercommit } from '../../lib/settings.ts';
-import { INDEX } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { HYPERVISORS, unsupportedHypervisor } from './clusters.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, globalSettings, type Infra, objectName } from './infra-support.ts';
+import { globalSettings, type Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, displayName, objectName } from './names.ts';
 import { ancestryFields, apiDate, canonical, clusterAncestry, commaList } from './infra-views.ts';
 
 /**

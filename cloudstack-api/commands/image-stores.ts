@@ -1,10 +1,12 @@
 import { SecondaryStorage, type SecondaryStorageObject } from '../../crds/index.ts';
-import { INDEX } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue, missingParameter } from '../protocol/errors.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, displayName, objectName } from './names.ts';
 import { canonical, zoneFields, zoneNamed } from './infra-views.ts';
 
 /** Image stores (secondary storage): addImageStore, listImageStores, deleteImageStore (step 9). */

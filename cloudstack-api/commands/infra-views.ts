@@ -1,7 +1,8 @@
 import { formatApiDate } from '../protocol/dates.ts';
 import type { ClusterObject, PodObject, ZoneObject } from '../../crds/index.ts';
 import type { Fields } from '../protocol/envelope.ts';
-import { displayName, type Infra } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { displayName } from './names.ts';
 
 /**
  * Parents as CloudStack responses show them (`zoneid`/`zonename`, `podid`/`podname`...),

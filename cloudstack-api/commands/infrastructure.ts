@@ -5,7 +5,7 @@ import type { Command } from './define.ts';
 import { eventCommands } from './events.ts';
 import { hostCommands } from './hosts.ts';
 import { imageStoreCommands } from './image-stores.ts';
-import { createInfra, type InfrastructureDeps } from './infra-support.ts';
+import { createInfra, type InfrastructureDeps } from './context.ts';
 import { jobCommands } from './jobs.ts';
 import { offeringCommands } from './offerings.ts';
 import { physicalNetworkCommands } from './physical-networks.ts';
@@ -42,4 +42,5 @@ export function infrastructureCommands(deps: InfrastructureDeps): Command[] {
   ];
 }
 
-export type { InfrastructureDeps, JobResultMapper } from './infra-support.ts';
+export { type InfrastructureDeps } from './context.ts';
+export { type JobResultMapper } from './job-support.ts';

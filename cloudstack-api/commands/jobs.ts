@@ -4,7 +4,9 @@ import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
 import { asyncJobFields, type AsyncJobView } from '../protocol/jobs.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
-import { type Infra, jobOutcome, untilCached } from './infra-support.ts';
+import { untilObserved } from '../../lib/read-your-writes.ts';
+import type { Infra } from './context.ts';
+import { jobOutcome } from './job-support.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 
 /**
@@ -48,7 +50,7 @@ export function jobCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       await cache.synced();
       // Another replica may have just created the job: give this cache a moment to see it.
-      await untilCached(() => cache.asyncJobs.byUid(p.jobid) !== undefined, 2000);
+      await untilObserved(cache.asyncJobs.informer, () => cache.asyncJobs.byUid(p.jobid) !== undefined);
       const job = cache.asyncJobs.byUid(p.jobid);
       if (!job) throw entityNotFound('queryasyncjobresult', 'jobid', p.jobid);
       await infra.mayRead(ctx, AsyncJob, job.metadata.namespace);

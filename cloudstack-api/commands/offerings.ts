@@ -7,7 +7,9 @@ import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
-import { createNamed, failure, type Infra, objectName } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, objectName } from './names.ts';
 import { apiDate, commaList } from './infra-views.ts';
 
 /**

@@ -1,12 +1,16 @@
 import { PhysicalNetwork, type PhysicalNetworkObject } from '../../crds/index.ts';
 import { isConflict, type ResourceClient } from '../../lib/kube-client.ts';
-import { derivedUuid, INDEX } from '../lists/cache.ts';
+import { derivedUuid } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, internalError, invalidParameterValue } from '../protocol/errors.ts';
 import type { CommandContext } from './define.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName, SUBJECT_ANNOTATION } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { SUBJECT_ANNOTATION } from './job-support.ts';
+import { createNamed, displayName, objectName } from './names.ts';
 import { canonical, commaList, zoneFields, zoneNamed } from './infra-views.ts';
 
 /**

@@ -1,11 +1,13 @@
 import { Pod, type PodObject } from '../../crds/index.ts';
-import { INDEX } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue, missingParameter } from '../protocol/errors.ts';
 import { capacityFields } from './capacity.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, displayName, objectName } from './names.ts';
 import { zoneFields, zoneNamed } from './infra-views.ts';
 
 /** Pods: createPod, listPods, updatePod, deletePod (step 4 of the bring-up). */

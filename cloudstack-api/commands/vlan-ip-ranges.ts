@@ -1,11 +1,13 @@
 import { IPRange, type IPRangeObject } from '../../crds/index.ts';
 import { subnetOf } from '../../lib/ipv4.ts';
-import { INDEX } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue, missingParameter } from '../protocol/errors.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, failure, type Infra, objectName } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, objectName } from './names.ts';
 import { zoneNamed } from './infra-views.ts';
 
 /** VLAN IP ranges (public addresses of a zone): createVlanIpRange, listVlanIpRanges, updateVlanIpRange, deleteVlanIpRange (step 5). */

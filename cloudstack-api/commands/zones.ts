@@ -1,5 +1,5 @@
 import { Zone, type ZoneObject } from '../../crds/index.ts';
-import { INDEX } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { domainLine } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
@@ -7,7 +7,9 @@ import type { Fields } from '../protocol/envelope.ts';
 import { internalError, invalidParameterValue } from '../protocol/errors.ts';
 import { capacityFields } from './capacity.ts';
 import { type Command, defineCommand } from './define.ts';
-import { createNamed, displayName, failure, type Infra, objectName } from './infra-support.ts';
+import type { Infra } from './context.ts';
+import { failure } from './errors.ts';
+import { createNamed, displayName, objectName } from './names.ts';
 
 /** Zones: createZone, listZones, updateZone, deleteZone (step 2 and 10 of the bring-up). */
 

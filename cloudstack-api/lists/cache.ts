@@ -36,8 +36,8 @@ import {
 } from '../../crds/index.ts';
 import type { Informer } from '../../lib/informer.ts';
 import { type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
-import { byField, type IndexFunc } from '../../lib/store.ts';
 import { byCreation } from './filters.ts';
+import { ACCOUNT_INDEXES, byUid, DOMAIN_INDEXES, type Extract, INDEX, indexed, type InformerSource, USER_INDEXES } from './indexes.ts';
 
 /**
  * The API's read side: the shared informers of every kind the infrastructure commands serve,
@@ -45,8 +45,6 @@ import { byCreation } from './filters.ts';
  * parent name). Lists never reach the apiserver; whether a caller may read a cache is decided
  * by RBAC (the `mayList` dependency) before a list is served.
  */
-
-
 
 /** events.k8s.io/v1 Event, the fields listEvents reads. */
 export interface EventLive extends KubeObject {
@@ -63,36 +61,6 @@ export interface EventLive extends KubeObject {
 
 export const EVENTS: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
 
-/** Where informers come from: a Manager or an InformerFactory of lib/informer.ts. */
-export interface InformerSource {
-  informer<T extends KubeObject = KubeObject>(type: ResourceType): Informer<T>;
-}
-
-
-/** Index names, prefixed so they never collide with the controllers' on a shared informer. */
-export const INDEX = {
-  uid: 'cloudstack-api.uid',
-  zone: 'cloudstack-api.zone',
-  pod: 'cloudstack-api.pod',
-  cluster: 'cloudstack-api.cluster',
-  node: 'cloudstack-api.node',
-  namespace: 'cloudstack-api.account-namespace',
-  domain: 'cloudstack-api.domain',
-  account: 'cloudstack-api.account',
-  job: 'cloudstack-api.job-target',
-} as const;
-
-const registered = new WeakMap<object, Set<string>>();
-
-/** Adds an index once per informer, however many command tables are built on it. */
-function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: IndexFunc<T>): void {
-  let names = registered.get(informer);
-  if (!names) registered.set(informer, (names = new Set()));
-  if (names.has(name)) return;
-  informer.addIndex(name, fn);
-  names.add(name);
-}
-
 export interface Cached<T extends KubeObject> {
   readonly kind: KindInfo;
   readonly type: ResourceType;
@@ -105,11 +73,9 @@ export interface Cached<T extends KubeObject> {
   sorted(): readonly T[];
 }
 
-function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, indexes: Record<string, (obj: T) => string | undefined> = {}): Cached<T> {
+function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, indexes: Readonly<Record<string, Extract<T>>> = {}): Cached<T> {
   const type = resourceTypeOf(kind);
-  const informer = source.informer<T>(type);
-  ensureIndex(informer, INDEX.uid, byField((o: T) => o.metadata.uid));
-  for (const [name, extract] of Object.entries(indexes)) ensureIndex(informer, name, byField(extract));
+  const informer = indexed(source.informer<T>(type), indexes);
   // The informer's resourceVersion moves, in the same tick, with every change it applies.
   let order: { resourceVersion: string; size: number; objects: readonly T[] } | undefined;
   return {
@@ -122,7 +88,7 @@ function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, in
       if (order?.resourceVersion !== resourceVersion || order.size !== objects.length) order = { resourceVersion, size: objects.length, objects: objects.sort(byCreation) };
       return order.objects;
     },
-    byUid: (uid) => informer.byIndex(INDEX.uid, uid)[0],
+    byUid: (uid) => byUid(informer, uid),
     byName: (name, namespace) => informer.get({ name, namespace }),
     byIndex: (index, value) => informer.byIndex(index, value),
     list: () => informer.list(),
@@ -167,9 +133,9 @@ export function createInfraCache(source: InformerSource): InfraCache {
     networkOfferings: cached<NetworkOfferingObject>(source, NetworkOffering),
     configurations: cached<ConfigurationObject>(source, Configuration),
     asyncJobs: cached<AsyncJobObject>(source, AsyncJob),
-    accounts: cached<AccountObject>(source, Account, { [INDEX.namespace]: (o) => o.spec.namespace, [INDEX.domain]: (o) => o.spec.domainRef.name }),
-    users: cached<UserObject>(source, User, { [INDEX.account]: (o) => o.spec.accountRef.name }),
-    domains: cached<DomainObject>(source, Domain, { [INDEX.domain]: (o) => o.spec.parentRef?.name }),
+    accounts: cached<AccountObject>(source, Account, ACCOUNT_INDEXES),
+    users: cached<UserObject>(source, User, USER_INDEXES),
+    domains: cached<DomainObject>(source, Domain, DOMAIN_INDEXES),
     events: source.informer<EventLive>(EVENTS),
   };
   const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];

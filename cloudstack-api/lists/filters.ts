@@ -1,6 +1,5 @@
 import type { KubeObject } from '../../lib/kube-client.ts';
 import { entityNotFound } from '../protocol/errors.ts';
-import type { Cached } from './cache.ts';
 
 /**
  * The filters every list shares (PROTOCOL.md §7): an unknown id in `id`, `zoneid`, `podid` or
@@ -8,15 +7,20 @@ import type { Cached } from './cache.ts';
  * `keyword`, `state` or `type` is simply an empty list.
  */
 
+/** What the lookups need of a cache (lists/cache.ts `Cached`). */
+export interface ByUid<T> {
+  byUid(uid: string): T | undefined;
+}
+
 /** The object with this id (its uid), or the 431 CloudStack sends for an unknown one. */
-export function mustFind<T extends KubeObject>(cache: Cached<T>, id: string, label: string, param: string): T {
+export function mustFind<T extends KubeObject>(cache: ByUid<T>, id: string, label: string, param: string): T {
   const found = cache.byUid(id);
   if (!found) throw entityNotFound(label, param, id);
   return found;
 }
 
 /** Like mustFind, for optional filter parameters. */
-export function findOptional<T extends KubeObject>(cache: Cached<T>, id: string | undefined, label: string, param: string): T | undefined {
+export function findOptional<T extends KubeObject>(cache: ByUid<T>, id: string | undefined, label: string, param: string): T | undefined {
   return id === undefined ? undefined : mustFind(cache, id, label, param);
 }
 

@@ -3,7 +3,8 @@ import type { DomainObject } from '../../crds/index.ts';
 import type { Caller } from '../protocol/auth.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { INDEX, type InfraCache } from './cache.ts';
+import type { InfraCache } from './cache.ts';
+import { INDEX } from './indexes.ts';
 
 /**
  * Account scoping of lists (PROTOCOL.md §7): `account`, `domainid`, `isrecursive`, `listall`.

@@ -4,7 +4,7 @@ import { readCredentials, type ApiKeys, type SecretObject, type StoredCredential
 import { apiKeyHash, callerIdentity, domainChain, domainDisplayPath, domainGroupPath, domainLoginPath, type Identity, LABEL_API_KEY_HASH, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
 import type { Informer } from '../../lib/informer.ts';
 import { type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
-import { byField, type IndexFunc } from '../../lib/store.ts';
+import { ACCOUNT_INDEXES, byUid, DOMAIN_INDEXES, INDEX, indexed, type InformerSource, USER_INDEXES } from '../lists/indexes.ts';
 import { AccountType, type AccountTypeValue, type Caller } from '../protocol/auth.ts';
 
 /**
@@ -14,32 +14,7 @@ import { AccountType, type AccountTypeValue, type Caller } from '../protocol/aut
  * caller's view of tenancy objects is still filtered by RBAC (see access.ts).
  */
 
-
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
-
-
-/** A Manager or an InformerFactory. */
-export interface InformerSource {
-  informer<T extends KubeObject = KubeObject>(type: ResourceType, options?: { namespace?: string; labelSelector?: string }): Informer<T>;
-}
-
-const INDEX = {
-  uid: 'tenancy.uid',
-  parent: 'tenancy.parent',
-  domain: 'tenancy.domain',
-  account: 'tenancy.account',
-  username: 'tenancy.username',
-  apiKey: 'tenancy.api-key',
-} as const;
-
-function ensureIndex<T extends KubeObject>(informer: Informer<T>, name: string, fn: IndexFunc<T>): void {
-  try {
-    informer.addIndex(name, fn);
-  } catch (err) {
-    // Another module of the same process registered it first: same name, same function.
-    if (!(err instanceof Error) || !/already|exists/i.test(err.message)) throw err;
-  }
-}
 
 export const ACCOUNT_TYPE_NUMBERS: Readonly<Record<string, AccountTypeValue>> = { User: AccountType.user, Admin: AccountType.admin, DomainAdmin: AccountType.domainAdmin };
 
@@ -76,18 +51,10 @@ export interface Directory {
 }
 
 export function createDirectory(source: InformerSource): Directory {
-  const domains = source.informer<DomainObject>(resourceTypeOf(Domain));
-  const accounts = source.informer<AccountObject>(resourceTypeOf(Account));
-  const users = source.informer<UserObject>(resourceTypeOf(User));
-  const secrets = source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID });
-  for (const informer of [domains, accounts, users] as Informer[]) ensureIndex(informer, INDEX.uid, byField((o: KubeObject) => o.metadata.uid));
-  ensureIndex(domains, INDEX.parent, byField((d: DomainObject) => d.spec.parentRef?.name));
-  ensureIndex(accounts, INDEX.domain, byField((a: AccountObject) => a.spec.domainRef.name));
-  ensureIndex(users, INDEX.account, byField((u: UserObject) => u.spec.accountRef.name));
-  ensureIndex(users, INDEX.username, byField((u: UserObject) => u.spec.username));
-  ensureIndex(secrets, INDEX.apiKey, byField((s: SecretObject) => s.metadata.labels?.[LABEL_API_KEY_HASH]));
-
-  const byUid = <T extends KubeObject>(informer: Informer<T>, uid: string): T | undefined => informer.byIndex(INDEX.uid, uid)[0];
+  const domains = indexed(source.informer<DomainObject>(resourceTypeOf(Domain)), DOMAIN_INDEXES);
+  const accounts = indexed(source.informer<AccountObject>(resourceTypeOf(Account)), ACCOUNT_INDEXES);
+  const users = indexed(source.informer<UserObject>(resourceTypeOf(User)), USER_INDEXES);
+  const secrets = indexed(source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID }), { [INDEX.apiKey]: (s) => s.metadata.labels?.[LABEL_API_KEY_HASH] });
   const chainOf = (domain: DomainObject) => domainChain(domain, (name) => domains.get(name));
 
   function credentialsSecretOf(user: UserObject): SecretObject | undefined {
@@ -126,7 +93,7 @@ export function createDirectory(source: InformerSource): Directory {
       await Promise.all([domains.waitForSync(), accounts.waitForSync(), users.waitForSync(), secrets.waitForSync()]);
     },
     byUid,
-    childDomains: (domain) => domains.byIndex(INDEX.parent, domain),
+    childDomains: (domain) => domains.byIndex(INDEX.domain, domain),
     accountsOf: (domain) => accounts.byIndex(INDEX.domain, domain),
     usersOf: (account) => users.byIndex(INDEX.account, account),
     domainByPath(path) {

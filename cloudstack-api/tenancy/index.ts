@@ -4,7 +4,8 @@ import type { Authenticator, Caller } from '../protocol/auth.ts';
 import { invalidSession } from '../protocol/errors.ts';
 import { type AccessCheck, type AccessReviewer, createAccessReviewer } from './access.ts';
 import { createKubernetesAuthenticator } from './authenticator.ts';
-import { createDirectory, type Directory, type InformerSource } from './directory.ts';
+import type { InformerSource } from '../lists/indexes.ts';
+import { createDirectory, type Directory } from './directory.ts';
 import { createKubernetesSessionStore, type KubernetesSessionStore } from './session-store.ts';
 
 /**
@@ -75,4 +76,4 @@ export function createTenancy(options: TenancyOptions): Tenancy {
 }
 
 export type { AccessCheck, AccessReviewer } from './access.ts';
-export type { Directory, InformerSource } from './directory.ts';
+export type { Directory } from './directory.ts';

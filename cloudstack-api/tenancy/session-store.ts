@@ -4,7 +4,8 @@ import type { Informer } from '../../lib/informer.ts';
 import { isNotFound, type KubeClient } from '../../lib/kube-client.ts';
 import type { SessionRecord, SessionStore } from '../protocol/sessions.ts';
 import { sessionExpired } from '../protocol/sessions.ts';
-import { type Directory, type InformerSource, SECRETS } from './directory.ts';
+import type { InformerSource } from '../lists/indexes.ts';
+import { type Directory, SECRETS } from './directory.ts';
 
 /**
  * Sessions as Secrets in the system namespace (the session key is a credential), one per

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomInt } from 'node:crypto';
-import { objectName } from '../../cloudstack-api/commands/infra-support.ts';
+import { objectName } from '../../cloudstack-api/commands/names.ts';
 import { isNotFound } from '../../lib/kube-client.ts';
 import type { CloudStackReply } from '../support/cloudstack-client.ts';
 import { uniqueName } from '../support/cluster.ts';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { objectName } from '../../cloudstack-api/commands/infra-support.ts';
+import { objectName } from '../../cloudstack-api/commands/names.ts';
 import { uniqueName } from '../support/cluster.ts';
 import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
 

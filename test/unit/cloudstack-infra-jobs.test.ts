@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { AsyncJobObject } from '../../crds/index.ts';
 import { jobVerdict, TARGET_GENERATION_ANNOTATION, type Target } from '../../controllers/async-job.ts';
-import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack-api/commands/infra-support.ts';
+import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack-api/commands/job-support.ts';
 
 /**
  * The AsyncJob verdict: a job follows its target's conditions at the generation the command
