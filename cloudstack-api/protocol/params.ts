@@ -93,8 +93,3 @@ export function mapParameter(params: RequestParams, name: string): Record<string
   if (byIndex.size === 0) return undefined;
   return [...byIndex.entries()].sort(([a], [b]) => a - b).map(([, entry]) => entry);
 }
-
-/** The map parameter a `name[i].key` parameter belongs to, or undefined for a plain name. */
-export function mapParameterName(paramName: string): string | undefined {
-  return mapEntryName.exec(paramName)?.[1];
-}
