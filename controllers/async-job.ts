@@ -10,13 +10,18 @@ import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import { isNotFound, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
+import { commitStatus, type StatusWriter } from '../lib/status.ts';
 
 
 /** The target's metadata.generation the command wrote; the CloudStack API (commands/job-support.ts) sets it. */
 export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
 
 const TARGET_INDEX = 'ops.async-job.target';
-const JOB_FIELD_MANAGER = 'kumulus-operator';
+const JOB_STATUS: StatusWriter = {
+  fieldManager: 'kumulus-operator',
+  fields: ['state', 'jobStatus', 'jobProcStatus', 'resultCode', 'resultType', 'result', 'created', 'completed'],
+  conditions: [],
+};
 
 export interface AsyncJobControllerOptions {
   /** A job still pending after this long fails (CloudStack's job.cancel.threshold.minutes is 60). */
@@ -121,28 +126,29 @@ export function registerAsyncJobController(manager: Manager, options: AsyncJobCo
       const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
       if (verdict.done) {
         const ok = verdict.code === 0;
-        await client.patchStatus(
-          key,
+        await commitStatus(
+          client,
+          job,
+          JOB_STATUS,
           {
-            status: {
-              state: ok ? 'SUCCEEDED' : 'FAILED',
+            state: ok ? 'SUCCEEDED' : 'FAILED',
+            fields: {
               jobStatus: ok ? 1 : 2,
               jobProcStatus: 0,
               resultCode: verdict.code,
               resultType: 'object',
-              result: ok ? null : { errorcode: verdict.code, errortext: verdict.text },
+              result: ok ? undefined : { errorcode: verdict.code, errortext: verdict.text },
               created,
               completed: stamp,
             },
+            conditions: [],
           },
-          { fieldManager: JOB_FIELD_MANAGER, signal: ctx.signal },
+          ctx.signal,
         );
         ctx.log.info('job completed', { command: job.spec.command, result: verdict.code, text: verdict.text });
         return { requeueAfter: retentionMs };
       }
-      if (status?.state !== 'IN_PROGRESS') {
-        await client.patchStatus(key, { status: { state: 'IN_PROGRESS', jobStatus: 0, jobProcStatus: 0, resultType: 'object', created } }, { fieldManager: JOB_FIELD_MANAGER, signal: ctx.signal });
-      }
+      await commitStatus(client, job, JOB_STATUS, { state: 'IN_PROGRESS', fields: { jobStatus: 0, jobProcStatus: 0, resultType: 'object', created }, conditions: [] }, ctx.signal);
       // Target changes re-queue the job through the watches; this only bounds the wait.
       return { requeueAfter: Math.max(1000, Math.min(timeoutMs - ageMs, 60_000)) };
     },

@@ -41,12 +41,13 @@ import {
   type VolumeObject,
   type ZoneObject,
 } from '../crds/index.ts';
-import { setCondition, type Condition, type ConditionUpdate } from '../lib/conditions.ts';
+import { SYNCED, type Condition } from '../lib/conditions.ts';
 import type { EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
 import { type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
+import type { StatusWriter } from '../lib/status.ts';
 import { byField } from '../lib/store.ts';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { DEFAULT_SETTINGS, GLOBAL_CONFIGURATION, resolveSettings, type Settings } from '../lib/settings.ts';
@@ -185,92 +186,18 @@ export function clientFor<T extends KubeObject>(ctx: InfraContext, kind: KindInf
 
 // Status ----------------------------------------------------------------------------------
 
-/** Which status fields and condition types the operator owns on a kind (the agent may own others). */
+/**
+ * Which status fields and condition types the operator owns on a kind besides state,
+ * observedGeneration and Synced, which it always owns (the agent may own others).
+ */
 export interface StatusOwnership {
   fields: readonly string[];
   conditions: readonly string[];
 }
 
-export interface DesiredStatus {
-  state?: string;
-  /** Owned fields other than state, conditions and observedGeneration; undefined removes one. */
-  fields?: Record<string, unknown>;
-  /** Ready and the kind's own conditions; Synced is added. */
-  conditions: ConditionUpdate[];
-}
-
-type StatusBag = Record<string, unknown> & { conditions?: Condition[]; state?: string; observedGeneration?: number };
-
-function stable(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
-}
-
-function project(status: StatusBag | undefined, ownership: StatusOwnership, order: readonly string[]): StatusBag {
-  const out: StatusBag = {};
-  if (status?.observedGeneration !== undefined) out.observedGeneration = status.observedGeneration;
-  if (status?.state !== undefined) out.state = status.state;
-  for (const field of ownership.fields) if (status?.[field] !== undefined) out[field] = status[field];
-  const conditions = order.map((type) => status?.conditions?.find((c) => c.type === type)).filter((c): c is Condition => c !== undefined);
-  if (conditions.length) out.conditions = conditions;
-  return out;
-}
-
-async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, status: StatusBag, signal: AbortSignal): Promise<void> {
-  await client.applyStatus(
-    { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status } as unknown as Partial<T> & KubeObject,
-    { fieldManager: OPERATOR_FIELD_MANAGER, force: true, signal },
-  );
-}
-
-/**
- * Writes the operator's part of status (state, owned fields, conditions, observedGeneration,
- * Synced True) by server-side apply, only when it differs from what is stored. Returns
- * whether it wrote.
- */
-export async function commitStatus<T extends KubeObject>(
-  client: ResourceClient<T>,
-  obj: KubeObject & { status?: unknown },
-  ownership: StatusOwnership,
-  desired: DesiredStatus,
-  signal: AbortSignal,
-  now: Date = new Date(),
-): Promise<boolean> {
-  const current = obj.status as StatusBag | undefined;
-  const generation = obj.metadata.generation;
-  const updates: ConditionUpdate[] = [...desired.conditions, { type: 'Synced', status: 'True', reason: 'ReconcileSuccess', message: '' }];
-  const order = updates.map((u) => u.type);
-  const work: { conditions: Condition[] } = { conditions: (current?.conditions ?? []).filter((c) => order.includes(c.type)).map((c) => ({ ...c })) };
-  for (const update of updates) setCondition(work, update, generation, now);
-  const next: StatusBag = { observedGeneration: generation };
-  if (desired.state !== undefined) next.state = desired.state;
-  for (const field of ownership.fields) {
-    const value = desired.fields?.[field];
-    if (value !== undefined) next[field] = value;
-  }
-  next.conditions = order.map((type) => work.conditions.find((c) => c.type === type)!);
-  const before = project(current, ownership, [...order, ...ownership.conditions.filter((t) => !order.includes(t))]);
-  if (stable(before) === stable(next)) return false;
-  await applyOwned(client, obj, next, signal);
-  return true;
-}
-
-/** Records a failed reconcile in Synced, keeping every other owned field as it is. */
-export async function commitFailure<T extends KubeObject>(
-  client: ResourceClient<T>,
-  obj: KubeObject & { status?: unknown },
-  ownership: StatusOwnership,
-  error: unknown,
-  signal: AbortSignal,
-): Promise<void> {
-  const current = obj.status as StatusBag | undefined;
-  const order = [...ownership.conditions.filter((t) => t !== 'Synced'), 'Synced'];
-  const kept = project(current, ownership, order);
-  const work: { conditions: Condition[] } = { conditions: [...(kept.conditions ?? [])] };
-  const message = error instanceof Error ? error.message : String(error);
-  if (!setCondition(work, { type: 'Synced', status: 'False', reason: 'ReconcileError', message }, obj.metadata.generation)) return;
-  await applyOwned(client, obj, { ...kept, conditions: order.map((t) => work.conditions.find((c) => c.type === t)).filter((c): c is Condition => !!c) }, signal);
+/** The operator's status writer for a kind (lib/status.ts). */
+export function operatorStatus(ownership: StatusOwnership): StatusWriter {
+  return { fieldManager: OPERATOR_FIELD_MANAGER, fields: ['observedGeneration', 'state', ...ownership.fields], conditions: [...ownership.conditions, SYNCED] };
 }
 
 // Labels and messages ----------------------------------------------------------------------------

@@ -8,10 +8,11 @@
 import { Network, type NetworkObject, type VirtualMachineObject } from '../crds/index.ts';
 import { isNotFound, keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
+import { commitStatus, type StatusWriter } from '../lib/status.ts';
 import { INDEX, LABEL_ZONE, clientFor, type InfraContext } from './infra-context.ts';
 
 /** Its own field manager: the fields other controllers apply to Network status never drop this list. */
-const FIELD_MANAGER = 'kumulus-operator-network-hosts';
+const WRITER: StatusWriter = { fieldManager: 'kumulus-operator-network-hosts', fields: ['hosts'], conditions: [] };
 
 export function registerNetworkHostsController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
@@ -54,13 +55,10 @@ export function registerNetworkHostsController(manager: Manager, ctx: InfraConte
       const network = i.networks.get(request);
       if (!network || network.metadata.deletionTimestamp !== undefined) return;
       const hosts = hostsOf(network);
-      const current = network.status?.hosts ?? [];
-      if (current.length === hosts.length && current.every((h, k) => h === hosts[k])) return;
+      // No list and an empty one say the same: a network no host carries yet is not written to.
+      if (hosts.length === 0 && !network.status?.hosts) return;
       try {
-        await client.applyStatus(
-          { apiVersion: Network.apiVersion, kind: Network.kind, metadata: { name: network.metadata.name, namespace: network.metadata.namespace }, status: { hosts } },
-          { fieldManager: FIELD_MANAGER, force: true, signal: rctx.signal },
-        );
+        if (!(await commitStatus(client, network, WRITER, { fields: { hosts }, conditions: [] }, rctx.signal))) return;
       } catch (err) {
         if (isNotFound(err)) return;
         throw err;

@@ -12,16 +12,8 @@ import type { Informer } from '../lib/informer.ts';
 import { isConflict, isNotFound, type KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { addFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../lib/ownership.ts';
-import {
-  clientFor,
-  commitFailure,
-  commitStatus,
-  ensureLabels,
-  listNames,
-  type DesiredStatus,
-  type InfraContext,
-  type StatusOwnership,
-} from './infra-context.ts';
+import { commitFailure, commitStatus, type DesiredStatus } from '../lib/status.ts';
+import { clientFor, ensureLabels, listNames, operatorStatus, type InfraContext, type StatusOwnership } from './infra-context.ts';
 
 export interface Outcome extends DesiredStatus {
   /** Events beyond the state change (which `stateEvents` covers). */
@@ -75,7 +67,7 @@ function blockedOutcome(outcome: Outcome, remaining: string[]): Outcome {
 
 export function registerKindReconciler<T extends WithStatus>(manager: Manager, ctx: InfraContext, spec: KindReconciler<T>): void {
   const client = clientFor<T>(ctx, spec.kind);
-  const ownership: StatusOwnership = spec.finalizer ? { ...spec.ownership, conditions: [...spec.ownership.conditions, DELETION_BLOCKED] } : spec.ownership;
+  const writer = operatorStatus(spec.finalizer ? { ...spec.ownership, conditions: [...spec.ownership.conditions, DELETION_BLOCKED] } : spec.ownership);
 
   async function reconcile(rctx: ReconcileContext, request: Request): Promise<ReconcileResult | void> {
     let obj = spec.informer.get(request);
@@ -92,7 +84,7 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
         }
         const outcome = blockedOutcome(spec.observe(obj), remaining);
         const wasBlocked = obj.status?.conditions?.some((c) => c.type === DELETION_BLOCKED && c.status === 'True') ?? false;
-        await commitStatus(client, obj, ownership, outcome, rctx.signal, ctx.now());
+        await commitStatus(client, obj, writer, outcome, rctx.signal, ctx.now());
         if (!wasBlocked) ctx.events.event(obj, { type: 'Warning', reason: 'DeletionBlocked', note: outcome.conditions.find((c) => c.type === DELETION_BLOCKED)?.message });
         return;
       }
@@ -100,7 +92,7 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
       if (spec.labels) await ensureLabels(client, obj, spec.labels(obj), rctx.signal);
       const outcome = spec.observe(obj);
       const from = obj.status?.state;
-      const wrote = await commitStatus(client, obj, ownership, outcome, rctx.signal, ctx.now());
+      const wrote = await commitStatus(client, obj, writer, outcome, rctx.signal, ctx.now());
       if (wrote) {
         if (outcome.state !== undefined && outcome.state !== from && spec.stateEvents) {
           for (const event of spec.stateEvents(from, outcome.state, obj)) ctx.events.event(obj, event);
@@ -113,7 +105,7 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
       // changed under us. Neither is a failure to report; a conflict is simply tried again.
       if (isNotFound(err)) return;
       if (isConflict(err)) return { requeue: true };
-      await commitFailure(client, obj, ownership, err, rctx.signal).catch(() => undefined);
+      await commitFailure(client, obj, writer, err, rctx.signal).catch(() => undefined);
       throw err;
     }
   }

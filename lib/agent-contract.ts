@@ -10,14 +10,14 @@
  *   status.state from spec.renewTime and the ping.interval and ping.timeout settings.
  * - Facts: the agent writes Host status with server-side apply, field manager
  *   agentFieldManager(<host>) (one per host, so agents never remove each other's entries), owning only capacity, usage, bridges, ipAddress, hypervisorVersion, agentVersion, cpuModel,
- *   arch and the AGENT_HEALTHY condition. The operator owns state, resourceState, allocated,
+ *   arch and the AGENT_HEALTHY condition (agentHostStatus). The operator owns state, resourceState, allocated,
  *   lastHeartbeat, disconnectedAt, observedGeneration and its own conditions.
  * - Trouble: the agent sets condition AGENT_HEALTHY to False with a reason and message when it
  *   cannot do its job (libvirtd unreachable, a storage or network driver failing); the Host is
  *   then Alert. True (or absent) means healthy.
  * - Storage: per PrimaryStorage in scope, the agent applies one status.mounts entry keyed by its
  *   host name (mounted, capacityBytes, usedBytes, message), with its own field manager: one
- *   shared by every agent would make each apply drop the other hosts' entries.
+ *   shared by every agent would make each apply drop the other hosts' entries (agentMountStatus).
  * - VMs: the operator places a VM by writing status.placement (optimistic concurrency) and then
  *   labelling it kumulus.io/host=<host> (with the zone, pod and cluster labels). The agent runs
  *   the VMs labelled with its host whose status.placement.host is the same. Each status field
@@ -25,7 +25,7 @@
  *   - the operator (OPERATOR_FIELD_MANAGER) owns state, placement, nics, destroyedAt,
  *     observedGeneration and the Ready, Synced and Scheduled conditions. It derives state from
  *     spec and from what the agent reports;
- *   - the agent (agentFieldManager(<host>)) owns powerState, instanceName, volumes, console,
+ *   - the agent (agentFieldManager(<host>), agentVmStatus) owns powerState, instanceName, volumes, console,
  *     lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
  *     generation it acted on: True when the domain runs, False with reason Stopped, Starting,
  *     Stopping, WaitingForVolumes, WaitingForNetwork, InsufficientCapacity or DomainError, and
@@ -39,14 +39,18 @@
  * - Volumes: the operator creates a VM's ROOT and data Volumes (owner reference to the VM),
  *   chooses their pool among those the VM's host reaches and labels them with that host.
  *   - the operator owns state, pool, observedGeneration and the Ready and Synced conditions;
- *   - the agent owns host, path, format, sizeBytes, physicalSizeBytes, attachedAt and the
+ *   - the agent (agentVolumeStatus) owns host, path, format, sizeBytes, physicalSizeBytes, attachedAt and the
  *     conditions Provisioned (the disk exists on status.pool at spec.size, or False with the
  *     reason) and Attached (the disk is in its VM's domain, plugged live when it runs).
  *   The agent makes the disk of each Volume labelled with its host once status.pool is set,
  *   and starts a VM once all its Volumes are Provisioned. It adds its finalizer
  *   kumulus.io/agent and deletes the disk (unless deletionPolicy is Retain) once no domain
  *   uses it.
+ * Each side writes its part with lib/status.ts (commitStatus, commitFailure), which applies
+ * only the writer's own fields and conditions.
  */
+import type { StatusWriter } from './status.ts';
+
 export const HOST_LEASE_NAMESPACE = 'kumulus-node-lease';
 
 export function hostLeaseName(hostName: string): string {
@@ -60,3 +64,35 @@ export function agentFieldManager(hostName: string): string {
 }
 
 export const AGENT_HEALTHY = 'AgentHealthy';
+
+/** The agent's part of Host status (lib/status.ts). */
+export function agentHostStatus(hostName: string): StatusWriter {
+  return {
+    fieldManager: agentFieldManager(hostName),
+    fields: ['capacity', 'usage', 'bridges', 'ipAddress', 'hypervisorVersion', 'agentVersion', 'cpuModel', 'arch'],
+    conditions: [AGENT_HEALTHY],
+  };
+}
+
+/** The agent's part of a PrimaryStorage's status: its own host's entry of status.mounts. */
+export function agentMountStatus(hostName: string): StatusWriter {
+  return { fieldManager: agentFieldManager(hostName), fields: ['mounts'], conditions: [], entries: { mounts: { key: 'host', value: hostName } } };
+}
+
+/** The agent's part of a VirtualMachine's status; the operator owns the rest. */
+export function agentVmStatus(hostName: string): StatusWriter {
+  return {
+    fieldManager: agentFieldManager(hostName),
+    fields: ['powerState', 'instanceName', 'volumes', 'console', 'lastRebootAt', 'startedAt'],
+    conditions: ['Running'],
+  };
+}
+
+/** The agent's part of a Volume's status; the operator owns the rest. */
+export function agentVolumeStatus(hostName: string): StatusWriter {
+  return {
+    fieldManager: agentFieldManager(hostName),
+    fields: ['host', 'path', 'format', 'sizeBytes', 'physicalSizeBytes', 'attachedAt'],
+    conditions: ['Provisioned', 'Attached'],
+  };
+}

@@ -7,14 +7,16 @@
 import { readFile } from 'node:fs/promises';
 import type { HostObject } from '../crds/index.ts';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { AGENT_HEALTHY, HEARTBEAT_PERIOD_SECONDS, HOST_LEASE_NAMESPACE, agentFieldManager, hostLeaseName } from '../lib/agent-contract.ts';
+import { AGENT_HEALTHY, HEARTBEAT_PERIOD_SECONDS, HOST_LEASE_NAMESPACE, agentHostStatus, hostLeaseName } from '../lib/agent-contract.ts';
+import type { ConditionUpdate } from '../lib/conditions.ts';
 import { isNotFound, type KubeClient, type KubeObject } from '../lib/kube-client.ts';
 import { LEASES } from '../lib/leader-election.ts';
 import type { Logger } from '../lib/log.ts';
+import { commitStatus } from '../lib/status.ts';
 import type { Runner } from './drivers/exec.ts';
 import { hostFacts, type HostFacts } from './drivers/host/facts.ts';
 import { parseIpAddrJson } from './drivers/network/observe.ts';
-import { API_VERSIONS, RESOURCES, errorMessage, timestamp } from './resources.ts';
+import { RESOURCES, errorMessage } from './resources.ts';
 
 const FACTS_PERIOD_MS = 60_000;
 /** The Lease outlives a few missed renewals; the operator judges by renewTime and its own settings. */
@@ -72,7 +74,7 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
   const { client, host } = options;
   const leases = client.resource<Lease>(LEASES);
   const hosts = client.resource<HostObject>(RESOURCES.hosts);
-  const fieldManager = agentFieldManager(host);
+  const writer = agentHostStatus(host);
   const logger = options.logger.child({ component: 'host-status', host });
   const problems = new Map<string, { reason: string; message: string }>();
   let lastFacts: HostFacts | undefined;
@@ -119,11 +121,10 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
     }
     const known = facts ?? lastFacts;
     const trouble = [...problems.values()];
-    const healthy = trouble.length === 0
+    const healthy: ConditionUpdate = trouble.length === 0
       ? { type: AGENT_HEALTHY, status: 'True', reason: 'AgentHealthy', message: '' }
       : { type: AGENT_HEALTHY, status: 'False', reason: trouble[0]?.reason ?? 'AgentTrouble', message: trouble.map((t) => t.message).join('; ') };
-    const current = (await hosts.get({ name: host })).status?.conditions?.find((c) => c.type === AGENT_HEALTHY);
-    const status = {
+    const fields = {
       ...(known
         ? {
             capacity: {
@@ -144,14 +145,8 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
       arch: archOf(),
       ...(options.ipAddress !== undefined ? { ipAddress: options.ipAddress } : {}),
       usage: await usage(),
-      conditions: [
-        {
-          ...healthy,
-          lastTransitionTime: current?.status === healthy.status ? current.lastTransitionTime : timestamp(),
-        },
-      ],
     };
-    await hosts.applyStatus({ apiVersion: API_VERSIONS.Host, kind: 'Host', metadata: { name: host }, status } as HostObject, { fieldManager, force: true });
+    await commitStatus(hosts, await hosts.get({ name: host }), writer, { fields, conditions: [healthy] });
   };
 
   /** Reports one at a time; a failure is logged and the next period tries again. */

@@ -4,14 +4,15 @@
  * the pool's heartbeat file every heartbeat period, and report one status.mounts entry keyed by
  * this host, with this host's field manager. A pool that leaves the scope loses the entry.
  */
-import { HEARTBEAT_PERIOD_SECONDS, agentFieldManager } from '../lib/agent-contract.ts';
+import { HEARTBEAT_PERIOD_SECONDS, agentMountStatus } from '../lib/agent-contract.ts';
 import type { PrimaryStorageObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import type { Manager } from '../lib/manager.ts';
+import { commitStatus } from '../lib/status.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
 import type { PoolObservation, PoolSpec } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
-import { API_VERSIONS, RESOURCES, errorMessage, timestamp } from './resources.ts';
+import { RESOURCES, errorMessage, timestamp } from './resources.ts';
 
 type MountEntry = NonNullable<NonNullable<PrimaryStorageObject['status']>['mounts']>[number];
 
@@ -85,7 +86,7 @@ export function registerPrimaryStorageReconciler(
 ): void {
   const { pools, storage, at } = deps;
   const client = manager.client.resource<PrimaryStorageObject>(RESOURCES.primaryStorages);
-  const fieldManager = agentFieldManager(at.host);
+  const writer = agentMountStatus(at.host);
   manager.addController({
     name: 'agent-primarystorage',
     for: pools,
@@ -94,12 +95,11 @@ export function registerPrimaryStorageReconciler(
       const pool = pools.get(request);
       if (!pool) return;
       const previous = pool.status?.mounts?.find((m) => m.host === at.host);
-      const identity = { apiVersion: API_VERSIONS.PrimaryStorage, kind: 'PrimaryStorage', metadata: { name: request.name } };
       if (!poolInScope(pool, at) || pool.metadata.deletionTimestamp !== undefined) {
         // Out of scope (or going): give up this host's entry; an NFS mount is released.
         if (previous) {
           if (pool.spec.protocol === 'NFS') await storage.releasePool(poolSpecOf(pool));
-          await client.applyStatus({ ...identity, status: {} }, { fieldManager, force: true, signal: ctx.signal });
+          await commitStatus(client, pool, writer, { conditions: [] }, ctx.signal);
         }
         return;
       }
@@ -112,8 +112,7 @@ export function registerPrimaryStorageReconciler(
       }
       deps.onHealth?.(request.name, problem === undefined ? undefined : `PrimaryStorage ${request.name}: ${problem}`);
       const entry = entryFor(at.host, observed, problem, previous);
-      if (changed(previous, entry)) {
-        await client.applyStatus({ ...identity, status: { mounts: [entry] } }, { fieldManager, force: true, signal: ctx.signal });
+      if (changed(previous, entry) && (await commitStatus(client, pool, writer, { fields: { mounts: [entry] }, conditions: [] }, ctx.signal))) {
         ctx.log.info('pool reported', { mounted: entry.mounted, message: entry.message, capacityBytes: entry.capacityBytes });
       }
       // applyPool rewrote the heartbeat file; the next one is due in one heartbeat period.
