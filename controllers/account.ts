@@ -8,7 +8,7 @@
  */
 import { Account, type AccountObject } from '../crds/index.ts';
 import { accountGroup, LABEL_ACCOUNT, LABEL_DOMAIN } from '../lib/identity.ts';
-import { isConflict, isNotFound, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
+import { isNotFound } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { isBeingDeleted, ownerReference } from '../lib/ownership.ts';
 import { OPERATOR_FIELD_MANAGER } from './infra-context.ts';
@@ -25,18 +25,8 @@ import {
   type ClusterRoleObject,
   type SelfScope,
 } from './rbac.ts';
-import {
-  ancestors,
-  commitTenancyFailure,
-  commitTenancyStatus,
-  LABEL_GRANTED_TO,
-  NAMESPACES,
-  stateEvent,
-  subtree,
-  TENANCY_INDEX,
-  type TenancyContext,
-  watchOf,
-} from './tenancy.ts';
+import { registerKindReconciler, watchNames } from './reconciler.ts';
+import { ancestors, LABEL_GRANTED_TO, NAMESPACES, stateEvents, subtree, TENANCY_INDEX, type TenancyContext } from './tenancy-context.ts';
 
 /** The per-account ClusterRole and its binding share this name. */
 export function accountRoleName(account: string): string {
@@ -70,13 +60,24 @@ function selfScope(ctx: TenancyContext, account: AccountObject): SelfScope {
 }
 
 /** The DomainAdmin accounts whose subtree holds this domain (the domain itself and its ancestors). */
-function domainAdminsOver(ctx: TenancyContext, domain: string): { name: string }[] {
+function domainAdminsOver(ctx: TenancyContext, domain: string): (string | undefined)[] {
   const domains = [domain, ...ancestors(ctx, domain).map((d) => d.metadata.name ?? '')];
-  return domains.flatMap((d) => ctx.accounts.byIndex(TENANCY_INDEX.domain, d).filter((a) => accountTypeOf(a) === 'DomainAdmin').map((a) => ({ name: a.metadata.name ?? '' })));
+  return domains.flatMap((d) => ctx.accounts.byIndex(TENANCY_INDEX.domain, d).filter((a) => accountTypeOf(a) === 'DomainAdmin').map((a) => a.metadata.name));
+}
+
+/** Why the account cannot have its namespace and bindings yet, if it cannot. */
+function accountProblem(ctx: TenancyContext, account: AccountObject): { reason: string; message: string } | undefined {
+  const domainName = account.spec.domainRef.name;
+  if (!ctx.domains.get(domainName)) return { reason: 'DomainNotFound', message: `Domain ${domainName} does not exist: create it or fix spec.domainRef` };
+  const namespace = account.spec.namespace;
+  const holder = ctx.namespaces.get(namespace)?.metadata.labels?.[LABEL_ACCOUNT];
+  if (holder !== undefined && holder !== account.metadata.name) {
+    return { reason: 'NamespaceTaken', message: `namespace ${namespace} belongs to Account ${holder}: give this account another spec.namespace` };
+  }
+  return undefined;
 }
 
 export function registerAccountController(manager: Manager, ctx: TenancyContext): void {
-  const accounts: ResourceClient<AccountObject> = ctx.client.resource<AccountObject>(resourceTypeOf(Account));
   const namespaces = ctx.client.resource(NAMESPACES);
   const roleBindings = ctx.client.resource(ROLE_BINDINGS);
   const clusterBindings = ctx.client.resource(CLUSTER_ROLE_BINDINGS);
@@ -85,89 +86,77 @@ export function registerAccountController(manager: Manager, ctx: TenancyContext)
 
   const domainOfAccount = (name: string) => ctx.accounts.get(name)?.spec.domainRef.name;
 
-  manager.addController<AccountObject>({
+  // Owner references take the namespace, roles and bindings with a deleted account: no finalizer.
+  registerKindReconciler<AccountObject>(manager, ctx, {
     name: 'account',
-    for: ctx.accounts,
+    kind: Account,
+    informer: ctx.accounts,
+    ownership: { fields: ['userCount'], conditions: ['Ready'] },
     watches: [
-      watchOf(ctx.users, (u) => [{ name: u.spec.accountRef.name }, ...domainAdminsOver(ctx, domainOfAccount(u.spec.accountRef.name) ?? '')]),
-      watchOf(ctx.accounts, (a) => domainAdminsOver(ctx, a.spec.domainRef.name)),
-      watchOf(ctx.domains, (d) => [...ctx.accounts.byIndex(TENANCY_INDEX.domain, d.metadata.name ?? '').map((a) => ({ name: a.metadata.name ?? '' })), ...domainAdminsOver(ctx, d.metadata.name ?? '')]),
-      watchOf(ctx.namespaces, (ns) => (ns.metadata.labels?.[LABEL_ACCOUNT] ? [{ name: ns.metadata.labels[LABEL_ACCOUNT] }] : [])),
+      watchNames(ctx.users, (u) => [u.spec.accountRef.name, ...domainAdminsOver(ctx, domainOfAccount(u.spec.accountRef.name) ?? '')]),
+      watchNames(ctx.accounts, (a) => domainAdminsOver(ctx, a.spec.domainRef.name)),
+      watchNames(ctx.domains, (d) => [...ctx.accounts.byIndex(TENANCY_INDEX.domain, d.metadata.name ?? '').map((a) => a.metadata.name), ...domainAdminsOver(ctx, d.metadata.name ?? '')]),
+      watchNames(ctx.namespaces, (ns) => [ns.metadata.labels?.[LABEL_ACCOUNT]]),
     ],
-    reconcile: async (rctx, request) => {
-      const account = ctx.accounts.get(request);
-      if (!account || isBeingDeleted(account)) return; // owner references take the namespace, roles and bindings with it
+    apply: async (account, rctx) => {
+      await ctx.ensureClusterRoles();
+      if (accountProblem(ctx, account)) return;
       const name = account.metadata.name ?? '';
-      const state = account.spec.state ?? 'enabled';
-      const userCount = ctx.users.byIndex(TENANCY_INDEX.account, name).length;
-      try {
-        await ctx.ensureClusterRoles();
-        const domainName = account.spec.domainRef.name;
-        const domain = ctx.domains.get(domainName);
-        if (!domain) {
-          await commitTenancyStatus(accounts, account, state, { userCount }, { ok: false, reason: 'DomainNotFound', message: `Domain ${domainName} does not exist: create it or fix spec.domainRef` }, rctx.signal);
-          return;
-        }
-        const namespace = account.spec.namespace;
-        const existing = ctx.namespaces.get(namespace);
-        const holder = existing?.metadata.labels?.[LABEL_ACCOUNT];
-        if (holder !== undefined && holder !== name) {
-          await commitTenancyStatus(accounts, account, state, { userCount }, { ok: false, reason: 'NamespaceTaken', message: `namespace ${namespace} belongs to Account ${holder}: give this account another spec.namespace` }, rctx.signal);
-          return;
-        }
-        const owner = ownerReference(account, { controller: true });
-        const labels = { [LABEL_ACCOUNT]: name, [LABEL_DOMAIN]: domainName };
-        await namespaces.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { ...MANAGED_LABELS, ...labels }, ownerReferences: [owner] } }, { ...apply, signal: rctx.signal });
-        const group = groupSubject(accountGroup(name));
-        await roleBindings.apply(binding('RoleBinding', TENANT_BINDING, namespace, TENANT_ROLE, [group], labels, owner), { ...apply, signal: rctx.signal });
+      const domainName = account.spec.domainRef.name;
+      const namespace = account.spec.namespace;
+      const owner = ownerReference(account, { controller: true });
+      const labels = { [LABEL_ACCOUNT]: name, [LABEL_DOMAIN]: domainName };
+      await namespaces.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { ...MANAGED_LABELS, ...labels }, ownerReferences: [owner] } }, { ...apply, signal: rctx.signal });
+      const group = groupSubject(accountGroup(name));
+      await roleBindings.apply(binding('RoleBinding', TENANT_BINDING, namespace, TENANT_ROLE, [group], labels, owner), { ...apply, signal: rctx.signal });
 
-        const type = accountTypeOf(account);
-        if (type === 'Admin') {
-          await clusterBindings.apply(binding('ClusterRoleBinding', adminBindingName(name), undefined, ADMIN_ROLE, [group], labels, owner), { ...apply, signal: rctx.signal });
-        } else {
-          await clusterBindings.delete({ name: adminBindingName(name) }, { signal: rctx.signal }).catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-        }
+      const type = accountTypeOf(account);
+      if (type === 'Admin') {
+        await clusterBindings.apply(binding('ClusterRoleBinding', adminBindingName(name), undefined, ADMIN_ROLE, [group], labels, owner), { ...apply, signal: rctx.signal });
+      } else {
+        await clusterBindings.delete({ name: adminBindingName(name) }, { signal: rctx.signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      }
 
-        const role: ClusterRoleObject = {
-          apiVersion: 'rbac.authorization.k8s.io/v1',
-          kind: 'ClusterRole',
-          metadata: { name: accountRoleName(name), labels: { ...MANAGED_LABELS, ...labels }, ownerReferences: [owner] },
-          rules: selfRules(selfScope(ctx, account)),
-        };
-        await clusterRoles.apply(role, { ...apply, signal: rctx.signal });
-        await clusterBindings.apply(binding('ClusterRoleBinding', accountRoleName(name), undefined, accountRoleName(name), [group], labels, owner), { ...apply, signal: rctx.signal });
+      const role: ClusterRoleObject = {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: accountRoleName(name), labels: { ...MANAGED_LABELS, ...labels }, ownerReferences: [owner] },
+        rules: selfRules(selfScope(ctx, account)),
+      };
+      await clusterRoles.apply(role, { ...apply, signal: rctx.signal });
+      await clusterBindings.apply(binding('ClusterRoleBinding', accountRoleName(name), undefined, accountRoleName(name), [group], labels, owner), { ...apply, signal: rctx.signal });
 
-        // A domain admin's reach into the namespaces of its subtree; grants no longer wanted are removed.
-        const wanted = new Set(
-          type === 'DomainAdmin'
-            ? subtree(ctx, domainName)
-                .flatMap((d) => ctx.accounts.byIndex(TENANCY_INDEX.domain, d))
-                .filter((a) => a.metadata.name !== name && !isBeingDeleted(a))
-                .map((a) => a.spec.namespace)
-            : [],
-        );
-        for (const target of wanted) {
-          if (!ctx.namespaces.get(target)) continue; // its own account's reconcile creates it; the namespace watch brings us back
-          await roleBindings.apply(binding('RoleBinding', domainAdminBindingName(name), target, TENANT_ROLE, [group], { ...labels, [LABEL_GRANTED_TO]: name }, owner), { ...apply, signal: rctx.signal });
-        }
-        for (const stale of ctx.roleBindings.byIndex(TENANCY_INDEX.grantedTo, name)) {
-          const ns = stale.metadata.namespace ?? '';
-          if (wanted.has(ns)) continue;
-          await roleBindings.delete({ namespace: ns, name: stale.metadata.name ?? '' }, { signal: rctx.signal }).catch((err: unknown) => {
-            if (!isNotFound(err)) throw err;
-          });
-        }
-        await commitTenancyStatus(accounts, account, state, { userCount }, { ok: true, reason: 'NamespaceBound', message: `namespace ${namespace}; group ${accountGroup(name)}` }, rctx.signal);
-        const event = stateEvent('ACCOUNT', account.status?.state, state);
-        if (event) manager.events.event(account, event);
-      } catch (err) {
-        if (isNotFound(err)) return;
-        if (isConflict(err)) return { requeue: true };
-        await commitTenancyFailure(accounts, account, err, rctx.signal).catch(() => undefined);
-        throw err;
+      // A domain admin's reach into the namespaces of its subtree; grants no longer wanted are removed.
+      const wanted = new Set(
+        type === 'DomainAdmin'
+          ? subtree(ctx, domainName)
+              .flatMap((d) => ctx.accounts.byIndex(TENANCY_INDEX.domain, d))
+              .filter((a) => a.metadata.name !== name && !isBeingDeleted(a))
+              .map((a) => a.spec.namespace)
+          : [],
+      );
+      for (const target of wanted) {
+        if (!ctx.namespaces.get(target)) continue; // its own account's reconcile creates it; the namespace watch brings us back
+        await roleBindings.apply(binding('RoleBinding', domainAdminBindingName(name), target, TENANT_ROLE, [group], { ...labels, [LABEL_GRANTED_TO]: name }, owner), { ...apply, signal: rctx.signal });
+      }
+      for (const stale of ctx.roleBindings.byIndex(TENANCY_INDEX.grantedTo, name)) {
+        const ns = stale.metadata.namespace ?? '';
+        if (wanted.has(ns)) continue;
+        await roleBindings.delete({ namespace: ns, name: stale.metadata.name ?? '' }, { signal: rctx.signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
       }
     },
+    observe: (account) => {
+      const name = account.metadata.name ?? '';
+      const state = account.spec.state ?? 'enabled';
+      const fields = { userCount: ctx.users.byIndex(TENANCY_INDEX.account, name).length };
+      const problem = accountProblem(ctx, account);
+      if (problem) return { state, fields, conditions: [{ type: 'Ready', status: 'False', ...problem }] };
+      return { state, fields, conditions: [{ type: 'Ready', status: 'True', reason: 'NamespaceBound', message: `namespace ${account.spec.namespace}; group ${accountGroup(name)}` }] };
+    },
+    stateEvents: stateEvents('ACCOUNT'),
   });
 }

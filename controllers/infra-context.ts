@@ -180,7 +180,7 @@ export function createInfraContext(manager: Manager): InfraContext {
   };
 }
 
-export function clientFor<T extends KubeObject>(ctx: InfraContext, kind: KindInfo): ResourceClient<T> {
+export function clientFor<T extends KubeObject>(ctx: { client: KubeClient }, kind: KindInfo): ResourceClient<T> {
   return ctx.client.resource<T>(resourceTypeOf(kind));
 }
 

@@ -7,13 +7,20 @@
 import type { KindInfo } from '../crds/index.ts';
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import type { ControllerOptions, ReconcileContext, ReconcileResult, Request, WatchSource } from '../lib/controller.ts';
-import type { EventInput } from '../lib/events.ts';
+import type { EventInput, EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
-import { isConflict, isNotFound, type KubeObject } from '../lib/kube-client.ts';
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { addFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../lib/ownership.ts';
 import { commitFailure, commitStatus, type DesiredStatus } from '../lib/status.ts';
-import { clientFor, ensureLabels, listNames, operatorStatus, type InfraContext, type StatusOwnership } from './infra-context.ts';
+import { clientFor, ensureLabels, listNames, operatorStatus, type StatusOwnership } from './infra-context.ts';
+
+/** What the kind reconciler needs of a group of controllers' shared context (infra, tenancy). */
+export interface ReconcilerContext {
+  client: KubeClient;
+  events: EventRecorder;
+  now(): Date;
+}
 
 export interface Outcome extends DesiredStatus {
   /** Events beyond the state change (which `stateEvents` covers). */
@@ -36,6 +43,19 @@ export interface KindReconciler<T extends WithStatus> {
   finalizer?: string;
   /** What still depends on the object, as "Kind name" phrases. */
   remaining?: (obj: T) => string[];
+  /**
+   * Of what remains, what blocks the deletion (DeletionBlocked, on which an async delete
+   * fails at once); by default all of it. A kind whose dependents may be deleted along with
+   * it names only those that are not going, read from the apiserver: a cache a moment behind
+   * would still show one deleted just before.
+   */
+  blocking?: (obj: T, signal: AbortSignal) => Promise<string[]>;
+  /**
+   * What the kind keeps true besides its status (a namespace, RBAC bindings), done after the
+   * finalizer and labels and before `observe`. It does nothing while a precondition is
+   * missing; `observe` then says so in the status.
+   */
+  apply?: (obj: T, rctx: ReconcileContext) => Promise<void>;
   observe: (obj: T) => Outcome;
   /** Events for a change of status.state (from undefined on first sight). */
   stateEvents?: (from: string | undefined, to: string, obj: T) => EventInput[];
@@ -58,14 +78,17 @@ export function watchNames<S extends KubeObject>(informer: Informer<S>, names: (
   };
 }
 
-function blockedOutcome(outcome: Outcome, remaining: string[]): Outcome {
-  const message = `deletion waits for ${remaining.length} dependent object(s) to be deleted first: ${listNames(remaining, 10)}`;
-  const conditions: ConditionUpdate[] = outcome.conditions.map((c) => (c.type === 'Ready' ? { type: 'Ready', status: 'False', reason: 'Deleting', message } : c));
-  conditions.push({ type: DELETION_BLOCKED, status: 'True', reason: 'DependentsRemain', message });
+function waitsFor(dependents: string[]): string {
+  return `deletion waits for ${dependents.length} dependent object(s) to be deleted first: ${listNames(dependents, 10)}`;
+}
+
+function deletingOutcome(outcome: Outcome, remaining: string[], blocking: string[]): Outcome {
+  const conditions: ConditionUpdate[] = outcome.conditions.map((c) => (c.type === 'Ready' ? { type: 'Ready', status: 'False', reason: 'Deleting', message: waitsFor(remaining) } : c));
+  if (blocking.length > 0) conditions.push({ type: DELETION_BLOCKED, status: 'True', reason: 'DependentsRemain', message: waitsFor(blocking) });
   return { ...outcome, conditions, events: [] };
 }
 
-export function registerKindReconciler<T extends WithStatus>(manager: Manager, ctx: InfraContext, spec: KindReconciler<T>): void {
+export function registerKindReconciler<T extends WithStatus>(manager: Manager, ctx: ReconcilerContext, spec: KindReconciler<T>): void {
   const client = clientFor<T>(ctx, spec.kind);
   const writer = operatorStatus(spec.finalizer ? { ...spec.ownership, conditions: [...spec.ownership.conditions, DELETION_BLOCKED] } : spec.ownership);
 
@@ -82,14 +105,16 @@ export function registerKindReconciler<T extends WithStatus>(manager: Manager, c
           rctx.log.info('dependents gone; deletion proceeds');
           return;
         }
-        const outcome = blockedOutcome(spec.observe(obj), remaining);
+        const blocking = spec.blocking ? await spec.blocking(obj, rctx.signal) : remaining;
+        const outcome = deletingOutcome(spec.observe(obj), remaining, blocking);
         const wasBlocked = obj.status?.conditions?.some((c) => c.type === DELETION_BLOCKED && c.status === 'True') ?? false;
         await commitStatus(client, obj, writer, outcome, rctx.signal, ctx.now());
-        if (!wasBlocked) ctx.events.event(obj, { type: 'Warning', reason: 'DeletionBlocked', note: outcome.conditions.find((c) => c.type === DELETION_BLOCKED)?.message });
+        if (!wasBlocked && blocking.length > 0) ctx.events.event(obj, { type: 'Warning', reason: 'DeletionBlocked', note: outcome.conditions.find((c) => c.type === DELETION_BLOCKED)?.message });
         return;
       }
       if (spec.finalizer) obj = await addFinalizer(client, obj, spec.finalizer, rctx.signal);
       if (spec.labels) await ensureLabels(client, obj, spec.labels(obj), rctx.signal);
+      if (spec.apply) await spec.apply(obj, rctx);
       const outcome = spec.observe(obj);
       const from = obj.status?.state;
       const wrote = await commitStatus(client, obj, writer, outcome, rctx.signal, ctx.now());

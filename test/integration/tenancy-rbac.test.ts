@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountRoleName, TENANT_BINDING } from '../../controllers/account.ts';
 import { ADMIN_ROLE, CATALOG_ROLE, TENANT_ROLE } from '../../controllers/rbac.ts';
+import { registerAsyncJobController } from '../../controllers/async-job.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
-import { Account, Domain, SSHKeyPair, User, Zone } from '../../crds/index.ts';
+import { Account, AsyncJob, Domain, SSHKeyPair, User, Zone, type AsyncJobObject } from '../../crds/index.ts';
 import { accountGroup, callerIdentity, LABEL_ACCOUNT, LABEL_DOMAIN } from '../../lib/identity.ts';
 import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
@@ -68,6 +69,7 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
     admin = createKubeClient(kc);
     manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-rbac' }) });
     registerTenancyControllers(manager);
+    registerAsyncJobController(manager);
     await manager.start();
     domains = admin.resource<Obj>(resourceTypeOf(Domain));
     accounts = admin.resource<Obj>(resourceTypeOf(Account));
@@ -206,6 +208,36 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
     await domains.delete({ name: leaf });
     const held = await waitFor(`Domain ${leaf} held`, () => domains.get({ name: leaf }), (d) => d.status?.state === 'Inactive');
     expect(held.status?.conditions?.find((c) => c.type === 'Ready')?.message).to.contain(`Account ${acct}`);
+    await accounts.delete({ name: acct });
+    await waitFor(`Domain ${leaf} gone`, async () => ((await domains.get({ name: leaf }).then(() => false, () => true)) ? { metadata: {} } : undefined), () => true);
+  });
+
+  it('fails the async delete of a domain that still has children at once, naming them, instead of at the job timeout', async () => {
+    const leaf = uniqueName('blocked');
+    const acct = uniqueName('blocked-acct');
+    const domain = await domains.create({ metadata: { name: leaf }, spec: { parentRef: { name: names.other } } });
+    await accounts.create({ metadata: { name: acct }, spec: { domainRef: { name: leaf }, namespace: `cs-${acct}` } });
+    await waitFor(`Account ${acct} Ready`, () => accounts.get({ name: acct }), ready);
+    await domains.delete({ name: leaf });
+    // The job deleteDomain records (cloudstack-api/commands/job-support.ts): success is the domain gone.
+    const jobs = admin.resource<AsyncJobObject>(resourceTypeOf(AsyncJob));
+    const job = await jobs.create({
+      apiVersion: AsyncJob.apiVersion,
+      kind: AsyncJob.kind,
+      metadata: { name: uniqueName('job'), namespace: ns.root },
+      spec: {
+        command: 'deleteDomain',
+        userRef: { name: `${names.root}-u` },
+        targetRef: { apiVersion: Domain.apiVersion, kind: Domain.kind, name: leaf, uid: domain.metadata.uid },
+        expectedCondition: { type: 'Synced', deleted: true },
+      },
+    });
+    const failed = await waitFor(`AsyncJob ${job.metadata.name} failed`, () => jobs.get({ namespace: ns.root, name: job.metadata.name ?? '' }), (j) => j.status?.state !== undefined && j.status.state !== 'IN_PROGRESS');
+    expect(failed.status).to.deep.include({ state: 'FAILED', jobStatus: 2, resultCode: 536 });
+    expect((failed.status?.result as { errortext?: string } | undefined)?.errortext).to.contain(`Account ${acct}`);
+    const held = await domains.get({ name: leaf });
+    expect(held.status?.conditions?.find((c) => c.type === 'DeletionBlocked')).to.deep.include({ status: 'True' });
+    expect(held.status?.state).to.equal('Inactive');
     await accounts.delete({ name: acct });
     await waitFor(`Domain ${leaf} gone`, async () => ((await domains.get({ name: leaf }).then(() => false, () => true)) ? { metadata: {} } : undefined), () => true);
   });
