@@ -6,6 +6,7 @@
  */
 import { CAPACITY_TYPES } from '../crds/index.ts';
 import { ipToInt } from '../lib/ipv4.ts';
+import type { VmUsage } from '../lib/usage.ts';
 
 export type CapacityType = (typeof CAPACITY_TYPES)[number];
 
@@ -39,14 +40,6 @@ export interface Overcommit {
   memory: number;
 }
 
-/** What one VM placed on a host takes. */
-export interface VmDemand {
-  cores: number;
-  cpuMhz: number;
-  memoryBytes: number;
-  /** Running VMs count as used; every placed VM counts as allocated. */
-  running: boolean;
-}
 
 export interface PoolFacts {
   /** Host-scoped (local) pools count as LOCAL_STORAGE, the others as STORAGE and STORAGE_ALLOCATED. */
@@ -62,10 +55,11 @@ function sum(values: number[]): number {
 }
 
 /**
- * A host's CPU, cores and memory. `facts` is undefined when the host's capacity does not count
- * (no report yet, Down, in maintenance): its VMs still count as allocated and used.
+ * A host's CPU, cores and memory from the VMs that hold it (lib/usage.ts): each counts as
+ * allocated, the running ones also as used. `facts` is undefined when the host's capacity does
+ * not count (no report yet, Down, in maintenance): its VMs still count as allocated and used.
  */
-export function hostRollup(facts: HostFacts | undefined, overcommit: Overcommit, vms: readonly VmDemand[]): Rollup {
+export function hostRollup(facts: HostFacts | undefined, overcommit: Overcommit, vms: readonly Omit<VmUsage, 'holdsUntil'>[]): Rollup {
   const running = vms.filter((vm) => vm.running);
   return new Map<CapacityType, Tally>([
     ['CPU', { total: facts ? Math.floor(facts.cpuNumber * facts.cpuSpeed * overcommit.cpu) : 0, allocated: sum(vms.map((v) => v.cpuMhz)), used: sum(running.map((v) => v.cpuMhz)) }],

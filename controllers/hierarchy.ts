@@ -4,14 +4,14 @@
  * Parents compute from the caches directly rather than from their children's status, so a
  * rollup never waits for a chain of status writes.
  */
-import { countRollup, hostRollup, poolRollup, rangeSize, ipInRange, sumRollups, type HostFacts, type PoolFacts, type Rollup, type VmDemand } from './capacity.ts';
+import { countRollup, hostRollup, poolRollup, rangeSize, ipInRange, sumRollups, type HostFacts, type PoolFacts, type Rollup } from './capacity.ts';
 import type { ClusterObject, HostObject, PodObject, PrimaryStorageObject, VirtualMachineObject, ZoneObject } from '../crds/index.ts';
 import {
   INDEX,
   type InfraContext,
 } from './infra-context.ts';
 import { clusterOvercommit, poolOverprovision } from '../lib/settings.ts';
-import { parseBytes } from './quantity.ts';
+import { holdsAt, vmUsage, type VmUsage } from '../lib/usage.ts';
 
 export interface Ancestry {
   zone?: string;
@@ -52,9 +52,8 @@ export function hostsOfZone(ctx: InfraContext, zoneName: string): HostObject[] {
 }
 
 const GONE_VM_STATES = new Set(['Destroyed', 'Expunging']);
-const RUNNING_VM_STATES = new Set(['Starting', 'Running', 'Stopping', 'Migrating']);
 
-/** A VM holds its host's capacity from placement until it is destroyed. */
+/** A VM stays on its host from placement until it is destroyed: the host cannot go away under it. */
 export function isPlaced(vm: VirtualMachineObject): boolean {
   return vm.status?.placement?.host !== undefined && !GONE_VM_STATES.has(vm.status.state ?? '');
 }
@@ -67,13 +66,15 @@ export function vmKey(vm: VirtualMachineObject): string {
   return `${vm.metadata.namespace ?? ''}/${vm.metadata.name ?? ''}`;
 }
 
-/** Cores, MHz and memory of a VM: its own values for a customized offering, else the offering's. */
-export function vmDemand(ctx: InfraContext, vm: VirtualMachineObject): VmDemand {
-  const offering = ctx.informers.serviceOfferings.get(vm.spec.serviceOfferingRef.name)?.spec;
-  const cores = vm.spec.cpuNumber ?? offering?.cpuNumber ?? 0;
-  const speed = vm.spec.cpuSpeed ?? offering?.cpuSpeed ?? 0;
-  const memory = vm.spec.memory ?? offering?.memory;
-  return { cores, cpuMhz: cores * speed, memoryBytes: memory === undefined ? 0 : parseBytes(memory), running: RUNNING_VM_STATES.has(vm.status?.state ?? '') };
+/** What the VM takes from its host now, by lib/usage.ts (the planner counts the same way), or undefined when it holds nothing. */
+export function vmHolding(ctx: InfraContext, vm: VirtualMachineObject): VmUsage | undefined {
+  const usage = vmUsage(vm, ctx.informers.serviceOfferings.get(vm.spec.serviceOfferingRef.name)?.spec, ctx.settings());
+  return usage && holdsAt(usage, ctx.now().getTime()) ? usage : undefined;
+}
+
+/** What the VMs holding the host take: running ones, and stopped ones within capacity.skipcounting.hours. */
+export function holdingsOfHost(ctx: InfraContext, hostName: string): VmUsage[] {
+  return ctx.informers.vms.byIndex(INDEX.host, hostName).flatMap((vm) => vmHolding(ctx, vm) ?? []);
 }
 
 const MAINTENANCE = new Set(['Maintenance', 'ErrorInMaintenance']);
@@ -100,7 +101,7 @@ export function poolFacts(ctx: InfraContext, pool: PrimaryStorageObject): PoolFa
 }
 
 function hostRollupOf(ctx: InfraContext, host: HostObject, cluster: ClusterObject | undefined): Rollup {
-  return hostRollup(hostFacts(host), clusterOvercommit(cluster, ctx.settings()), vmsOnHost(ctx, host.metadata.name ?? '').map((vm) => vmDemand(ctx, vm)));
+  return hostRollup(hostFacts(host), clusterOvercommit(cluster, ctx.settings()), holdingsOfHost(ctx, host.metadata.name ?? ''));
 }
 
 /** Pools whose capacity belongs to the cluster: cluster-scoped ones and its hosts' local ones. */

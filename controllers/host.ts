@@ -11,7 +11,7 @@ import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
 import { AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../lib/agent-contract.ts';
 import { ALLOCATABLE, allocatableCondition } from './allocation.ts';
-import { hostAncestry, vmDemand, vmKey, vmsOnHost } from './hierarchy.ts';
+import { holdingsOfHost, hostAncestry, vmKey, vmsOnHost } from './hierarchy.ts';
 import { hostConnection, inMaintenance, nextResourceState, type ConnectionState, type ResourceState } from './host-state.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, watchNames } from './reconciler.ts';
@@ -103,7 +103,8 @@ export function registerHostController(manager: Manager, ctx: InfraContext): voi
         connection: connection.state,
         vms: vms.map(vmKey),
       });
-      const demands = vms.map((vm) => vmDemand(ctx, vm));
+      const holdings = holdingsOfHost(ctx, name);
+      const nextRelease = Math.min(...holdings.map((u) => u.holdsUntil)) - now.getTime();
 
       const renewed = lease?.spec?.renewTime ? new Date(lease.spec.renewTime) : undefined;
       const previous = host.status?.lastHeartbeat ? new Date(host.status.lastHeartbeat) : undefined;
@@ -141,8 +142,8 @@ export function registerHostController(manager: Manager, ctx: InfraContext): voi
         fields: {
           resourceState: resource.state,
           allocated: {
-            cpuMhz: demands.reduce((n, d) => n + d.cpuMhz, 0),
-            memoryBytes: demands.reduce((n, d) => n + d.memoryBytes, 0),
+            cpuMhz: holdings.reduce((n, d) => n + d.cpuMhz, 0),
+            memoryBytes: holdings.reduce((n, d) => n + d.memoryBytes, 0),
             vmCount: vms.length,
           },
           lastHeartbeat: lastHeartbeat?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -150,7 +151,8 @@ export function registerHostController(manager: Manager, ctx: InfraContext): voi
         },
         conditions: [ready, allocatableCondition(blockers)],
         events: resourceStateEvents(host.status?.resourceState, resource.state, resource.message),
-        requeueAfterMs: connection.recheckAfterMs,
+        // A stopped VM's hold lapses by time alone (capacity.skipcounting.hours): recount then.
+        requeueAfterMs: Number.isFinite(nextRelease) ? Math.min(connection.recheckAfterMs ?? Infinity, nextRelease + 1) : connection.recheckAfterMs,
       };
     },
     stateEvents: (from, to) => connectionEvents(from, to),

@@ -14,7 +14,7 @@ import { thresholdBreaches, type CapacityType, type Tally } from './capacity.ts'
 import { poolOverprovision } from '../lib/settings.ts';
 import { clusterAncestry, hostsOfCluster, hostsOfZone, vmKey } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, listNames, type InfraContext } from './infra-context.ts';
-import { parseBytes } from './quantity.ts';
+import { volumeBytes } from '../lib/usage.ts';
 import { everyObject, registerKindReconciler, watchNames } from './reconciler.ts';
 
 const MOUNTED = 'Mounted';
@@ -82,7 +82,7 @@ export function registerPrimaryStorageController(manager: Manager, ctx: InfraCon
       const capacityBytes = pool.spec.capacityBytes ?? Math.max(0, ...mountedReports.map((m) => m.capacityBytes ?? 0));
       const usedBytes = Math.max(0, ...mountedReports.map((m) => m.usedBytes ?? 0));
       const volumes = i.volumes.byIndex(INDEX.pool, name);
-      const allocatedBytes = volumes.reduce((n, v) => n + (v.status?.sizeBytes ?? (v.spec.size === undefined ? 0 : parseBytes(v.spec.size))), 0);
+      const allocatedBytes = volumes.reduce((n, v) => n + volumeBytes(v, v.spec.diskOfferingRef ? i.diskOfferings.get(v.spec.diskOfferingRef.name)?.spec : undefined), 0);
 
       const describe = (h: HostObject) => {
         const report = reports.get(h.metadata.name ?? '');

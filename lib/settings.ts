@@ -41,6 +41,12 @@ export const SETTINGS = {
     description: 'How the planner orders candidate clusters and hosts.',
     check: { type: 'string', values: ['random', 'firstfit', 'userdispersing', 'userconcentratedpod_random', 'userconcentratedpod_firstfit', 'firstfitleastconsumed'] },
   },
+  'capacity.skipcounting.hours': {
+    defaultValue: '3600',
+    category: 'Advanced',
+    description: 'Seconds (despite the name, as in CloudStack) a stopped VM keeps holding its host\'s CPU and memory, so that it can start there again.',
+    check: { type: 'integer', min: 0 },
+  },
   'host.capacityType.to.order.clusters': {
     defaultValue: 'CPU',
     category: 'Advanced',

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { capacityStatus, countRollup, hostRollup, ipInRange, percentOf, poolRollup, rangeSize, sumRollups, thresholdBreaches, type VmDemand } from '../../controllers/capacity.ts';
-import { parseBytes, parseQuantity } from '../../controllers/quantity.ts';
+import { capacityStatus, countRollup, hostRollup, ipInRange, percentOf, poolRollup, rangeSize, sumRollups, thresholdBreaches } from '../../controllers/capacity.ts';
+import { parseBytes, parseQuantity } from '../../lib/quantity.ts';
 
 const GiB = 2 ** 30;
 
 describe('infra: capacity arithmetic (listCapacity semantics)', () => {
-  const small: VmDemand = { cores: 1, cpuMhz: 1000, memoryBytes: GiB, running: true };
-  const medium: VmDemand = { cores: 2, cpuMhz: 4000, memoryBytes: 4 * GiB, running: false };
+  const small = { cores: 1, cpuMhz: 1000, memoryBytes: GiB, running: true };
+  const medium = { cores: 2, cpuMhz: 4000, memoryBytes: 4 * GiB, running: false };
 
   it('multiplies a host\'s reported capacity by the overcommit ratios and splits allocated from used', () => {
     const rollup = hostRollup({ cpuNumber: 8, cpuSpeed: 2000, memoryBytes: 16 * GiB }, { cpu: 2, memory: 1.5 }, [small, medium]);
