@@ -29,7 +29,7 @@ import { AsyncJob, Configuration, opsKinds } from './ops.ts';
 export { API_VERSION, CATEGORY } from './common.ts';
 export type { KindDefinition, KindInfo, ObjectMeta, ObjectOf, OwnerReference, PrinterColumn, Scope, SpecOf, StatusOf } from './kind.ts';
 export type { FieldError, ValidationResult } from './validate.ts';
-export { CAPACITY_TYPES, INFRA_GROUP } from './infra.ts';
+export { CAPACITY_TYPES, DEPLOYMENT_PLANNERS, INFRA_GROUP } from './infra.ts';
 export { COMPUTE_GROUP } from './compute.ts';
 export { NETWORK_GROUP } from './network.ts';
 export { IAM_GROUP } from './iam.ts';

@@ -661,6 +661,9 @@ export const IPRange = defineKind({
 
 // Offerings -------------------------------------------------------------------------------
 
+/** CloudStack's deployment planners: how clusters are ordered (the global setting vm.deployment.planner). */
+export const DEPLOYMENT_PLANNERS = ['FirstFitPlanner', 'UserDispersingPlanner', 'UserConcentratedPodPlanner'] as const;
+
 const OFFERING_SCOPE = {
   domainRefs: Type.Optional(RefList('Domain', 'Domains that may use the offering. Absent: public to every domain.', 32)),
   zoneRefs: Type.Optional(RefList('Zone', 'Zones where the offering is available. Absent: every zone.', 32)),
@@ -714,9 +717,7 @@ export const ServiceOffering = defineKind({
       storageType: Type.Optional(StorageType('offering')),
       provisioningType: Type.Optional(ProvisioningType()),
       networkRate: Type.Optional(Int({ description: 'Network rate limit in megabits per second. Absent: the global default.', minimum: 1 })),
-      deploymentPlanner: Type.Optional(
-        StringEnum(['FirstFitPlanner', 'UserDispersingPlanner', 'UserConcentratedPodPlanner'] as const, { description: 'Overrides the global deployment planner for these VMs.' }),
-      ),
+      deploymentPlanner: Type.Optional(StringEnum(DEPLOYMENT_PLANNERS, { description: 'Overrides the global setting vm.deployment.planner for these VMs.' })),
       ...DiskIoLimits(),
       ...OFFERING_SCOPE,
     },

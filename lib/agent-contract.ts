@@ -33,6 +33,13 @@
  *   spec.state Running wants a running domain; Stopped and Destroyed want it powered off (ACPI
  *   shutdown, destroyed after the shutdown timeout) and still defined. The agent undefines the
  *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent.
+ *   Capacity is the last guard against a double-booked host (two operator replicas during a
+ *   leader change, a stale cache): the agent starts a VM only if it fits beside the VMs that
+ *   hold the host by lib/usage.ts (vmUsage and holdsAt: running ones, and stopped ones within
+ *   capacity.skipcounting.hours), counting those placed before it (Scheduled condition's
+ *   lastTransitionTime, then uid) and those already running, against status.capacity ×
+ *   clusterOvercommit (lib/settings.ts). Otherwise Running is False with reason
+ *   InsufficientCapacity, and the operator places the VM again with that host avoided.
  *   The agent renders status.nics (macAddress, ipAddress, network) into the domain and into
  *   its DHCP entries; it waits (WaitingForNetwork) until every network of spec.networks has a
  *   NIC there and its Network has status.broadcastUri.

@@ -4,6 +4,7 @@
  * spec.settings wins when it is valid; an invalid one is reported and the default is used,
  * so one typo never stops the cloud.
  */
+import { DEPLOYMENT_PLANNERS } from '../crds/index.ts';
 
 type SettingType =
   | { type: 'number'; min?: number; max?: number }
@@ -40,6 +41,18 @@ export const SETTINGS = {
     category: 'Advanced',
     description: 'How the planner orders candidate clusters and hosts.',
     check: { type: 'string', values: ['random', 'firstfit', 'userdispersing', 'userconcentratedpod_random', 'userconcentratedpod_firstfit', 'firstfitleastconsumed'] },
+  },
+  'vm.deployment.planner': {
+    defaultValue: 'FirstFitPlanner',
+    category: 'Advanced',
+    description: 'How the planner orders clusters: by free capacity (FirstFitPlanner), fewest of the account\'s VMs first (UserDispersingPlanner), or pods holding the account\'s VMs first (UserConcentratedPodPlanner). A service offering\'s deploymentPlanner overrides it.',
+    check: { type: 'string', values: DEPLOYMENT_PLANNERS },
+  },
+  'vm.user.dispersion.weight': {
+    defaultValue: '1',
+    category: 'Advanced',
+    description: 'Weight (0-1) of the account\'s VM count against used capacity when UserDispersingPlanner orders clusters; 1 disperses only.',
+    check: ratio,
   },
   'capacity.skipcounting.hours': {
     defaultValue: '3600',
