@@ -1,0 +1,163 @@
+/**
+ * How the kube client's requests travel: one shared undici dispatcher for the kubeconfig's
+ * own credentials, a counting wrapper for rest_client_requests_total, node:http for
+ * impersonation (one Impersonate-Group line per group), and client-node's Watch with an
+ * idle timeout that outlasts the apiserver's bookmarks.
+ */
+import * as k8s from '@kubernetes/client-node';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Identity } from './identity.ts';
+import type { RequestObserver } from './kube-types.ts';
+
+/**
+ * Wraps the KubeConfig's authentication so that every request shares one undici
+ * dispatcher: client-node builds a new Agent (a new TLS connection) per request otherwise.
+ */
+export function sharedDispatcherAuth(kc: k8s.KubeConfig): k8s.SecurityAuthentication {
+  let dispatcher: ReturnType<k8s.RequestContext['getDispatcher']>;
+  return {
+    getName: () => 'kumulus-shared-dispatcher',
+    applySecurityAuthentication: async (context: k8s.RequestContext) => {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getDispatcher();
+      if (!fresh) return;
+      if (dispatcher) {
+        context.setDispatcher(dispatcher);
+        void fresh.close();
+      } else {
+        dispatcher = fresh;
+      }
+    },
+  };
+}
+
+export function countingHttp(observe: RequestObserver | undefined): k8s.HttpLibrary {
+  const inner = new k8s.IsomorphicFetchHttpLibrary();
+  if (!observe) return inner;
+  return {
+    send(request) {
+      const method = request.getHttpMethod().toString();
+      return new k8s.Observable(
+          inner
+            .send(request)
+            .toPromise()
+            .then(
+              (response) => {
+                observe(method, String(response.httpStatusCode));
+                return response;
+              },
+              (err: unknown) => {
+                observe(method, '<error>');
+                throw err;
+              },
+            ),
+      );
+    },
+  };
+}
+
+/**
+ * The transport of impersonating clients. The apiserver reads each group from its own
+ * Impersonate-Group header line, and fetch (undici) folds repeated headers into one
+ * comma-joined line, which would read as one group named "a, b"; node:http sends an array
+ * value as separate lines. The kubeconfig's credentials (client certificate, bearer token,
+ * exec plugin) are applied per request, as for the main client.
+ */
+export function impersonatingHttp(kc: k8s.KubeConfig, identity: Identity, pool: { http: http.Agent; https: https.Agent }, observe: RequestObserver | undefined): k8s.HttpLibrary {
+  return {
+    send(request) {
+      const method = request.getHttpMethod().toString();
+      const sent = (async () => {
+        const tls: https.RequestOptions = {};
+        await kc.applyToHTTPSOptions(tls);
+        const url = new URL(request.getUrl());
+        const secure = url.protocol === 'https:';
+        const headers: http.OutgoingHttpHeaders = { ...(tls.headers as http.OutgoingHttpHeaders | undefined), ...request.getHeaders() };
+        headers['Impersonate-User'] = identity.user;
+        if (identity.groups.length > 0) headers['Impersonate-Group'] = [...identity.groups];
+        const raw = request.getBody();
+        if (raw !== undefined && typeof raw !== 'string' && !(raw instanceof URLSearchParams)) {
+          throw new Error('an impersonating client sends JSON and form bodies only, not multipart');
+        }
+        const body = raw === undefined ? undefined : Buffer.from(raw.toString(), 'utf8');
+        // node:http sends a DELETE body neither chunked nor with a length unless told its length.
+        if (body !== undefined) headers['Content-Length'] = body.length;
+        return new Promise<k8s.ResponseContext>((resolve, reject) => {
+          const req = (secure ? https : http).request(
+            url,
+            {
+              method,
+              headers,
+              agent: secure ? pool.https : pool.http,
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              pfx: tls.pfx,
+              passphrase: tls.passphrase,
+              servername: tls.servername,
+              rejectUnauthorized: tls.rejectUnauthorized,
+              auth: tls.auth,
+              signal: request.getSignal(),
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (chunk: Buffer) => chunks.push(chunk));
+              res.on('error', reject);
+              res.on('end', () => {
+                const data = Buffer.concat(chunks);
+                const responseHeaders: Record<string, string> = {};
+                for (const [name, value] of Object.entries(res.headers)) {
+                  if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+                }
+                resolve(new k8s.ResponseContext(res.statusCode ?? 0, responseHeaders, new k8s.SelfDecodingBody(Promise.resolve(data))));
+              });
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      })();
+      return new k8s.Observable(
+        sent.then(
+          (response) => {
+            observe?.(method, String(response.httpStatusCode));
+            return response;
+          },
+          (err: unknown) => {
+            observe?.(method, '<error>');
+            throw err;
+          },
+        ),
+      );
+    },
+  };
+}
+
+export const noAuthentication: k8s.SecurityAuthentication = {
+  getName: () => 'kumulus-impersonating',
+  applySecurityAuthentication: () => Promise.resolve(),
+};
+
+/**
+ * The apiserver sends a bookmark about once a minute on an idle watch; a longer silence means
+ * a dead connection, which the informer then resumes from its resourceVersion. client-node's
+ * 30 s default would cut idle watches.
+ */
+export const WATCH_IDLE_TIMEOUT_MS = 150_000;
+
+/**
+ * client-node's Watch with an idle timeout. Watch has no option for it: its private field
+ * requestTimeoutMs is read per watch. @kubernetes/client-node is pinned in package.json, and
+ * test/integration/kube-client-watch.test.ts fails if the field stops being honoured; this
+ * refuses to start if it is gone, rather than let watches be cut every 30 s.
+ */
+export function watchWithIdleTimeout(kc: k8s.KubeConfig, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): k8s.Watch {
+  const watcher = new k8s.Watch(kc);
+  const fields = watcher as unknown as { requestTimeoutMs?: unknown };
+  if (typeof fields.requestTimeoutMs !== 'number') {
+    throw new Error('@kubernetes/client-node Watch no longer has requestTimeoutMs: keep the version pinned in package.json, or give the watch its idle timeout another way');
+  }
+  fields.requestTimeoutMs = idleTimeoutMs;
+  return watcher;
+}
