@@ -93,9 +93,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(condition(running, 'Synced')?.status).to.equal('True');
     expect(running.status?.instanceName).to.equal(`kumulus-${vmUid}`);
     expect((running.status?.console as { port: number }).port).to.be.within(5900, 65535);
-    const nic = (running.status?.nics as { macAddress: string; bridge: string; ipAddress: string }[])[0];
+    const nic = (running.status?.nics as { macAddress: string; ipAddress: string }[])[0];
     expect(nic?.macAddress).to.equal(nicMac(vmUid, network.metadata.uid ?? ''));
-    expect(nic?.bridge).to.equal(bridgeName({ type: 'vxlan', vni }));
     expect(nic?.ipAddress).to.equal(`${subnet}.10`);
 
     const domain = await hypervisor.observe(vmUid);
@@ -104,6 +103,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     const xml = (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', `kumulus-${vmUid}`])).stdout;
     expect(xml).to.include(`<uuid>${vmUid}</uuid>`);
     expect(xml).to.match(/<domain type='kvm'/);
+    expect(xml, 'the NIC is plugged into the network\'s bridge').to.include(`<source bridge='${bridgeName({ type: 'vxlan', vni })}'/>`);
     const dataPath = join(world.poolDir, `${data.metadata.uid}.qcow2`);
     expect(xml.indexOf(diskPathOf(root)), 'the root disk is vda').to.be.below(xml.indexOf(dataPath));
     expect(xml).to.include(`<source file='${dataPath}'`);
