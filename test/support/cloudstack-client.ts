@@ -1,11 +1,14 @@
 import { createHmac } from 'node:crypto';
+import { catalogueEntry, replyProblems } from './response-fidelity.ts';
 
 /**
  * A CloudStack API client written from shared/cloudstack-api/PROTOCOL.md alone (it imports
  * nothing from cloudstack-api/), so tests that drive the server with it check the server
  * against the specification rather than against itself: §2 signing (v1, v3 with expires),
  * §3 sessions (login over POST, JSESSIONID and sessionkey as cookie and parameter), §4 JSON
- * envelopes, §5 job polling, §7 paging.
+ * envelopes, §5 job polling, §7 paging. Every JSON reply to a catalogued command is held to
+ * the catalogue's field types and the fidelity rules of response-fidelity.ts; a reply that
+ * breaks them throws, so every test that calls a command checks its response.
  */
 
 export interface CloudStackClientOptions {
@@ -19,6 +22,8 @@ export interface CloudStackClientOptions {
   readonly expiresInSeconds?: number;
   readonly method?: 'GET' | 'POST';
   readonly response?: 'json' | 'xml';
+  /** false: return replies unchecked (tests of the protocol's own failure paths). */
+  readonly fidelity?: boolean;
 }
 
 export interface RequestOptions {
@@ -88,6 +93,17 @@ export interface CloudStackClient {
 
 export function createCloudStackClient(options: CloudStackClientOptions): CloudStackClient {
   const cookies = new Map<string, string>();
+  /** The command that started each job this client saw submitted, for its jobresult's shape. */
+  const jobCommands = new Map<string, string>();
+
+  function checked(command: string, params: Readonly<Record<string, string>>, reply: CloudStackReply): CloudStackReply {
+    if (options.fidelity === false || reply.envelope === undefined || catalogueEntry(command) === undefined) return reply;
+    const jobid = reply.body['jobid'];
+    if (reply.status === 200 && typeof jobid === 'string' && command !== 'queryAsyncJobResult') jobCommands.set(jobid, command);
+    const problems = replyProblems(command, reply.status, reply.body, command === 'queryAsyncJobResult' ? jobCommands.get(params['jobid'] ?? '') : undefined);
+    if (problems.length > 0) throw new Error(`the ${command} reply breaks the specification:\n  ${problems.join('\n  ')}\n${reply.text.slice(0, 2000)}`);
+    return reply;
+  }
 
   function remember(headers: Headers): void {
     for (const line of headers.getSetCookie()) {
@@ -144,7 +160,7 @@ export function createCloudStackClient(options: CloudStackClientOptions): CloudS
         all['signature'] = requestOptions.signature ?? specSignature(all, options.secretKey);
       }
       Object.assign(all, requestOptions.afterSigning);
-      return send(all, requestOptions.method ?? options.method ?? 'GET', requestOptions.cookies);
+      return checked(command, params, await send(all, requestOptions.method ?? options.method ?? 'GET', requestOptions.cookies));
     },
     async login(username, password, domain) {
       const params: Record<string, string> = { command: 'login', username, password, response: 'json' };
