@@ -3,7 +3,8 @@
  * any API replica can answer `queryAsyncJobResult`, also after a restart. A job names its
  * target and what success looks like; it succeeds once the target's controller has observed
  * the generation the command wrote (the condition at that generation), fails when that
- * reconcile failed (Synced False), and succeeds for delete commands once the target is gone.
+ * reconcile failed (Synced False) or the planner found no host (Scheduled False, Unschedulable:
+ * 533), and succeeds for delete commands once the target is gone.
  * Completed jobs are kept for a day (CloudStack's job.expire.minutes), then deleted.
  */
 import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
@@ -17,6 +18,8 @@ import { commitStatus, type StatusWriter } from '../lib/status.ts';
 export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
 
 const TARGET_INDEX = 'ops.async-job.target';
+/** The Scheduled condition's reason when the planner finds no host for the target. */
+export const UNSCHEDULABLE = 'Unschedulable';
 const JOB_STATUS: StatusWriter = {
   fieldManager: 'kumulus-operator',
   fields: ['state', 'jobStatus', 'jobProcStatus', 'resultCode', 'resultType', 'result', 'created', 'completed'],
@@ -70,6 +73,11 @@ export function jobVerdict(job: AsyncJobObject, target: Target | undefined, ageM
   const observedAt = (c: { observedGeneration?: number }) => c.observedGeneration ?? target.status?.observedGeneration ?? 0;
   const wanted = conditions.find((c) => c.type === expected.type);
   if (wanted && observedAt(wanted) >= generation && wanted.status === (expected.status ?? 'True')) return SUCCEEDED;
+  // The planner found no host: CloudStack fails the job with 533 (InsufficientCapacityException).
+  const scheduled = conditions.find((c) => c.type === 'Scheduled');
+  if (expected.type !== 'Scheduled' && scheduled && observedAt(scheduled) >= generation && scheduled.status === 'False' && scheduled.reason === UNSCHEDULABLE) {
+    return failed(533, `Unable to create a deployment for ${ref.kind} ${ref.name}: ${scheduled.message}`);
+  }
   const synced = conditions.find((c) => c.type === 'Synced');
   if (synced && observedAt(synced) >= generation && synced.status === 'False') {
     return failed(530, `${ref.kind} ${ref.name}: ${synced.message || synced.reason}`);

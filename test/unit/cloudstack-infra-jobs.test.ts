@@ -25,7 +25,7 @@ function job(expected: AsyncJobObject['spec']['expectedCondition'], generation =
   };
 }
 
-function host(conditions: { type: string; status: string; observedGeneration?: number; message?: string }[], uid = UID): Target {
+function host(conditions: { type: string; status: string; observedGeneration?: number; message?: string; reason?: string }[], uid = UID): Target {
   return { metadata: { name: 'h1', uid }, status: { observedGeneration: 3, conditions: conditions.map((c) => ({ reason: 'R', message: c.message ?? '', ...c })) } };
 }
 
@@ -45,6 +45,12 @@ describe('AsyncJob verdicts', () => {
   it('fails with 530 and the reconcile error when Synced is False at that generation', () => {
     const verdict = jobVerdict(job({ type: 'Ready', status: 'True' }), host([{ type: 'Synced', status: 'False', observedGeneration: 3, message: 'the pool cannot be mounted' }]), 1000);
     expect(verdict).to.deep.equal({ done: true, code: 530, text: 'Host h1: the pool cannot be mounted' });
+  });
+
+  it('fails with 533 when the planner finds no host at that generation, and not for an older one', () => {
+    const unschedulable = (observedGeneration: number) => host([{ type: 'Scheduled', status: 'False', reason: 'Unschedulable', observedGeneration, message: 'no host in zone z1 has 4 free cores' }]);
+    expect(jobVerdict(job({ type: 'Ready', status: 'True' }), unschedulable(3), 1000)).to.deep.equal({ done: true, code: 533, text: 'Unable to create a deployment for Host h1: no host in zone z1 has 4 free cores' });
+    expect(jobVerdict(job({ type: 'Ready', status: 'True' }), unschedulable(2), 1000)).to.deep.equal({ done: false });
   });
 
   it('succeeds a delete once the target is gone, or replaced by another object of that name', () => {
