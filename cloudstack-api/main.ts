@@ -6,13 +6,15 @@ import { addressOption, type ConfigOf, logLevelOption, optionalStringOption, par
 import { Cluster, Zone, type ClusterObject, type ZoneObject } from '../crds/index.ts';
 import { LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { createInformerFactory } from '../lib/informer.ts';
-import { createKubeClient, resourceTypeOf } from '../lib/kube-client.ts';
+import { createKubeClient, type ResourceType, resourceTypeOf } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createApiApp } from './app.ts';
+import { computeCommands } from './commands/compute.ts';
 import { createCommandTable, type CommandContext } from './commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from './commands/discovery.ts';
 import { infrastructureCommands } from './commands/infrastructure.ts';
 import { tenancyCommands } from './commands/tenancy.ts';
+import type { Caller } from './protocol/auth.ts';
 import { createTenancy, type Tenancy } from './tenancy/index.ts';
 
 /**
@@ -73,10 +75,13 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
     const inZone = clusters.list().filter((c) => c.metadata.labels?.[LABEL_ZONE] === zone.metadata.name);
     return [...new Set(inZone.flatMap((c) => c.spec.hypervisor ?? []))].sort();
   };
+  const deps = { clientFor: (caller: Caller) => tenancy.clientFor(caller), mayList: (caller: Caller, type: ResourceType, ns?: string) => tenancy.mayList(caller, type, ns), informers };
+  const compute = computeCommands(deps);
   const commands = createCommandTable([
     ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors }),
     ...tenancyTable.commands,
-    ...infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers, jobResults: tenancyTable.jobResults }),
+    ...compute.commands,
+    ...infrastructureCommands({ ...deps, jobResults: new Map([...tenancyTable.jobResults, ...compute.jobResults]) }),
   ]);
   informers.start();
   await tenancy.directory.synced();

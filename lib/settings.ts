@@ -88,6 +88,8 @@ export const SETTINGS = {
   },
   'expunge.delay': { defaultValue: '86400', category: 'Advanced', description: 'Seconds a destroyed VM or deleted volume waits before it is expunged.', check: { type: 'integer', min: 0 } },
   'expunge.interval': { defaultValue: '86400', category: 'Advanced', description: 'Seconds between runs of the expunger.', check: { type: 'integer', min: 1 } },
+  'allow.user.view.destroyed.vm': { defaultValue: 'false', category: 'Advanced', description: 'Whether users see their Destroyed VMs in listVirtualMachines.', check: { type: 'string', values: ['true', 'false'] } },
+  'allow.user.expunge.recover.vm': { defaultValue: 'false', category: 'Advanced', description: 'Whether users may expunge and recover their destroyed VMs.', check: { type: 'string', values: ['true', 'false'] } },
   'default.page.size': { defaultValue: '500', category: 'Advanced', description: 'Most items one page of a list API returns.', check: { type: 'integer', min: 1 } },
   'guest.domain.suffix': { defaultValue: 'cloud.internal', category: 'Network', description: 'DNS suffix of guest networks that set none themselves.', check: { type: 'string' } },
   'max.account.user.vms': accountLimit('VMs', '20'),

@@ -26,6 +26,8 @@ export interface JobRequest {
   readonly kind: KindInfo;
   /** Success is the target being gone (delete commands). */
   readonly deleted?: boolean;
+  /** The condition whose status at the written generation means success; Synced True when absent. */
+  readonly condition?: { readonly type: string; readonly status: 'True' | 'False' };
   readonly subject?: string;
 }
 
@@ -56,7 +58,7 @@ export async function submitJob(jobs: ResourceClient<AsyncJobObject>, owner: Job
           ...(target.metadata.namespace ? { namespace: target.metadata.namespace } : {}),
           ...(target.metadata.uid ? { uid: target.metadata.uid } : {}),
         },
-        expectedCondition: request.deleted ? { type: 'Synced', deleted: true } : { type: 'Synced', status: 'True' },
+        expectedCondition: request.deleted ? { type: 'Synced', deleted: true } : (request.condition ?? { type: 'Synced', status: 'True' }),
       },
     })
     .catch((err: unknown) => failure(err, ctx, { label: ctx.command.toLowerCase() }));

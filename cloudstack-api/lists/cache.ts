@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   Account,
+  AffinityGroup,
   AsyncJob,
   Cluster,
   Configuration,
@@ -8,15 +9,21 @@ import {
   Domain,
   Host,
   IPRange,
+  Network,
   NetworkOffering,
   PhysicalNetwork,
   Pod,
   PrimaryStorage,
   SecondaryStorage,
   ServiceOffering,
+  SSHKeyPair,
+  Template,
   User,
+  VirtualMachine,
+  Volume,
   Zone,
   type AccountObject,
+  type AffinityGroupObject,
   type AsyncJobObject,
   type ClusterObject,
   type ConfigurationObject,
@@ -25,13 +32,18 @@ import {
   type HostObject,
   type IPRangeObject,
   type KindInfo,
+  type NetworkObject,
   type NetworkOfferingObject,
   type PhysicalNetworkObject,
   type PodObject,
   type PrimaryStorageObject,
   type SecondaryStorageObject,
   type ServiceOfferingObject,
+  type SSHKeyPairObject,
+  type TemplateObject,
   type UserObject,
+  type VirtualMachineObject,
+  type VolumeObject,
   type ZoneObject,
 } from '../../crds/index.ts';
 import type { Informer } from '../../lib/informer.ts';
@@ -112,6 +124,12 @@ export interface InfraCache {
   readonly accounts: Cached<AccountObject>;
   readonly users: Cached<UserObject>;
   readonly domains: Cached<DomainObject>;
+  readonly virtualMachines: Cached<VirtualMachineObject>;
+  readonly volumes: Cached<VolumeObject>;
+  readonly templates: Cached<TemplateObject>;
+  readonly sshKeyPairs: Cached<SSHKeyPairObject>;
+  readonly affinityGroups: Cached<AffinityGroupObject>;
+  readonly networks: Cached<NetworkObject>;
   readonly events: Informer<EventLive>;
   /** Resolves once every informer has its first list. */
   synced(): Promise<void>;
@@ -136,6 +154,13 @@ export function createInfraCache(source: InformerSource): InfraCache {
     accounts: cached<AccountObject>(source, Account, ACCOUNT_INDEXES),
     users: cached<UserObject>(source, User, USER_INDEXES),
     domains: cached<DomainObject>(source, Domain, DOMAIN_INDEXES),
+    virtualMachines: cached<VirtualMachineObject>(source, VirtualMachine, { [INDEX.zone]: zoneOf }),
+    // A namespaced reference (a VM's volumes, a VM's networks) files as `namespace/name`.
+    volumes: cached<VolumeObject>(source, Volume, { [INDEX.vm]: (o) => (o.spec.vmRef ? `${o.metadata.namespace ?? ''}/${o.spec.vmRef.name}` : undefined) }),
+    templates: cached<TemplateObject>(source, Template),
+    sshKeyPairs: cached<SSHKeyPairObject>(source, SSHKeyPair),
+    affinityGroups: cached<AffinityGroupObject>(source, AffinityGroup),
+    networks: cached<NetworkObject>(source, Network, { [INDEX.zone]: zoneOf }),
     events: source.informer<EventLive>(EVENTS),
   };
   const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];

@@ -28,6 +28,8 @@ export const INDEX = {
   account: 'cloudstack-api.account',
   username: 'cloudstack-api.username',
   apiKey: 'cloudstack-api.api-key',
+  /** Volumes by their VM, as `namespace/name`. */
+  vm: 'cloudstack-api.vm',
 } as const;
 
 /** What an index files an object under: one value, or none. */

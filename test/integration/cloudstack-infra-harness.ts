@@ -4,7 +4,9 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import winston from 'winston';
 import { createApiApp } from '../../cloudstack-api/app.ts';
+import { computeCommands } from '../../cloudstack-api/commands/compute.ts';
 import { createCommandTable } from '../../cloudstack-api/commands/define.ts';
+import type { Caller } from '../../cloudstack-api/protocol/auth.ts';
 import { infrastructureCommands } from '../../cloudstack-api/commands/infrastructure.ts';
 import { createTenancy } from '../../cloudstack-api/tenancy/index.ts';
 import { agentFieldManager, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
@@ -16,7 +18,7 @@ import { bootstrapAdmin, type AdminCredentials } from '../../lib/bootstrap-admin
 import { credentialsSecret, newApiKey } from '../../lib/credentials.ts';
 import { createInformerFactory, type InformerFactory } from '../../lib/informer.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
@@ -98,9 +100,9 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
   const startApi = async (): Promise<{ endpoint: string; stop(): Promise<void> }> => {
     const informers: InformerFactory = createInformerFactory(kube, quiet);
     const tenancy = createTenancy({ client: kube, informers, accessTtlMs: 1000 });
-    const commands = createCommandTable(
-      infrastructureCommands({ clientFor: (caller) => tenancy.clientFor(caller), mayList: (caller, type, ns) => tenancy.mayList(caller, type, ns), informers }),
-    );
+    const deps = { clientFor: (caller: Caller) => tenancy.clientFor(caller), mayList: (caller: Caller, type: ResourceType, ns?: string) => tenancy.mayList(caller, type, ns), informers };
+    const compute = computeCommands(deps);
+    const commands = createCommandTable([...compute.commands, ...infrastructureCommands({ ...deps, jobResults: compute.jobResults })]);
     informers.start();
     await waitUntil('the API caches to sync', () => Promise.resolve(informers.hasSynced() ? true : undefined));
     await tenancy.directory.synced();

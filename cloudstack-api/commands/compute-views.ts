@@ -1,0 +1,171 @@
+import type { AccountObject, NetworkObject, TemplateObject, VirtualMachineObject } from '../../crds/index.ts';
+import { derivedUuid } from '../lists/cache.ts';
+import { INDEX } from '../lists/indexes.ts';
+import type { Fields } from '../protocol/envelope.ts';
+import type { Infra } from './context.ts';
+import { apiDate } from './infra-views.ts';
+import { displayName } from './names.ts';
+import { quantityBytes } from './offerings.ts';
+
+/**
+ * Compute objects as CloudStack shows them (compute.md §1.2): owner fields from the namespace's
+ * Account, parents resolved through the caches, empty collections as [], details as strings,
+ * and the fields CloudStack leaves out in a state left out the same way.
+ */
+
+const MiB = 2 ** 20;
+
+/** The annotation keeping a VM's or volume's CloudStack `details` (a JSON object of strings), so both doors see them. */
+export const DETAILS_ANNOTATION = 'cloudstack.kumulus.io/details';
+
+/** The Account owning a namespace. */
+export function accountOfNamespace(infra: Infra, namespace: string | undefined): AccountObject | undefined {
+  return namespace === undefined ? undefined : infra.cache.accounts.byIndex(INDEX.namespace, namespace)[0];
+}
+
+/** account, accountid, domain, domainid, domainpath of whatever lives in an account's namespace. */
+export function ownerFields(infra: Infra, namespace: string | undefined): Fields {
+  const account = accountOfNamespace(infra, namespace);
+  const domain = account ? infra.cache.domains.byName(account.spec.domainRef.name) : undefined;
+  return {
+    account: account ? displayName(account) : undefined,
+    accountid: account?.metadata.uid,
+    domain: domain ? displayName(domain) : undefined,
+    domainid: domain?.metadata.uid,
+    domainpath: domain?.status?.path,
+  };
+}
+
+export function detailsOf(obj: { metadata: { annotations?: Record<string, string> } }): Record<string, string> {
+  const raw = obj.metadata.annotations?.[DETAILS_ANNOTATION];
+  if (raw === undefined) return {};
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  } catch {
+    return {};
+  }
+}
+
+/** CloudStack's OS type id for an OS type name: stable on every replica (listOsTypes serves the same ids). */
+export function osTypeId(name: string): string {
+  return derivedUuid('ostype', name);
+}
+
+/** The states in which a VM has a host (CloudStack leaves hostid out otherwise). */
+const ON_HOST = new Set(['Starting', 'Running', 'Stopping', 'Migrating']);
+
+function templateOf(infra: Infra, vm: VirtualMachineObject): TemplateObject | undefined {
+  const ref = vm.spec.templateRef ?? vm.spec.isoRef;
+  return ref ? infra.cache.templates.byName(ref.name, ref.namespace ?? vm.metadata.namespace) : undefined;
+}
+
+function networkOf(infra: Infra, vm: VirtualMachineObject, name: string): NetworkObject | undefined {
+  return infra.cache.networks.byName(name, vm.metadata.namespace);
+}
+
+/** The NICs of a VM (NicResponse): those implemented (status.nics), else those asked for. */
+export function nicFields(infra: Infra, vm: VirtualMachineObject): Fields[] {
+  const vmId = vm.metadata.uid ?? '';
+  const implemented = vm.status?.nics;
+  const nics = implemented?.length
+    ? implemented
+    : (vm.spec.networks ?? []).map((n, i, all) => ({ network: n.name, deviceId: i, isDefault: n.default ?? (!all.some((o) => o.default) && i === 0), ipAddress: n.ipAddress, macAddress: n.macAddress }));
+  return nics.map((nic) => {
+    const network = networkOf(infra, vm, nic.network);
+    const offering = network ? infra.cache.networkOfferings.byName(network.spec.networkOfferingRef.name) : undefined;
+    const implementedNic = nic as { netmask?: string; gateway?: string; isolationUri?: string; broadcastUri?: string };
+    return {
+      id: derivedUuid(vmId, `nic/${nic.network}`),
+      networkid: network?.metadata.uid,
+      networkname: network ? displayName(network) : nic.network,
+      netmask: implementedNic.netmask ?? network?.status?.netmask,
+      gateway: implementedNic.gateway ?? network?.status?.gateway,
+      ipaddress: nic.ipAddress,
+      isolationuri: implementedNic.isolationUri,
+      broadcasturi: implementedNic.broadcastUri,
+      traffictype: 'Guest',
+      type: offering?.spec.guestIpType,
+      isdefault: nic.isDefault,
+      macaddress: nic.macAddress,
+      deviceid: String(nic.deviceId),
+      virtualmachineid: vmId,
+      secondaryip: [],
+      extradhcpoption: [],
+    };
+  });
+}
+
+/** The virtualmachine object (UserVmResponse). */
+export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
+  const { cache } = infra;
+  const spec = vm.spec;
+  const state = vm.status?.state ?? (spec.state === 'Stopped' ? 'Stopped' : spec.state === 'Destroyed' ? 'Destroyed' : 'Starting');
+  const zone = cache.zones.byName(spec.zoneRef.name);
+  const offering = cache.serviceOfferings.byName(spec.serviceOfferingRef.name);
+  const template = templateOf(infra, vm);
+  const iso = spec.isoRef !== undefined;
+  const host = vm.status?.placement && ON_HOST.has(state) ? cache.hosts.byName(vm.status.placement.host) : undefined;
+  const memory = quantityBytes(spec.memory ?? offering?.spec.memory);
+  const keyPair = spec.sshKeyPairRef ? cache.sshKeyPairs.byName(spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
+  const rootDisk = spec.rootDiskOfferingRef ? cache.diskOfferings.byName(spec.rootDiskOfferingRef.name) : undefined;
+  const affinity = (spec.affinityGroupRefs ?? []).map((ref) => cache.affinityGroups.byName(ref.name, vm.metadata.namespace));
+  const nics = nicFields(infra, vm);
+  const name = spec.hostName ?? vm.metadata.name ?? '';
+  return {
+    id: vm.metadata.uid,
+    name,
+    displayname: spec.displayName ?? name,
+    ...ownerFields(infra, vm.metadata.namespace),
+    accountid: undefined,
+    created: apiDate(vm.metadata.creationTimestamp),
+    state,
+    haenable: offering?.spec.offerHa ?? false,
+    zoneid: zone?.metadata.uid,
+    zonename: zone ? displayName(zone) : spec.zoneRef.name,
+    hostid: host?.metadata.uid,
+    hostname: host?.spec.nodeName,
+    templateid: iso ? undefined : template?.metadata.uid,
+    templatename: iso ? undefined : template ? displayName(template) : undefined,
+    templatedisplaytext: iso ? undefined : template ? (template.spec.displayText ?? displayName(template)) : undefined,
+    templateformat: iso ? undefined : template?.spec.format,
+    templatetype: iso ? undefined : (template?.spec.templateType ?? 'USER'),
+    isoid: iso ? template?.metadata.uid : undefined,
+    isoname: iso && template ? displayName(template) : undefined,
+    isodisplaytext: iso && template ? (template.spec.displayText ?? displayName(template)) : undefined,
+    passwordenabled: template?.spec.passwordEnabled ?? false,
+    serviceofferingid: offering?.metadata.uid,
+    serviceofferingname: offering ? displayName(offering) : spec.serviceOfferingRef.name,
+    diskofferingid: rootDisk?.metadata.uid,
+    diskofferingname: rootDisk ? displayName(rootDisk) : undefined,
+    cpunumber: spec.cpuNumber ?? offering?.spec.cpuNumber,
+    cpuspeed: spec.cpuSpeed ?? offering?.spec.cpuSpeed ?? 1000,
+    memory: memory === undefined ? undefined : Math.round(memory / MiB),
+    guestosid: template ? osTypeId(template.spec.osType ?? 'Other Linux (64-bit)') : undefined,
+    ostypeid: template ? osTypeId(template.spec.osType ?? 'Other Linux (64-bit)') : undefined,
+    osdisplayname: template?.spec.osType ?? 'Other Linux (64-bit)',
+    rootdeviceid: 0,
+    rootdevicetype: 'ROOT',
+    securitygroup: [],
+    nic: nics,
+    ipaddress: nics.find((n) => n['isdefault'] === true)?.['ipaddress'],
+    hypervisor: template?.spec.hypervisor ?? 'KVM',
+    instancename: vm.status?.instanceName ?? `i-${(vm.metadata.uid ?? '').slice(0, 8)}`,
+    details: detailsOf(vm),
+    affinitygroup: affinity.filter((g) => g !== undefined).map((g) => ({ id: g.metadata.uid, name: displayName(g), type: g.spec.type, description: g.spec.description })),
+    keypairs: keyPair ? displayName(keyPair) : undefined,
+    group: spec.group,
+    displayvm: true,
+    isdynamicallyscalable: template?.spec.isDynamicallyScalable ?? false,
+    bootmode: spec.bootMode === 'SECURE' ? 'secure' : 'legacy',
+    boottype: spec.bootType === 'UEFI' ? 'UEFI' : 'Bios',
+    arch: template?.spec.arch ?? 'x86_64',
+    userdata: spec.userData,
+    lastupdated: apiDate(vm.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime),
+    tags: [],
+  };
+}
+
+/** Annotations a CloudStack tag is kept in (createTags): the prefix and the tag's key, so kubectl shows tags too. */
+export const TAG_PREFIX = 'tags.cloudstack.kumulus.io/';

@@ -1,0 +1,23 @@
+import { createInfra, type InfrastructureDeps } from './context.ts';
+import type { Command } from './define.ts';
+import type { JobResultMapper } from './job-support.ts';
+import { keyPairCommands } from './keypairs.ts';
+import { vmCommands, vmJobResults } from './vms.ts';
+
+/**
+ * The compute half of the command table (issue 13): virtual machines and what they use, each a
+ * read or write of the compute.kumulus.io and network.kumulus.io objects, as the caller. Job
+ * results go to queryAsyncJobResult through `jobResults` (pass them to infrastructureCommands).
+ */
+export interface ComputeCommands {
+  readonly commands: Command[];
+  readonly jobResults: ReadonlyMap<string, JobResultMapper>;
+}
+
+export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
+  const infra = createInfra(deps);
+  return {
+    commands: [...vmCommands(infra), ...keyPairCommands(infra)],
+    jobResults: new Map(vmJobResults(infra)),
+  };
+}

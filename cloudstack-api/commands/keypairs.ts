@@ -1,0 +1,127 @@
+import { SSHKeyPair, type SSHKeyPairObject } from '../../crds/index.ts';
+import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
+import { byCreation, keywordMatches } from '../lists/filters.ts';
+import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import type { Fields } from '../protocol/envelope.ts';
+import { invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
+import { ownerFields } from './compute-views.ts';
+import type { Infra } from './context.ts';
+import { type Command, type CommandContext, defineCommand } from './define.ts';
+import { failure } from './errors.ts';
+import { displayName, objectName } from './names.ts';
+
+/**
+ * SSH key pairs (PROTOCOL.md §11, ssh-keypairs-userdata): SSHKeyPair objects in the account's
+ * namespace, named by CloudStack name; the fingerprint is the one the operator records.
+ */
+
+const KEYPAIRS = resourceTypeOf(SSHKeyPair);
+
+export function keyPairFields(infra: Infra, pair: SSHKeyPairObject): Fields {
+  return {
+    id: pair.metadata.uid,
+    name: displayName(pair),
+    fingerprint: pair.status?.fingerprint,
+    ...ownerFields(infra, pair.metadata.namespace),
+    domainpath: undefined,
+    accountid: undefined,
+    hasannotations: false,
+  };
+}
+
+export function keyPairCommands(infra: Infra): Command[] {
+  const { cache } = infra;
+  const ownScope = { account: { type: 'string', description: 'an optional account for the ssh key. Must be used with domainId.' }, domainid: { type: 'uuid', description: 'an optional domainId for the ssh key. If the account parameter is used, domainId must also be used.', entity: 'domain' } } as const;
+
+  /** The namespace of the caller's account, or of (account, domainid) for administrators (RBAC judges the write). */
+  async function namespaceOf(ctx: CommandContext, label: string, p: { account?: string; domainid?: string }): Promise<string> {
+    await cache.synced();
+    if (p.account === undefined && p.domainid === undefined) {
+      const own = cache.accounts.byUid(ctx.caller.accountId);
+      if (!own) throw permissionDenied(`Account ${ctx.caller.accountName} has no Account object`);
+      return own.spec.namespace;
+    }
+    const namespaces = await scopedNamespaces(cache, ctx.caller, { account: p.account, domainid: p.domainid }, KEYPAIRS, label, infra.deps.mayList);
+    const [only] = [...(namespaces ?? [])];
+    if (namespaces === undefined || namespaces.size !== 1 || only === undefined) throw invalidParameterValue('account and domainid must name one account');
+    return only;
+  }
+
+  const named = (namespace: string, name: string) => cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && displayName(k) === name);
+
+  const registerSSHKeyPair = defineCommand({
+    name: 'registerSSHKeyPair',
+    kind: 'object',
+    description: 'Register a public key in a keypair under a certain name',
+    params: {
+      name: { type: 'string', description: 'Name of the keypair', required: true },
+      publickey: { type: 'string', description: 'Public key material of the keypair', required: true, length: 16384 },
+      ...ownScope,
+    },
+    async handle(p, ctx) {
+      const label = 'registersshkeypair';
+      const namespace = await namespaceOf(ctx, label, p);
+      if (named(namespace, p.name)) throw invalidParameterValue(`A key pair with name '${p.name}' already exists.`);
+      return infra
+        .resource<SSHKeyPairObject>(ctx, SSHKeyPair)
+        .create({ apiVersion: SSHKeyPair.apiVersion, kind: SSHKeyPair.kind, metadata: { namespace, name: objectName(p.name) }, spec: { displayName: p.name, publicKey: p.publickey.trim() } })
+        .catch((err: unknown) => {
+          if (isAlreadyExists(err)) throw invalidParameterValue(`A key pair with name '${p.name}' already exists.`);
+          return failure(err, ctx, { label, params: { 'spec.publicKey': 'publickey', 'spec.displayName': 'name' } });
+        });
+    },
+    map: (pair) => keyPairFields(infra, pair),
+  });
+
+  const listSSHKeyPairs = defineCommand({
+    name: 'listSSHKeyPairs',
+    kind: 'list',
+    description: 'List registered keypairs',
+    params: {
+      id: { type: 'uuid', description: 'the ID of the ssh keypair' },
+      name: { type: 'string', description: 'A key pair name to look for' },
+      fingerprint: { type: 'string', description: 'A public key fingerprint to look for' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+    },
+    async handle(p, ctx) {
+      await cache.synced();
+      const namespaces = await scopedNamespaces(cache, ctx.caller, p, KEYPAIRS, 'listsshkeypairs', infra.deps.mayList);
+      return cache.sshKeyPairs
+        .list()
+        .filter(
+          (k) =>
+            inScope(namespaces, k.metadata.namespace) &&
+            (p.id === undefined || k.metadata.uid === p.id) &&
+            (p.name === undefined || displayName(k) === p.name) &&
+            (p.fingerprint === undefined || k.status?.fingerprint === p.fingerprint) &&
+            keywordMatches(p.keyword, displayName(k)),
+        )
+        .sort(byCreation);
+    },
+    mapItem: (pair) => keyPairFields(infra, pair),
+  });
+
+  const deleteSSHKeyPair = defineCommand({
+    name: 'deleteSSHKeyPair',
+    kind: 'success',
+    description: 'Deletes a keypair by name',
+    params: { name: { type: 'string', description: 'Name of the keypair', required: true }, ...ownScope },
+    async handle(p, ctx) {
+      const label = 'deletesshkeypair';
+      const namespace = await namespaceOf(ctx, label, p);
+      const pair = named(namespace, p.name);
+      if (!pair) throw invalidParameterValue(`A key pair with name '${p.name}' does not exist for account ${ctx.caller.accountName} in specified domain id`);
+      await infra
+        .resource(ctx, SSHKeyPair)
+        .delete({ namespace, name: pair.metadata.name ?? '' }, { preconditions: { uid: pair.metadata.uid } })
+        .catch((err: unknown) => failure(err, ctx, { label, id: pair.metadata.uid }));
+      return undefined;
+    },
+  });
+
+  return [registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair];
+}

@@ -1,0 +1,540 @@
+import { Template, VirtualMachine, type AffinityGroupObject, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
+import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
+import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
+import { INDEX } from '../lists/indexes.ts';
+import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { AccountType, type Caller, isRootAdmin } from '../protocol/auth.ts';
+import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
+import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, nicFields, TAG_PREFIX, vmFields } from './compute-views.ts';
+import { globalSettings, type Infra } from './context.ts';
+import { type Command, type CommandContext, defineCommand } from './define.ts';
+import { failure } from './errors.ts';
+import type { JobResultMapper } from './job-support.ts';
+import { displayName } from './names.ts';
+
+/**
+ * Virtual machines (compute.md §1): each command is a change of the VirtualMachine object,
+ * made as the caller, whose controllers do the work. deployVirtualMachine creates the object
+ * inside the request (its uid is the returned id) and tracks the start in an AsyncJob; start
+ * and stop set spec.state, destroy sets Destroyed (expunge deletes the object), recover sets
+ * Stopped, reboot sets spec.rebootRequestedAt, and a service offering changes while Stopped.
+ * A job completes when the VM's Ready condition reports the generation the command wrote
+ * (the operator's Ready is True once Running, Stopped or Destroyed as asked).
+ */
+
+const VMS = resourceTypeOf(VirtualMachine);
+const TEMPLATES = resourceTypeOf(Template);
+const READY = { type: 'Ready', status: 'True' } as const;
+
+/** CloudStack's hostname rule and text (UserVmManagerImpl). */
+const HOST_NAME = /^[a-zA-Z]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
+const INVALID_NAME = 'Invalid name. Vm name can contain ASCII letters \'a\' through \'z\', the digits \'0\' through \'9\', and the hyphen (\'-\'), must be between 1 and 63 characters long, and can\'t start or end with "-" and can\'t start with digit';
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** What every VM command reads before it acts: the VM, if the caller may see it. */
+export function vmLookup(infra: Infra) {
+  const { cache } = infra;
+
+  /** The VM with this id in a namespace the caller may list; otherwise CloudStack's not-found text (no hint that it exists). */
+  async function visibleVm(ctx: CommandContext, label: string, id: string, param = 'id'): Promise<VirtualMachineObject> {
+    await cache.synced();
+    const vm = cache.virtualMachines.byUid(id);
+    if (!vm || !(await infra.deps.mayList(ctx.caller, VMS, vm.metadata.namespace))) throw entityNotFound(label, param, id);
+    return vm;
+  }
+  return { visibleVm };
+}
+
+function isUser(caller: Caller): boolean {
+  return caller.accountType === AccountType.user;
+}
+
+/** The `details[i].key=value` entries of a map parameter, merged across indices (Ansible sends one index, the Go SDK one per key). */
+function mergedDetails(entries: readonly Record<string, string>[] | undefined): Record<string, string> {
+  return Object.assign({}, ...(entries ?? [])) as Record<string, string>;
+}
+
+export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
+  const current: JobResultMapper = (job) => {
+    const vm = infra.cache.virtualMachines.byName(job.spec.targetRef.name, job.spec.targetRef.namespace);
+    return vm && vm.metadata.uid === job.spec.targetRef.uid ? vmFields(infra, vm) : undefined;
+  };
+  // destroy with expunge=true: CloudStack answers an empty virtualmachine once the VM is gone (compute.md §1.2).
+  const destroyed: JobResultMapper = (job, ctx) => current(job, ctx) ?? {};
+  return [
+    ['deployVirtualMachine', current],
+    ['startVirtualMachine', current],
+    ['stopVirtualMachine', current],
+    ['rebootVirtualMachine', current],
+    ['destroyVirtualMachine', destroyed],
+    ['scaleVirtualMachine', current],
+  ];
+}
+
+export function vmCommands(infra: Infra): Command[] {
+  const { cache } = infra;
+  const { visibleVm } = vmLookup(infra);
+  const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
+  const settingOn = (name: 'allow.user.view.destroyed.vm' | 'allow.user.expunge.recover.vm') => globalSettings(infra).value(name) === 'true';
+
+  /** Changes a VM's spec as the caller; returns the VM as written. */
+  async function patchSpec(ctx: CommandContext, label: string, vm: VirtualMachineObject, spec: Record<string, unknown>, metadata?: Record<string, unknown>): Promise<VirtualMachineObject> {
+    return vms(ctx)
+      .patch({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { ...(metadata ? { metadata } : {}), spec }, 'merge')
+      .catch((err: unknown) => failure(err, ctx, { label, id: vm.metadata.uid }));
+  }
+
+  async function submit(ctx: CommandContext, vm: VirtualMachineObject): Promise<string> {
+    return infra.submitJob(ctx, { target: vm, kind: VirtualMachine, condition: READY });
+  }
+
+  function stateOf(vm: VirtualMachineObject): string {
+    return vm.status?.state ?? vm.spec.state ?? 'Running';
+  }
+
+  /** The namespace a deploy goes to: the caller's account's, or (account and domainid) another's, which RBAC then judges. */
+  function deployNamespace(ctx: CommandContext, label: string, p: { account?: string; domainid?: string }): string {
+    if (p.account !== undefined || p.domainid !== undefined) {
+      if (p.account === undefined || p.domainid === undefined) throw invalidParameterValue('account and domainid must be given together');
+      const domain = mustFind(cache.domains, p.domainid, label, 'domainid');
+      const account = cache.accounts.byIndex(INDEX.domain, domain.metadata.name ?? '').find((a) => displayName(a) === p.account);
+      if (!account) throw invalidParameterValue(`Unable to find account ${p.account} in domain ${p.domainid}`);
+      return account.spec.namespace;
+    }
+    const own = cache.accounts.byUid(ctx.caller.accountId);
+    if (!own) throw permissionDenied(`Account ${ctx.caller.accountName} has no Account object to deploy into`);
+    return own.spec.namespace;
+  }
+
+  /** A template or ISO the caller may use: its own or public (kumulus-public, which RBAC lets every user read). */
+  async function usableTemplate(ctx: CommandContext, label: string, id: string, param: string): Promise<TemplateObject> {
+    const template = cache.templates.byUid(id);
+    if (!template || !(await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace))) throw entityNotFound(label, param, id);
+    return template;
+  }
+
+  function keyPairNamed(namespace: string, name: string) {
+    return cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && (displayName(k) === name || k.metadata.name === name));
+  }
+
+  function affinityGroups(label: string, namespace: string, ids: readonly string[] | undefined, names: readonly string[] | undefined): AffinityGroupObject[] {
+    if (ids !== undefined && names !== undefined) throw invalidParameterValue('affinityGroupIds parameter is mutually exclusive with affinityGroupNames parameter');
+    const byId = (ids ?? []).map((id) => {
+      const group = cache.affinityGroups.byUid(id);
+      if (!group || group.metadata.namespace !== namespace) throw entityNotFound(label, 'affinitygroupids', id);
+      return group;
+    });
+    const byName = (names ?? []).map((name) => {
+      const group = cache.affinityGroups.list().find((g) => g.metadata.namespace === namespace && (displayName(g) === name || g.metadata.name === name));
+      if (!group) throw invalidParameterValue(`Unable to find affinity group by name ${name}`);
+      return group;
+    });
+    return [...byId, ...byName];
+  }
+
+  const deployVirtualMachine = defineCommand({
+    name: 'deployVirtualMachine',
+    kind: 'async',
+    description: 'Creates and automatically starts a virtual machine based on a service offering, disk offering, and template.',
+    params: {
+      zoneid: { type: 'uuid', description: 'availability zone for the virtual machine', required: true, entity: 'zone' },
+      serviceofferingid: { type: 'uuid', description: 'the ID of the service offering for the virtual machine', required: true, entity: 'serviceoffering' },
+      templateid: { type: 'uuid', description: 'the ID of the template (or ISO) for the virtual machine', required: true, entity: 'template' },
+      name: { type: 'string', description: 'host name for the virtual machine; the name of the VM object when it is a DNS label', length: 63 },
+      displayname: { type: 'string', description: 'an optional user generated name for the virtual machine' },
+      account: { type: 'string', description: 'an optional account for the virtual machine. Must be used with domainId.' },
+      domainid: { type: 'uuid', description: 'an optional domainId for the virtual machine. If the account parameter is used, domainId must also be used.', entity: 'domain' },
+      networkids: { type: 'list', items: 'uuid', description: 'list of network ids used by virtual machine; the first is the default NIC. Can\'t be specified with ipToNetworkList parameter' },
+      iptonetworklist: { type: 'map', description: 'ip to network mapping: iptonetworklist[0].networkid=uuid&iptonetworklist[0].ip=10.1.1.100&iptonetworklist[0].mac=02:00:00:00:00:01' },
+      ipaddress: { type: 'string', description: 'the ip address for default vm\'s network' },
+      macaddress: { type: 'string', description: 'the mac address for default vm\'s network' },
+      keypair: { type: 'string', description: 'name of the ssh key pair used to login to the virtual machine' },
+      keypairs: { type: 'list', description: 'names of the ssh key pairs used to login to the virtual machine (one is supported)' },
+      userdata: { type: 'string', description: 'an optional binary data that can be sent to the virtual machine upon a successful deployment. This binary data must be base64 encoded before adding it to the request.', length: 1048576 },
+      affinitygroupids: { type: 'list', items: 'uuid', description: 'comma separated list of affinity groups id that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupnames parameter' },
+      affinitygroupnames: { type: 'list', description: 'comma separated list of affinity groups names that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupids parameter' },
+      diskofferingid: { type: 'uuid', description: 'the ID of the disk offering: a data disk for a template, the root disk for an ISO', entity: 'diskoffering' },
+      size: { type: 'long', description: 'the arbitrary size in GB for the disk offering, for customized disk offerings' },
+      rootdisksize: { type: 'long', description: 'Optional field to resize root disk on deploy, in GB' },
+      details: { type: 'map', description: 'used to specify the custom parameters (cpuNumber, cpuSpeed, memory, rootdisksize...)' },
+      hostid: { type: 'uuid', description: 'destination Host ID to deploy the VM to - parameter available for root admin only', entity: 'host' },
+      startvm: { type: 'boolean', description: 'true if start vm after creating; defaulted to true if not specified' },
+      group: { type: 'string', description: 'an optional group for the virtual machine' },
+      boottype: { type: 'string', description: 'Guest VM Boot option either custom[UEFI] or default boot [BIOS]', oneOf: ['BIOS', 'UEFI'] },
+      bootmode: { type: 'string', description: 'Boot Mode [Legacy] or [Secure] Applicable when Boot Type Selected is UEFI', oneOf: ['LEGACY', 'SECURE', 'Legacy', 'Secure'] },
+      hypervisor: { type: 'string', description: 'the hypervisor on which to deploy the virtual machine (KVM)' },
+      customid: { type: 'string', description: 'an optional field, in case you want to set a custom id to the resource. Allowed to Root Admins only (ignored: the id is the object uid)' },
+    },
+    async handle(p, ctx) {
+      const label = 'deployvirtualmachine';
+      await cache.synced();
+      const zone = mustFind(cache.zones, p.zoneid, label, 'zoneid');
+      if ((zone.spec.allocationState ?? 'Disabled') !== 'Enabled' && !isRootAdmin(ctx.caller)) throw permissionDenied(`Cannot perform this operation, Zone is currently disabled: ${p.zoneid}`);
+      const offering = mustFind(cache.serviceOfferings, p.serviceofferingid, label, 'serviceofferingid');
+      const template = await usableTemplate(ctx, label, p.templateid, 'templateid');
+      const zoneName = zone.metadata.name ?? '';
+      const zoneState = template.status?.zones?.find((z) => z.zone === zoneName)?.downloadState;
+      if (!(template.spec.crossZones ?? false) && !(template.spec.zoneRefs ?? []).some((z) => z.name === zoneName)) {
+        throw invalidParameterValue(`The template ${p.templateid} is not available for use in zone ${p.zoneid}`);
+      }
+      if (zoneState === 'DOWNLOAD_ERROR' || zoneState === 'ABANDONED') throw invalidParameterValue(`The template ${p.templateid} failed to download to zone ${p.zoneid} (${zoneState}); register it again`);
+      if (p.name !== undefined && !HOST_NAME.test(p.name)) throw invalidParameterValue(INVALID_NAME);
+      if (p.hostid !== undefined && !isRootAdmin(ctx.caller)) throw permissionDenied('hostid may be given by root administrators only');
+      const host = findOptional(cache.hosts, p.hostid, label, 'hostid');
+      const namespace = deployNamespace(ctx, label, p);
+      const iso = template.spec.format === 'ISO';
+      const disk = findOptional(cache.diskOfferings, p.diskofferingid, label, 'diskofferingid');
+      if (iso && !disk) throw invalidParameterValue('A disk offering (diskofferingid) is required to deploy from an ISO: it gives the empty root disk');
+
+      if (p.networkids !== undefined && p.iptonetworklist !== undefined) throw invalidParameterValue('networkids and iptonetworklist are mutually exclusive: give the networks in one of them');
+      const asked = p.iptonetworklist !== undefined
+        ? p.iptonetworklist.map((entry) => ({ id: entry['networkid'] ?? '', ip: entry['ip'], mac: entry['mac'] }))
+        : (p.networkids ?? []).map((id, i) => ({ id, ip: i === 0 ? p.ipaddress : undefined, mac: i === 0 ? p.macaddress : undefined }));
+      const networks = asked.map((entry, i) => {
+        const network = cache.networks.byUid(entry.id);
+        if (!network || network.metadata.namespace !== namespace) throw entityNotFound(label, p.iptonetworklist ? 'iptonetworklist' : 'networkids', entry.id);
+        return { name: network.metadata.name ?? '', ...(entry.ip ? { ipAddress: entry.ip } : {}), ...(entry.mac ? { macAddress: entry.mac } : {}), ...(i === 0 ? { default: true } : {}) };
+      });
+
+      const keyNames = [...(p.keypair !== undefined ? [p.keypair] : []), ...(p.keypairs ?? [])];
+      if (new Set(keyNames).size > 1) throw invalidParameterValue('One SSH key pair per VM is supported: give one name in keypair or keypairs');
+      const keyPair = keyNames[0] === undefined ? undefined : keyPairNamed(namespace, keyNames[0]);
+      if (keyNames[0] !== undefined && !keyPair) throw invalidParameterValue(`A key pair with name '${keyNames[0]}' was not found.`);
+      const groups = affinityGroups(label, namespace, p.affinitygroupids, p.affinitygroupnames);
+      if (p.userdata !== undefined && (!BASE64.test(p.userdata) || p.userdata.length % 4 !== 0)) throw invalidParameterValue('User data is not base64 encoded: encode it (base64) before sending it');
+
+      const details = mergedDetails(p.details);
+      const rootDiskGb = details['rootdisksize'] ?? (p.rootdisksize !== undefined ? String(p.rootdisksize) : undefined);
+      const customCpu = details['cpuNumber'];
+      const customSpeed = details['cpuSpeed'];
+      const customMemory = details['memory'];
+      for (const [key, value] of [['cpuNumber', customCpu], ['cpuSpeed', customSpeed], ['memory', customMemory], ['rootdisksize', rootDiskGb]] as const) {
+        if (value !== undefined && !/^\d+$/.test(value)) throw invalidParameterValue(`details[${key}] must be a whole number, not ${value}`);
+      }
+      const spec: VirtualMachineObject['spec'] = {
+        zoneRef: { name: zoneName },
+        serviceOfferingRef: { name: offering.metadata.name ?? '' },
+        ...(iso ? { isoRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' }, rootDiskOfferingRef: { name: disk?.metadata.name ?? '' } } : { templateRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' } }),
+        ...(p.name !== undefined ? { hostName: p.name } : {}),
+        ...(p.displayname !== undefined ? { displayName: p.displayname } : {}),
+        ...(networks.length > 0 ? { networks } : {}),
+        ...(!iso && disk ? { dataDisks: [{ name: 'data', diskOfferingRef: { name: disk.metadata.name ?? '' }, ...(p.size !== undefined ? { size: `${p.size}Gi` } : {}) }] } : {}),
+        ...(rootDiskGb !== undefined ? { rootDiskSize: `${rootDiskGb}Gi` } : {}),
+        ...(customCpu !== undefined ? { cpuNumber: Number(customCpu) } : {}),
+        ...(customSpeed !== undefined ? { cpuSpeed: Number(customSpeed) } : {}),
+        ...(customMemory !== undefined ? { memory: `${customMemory}Mi` } : {}),
+        ...(keyPair ? { sshKeyPairRef: { name: keyPair.metadata.name ?? '' } } : {}),
+        ...(p.userdata !== undefined ? { userData: p.userdata } : {}),
+        ...(groups.length > 0 ? { affinityGroupRefs: groups.map((g) => ({ name: g.metadata.name ?? '' })) } : {}),
+        ...(host ? { hostRef: { name: host.metadata.name ?? '' } } : {}),
+        ...(p.group !== undefined ? { group: p.group } : {}),
+        ...(p.boottype !== undefined ? { bootType: p.boottype as 'BIOS' | 'UEFI' } : {}),
+        ...(p.bootmode !== undefined ? { bootMode: p.bootmode.toUpperCase() as 'LEGACY' | 'SECURE' } : {}),
+        state: p.startvm === false ? 'Stopped' : 'Running',
+      };
+      const annotations = Object.keys(details).length > 0 ? { [DETAILS_ANNOTATION]: JSON.stringify(details) } : undefined;
+      const vm = await vms(ctx)
+        .create({
+          apiVersion: VirtualMachine.apiVersion,
+          kind: VirtualMachine.kind,
+          // A name that is a DNS label names the object too, so kubectl shows what the API was given.
+          metadata: { namespace, ...(p.name !== undefined ? { name: p.name.toLowerCase() } : { generateName: 'vm-' }), ...(annotations ? { annotations } : {}) },
+          spec,
+        })
+        .catch((err: unknown) => {
+          if (isAlreadyExists(err)) throw invalidParameterValue(`The vm with hostName ${p.name} already exists in account ${accountOfNamespace(infra, namespace)?.spec.displayName ?? namespace}: choose another name`);
+          return failure(err, ctx, { label, params: { 'spec.hostName': 'name', 'spec.templateRef': 'templateid', 'spec.isoRef': 'templateid', 'spec.serviceOfferingRef.name': 'serviceofferingid', 'spec.networks': 'networkids', 'spec.sshKeyPairRef.name': 'keypair', 'spec.affinityGroupRefs': 'affinitygroupids', 'spec.dataDisks': 'diskofferingid', 'spec.rootDiskOfferingRef.name': 'diskofferingid', 'spec.rootDiskSize': 'rootdisksize', 'spec.hostRef.name': 'hostid', 'spec.userData': 'userdata', 'spec.displayName': 'displayname' } });
+        });
+      return { id: vm.metadata.uid ?? '', jobid: await submit(ctx, vm) };
+    },
+  });
+
+  const listVirtualMachines = defineCommand({
+    name: 'listVirtualMachines',
+    kind: 'list',
+    description: 'List the virtual machines owned by the account.',
+    params: {
+      id: { type: 'uuid', description: 'the ID of the virtual machine', entity: 'virtualmachine' },
+      ids: { type: 'list', items: 'uuid', description: 'the IDs of the virtual machines, mutually exclusive with id' },
+      name: { type: 'string', description: 'name of the virtual machine (a substring match)' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      state: { type: 'string', description: 'state of the virtual machine. Possible values are: Running, Stopped, Present, Destroyed, Expunged. Present is used for the state equal not destroyed.' },
+      zoneid: { type: 'uuid', description: 'the availability zone ID', entity: 'zone' },
+      hostid: { type: 'uuid', description: 'the host ID', entity: 'host' },
+      podid: { type: 'uuid', description: 'the pod ID', entity: 'pod' },
+      clusterid: { type: 'uuid', description: 'the cluster ID', entity: 'cluster' },
+      networkid: { type: 'uuid', description: 'list by network id', entity: 'network' },
+      templateid: { type: 'uuid', description: 'list vms by template', entity: 'template' },
+      isoid: { type: 'uuid', description: 'list vms by iso', entity: 'iso' },
+      serviceofferingid: { type: 'uuid', description: 'list by the service offering', entity: 'serviceoffering' },
+      affinitygroupid: { type: 'uuid', description: 'list vms by affinity group', entity: 'affinitygroup' },
+      keypair: { type: 'string', description: 'list vms by ssh keypair name' },
+      haenable: { type: 'boolean', description: 'list by the High Availability offering; true if filtering VMs with HA enabled; false for VMs with HA disabled' },
+      hypervisor: { type: 'string', description: 'the target hypervisor for the template' },
+      details: { type: 'list', description: 'comma separated list of vm details requested, value can be a list of [all, group, nics, stats, secgrp, tmpl, servoff, diskoff, backoff, iso, volume, min, affgrp]. When no parameters are passed, all the details are returned.' },
+      tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      displayvm: { type: 'boolean', description: 'list resources by display flag; only ROOT admin is eligible to pass this parameter' },
+    },
+    async handle(p, ctx) {
+      const label = 'listvirtualmachines';
+      await cache.synced();
+      const one = findOptional(cache.virtualMachines, p.id, label, 'id');
+      const zone = findOptional(cache.zones, p.zoneid, label, 'zoneid');
+      const host = findOptional(cache.hosts, p.hostid, label, 'hostid');
+      const pod = findOptional(cache.pods, p.podid, label, 'podid');
+      const cluster = findOptional(cache.clusters, p.clusterid, label, 'clusterid');
+      const network = findOptional(cache.networks, p.networkid, label, 'networkid');
+      const template = findOptional(cache.templates, p.templateid ?? p.isoid, label, p.templateid !== undefined ? 'templateid' : 'isoid');
+      const offering = findOptional(cache.serviceOfferings, p.serviceofferingid, label, 'serviceofferingid');
+      const group = findOptional(cache.affinityGroups, p.affinitygroupid, label, 'affinitygroupid');
+      const namespaces = await scopedNamespaces(cache, ctx.caller, p, VMS, label, infra.deps.mayList);
+      // Users do not see their destroyed VMs unless allow.user.view.destroyed.vm (QueryService).
+      const hideDestroyed = isUser(ctx.caller) && !settingOn('allow.user.view.destroyed.vm');
+      const state = p.state?.toLowerCase();
+      const candidates = one ? [one] : zone ? cache.virtualMachines.byIndex(INDEX.zone, zone.metadata.name ?? '') : cache.virtualMachines.sorted();
+      const tags = p.tags ?? [];
+      return candidates
+        .filter((vm) => {
+          if (!inScope(namespaces, vm.metadata.namespace) || !inIds(p.ids, vm.metadata.uid)) return false;
+          const current = stateOf(vm);
+          const destroyed = current === 'Destroyed' || current === 'Expunging';
+          if (hideDestroyed && destroyed) return false;
+          if (state === 'present' ? destroyed : state !== undefined && current.toLowerCase() !== state) return false;
+          const shown = vm.spec.hostName ?? vm.metadata.name ?? '';
+          if (p.name !== undefined && !shown.toLowerCase().includes(p.name.toLowerCase())) return false;
+          if (!keywordMatches(p.keyword, shown, vm.spec.displayName)) return false;
+          if (zone && vm.spec.zoneRef.name !== zone.metadata.name) return false;
+          const placed = vm.status?.placement;
+          if (host && placed?.host !== host.metadata.name) return false;
+          if (pod && placed?.pod !== pod.metadata.name) return false;
+          if (cluster && placed?.cluster !== cluster.metadata.name) return false;
+          if (network && (network.metadata.namespace !== vm.metadata.namespace || !(vm.spec.networks ?? []).some((n) => n.name === network.metadata.name))) return false;
+          const ref = vm.spec.templateRef ?? vm.spec.isoRef;
+          if (template && (ref?.name !== template.metadata.name || (ref?.namespace ?? vm.metadata.namespace) !== template.metadata.namespace)) return false;
+          if (offering && vm.spec.serviceOfferingRef.name !== offering.metadata.name) return false;
+          if (group && (group.metadata.namespace !== vm.metadata.namespace || !(vm.spec.affinityGroupRefs ?? []).some((g) => g.name === group.metadata.name))) return false;
+          if (p.keypair !== undefined) {
+            const key = vm.spec.sshKeyPairRef ? cache.sshKeyPairs.byName(vm.spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
+            if (!key || (displayName(key) !== p.keypair && key.metadata.name !== p.keypair)) return false;
+          }
+          if (p.haenable !== undefined && (cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name)?.spec.offerHa ?? false) !== p.haenable) return false;
+          if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return false;
+          // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
+          return tags.every((t) => t['key'] !== undefined && vm.metadata.annotations?.[`${TAG_PREFIX}${t['key']}`] === t['value']);
+        })
+        .sort(byCreation);
+    },
+    mapItem: (vm) => vmFields(infra, vm),
+  });
+
+  /** Start, stop, destroy: set spec.state and track it in a job. */
+  function stateCommand(name: 'startVirtualMachine' | 'stopVirtualMachine', description: string, desired: 'Running' | 'Stopped', extra: Record<string, { type: 'boolean' | 'uuid' | 'string'; description: string; entity?: string }>): Command {
+    return defineCommand({
+      name,
+      kind: 'async',
+      description,
+      params: { id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' }, ...extra },
+      async handle(p, ctx) {
+        const label = name.toLowerCase();
+        const vm = await visibleVm(ctx, label, p.id);
+        if (stateOf(vm) === 'Destroyed' || vm.spec.state === 'Destroyed') throw invalidParameterValue(`Unable to ${desired === 'Running' ? 'start' : 'stop'} VM ${vm.metadata.uid}: it is Destroyed; recover it first`);
+        const updated = await patchSpec(ctx, label, vm, { state: desired });
+        return { jobid: await submit(ctx, updated) };
+      },
+    });
+  }
+
+  const startVirtualMachine = stateCommand('startVirtualMachine', 'Starts a virtual machine.', 'Running', {
+    hostid: { type: 'uuid', description: 'destination Host ID to deploy the VM to - parameter available for root admin only (ignored: the planner places)', entity: 'host' },
+  });
+  const stopVirtualMachine = stateCommand('stopVirtualMachine', 'Stops a virtual machine.', 'Stopped', {
+    forced: { type: 'boolean', description: 'Force stop the VM (vm is marked as Stopped even when command fails to be send to the backend, otherwise a force poweroff is attempted). The caller knows the VM is stopped.' },
+  });
+
+  const rebootVirtualMachine = defineCommand({
+    name: 'rebootVirtualMachine',
+    kind: 'async',
+    description: 'Reboots a virtual machine.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' },
+      forced: { type: 'boolean', description: 'Force reboot the VM (VM is Stopped and then Started)' },
+    },
+    async handle(p, ctx) {
+      const label = 'rebootvirtualmachine';
+      const vm = await visibleVm(ctx, label, p.id);
+      if (stateOf(vm) !== 'Running') throw invalidParameterValue(`Unable to reboot VM ${vm.metadata.uid}: it is ${stateOf(vm)}, and only a Running VM can be rebooted`);
+      const updated = await patchSpec(ctx, label, vm, { rebootRequestedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      return { jobid: await submit(ctx, updated) };
+    },
+  });
+
+  const destroyVirtualMachine = defineCommand({
+    name: 'destroyVirtualMachine',
+    kind: 'async',
+    description: 'Destroys a virtual machine. Once destroyed, only the administrator can recover it.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' },
+      expunge: { type: 'boolean', description: 'If true is passed, the vm is expunged immediately. False by default.' },
+      volumeids: { type: 'list', items: 'uuid', description: 'Comma separated list of UUIDs for volumes that will be deleted (ignored: data volumes stay detached)' },
+    },
+    async handle(p, ctx) {
+      const label = 'destroyvirtualmachine';
+      const vm = await visibleVm(ctx, label, p.id);
+      if (p.expunge === true) {
+        if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Parameter expunge can be passed by Admin only. Or when the allow.user.expunge.recover.vm key is set.`);
+        await vms(ctx)
+          .delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid: vm.metadata.uid } })
+          .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
+        return { jobid: await infra.submitJob(ctx, { target: vm, kind: VirtualMachine, deleted: true }) };
+      }
+      if (stateOf(vm) === 'Destroyed') throw invalidParameterValue(`VM ${p.id} is already Destroyed`);
+      const updated = await patchSpec(ctx, label, vm, { state: 'Destroyed' });
+      return { jobid: await submit(ctx, updated) };
+    },
+  });
+
+  const recoverVirtualMachine = defineCommand({
+    name: 'recoverVirtualMachine',
+    kind: 'object',
+    description: 'Recovers a virtual machine.',
+    params: { id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' } },
+    async handle(p, ctx) {
+      const label = 'recovervirtualmachine';
+      const vm = await visibleVm(ctx, label, p.id);
+      if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not recover VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
+      if (vm.spec.state !== 'Destroyed') throw invalidParameterValue(`VM ${p.id} is ${stateOf(vm)}, not Destroyed: there is nothing to recover`);
+      return patchSpec(ctx, label, vm, { state: 'Stopped' });
+    },
+    map: (vm) => vmFields(infra, vm),
+  });
+
+  const expungeVirtualMachine = defineCommand({
+    name: 'expungeVirtualMachine',
+    kind: 'async',
+    description: 'Expunge a virtual machine. Once expunged, it cannot be recoverd.',
+    params: { id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' } },
+    async handle(p, ctx) {
+      const label = 'expungevirtualmachine';
+      const vm = await visibleVm(ctx, label, p.id);
+      if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not expunge VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
+      if (vm.spec.state !== 'Destroyed') throw invalidParameterValue(`Please destroy vm with id ${p.id} before expunging it`);
+      await vms(ctx)
+        .delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid: vm.metadata.uid } })
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
+      return { jobid: await infra.submitJob(ctx, { target: vm, kind: VirtualMachine, deleted: true }) };
+    },
+  });
+
+  /** The new offering of a Stopped VM (changeService, and scale of a stopped VM). */
+  async function changeOffering(ctx: CommandContext, label: string, p: { id: string; serviceofferingid: string; details?: Record<string, string>[] }): Promise<VirtualMachineObject> {
+    const vm = await visibleVm(ctx, label, p.id);
+    const offering = mustFind(cache.serviceOfferings, p.serviceofferingid, label, 'serviceofferingid');
+    if (stateOf(vm) !== 'Stopped') {
+      throw invalidParameterValue(`Unable to upgrade virtual machine ${vm.metadata.uid}: it is ${stateOf(vm)}, and the offering changes only while it is Stopped (dynamic scaling is off); stop it first`);
+    }
+    if (offering.metadata.name === vm.spec.serviceOfferingRef.name) throw invalidParameterValue(`Not upgrading vm ${vm.metadata.uid} since it already has the requested service offering (${displayName(offering)})`);
+    const details = mergedDetails(p.details);
+    const custom = {
+      cpuNumber: details['cpuNumber'] !== undefined ? Number(details['cpuNumber']) : null,
+      cpuSpeed: details['cpuSpeed'] !== undefined ? Number(details['cpuSpeed']) : null,
+      memory: details['memory'] !== undefined ? `${details['memory']}Mi` : null,
+    };
+    return patchSpec(ctx, label, vm, { serviceOfferingRef: { name: offering.metadata.name ?? '' }, ...custom });
+  }
+
+  const changeServiceForVirtualMachine = defineCommand({
+    name: 'changeServiceForVirtualMachine',
+    kind: 'object',
+    description: 'Changes the service offering for a virtual machine. The virtual machine must be in a "Stopped" state for this command to take effect.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' },
+      serviceofferingid: { type: 'uuid', description: 'the service offering ID to apply to the virtual machine', required: true, entity: 'serviceoffering' },
+      details: { type: 'map', description: 'name value pairs of custom parameters for cpuNumber, cpuSpeed and memory' },
+    },
+    handle: (p, ctx) => changeOffering(ctx, 'changeserviceforvirtualmachine', p),
+    map: (vm) => vmFields(infra, vm),
+  });
+
+  const scaleVirtualMachine = defineCommand({
+    name: 'scaleVirtualMachine',
+    kind: 'async',
+    description: 'Scales the virtual machine to a new service offering. A Stopped VM just changes offering; a running one needs dynamic scaling, which is off.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' },
+      serviceofferingid: { type: 'uuid', description: 'the ID of the service offering for the virtual machine', required: true, entity: 'serviceoffering' },
+      details: { type: 'map', description: 'name value pairs of custom parameters for cpuNumber, cpuSpeed and memory' },
+    },
+    async handle(p, ctx) {
+      const updated = await changeOffering(ctx, 'scalevirtualmachine', p);
+      return { jobid: await submit(ctx, updated) };
+    },
+  });
+
+  const updateVirtualMachine = defineCommand({
+    name: 'updateVirtualMachine',
+    kind: 'object',
+    description: 'Updates properties of a virtual machine. The VM has to be stopped and restarted for the new properties to take effect.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the virtual machine', required: true, entity: 'virtualmachine' },
+      displayname: { type: 'string', description: 'user generated name' },
+      name: { type: 'string', description: 'new host name of the vm. The VM has to be stopped/started for this update to take affect', length: 63 },
+      group: { type: 'string', description: 'group of the virtual machine' },
+      userdata: { type: 'string', description: 'an optional binary data that can be sent to the virtual machine upon a successful deployment. This binary data must be base64 encoded before adding it to the request.', length: 1048576 },
+      details: { type: 'map', description: 'Details in key/value pairs.' },
+      cleanupdetails: { type: 'boolean', description: 'optional boolean field, which indicates if details should be cleaned up or not (if set to true, details removed for this resource, details field ignored; if false or not set, no action)' },
+      haenable: { type: 'boolean', description: 'true if high-availability is enabled for the virtual machine, false otherwise (it follows the service offering here)' },
+      displayvm: { type: 'boolean', description: 'an optional field, whether to the display the vm to the end user or not.' },
+    },
+    async handle(p, ctx) {
+      const label = 'updatevirtualmachine';
+      const vm = await visibleVm(ctx, label, p.id);
+      if (p.name !== undefined && !HOST_NAME.test(p.name)) throw invalidParameterValue(INVALID_NAME);
+      if (p.userdata !== undefined && (!BASE64.test(p.userdata) || p.userdata.length % 4 !== 0)) throw invalidParameterValue('User data is not base64 encoded: encode it (base64) before sending it');
+      const details = p.cleanupdetails === true ? {} : p.details !== undefined ? { ...detailsOf(vm), ...mergedDetails(p.details) } : undefined;
+      const spec = { displayName: p.displayname, hostName: p.name, group: p.group, userData: p.userdata };
+      return patchSpec(ctx, label, vm, spec, details === undefined ? undefined : { annotations: { [DETAILS_ANNOTATION]: Object.keys(details).length > 0 ? JSON.stringify(details) : null } });
+    },
+    map: (vm) => vmFields(infra, vm),
+  });
+
+  const listNics = defineCommand({
+    name: 'listNics',
+    kind: 'list',
+    description: 'list the vm nics  IP to NIC',
+    params: {
+      virtualmachineid: { type: 'uuid', description: 'the ID of the vm', required: true, entity: 'virtualmachine' },
+      nicid: { type: 'uuid', description: 'the ID of the nic to to list IPs' },
+      networkid: { type: 'uuid', description: 'list nic of the specific vm\'s network', entity: 'network' },
+      keyword: { type: 'string', description: 'List by keyword' },
+    },
+    async handle(p, ctx) {
+      const label = 'listnics';
+      const vm = await visibleVm(ctx, label, p.virtualmachineid, 'virtualmachineid');
+      const network = findOptional(cache.networks, p.networkid, label, 'networkid');
+      const nics = nicFields(infra, vm);
+      if (p.nicid !== undefined && !nics.some((n) => n['id'] === p.nicid)) throw entityNotFound(label, 'nicid', p.nicid);
+      return nics.filter((n) => (p.nicid === undefined || n['id'] === p.nicid) && (network === undefined || n['networkid'] === network.metadata.uid));
+    },
+    mapItem: (nic) => nic,
+  });
+
+  return [
+    deployVirtualMachine,
+    listVirtualMachines,
+    startVirtualMachine,
+    stopVirtualMachine,
+    rebootVirtualMachine,
+    destroyVirtualMachine,
+    recoverVirtualMachine,
+    expungeVirtualMachine,
+    changeServiceForVirtualMachine,
+    scaleVirtualMachine,
+    updateVirtualMachine,
+    listNics,
+  ];
+}
