@@ -33,6 +33,7 @@ import {
   Timestamp,
   VOLUME_TYPES,
   immutableField,
+  immutableOnceSet,
   rule,
 } from './common.ts';
 import { defineKind } from './kind.ts';
@@ -367,7 +368,10 @@ export const Template = defineKind({
 /**
  * An SSHKeyPair is a public key registered under a name; VMs that name it get it installed.
  * Kumulus stores only the public key; status.fingerprint is its MD5 fingerprint as CloudStack
- * shows it. The key is immutable: register a new pair to rotate.
+ * shows it. The key is immutable: register a new pair to rotate. Created without a public key
+ * (CloudStack's createSSHKeyPair), the operator generates a pair, writes the public key into
+ * spec.publicKey and the private key into the Secret named by privateKeySecretName(): it is
+ * handed out once, by whoever reads and deletes that Secret (the CloudStack API does).
  */
 export const SSHKeyPair = defineKind({
   group: COMPUTE_GROUP,
@@ -375,21 +379,24 @@ export const SSHKeyPair = defineKind({
   plural: 'sshkeypairs',
   shortNames: ['cskey', 'cssshkeypair'],
   scope: 'Namespaced',
-  description: 'A CloudStack SSH key pair: a named public key installed into the VMs that use it. Immutable. States: Pending, Ready, Error.',
+  description:
+    'A CloudStack SSH key pair: a named public key installed into the VMs that use it. Immutable. Created without spec.publicKey, the operator generates a pair and leaves the private key, once, in the Secret <name>-private-key. States: Pending, Ready, Error.',
   spec: Obj(
     {
       displayName: Type.Optional(DisplayName('key pair')),
-      publicKey: Str({
-        description: 'The OpenSSH public key, one line: ssh-ed25519, ssh-rsa or ecdsa-sha2-* followed by base64.',
-        minLength: 16,
-        maxLength: 16384,
-        validations: [
-          rule("self.matches('^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/]+=* ?.*$')", 'spec.publicKey must be one OpenSSH public key line, such as "ssh-ed25519 AAAA... user@host"'),
-          immutableField('spec.publicKey', 'register a new key pair to rotate keys'),
-        ],
-      }),
+      publicKey: Type.Optional(
+        Str({
+          description:
+            'The OpenSSH public key, one line: ssh-ed25519, ssh-rsa or ecdsa-sha2-* followed by base64. Absent: the operator generates an RSA key pair, writes its public key here and its private key to the Secret <name>-private-key in this namespace; read the private key from there once and delete the Secret, Kumulus keeps no other copy.',
+          minLength: 16,
+          maxLength: 16384,
+          validations: [
+            rule("self.matches('^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/]+=* ?.*$')", 'spec.publicKey must be one OpenSSH public key line, such as "ssh-ed25519 AAAA... user@host"'),
+          ],
+        }),
+      ),
     },
-    { description: 'The key pair.' },
+    { description: 'The key pair.', validations: [immutableOnceSet('publicKey', 'spec.publicKey', 'register a new key pair to rotate keys')] },
   ),
   status: Status(ReadinessState('key pair'), {
     fingerprint: Type.Optional(Str({ description: 'MD5 fingerprint of the key, colon-separated hex, as CloudStack shows it.', maxLength: 64 })),
@@ -425,6 +432,9 @@ export const AffinityGroup = defineKind({
   ),
   status: Status(ReadinessState('affinity group'), {
     vmCount: Type.Optional(Count('Member VMs.')),
+    virtualMachines: Type.Optional(
+      List(Str({ description: 'metadata.name of a member VM, in this namespace.', maxLength: 253 }), { description: 'Member VMs: those naming the group in spec.affinityGroupRefs, sorted.', maxItems: 10000 }),
+    ),
   }),
   columns: [
     { name: 'Type', type: 'string', jsonPath: '.spec.type', description: 'Affinity type.' },

@@ -29,7 +29,9 @@
  *     lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
  *     generation it acted on: True when the domain runs, False with reason Stopped, Starting,
  *     Stopping, WaitingForVolumes, WaitingForNetwork, InsufficientCapacity or DomainError, and
- *     a message saying why.
+ *     a message saying why. An InsufficientCapacity message starts with `host <host>`, so the
+ *     operator, which then places the VM again elsewhere, never takes a refusal left behind by
+ *     a previous host for the current one's.
  *   spec.state Running wants a running domain; Stopped and Destroyed want it powered off (ACPI
  *   shutdown, destroyed after the shutdown timeout) and still defined. The agent undefines the
  *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent.
@@ -103,3 +105,6 @@ export function agentVolumeStatus(hostName: string): StatusWriter {
     conditions: ['Provisioned', 'Attached'],
   };
 }
+
+/** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
+export const AGENT_FINALIZER = 'kumulus.io/agent';

@@ -39,7 +39,7 @@ export function isConditionTrue(status: StatusWithConditions | undefined, type: 
 }
 
 /** Kubernetes metav1.Time: RFC 3339 in whole seconds. */
-function nowSeconds(now: Date): string {
+export function metav1Time(now: Date = new Date()): string {
   return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -53,7 +53,7 @@ export function setCondition(status: StatusWithConditions, update: ConditionUpda
     type: update.type,
     status: update.status,
     observedGeneration,
-    lastTransitionTime: nowSeconds(now),
+    lastTransitionTime: metav1Time(now),
     reason: update.reason,
     message: update.message ?? '',
   };

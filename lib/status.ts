@@ -123,8 +123,10 @@ export function planFailure(current: StatusBag | undefined, generation: number |
   return { ...kept, conditions: order.map((t) => work.conditions.find((c) => c.type === t)).filter((c): c is Condition => c !== undefined) };
 }
 
-async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, writer: StatusWriter, status: StatusBag, signal: AbortSignal | undefined): Promise<void> {
-  await client.applyStatus({ metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status } as unknown as Partial<T> & KubeObject, {
+/** With `precondition`, the object's resourceVersion goes along: the apply fails with 409 if anyone wrote since it was read. */
+async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, writer: StatusWriter, status: StatusBag, signal: AbortSignal | undefined, precondition = false): Promise<void> {
+  const metadata = { name: obj.metadata.name, namespace: obj.metadata.namespace, ...(precondition ? { resourceVersion: obj.metadata.resourceVersion } : {}) };
+  await client.applyStatus({ metadata, status } as unknown as Partial<T> & KubeObject, {
     fieldManager: writer.fieldManager,
     force: true,
     signal,
@@ -133,7 +135,9 @@ async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: 
 
 /**
  * Writes the writer's part of `obj`'s status (as read from the cache or the apiserver) when it
- * differs from `desired`. Returns whether it wrote.
+ * differs from `desired`. Returns whether it wrote. With `precondition` the write is a claim on
+ * the version read (a VM's placement): it fails with 409 when the object changed since, so a
+ * stale cache can neither drop a field nor decide on an old picture.
  */
 export async function commitStatus<T extends KubeObject>(
   client: ResourceClient<T>,
@@ -142,10 +146,11 @@ export async function commitStatus<T extends KubeObject>(
   desired: DesiredStatus,
   signal?: AbortSignal,
   now: Date = new Date(),
+  precondition = false,
 ): Promise<boolean> {
   const next = planStatus(obj.status as StatusBag | undefined, obj.metadata.generation, writer, desired, now);
   if (!next) return false;
-  await applyOwned(client, obj, writer, next, signal);
+  await applyOwned(client, obj, writer, next, signal, precondition);
   return true;
 }
 

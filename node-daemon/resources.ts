@@ -20,8 +20,8 @@ import { isConflict, isNotFound, type KubeObject, type ResourceClient, resourceT
 import { addFinalizer, removeFinalizer } from '../lib/ownership.ts';
 
 export { LABEL_CLUSTER, LABEL_HOST, LABEL_ZONE } from '../lib/hierarchy-labels.ts';
-/** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
-export const AGENT_FINALIZER = 'kumulus.io/agent';
+import { AGENT_FINALIZER } from '../lib/agent-contract.ts';
+export { AGENT_FINALIZER };
 
 
 export const RESOURCES = {

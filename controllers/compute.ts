@@ -1,0 +1,23 @@
+/**
+ * The compute controllers (issue #11): VirtualMachine, Volume, SSHKeyPair and AffinityGroup,
+ * registered together on the infrastructure context they read, with the deployment planner
+ * (controllers/planner/) and the NIC allocator the VM controller calls into.
+ */
+import type { Manager } from '../lib/manager.ts';
+import { registerAffinityGroupController } from './affinity-group.ts';
+import { createComputeContext, type ComputeContext, type NicAllocator } from './compute-context.ts';
+import type { InfraContext } from './infra-context.ts';
+import { createPlanner } from './planner/planner.ts';
+import { registerSSHKeyPairController } from './ssh-key-pair.ts';
+import { registerVirtualMachineController } from './virtual-machine.ts';
+import { registerVolumeController } from './volume.ts';
+
+/** `nics` builds the NIC allocator over the infrastructure context's informers. */
+export function registerComputeControllers(manager: Manager, infra: InfraContext, nics: (infra: InfraContext) => NicAllocator): ComputeContext {
+  const ctx = createComputeContext(manager, infra, { planner: createPlanner(manager, infra), nics: nics(infra) });
+  registerVirtualMachineController(manager, ctx);
+  registerVolumeController(manager, ctx);
+  registerSSHKeyPairController(manager, ctx);
+  registerAffinityGroupController(manager, ctx);
+  return ctx;
+}

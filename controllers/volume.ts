@@ -1,0 +1,160 @@
+/**
+ * Volume (operator side). Its state, with CloudStack's names, follows what the agent reports:
+ * Allocated until it has a pool (a data volume is created on primary storage when first
+ * attached), Creating until the agent says the disk is Provisioned, Resizing while the disk is
+ * smaller than spec.size, Attaching until the disk is in its VM's domain, Ready, and Expunging
+ * once deleted. A data volume attached to a placed VM later gets a pool the VM's host reaches
+ * (the planner's pool function) and the host's labels, so that host's agent makes its disk.
+ * The VM controller does both for the volumes a VM declares itself.
+ */
+import { Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
+import type { Condition, ConditionUpdate } from '../lib/conditions.ts';
+import type { ReconcileContext, ReconcileResult, Request } from '../lib/controller.ts';
+import type { EventInput } from '../lib/events.ts';
+import { isConflict, isNotFound, keyOf, objectKey } from '../lib/kube-client.ts';
+import type { Manager } from '../lib/manager.ts';
+import type { ComputeContext } from './compute-context.ts';
+import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, ensureLabels, operatorStatus } from './infra-context.ts';
+import { commitFailure, commitStatus } from '../lib/status.ts';
+import { parseBytes } from '../lib/quantity.ts';
+import { missingLabels, ownedBy, placementLabels } from './vm-volumes.ts';
+
+const WRITER = operatorStatus({ fields: [], conditions: ['Ready'] });
+
+export type VolumeState = 'Allocated' | 'Creating' | 'Ready' | 'Attaching' | 'Resizing' | 'Expunging';
+
+export interface VolumeView {
+  name: string;
+  deleting: boolean;
+  pool: string | undefined;
+  /** The agent's conditions. */
+  provisioned: Condition | undefined;
+  attached: Condition | undefined;
+  /** spec.size and status.sizeBytes, in bytes. */
+  wantBytes: number | undefined;
+  haveBytes: number | undefined;
+  /** The VM named by spec.vmRef, if it exists and is not being expunged. */
+  vm: { name: string; host: string | undefined } | undefined;
+  vmRef: string | undefined;
+}
+
+export function deriveVolumeStatus(v: VolumeView): { state: VolumeState; ready: ConditionUpdate } {
+  const ready = (ok: boolean, reason: string, message = ''): ConditionUpdate => ({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
+  if (v.deleting) return { state: 'Expunging', ready: ready(false, 'Expunging', 'the disk is deleted once no domain uses it') };
+  if (!v.pool) {
+    if (v.vm?.host) return { state: 'Allocated', ready: ready(false, 'Allocating', `choosing a primary storage pool that host ${v.vm.host} reaches`) };
+    if (v.vm) return { state: 'Allocated', ready: ready(true, 'Allocated', `created on primary storage when VM ${v.vm.name} is placed`) };
+    return { state: 'Allocated', ready: ready(true, 'Allocated', 'created on primary storage when first attached to a VM') };
+  }
+  if (v.provisioned?.status !== 'True') {
+    const why = v.provisioned?.message ? `: ${v.provisioned.message}` : '';
+    return { state: 'Creating', ready: ready(false, v.provisioned?.reason ?? 'Creating', `the disk is being created on PrimaryStorage ${v.pool}${why}`) };
+  }
+  if (v.wantBytes !== undefined && v.haveBytes !== undefined && v.wantBytes > v.haveBytes) {
+    return { state: 'Resizing', ready: ready(false, 'Resizing', `growing the disk from ${v.haveBytes} to ${v.wantBytes} bytes`) };
+  }
+  if (v.vm?.host && v.attached?.status !== 'True') {
+    const why = v.attached?.message ? `: ${v.attached.message}` : '';
+    return { state: 'Attaching', ready: ready(false, 'Attaching', `attaching to VM ${v.vm.name} on host ${v.vm.host}${why}`) };
+  }
+  if (!v.vm && v.attached?.status === 'True') {
+    return { state: 'Ready', ready: ready(false, 'Detaching', `detaching from the domain${v.vmRef ? ` of VM ${v.vmRef}` : ''}`) };
+  }
+  return { state: 'Ready', ready: ready(true, 'Ready') };
+}
+
+function condition(volume: VolumeObject, type: string): Condition | undefined {
+  return volume.status?.conditions?.find((c) => c.type === type);
+}
+
+export function registerVolumeController(manager: Manager, ctx: ComputeContext): void {
+  const i = ctx.informers;
+  const client = clientFor<VolumeObject>(ctx, Volume);
+  /** Whether each volume (by key) was last seen attached, for VOLUME.ATTACH and VOLUME.DETACH; rebuilt silently after a restart. */
+  const attachedBefore = new Map<string, boolean>();
+
+  const vmOf = (volume: VolumeObject): VirtualMachineObject | undefined => {
+    const ref = volume.spec.vmRef;
+    const vm = ref ? i.vms.get(`${volume.metadata.namespace ?? ''}/${ref.name}`) : undefined;
+    return vm && vm.metadata.deletionTimestamp === undefined ? vm : undefined;
+  };
+
+  /** A data volume attached to a placed VM that did not declare it: the VM's host's labels and a pool it reaches. */
+  const place = async (volume: VolumeObject, vm: VirtualMachineObject, signal: AbortSignal): Promise<string | undefined> => {
+    const placement = vm.status?.placement;
+    if (!placement || ownedBy(volume, vm)) return undefined;
+    if (Object.keys(missingLabels(volume, placement)).length > 0) await ensureLabels(client, volume, placementLabels(placement), signal);
+    if (volume.status?.pool) return undefined;
+    const decision = ctx.planner.poolForVolume(volume, placement.host);
+    if (!decision.scheduled) return decision.message;
+    await ctx.planner.claimVolume(volume, decision, () =>
+      client.patchStatus(
+        { namespace: volume.metadata.namespace, name: volume.metadata.name ?? '' },
+        { metadata: { resourceVersion: volume.metadata.resourceVersion }, status: { pool: decision.pool } },
+        { fieldManager: OPERATOR_FIELD_MANAGER, signal },
+      ),
+    );
+    return undefined;
+  };
+
+  const reconcile = async (rctx: ReconcileContext, request: Request): Promise<ReconcileResult | void> => {
+    const volume = i.volumes.get(request);
+    if (!volume) {
+      attachedBefore.delete(objectKey(request));
+      return;
+    }
+    try {
+      const vm = vmOf(volume);
+      const deleting = volume.metadata.deletionTimestamp !== undefined;
+      const unplaceable = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
+      const view: VolumeView = {
+        name: keyOf(volume),
+        deleting,
+        pool: volume.status?.pool,
+        provisioned: condition(volume, 'Provisioned'),
+        attached: condition(volume, 'Attached'),
+        wantBytes: volume.spec.size !== undefined ? parseBytes(volume.spec.size) : undefined,
+        haveBytes: volume.status?.sizeBytes,
+        vm: vm ? { name: vm.metadata.name ?? '', host: vm.status?.placement?.host } : undefined,
+        vmRef: volume.spec.vmRef?.name,
+      };
+      const verdict = deriveVolumeStatus(view);
+      const readyCondition: ConditionUpdate = unplaceable ? { type: 'Ready', status: 'False', reason: 'NoPool', message: unplaceable } : verdict.ready;
+      const from = volume.status?.state;
+      const wrote = await commitStatus(client, volume, WRITER, { state: verdict.state, conditions: [readyCondition] }, rctx.signal, ctx.now());
+      const events: EventInput[] = [];
+      if (wrote && from !== verdict.state) {
+        if (from === undefined) events.push({ reason: 'VOLUME.CREATE', note: `volume ${verdict.state}` });
+        if (verdict.state === 'Resizing') events.push({ reason: 'VOLUME.RESIZE', note: verdict.ready.message });
+        if (verdict.state === 'Expunging') events.push({ reason: 'VOLUME.DELETE', note: 'volume deleted' });
+      }
+      const attached = view.attached?.status === 'True';
+      const before = attachedBefore.get(view.name);
+      if (before !== undefined && before !== attached) {
+        events.push(attached ? { reason: 'VOLUME.ATTACH', note: `attached to VM ${view.vmRef ?? ''}` } : { reason: 'VOLUME.DETACH', note: 'detached' });
+      }
+      attachedBefore.set(view.name, attached);
+      for (const event of events) ctx.events.event(volume, event);
+      return unplaceable ? { requeueAfter: 30_000 } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (isConflict(err)) return { requeue: true };
+      await commitFailure(client, volume, WRITER, err, rctx.signal).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  manager.addController<VolumeObject>({
+    name: 'volume',
+    for: i.volumes,
+    watches: [
+      {
+        informer: i.vms,
+        map: (vm) => i.volumes.byIndex(INDEX.vm, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+        changed: (a, b) => (a as VirtualMachineObject).status?.placement?.host !== (b as VirtualMachineObject).status?.placement?.host || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
+      },
+    ],
+    reconcile,
+    maxConcurrentReconciles: 4,
+  });
+}
