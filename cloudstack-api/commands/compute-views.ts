@@ -23,13 +23,12 @@ export function accountOfNamespace(infra: Infra, namespace: string | undefined):
   return namespace === undefined ? undefined : infra.cache.accounts.byIndex(INDEX.namespace, namespace)[0];
 }
 
-/** account, accountid, domain, domainid, domainpath of whatever lives in an account's namespace. */
+/** account, domain, domainid, domainpath of whatever lives in an account's namespace. */
 export function ownerFields(infra: Infra, namespace: string | undefined): Fields {
   const account = accountOfNamespace(infra, namespace);
   const domain = account ? infra.cache.domains.byName(account.spec.domainRef.name) : undefined;
   return {
     account: account ? displayName(account) : undefined,
-    accountid: account?.metadata.uid,
     domain: domain ? displayName(domain) : undefined,
     domainid: domain?.metadata.uid,
     domainpath: domain?.status?.path,
@@ -118,7 +117,6 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
     name,
     displayname: spec.displayName ?? name,
     ...ownerFields(infra, vm.metadata.namespace),
-    accountid: undefined,
     created: apiDate(vm.metadata.creationTimestamp),
     state,
     haenable: offering?.spec.offerHa ?? false,

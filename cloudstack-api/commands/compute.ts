@@ -1,8 +1,13 @@
+import { affinityGroupCommands, affinityGroupJobResults } from './affinity-groups.ts';
 import { createInfra, type InfrastructureDeps } from './context.ts';
 import type { Command } from './define.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { keyPairCommands } from './keypairs.ts';
+import { networkCommands } from './networks.ts';
+import { osTypeCommands } from './os-types.ts';
+import { templateCommands } from './templates.ts';
 import { vmCommands, vmJobResults } from './vms.ts';
+import { volumeCommands, volumeJobResults } from './volumes.ts';
 
 /**
  * The compute half of the command table (issue 13): virtual machines and what they use, each a
@@ -17,7 +22,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...keyPairCommands(infra)],
-    jobResults: new Map(vmJobResults(infra)),
+    commands: [...vmCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra)],
+    jobResults: new Map([...vmJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -3,7 +3,8 @@ import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, keywordMatches } from '../lists/filters.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
-import { invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
+import { invalidParameterValue } from '../protocol/errors.ts';
+import { ownerNamespace } from './compute-support.ts';
 import { ownerFields } from './compute-views.ts';
 import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
@@ -24,7 +25,6 @@ export function keyPairFields(infra: Infra, pair: SSHKeyPairObject): Fields {
     fingerprint: pair.status?.fingerprint,
     ...ownerFields(infra, pair.metadata.namespace),
     domainpath: undefined,
-    accountid: undefined,
     hasannotations: false,
   };
 }
@@ -33,18 +33,9 @@ export function keyPairCommands(infra: Infra): Command[] {
   const { cache } = infra;
   const ownScope = { account: { type: 'string', description: 'an optional account for the ssh key. Must be used with domainId.' }, domainid: { type: 'uuid', description: 'an optional domainId for the ssh key. If the account parameter is used, domainId must also be used.', entity: 'domain' } } as const;
 
-  /** The namespace of the caller's account, or of (account, domainid) for administrators (RBAC judges the write). */
   async function namespaceOf(ctx: CommandContext, label: string, p: { account?: string; domainid?: string }): Promise<string> {
     await cache.synced();
-    if (p.account === undefined && p.domainid === undefined) {
-      const own = cache.accounts.byUid(ctx.caller.accountId);
-      if (!own) throw permissionDenied(`Account ${ctx.caller.accountName} has no Account object`);
-      return own.spec.namespace;
-    }
-    const namespaces = await scopedNamespaces(cache, ctx.caller, { account: p.account, domainid: p.domainid }, KEYPAIRS, label, infra.deps.mayList);
-    const [only] = [...(namespaces ?? [])];
-    if (namespaces === undefined || namespaces.size !== 1 || only === undefined) throw invalidParameterValue('account and domainid must name one account');
-    return only;
+    return ownerNamespace(infra, ctx, label, p);
   }
 
   const named = (namespace: string, name: string) => cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && displayName(k) === name);

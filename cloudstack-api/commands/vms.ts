@@ -6,6 +6,7 @@ import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { AccountType, type Caller, isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, nicFields, TAG_PREFIX, vmFields } from './compute-views.ts';
+import { ownerNamespace, READY, visibleById } from './compute-support.ts';
 import { globalSettings, type Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
@@ -24,27 +25,12 @@ import { displayName } from './names.ts';
 
 const VMS = resourceTypeOf(VirtualMachine);
 const TEMPLATES = resourceTypeOf(Template);
-const READY = { type: 'Ready', status: 'True' } as const;
 
 /** CloudStack's hostname rule and text (UserVmManagerImpl). */
 const HOST_NAME = /^[a-zA-Z]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
 const INVALID_NAME = 'Invalid name. Vm name can contain ASCII letters \'a\' through \'z\', the digits \'0\' through \'9\', and the hyphen (\'-\'), must be between 1 and 63 characters long, and can\'t start or end with "-" and can\'t start with digit';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** What every VM command reads before it acts: the VM, if the caller may see it. */
-export function vmLookup(infra: Infra) {
-  const { cache } = infra;
-
-  /** The VM with this id in a namespace the caller may list; otherwise CloudStack's not-found text (no hint that it exists). */
-  async function visibleVm(ctx: CommandContext, label: string, id: string, param = 'id'): Promise<VirtualMachineObject> {
-    await cache.synced();
-    const vm = cache.virtualMachines.byUid(id);
-    if (!vm || !(await infra.deps.mayList(ctx.caller, VMS, vm.metadata.namespace))) throw entityNotFound(label, param, id);
-    return vm;
-  }
-  return { visibleVm };
-}
 
 function isUser(caller: Caller): boolean {
   return caller.accountType === AccountType.user;
@@ -74,7 +60,7 @@ export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
 
 export function vmCommands(infra: Infra): Command[] {
   const { cache } = infra;
-  const { visibleVm } = vmLookup(infra);
+  const visibleVm = (ctx: CommandContext, label: string, id: string, param = 'id') => visibleById(infra, ctx, cache.virtualMachines, VMS, label, id, param);
   const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
   const settingOn = (name: 'allow.user.view.destroyed.vm' | 'allow.user.expunge.recover.vm') => globalSettings(infra).value(name) === 'true';
 
@@ -91,20 +77,6 @@ export function vmCommands(infra: Infra): Command[] {
 
   function stateOf(vm: VirtualMachineObject): string {
     return vm.status?.state ?? vm.spec.state ?? 'Running';
-  }
-
-  /** The namespace a deploy goes to: the caller's account's, or (account and domainid) another's, which RBAC then judges. */
-  function deployNamespace(ctx: CommandContext, label: string, p: { account?: string; domainid?: string }): string {
-    if (p.account !== undefined || p.domainid !== undefined) {
-      if (p.account === undefined || p.domainid === undefined) throw invalidParameterValue('account and domainid must be given together');
-      const domain = mustFind(cache.domains, p.domainid, label, 'domainid');
-      const account = cache.accounts.byIndex(INDEX.domain, domain.metadata.name ?? '').find((a) => displayName(a) === p.account);
-      if (!account) throw invalidParameterValue(`Unable to find account ${p.account} in domain ${p.domainid}`);
-      return account.spec.namespace;
-    }
-    const own = cache.accounts.byUid(ctx.caller.accountId);
-    if (!own) throw permissionDenied(`Account ${ctx.caller.accountName} has no Account object to deploy into`);
-    return own.spec.namespace;
   }
 
   /** A template or ISO the caller may use: its own or public (kumulus-public, which RBAC lets every user read). */
@@ -182,7 +154,7 @@ export function vmCommands(infra: Infra): Command[] {
       if (p.name !== undefined && !HOST_NAME.test(p.name)) throw invalidParameterValue(INVALID_NAME);
       if (p.hostid !== undefined && !isRootAdmin(ctx.caller)) throw permissionDenied('hostid may be given by root administrators only');
       const host = findOptional(cache.hosts, p.hostid, label, 'hostid');
-      const namespace = deployNamespace(ctx, label, p);
+      const namespace = ownerNamespace(infra, ctx, label, p);
       const iso = template.spec.format === 'ISO';
       const disk = findOptional(cache.diskOfferings, p.diskofferingid, label, 'diskofferingid');
       if (iso && !disk) throw invalidParameterValue('A disk offering (diskofferingid) is required to deploy from an ISO: it gives the empty root disk');

@@ -1,0 +1,217 @@
+import { Network, type NetworkObject } from '../../crds/index.ts';
+import { resourceTypeOf } from '../../lib/kube-client.ts';
+import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
+import { INDEX } from '../lists/indexes.ts';
+import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import type { Fields } from '../protocol/envelope.ts';
+import { invalidParameterValue, resourceInUse } from '../protocol/errors.ts';
+import { ownerNamespace, visibleById } from './compute-support.ts';
+import { ownerFields } from './compute-views.ts';
+import type { Infra } from './context.ts';
+import { type Command, defineCommand } from './define.ts';
+import { failure } from './errors.ts';
+import { apiDate } from './infra-views.ts';
+import { createNamed, displayName, objectName } from './names.ts';
+
+/**
+ * Guest networks (PROTOCOL.md §11, networks; compute.md §1.5): Network objects in the account's
+ * namespace, typed by their network offering. createNetwork is synchronous and leaves the
+ * network Allocated; it is implemented (VLAN or VNI, bridges, DHCP) on its first VM.
+ */
+
+const NETWORKS = resourceTypeOf(Network);
+
+function netmaskOf(cidr: string | undefined): string | undefined {
+  const prefix = cidr === undefined ? undefined : Number(cidr.split('/')[1]);
+  if (prefix === undefined || Number.isNaN(prefix)) return undefined;
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (bits >>> shift) & 0xff).join('.');
+}
+
+export function networkFields(infra: Infra, network: NetworkObject): Fields {
+  const { cache } = infra;
+  const spec = network.spec;
+  const zone = cache.zones.byName(spec.zoneRef.name);
+  const offering = cache.networkOfferings.byName(spec.networkOfferingRef.name);
+  const physical = cache.physicalNetworks.byName(network.status?.physicalNetwork ?? spec.physicalNetworkRef?.name ?? '');
+  const cidr = network.status?.cidr ?? spec.cidr ?? zone?.spec.guestCidr;
+  const broadcast = network.status?.broadcastUri;
+  return {
+    id: network.metadata.uid,
+    name: displayName(network),
+    displaytext: spec.displayText ?? displayName(network),
+    ...ownerFields(infra, network.metadata.namespace),
+    created: apiDate(network.metadata.creationTimestamp),
+    state: network.status?.state ?? 'Allocated',
+    type: offering?.spec.guestIpType,
+    traffictype: 'Guest',
+    zoneid: zone?.metadata.uid,
+    zonename: zone ? displayName(zone) : spec.zoneRef.name,
+    networkofferingid: offering?.metadata.uid,
+    networkofferingname: offering ? displayName(offering) : spec.networkOfferingRef.name,
+    networkofferingdisplaytext: offering ? (offering.spec.displayText ?? displayName(offering)) : undefined,
+    networkofferingconservemode: offering?.spec.conserveMode ?? true,
+    networkofferingavailability: 'Optional',
+    physicalnetworkid: physical?.metadata.uid,
+    cidr: offering?.spec.guestIpType === 'L2' ? undefined : cidr,
+    gateway: offering?.spec.guestIpType === 'L2' ? undefined : (network.status?.gateway ?? spec.gateway),
+    netmask: offering?.spec.guestIpType === 'L2' ? undefined : (network.status?.netmask ?? netmaskOf(cidr)),
+    networkdomain: spec.networkDomain,
+    dns1: spec.dns1 ?? zone?.spec.dns1,
+    dns2: spec.dns2 ?? zone?.spec.dns2,
+    vlan: broadcast?.replace(/^\w+:\/\//, '') ?? (spec.vlan === undefined ? undefined : String(spec.vlan)),
+    broadcasturi: broadcast,
+    broadcastdomaintype: network.status?.broadcastDomainType,
+    ispersistent: offering?.spec.persistent ?? false,
+    specifyvlan: offering?.spec.specifyVlan ?? false,
+    specifyipranges: offering?.spec.specifyIpRanges ?? false,
+    restartrequired: false,
+    canusefordeploy: true,
+    isdefault: false,
+    issystem: false,
+    acltype: 'Account',
+    displaynetwork: true,
+    redundantrouter: false,
+    strechedl2subnet: false,
+    supportsvmautoscaling: false,
+    hasannotations: false,
+    service: (offering?.spec.services ?? []).map((s) => ({ name: s.name, provider: [{ name: s.provider ?? 'VirtualRouter' }] })),
+    details: {},
+    tags: [],
+  };
+}
+
+export function networkCommands(infra: Infra): Command[] {
+  const { cache } = infra;
+
+  const createNetwork = defineCommand({
+    name: 'createNetwork',
+    kind: 'object',
+    description: 'Creates a network',
+    params: {
+      name: { type: 'string', description: 'the name of the network', required: true },
+      displaytext: { type: 'string', description: 'the display text of the network' },
+      networkofferingid: { type: 'uuid', description: 'the network offering ID', required: true, entity: 'networkoffering' },
+      zoneid: { type: 'uuid', description: 'the zone ID for the network', required: true, entity: 'zone' },
+      physicalnetworkid: { type: 'uuid', description: 'the physical network ID the network belongs to', entity: 'physicalnetwork' },
+      gateway: { type: 'string', description: 'the gateway of the network. Required for shared networks and isolated networks when it belongs to VPC' },
+      netmask: { type: 'string', description: 'the netmask of the network. Required for shared networks and isolated networks when it belongs to VPC' },
+      vlan: { type: 'string', description: 'the ID or VID of the network' },
+      networkdomain: { type: 'string', description: 'network domain' },
+      dns1: { type: 'string', description: 'the first IPv4 DNS for the network. Empty string will update the first IPv4 DNS with the value from the zone' },
+      dns2: { type: 'string', description: 'the second IPv4 DNS for the network. Empty string will update the second IPv4 DNS with the value from the zone' },
+      account: { type: 'string', description: 'account that will own the network. Account should be under the selected domain' },
+      domainid: { type: 'uuid', description: 'domain ID of the account owning a network. If the account is not specified, but the acltype is Account or not specified, the network will be automatically assigned to the caller account and domain. To create a network under the domain without linking it to any account, make sure to include acltype=Domain parameter in the api call. If account is not specified, but acltype is Domain, the network will be created for the specified domain.', entity: 'domain' },
+    },
+    async handle(p, ctx) {
+      const label = 'createnetwork';
+      await cache.synced();
+      const zone = mustFind(cache.zones, p.zoneid, label, 'zoneid');
+      const offering = mustFind(cache.networkOfferings, p.networkofferingid, label, 'networkofferingid');
+      const physical = findOptional(cache.physicalNetworks, p.physicalnetworkid, label, 'physicalnetworkid');
+      if ((p.gateway === undefined) !== (p.netmask === undefined)) throw invalidParameterValue('gateway and netmask must be given together');
+      let cidr: string | undefined;
+      if (p.gateway !== undefined && p.netmask !== undefined) {
+        const prefix = p.netmask.split('.').reduce((bits, octet) => bits + Number(octet).toString(2).replace(/0/g, '').length, 0);
+        const mask = p.netmask.split('.').map(Number);
+        const base = p.gateway.split('.').map((octet, i) => Number(octet) & (mask[i] ?? 0));
+        cidr = `${base.join('.')}/${prefix}`;
+      }
+      const vlan = p.vlan === undefined ? undefined : Number(p.vlan.replace(/^\w+:\/\//, ''));
+      if (vlan !== undefined && !Number.isInteger(vlan)) throw invalidParameterValue(`vlan ${p.vlan} is not a VLAN id or VNI`);
+      const namespace = ownerNamespace(infra, ctx, label, p);
+      return createNamed(infra.resource<NetworkObject>(ctx, Network), objectName(p.name), (name) => ({
+        apiVersion: Network.apiVersion,
+        kind: Network.kind,
+        metadata: { namespace, name },
+        spec: {
+          displayName: p.name,
+          ...(p.displaytext !== undefined ? { displayText: p.displaytext } : {}),
+          networkOfferingRef: { name: offering.metadata.name ?? '' },
+          zoneRef: { name: zone.metadata.name ?? '' },
+          ...(physical ? { physicalNetworkRef: { name: physical.metadata.name ?? '' } } : {}),
+          ...(cidr !== undefined ? { cidr, gateway: p.gateway } : {}),
+          ...(vlan !== undefined ? { vlan } : {}),
+          ...(p.networkdomain !== undefined ? { networkDomain: p.networkdomain } : {}),
+          ...(p.dns1 ? { dns1: p.dns1 } : {}),
+          ...(p.dns2 ? { dns2: p.dns2 } : {}),
+        },
+      })).catch((err: unknown) =>
+        failure(err, ctx, { label, params: { 'spec.cidr': 'netmask', 'spec.gateway': 'gateway', 'spec.vlan': 'vlan', 'spec.networkOfferingRef.name': 'networkofferingid', 'spec.physicalNetworkRef.name': 'physicalnetworkid', 'spec.displayName': 'name', 'spec.networkDomain': 'networkdomain' } }),
+      );
+    },
+    map: (network) => networkFields(infra, network),
+  });
+
+  const listNetworks = defineCommand({
+    name: 'listNetworks',
+    kind: 'list',
+    description: 'Lists all available networks.',
+    params: {
+      id: { type: 'uuid', description: 'list networks by ID', entity: 'network' },
+      name: { type: 'string', description: 'list networks by name' },
+      keyword: { type: 'string', description: 'List by keyword' },
+      zoneid: { type: 'uuid', description: 'the zone ID of the network', entity: 'zone' },
+      type: { type: 'string', description: 'the type of the network. Supported values are: isolated, l2, shared and all' },
+      traffictype: { type: 'string', description: 'type of the traffic' },
+      networkofferingid: { type: 'uuid', description: 'list networks by network offering ID', entity: 'networkoffering' },
+      physicalnetworkid: { type: 'uuid', description: 'list networks by physical network id', entity: 'physicalnetwork' },
+      canusefordeploy: { type: 'boolean', description: 'list networks available for VM deployment' },
+      issystem: { type: 'boolean', description: 'true if network is system, false otherwise' },
+      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
+      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+    },
+    async handle(p, ctx) {
+      const label = 'listnetworks';
+      await cache.synced();
+      const one = findOptional(cache.networks, p.id, label, 'id');
+      const zone = findOptional(cache.zones, p.zoneid, label, 'zoneid');
+      const offering = findOptional(cache.networkOfferings, p.networkofferingid, label, 'networkofferingid');
+      const physical = findOptional(cache.physicalNetworks, p.physicalnetworkid, label, 'physicalnetworkid');
+      const namespaces = await scopedNamespaces(cache, ctx.caller, p, NETWORKS, label, infra.deps.mayList);
+      const candidates = one ? [one] : zone ? cache.networks.byIndex(INDEX.zone, zone.metadata.name ?? '') : cache.networks.sorted();
+      const type = p.type?.toLowerCase() === 'all' ? undefined : p.type;
+      return candidates
+        .filter((n) => {
+          const guestType = cache.networkOfferings.byName(n.spec.networkOfferingRef.name)?.spec.guestIpType;
+          return (
+            inScope(namespaces, n.metadata.namespace) &&
+            equalsIgnoringCase(p.name, displayName(n)) &&
+            keywordMatches(p.keyword, displayName(n), n.spec.displayText) &&
+            equalsIgnoringCase(type, guestType) &&
+            equalsIgnoringCase(p.traffictype, 'Guest') &&
+            p.issystem !== true &&
+            (offering === undefined || n.spec.networkOfferingRef.name === offering.metadata.name) &&
+            (physical === undefined || (n.status?.physicalNetwork ?? n.spec.physicalNetworkRef?.name) === physical.metadata.name)
+          );
+        })
+        .sort(byCreation);
+    },
+    mapItem: (network) => networkFields(infra, network),
+  });
+
+  const deleteNetwork = defineCommand({
+    name: 'deleteNetwork',
+    kind: 'async',
+    description: 'Deletes a network',
+    params: {
+      id: { type: 'uuid', description: 'the ID of the network', required: true, entity: 'network' },
+      forced: { type: 'boolean', description: 'Force delete a network. Network will be marked as \'Destroy\' even when commands to shutdown and cleanup to the backend fails.' },
+    },
+    async handle(p, ctx) {
+      const label = 'deletenetwork';
+      const network = await visibleById(infra, ctx, cache.networks, NETWORKS, label, p.id);
+      const users = cache.virtualMachines.list().filter((vm) => vm.metadata.namespace === network.metadata.namespace && (vm.spec.networks ?? []).some((n) => n.name === network.metadata.name));
+      if (users.length > 0) throw resourceInUse(`Network ${p.id} is in use by ${users.length} VM(s) (${users.map((vm) => vm.spec.hostName ?? vm.metadata.name).join(', ')}); expunge them or remove their NICs first`);
+      await infra
+        .resource(ctx, Network)
+        .delete({ namespace: network.metadata.namespace, name: network.metadata.name ?? '' }, { preconditions: { uid: network.metadata.uid } })
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
+      return { jobid: await infra.submitJob(ctx, { target: network, kind: Network, deleted: true }) };
+    },
+  });
+
+  return [createNetwork, listNetworks, deleteNetwork];
+}

@@ -1,0 +1,256 @@
+import { expect } from 'chai';
+import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
+import type { CloudStackClient } from '../support/cloudstack-client.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
+
+/**
+ * What VMs use, through the API over the real control plane: templates (rows per zone from the
+ * per-zone download state), guest networks, SSH key pairs, affinity groups and volumes
+ * (attach and detach through spec.vmRef), each the object kubectl shows. Where the compute,
+ * image and network controllers are not on main yet, the test plays them, writing status
+ * through the status subresource; the AsyncJob controller is the real one.
+ */
+
+const NOT_FOUND = (label: string, param: string, id: string) =>
+  `Unable to execute API command ${label} due to invalid value. Invalid parameter ${param} value=${id} due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.`;
+const UNKNOWN = '0b0e1e2c-0000-4000-8000-0000000000a1';
+const PUBLIC_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxU4aR5f3p1d0Y4pX3Wl6m3b8Kc2mJQ0rT7yH9vN2sB t@example';
+
+describe('cloudstack-api: templates, networks, key pairs, affinity groups and volumes (real control plane)', function () {
+  this.timeout(300_000);
+  let cloud: InfraCloud;
+  let tenant: { client: CloudStackClient; namespace: string; account: string };
+  let other: { client: CloudStackClient; namespace: string; account: string };
+  const s = uniqueName('res').slice(4);
+  const ids: Record<string, string> = {};
+
+  /** Plays a controller: `kind`/`name` Ready at its current generation, with more status. */
+  async function ready(kind: string, namespace: string, name: string, status: Record<string, unknown> = {}): Promise<void> {
+    const resource = cloud.resource(kind);
+    const obj = await resource.get({ namespace, name });
+    const generation = (obj.metadata as { generation?: number }).generation ?? 1;
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await resource.patchStatus({ namespace, name }, { status: { observedGeneration: generation, conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: '', lastTransitionTime: now, observedGeneration: generation }], ...status } });
+  }
+
+  const objectsIn = async (kind: string, namespace: string) => (await cloud.resource(kind).list({ namespace })).items;
+  const byUid = async (kind: string, namespace: string, uid: string) => (await objectsIn(kind, namespace)).find((o) => o.metadata.uid === uid);
+
+  before(async function () {
+    this.timeout(240_000);
+    cloud = await startInfraCloud('csres');
+    const make = async (kind: string, name: string, spec: Record<string, unknown>, namespace?: string) => cloud.resource(kind).create({ metadata: { name, ...(namespace ? { namespace } : {}) }, spec });
+    const zone = await make('Zone', `z-${s}`, { displayName: `Zone ${s}`, networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.2.0.0/16', allocationState: 'Enabled' });
+    ids['zone'] = zone.metadata.uid ?? '';
+    ids['offering'] = (await make('NetworkOffering', `iso-${s}`, { displayName: `Isolated ${s}`, guestIpType: 'Isolated', services: [{ name: 'Dhcp' }, { name: 'Dns' }] })).metadata.uid ?? '';
+    ids['disk'] = (await make('DiskOffering', `d5-${s}`, { displayName: `Disk 5 ${s}`, diskSize: '5Gi' })).metadata.uid ?? '';
+    ids['custom'] = (await make('DiskOffering', `dc-${s}`, { displayName: `Custom ${s}`, customized: { minSize: '1Gi', maxSize: '100Gi' } })).metadata.uid ?? '';
+    await make('ServiceOffering', `small-${s}`, { cpuNumber: 1, memory: '512Mi' });
+    await cloud.kube.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name: PUBLIC_NAMESPACE } }).catch(() => undefined);
+    tenant = await cloud.tenant('rest');
+    other = await cloud.tenant('reso');
+  });
+
+  after(async () => {
+    await cloud?.stop();
+  });
+
+  describe('templates', () => {
+    it('registers: one row per zone, not ready while the download goes on, the object in kumulus-public', async () => {
+      const osTypes = await cloud.admin.request('listOsTypes', { keyword: 'Debian GNU/Linux 12' });
+      const debian = (osTypes.body['ostype'] as Record<string, unknown>[])[0];
+      expect(debian).to.include({ name: 'Debian GNU/Linux 12 (64-bit)', oscategoryname: 'Debian' });
+      const reply = await cloud.admin.request('registerTemplate', { name: `Tiny ${s}`, displaytext: 'A tiny guest', format: 'qcow2', hypervisor: 'KVM', url: 'https://images.example.com/tiny.qcow2', zoneid: ids['zone'] ?? '', ispublic: 'true', ostypeid: debian?.['id'] as string, checksum: 'd41d8cd98f00b204e9800998ecf8427e' });
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.body['count']).to.equal(1);
+      const row = (reply.body['template'] as Record<string, unknown>[])[0] ?? {};
+      expect(row).to.include({ name: `Tiny ${s}`, displaytext: 'A tiny guest', zoneid: ids['zone'], isready: false, status: 'Not Downloaded', format: 'QCOW2', ispublic: true, ostypename: 'Debian GNU/Linux 12 (64-bit)', ostypeid: debian?.['id'] });
+      ids['template'] = row['id'] as string;
+      const object = await byUid('Template', PUBLIC_NAMESPACE, ids['template']);
+      expect(object?.spec).to.deep.include({ displayName: `Tiny ${s}`, url: 'https://images.example.com/tiny.qcow2', checksum: '{MD5}d41d8cd98f00b204e9800998ecf8427e', zoneRefs: [{ name: `z-${s}` }], isPublic: true, osType: 'Debian GNU/Linux 12 (64-bit)' });
+    });
+
+    it('lists per-zone state: executable shows it to a tenant once downloaded, self does not', async () => {
+      const name = (await byUid('Template', PUBLIC_NAMESPACE, ids['template'] ?? ''))?.metadata.name ?? '';
+      const executable = () => tenant.client.request('listTemplates', { templatefilter: 'executable', id: ids['template'] ?? '' });
+      expect((await executable()).body['count']).to.equal(1);
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'executable', id: ids['template'] ?? '', isready: 'true' })).body).to.deep.equal({});
+      await cloud.resource('Template').patchStatus({ namespace: PUBLIC_NAMESPACE, name }, { status: { state: 'Active', isReady: true, zones: [{ zone: `z-${s}`, downloadState: 'DOWNLOADED', downloadPercent: 100, sizeBytes: 2 ** 30, physicalSizeBytes: 2 ** 28 }] } });
+      const row = await waitUntil('the template ready', async () => {
+        const found = ((await executable()).body['template'] as Record<string, unknown>[] | undefined)?.[0];
+        return found?.['isready'] === true ? found : undefined;
+      });
+      expect(row).to.include({ status: 'Download Complete', size: 2 ** 30, physicalsize: 2 ** 28 });
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'self' })).body).to.deep.equal({});
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'community', id: ids['template'] ?? '' })).body['count']).to.equal(1);
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'featured', id: ids['template'] ?? '' })).body).to.deep.equal({});
+    });
+
+    it('registers a tenant\'s own template in its namespace, invisible to other tenants', async () => {
+      const reply = await tenant.client.request('registerTemplate', { name: `Mine ${s}`, displaytext: 'mine', format: 'RAW', hypervisor: 'kvm', url: 'https://images.example.com/mine.raw', zoneids: ids['zone'] ?? '' });
+      expect(reply.status, reply.text).to.equal(200);
+      const id = (reply.body['template'] as Record<string, unknown>[])[0]?.['id'] as string;
+      expect(await byUid('Template', tenant.namespace, id)).to.not.equal(undefined);
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'self' })).body['count']).to.equal(1);
+      expect((await other.client.request('listTemplates', { templatefilter: 'executable', id })).body).to.deep.equal({});
+      const deleted = await other.client.request('deleteTemplate', { id });
+      expect(deleted.body['errortext']).to.equal(NOT_FOUND('deletetemplate', 'id', id));
+      const mine = await tenant.client.request('deleteTemplate', { id });
+      expect((await tenant.client.waitForJob(mine.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+      expect(await byUid('Template', tenant.namespace, id)).to.equal(undefined);
+    });
+
+    const refusals: { what: string; params: () => Record<string, string>; code: number; text: string | RegExp }[] = [
+      { what: 'an unsupported format', params: () => ({ name: 'x', displaytext: 'x', format: 'VHD', hypervisor: 'KVM', url: 'https://e.example/x.vhd', zoneid: ids['zone'] ?? '' }), code: 431, text: 'Format VHD is not supported by KVM here: use QCOW2, RAW or ISO' },
+      { what: 'another hypervisor', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'XenServer', url: 'https://e.example/x.qcow2', zoneid: ids['zone'] ?? '' }), code: 431, text: 'Hypervisor XenServer is not supported: Kumulus runs KVM' },
+      { what: 'an unknown zone', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'KVM', url: 'https://e.example/x.qcow2', zoneid: UNKNOWN }), code: 431, text: NOT_FOUND('registertemplate', 'zoneid', UNKNOWN) },
+      { what: 'an unknown OS type', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'KVM', url: 'https://e.example/x.qcow2', zoneid: ids['zone'] ?? '', ostypeid: UNKNOWN }), code: 431, text: NOT_FOUND('registertemplate', 'ostypeid', UNKNOWN) },
+      { what: 'zoneid with zoneids', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'KVM', url: 'https://e.example/x.qcow2', zoneid: ids['zone'] ?? '', zoneids: ids['zone'] ?? '' }), code: 431, text: 'Both zoneid and zoneids cannot be specified at the same time' },
+      { what: 'a URL that is not http(s) or file (the CRD rule, through the API)', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'KVM', url: 'ftp://e.example/x.qcow2', zoneid: ids['zone'] ?? '' }), code: 431, text: /url must be an http:\/\/, https:\/\/ or file:\/\/ URL/ },
+      { what: 'a missing url', params: () => ({ name: 'x', displaytext: 'x', format: 'QCOW2', hypervisor: 'KVM' }), code: 431, text: 'Unable to execute API command registertemplate due to missing parameter url' },
+    ];
+    for (const c of refusals) {
+      it(`refuses ${c.what}`, async () => {
+        const reply = await tenant.client.request('registerTemplate', c.params());
+        expect(reply.status, reply.text).to.equal(c.code);
+        if (c.text instanceof RegExp) expect(reply.body['errortext']).to.match(c.text);
+        else expect(reply.body['errortext']).to.equal(c.text);
+      });
+    }
+
+    it('refuses templatefilter all to a tenant, and an unknown filter', async () => {
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'all' })).body['errortext']).to.equal('templatefilter all is for root administrators only');
+      expect((await tenant.client.request('listTemplates', { templatefilter: 'mine' })).body['errortext']).to.match(/invalid value mine for parameter templatefilter/);
+      expect((await cloud.admin.request('listTemplates', { templatefilter: 'all', id: ids['template'] ?? '' })).body['count']).to.equal(1);
+    });
+  });
+
+  describe('networks', () => {
+    it('creates a tenant network, the object kubectl sees, listed for its owner only', async () => {
+      const reply = await tenant.client.request('createNetwork', { name: `Web ${s}`, displaytext: 'web tier', networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.5.1', netmask: '255.255.255.0' });
+      expect(reply.status, reply.text).to.equal(200);
+      const network = reply.body['network'] as Record<string, unknown>;
+      expect(network).to.include({ name: `Web ${s}`, displaytext: 'web tier', state: 'Allocated', type: 'Isolated', cidr: '10.2.5.0/24', gateway: '10.2.5.1', netmask: '255.255.255.0', zoneid: ids['zone'], networkofferingid: ids['offering'], account: tenant.account, traffictype: 'Guest' });
+      expect(network['service']).to.deep.equal([{ name: 'Dhcp', provider: [{ name: 'VirtualRouter' }] }, { name: 'Dns', provider: [{ name: 'VirtualRouter' }] }]);
+      ids['network'] = network['id'] as string;
+      const object = await byUid('Network', tenant.namespace, ids['network']);
+      expect(object?.spec).to.deep.include({ displayName: `Web ${s}`, cidr: '10.2.5.0/24', gateway: '10.2.5.1', networkOfferingRef: { name: `iso-${s}` }, zoneRef: { name: `z-${s}` } });
+      expect((await tenant.client.request('listNetworks', {})).body['count']).to.equal(1);
+      expect((await tenant.client.request('listNetworks', { type: 'Isolated', zoneid: ids['zone'] ?? '' })).body['count']).to.equal(1);
+      expect((await tenant.client.request('listNetworks', { type: 'L2' })).body).to.deep.equal({});
+      expect((await other.client.request('listNetworks', {})).body).to.deep.equal({});
+    });
+
+    it('refuses a gateway outside its netmask\'s network and an unknown offering, and deletes', async () => {
+      const half = await tenant.client.request('createNetwork', { name: 'half', networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.6.1' });
+      expect(half.body['errortext']).to.equal('gateway and netmask must be given together');
+      const offering = await tenant.client.request('createNetwork', { name: 'x', networkofferingid: UNKNOWN, zoneid: ids['zone'] ?? '' });
+      expect(offering.body['errortext']).to.equal(NOT_FOUND('createnetwork', 'networkofferingid', UNKNOWN));
+      const theirs = await other.client.request('deleteNetwork', { id: ids['network'] ?? '' });
+      expect(theirs.body['errortext']).to.equal(NOT_FOUND('deletenetwork', 'id', ids['network'] ?? ''));
+      const made = await tenant.client.request('createNetwork', { name: `Spare ${s}`, networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '' });
+      const spare = (made.body['network'] as Record<string, unknown>)['id'] as string;
+      const deleted = await tenant.client.request('deleteNetwork', { id: spare });
+      expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+      expect(await byUid('Network', tenant.namespace, spare)).to.equal(undefined);
+    });
+  });
+
+  describe('SSH key pairs', () => {
+    it('registers, lists with the fingerprint the operator records, refuses a duplicate and deletes', async () => {
+      const reply = await tenant.client.request('registerSSHKeyPair', { name: `laptop-${s}`, publickey: PUBLIC_KEY });
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.body['keypair']).to.include({ name: `laptop-${s}`, account: tenant.account });
+      const object = (await objectsIn('SSHKeyPair', tenant.namespace)).find((k) => k.spec?.['displayName'] === `laptop-${s}`);
+      expect(object?.spec?.['publicKey']).to.equal(PUBLIC_KEY);
+      await ready('SSHKeyPair', tenant.namespace, object?.metadata.name ?? '', { state: 'Ready', fingerprint: '6e:2f:0d:3c:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55' });
+      const listed = await waitUntil('the fingerprint', async () => {
+        const row = ((await tenant.client.request('listSSHKeyPairs', { name: `laptop-${s}` })).body['sshkeypair'] as Record<string, unknown>[] | undefined)?.[0];
+        return row?.['fingerprint'] ? row : undefined;
+      });
+      expect(listed['fingerprint']).to.equal('6e:2f:0d:3c:aa:bb:cc:dd:ee:ff:00:11:22:33:44:55');
+      expect((await other.client.request('listSSHKeyPairs', {})).body).to.deep.equal({});
+      const twice = await tenant.client.request('registerSSHKeyPair', { name: `laptop-${s}`, publickey: PUBLIC_KEY });
+      expect(twice.body['errortext']).to.equal(`A key pair with name 'laptop-${s}' already exists.`);
+      const bad = await tenant.client.request('registerSSHKeyPair', { name: `bad-${s}`, publickey: 'not a key at all, just text' });
+      expect(bad.status).to.equal(431);
+      expect(bad.body['errortext']).to.match(/^publickey: spec.publicKey must be one OpenSSH public key line/);
+      expect((await tenant.client.request('deleteSSHKeyPair', { name: `laptop-${s}` })).body).to.deep.equal({ success: true });
+      const gone = await tenant.client.request('deleteSSHKeyPair', { name: `laptop-${s}` });
+      expect(gone.body['errortext']).to.equal(`A key pair with name 'laptop-${s}' does not exist for account ${tenant.account} in specified domain id`);
+    });
+  });
+
+  describe('affinity groups', () => {
+    it('lists the four types, creates a group in a job, lists and deletes it', async () => {
+      const types = (await tenant.client.request('listAffinityGroupTypes')).body;
+      expect(types['count']).to.equal(4);
+      const bad = await tenant.client.request('createAffinityGroup', { name: 'g', type: 'rack anti-affinity' });
+      expect(bad.body['errortext']).to.match(/^Unable to create affinity group, invalid affinity group type: rack anti-affinity/);
+      const reply = await tenant.client.request('createAffinityGroup', { name: `spread-${s}`, type: 'host anti-affinity', description: 'web tier' });
+      expect(reply.status, reply.text).to.equal(200);
+      const object = (await objectsIn('AffinityGroup', tenant.namespace)).find((g) => g.metadata.uid === reply.body['id']);
+      expect(object?.spec).to.deep.include({ displayName: `spread-${s}`, type: 'host anti-affinity' });
+      await ready('AffinityGroup', tenant.namespace, object?.metadata.name ?? '', { state: 'Ready' });
+      const job = await tenant.client.waitForJob(reply.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((job['jobresult'] as { affinitygroup: Record<string, unknown> }).affinitygroup).to.deep.include({ id: reply.body['id'], name: `spread-${s}`, type: 'host anti-affinity', virtualmachineIds: [] });
+      expect((await tenant.client.request('listAffinityGroups', { type: 'host anti-affinity' })).body['count']).to.equal(1);
+      const again = await tenant.client.request('createAffinityGroup', { name: `spread-${s}`, type: 'host affinity' });
+      expect(again.body['errortext']).to.equal(`Unable to create affinity group, a group with name spread-${s} already exists.`);
+      const deleted = await tenant.client.request('deleteAffinityGroup', { name: `spread-${s}` });
+      expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+    });
+  });
+
+  describe('volumes', () => {
+    it('creates a data volume in a job, attaches it to a VM and detaches it through spec.vmRef', async () => {
+      await cloud.resource('Template').create({ metadata: { namespace: tenant.namespace, name: `t-${s}` }, spec: { url: 'https://images.example.com/t.qcow2', format: 'QCOW2', zoneRefs: [{ name: `z-${s}` }] } });
+      const vm = await cloud.resource('VirtualMachine').create({ metadata: { namespace: tenant.namespace, name: `vm-${s}` }, spec: { zoneRef: { name: `z-${s}` }, serviceOfferingRef: { name: `small-${s}` }, templateRef: { name: `t-${s}` }, state: 'Stopped' } });
+      const created = await tenant.client.request('createVolume', { name: `data-${s}`, diskofferingid: ids['disk'] ?? '', zoneid: ids['zone'] ?? '' });
+      expect(created.status, created.text).to.equal(200);
+      const volume = await waitUntil('the volume', async () => byUid('Volume', tenant.namespace, created.body['id'] as string));
+      expect(volume.spec).to.deep.include({ displayName: `data-${s}`, type: 'DATADISK', diskOfferingRef: { name: `d5-${s}` }, zoneRef: { name: `z-${s}` } });
+      await ready('Volume', tenant.namespace, volume.metadata.name ?? '', { state: 'Allocated' });
+      const made = await tenant.client.waitForJob(created.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((made['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ id: created.body['id'], name: `data-${s}`, type: 'DATADISK', state: 'Allocated', size: 5 * 2 ** 30, diskofferingid: ids['disk'] });
+
+      const attach = await tenant.client.request('attachVolume', { id: created.body['id'] as string, virtualmachineid: vm.metadata.uid ?? '' });
+      expect(attach.status, attach.text).to.equal(200);
+      const attached = await byUid('Volume', tenant.namespace, created.body['id'] as string);
+      expect(attached?.spec).to.deep.include({ vmRef: { name: `vm-${s}` }, deviceId: 1 });
+      await ready('Volume', tenant.namespace, volume.metadata.name ?? '', { state: 'Ready', attachedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      const attachJob = await tenant.client.waitForJob(attach.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((attachJob['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ virtualmachineid: vm.metadata.uid, vmname: `vm-${s}`, deviceid: 1, state: 'Ready' });
+      expect((await tenant.client.request('listVolumes', { virtualmachineid: vm.metadata.uid ?? '' })).body['count']).to.equal(1);
+
+      const twice = await tenant.client.request('attachVolume', { id: created.body['id'] as string, virtualmachineid: vm.metadata.uid ?? '' });
+      expect(twice.body['errortext']).to.equal(`Volume ${created.body['id'] as string} is already attached to a VM; detach it first`);
+      const inUse = await tenant.client.request('deleteVolume', { id: created.body['id'] as string });
+      expect(inUse.body['errortext']).to.equal('Please specify a volume that is not attached to any VM.');
+      const shrink = await tenant.client.request('resizeVolume', { id: created.body['id'] as string, size: '1' });
+      expect(shrink.body['errortext']).to.match(/^Shrinking volume .* is not supported: a volume only grows$/);
+
+      const detach = await tenant.client.request('detachVolume', { id: created.body['id'] as string });
+      expect(detach.status, detach.text).to.equal(200);
+      const detached = await byUid('Volume', tenant.namespace, created.body['id'] as string);
+      expect(detached?.spec).to.not.have.property('vmRef');
+      await ready('Volume', tenant.namespace, volume.metadata.name ?? '', { state: 'Ready' });
+      const detachJob = await tenant.client.waitForJob(detach.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((detachJob['jobresult'] as { volume: Record<string, unknown> }).volume).to.not.have.property('virtualmachineid');
+      const notAttached = await tenant.client.request('detachVolume', { id: created.body['id'] as string });
+      expect(notAttached.body['errortext']).to.equal(`Volume ${created.body['id'] as string} is not attached to a VM`);
+
+      expect((await other.client.request('listVolumes', { id: created.body['id'] as string })).body).to.deep.equal({});
+      expect((await tenant.client.request('deleteVolume', { id: created.body['id'] as string })).body).to.deep.equal({ success: true });
+      expect(await byUid('Volume', tenant.namespace, created.body['id'] as string)).to.equal(undefined);
+    });
+
+    it('refuses a volume without an offering, an unknown offering and a detach with nothing to name it', async () => {
+      expect((await tenant.client.request('createVolume', { zoneid: ids['zone'] ?? '' })).body['errortext']).to.equal('Either disk Offering Id or snapshot Id must be passed whilst creating volume');
+      expect((await tenant.client.request('createVolume', { zoneid: ids['zone'] ?? '', diskofferingid: UNKNOWN })).body['errortext']).to.equal(NOT_FOUND('createvolume', 'diskofferingid', UNKNOWN));
+      expect((await tenant.client.request('detachVolume', {})).body['errortext']).to.equal('Please provide either a volume id, or a tuple(device id, instance id)');
+      expect((await tenant.client.request('attachVolume', { id: UNKNOWN, virtualmachineid: UNKNOWN })).body['errortext']).to.equal(NOT_FOUND('attachvolume', 'id', UNKNOWN));
+    });
+  });
+});
