@@ -20,7 +20,7 @@ import { guestAddressing } from '../lib/ipv4.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
-import { nicMac } from './drivers/identity.ts';
+import { nicMac } from '../lib/guest-identity.ts';
 import { bridgeName } from './drivers/network/names.ts';
 import type { GuestNetworkSpec, NetworkDriver, Segment } from './drivers/network/types.ts';
 import { errorMessage } from './resources.ts';

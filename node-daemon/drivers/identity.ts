@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * Everything the agent creates on a host is named after object uids, so a restart finds the
  * same domain, disk and NIC by the same name and never creates a second one.
@@ -22,16 +20,6 @@ export function domainName(vmUid: string): string {
 export function vmUidOfDomain(name: string): string | undefined {
   const uid = name.startsWith('kumulus-') ? name.slice('kumulus-'.length) : '';
   return uidPattern.test(uid) ? uid : undefined;
-}
-
-/**
- * The MAC of a VM's NIC on a network: locally administered, unicast, 46 bits of a hash of
- * both uids, so it is the same on every host and after every restart.
- */
-export function nicMac(vmUid: string, networkUid: string): string {
-  const h = createHash('sha256').update(`${vmUid}/${networkUid}`).digest();
-  const bytes = [((h[0] ?? 0) & 0xfc) | 0x02, ...h.subarray(1, 6)];
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
 /** The file name of a volume in its pool. */

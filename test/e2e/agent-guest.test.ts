@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
-import { nicMac } from '../../node-daemon/drivers/identity.ts';
+import { nicMac } from '../../lib/guest-identity.ts';
 import { linuxNetworkDriver } from '../../node-daemon/drivers/network/driver.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import type { GuestNetworkSpec } from '../../node-daemon/drivers/network/types.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
 import { CommandError, commandRunner } from '../../node-daemon/drivers/exec.ts';
-import { nicMac } from '../../node-daemon/drivers/identity.ts';
+import { nicMac } from '../../lib/guest-identity.ts';
 import { linuxNetworkDriver } from '../../node-daemon/drivers/network/driver.ts';
 import { bridgeName, vlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { observeNetworking } from '../../node-daemon/drivers/network/observe.ts';

@@ -8,7 +8,7 @@ import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
-import { nicMac } from '../../node-daemon/drivers/identity.ts';
+import { nicMac } from '../../lib/guest-identity.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';

@@ -5,7 +5,8 @@ import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hype
 import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
 import { parseVirshEventLine } from '../../node-daemon/drivers/hypervisor/virsh-events.ts';
-import { domainName, nicMac, vmUidOfDomain } from '../../node-daemon/drivers/identity.ts';
+import { nicMac } from '../../lib/guest-identity.ts';
+import { domainName, vmUidOfDomain } from '../../node-daemon/drivers/identity.ts';
 
 const uid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
 const volumeUid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';

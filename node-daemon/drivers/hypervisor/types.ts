@@ -13,7 +13,7 @@ export interface DomainDisk {
 }
 
 export interface DomainNic {
-  /** From identity.nicMac, so the address survives redefinition and host moves. */
+  /** From lib/guest-identity.ts nicMac, so the address survives redefinition and host moves. */
   mac: string;
   bridge: string;
   mtu?: number;
