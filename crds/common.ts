@@ -172,6 +172,26 @@ export function NamespacedRef<const Required extends boolean = false>(kind: stri
   );
 }
 
+const UID = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+
+/**
+ * A namespaced object that a cluster-scoped record belongs to, pinned by uid: `{namespace,
+ * name, uid}` plus `extra`. An owner reference would not do: the garbage collector ignores a
+ * namespaced owner of a cluster-scoped object, so whoever frees the record compares uids, and
+ * an object created later under the same name is another one.
+ */
+export function UidRef<P extends TProperties>(kind: string, description: string, extra: P) {
+  return Obj(
+    {
+      namespace: Str({ description: `Namespace of the ${kind}.`, minLength: 1, maxLength: 63, pattern: DNS_LABEL }),
+      name: ObjectName(kind),
+      uid: Str({ description: `metadata.uid of the ${kind}.`, maxLength: 36, pattern: UID }),
+      ...extra,
+    },
+    { description },
+  );
+}
+
 export function RefList(kind: string, description: string, maxItems = 64) {
   return KeyedList(Ref(kind, `A ${kind}.`), 'name', { description, maxItems });
 }

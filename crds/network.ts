@@ -1,8 +1,10 @@
 /**
  * network.kumulus.io: guest networks and the allocation records that make address and VLAN
  * handout crash-safe. A Network is what tenants attach VMs to; IPAddress and VlanAllocation
- * objects are locks: creating one claims the address or id, AlreadyExists means it is taken,
- * and the owner reference to the consumer frees it through garbage collection.
+ * objects are locks: creating one claims the address or id, AlreadyExists means it is taken.
+ * Each names its consumer by namespace, name and uid. The garbage collector ignores a
+ * namespaced owner of a cluster-scoped object, so the operator frees a record whose consumer
+ * is gone (KEP-1880's repair loop), never because a process went away.
  */
 import Type from 'typebox';
 import {
@@ -22,6 +24,8 @@ import {
   Ref,
   Status,
   Str,
+  Timestamp,
+  UidRef,
   StringEnum,
   TRAFFIC_TYPES,
   VNI_MAX,
@@ -40,11 +44,14 @@ const NETWORK_STATES = ['Allocated', 'Setup', 'Implementing', 'Implemented', 'Sh
 
 /**
  * A Network is a CloudStack guest network of the type its NetworkOffering gives (Isolated,
- * Shared, L2). It is Allocated when created; on its first VM (or at once for persistent
- * offerings) it is Implemented: a VLAN id or VNI is allocated from the physical network
- * (status.broadcastUri) and the hosts in status.hosts build its bridge, DHCP and DNS. When
- * its last VM goes it is Shutdown and the VLAN returns to the pool, unless the offering is
- * persistent.
+ * Shared, L2). Without spec.vlan it is Allocated when created; when its first VM is placed
+ * (or at once for persistent offerings) it is Implementing, then Implemented: a VLAN id or
+ * VNI is claimed from the physical network through a VlanAllocation (status.broadcastUri)
+ * and the hosts in status.hosts build its bridge, DHCP and DNS. Idle for the global
+ * network.gc.wait, it is Shutdown and the id returns to the pool, unless the offering is
+ * persistent. With spec.vlan (Shared networks, specifyVlan offerings) it is Setup from
+ * creation on that id. A network with VMs cannot be deleted; a restart is requested by
+ * setting spec.restartRequestedAt and done when status.lastRestartAt equals it.
  */
 export const Network = defineKind({
   group: NETWORK_GROUP,
@@ -63,10 +70,13 @@ export const Network = defineKind({
       physicalNetworkRef: Type.Optional(Ref('PhysicalNetwork', 'Physical network to use; absent: the zone\'s one carrying Guest traffic with the offering\'s tags.')),
       cidr: Type.Optional(Cidr('Guest CIDR; absent: the zone\'s guestCidr.')),
       gateway: Type.Optional(Ipv4('Gateway inside cidr; absent: the first address of cidr.')),
+      startIp: Type.Optional(Ipv4('First address handed to guests (CloudStack `startip`); required for Shared networks. Absent: the first host address of cidr. Immutable.')),
+      endIp: Type.Optional(Ipv4('Last address handed to guests, inclusive (CloudStack `endip`); required for Shared networks. Absent: the last host address of cidr. Immutable.')),
       vlan: Type.Optional(Int({ description: `VLAN id (1-${VLAN_MAX}) or VXLAN VNI (1-${VNI_MAX}), for offerings with specifyVlan. Absent: allocated on implementation. Immutable.`, minimum: 1, maximum: VNI_MAX })),
       networkDomain: Type.Optional(DomainName('DNS suffix of the guests; absent: the zone\'s or the account\'s.')),
       dns1: Type.Optional(Ipv4('First DNS server for guests; absent: the zone\'s.')),
       dns2: Type.Optional(Ipv4('Second DNS server for guests; absent: the zone\'s.')),
+      restartRequestedAt: Type.Optional(Timestamp('Set to the current time to restart the network (CloudStack restartNetwork): every host re-applies it; done when status.lastRestartAt equals it.')),
     },
     {
       description: 'Desired network.',
@@ -75,6 +85,14 @@ export const Network = defineKind({
         rule('self.zoneRef == oldSelf.zoneRef', 'spec.zoneRef is immutable: create a network in the other zone', '.zoneRef'),
         rule('has(self.vlan) == has(oldSelf.vlan) && (!has(self.vlan) || self.vlan == oldSelf.vlan)', 'spec.vlan is immutable: create a new network on the other VLAN', '.vlan'),
         rule('has(self.cidr) == has(oldSelf.cidr) && (!has(self.cidr) || self.cidr == oldSelf.cidr)', 'spec.cidr is immutable: create a new network with the other CIDR', '.cidr'),
+        ...(['startIp', 'endIp'] as const).flatMap((field) => [
+          rule(
+            `!has(self.${field}) || (has(self.cidr) && (!isCIDR(self.cidr) || !isIP(self.${field}) || cidr(self.cidr).containsIP(self.${field})))`,
+            `spec.${field} must be inside spec.cidr: fix the address, or set a cidr that contains it`,
+            `.${field}`,
+          ),
+          rule(`has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`, `spec.${field} is immutable: create a new network with the other range`, `.${field}`),
+        ]),
       ],
     },
   ),
@@ -94,6 +112,7 @@ export const Network = defineKind({
         maxItems: 10000,
       }),
     ),
+    lastRestartAt: Type.Optional(Timestamp('The spec.restartRequestedAt last carried out.')),
   }),
   columns: [
     { name: 'Offering', type: 'string', jsonPath: '.spec.networkOfferingRef.name', description: 'Network offering.' },
@@ -108,9 +127,12 @@ export const Network = defineKind({
 
 /**
  * An IPAddress is the record of one allocated address: its name is the pool and the address
- * (<network or range>-<a>-<b>-<c>-<d>), so creating it is the lock, and its owner reference
- * points at the consumer (a VM, a network's gateway) so deleting the consumer frees it. The
- * spec is immutable: an allocation is released by deleting the object.
+ * (<network uid or range>-<a>-<b>-<c>-<d>, lib/guest-identity.ts), so creating it is the lock.
+ * A guest address names the NIC holding it in spec.consumerRef, uid included, and carries the
+ * labels network.kumulus.io/network-uid and network.kumulus.io/consumer-uid. It belongs to the
+ * VM until the VM is expunged (stop, start and migration keep it); one whose consumer is gone
+ * is deleted after a grace period. The spec is immutable: an allocation is released by
+ * deleting the object.
  */
 export const IPAddress = defineKind({
   group: NETWORK_GROUP,
@@ -119,7 +141,7 @@ export const IPAddress = defineKind({
   shortNames: ['csip', 'csipaddress'],
   scope: 'Cluster',
   description:
-    'One allocated IPv4 address: the allocation lock (creating it claims the address; AlreadyExists means taken), owned by its consumer so garbage collection frees it. Immutable. States: Allocating, Allocated, Releasing.',
+    'One allocated IPv4 address: the allocation lock (creating it claims the address; AlreadyExists means taken), naming the NIC that holds it; freed when that VM is expunged, or after a grace period once its consumer is gone. Immutable. States: Allocating, Allocated, Releasing.',
   spec: Obj(
     {
       address: Ipv4('The address.'),
@@ -127,6 +149,12 @@ export const IPAddress = defineKind({
       networkRef: Type.Optional(NamespacedRef('Network', 'The guest network the address belongs to.', true)),
       ipRangeRef: Type.Optional(Ref('IPRange', 'The range the address was taken from.')),
       macAddress: Type.Optional(MacAddress('MAC address of the NIC holding it, for DHCP.')),
+      consumerRef: Type.Optional(
+        UidRef('VirtualMachine', 'The NIC holding the address: its VM, pinned by uid, and the NIC. Absent for addresses that no VM holds.', {
+          kind: StringEnum(['VirtualMachine'] as const, { description: 'Kind of the consumer.' }),
+          nic: Str({ description: 'The NIC: the network\'s name in the VM\'s spec.networks.', minLength: 1, maxLength: 253 }),
+        }),
+      ),
     },
     {
       description: 'The allocation. Immutable: delete the object to release the address.',
@@ -141,6 +169,7 @@ export const IPAddress = defineKind({
     { name: 'Address', type: 'string', jsonPath: '.spec.address', description: 'The address.' },
     { name: 'Purpose', type: 'string', jsonPath: '.spec.purpose', description: 'What it is for.' },
     { name: 'Network', type: 'string', jsonPath: '.spec.networkRef.name', description: 'Guest network.' },
+    { name: 'Consumer', type: 'string', jsonPath: '.spec.consumerRef.name', description: 'VM holding it.' },
     { name: 'Range', type: 'string', jsonPath: '.spec.ipRangeRef.name', description: 'IP range.', priority: 1 },
   ],
 });
@@ -149,8 +178,10 @@ export const IPAddress = defineKind({
 
 /**
  * A VlanAllocation records one VLAN id or VXLAN VNI taken from a physical network's ranges,
- * named <physical network>-<vlan|vxlan>-<id> so creating it is the lock. It is owned by the
- * guest network using it. Immutable.
+ * named <physical network>-<vlan|vxlan>-<id> so creating it is the lock. It names the guest
+ * network using it, uid included, and carries the label network.kumulus.io/network-uid. The
+ * network releases it on shutdown and deletion; one whose network is gone is deleted after a
+ * grace period. Immutable.
  */
 export const VlanAllocation = defineKind({
   group: NETWORK_GROUP,
@@ -159,13 +190,13 @@ export const VlanAllocation = defineKind({
   shortNames: ['csvlan', 'csvlanallocation'],
   scope: 'Cluster',
   description:
-    'One allocated VLAN id or VXLAN VNI on a physical network: the allocation lock, owned by the guest network using it. Immutable. States: Allocating, Allocated, Releasing.',
+    'One allocated VLAN id or VXLAN VNI on a physical network: the allocation lock, naming the guest network using it; released on the network\'s shutdown or deletion. Immutable. States: Allocating, Allocated, Releasing.',
   spec: Obj(
     {
       physicalNetworkRef: Ref('PhysicalNetwork', 'The physical network the id comes from.'),
       isolation: StringEnum(ISOLATION_METHODS, { description: 'VLAN id or VXLAN VNI.' }),
       id: Int({ description: `The VLAN id (1-${VLAN_MAX}) or VNI (1-${VNI_MAX}).`, minimum: 1, maximum: VNI_MAX }),
-      networkRef: Type.Optional(NamespacedRef('Network', 'The guest network using it.', true)),
+      networkRef: Type.Optional(UidRef('Network', 'The guest network using it, pinned by uid.', {})),
     },
     {
       description: 'The allocation. Immutable: delete the object to release the id.',
