@@ -48,7 +48,8 @@ import { type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf }
 import { LEASES } from '../lib/leader-election.ts';
 import type { Manager } from '../lib/manager.ts';
 import type { StatusWriter } from '../lib/status.ts';
-import { byField } from '../lib/store.ts';
+import { LABEL_NETWORK_UID } from '../lib/guest-identity.ts';
+import { byField, byLabel } from '../lib/store.ts';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { DEFAULT_SETTINGS, GLOBAL_CONFIGURATION, resolveSettings, type Settings } from '../lib/settings.ts';
 
@@ -83,6 +84,10 @@ export const INDEX = {
   networkOffering: 'infra.network-offering',
   /** `namespace/name` of each network a VM's NICs are on. */
   network: 'infra.network',
+  /** metadata.uid of the guest network an IPAddress or VlanAllocation belongs to. */
+  networkUid: 'network.network-uid',
+  /** metadata.uid of the VM whose NIC holds an IPAddress. */
+  consumerUid: 'network.consumer-uid',
 } as const;
 
 export interface InfraInformers {
@@ -113,13 +118,22 @@ export interface InfraContext {
   /** The effective global settings, from the cached `global` Configuration (defaults until it exists). */
   settings(): Settings;
   now(): Date;
+  /** How long an allocation record may lack its consumer before it is freed (allocation-records.ts). */
+  orphanGraceMs: number;
 }
+
+export interface InfraOptions {
+  /** Default 60 s: KEP-1880's, the apiserver's request timeout. */
+  orphanGraceMs?: number;
+}
+
+export const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
 function informerOf<T extends KubeObject>(manager: Manager, kind: KindInfo): Informer<T> {
   return manager.informer<T>(resourceTypeOf(kind));
 }
 
-export function createInfraContext(manager: Manager): InfraContext {
+export function createInfraContext(manager: Manager, options: InfraOptions = {}): InfraContext {
   const informers: InfraInformers = {
     zones: informerOf(manager, Zone),
     pods: informerOf(manager, Pod),
@@ -166,6 +180,9 @@ export function createInfraContext(manager: Manager): InfraContext {
   i.networks.addIndex(INDEX.networkOffering, byField((o: NetworkObject) => o.spec.networkOfferingRef.name));
   i.networks.addIndex(INDEX.physicalNetwork, (o: NetworkObject) => [...new Set([o.spec.physicalNetworkRef?.name, o.status?.physicalNetwork].filter((n): n is string => !!n))]);
   i.ipAddresses.addIndex(INDEX.ipRange, byField((o: IPAddressObject) => o.spec.ipRangeRef?.name));
+  i.ipAddresses.addIndex(INDEX.networkUid, byLabel(LABEL_NETWORK_UID));
+  i.ipAddresses.addIndex(INDEX.consumerUid, byField((o: IPAddressObject) => o.spec.consumerRef?.uid));
+  i.vlanAllocations.addIndex(INDEX.networkUid, byField((o: VlanAllocationObject) => o.spec.networkRef?.uid));
   i.vlanAllocations.addIndex(INDEX.physicalNetwork, byField((o: VlanAllocationObject) => o.spec.physicalNetworkRef.name));
 
   return {
@@ -177,6 +194,7 @@ export function createInfraContext(manager: Manager): InfraContext {
       return global ? resolveSettings(global.spec.settings).settings : DEFAULT_SETTINGS;
     },
     now: () => new Date(),
+    orphanGraceMs: options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS,
   };
 }
 

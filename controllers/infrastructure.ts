@@ -11,8 +11,10 @@ import { registerConfigurationController } from './configuration.ts';
 import { registerDiskOfferingController } from './disk-offering.ts';
 import { registerHostController } from './host.ts';
 import { GLOBAL_CONFIGURATION } from '../lib/settings.ts';
-import { OPERATOR_FIELD_MANAGER, createInfraContext, type InfraContext } from './infra-context.ts';
+import { registerIPAddressController, registerVlanAllocationController } from './allocation-records.ts';
+import { OPERATOR_FIELD_MANAGER, createInfraContext, type InfraContext, type InfraOptions } from './infra-context.ts';
 import { registerIPRangeController } from './ip-range.ts';
+import { registerNetworkController } from './network.ts';
 import { registerNetworkHostsController } from './network-hosts.ts';
 import { registerNetworkOfferingController } from './network-offering.ts';
 import { registerPhysicalNetworkController } from './physical-network.ts';
@@ -36,11 +38,14 @@ export const infrastructureControllers: readonly ((manager: Manager, ctx: InfraC
   registerDiskOfferingController,
   registerNetworkOfferingController,
   registerNetworkHostsController,
+  registerNetworkController,
+  registerIPAddressController,
+  registerVlanAllocationController,
 ];
 
 /** Registers every infrastructure controller on the manager; returns the shared context. */
-export function registerInfrastructureControllers(manager: Manager): InfraContext {
-  const ctx = createInfraContext(manager);
+export function registerInfrastructureControllers(manager: Manager, options: InfraOptions = {}): InfraContext {
+  const ctx = createInfraContext(manager, options);
   for (const register of infrastructureControllers) register(manager, ctx);
   return ctx;
 }

@@ -1,9 +1,10 @@
 import * as k8s from '@kubernetes/client-node';
-import { parseConfig, runtimeOptions, validateRuntimeConfig, type RuntimeConfig } from '../lib/config.ts';
+import { durationOption, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { registerAsyncJobController } from './async-job.ts';
+import { DEFAULT_ORPHAN_GRACE_MS } from './infra-context.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
 import { registerTenancyControllers } from './tenancy.ts';
 
@@ -11,14 +12,22 @@ import { registerTenancyControllers } from './tenancy.ts';
  * The registration point: each reconciler module exports `register<Kind>Controller(manager)`
  * and is added here (issues #8 onwards). Nothing else in the operator changes when one is added.
  */
-export function registerControllers(manager: Manager): void {
-  registerInfrastructureControllers(manager);
+export function registerControllers(manager: Manager, config: Pick<OperatorConfig, 'orphanGracePeriod'> = { orphanGracePeriod: DEFAULT_ORPHAN_GRACE_MS }): void {
+  registerInfrastructureControllers(manager, { orphanGraceMs: config.orphanGracePeriod });
   registerTenancyControllers(manager);
   registerAsyncJobController(manager);
 }
 
+/** The runtime's options and the operator's own. */
+export const operatorOptions = {
+  ...runtimeOptions,
+  orphanGracePeriod: durationOption('orphan-grace-period', 'how long an IPAddress or VlanAllocation may lack its consumer (VM, network) before it is freed', DEFAULT_ORPHAN_GRACE_MS),
+};
+
+export type OperatorConfig = ConfigOf<typeof operatorOptions>;
+
 export interface OperatorOptions {
-  /** Command-line flags (see lib/config.ts `runtimeOptions`); the environment fills the rest. */
+  /** Command-line flags (`operatorOptions`); the environment fills the rest. */
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** Use this instead of --kubeconfig / KUBECONFIG / in-cluster configuration. */
@@ -28,7 +37,7 @@ export interface OperatorOptions {
 }
 
 export interface RunningOperator {
-  readonly config: RuntimeConfig;
+  readonly config: OperatorConfig;
   readonly manager: Manager;
   /** e.g. http://127.0.0.1:8080/metrics: what `kumulus local` writes as KUMULUS_METRICS_URL. */
   readonly metricsUrl: string;
@@ -38,7 +47,7 @@ export interface RunningOperator {
   readonly done: Promise<ManagerExit>;
 }
 
-function loadKubeConfig(config: RuntimeConfig): k8s.KubeConfig {
+function loadKubeConfig(config: OperatorConfig): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
   else kc.loadFromDefault();
@@ -54,7 +63,7 @@ async function ensureNamespace(client: KubeClient, name: string): Promise<void> 
 
 /** `kumulus operator`: the leader-elected controllers, with /healthz, /readyz and /metrics. */
 export async function runOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
-  const config = parseConfig(runtimeOptions, options.args ?? [], options.env ?? process.env, validateRuntimeConfig);
+  const config = parseConfig(operatorOptions, options.args ?? [], options.env ?? process.env, validateRuntimeConfig);
   setLogLevel(config.logLevel);
   const manager = createManager({
     kubeConfig: options.kubeConfig ?? loadKubeConfig(config),
@@ -74,7 +83,7 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
       : undefined,
     logger: log.child({ component: 'operator' }),
   });
-  registerControllers(manager);
+  registerControllers(manager, config);
   if (config.leaderElect) await ensureNamespace(manager.client, config.leaderElectionNamespace);
   // Every replica may do this: each step is a create that tolerates AlreadyExists.
   await prepareInfrastructure(manager.client).catch((err: unknown) => {
