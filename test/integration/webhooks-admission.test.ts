@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { kindByName } from '../../crds/index.ts';
 import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { bootstrapAdmin, ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
+import { ipAddressName } from '../../lib/guest-identity.ts';
 import { accountGroup, callerIdentity } from '../../lib/identity.ts';
 import { log } from '../../lib/log.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
@@ -169,6 +170,16 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     ]) {
       await create(o);
     }
+    // 10.1.1.20 of network web is held by the fixture VM's NIC.
+    const [webNetwork, holder] = [await resource('Network').get({ name: n('web'), namespace: ns }), await resource('VirtualMachine').get({ name: n('vm'), namespace: ns })];
+    await create(
+      make('IPAddress', ipAddressName(webNetwork.metadata.uid ?? '', '10.1.1.20'), {
+        address: '10.1.1.20',
+        purpose: 'Guest',
+        networkRef: { name: n('web'), namespace: ns },
+        consumerRef: { kind: 'VirtualMachine', namespace: ns, name: n('vm'), uid: holder.metadata.uid, nic: n('web') },
+      }),
+    );
     await resource('Zone').delete({ name: deletingZone });
     await resource('ServiceOffering').patchStatus({ name: retiredSize }, { status: { state: 'Inactive' } });
   });
@@ -263,8 +274,15 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     { what: 'a VM asking more cores than its offering allows', object: vm('vm-cores', { serviceOfferingRef: { name: customSize }, cpuNumber: 9, memory: '1Gi' }), field: 'spec.cpuNumber', fix: /outside service offering .* range 1-4/, by: 'webhook' },
     { what: 'a VM sizing a fixed offering', object: vm('vm-memory', { memory: '2Gi' }), field: 'spec.memory', fix: /fixed size; remove spec\.memory/, by: 'webhook' },
     { what: 'a VM of an Inactive offering', object: vm('vm-retired', { serviceOfferingRef: { name: retiredSize } }), field: 'spec.serviceOfferingRef.name', fix: /is Inactive .*choose an Active service offering/, by: 'webhook' },
+    { what: 'an isolated CIDR overlapping another of the account', object: network('net-overlap', { cidr: '10.1.0.0/16' }), field: 'spec.cidr', fix: /10\.1\.0\.0\/16 overlaps 10\.1\.1\.0\/24 of isolated network .* in this account; choose a CIDR outside it/, by: 'webhook' },
+    { what: 'a network gateway outside its CIDR', object: network('net-gwout', { cidr: '10.9.7.0/24', gateway: '10.9.6.1' }), field: 'spec.gateway', fix: /must be inside spec\.cidr/, by: 'apiserver' },
+    { what: 'a Shared network without its range', object: network('net-shared', { networkOfferingRef: { name: sharedOffering }, vlan: 1200, cidr: '10.9.5.0/24' }), field: 'spec.startIp', fix: /is required for a Shared network .*startip and endip/, by: 'webhook' },
+    { what: 'a guest range outside the CIDR', object: network('net-range', { cidr: '10.9.4.0/24', startIp: '10.9.3.10', endIp: '10.9.4.20' }), field: 'spec.startIp', fix: /must be inside spec\.cidr/, by: 'apiserver' },
+    { what: 'a reversed guest range', object: network('net-rev', { cidr: '10.9.2.0/24', startIp: '10.9.2.50', endIp: '10.9.2.20' }), field: 'spec.startIp', fix: /10\.9\.2\.50 is after spec\.endIp \(10\.9\.2\.20\); swap them/, by: 'webhook' },
+    { what: 'a VM address another NIC holds', object: vm('vm-taken', { networks: [{ name: n('web'), ipAddress: '10.1.1.20' }] }), field: 'spec.networks[0].ipAddress', fix: /10\.1\.1\.20 is already allocated on network .* by VM .*; choose another address, or leave spec\.networks\[0\]\.ipAddress out/, by: 'webhook' },
+    { what: 'a VM on its network\'s gateway', object: vm('vm-gw', { networks: [{ name: n('web'), ipAddress: '10.1.1.1' }] }), field: 'spec.networks[0].ipAddress', fix: /is network .*'s gateway; use another address in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
     { what: 'a VM address outside its network', object: vm('vm-ip', { networks: [{ name: n('web'), ipAddress: '10.1.2.10' }] }), field: 'spec.networks[0].ipAddress', fix: /not a guest address of network .*use one in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
-    { what: 'a VM on its network\'s DHCP service address', object: vm('vm-dhcp', { networks: [{ name: n('web'), ipAddress: '10.1.1.254' }] }), field: 'spec.networks[0].ipAddress', fix: /reserved for network .*DHCP and DNS service on every host; use another address in 10\.1\.1\.0\/24/, by: 'webhook' },
+    { what: 'a VM on its network\'s DHCP service address', object: vm('vm-dhcp', { networks: [{ name: n('web'), ipAddress: '10.1.1.254' }] }), field: 'spec.networks[0].ipAddress', fix: /reserved for network .*DHCP and DNS service on every host; use another address in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
     { what: 'a VM on a missing network', object: vm('vm-nonet', { networks: [{ name: n('nonet') }] }), field: 'spec.networks[0].name', fix: /Network .* does not exist/, by: 'webhook' },
     { what: 'a VM data disk without its custom size', object: vm('vm-disk', { dataDisks: [{ name: 'data', diskOfferingRef: { name: customDisk } }] }), field: 'spec.dataDisks[0].size', fix: /is required: .*give a size from 1Gi to 100Gi/, by: 'webhook' },
     { what: 'a VM with a missing key pair', object: vm('vm-nokey', { sshKeyPairRef: { name: n('nokey') } }), field: 'spec.sshKeyPairRef.name', fix: /SSHKeyPair .* does not exist/, by: 'webhook' },
@@ -284,8 +302,8 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     // Operations and allocation records
     { what: 'a global setting of the wrong type', object: make('Configuration', 'global', { settings: { 'cpu.overprovisioning.factor': 'two' } }), field: 'spec.settings[cpu.overprovisioning.factor]', fix: /"two" is not valid .*give a number above 0/, by: 'webhook', dryRun: true },
     { what: 'an address outside its range', object: make('IPAddress', n('ip-out'), { address: `${pub}.200`, purpose: 'Public', ipRangeRef: { name: publicRange } }), field: 'spec.address', fix: /outside IP range .*take an address from the range/, by: 'webhook' },
-    { what: 'a guest address on its network\'s DHCP service address', object: make('IPAddress', n('ip-dhcp'), { address: '10.1.1.254', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /reserved for network .*DHCP and DNS service on every host; take another address in 10\.1\.1\.0\/24/, by: 'webhook' },
-    { what: 'a guest address on its network\'s broadcast address', object: make('IPAddress', n('ip-bcast'), { address: '10.1.1.255', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /not a host address of network .*take one in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
+    { what: 'a guest address on its network\'s DHCP service address', object: make('IPAddress', n('ip-dhcp'), { address: '10.1.1.254', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /reserved for network .*DHCP and DNS service on every host; use another address in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
+    { what: 'a guest address on its network\'s broadcast address', object: make('IPAddress', n('ip-bcast'), { address: '10.1.1.255', purpose: 'Guest', networkRef: { name: n('web'), namespace: ns } }), field: 'spec.address', fix: /is not a guest address of network .*\(10\.1\.1\.0\/24\); use one in 10\.1\.1\.1-10\.1\.1\.254/, by: 'webhook' },
     { what: 'a VXLAN id on a VLAN-only physical network', object: make('VlanAllocation', n('pn-vxlan-5000'), { physicalNetworkRef: { name: physnet }, isolation: 'VXLAN', id: 5000 }), field: 'spec.isolation', fix: /isolates by VLAN, not VXLAN/, by: 'webhook' },
   ];
 
@@ -395,6 +413,9 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     expect(offering.spec).to.include({ specifyIpRanges: true, displayText: 'Shared, defaulted' });
     const web = await create(network('netdef', { cidr: '10.3.3.0/24' }));
     expect(web.spec).to.include({ gateway: '10.3.3.1' });
+    // An isolated network without a CIDR gets the first /24 of the zone's guest CIDR that the account's others leave free.
+    const auto = await create(network('netauto', {}));
+    expect(auto.spec).to.include({ cidr: `${net}.128.0/24`, gateway: `${net}.128.1` });
     const machine = await create(vm('vm-def', { networks: [{ name: n('web') }, { name: n('netdef') }] }));
     expect(machine.spec).to.include({ hostName: n('vm-def'), displayName: n('vm-def') });
     expect((machine.spec!.networks as { default: boolean }[]).map((nic) => nic.default)).to.deep.equal([true, false]);

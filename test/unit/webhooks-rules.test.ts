@@ -247,8 +247,8 @@ describe('webhook rules: a domain administrator stays in its subtree', () => {
 });
 
 describe('webhook defaults', () => {
-  function defaulted(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject): KubeObject & { spec: Record<string, unknown> } {
-    const response = mutate(request(object, operation, oldObject), new Map(admissions(memoryLookup([])).map((a) => [`${a.group}/${a.kind}`, a])));
+  function defaulted(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject, objects: KubeObject[] = []): KubeObject & { spec: Record<string, unknown> } {
+    const response = mutate(request(object, operation, oldObject), new Map(admissions(memoryLookup(objects)).map((a) => [`${a.group}/${a.kind}`, a])));
     const patch = response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { op: string; path: string; value: unknown }[]) : [];
     const copy = structuredClone(object) as KubeObject & { spec: Record<string, unknown> };
     for (const op of patch) {
@@ -273,6 +273,15 @@ describe('webhook defaults', () => {
     expect(vm.spec).to.include({ hostName: 'web-1', displayName: 'web-1' });
     expect((vm.spec.networks as { default: boolean }[]).map((n) => n.default)).to.deep.equal([true, false]);
     expect(defaulted(obj('Network', 'n', { cidr: '10.5.0.0/24' }, { metadata: { namespace: 'x' } })).spec).to.include({ gateway: '10.5.0.1' });
+  });
+
+  it('gives an isolated network without a CIDR the first /24 of its zone\'s guest CIDR that the account\'s others leave free', () => {
+    const isolated = (name: string, spec: Record<string, unknown>, namespace = 'acme') => obj('Network', name, { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'iso' }, ...spec }, { metadata: { namespace } });
+    const fresh = isolated('n', {});
+    expect(defaulted(fresh, 'CREATE', undefined, world()).spec).to.include({ cidr: '10.1.0.0/24', gateway: '10.1.0.1' });
+    const taken = [...world(), isolated('a', { cidr: '10.1.0.0/23' }), isolated('b', { cidr: '10.1.3.0/24' }), isolated('other-account', { cidr: '10.1.2.0/24' }, 'globex')];
+    expect(defaulted(fresh, 'CREATE', undefined, taken).spec, 'another account\'s networks do not count').to.include({ cidr: '10.1.2.0/24' });
+    expect(defaulted(obj('Network', 'l2', { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'l2' }, vlan: 100 }, { metadata: { namespace: 'acme' } }), 'CREATE', undefined, world()).spec).to.not.have.property('cidr');
   });
 
   it('keeps derived defaults on update, but never adds them to an object stored without them', () => {

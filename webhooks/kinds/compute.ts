@@ -4,6 +4,7 @@ import {
   DiskOffering,
   Domain,
   Host,
+  IPAddress,
   Network,
   SSHKeyPair,
   ServiceOffering,
@@ -12,6 +13,7 @@ import {
   Volume,
   Zone,
   type DiskOfferingObject,
+  type IPAddressObject,
   type NetworkObject,
   type ServiceOfferingObject,
   type TemplateObject,
@@ -23,7 +25,8 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { guestAddressing, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
+import { ipAddressName } from '../../lib/guest-identity.ts';
+import { guestAddressing, guestAddressProblem } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   defaultDisplayText,
@@ -129,18 +132,19 @@ async function nicErrors(lookup: Lookup, vm: VirtualMachineAdmitted, old: Virtua
       errors.push({ field: path, message: `network ${nic.name} is in zone ${network.spec.zoneRef.name}, not the VM's zone ${vm.spec.zoneRef.name}; attach a network of zone ${vm.spec.zoneRef.name}` });
     }
     const addressing = guestAddressing(network);
-    const cidr = addressing?.cidr;
-    const net = cidr ? parseCidr(cidr) : undefined;
-    const address = nic.ipAddress ? ipToInt(nic.ipAddress) : undefined;
-    if (!net || address === undefined) continue;
-    const gateway = addressing?.gateway;
+    if (!addressing || nic.ipAddress === undefined) continue;
     const ipPath = `spec.networks[${i}].ipAddress`;
-    if (address <= net.network || address >= net.broadcast) {
-      errors.push({ field: ipPath, message: `${nic.ipAddress} is not a guest address of network ${nic.name} (${cidr}); use one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
-    } else if (gateway === nic.ipAddress) {
-      errors.push({ field: ipPath, message: `${nic.ipAddress} is network ${nic.name}'s gateway; use another address in ${cidr}` });
-    } else if (addressing?.serviceAddress === nic.ipAddress) {
-      errors.push({ field: ipPath, message: `${nic.ipAddress} is reserved for network ${nic.name}'s DHCP and DNS service on every host; use another address in ${cidr}` });
+    const problem = guestAddressProblem(addressing, nic.ipAddress, nic.name);
+    if (problem) {
+      errors.push({ field: ipPath, message: problem.message });
+      continue;
+    }
+    // Taken by another NIC: the IPAddress named after the network and the address holds another consumer.
+    const holder = await lookup.get<Admitted<IPAddressObject>>(IPAddress, ipAddressName(network.metadata.uid ?? '', nic.ipAddress));
+    const consumer = holder?.spec.consumerRef;
+    if (holder && !holder.metadata.deletionTimestamp && consumer?.uid !== vm.metadata.uid) {
+      const who = consumer && consumer.namespace === namespace ? ` by VM ${consumer.name}` : '';
+      errors.push({ field: ipPath, message: `${nic.ipAddress} is already allocated on network ${nic.name}${who}; choose another address, or leave ${ipPath} out to get the next free one` });
     }
   }
   return errors;

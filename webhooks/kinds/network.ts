@@ -19,7 +19,7 @@ import {
 import { VLAN_MAX } from '../../crds/common.ts';
 import type { KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { guestAddressing, intToIp, ipToInt, parseCidr } from '../../lib/ipv4.ts';
+import { guestAddressing, guestAddressProblem, intToIp, ipToInt, parseCidr, type Subnet } from '../../lib/ipv4.ts';
 import {
   defaultDisplayName,
   domainScopeErrors,
@@ -28,6 +28,7 @@ import {
   refChanged,
   resolveRef,
   tenantOf,
+  overlaps,
   whenChanged,
   zoneScopeErrors,
   type Admitted,
@@ -43,10 +44,54 @@ type NetworkAdmitted = Admitted<NetworkObject>;
 type OfferingAdmitted = Admitted<NetworkOfferingObject>;
 type PhysicalNetworkAdmitted = Admitted<PhysicalNetworkObject>;
 
+/** CloudStack's default guest CIDR of a zone that names none. */
+const DEFAULT_GUEST_CIDR = '10.1.1.0/24';
+/** The size of the subnet an isolated network gets from its zone's guest CIDR. */
+const DEFAULT_PREFIX = 24;
+
+const interval = (net: Subnet) => ({ start: net.network, end: net.broadcast });
+
+/** The account's other Isolated networks (same namespace), each with its effective CIDR. */
+function isolatedSiblings(lookup: Lookup, network: NetworkAdmitted): { name: string; cidr: string; net: Subnet }[] {
+  const isolated = (n: NetworkAdmitted) => lookup.list<OfferingAdmitted>(NetworkOffering).find((o) => o.metadata.name === n.spec.networkOfferingRef.name)?.spec.guestIpType === 'Isolated';
+  return lookup
+    .list<NetworkAdmitted>(Network)
+    .filter((n) => n.metadata.namespace === network.metadata.namespace && n.metadata.name !== network.metadata.name && !n.metadata.deletionTimestamp && isolated(n))
+    .flatMap((n) => {
+      const cidr = guestAddressing(n)?.cidr;
+      const net = cidr ? parseCidr(cidr) : undefined;
+      return cidr && net ? [{ name: n.metadata.name ?? '', cidr, net }] : [];
+    });
+}
+
+/**
+ * The CIDR an Isolated network gets when it names none: the first /24 of its zone's guest
+ * CIDR (CloudStack's 10.1.1.0/24 when the zone names none) that overlaps none of the
+ * account's other isolated networks; the zone's whole guest CIDR when it is /24 or smaller.
+ */
+function defaultIsolatedCidr(lookup: Lookup, network: NetworkAdmitted): string | undefined {
+  const zone = lookup.list<Admitted<ZoneObject>>(Zone).find((z) => z.metadata.name === network.spec.zoneRef.name);
+  const base = parseCidr(zone?.spec.guestCidr ?? DEFAULT_GUEST_CIDR);
+  if (!base) return undefined;
+  const taken = isolatedSiblings(lookup, network).map((s) => interval(s.net));
+  const prefix = Math.max(base.prefix, DEFAULT_PREFIX);
+  const size = 2 ** (32 - prefix);
+  for (let start = base.network; start <= base.broadcast; start += size) {
+    const candidate = { start, end: start + size - 1 };
+    if (!taken.some((t) => overlaps(t, candidate))) return `${intToIp(start)}/${prefix}`;
+  }
+  return undefined;
+}
+
 export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted> {
   return kindAdmission<NetworkAdmitted>(Network, lookup, {
     defaults(network) {
       defaultDisplayName(network);
+      const offering = lookup.list<OfferingAdmitted>(NetworkOffering).find((o) => o.metadata.name === network.spec.networkOfferingRef.name);
+      if (network.spec.cidr === undefined && offering?.spec.guestIpType === 'Isolated') {
+        const cidr = defaultIsolatedCidr(lookup, network);
+        if (cidr) network.spec.cidr = cidr;
+      }
       // CloudStack gives an isolated network's router the first address of its CIDR.
       const cidr = network.spec.cidr ? parseCidr(network.spec.cidr) : undefined;
       if (cidr && cidr.prefix <= 30) network.spec.gateway ??= intToIp(cidr.network + 1);
@@ -85,9 +130,23 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
             errors.push({ field: 'spec.vlan', message: `is required: offering ${offeringName} has specifyVlan true, so the network's creator gives its VLAN id; set spec.vlan, or use an offering that allocates VLANs` });
           }
           if (type === 'L2') {
-            for (const field of ['cidr', 'gateway'] as const) {
+            for (const field of ['cidr', 'gateway', 'startIp', 'endIp'] as const) {
               if (spec[field] !== undefined) errors.push({ field: `spec.${field}`, message: `an L2 network has no addressing (offering ${offeringName} is L2); remove spec.${field}` });
             }
+          }
+          if (type === 'Shared' && !oldObject) {
+            if (spec.cidr === undefined) errors.push({ field: 'spec.cidr', message: `is required for a Shared network (offering ${offeringName}): give the subnet its guests share, such as 192.168.10.0/24` });
+            for (const field of ['startIp', 'endIp'] as const) {
+              if (spec[field] === undefined) {
+                errors.push({ field: `spec.${field}`, message: `is required for a Shared network (offering ${offeringName}): give the range of addresses handed to guests (CloudStack startip and endip)` });
+              }
+            }
+          }
+          if (type === 'Isolated' && spec.cidr === undefined && !oldObject) {
+            errors.push({
+              field: 'spec.cidr',
+              message: `no CIDR could be defaulted from zone ${spec.zoneRef.name}'s guest CIDR: none of its /${DEFAULT_PREFIX}s is free of the account's other isolated networks (or the zone was not known yet); give spec.cidr`,
+            });
           }
           if (oldObject && oldObject.spec.networkOfferingRef.name !== spec.networkOfferingRef.name) {
             const previous = await lookup.get<OfferingAdmitted>(NetworkOffering, oldObject.spec.networkOfferingRef.name);
@@ -116,6 +175,31 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
         }
         return errors;
       },
+      whenChanged((n) => [n.spec.cidr, n.spec.startIp, n.spec.endIp], ({ object }) => {
+        const { cidr, startIp, endIp } = object.spec;
+        const net = cidr ? parseCidr(cidr) : undefined;
+        if (!net) return [];
+        const errors = [];
+        const bounds = { start: startIp ? ipToInt(startIp) : net.network + 1, end: endIp ? ipToInt(endIp) : net.broadcast - 1 };
+        for (const [field, ip] of [['startIp', startIp], ['endIp', endIp]] as const) {
+          const n = ip ? ipToInt(ip) : undefined;
+          if (n !== undefined && (n === net.network || n === net.broadcast)) {
+            errors.push({ field: `spec.${field}`, message: `${ip} is the ${n === net.network ? 'network' : 'broadcast'} address of ${cidr}; use one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
+          }
+        }
+        if (bounds.start !== undefined && bounds.end !== undefined && bounds.start > bounds.end) {
+          errors.push({ field: 'spec.startIp', message: `${intToIp(bounds.start)} is after spec.endIp (${intToIp(bounds.end)}); swap them` });
+        }
+        return errors;
+      }),
+      whenChanged((n) => [n.spec.cidr, n.spec.networkOfferingRef], async ({ object, lookup }) => {
+        const offering = await lookup.get<OfferingAdmitted>(NetworkOffering, object.spec.networkOfferingRef.name);
+        const net = object.spec.cidr ? parseCidr(object.spec.cidr) : undefined;
+        if (offering?.spec.guestIpType !== 'Isolated' || !net) return [];
+        const other = isolatedSiblings(lookup, object).find((s) => overlaps(interval(s.net), interval(net)));
+        if (!other) return [];
+        return [{ field: 'spec.cidr', message: `${object.spec.cidr} overlaps ${other.cidr} of isolated network ${other.name} in this account; choose a CIDR outside it` }];
+      }),
       whenChanged((n) => [n.spec.cidr, n.spec.gateway], ({ object }) => {
         const { cidr, gateway } = object.spec;
         const net = cidr ? parseCidr(cidr) : undefined;
@@ -150,16 +234,8 @@ export function ipAddressAdmission(lookup: Lookup): KindAdmission<IPAddressAdmit
           }
         }
         const addressing = network.parent ? guestAddressing(network.parent) : undefined;
-        const cidr = addressing?.cidr;
-        const net = cidr ? parseCidr(cidr) : undefined;
-        if (cidr && net && address !== undefined && !r) {
-          const name = network.parent?.metadata.name;
-          if (address <= net.network || address >= net.broadcast) {
-            errors.push({ field: 'spec.address', message: `${spec.address} is not a host address of network ${name}'s CIDR ${cidr}; take one in ${intToIp(net.network + 1)}-${intToIp(net.broadcast - 1)}` });
-          } else if (spec.address === addressing?.serviceAddress) {
-            errors.push({ field: 'spec.address', message: `${spec.address} is reserved for network ${name}'s DHCP and DNS service on every host; take another address in ${cidr}` });
-          }
-        }
+        const problem = addressing && !r ? guestAddressProblem(addressing, spec.address, network.parent?.metadata.name ?? '') : undefined;
+        if (problem) errors.push({ field: 'spec.address', message: problem.message });
         return errors;
       },
     ],
