@@ -20,6 +20,7 @@ import { IPAddress, Network, VirtualMachine, type IPAddressObject, type NetworkO
 import { ipAddressName, LABEL_CONSUMER_UID, LABEL_NETWORK_UID, nicMac } from '../lib/guest-identity.ts';
 import { guestAddressing, guestAddressProblem, guestPool, guestPoolSize, intToIp, ipToInt, type GuestAddressing } from '../lib/ipv4.ts';
 import { isAlreadyExists, isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
+import type { NicAllocator } from './compute-context.ts';
 import { clientFor, INDEX, OPERATOR_FIELD_MANAGER, type InfraContext } from './infra-context.ts';
 
 export type NicStatus = NonNullable<NonNullable<VirtualMachineObject['status']>['nics']>[number];
@@ -342,4 +343,9 @@ export async function releaseNics(ctx: InfraContext, vm: VirtualMachineObject, s
   for (const a of all.values()) await release(ctx, client, a, signal);
   for (const [name, { obj }] of hints(ctx).created) if (obj.spec.consumerRef?.uid === vmUid) hints(ctx).created.delete(name);
   return all.size;
+}
+
+/** ensureNics and releaseNics over one context, as the VM controller takes them (registerComputeControllers). */
+export function nicAllocator(ctx: InfraContext): NicAllocator {
+  return { ensureNics: (vm, signal) => ensureNics(ctx, vm, signal), releaseNics: (vm, signal) => releaseNics(ctx, vm, signal) };
 }
