@@ -167,3 +167,12 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
 
 /** Annotations a CloudStack tag is kept in (createTags): the prefix and the tag's key, so kubectl shows tags too. */
 export const TAG_PREFIX = 'tags.cloudstack.kumulus.io/';
+
+/** The totals listVirtualMachinesMetrics adds, in the UI's units: cores × MHz as GHz, memory in MB. */
+export function vmTotals(infra: Infra, vm: VirtualMachineObject): Fields {
+  const offering = infra.cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name);
+  const cores = vm.spec.cpuNumber ?? offering?.spec.cpuNumber ?? 0;
+  const speed = vm.spec.cpuSpeed ?? offering?.spec.cpuSpeed ?? 1000;
+  const memory = quantityBytes(vm.spec.memory ?? offering?.spec.memory) ?? 0;
+  return { cputotal: `${((cores * speed) / 1000).toFixed(2)} Ghz`, memorytotal: `${(memory / MiB).toFixed(2)} MB` };
+}

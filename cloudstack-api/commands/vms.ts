@@ -5,7 +5,7 @@ import { INDEX } from '../lists/indexes.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { AccountType, type Caller, isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, nicFields, TAG_PREFIX, vmFields } from './compute-views.ts';
+import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, nicFields, TAG_PREFIX, vmFields, vmTotals } from './compute-views.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
 import { globalSettings, type Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
@@ -222,10 +222,11 @@ export function vmCommands(infra: Infra): Command[] {
     },
   });
 
-  const listVirtualMachines = defineCommand({
-    name: 'listVirtualMachines',
+  /** listVirtualMachines, and its Metrics twin (the same rows with the totals the UI shows). */
+  const vmList = (name: 'listVirtualMachines' | 'listVirtualMachinesMetrics', description: string, metrics: boolean) => defineCommand({
+    name,
     kind: 'list',
-    description: 'List the virtual machines owned by the account.',
+    description,
     params: {
       id: { type: 'uuid', description: 'the ID of the virtual machine', entity: 'virtualmachine' },
       ids: { type: 'list', items: 'uuid', description: 'the IDs of the virtual machines, mutually exclusive with id' },
@@ -301,8 +302,10 @@ export function vmCommands(infra: Infra): Command[] {
         })
         .sort(byCreation);
     },
-    mapItem: (vm) => vmFields(infra, vm),
+    mapItem: (vm) => (metrics ? { ...vmFields(infra, vm), ...vmTotals(infra, vm) } : vmFields(infra, vm)),
   });
+  const listVirtualMachines = vmList('listVirtualMachines', 'List the virtual machines owned by the account.', false);
+  const listVirtualMachinesMetrics = vmList('listVirtualMachinesMetrics', 'Lists VM metrics', true);
 
   /** Start, stop, destroy: set spec.state and track it in a job. */
   function stateCommand(name: 'startVirtualMachine' | 'stopVirtualMachine', description: string, desired: 'Running' | 'Stopped', extra: Record<string, { type: 'boolean' | 'uuid' | 'string'; description: string; entity?: string }>): Command {
@@ -498,6 +501,7 @@ export function vmCommands(infra: Infra): Command[] {
   return [
     deployVirtualMachine,
     listVirtualMachines,
+    listVirtualMachinesMetrics,
     startVirtualMachine,
     stopVirtualMachine,
     rebootVirtualMachine,

@@ -150,10 +150,11 @@ export function volumeCommands(infra: Infra): Command[] {
     },
   });
 
-  const listVolumes = defineCommand({
-    name: 'listVolumes',
+  /** listVolumes, and its Metrics twin (the same rows with the size in GB the UI shows). */
+  const volumeList = (name: 'listVolumes' | 'listVolumesMetrics', description: string, metrics: boolean) => defineCommand({
+    name,
     kind: 'list',
-    description: 'Lists all volumes.',
+    description,
     params: {
       id: { type: 'uuid', description: 'the ID of the disk volume', entity: 'volume' },
       ids: { type: 'list', items: 'uuid', description: 'the IDs of the volumes, mutually exclusive with id' },
@@ -194,8 +195,13 @@ export function volumeCommands(infra: Infra): Command[] {
         )
         .sort(byCreation);
     },
-    mapItem: (volume) => volumeFields(infra, volume),
+    mapItem: (volume) => {
+      const fields = volumeFields(infra, volume);
+      return metrics && typeof fields['size'] === 'number' ? { ...fields, sizegb: `${(fields['size'] / GiB).toFixed(2)} GB` } : fields;
+    },
   });
+  const listVolumes = volumeList('listVolumes', 'Lists all volumes.', false);
+  const listVolumesMetrics = volumeList('listVolumesMetrics', 'Lists volume metrics', true);
 
   const attachVolume = defineCommand({
     name: 'attachVolume',
@@ -284,5 +290,5 @@ export function volumeCommands(infra: Infra): Command[] {
     },
   });
 
-  return [createVolume, listVolumes, attachVolume, detachVolume, resizeVolume, deleteVolume];
+  return [createVolume, listVolumes, listVolumesMetrics, attachVolume, detachVolume, resizeVolume, deleteVolume];
 }

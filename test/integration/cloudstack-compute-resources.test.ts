@@ -223,6 +223,8 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       const attachJob = await tenant.client.waitForJob(attach.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
       expect((attachJob['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ virtualmachineid: vm.metadata.uid, vmname: `vm-${s}`, deviceid: 1, state: 'Ready' });
       expect((await tenant.client.request('listVolumes', { virtualmachineid: vm.metadata.uid ?? '' })).body['count']).to.equal(1);
+      const metrics = ((await tenant.client.request('listVolumesMetrics', { virtualmachineid: vm.metadata.uid ?? '' })).body['volume'] as Record<string, unknown>[])[0];
+      expect(metrics).to.include({ sizegb: '5.00 GB', size: 5 * 2 ** 30 });
 
       const twice = await tenant.client.request('attachVolume', { id: created.body['id'] as string, virtualmachineid: vm.metadata.uid ?? '' });
       expect(twice.body['errortext']).to.equal(`Volume ${created.body['id'] as string} is already attached to a VM; detach it first`);

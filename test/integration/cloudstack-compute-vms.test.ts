@@ -139,6 +139,9 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
     expect((await list({}, other.client)).body).to.deep.equal({});
     const theirs = await list({ id: ids['vm'] ?? '' }, other.client);
     expect(theirs.body).to.deep.equal({});
+    const metrics = ((await list({})).body['virtualmachine'] as Record<string, unknown>[])[0] ?? {};
+    const withTotals = ((await tenant.client.request('listVirtualMachinesMetrics', {})).body['virtualmachine'] as Record<string, unknown>[])[0];
+    expect(withTotals).to.deep.equal({ ...metrics, cputotal: '1.00 Ghz', memorytotal: '512.00 MB' });
     // The admin sees it with listall.
     expect(((await cloud.admin.request('listVirtualMachines', { listall: 'true', id: ids['vm'] ?? '' })).body['count'])).to.equal(1);
   });
