@@ -15,13 +15,14 @@ import { metav1Time, type Condition } from '../lib/conditions.ts';
 import type { Controller, ReconcileContext, ReconcileResult, Request, WatchSource } from '../lib/controller.ts';
 import { isAlreadyExists, isConflict, isNotFound, keyOf, type KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
-import { addFinalizer, hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
+import { hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
 import { COMPUTE_INDEX, templateKeyOf, type ComputeContext, type Nic, type Placement } from './compute-context.ts';
-import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, ensureLabels, operatorStatus } from './infra-context.ts';
+import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, operatorStatus } from './infra-context.ts';
 import { commitFailure, commitStatus } from '../lib/status.ts';
+import { UNSCHEDULABLE } from './async-job.ts';
 import type { Decision } from './planner/planner.ts';
 import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
-import { desiredVolumes, missingLabels, ownedBy, placementLabels } from './vm-volumes.ts';
+import { desiredVolumes, missingLabels, ownedBy } from './vm-volumes.ts';
 
 const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt'], conditions: ['Ready', 'Scheduled'] });
 
@@ -160,10 +161,9 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
   const reconcile = async (rctx: ReconcileContext, request: Request): Promise<ReconcileResult | void> => {
     const cached = i.vms.get(request);
     if (!cached) return;
-    let vm = cached;
+    const vm = cached;
     try {
       if (vm.metadata.deletionTimestamp !== undefined) return await expunge(rctx, vm);
-      vm = await addFinalizer(vmClient, vm, VM_FINALIZER, rctx.signal);
       const uid = vm.metadata.uid ?? '';
       const desired: DesiredVmState = vm.spec.state ?? 'Running';
       const now = ctx.now();
@@ -208,7 +208,8 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         else if (nicsWaiting !== undefined) unscheduled = nicsWaiting;
         else {
           const result = ctx.planner.plan(vm, volumesFor(vm), { avoidHosts: refusedBy.get(uid) ?? [] });
-          if (!result.scheduled) unscheduled = { reason: result.reason, message: result.message };
+          // Unschedulable is what the AsyncJob controller fails a deploy with (533); the message starts with the constraint.
+          if (!result.scheduled) unscheduled = { reason: UNSCHEDULABLE, message: `${result.reason}: ${result.message}` };
           else {
             decision = result;
             placement = result.placement;
@@ -237,7 +238,18 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         rctx.log.info('waiting', { reason: volumesWaiting });
         return { requeueAfter: 10_000 };
       }
-      if (placement && Object.keys(missingLabels(vm, placement)).length > 0) await ensureLabels(vmClient, vm, placementLabels(placement), rctx.signal);
+      // The finalizer and the host's labels in one write, against the version read. After a status
+      // write that version is gone: the write's own event brings the next pass, which does it.
+      const labels = placement ? missingLabels(vm, placement) : {};
+      if (!wrote && (!hasFinalizer(vm, VM_FINALIZER) || Object.keys(labels).length > 0)) {
+        const finalizers = hasFinalizer(vm, VM_FINALIZER) ? {} : { finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER] };
+        await vmClient.patch(
+          { namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' },
+          { metadata: { resourceVersion: vm.metadata.resourceVersion, ...finalizers, ...(Object.keys(labels).length > 0 ? { labels } : {}) } },
+          'merge',
+          { fieldManager: OPERATOR_FIELD_MANAGER, signal: rctx.signal },
+        );
+      }
       return requeueAfter !== undefined ? { requeueAfter } : undefined;
     } catch (err) {
       if (isNotFound(err)) return;

@@ -5,7 +5,8 @@
  * a pure function over objects the caller has read, returning field errors that name the fix,
  * so kubectl (through the webhook) and the CloudStack API give the same answers.
  */
-import type { FieldError, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type { DiskOfferingObject, FieldError, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import { parseQuantity } from './quantity.ts';
 
 /**
  * The operator's finalizer on a VirtualMachine: it releases the NICs' addresses after the
@@ -112,4 +113,73 @@ export function scaleErrors(vm: VmLike, old: VmLike | undefined): FieldError[] {
       message: `VM ${old.metadata.name} is ${state}: its offering changes only while it is stopped; set spec.state Stopped (in the same change or first), then change the offering`,
     },
   ];
+}
+
+/** A quantity as a number, or undefined when it does not parse (the schema reports that). */
+function quantityOf(value: string | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseQuantity(value);
+  } catch {
+    return undefined;
+  }
+}
+
+type ServiceOfferingLike = Pick<ServiceOfferingObject, 'spec'> & { metadata: { name?: string } };
+type DiskOfferingLike = Pick<DiskOfferingObject, 'spec'> & { metadata: { name?: string } };
+
+/**
+ * A VM's cores and memory against its service offering: a fixed offering takes none, a
+ * customized one needs both within its ranges (CloudStack's deployVirtualMachine details).
+ */
+export function computeSizeErrors(spec: Pick<VirtualMachineObject['spec'], 'cpuNumber' | 'cpuSpeed' | 'memory'>, offering: ServiceOfferingLike): FieldError[] {
+  const name = offering.metadata.name ?? '';
+  const custom = offering.spec.customized;
+  const errors: FieldError[] = [];
+  if (!custom) {
+    for (const field of ['cpuNumber', 'cpuSpeed', 'memory'] as const) {
+      if (spec[field] !== undefined) errors.push({ field: `spec.${field}`, message: `service offering ${name} is a fixed size; remove spec.${field}, or use a customized offering` });
+    }
+    return errors;
+  }
+  const minCpu = custom.minCpuNumber ?? 1;
+  if (spec.cpuNumber === undefined) errors.push({ field: 'spec.cpuNumber', message: `is required: service offering ${name} is customized; give ${minCpu} to ${custom.maxCpuNumber} cores` });
+  else if (spec.cpuNumber < minCpu || spec.cpuNumber > custom.maxCpuNumber) {
+    errors.push({ field: 'spec.cpuNumber', message: `${spec.cpuNumber} is outside service offering ${name}'s range ${minCpu}-${custom.maxCpuNumber}; give a core count within it` });
+  }
+  const [minMemory, maxMemory] = [custom.minMemory ?? '512Mi', custom.maxMemory];
+  const memory = quantityOf(spec.memory);
+  if (spec.memory === undefined) errors.push({ field: 'spec.memory', message: `is required: service offering ${name} is customized; give ${minMemory} to ${maxMemory}` });
+  else if (memory !== undefined && (memory < quantityOf(minMemory)! || memory > quantityOf(maxMemory)!)) {
+    errors.push({ field: 'spec.memory', message: `${spec.memory} is outside service offering ${name}'s range ${minMemory}-${maxMemory}; give an amount within it` });
+  }
+  return errors;
+}
+
+/** A disk's size against its disk offering: none for a fixed one, one within bounds for a customized one (`required`: at creation). */
+export function diskSizeErrors(path: string, size: string | number | undefined, offering: DiskOfferingLike | undefined, required: boolean): FieldError[] {
+  if (!offering) return [];
+  const name = offering.metadata.name ?? '';
+  const custom = offering.spec.customized;
+  if (!custom) {
+    return size === undefined ? [] : [{ field: path, message: `disk offering ${name} has the fixed size ${offering.spec.diskSize}; remove the size, or use a customized disk offering` }];
+  }
+  const [min, max] = [custom.minSize ?? '1Gi', custom.maxSize ?? '1Ti'];
+  if (size === undefined) return required ? [{ field: path, message: `is required: disk offering ${name} is customized; give a size from ${min} to ${max}` }] : [];
+  const value = quantityOf(size);
+  if (value === undefined || (value >= quantityOf(min)! && value <= quantityOf(max)!)) return [];
+  return [{ field: path, message: `${size} is outside disk offering ${name}'s range ${min}-${max}; give a size within it` }];
+}
+
+/**
+ * A volume grows, never shrinks: its new spec.size must be at least what it had, the larger of
+ * its old spec.size, its disk offering's fixed size and the disk's measured size. (CEL compares
+ * two spec.size values; only admission knows the offering and the disk.)
+ */
+export function shrinkErrors(volume: Pick<VolumeObject, 'spec'>, old: Pick<VolumeObject, 'spec' | 'status'> | undefined, offering: DiskOfferingLike | undefined): FieldError[] {
+  if (!old || volume.spec.size === undefined || volume.spec.size === old.spec.size) return [];
+  const wanted = quantityOf(volume.spec.size);
+  const had = Math.max(quantityOf(old.spec.size) ?? 0, offering?.spec.customized ? 0 : (quantityOf(offering?.spec.diskSize) ?? 0), old.status?.sizeBytes ?? 0);
+  if (wanted === undefined || wanted >= had) return [];
+  return [{ field: 'spec.size', message: `${volume.spec.size} would shrink the volume (it has ${had} bytes); volumes only grow: give at least that much` }];
 }

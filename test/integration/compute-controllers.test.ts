@@ -281,8 +281,8 @@ describe('compute controllers and the planner (real control plane, the test play
   it('says Scheduled=False with the planner\'s constraint while nothing fits, and places the VM when capacity appears', async () => {
     await res('VirtualMachine').create({ metadata: { name: 'waits', namespace: ns }, spec: vmSpec({ serviceOfferingRef: { name: names.huge } }) });
     const waiting = await waitFor('VirtualMachine', 'waits', 'unschedulable', (o) => condition(o, 'Scheduled')?.status === 'False');
-    expect(condition(waiting, 'Scheduled')?.reason).to.equal('InsufficientCapacity');
-    expect(condition(waiting, 'Scheduled')?.message).to.match(/16/);
+    expect(condition(waiting, 'Scheduled')?.reason).to.equal('Unschedulable');
+    expect(condition(waiting, 'Scheduled')?.message).to.match(/^InsufficientCapacity: 0\/2 hosts .*16 cores/);
     expect(waiting.status?.placement).to.equal(undefined);
     expect(waiting.metadata.labels?.['kumulus.io/host']).to.equal(undefined);
     // The volumes exist (Allocated), unlabelled: no agent takes them yet.

@@ -25,6 +25,7 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
+import { attachedDeleteErrors, computeSizeErrors, diskSizeErrors, rootDetachErrors, scaleErrors, shrinkErrors, templateReadiness } from '../../lib/compute.ts';
 import { ipAddressName } from '../../lib/guest-identity.ts';
 import { guestAddressing, guestAddressProblem } from '../../lib/ipv4.ts';
 import {
@@ -33,7 +34,6 @@ import {
   domainScopeErrors,
   inactiveOffering,
   kindAdmission,
-  quantityValue,
   refChanged,
   resolveRef,
   tenantOf,
@@ -59,10 +59,6 @@ const HOST_NAME = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 /** A namespaced reference defaults to the referrer's namespace. */
 const inNamespace = (ref: NameRef | undefined, namespace: string | undefined): NameRef | undefined => (ref ? { name: ref.name, namespace: ref.namespace ?? namespace } : undefined);
 
-function availableInZone(template: TemplateAdmitted, zone: string): boolean {
-  return Boolean(template.spec.crossZones) || (template.spec.zoneRefs ?? []).some((z) => z.name === zone);
-}
-
 async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undefined, zone: string, wantIso: boolean, check: boolean): Promise<FieldError[]> {
   const { parent, errors } = await resolveRef<TemplateAdmitted>(lookup, Template, path, ref, check);
   if (!parent || !check) return errors;
@@ -73,48 +69,9 @@ async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undef
       message: wantIso ? `template ${name} is ${parent.spec.format}, not an ISO; name an ISO here, or use spec.templateRef` : `template ${name} is an ISO; boot it through spec.isoRef with spec.rootDiskOfferingRef, or name a QCOW2 or RAW template`,
     });
   }
-  if (!availableInZone(parent, zone)) {
-    errors.push({ field: path, message: `template ${name} is not registered in zone ${zone} (its zones: ${(parent.spec.zoneRefs ?? []).map((z) => z.name).join(', ') || 'none'}); add the zone to its spec.zoneRefs` });
-  }
-  return errors;
-}
-
-/** A size against a customizable disk offering's bounds, or its absence for a fixed one. */
-function diskSizeErrors(path: string, size: string | number | undefined, offering: DiskOfferingAdmitted | undefined, required: boolean): FieldError[] {
-  if (!offering) return [];
-  const name = offering.metadata.name ?? '';
-  const custom = offering.spec.customized;
-  if (!custom) {
-    return size === undefined ? [] : [{ field: path, message: `disk offering ${name} has the fixed size ${offering.spec.diskSize}; remove the size, or use a customized disk offering` }];
-  }
-  if (size === undefined) return required ? [{ field: path, message: `is required: disk offering ${name} is customized; give a size from ${custom.minSize ?? '1Gi'} to ${custom.maxSize ?? '1Ti'}` }] : [];
-  const value = quantityValue(size);
-  const [min, max] = [quantityValue(custom.minSize ?? '1Gi')!, quantityValue(custom.maxSize ?? '1Ti')!];
-  if (value === undefined || value >= min && value <= max) return [];
-  return [{ field: path, message: `${size} is outside disk offering ${name}'s range ${custom.minSize ?? '1Gi'}-${custom.maxSize ?? '1Ti'}; give a size within it` }];
-}
-
-function computeSizeErrors(spec: VirtualMachineAdmitted['spec'], offering: ServiceOfferingAdmitted): FieldError[] {
-  const name = offering.metadata.name ?? '';
-  const custom = offering.spec.customized;
-  const errors: FieldError[] = [];
-  if (!custom) {
-    for (const field of ['cpuNumber', 'cpuSpeed', 'memory'] as const) {
-      if (spec[field] !== undefined) errors.push({ field: `spec.${field}`, message: `service offering ${name} is a fixed size; remove spec.${field}, or use a customized offering` });
-    }
-    return errors;
-  }
-  const minCpu = custom.minCpuNumber ?? 1;
-  if (spec.cpuNumber === undefined) errors.push({ field: 'spec.cpuNumber', message: `is required: service offering ${name} is customized; give ${minCpu} to ${custom.maxCpuNumber} cores` });
-  else if (spec.cpuNumber < minCpu || spec.cpuNumber > custom.maxCpuNumber) {
-    errors.push({ field: 'spec.cpuNumber', message: `${spec.cpuNumber} is outside service offering ${name}'s range ${minCpu}-${custom.maxCpuNumber}; give a core count within it` });
-  }
-  const [minMemory, maxMemory] = [custom.minMemory ?? '512Mi', custom.maxMemory];
-  const memory = quantityValue(spec.memory);
-  if (spec.memory === undefined) errors.push({ field: 'spec.memory', message: `is required: service offering ${name} is customized; give ${minMemory} to ${maxMemory}` });
-  else if (memory !== undefined && (memory < quantityValue(minMemory)! || memory > quantityValue(maxMemory)!)) {
-    errors.push({ field: 'spec.memory', message: `${spec.memory} is outside service offering ${name}'s range ${minMemory}-${maxMemory}; give an amount within it` });
-  }
+  // Still downloading is admitted (a VM declared with its template waits for it); failed, deleted or elsewhere is not.
+  const readiness = templateReadiness(parent, zone);
+  if (readiness.state === 'failed' || readiness.state === 'absent') errors.push({ field: path, message: readiness.message });
   return errors;
 }
 
@@ -210,6 +167,7 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
         }
         errors.push(...(await resolveRef(lookup, Host, 'spec.hostRef.name', spec.hostRef, changed((s) => s.hostRef))).errors);
         errors.push(...(await nicErrors(lookup, object, ctx.oldObject)));
+        errors.push(...scaleErrors(object, ctx.oldObject));
         return errors;
       },
     ],
@@ -217,7 +175,9 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
 }
 
 export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
-  return kindAdmission<VolumeAdmitted>(Volume, lookup, {
+  const vmOf = (volume: VolumeAdmitted | null | undefined) =>
+    volume?.spec.vmRef ? lookup.get<VirtualMachineAdmitted>(VirtualMachine, volume.spec.vmRef.name, volume.metadata.namespace) : Promise.resolve(undefined);
+  const admission = kindAdmission<VolumeAdmitted>(Volume, lookup, {
     defaults(volume) {
       defaultDisplayName(volume);
       // type DATADISK arrives from the schema default; a volume made from a template is a root disk.
@@ -245,6 +205,7 @@ export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
           // Growing a volume past a fixed offering's size is a resize, which CloudStack allows; only creation is held to the offering.
           if (ctx.operation === 'CREATE') errors.push(...diskSizeErrors('spec.size', spec.size, offering.parent, true));
         }
+        if (changed((s) => s.size)) errors.push(...shrinkErrors(object, ctx.oldObject, offering.parent ?? (spec.diskOfferingRef ? await lookup.get(DiskOffering, spec.diskOfferingRef.name) : undefined)));
         errors.push(...(await templateErrors(lookup, 'spec.templateRef.name', inNamespace(spec.templateRef, namespace), spec.zoneRef.name, false, changed((s) => s.templateRef))));
         const vm = await resolveRef<VirtualMachineAdmitted>(lookup, VirtualMachine, 'spec.vmRef.name', inNamespace(spec.vmRef, namespace), changed((s) => s.vmRef));
         errors.push(...vm.errors);
@@ -259,10 +220,21 @@ export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
             errors.push({ field: 'spec.deviceId', message: `${spec.deviceId} is already volume ${taken.metadata.name}'s device on VM ${spec.vmRef?.name}; pick a free device id or leave it out` });
           }
         }
+        if (ctx.oldObject && changed((s) => s.vmRef)) errors.push(...rootDetachErrors(object, ctx.oldObject, await vmOf(ctx.oldObject)));
         return errors;
       },
     ],
   });
+  const validateChange = admission.validate;
+  return {
+    ...admission,
+    validateOperations: ['CREATE', 'UPDATE', 'DELETE'],
+    validate: async (request) => {
+      if (request.operation !== 'DELETE') return (await validateChange?.(request)) ?? [];
+      const volume = request.oldObject;
+      return volume ? attachedDeleteErrors(volume, await vmOf(volume)) : [];
+    },
+  };
 }
 
 export function templateAdmission(lookup: Lookup): KindAdmission<TemplateAdmitted> {
