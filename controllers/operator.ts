@@ -4,8 +4,10 @@ import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { registerAsyncJobController } from './async-job.ts';
+import { registerComputeControllers } from './compute.ts';
 import { DEFAULT_ORPHAN_GRACE_MS } from './infra-context.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
+import { nicAllocator } from './nics.ts';
 import { registerTenancyControllers } from './tenancy.ts';
 
 /**
@@ -13,7 +15,8 @@ import { registerTenancyControllers } from './tenancy.ts';
  * and is added here (issues #8 onwards). Nothing else in the operator changes when one is added.
  */
 export function registerControllers(manager: Manager, config: Pick<OperatorConfig, 'orphanGracePeriod'> = { orphanGracePeriod: DEFAULT_ORPHAN_GRACE_MS }): void {
-  registerInfrastructureControllers(manager, { orphanGraceMs: config.orphanGracePeriod });
+  const infra = registerInfrastructureControllers(manager, { orphanGraceMs: config.orphanGracePeriod });
+  registerComputeControllers(manager, infra, nicAllocator);
   registerTenancyControllers(manager);
   registerAsyncJobController(manager);
 }
