@@ -13,11 +13,15 @@
 #   nfs-common                              mount.nfs for NFS primary storage
 #   cs                                      the Python CloudStack client, a real client in API tests
 #   golang-github-xanzy-go-cloudstack-dev   the Go CloudStack SDK, a second real client in API tests
+#   mmdebstrap, buildah                     `npm run image`: Debian root file systems, OCI images
+#   containerd, runc                        the container runtime of the test harness's real node
+#   containernetworking-plugins             its pod network (bridge, host-local, portmap)
 set -eu
 
 packages="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
 nftables iproute2 busybox-static cpio linux-image-amd64 xz-utils zstd nfs-common
-cs golang-github-xanzy-go-cloudstack-dev"
+cs golang-github-xanzy-go-cloudstack-dev
+mmdebstrap buildah containerd runc containernetworking-plugins"
 
 missing=""
 for p in $packages; do
