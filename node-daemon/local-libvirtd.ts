@@ -34,7 +34,7 @@ const privateDirs = ['/etc/libvirt', '/run/libvirt', '/var/lib/libvirt', '/var/c
  * readable), and guest stdio goes to files instead of virtlogd. Domains it starts stay in the
  * host's PID namespace, so their QEMU processes are visible as usual.
  */
-export async function startLocalLibvirtd(dir: string, logger: Logger): Promise<LocalLibvirtd> {
+export async function startLocalLibvirtd(dir: string, logger: Logger, options: { enter?: (argv: string[]) => string[] } = {}): Promise<LocalLibvirtd> {
   const sockDir = join(dir, 'sock');
   await rm(sockDir, { recursive: true, force: true });
   for (const sub of ['sock', 'etc', 'run', 'lib', 'cache', 'log']) await mkdir(join(dir, sub), { recursive: true });
@@ -60,18 +60,18 @@ export async function startLocalLibvirtd(dir: string, logger: Logger): Promise<L
     .map((target, i) => `mount --bind '${join(dir, ['etc', 'run', 'lib', 'cache', 'log'][i] ?? '')}' '${target}'`)
     .join(' && ');
   const pidFile = join(dir, 'libvirtd.pid');
-  const child = spawn(
+  const argv = [
     'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      `${binds} && exec libvirtd --config '${join(dir, 'etc', 'libvirtd.conf')}' --pid-file '${pidFile}'`,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `${binds} && exec libvirtd --config '${join(dir, 'etc', 'libvirtd.conf')}' --pid-file '${pidFile}'`,
+  ];
+  // `enter` runs it elsewhere, e.g. in the network namespace of the test harness's node.
+  const [command = '', ...args] = options.enter ? options.enter(argv) : argv;
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
