@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
-import { createCertificateAuthority, issueCertificate } from '../pki.ts';
-import { resolveBinaries, type ControlPlaneBinaries } from './binaries.ts';
+import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../pki.ts';
+import { resolveBinaries, resolveNodeBinaries, type ControlPlaneBinaries } from './binaries.ts';
 import { renderKubeconfig } from './kubeconfig.ts';
 import { startSupervisor, type ManagedProcess } from './supervisor.ts';
 
@@ -25,7 +25,22 @@ export interface ControlPlane {
   caPem: string;
   dir: string;
   binaries: ControlPlaneBinaries;
+  /** The cluster CA: nodes get their client certificates from it. */
+  ca: CertificateAuthority;
   stop(): Promise<void>;
+}
+
+/**
+ * A control plane that can host nodes: the apiserver also authorizes kubelets (Node,RBAC), has
+ * a client certificate to reach them, and routes to webhook Services through their endpoints;
+ * a kube-scheduler runs, and the controller manager runs all its default controllers and
+ * allocates each node a pod CIDR.
+ */
+export interface NodeHosting {
+  /** The apiserver listens on this host address instead of 127.0.0.1 (the nodes must reach it). */
+  address: string;
+  clusterCidr: string;
+  serviceCidr: string;
 }
 
 export interface ControlPlaneOptions {
@@ -33,6 +48,7 @@ export interface ControlPlaneOptions {
   /** Keep the state here instead of a fresh temporary folder (which is removed on stop). */
   dir?: string;
   readyTimeoutMs?: number;
+  nodes?: NodeHosting;
 }
 
 async function freePort(): Promise<number> {
@@ -92,6 +108,10 @@ async function waitHealthy(proc: ManagedProcess, check: () => Promise<number>, d
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = options.logger.child({ component: 'controlplane' });
   const binaries = await resolveBinaries(logger);
+  const nodes = options.nodes;
+  const nodeBinaries = nodes ? await resolveNodeBinaries(logger) : undefined;
+  const address = nodes?.address ?? '127.0.0.1';
+  const serviceCidr = nodes?.serviceCidr ?? '10.96.0.0/16';
   const started = Date.now();
   const deadline = started + (options.readyTimeoutMs ?? 60_000);
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'kumulus-controlplane-')));
@@ -101,7 +121,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   if (!options.dir) supervisor.removeOnExit(dir);
 
   try {
-    const [etcdClient, etcdPeer, apiPort, kcmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort, kcmPort, schedulerPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const etcd = supervisor.start('etcd', binaries.etcd, [
       '--name=default',
@@ -118,15 +138,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ]);
 
     const ca = await createCertificateAuthority('kumulus-controlplane-ca', 3650);
-    const [serving, admin] = await Promise.all([
+    const kubernetesServiceIp = serviceCidr.replace(/\.0\/\d+$/, '.1');
+    const [serving, admin, kubeletClient] = await Promise.all([
       issueCertificate(ca, {
         commonName: 'kube-apiserver',
         dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-        ipAddresses: ['127.0.0.1', '10.96.0.1'],
+        ipAddresses: [...new Set(['127.0.0.1', address, kubernetesServiceIp])],
         usage: 'server',
         validDays: 3650,
       }),
       issueCertificate(ca, { commonName: 'kumulus-admin', organizations: ['system:masters'], usage: 'client', validDays: 3650 }),
+      // What the apiserver presents to kubelets (logs, exec, port-forward); they trust the same CA.
+      issueCertificate(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], usage: 'client', validDays: 3650 }),
     ]);
     const serviceAccount = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const file = async (name: string, content: string) => {
@@ -140,8 +163,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       servingKey: await file('apiserver.key', serving.keyPem),
       saKey: await file('sa.key', serviceAccount.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
       saPub: await file('sa.pub', serviceAccount.publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+      caKey: await file('ca.key', ca.keyPem),
+      kubeletClientCert: await file('apiserver-kubelet-client.crt', kubeletClient.certPem),
+      kubeletClientKey: await file('apiserver-kubelet-client.key', kubeletClient.keyPem),
     };
-    const server = `https://127.0.0.1:${apiPort}`;
+    const server = `https://${address}:${apiPort}`;
     const kubeconfig = renderKubeconfig({ server, caPem: ca.certPem, clientCertPem: admin.certPem, clientKeyPem: admin.keyPem });
     const kubeconfigPath = join(dir, 'kubeconfig');
     await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
@@ -150,8 +176,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const apiserver = supervisor.start('kube-apiserver', binaries.kubeApiserver, [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'apiserver')}`,
       `--tls-cert-file=${paths.servingCert}`,
@@ -160,9 +186,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${paths.saPub}`,
       `--service-account-signing-key-file=${paths.saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--authorization-mode=RBAC',
-      '--enable-admission-plugins=NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+      `--service-cluster-ip-range=${serviceCidr}`,
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NamespaceLifecycle,NodeRestriction,MutatingAdmissionWebhook,ValidatingAdmissionWebhook',
+      `--kubelet-client-certificate=${paths.kubeletClientCert}`,
+      `--kubelet-client-key=${paths.kubeletClientKey}`,
+      // A node's address, never its name: a name would be looked up in DNS, outside this machine.
+      '--kubelet-preferred-address-types=InternalIP',
+      // Webhook and aggregated-API Services are reached at their endpoints: this host has no kube-proxy.
+      ...(nodes ? ['--enable-aggregator-routing=true'] : []),
       '--allow-privileged=true',
       '--profiling=false',
       '--v=0',
@@ -174,7 +206,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       `--kubeconfig=${kubeconfigPath}`,
       `--authentication-kubeconfig=${kubeconfigPath}`,
       `--authorization-kubeconfig=${kubeconfigPath}`,
-      '--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller',
+      ...(nodes
+        ? [
+            '--controllers=*',
+            '--allocate-node-cidrs=true',
+            `--cluster-cidr=${nodes.clusterCidr}`,
+            '--node-cidr-mask-size=24',
+            `--service-cluster-ip-range=${serviceCidr}`,
+            `--cluster-signing-cert-file=${paths.ca}`,
+            `--cluster-signing-key-file=${paths.caKey}`,
+          ]
+        : ['--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller']),
       '--leader-elect=false',
       '--bind-address=127.0.0.1',
       `--secure-port=${kcmPort}`,
@@ -184,6 +226,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       '--v=0',
     ]);
     await waitHealthy(controllerManager, () => httpsStatus({ url: `https://127.0.0.1:${kcmPort}/healthz` }), deadline);
+    if (nodeBinaries) {
+      const scheduler = supervisor.start('kube-scheduler', nodeBinaries.kubeScheduler, [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        '--leader-elect=false',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${schedulerPort}`,
+        '--v=0',
+      ]);
+      await waitHealthy(scheduler, () => httpsStatus({ url: `https://127.0.0.1:${schedulerPort}/healthz` }), deadline);
+    }
     logger.info('control plane ready', { server, kubeconfig: kubeconfigPath, seconds: (Date.now() - started) / 1000 });
 
     return {
@@ -193,6 +247,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       caPem: ca.certPem,
       dir,
       binaries,
+      ca,
       stop: async () => {
         await supervisor.stopAll();
         logger.info('control plane stopped');

@@ -16,6 +16,8 @@ export interface ManagedProcess {
 
 export interface Supervisor {
   start(name: string, command: string, args: string[]): ManagedProcess;
+  /** Stops one process and its group (SIGTERM, then SIGKILL after the grace period). */
+  stop(process: ManagedProcess, graceMs?: number): Promise<void>;
   /** Stops every process, newest first (SIGTERM, then SIGKILL after the grace period). */
   stopAll(graceMs?: number): Promise<void>;
   /** Removes `dir` once everything is stopped, even if this process dies first. */
@@ -91,6 +93,12 @@ export function startSupervisor(logDir: string): Supervisor {
   return {
     start,
     removeOnExit: (dir) => tell(`dir ${dir}`),
+    stop: async (managed, graceMs = 5000) => {
+      const index = children.findIndex((c) => c.managed === managed);
+      if (index < 0) return;
+      const [entry] = children.splice(index, 1);
+      if (entry) await stopOne(entry, graceMs);
+    },
     stopAll: async (graceMs = 5000) => {
       for (const entry of children.reverse()) await stopOne(entry, graceMs);
       children.length = 0;
