@@ -100,6 +100,11 @@ describe('Helm chart charts/kumulus', function () {
     const badReplicas = await helmResult(helm, ['template', 'kumulus', chart, '--namespace', 'kumulus-system', '--set', 'operator.replicas=-1']);
     expect(badReplicas.code).not.to.equal(0);
     expect(badReplicas.output).to.include('/operator/replicas');
+    const certManager = await helmResult(helm, ['template', 'kumulus', chart, '--namespace', 'kumulus-system', '--set', 'webhooks.certManager=true']);
+    expect(certManager.code, certManager.output).to.equal(0);
+    expect(certManager.output).to.include('--cert-manager=true');
+    const badCertManager = await helmResult(helm, ['template', 'kumulus', chart, '--namespace', 'kumulus-system', '--set', 'webhooks.certManager=maybe']);
+    expect(badCertManager.output).to.include('/webhooks/certManager');
     const elsewhere = await helmResult(helm, ['template', 'kumulus', chart, '--namespace', 'default']);
     expect(elsewhere.code).not.to.equal(0);
     expect(elsewhere.output).to.include('install Kumulus into the namespace kumulus-system');
