@@ -3,7 +3,7 @@ import { parseCpuModel, parseMeminfoTotal, parseNodeinfo, parseVirshVersion } fr
 import { renderDnsmasq } from '../../node-daemon/drivers/network/dnsmasq.ts';
 import { bridgeName, isKumulusLink, maxVlan, maxVni, servicePortName, vlanDeviceName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { desiredRuleComments } from '../../node-daemon/drivers/network/nftables.ts';
-import type { ObservedLink, ObservedNetworking } from '../../node-daemon/drivers/network/observe.ts';
+import type { ObservedLink, ObservedNetworking } from '../../node-daemon/drivers/network/types.ts';
 import { planNetworks } from '../../node-daemon/drivers/network/plan.ts';
 import type { GuestNetworkSpec } from '../../node-daemon/drivers/network/types.ts';
 

@@ -4,51 +4,8 @@ import type { Runner } from '../exec.ts';
 import { dnsmasqPaths } from './dnsmasq.ts';
 import { isKumulusLink, servicePeerName } from './names.ts';
 import { observedRuleComments } from './nftables.ts';
-
-export interface ObservedLink {
-  name: string;
-  kind?: string;
-  mtu: number;
-  up: boolean;
-  master?: string;
-  /** For VLAN devices and veths: the parent or peer. */
-  link?: string;
-  /** IPv4 addresses. */
-  addresses: { ip: string; prefix: number }[];
-  /** Whether it has any IPv6 address (a link-local one is made unless addrgenmode is none). */
-  ipv6: boolean;
-  vxlan?: { id: number; local?: string; port?: number; learning?: boolean };
-  vlan?: { id: number };
-}
-
-export interface ObservedDnsmasq {
-  pid?: number;
-  /** The inode of the running process's network namespace. */
-  netns?: number;
-  conf?: string;
-  dhcpHosts?: string;
-  dnsHosts?: string;
-}
-
-/** A network's service namespace: its inode (what a process in it shows) and its end of the service veth. */
-export interface ObservedServiceNamespace {
-  inode?: number;
-  port?: ObservedLink;
-  /** Why it cannot be entered, when it cannot. */
-  broken?: string;
-}
-
-export interface ObservedNetworking {
-  links: Map<string, ObservedLink>;
-  /** Remote VTEPs per VXLAN device (the all-zeros FDB entries that flood BUM traffic). */
-  floodTargets: Map<string, string[]>;
-  /** Rule comments of the agent's nftables tables; undefined when it has none. */
-  nftComments?: string[];
-  /** Per Kumulus bridge. */
-  dnsmasq: Map<string, ObservedDnsmasq>;
-  /** The agent's service namespaces (those named with its prefix), by name. */
-  serviceNamespaces: Map<string, ObservedServiceNamespace>;
-}
+import { errorMessage } from '../../../lib/error-message.ts';
+import type { ObservedDnsmasq, ObservedLink, ObservedNetworking, ObservedServiceNamespace } from './types.ts';
 
 interface IpLinkJson {
   ifname: string;
@@ -113,7 +70,7 @@ async function observeServiceNamespaces(run: Runner, prefix: string): Promise<Ma
       const inode = (await stat(join(NETNS_DIR, name))).ino;
       found.set(name, { inode, ...(port ? { port } : {}) });
     } catch (err) {
-      found.set(name, { broken: err instanceof Error ? err.message : String(err) });
+      found.set(name, { broken: errorMessage(err) });
     }
   }
   return found;

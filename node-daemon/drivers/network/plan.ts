@@ -12,8 +12,8 @@ import {
   vxlanDeviceName,
 } from './names.ts';
 import { desiredRuleComments, renderNftScript, type FilteredBridge } from './nftables.ts';
-import type { ObservedLink, ObservedNetworking, ObservedServiceNamespace } from './observe.ts';
-import type { DhcpSpec, DnsmasqChange, GuestNetworkSpec, NetworkPlan, NetworkStep } from './types.ts';
+import type { DhcpSpec, DnsmasqChange, GuestNetworkSpec, NetworkPlan, NetworkStep, ObservedLink, ObservedNetworking, ObservedServiceNamespace } from './types.ts';
+import { errorMessage } from '../../../lib/error-message.ts';
 
 /** VXLAN over IPv4 adds 50 bytes: outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8. */
 export const vxlanOverhead = 50;
@@ -149,7 +149,7 @@ export function planNetworks(
       const service = spec.dhcp ? { namespace, port, dnsmasq: renderDnsmasq(options.stateDir, bridge, spec.dhcp, mtu) } : undefined;
       wanted.push({ spec, bridge, device, mtu, ...(service ? { service } : {}) });
     } catch (err) {
-      rejected.set(spec.uid, err instanceof Error ? err.message : String(err));
+      rejected.set(spec.uid, errorMessage(err));
       for (const name of [bridge, device, port, namespace]) untouched.add(name);
     }
   });

@@ -1,5 +1,3 @@
-import type { ObservedNetworking } from './observe.ts';
-
 /**
  * The network driver's contract with the agent's Network reconciler: the reconciler passes
  * every guest network this host should carry, and the driver makes the links, filtering
@@ -77,4 +75,51 @@ export interface NetworkDriver {
   plan(desired: GuestNetworkSpec[]): Promise<NetworkPlan>;
   /** Makes the host match the desired set. Idempotent: a second call returns an empty plan. */
   apply(desired: GuestNetworkSpec[]): Promise<NetworkPlan>;
+}
+
+// What observe.ts reads back from the host, and plan.ts compares with the specs.
+
+export interface ObservedLink {
+  name: string;
+  kind?: string;
+  mtu: number;
+  up: boolean;
+  master?: string;
+  /** For VLAN devices and veths: the parent or peer. */
+  link?: string;
+  /** IPv4 addresses. */
+  addresses: { ip: string; prefix: number }[];
+  /** Whether it has any IPv6 address (a link-local one is made unless addrgenmode is none). */
+  ipv6: boolean;
+  vxlan?: { id: number; local?: string; port?: number; learning?: boolean };
+  vlan?: { id: number };
+}
+
+export interface ObservedDnsmasq {
+  pid?: number;
+  /** The inode of the running process's network namespace. */
+  netns?: number;
+  conf?: string;
+  dhcpHosts?: string;
+  dnsHosts?: string;
+}
+
+/** A network's service namespace: its inode (what a process in it shows) and its end of the service veth. */
+export interface ObservedServiceNamespace {
+  inode?: number;
+  port?: ObservedLink;
+  /** Why it cannot be entered, when it cannot. */
+  broken?: string;
+}
+
+export interface ObservedNetworking {
+  links: Map<string, ObservedLink>;
+  /** Remote VTEPs per VXLAN device (the all-zeros FDB entries that flood BUM traffic). */
+  floodTargets: Map<string, string[]>;
+  /** Rule comments of the agent's nftables tables; undefined when it has none. */
+  nftComments?: string[];
+  /** Per Kumulus bridge. */
+  dnsmasq: Map<string, ObservedDnsmasq>;
+  /** The agent's service namespaces (those named with its prefix), by name. */
+  serviceNamespaces: Map<string, ObservedServiceNamespace>;
 }
