@@ -4,6 +4,7 @@
  * dispatches, so that `kumulus agent` never loads the API server's code and vice versa.
  */
 import { log } from '../lib/log.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 type Command = (args: string[]) => Promise<void>;
 
@@ -73,7 +74,7 @@ if (!command) {
   process.exitCode = name && !['-h', '--help', 'help'].includes(name) ? 2 : 0;
 } else {
   command.run(args).catch((err: unknown) => {
-    log.error(err instanceof Error ? err.message : String(err), { command: name });
+    log.error(errorMessage(err), { command: name });
     process.exitCode = 1;
   });
 }

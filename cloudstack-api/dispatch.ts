@@ -37,6 +37,7 @@ import {
 } from './protocol/sessions.ts';
 import { defaultProtocolSettings, type ProtocolSettings } from './protocol/settings.ts';
 import { expiryAcceptable, signatureMatches } from './protocol/signature.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * One request through the CloudStack API, as ApiServlet and ApiServer handle it: login and
@@ -269,7 +270,7 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
         error = thrown;
       } else {
         log.error('command failed', { command, error: thrown instanceof Error ? thrown.stack : String(thrown) });
-        error = internalError(thrown instanceof Error ? thrown.message : String(thrown));
+        error = internalError(errorMessage(thrown));
       }
       // CloudStack hides internal details from everyone but root admins.
       if (error.internal && !(caller && isRootAdmin(caller))) {

@@ -16,6 +16,7 @@ import { infrastructureCommands } from './commands/infrastructure.ts';
 import { tenancyCommands } from './commands/tenancy.ts';
 import type { Caller } from './protocol/auth.ts';
 import { createTenancy, type Tenancy } from './tenancy/index.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * `kumulus api`: the CloudStack API over the cluster. Starts the shared informers, makes sure
@@ -95,7 +96,7 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${address.port}/client/api`;
   const sweep = setInterval(() => {
-    tenancy.sessions.sweep(Date.now()).catch((err: unknown) => logger.warn('session sweep failed', { error: err instanceof Error ? err.message : String(err) }));
+    tenancy.sessions.sweep(Date.now()).catch((err: unknown) => logger.warn('session sweep failed', { error: errorMessage(err) }));
   }, options.sessionSweepMs ?? 60_000);
   sweep.unref();
   logger.info('cloudstack api serving', { url, commands: commands.size });

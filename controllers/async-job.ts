@@ -7,15 +7,12 @@
  * 533), and succeeds for delete commands once the target is gone.
  * Completed jobs are kept for a day (CloudStack's job.expire.minutes), then deleted.
  */
-import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
+import { AsyncJob, kinds, TARGET_GENERATION_ANNOTATION, type AsyncJobObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
 import { isNotFound, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { commitStatus, type StatusWriter } from '../lib/status.ts';
-
-
-/** The target's metadata.generation the command wrote; the CloudStack API (commands/job-support.ts) sets it. */
-export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
+import { metav1Time } from '../lib/time.ts';
 
 const TARGET_INDEX = 'ops.async-job.target';
 /** The Scheduled condition's reason when the planner finds no host for the target. */
@@ -131,7 +128,7 @@ export function registerAsyncJobController(manager: Manager, options: AsyncJobCo
       const informer = targets.get(`${ref.apiVersion}/${ref.kind}`);
       let verdict = informer ? jobVerdict(job, informer.get({ namespace: ref.namespace, name: ref.name }), ageMs) : failed(530, `unknown target kind ${ref.apiVersion} ${ref.kind}`);
       if (!verdict.done && ageMs >= timeoutMs) verdict = failed(530, `${ref.kind} ${ref.name} did not reach ${job.spec.expectedCondition.deleted ? 'deletion' : job.spec.expectedCondition.type} within ${seconds(timeoutMs)}`);
-      const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const stamp = metav1Time(at);
       if (verdict.done) {
         const ok = verdict.code === 0;
         await commitStatus(

@@ -3,6 +3,7 @@
  * operator reaches the same answer: the connection state from the agent's heartbeat Lease,
  * and the resource (administrative) state from spec and the VMs still placed on the host.
  */
+import { metav1Time } from '../lib/time.ts';
 
 export type ConnectionState = 'Connecting' | 'Up' | 'Disconnected' | 'Down' | 'Alert';
 export type ResourceState = 'Enabled' | 'Disabled' | 'PrepareForMaintenance' | 'ErrorInPrepareForMaintenance' | 'Maintenance' | 'ErrorInMaintenance';
@@ -53,7 +54,7 @@ export function hostConnection(input: HeartbeatInput): Connection {
   }
   // Messages name the last heartbeat's time, not its age: an age would change on every pass
   // and make every parent that quotes this message rewrite its status in a loop.
-  const since = new Date(renewed).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const since = metav1Time(new Date(renewed));
   if (age <= downMs) {
     return {
       state: 'Disconnected',

@@ -15,6 +15,7 @@ import { holdingsOfHost, hostAncestry, vmKey, vmsOnHost } from './hierarchy.ts';
 import { hostConnection, inMaintenance, nextResourceState, type ConnectionState, type ResourceState } from './host-state.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, watchNames } from './reconciler.ts';
+import { metav1Time } from '../lib/time.ts';
 
 /** Bridges the host needs: the KVM label of every traffic type of its zone's physical networks. */
 function requiredBridges(ctx: InfraContext, zone: string | undefined): string[] {
@@ -113,7 +114,7 @@ export function registerHostController(manager: Manager, ctx: InfraContext): voi
       const lastHeartbeat = renewed && (!previous || stateChanged || renewed.getTime() - previous.getTime() >= pingInterval * 1000) ? renewed : previous;
       const wasConnected = host.status?.state === 'Up' || host.status?.state === 'Alert';
       const lost = connection.state === 'Disconnected' || connection.state === 'Down';
-      const disconnectedAt = lost && wasConnected ? now.toISOString().replace(/\.\d{3}Z$/, 'Z') : host.status?.disconnectedAt;
+      const disconnectedAt = lost && wasConnected ? metav1Time(now) : host.status?.disconnectedAt;
 
       const a = hostAncestry(ctx, host);
       const cluster = i.clusters.get(host.spec.clusterRef.name);
@@ -146,7 +147,7 @@ export function registerHostController(manager: Manager, ctx: InfraContext): voi
             memoryBytes: holdings.reduce((n, d) => n + d.memoryBytes, 0),
             vmCount: vms.length,
           },
-          lastHeartbeat: lastHeartbeat?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          lastHeartbeat: lastHeartbeat && metav1Time(lastHeartbeat),
           disconnectedAt,
         },
         conditions: [ready, allocatableCondition(blockers)],

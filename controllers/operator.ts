@@ -9,6 +9,7 @@ import { DEFAULT_ORPHAN_GRACE_MS } from './infra-context.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from './infrastructure.ts';
 import { nicAllocator } from './nics.ts';
 import { registerTenancyControllers } from './tenancy.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /**
  * The registration point: each reconciler module exports `register<Kind>Controller(manager)`
@@ -60,7 +61,7 @@ function loadKubeConfig(config: OperatorConfig): k8s.KubeConfig {
 async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
   const namespaces = client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false });
   await namespaces.create({ metadata: { name } }).catch((err: unknown) => {
-    if (!isAlreadyExists(err)) log.warn('could not create the leader-election namespace', { namespace: name, error: err instanceof Error ? err.message : String(err) });
+    if (!isAlreadyExists(err)) log.warn('could not create the leader-election namespace', { namespace: name, error: errorMessage(err) });
   });
 }
 

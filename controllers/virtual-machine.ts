@@ -11,7 +11,8 @@
 import { VirtualMachine, Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER } from '../lib/agent-contract.ts';
 import { templateReadiness, VM_FINALIZER } from '../lib/compute.ts';
-import { metav1Time, type Condition } from '../lib/conditions.ts';
+import type { Condition } from '../lib/conditions.ts';
+import { metav1Time } from '../lib/time.ts';
 import type { Controller, ReconcileContext, ReconcileResult, Request, WatchSource } from '../lib/controller.ts';
 import { isAlreadyExists, isConflict, isNotFound, keyOf, type KubeObject } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';

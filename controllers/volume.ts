@@ -7,7 +7,7 @@
  * (the planner's pool function) and the host's labels, so that host's agent makes its disk.
  * The VM controller does both for the volumes a VM declares itself.
  */
-import { Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
+import { parseBytes, Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 import type { Condition, ConditionUpdate } from '../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Request } from '../lib/controller.ts';
 import type { EventInput } from '../lib/events.ts';
@@ -16,7 +16,6 @@ import type { Manager } from '../lib/manager.ts';
 import type { ComputeContext } from './compute-context.ts';
 import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, ensureLabels, operatorStatus } from './infra-context.ts';
 import { commitFailure, commitStatus } from '../lib/status.ts';
-import { parseBytes } from '../lib/quantity.ts';
 import { missingLabels, ownedBy, placementLabels } from './vm-volumes.ts';
 
 const WRITER = operatorStatus({ fields: [], conditions: ['Ready'] });

@@ -479,6 +479,37 @@ export function Quantity(opts: FieldOptions & { minimum?: string }): TUnsafe<str
   });
 }
 
+const QUANTITY_UNITS: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/**
+ * The one parser of the quantities Quantity admits (`512Mi`, `20Gi`, `1.5G`, `500m`, `1e9`, or
+ * a number) into a number. The schema has vetted the syntax; a value that still does not parse
+ * is an error naming `field` and the value, never a silent zero.
+ */
+export function parseQuantity(value: string | number, field?: string): number {
+  if (typeof value === 'number') return value;
+  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))([KMGTPE]i|[numkMGTPE]|[eE][+-]?(?:\d+(?:\.\d*)?|\.\d+))?$/.exec(value.trim());
+  const where = field === undefined ? '' : `${field}: `;
+  if (!match) throw new Error(`${where}"${value}" is not a quantity: write a number with an optional unit, such as 512Mi or 20Gi`);
+  const number = Number(match[1]);
+  const suffix = match[2] ?? '';
+  if (/^[eE]/.test(suffix)) return number * 10 ** Number(suffix.slice(1));
+  return number * QUANTITY_UNITS[suffix]!;
+}
+
+/**
+ * A quantity of bytes (or any whole unit), rounded up as Kubernetes' Quantity.Value() does;
+ * an absent quantity stays absent.
+ */
+export function parseBytes(value: string | number, field?: string): number;
+export function parseBytes(value: string | number | undefined, field?: string): number | undefined;
+export function parseBytes(value: string | number | undefined, field?: string): number | undefined {
+  return value === undefined ? undefined : Math.ceil(parseQuantity(value, field));
+}
+
 /** CEL: quantity `a` ≤ quantity `b`, for fields that may be absent. */
 export function quantityOrderRule(a: string, b: string, message: string, fieldPath?: string): CelRule {
   return rule(

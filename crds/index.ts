@@ -26,14 +26,14 @@ import type { KindInfo, ObjectOf } from './kind.ts';
 import { IPAddress, Network, VlanAllocation, networkKinds } from './network.ts';
 import { AsyncJob, Configuration, opsKinds } from './ops.ts';
 
-export { API_VERSION, CATEGORY } from './common.ts';
+export { API_VERSION, CATEGORY, parseBytes, parseQuantity } from './common.ts';
 export type { KindDefinition, KindInfo, ObjectMeta, ObjectOf, OwnerReference, PrinterColumn, Scope, SpecOf, StatusOf } from './kind.ts';
 export type { FieldError, ValidationResult } from './validate.ts';
 export { CAPACITY_TYPES, DEPLOYMENT_PLANNERS, INFRA_GROUP } from './infra.ts';
 export { COMPUTE_GROUP } from './compute.ts';
 export { NETWORK_GROUP } from './network.ts';
 export { IAM_GROUP } from './iam.ts';
-export { OPS_GROUP } from './ops.ts';
+export { OPS_GROUP, SUBJECT_ANNOTATION, TARGET_GENERATION_ANNOTATION } from './ops.ts';
 
 export {
   Zone,

@@ -24,6 +24,12 @@ import { defineKind } from './kind.ts';
 
 export const OPS_GROUP = 'ops.kumulus.io';
 
+// Annotations of the AsyncJob contract, written by the CloudStack API and read by the operator.
+/** The target's metadata.generation the command wrote: the job completes once the controller has observed it. */
+export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
+/** The item inside the target the job is about (a traffic type, a provider), for its result. */
+export const SUBJECT_ANNOTATION = 'ops.kumulus.io/subject';
+
 /**
  * An AsyncJob is created by the API layer for every asynchronous CloudStack command
  * (deployVirtualMachine, startVirtualMachine...). It names its target object and the

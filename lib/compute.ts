@@ -5,8 +5,7 @@
  * a pure function over objects the caller has read, returning field errors that name the fix,
  * so kubectl (through the webhook) and the CloudStack API give the same answers.
  */
-import type { DiskOfferingObject, FieldError, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
-import { parseQuantity } from './quantity.ts';
+import { parseQuantity, type DiskOfferingObject, type FieldError, type ServiceOfferingObject, type TemplateObject, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 
 /**
  * The operator's finalizer on a VirtualMachine: it releases the NICs' addresses after the

@@ -2,7 +2,10 @@
  * Status conditions, per DESIGN.md's status contract: every kind has `Ready` (kstatus
  * compatible) and `Synced` (did the last reconcile succeed, and if not, why), each carrying
  * the generation it describes. `lastTransitionTime` moves only when the status flips.
+ * Writers set them through status.ts, which uses setCondition.
  */
+import { metav1Time } from './time.ts';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -19,7 +22,6 @@ export interface StatusWithConditions {
   conditions?: Condition[];
 }
 
-export const READY = 'Ready';
 export const SYNCED = 'Synced';
 
 export interface ConditionUpdate {
@@ -28,19 +30,6 @@ export interface ConditionUpdate {
   /** CamelCase, as Kubernetes requires (e.g. `ReconcileError`, `PrimaryStorageInMaintenance`). */
   reason: string;
   message?: string;
-}
-
-export function getCondition(status: StatusWithConditions | undefined, type: string): Condition | undefined {
-  return status?.conditions?.find((c) => c.type === type);
-}
-
-export function isConditionTrue(status: StatusWithConditions | undefined, type: string): boolean {
-  return getCondition(status, type)?.status === 'True';
-}
-
-/** Kubernetes metav1.Time: RFC 3339 in whole seconds. */
-export function metav1Time(now: Date = new Date()): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -72,28 +61,4 @@ export function setCondition(status: StatusWithConditions, update: ConditionUpda
     existing.lastTransitionTime !== next.lastTransitionTime;
   conditions[index] = next;
   return changed;
-}
-
-export function removeCondition(status: StatusWithConditions, type: string): boolean {
-  const before = status.conditions?.length ?? 0;
-  status.conditions = status.conditions?.filter((c) => c.type !== type);
-  return (status.conditions?.length ?? 0) !== before;
-}
-
-/** Marks the last reconcile successful, and records the generation it saw. */
-export function markSynced(status: StatusWithConditions, generation: number | undefined, now?: Date): boolean {
-  const changed = status.observedGeneration !== generation;
-  status.observedGeneration = generation;
-  return setCondition(status, { type: SYNCED, status: 'True', reason: 'ReconcileSuccess', message: '' }, generation, now) || changed;
-}
-
-/** Marks the last reconcile failed, with the error as the message. */
-export function markSyncFailed(status: StatusWithConditions, generation: number | undefined, error: unknown, reason = 'ReconcileError', now?: Date): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return setCondition(status, { type: SYNCED, status: 'False', reason, message }, generation, now);
-}
-
-/** Sets Ready: True with a reason, or False with the reason and a message naming what is missing. */
-export function markReady(status: StatusWithConditions, generation: number | undefined, ready: boolean, reason: string, message = '', now?: Date): boolean {
-  return setCondition(status, { type: READY, status: ready ? 'True' : 'False', reason, message }, generation, now);
 }

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Informer } from './informer.ts';
 import { apiVersionOf, objectKey, parseObjectKey, type KubeObject, type ObjectKey } from './kube-client.ts';
 import { log as rootLogger, type Logger } from './log.ts';
-import type { RuntimeMetrics } from './metrics.ts';
+import { RECONCILE_RESULTS, type ReconcileResultLabel, type RuntimeMetrics } from './metrics.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import { createWorkQueue, type WorkQueue } from './workqueue.ts';
+import { errorMessage } from './error-message.ts';
 
 /** What a reconcile is asked to converge: one object, by key (it may no longer exist). */
 export type Request = ObjectKey;
@@ -102,7 +103,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
 
   metrics?.maxConcurrentReconciles.set(labels, workers);
   metrics?.activeWorkers.set(labels, 0);
-  for (const result of ['success', 'error', 'requeue', 'requeue_after']) metrics?.reconcileTotal.inc({ ...labels, result }, 0);
+  for (const result of RECONCILE_RESULTS) metrics?.reconcileTotal.inc({ ...labels, result }, 0);
   metrics?.reconcileErrors.inc(labels, 0);
 
   async function process(q: WorkQueue<string>, key: string, signal: AbortSignal): Promise<void> {
@@ -110,7 +111,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
     const reconcileId = randomUUID();
     const log = logger.child({ kind, namespace: request.namespace, name: request.name, reconcileID: reconcileId });
     const started = performance.now();
-    let outcome: 'success' | 'error' | 'requeue' | 'requeue_after';
+    let outcome: ReconcileResultLabel;
     try {
       const result = (await options.reconcile({ signal, log, reconcileId }, request)) ?? {};
       if (result.requeueAfter !== undefined && result.requeueAfter > 0) {
@@ -128,7 +129,7 @@ export function createController<T extends KubeObject>(options: ControllerOption
       outcome = 'error';
       metrics?.reconcileErrors.inc(labels);
       if (!signal.aborted) {
-        log.error('Reconciler error', { error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+        log.error('Reconciler error', { error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined });
       }
       q.addRateLimited(key);
     }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { KubeClient, KubeObject, ResourceType } from './kube-client.ts';
 import type { Logger } from './log.ts';
+import { metav1MicroTime } from './time.ts';
+import { errorMessage } from './error-message.ts';
 
 /**
  * An event recorder on events.k8s.io/v1, aggregating like client-go's tools/events: the
@@ -78,10 +80,6 @@ function reference(obj: KubeObject): ObjectReference {
   };
 }
 
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export function createEventRecorder(options: EventRecorderOptions): EventRecorder {
   const events = options.client.resource(EVENTS);
   const instance = (options.instance ?? hostname()).slice(0, 128);
@@ -92,7 +90,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
   let calls = 0;
 
   function track(p: Promise<unknown>): void {
-    const tracked = p.catch((err: unknown) => log.warn('could not write event', { error: err instanceof Error ? err.message : String(err) }));
+    const tracked = p.catch((err: unknown) => log.warn('could not write event', { error: errorMessage(err) }));
     inFlight.add(tracked);
     void tracked.finally(() => inFlight.delete(tracked));
   }
@@ -108,7 +106,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       if (!created) return false;
       await events
         .patch({ namespace: entry.namespace, name: entry.name }, { series }, 'merge')
-        .catch((err: unknown) => log.warn('could not update event series', { event: entry.name, error: err instanceof Error ? err.message : String(err) }));
+        .catch((err: unknown) => log.warn('could not update event series', { event: entry.name, error: errorMessage(err) }));
       return true;
     });
     track(entry.writes);
@@ -136,7 +134,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       if (existing && now - existing.lastSeen <= seriesWindowMs) {
         existing.lastSeen = now;
         const first = !existing.series;
-        existing.series = { count: (existing.series?.count ?? 1) + 1, lastObservedTime: microTime(now) };
+        existing.series = { count: (existing.series?.count ?? 1) + 1, lastObservedTime: metav1MicroTime(now) };
         existing.dirty = true;
         if (first) writeSeries(existing);
         else existing.timer ??= setTimeout(() => writeSeries(existing), flushMs);
@@ -146,7 +144,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       const name = `${regarding.metadata.name ?? 'unknown'}.${(BigInt(now) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16)}`;
       const body = {
         metadata: { name, namespace },
-        eventTime: microTime(now),
+        eventTime: metav1MicroTime(now),
         reportingController: options.controller,
         reportingInstance: instance,
         action,
@@ -159,7 +157,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
       const created = events.create(body).then(
         () => true,
         (err: unknown) => {
-          log.warn('could not create event', { reason: input.reason, error: err instanceof Error ? err.message : String(err) });
+          log.warn('could not create event', { reason: input.reason, error: errorMessage(err) });
           return false;
         },
       );

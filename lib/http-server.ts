@@ -2,6 +2,7 @@ import express from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorMessage } from './error-message.ts';
 
 /**
  * The one HTTP server of a component: /healthz (the process runs), /readyz (caches synced and
@@ -37,7 +38,7 @@ export async function startHealthServer(bindAddress: string, registry: Registry,
     try {
       res.type(registry.contentType).send(await registry.metrics());
     } catch (err) {
-      res.status(500).type('text/plain').send(err instanceof Error ? err.message : String(err));
+      res.status(500).type('text/plain').send(errorMessage(err));
     }
   });
   const server: Server = await new Promise((resolve, reject) => {

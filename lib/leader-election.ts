@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlreadyExists, isConflict, isNotFound, retryOnConflict, type KubeClient, type KubeObject, type ResourceType } from './kube-client.ts';
 import type { Logger } from './log.ts';
 import type { RuntimeMetrics } from './metrics.ts';
+import { metav1MicroTime } from './time.ts';
+import { errorMessage } from './error-message.ts';
 
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, with client-go's algorithm:
@@ -49,11 +51,6 @@ export interface LeaderElector {
   holder(): string | undefined;
 }
 
-/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
 export const DEFAULT_RETRY_PERIOD_MS = 2_000;
@@ -91,7 +88,7 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
       lease = await leases.get(key, { signal });
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      const spec: LeaseSpec = { holderIdentity: options.identity, leaseDurationSeconds: leaseSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
+      const spec: LeaseSpec = { holderIdentity: options.identity, leaseDurationSeconds: leaseSeconds, acquireTime: metav1MicroTime(now), renewTime: metav1MicroTime(now), leaseTransitions: 0 };
       try {
         observe(await leases.create({ metadata: { ...key }, spec }, { signal }));
         return true;
@@ -109,8 +106,8 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
     const next: LeaseSpec = {
       holderIdentity: options.identity,
       leaseDurationSeconds: leaseSeconds,
-      acquireTime: mine ? spec.acquireTime : microTime(now),
-      renewTime: microTime(now),
+      acquireTime: mine ? spec.acquireTime : metav1MicroTime(now),
+      renewTime: metav1MicroTime(now),
       leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
     };
     try {
@@ -126,7 +123,7 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
     try {
       return await tryAcquireOrRenew(AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)))]));
     } catch (err) {
-      if (!signal.aborted) log.warn('lease request failed', { error: err instanceof Error ? err.message : String(err) });
+      if (!signal.aborted) log.warn('lease request failed', { error: errorMessage(err) });
       return false;
     }
   }
@@ -151,13 +148,13 @@ export function createLeaderElector(options: LeaderElectionOptions): LeaderElect
       await retryOnConflict(async () => {
         const lease = await leases.get(key, { signal });
         if (lease.spec?.holderIdentity !== options.identity) return;
-        const now = microTime(Date.now());
+        const now = metav1MicroTime(Date.now());
         const spec: LeaseSpec = { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: lease.spec.leaseTransitions ?? 0 };
         await leases.update({ ...lease, spec }, { signal });
         log.info('released lease');
       });
     } catch (err) {
-      log.warn('could not release the lease; the successor waits for it to expire', { error: err instanceof Error ? err.message : String(err) });
+      log.warn('could not release the lease; the successor waits for it to expire', { error: errorMessage(err) });
     }
   }
 

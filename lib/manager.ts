@@ -7,6 +7,7 @@ import { createKubeClient, type KubeClient, type KubeObject, type ResourceType }
 import { createLeaderElector, type LeaderElector } from './leader-election.ts';
 import { log as rootLogger, type Logger } from './log.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.ts';
+import { errorMessage } from './error-message.ts';
 
 /**
  * The manager owns what a component runs: the kube client, the shared informers, the
@@ -87,7 +88,7 @@ export function createManager(options: ManagerOptions): Manager {
 
   function startController(controller: Controller): void {
     controller.start(campaign.signal).catch((err: unknown) => {
-      if (!stopping && leading) logger.error('controller failed to start', { controller: controller.name, error: err instanceof Error ? err.message : String(err) });
+      if (!stopping && leading) logger.error('controller failed to start', { controller: controller.name, error: errorMessage(err) });
     });
   }
 

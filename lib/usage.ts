@@ -10,8 +10,7 @@
  * count with these functions, so they never disagree. A volume takes its size from its pool.
  */
 import type { Condition } from './conditions.ts';
-import type { DiskOfferingObject, ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
-import { parseBytes } from './quantity.ts';
+import { parseBytes, type DiskOfferingObject, type ServiceOfferingObject, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 import type { Settings } from './settings.ts';
 
 export interface VmDemand {

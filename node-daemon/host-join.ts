@@ -8,8 +8,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClusterObject, HostObject, PodObject } from '../crds/index.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
+import { errorMessage } from '../lib/error-message.ts';
 import type { Logger } from '../lib/log.ts';
-import { API_VERSIONS, LABEL_CLUSTER, RESOURCES, errorMessage } from './resources.ts';
+import { API_VERSIONS, LABEL_CLUSTER, RESOURCES } from './resources.ts';
 
 export interface HostPlacement {
   host: string;

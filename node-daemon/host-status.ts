@@ -17,6 +17,7 @@ import type { Runner } from './drivers/exec.ts';
 import { hostFacts, type HostFacts } from './drivers/host/facts.ts';
 import { parseIpAddrJson } from './drivers/network/observe.ts';
 import { RESOURCES, errorMessage } from './resources.ts';
+import { metav1MicroTime } from '../lib/time.ts';
 
 const FACTS_PERIOD_MS = 60_000;
 /** The Lease outlives a few missed renewals; the operator judges by renewTime and its own settings. */
@@ -51,10 +52,6 @@ export interface HostStatusReporter {
   stop(): void;
 }
 
-function microTime(date = new Date()): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 function cpuTimes(text: string): { idle: number; total: number } | undefined {
   const fields = /^cpu\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/).map(Number);
   if (!fields || fields.length < 4) return undefined;
@@ -86,7 +83,7 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
 
   const renew = async (): Promise<void> => {
     const key = { namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(host) };
-    const now = microTime();
+    const now = metav1MicroTime();
     try {
       await leases.patch(key, { spec: { holderIdentity: options.nodeName, renewTime: now, leaseDurationSeconds: LEASE_DURATION_SECONDS } });
     } catch (err) {

@@ -14,6 +14,7 @@ import { commandRunner } from './drivers/exec.ts';
 import { mountAt } from './drivers/storage/mounts.ts';
 import { libvirtAnswers, startLocalLibvirtd, type LocalLibvirtd } from './local-libvirtd.ts';
 import { runAgent, type RunningAgent } from './main.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 /** examples/zone-advanced/06-primary-storage.yaml's SharedMountPoint. */
 export const EXAMPLE_SHARED_MOUNT_POINTS = ['/var/lib/kumulus/primary'];
@@ -48,7 +49,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
   const undo: (() => Promise<void>)[] = [];
   const stopAll = async () => {
     for (const step of undo.splice(0).reverse()) {
-      await step().catch((err: unknown) => logger.error('local agent cleanup failed', { error: err instanceof Error ? err.message : String(err) }));
+      await step().catch((err: unknown) => logger.error('local agent cleanup failed', { error: errorMessage(err) }));
     }
   };
   try {

@@ -7,12 +7,14 @@
 import { HEARTBEAT_PERIOD_SECONDS, agentMountStatus } from '../lib/agent-contract.ts';
 import type { PrimaryStorageObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
+import { errorMessage } from '../lib/error-message.ts';
 import type { Manager } from '../lib/manager.ts';
 import { commitStatus } from '../lib/status.ts';
+import { metav1Time } from '../lib/time.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
 import type { PoolObservation, PoolSpec } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
-import { RESOURCES, errorMessage, timestamp } from './resources.ts';
+import { RESOURCES } from './resources.ts';
 
 type MountEntry = NonNullable<NonNullable<PrimaryStorageObject['status']>['mounts']>[number];
 
@@ -63,7 +65,7 @@ function entryFor(host: string, observed: PoolObservation | undefined, problem: 
     capacityBytes: observed?.capacityBytes ?? 0,
     usedBytes: observed?.usedBytes ?? 0,
     message: problem ?? observed?.problem ?? '',
-    lastTransitionTime: previous && previous.mounted === mounted && previous.lastTransitionTime ? previous.lastTransitionTime : timestamp(),
+    lastTransitionTime: previous && previous.mounted === mounted && previous.lastTransitionTime ? previous.lastTransitionTime : metav1Time(),
   };
 }
 

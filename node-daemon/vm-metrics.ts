@@ -6,9 +6,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { VirtualMachineObject } from '../crds/index.ts';
 import type { Informer } from '../lib/informer.ts';
+import { errorMessage } from '../lib/error-message.ts';
 import type { Logger } from '../lib/log.ts';
 import type { DomainStats, HypervisorDriver } from './drivers/hypervisor/types.ts';
-import { errorMessage } from './resources.ts';
 
 const VM_LABELS = ['namespace', 'name', 'uid'] as const;
 

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/log.ts';
 import { admissionIndex, mutate, validate, type AdmissionRequest, type AdmissionReview, type AdmissionResponse, type KindAdmission } from './admission.ts';
 import { MUTATE_PATH, VALIDATE_PATH, registerWebhooks, renderWebhookConfigurations, type WebhookEndpoint } from './registration.ts';
 import { ensureServingCertificate, type ServingCertificate, type ServingCertificateOptions } from './serving-certificate.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export interface WebhookServerOptions {
   client: KubeClient;
@@ -50,7 +51,7 @@ function reviewHandler(handle: (request: AdmissionRequest) => Promise<AdmissionR
       })
       .catch((err: unknown) => {
         logger.error('admission failed', { kind: kind.kind, namespace, name, operation, error: String(err) });
-        const message = `internal error while checking ${kind.kind} ${name ?? ''}: ${err instanceof Error ? err.message : String(err)}`;
+        const message = `internal error while checking ${kind.kind} ${name ?? ''}: ${errorMessage(err)}`;
         res.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: request.uid, allowed: false, status: { code: 500, reason: 'InternalError', message } } });
       });
   };

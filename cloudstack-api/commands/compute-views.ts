@@ -1,11 +1,10 @@
-import type { AccountObject, NetworkObject, TemplateObject, VirtualMachineObject } from '../../crds/index.ts';
+import { parseBytes, type AccountObject, type NetworkObject, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { derivedUuid } from '../lists/cache.ts';
 import { INDEX } from '../lists/indexes.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import type { Infra } from './context.ts';
 import { apiDate } from './infra-views.ts';
 import { displayName } from './names.ts';
-import { quantityBytes } from './offerings.ts';
 
 /**
  * Compute objects as CloudStack shows them (compute.md §1.2): owner fields from the namespace's
@@ -106,7 +105,7 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
   const template = templateOf(infra, vm);
   const iso = spec.isoRef !== undefined;
   const host = vm.status?.placement && ON_HOST.has(state) ? cache.hosts.byName(vm.status.placement.host) : undefined;
-  const memory = quantityBytes(spec.memory ?? offering?.spec.memory);
+  const memory = parseBytes(spec.memory ?? offering?.spec.memory);
   const keyPair = spec.sshKeyPairRef ? cache.sshKeyPairs.byName(spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
   const rootDisk = spec.rootDiskOfferingRef ? cache.diskOfferings.byName(spec.rootDiskOfferingRef.name) : undefined;
   const affinity = (spec.affinityGroupRefs ?? []).map((ref) => cache.affinityGroups.byName(ref.name, vm.metadata.namespace));
@@ -173,6 +172,6 @@ export function vmTotals(infra: Infra, vm: VirtualMachineObject): Fields {
   const offering = infra.cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name);
   const cores = vm.spec.cpuNumber ?? offering?.spec.cpuNumber ?? 0;
   const speed = vm.spec.cpuSpeed ?? offering?.spec.cpuSpeed ?? 1000;
-  const memory = quantityBytes(vm.spec.memory ?? offering?.spec.memory) ?? 0;
+  const memory = parseBytes(vm.spec.memory ?? offering?.spec.memory) ?? 0;
   return { cputotal: `${((cores * speed) / 1000).toFixed(2)} Ghz`, memorytotal: `${(memory / MiB).toFixed(2)} MB` };
 }

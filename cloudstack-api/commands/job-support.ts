@@ -1,4 +1,4 @@
-import { AsyncJob, type AsyncJobObject, type KindInfo } from '../../crds/index.ts';
+import { AsyncJob, SUBJECT_ANNOTATION, TARGET_GENERATION_ANNOTATION, type AsyncJobObject, type KindInfo } from '../../crds/index.ts';
 import type { KubeObject, ResourceClient } from '../../lib/kube-client.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import type { JobOutcome } from '../protocol/jobs.ts';
@@ -12,11 +12,6 @@ import { failure } from './errors.ts';
  * replica answers queryAsyncJobResult, also after a restart.
  */
 
-// Annotations of the AsyncJob contract; controllers/async-job.ts reads the same two names.
-/** The target's metadata.generation the command wrote: the job completes once the controller has observed it. */
-export const TARGET_GENERATION_ANNOTATION = 'ops.kumulus.io/target-generation';
-/** The item inside the target the job is about (a traffic type, a provider), for its result. */
-export const SUBJECT_ANNOTATION = 'ops.kumulus.io/subject';
 
 /** The `jobresult` object of a finished job, read from the target as it is now; undefined when it is gone. */
 export type JobResultMapper = (job: AsyncJobObject, ctx: CommandContext) => Fields | undefined;

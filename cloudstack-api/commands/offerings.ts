@@ -1,4 +1,4 @@
-import { DiskOffering, NetworkOffering, ServiceOffering, type KindInfo, type DiskOfferingObject, type NetworkOfferingObject, type ServiceOfferingObject, type ZoneObject } from '../../crds/index.ts';
+import { DiskOffering, NetworkOffering, ServiceOffering, parseBytes, type KindInfo, type DiskOfferingObject, type NetworkOfferingObject, type ServiceOfferingObject, type ZoneObject } from '../../crds/index.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { Cached } from '../lists/cache.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches, mustFind } from '../lists/filters.ts';
@@ -22,17 +22,6 @@ type Scoped = KubeObject & { spec: { displayName?: string; displayText?: string;
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
-const UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: MiB, Gi: GiB, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, '': 1 };
-
-/** Bytes in a Kubernetes quantity (`512Mi`, `20Gi`, `1073741824`). */
-export function quantityBytes(quantity: string | number | undefined): number | undefined {
-  if (quantity === undefined) return undefined;
-  if (typeof quantity === 'number') return quantity;
-  const match = /^([0-9.]+)([KMGTPE]i|[kMGTPE])?$/.exec(quantity);
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * (UNITS[match[2] ?? ''] ?? 1));
-}
-
 const names = (refs: { name: string }[] | undefined, cache: Cached<KubeObject & { spec: { displayName?: string } }>, field: 'uid' | 'display') =>
   refs?.length ? refs.map((r) => (field === 'uid' ? cache.byName(r.name)?.metadata.uid : (cache.byName(r.name)?.spec.displayName ?? r.name)) ?? r.name).join(',') : undefined;
 
@@ -58,7 +47,7 @@ function rateFields(spec: { bytesReadRate?: number; bytesWriteRate?: number; iop
 export function serviceOfferingItem(infra: Infra, o: ServiceOfferingObject): Fields {
   const s = o.spec;
   const disk = s.diskOfferingRef ? infra.cache.diskOfferings.byName(s.diskOfferingRef.name) : undefined;
-  const memory = quantityBytes(s.memory);
+  const memory = parseBytes(s.memory);
   return {
     id: o.metadata.uid,
     ...scopeFields(infra, o),
@@ -75,7 +64,7 @@ export function serviceOfferingItem(infra: Infra, o: ServiceOfferingObject): Fie
     storagetype: s.storageType ?? 'shared',
     provisioningtype: s.provisioningType ?? 'thin',
     networkrate: s.networkRate,
-    rootdisksize: s.rootDiskSize === undefined ? undefined : Math.round((quantityBytes(s.rootDiskSize) ?? 0) / GiB),
+    rootdisksize: s.rootDiskSize === undefined ? undefined : Math.round(parseBytes(s.rootDiskSize) / GiB),
     diskofferingid: disk?.metadata.uid,
     diskofferingname: disk ? (disk.spec.displayName ?? disk.metadata.name) : undefined,
     deploymentplanner: s.deploymentPlanner,
@@ -89,7 +78,7 @@ export function serviceOfferingItem(infra: Infra, o: ServiceOfferingObject): Fie
 
 export function diskOfferingItem(infra: Infra, o: DiskOfferingObject): Fields {
   const s = o.spec;
-  const size = quantityBytes(s.diskSize);
+  const size = parseBytes(s.diskSize);
   return {
     id: o.metadata.uid,
     ...scopeFields(infra, o),

@@ -1,4 +1,4 @@
-import { PhysicalNetwork, type PhysicalNetworkObject } from '../../crds/index.ts';
+import { PhysicalNetwork, SUBJECT_ANNOTATION, type PhysicalNetworkObject } from '../../crds/index.ts';
 import { isConflict, type ResourceClient } from '../../lib/kube-client.ts';
 import { derivedUuid } from '../lists/cache.ts';
 import { INDEX } from '../lists/indexes.ts';
@@ -9,7 +9,6 @@ import type { CommandContext } from './define.ts';
 import { type Command, defineCommand } from './define.ts';
 import type { Infra } from './context.ts';
 import { failure } from './errors.ts';
-import { SUBJECT_ANNOTATION } from './job-support.ts';
 import { createNamed, displayName, objectName } from './names.ts';
 import { canonical, commaList, zoneFields, zoneNamed } from './infra-views.ts';
 

@@ -12,6 +12,7 @@ import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { displayName } from './names.ts';
+import { metav1Time } from '../../lib/time.ts';
 
 /**
  * Virtual machines (compute.md §1): each command is a change of the VirtualMachine object,
@@ -343,7 +344,7 @@ export function vmCommands(infra: Infra): Command[] {
       const label = 'rebootvirtualmachine';
       const vm = await visibleVm(ctx, label, p.id);
       if (stateOf(vm) !== 'Running') throw invalidParameterValue(`Unable to reboot VM ${vm.metadata.uid}: it is ${stateOf(vm)}, and only a Running VM can be rebooted`);
-      const updated = await patchSpec(ctx, label, vm, { rebootRequestedAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') });
+      const updated = await patchSpec(ctx, label, vm, { rebootRequestedAt: metav1Time() });
       return { jobid: await submit(ctx, updated) };
     },
   });

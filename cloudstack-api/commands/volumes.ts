@@ -1,4 +1,4 @@
-import { Volume, VirtualMachine, type VirtualMachineObject, type VolumeObject } from '../../crds/index.ts';
+import { parseBytes, Volume, VirtualMachine, type VirtualMachineObject, type VolumeObject } from '../../crds/index.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
@@ -13,7 +13,6 @@ import { failure } from './errors.ts';
 import { apiDate } from './infra-views.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { displayName } from './names.ts';
-import { quantityBytes } from './offerings.ts';
 
 /**
  * Volumes (PROTOCOL.md §11, volumes): Volume objects in the account's namespace. Attaching and
@@ -33,7 +32,7 @@ export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
   const offering = spec.diskOfferingRef ? cache.diskOfferings.byName(spec.diskOfferingRef.name) : undefined;
   const template = spec.templateRef ? cache.templates.byName(spec.templateRef.name, spec.templateRef.namespace ?? volume.metadata.namespace) : undefined;
   const pool = volume.status?.pool ? cache.primaryStorages.byName(volume.status.pool) : undefined;
-  const size = volume.status?.sizeBytes ?? quantityBytes(spec.size) ?? quantityBytes(offering?.spec.diskSize);
+  const size = volume.status?.sizeBytes ?? parseBytes(spec.size) ?? parseBytes(offering?.spec.diskSize);
   const type = spec.type ?? 'DATADISK';
   return {
     id: volume.metadata.uid,
@@ -265,9 +264,9 @@ export function volumeCommands(infra: Infra): Command[] {
       const label = 'resizevolume';
       const volume = await visibleVolume(ctx, label, p.id);
       const offering = findOptional(cache.diskOfferings, p.diskofferingid, label, 'diskofferingid');
-      const bytes = p.size !== undefined ? p.size * GiB : quantityBytes(offering?.spec.diskSize);
+      const bytes = p.size !== undefined ? p.size * GiB : parseBytes(offering?.spec.diskSize);
       if (bytes === undefined) throw invalidParameterValue('Give the new size (size, in GB) or a disk offering with a fixed size');
-      const current = volume.status?.sizeBytes ?? quantityBytes(volume.spec.size) ?? quantityBytes(cache.diskOfferings.byName(volume.spec.diskOfferingRef?.name ?? '')?.spec.diskSize);
+      const current = volume.status?.sizeBytes ?? parseBytes(volume.spec.size) ?? parseBytes(cache.diskOfferings.byName(volume.spec.diskOfferingRef?.name ?? '')?.spec.diskSize);
       if (current !== undefined && bytes < current) throw invalidParameterValue(`Shrinking volume ${p.id} from ${current} to ${bytes} bytes is not supported: a volume only grows`);
       const updated = await patchSpec(ctx, label, volume, { size: `${Math.ceil(bytes / GiB)}Gi`, ...(offering ? { diskOfferingRef: { name: offering.metadata.name ?? '' } } : {}) });
       return { jobid: await submit(ctx, updated) };

@@ -10,8 +10,7 @@
  * takes both from its disk offering unless it states its size. The pool then counts the
  * volume by lib/usage.ts volumeBytes: give ROOT volumes a spec.size so both agree.
  */
-import type { DiskOfferingObject, ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../../crds/index.ts';
-import { parseBytes } from '../../lib/quantity.ts';
+import { parseBytes, type DiskOfferingObject, type ServiceOfferingObject, type VirtualMachineObject, type VolumeObject } from '../../crds/index.ts';
 import { vmDemand, volumeBytes } from '../../lib/usage.ts';
 import type { CapacityIndex } from './capacity-index.ts';
 import type { DeploymentPlanner, HostAllocator } from './order.ts';

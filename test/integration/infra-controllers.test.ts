@@ -6,6 +6,7 @@ import { kindByName, type KindInfo } from '../../crds/index.ts';
 import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
+import { metav1Time } from '../../lib/time.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 import { suffixedZoneExample } from '../support/examples.ts';
@@ -393,13 +394,13 @@ describe('infrastructure controllers (real control plane)', function () {
       await waitFor(hosts, name, 'to be Up again', (o) => o.status?.state === 'Up', 10_000);
       for (const reason of ['HOST.DISCONNECTED', 'HOST.DOWN', 'HOST.RECONNECT']) await waitForEvent(client, 'Host', name, reason);
 
-      await agent.reportFacts({ conditions: [{ type: AGENT_HEALTHY, status: 'False', reason: 'LibvirtUnreachable', message: 'cannot connect to /var/run/libvirt/libvirt-sock', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] });
+      await agent.reportFacts({ conditions: [{ type: AGENT_HEALTHY, status: 'False', reason: 'LibvirtUnreachable', message: 'cannot connect to /var/run/libvirt/libvirt-sock', lastTransitionTime: metav1Time() }] });
       const alert = await waitFor(hosts, name, 'to be Alert', (o) => o.status?.state === 'Alert');
       expect(condition(alert, 'Ready')?.message).to.contain('LibvirtUnreachable');
       expect(condition(alert, 'Ready')?.status).to.equal('False');
       // The agent's own condition and facts survive the operator's status writes (separate field managers).
       expect(condition(alert, AGENT_HEALTHY)?.status).to.equal('False');
-      await agent.reportFacts({ conditions: [{ type: AGENT_HEALTHY, status: 'True', reason: 'Healthy', message: '', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] });
+      await agent.reportFacts({ conditions: [{ type: AGENT_HEALTHY, status: 'True', reason: 'Healthy', message: '', lastTransitionTime: metav1Time() }] });
       await waitFor(hosts, name, 'to be Up after the trouble clears', (o) => o.status?.state === 'Up');
 
       // Every host gone quiet: the cluster, pod and zone say so, naming the child.

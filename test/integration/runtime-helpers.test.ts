@@ -1,12 +1,13 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getCondition, markReady, markSynced, markSyncFailed, type StatusWithConditions } from '../../lib/conditions.ts';
+import { setCondition, type StatusWithConditions } from '../../lib/conditions.ts';
 import { createEventRecorder, EVENTS } from '../../lib/events.ts';
 import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
 import { createKubeClient, isNotFound, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { handleFinalizer, hasFinalizer } from '../../lib/ownership.ts';
+import { commitFailure, commitStatus, type StatusWriter } from '../../lib/status.ts';
 import { useTestNamespace } from '../support/cluster.ts';
 
 const WIDGETS: ResourceType = { group: 'helpers.runtime-test.kumulus.io', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
@@ -78,14 +79,14 @@ describe('runtime: helpers against the real apiserver', function () {
     expect(reapplied.spec).to.deep.equal({ size: 2, color: 'blue' });
 
     const generation = reapplied.metadata.generation;
-    const status: StatusWithConditions & { state?: string } = { state: 'Ready' };
-    markSynced(status, generation);
-    markReady(status, generation, true, 'Available');
+    const status: StatusWithConditions & { state?: string } = { state: 'Ready', observedGeneration: generation };
+    setCondition(status, { type: 'Synced', status: 'True', reason: 'ReconcileSuccess' }, generation);
+    setCondition(status, { type: 'Ready', status: 'True', reason: 'Available' }, generation);
     const written = await widgets.patchStatus({ namespace: ns.name, name: 'w' }, { status, spec: { size: 99 } });
     expect(written.status?.state).to.equal('Ready');
     expect(written.spec?.size).to.equal(2, 'the status subresource ignores spec');
     expect(written.metadata.generation).to.equal(generation, 'status writes do not bump the generation');
-    expect(getCondition(written.status, 'Ready')).to.deep.include({ status: 'True', reason: 'Available', observedGeneration: generation });
+    expect(written.status?.conditions?.find((c) => c.type === 'Ready')).to.deep.include({ status: 'True', reason: 'Available', observedGeneration: generation });
 
     const applyStatus = await widgets.applyStatus({ apiVersion: `${WIDGETS.group}/v1`, kind: 'Widget', metadata: { name: 'w', namespace: ns.name }, status: { state: 'Stopped' } }, { fieldManager: 'kumulus-agent' });
     expect(applyStatus.status?.state).to.equal('Stopped');
@@ -94,15 +95,17 @@ describe('runtime: helpers against the real apiserver', function () {
   it('keeps lastTransitionTime when a condition is re-set with the same status, and moves it on a flip', async () => {
     const widgets = createKubeClient(ns.kc).resource<Widget>(WIDGETS);
     const w = await widgets.create({ metadata: { name: 'c', namespace: ns.name }, spec: { size: 1 } });
-    const status: StatusWithConditions = {};
-    markSyncFailed(status, w.metadata.generation, new Error('PrimaryStorage nfs1 is in Maintenance'), 'DependencyNotReady', new Date('2026-01-01T00:00:00Z'));
-    await widgets.patchStatus({ namespace: ns.name, name: 'c' }, { status });
-    const read = (await widgets.get({ namespace: ns.name, name: 'c' })).status!;
-    expect(markSyncFailed(read, w.metadata.generation, new Error('PrimaryStorage nfs1 is in Maintenance'), 'DependencyNotReady', new Date('2026-01-01T00:05:00Z'))).to.equal(false, 'nothing changed');
-    expect(getCondition(read, 'Synced')?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
-    expect(markSynced(read, w.metadata.generation, new Date('2026-01-01T00:10:00Z'))).to.equal(true);
-    const written = await widgets.patchStatus({ namespace: ns.name, name: 'c' }, { status: read });
-    expect(getCondition(written.status, 'Synced')).to.deep.include({ status: 'True', lastTransitionTime: '2026-01-01T00:10:00Z', message: '' });
+    const writer: StatusWriter = { fieldManager: 'kumulus-test', fields: ['observedGeneration'], conditions: ['Synced'] };
+    const failure = { type: 'Synced', reason: 'DependencyNotReady' };
+    const key = { namespace: ns.name, name: 'c' };
+    expect(await commitFailure(widgets, w, writer, new Error('PrimaryStorage nfs1 is in Maintenance'), undefined, failure, new Date('2026-01-01T00:00:00Z'))).to.equal(true);
+    const read = await widgets.get(key);
+    expect(await commitFailure(widgets, read, writer, new Error('PrimaryStorage nfs1 is in Maintenance'), undefined, failure, new Date('2026-01-01T00:05:00Z'))).to.equal(false, 'nothing changed');
+    const synced = () => read.status?.conditions?.find((c) => c.type === 'Synced');
+    expect(synced()?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
+    expect(await commitStatus(widgets, read, writer, { conditions: [] }, undefined, new Date('2026-01-01T00:10:00Z'))).to.equal(true);
+    const written = await widgets.get(key);
+    expect(written.status?.conditions?.find((c) => c.type === 'Synced')).to.deep.include({ status: 'True', lastTransitionTime: '2026-01-01T00:10:00Z', message: '' });
     expect(written.status?.observedGeneration).to.equal(w.metadata.generation);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { AsyncJobObject } from '../../crds/index.ts';
-import { jobVerdict, TARGET_GENERATION_ANNOTATION, type Target } from '../../controllers/async-job.ts';
-import { TARGET_GENERATION_ANNOTATION as API_ANNOTATION } from '../../cloudstack-api/commands/job-support.ts';
+import { jobVerdict, type Target } from '../../controllers/async-job.ts';
+import { TARGET_GENERATION_ANNOTATION } from '../../crds/index.ts';
 
 /**
  * The AsyncJob verdict: a job follows its target's conditions at the generation the command
@@ -30,10 +30,6 @@ function host(conditions: { type: string; status: string; observedGeneration?: n
 }
 
 describe('AsyncJob verdicts', () => {
-  it('uses the annotation the API writes', () => {
-    expect(TARGET_GENERATION_ANNOTATION).to.equal(API_ANNOTATION);
-  });
-
   it('stays pending while the condition describes an older generation', () => {
     expect(jobVerdict(job({ type: 'Synced', status: 'True' }), host([{ type: 'Synced', status: 'True', observedGeneration: 2 }]), 1000)).to.deep.equal({ done: false });
   });

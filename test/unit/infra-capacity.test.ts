@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { capacityStatus, countRollup, hostRollup, ipInRange, percentOf, poolRollup, rangeSize, sumRollups, thresholdBreaches } from '../../controllers/capacity.ts';
-import { parseBytes, parseQuantity } from '../../lib/quantity.ts';
+import { parseBytes, parseQuantity } from '../../crds/index.ts';
 
 const GiB = 2 ** 30;
 

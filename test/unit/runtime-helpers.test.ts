@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { getCondition, markReady, markSynced, markSyncFailed, setCondition, type StatusWithConditions } from '../../lib/conditions.ts';
+import { setCondition, type StatusWithConditions } from '../../lib/conditions.ts';
 import { ConfigError, parseConfig, parseDuration, runtimeOptions, validateRuntimeConfig } from '../../lib/config.ts';
 import { ownerRequests } from '../../lib/controller.ts';
 import { collectionPath, objectKey, parseObjectKey, type KubeObject } from '../../lib/kube-client.ts';
 import { controllerOf, setControllerReference } from '../../lib/ownership.ts';
+import { planFailure, planStatus, type StatusBag, type StatusWriter } from '../../lib/status.ts';
 import { byLabel, createStore, OWNER_UID_INDEX } from '../../lib/store.ts';
 
 const t0 = new Date('2026-01-01T00:00:00.000Z');
@@ -14,21 +15,22 @@ describe('runtime: conditions', () => {
     const status: StatusWithConditions = {};
     expect(setCondition(status, { type: 'Ready', status: 'False', reason: 'Pending', message: 'Volume web-root: PrimaryStorage nfs1 is in Maintenance' }, 1, t0)).to.equal(true);
     expect(setCondition(status, { type: 'Ready', status: 'False', reason: 'Pending', message: 'Volume web-root: PrimaryStorage nfs1 is in Maintenance' }, 1, t1)).to.equal(false);
-    expect(getCondition(status, 'Ready')?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
+    const ready = () => status.conditions?.find((c) => c.type === 'Ready');
+    expect(ready()?.lastTransitionTime).to.equal('2026-01-01T00:00:00Z');
     expect(setCondition(status, { type: 'Ready', status: 'False', reason: 'Pending', message: 'still waiting' }, 2, t1)).to.equal(true);
-    expect(getCondition(status, 'Ready')).to.deep.equal({ type: 'Ready', status: 'False', observedGeneration: 2, lastTransitionTime: '2026-01-01T00:00:00Z', reason: 'Pending', message: 'still waiting' });
-    expect(markReady(status, 2, true, 'Available', '', t1)).to.equal(true);
-    expect(getCondition(status, 'Ready')?.lastTransitionTime).to.equal('2026-01-01T01:00:00Z');
+    expect(ready()).to.deep.equal({ type: 'Ready', status: 'False', observedGeneration: 2, lastTransitionTime: '2026-01-01T00:00:00Z', reason: 'Pending', message: 'still waiting' });
+    expect(setCondition(status, { type: 'Ready', status: 'True', reason: 'Available' }, 2, t1)).to.equal(true);
+    expect(ready()?.lastTransitionTime).to.equal('2026-01-01T01:00:00Z');
   });
 
   it('reports Synced from the last reconcile, with the error as the message', () => {
-    const status: StatusWithConditions = {};
-    markSyncFailed(status, 3, new Error('Zone z1 not found'), 'DependencyMissing', t0);
-    expect(getCondition(status, 'Synced')).to.deep.include({ status: 'False', reason: 'DependencyMissing', message: 'Zone z1 not found', observedGeneration: 3 });
+    const writer: StatusWriter = { fieldManager: 'kumulus-operator', fields: ['observedGeneration'], conditions: ['Synced'] };
+    const status: StatusBag = planFailure({}, 3, writer, new Error('Zone z1 not found'), { type: 'Synced', reason: 'DependencyMissing' }, t0)!;
+    expect(status.conditions?.find((c) => c.type === 'Synced')).to.deep.include({ status: 'False', reason: 'DependencyMissing', message: 'Zone z1 not found', observedGeneration: 3 });
     expect(status.observedGeneration).to.equal(undefined, 'a failed reconcile has not observed the generation');
-    expect(markSynced(status, 3, t1)).to.equal(true);
-    expect(status.observedGeneration).to.equal(3);
-    expect(markSynced(status, 3, t1)).to.equal(false);
+    const synced = planStatus(status, 3, writer, { conditions: [] }, t1);
+    expect(synced?.observedGeneration).to.equal(3);
+    expect(planStatus(synced, 3, writer, { conditions: [] }, t1)).to.equal(undefined);
   });
 });
 

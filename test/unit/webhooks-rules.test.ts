@@ -3,7 +3,8 @@ import type { KubeObject } from '../../lib/kube-client.ts';
 import { mutate, type AdmissionRequest, type FieldError, type KindAdmission, type Operation } from '../../webhooks/admission.ts';
 import { admissionOf, admissions } from '../../webhooks/kinds/index.ts';
 import { settingErrors } from '../../webhooks/kinds/ops.ts';
-import { quantityValue, subnetRangeErrors } from '../../webhooks/kinds/rules.ts';
+import { subnetRangeErrors } from '../../webhooks/kinds/rules.ts';
+import { parseQuantity } from '../../crds/index.ts';
 import { memoryLookup } from '../../webhooks/lookup.ts';
 
 const infra = 'infra.kumulus.io/v1alpha1';
@@ -83,12 +84,12 @@ function expectError(errors: FieldError[], field: string, fix: RegExp): void {
 
 describe('webhook rules: quantities, ranges and settings', () => {
   it('reads Kubernetes quantities', () => {
-    expect(quantityValue('512Mi')).to.equal(512 * 2 ** 20);
-    expect(quantityValue('1Ti')).to.equal(2 ** 40);
-    expect(quantityValue('2G')).to.equal(2e9);
-    expect(quantityValue('1e3')).to.equal(1000);
-    expect(quantityValue(42)).to.equal(42);
-    expect(quantityValue('lots')).to.equal(undefined);
+    expect(parseQuantity('512Mi')).to.equal(512 * 2 ** 20);
+    expect(parseQuantity('1Ti')).to.equal(2 ** 40);
+    expect(parseQuantity('2G')).to.equal(2e9);
+    expect(parseQuantity('1e3')).to.equal(1000);
+    expect(parseQuantity(42)).to.equal(42);
+    expect(() => parseQuantity('lots', 'spec.memory')).to.throw('spec.memory: "lots" is not a quantity');
   });
 
   it('names the field, the values and the fix for a bad range', () => {

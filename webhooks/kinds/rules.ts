@@ -168,33 +168,6 @@ export function subnetRangeErrors(spec: { gateway: string; netmask: string; star
 
 // Quantities ------------------------------------------------------------------------------
 
-const QUANTITY_SUFFIXES: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** A Kubernetes quantity (`512Mi`, `20Gi`, `1e9`, or a number) as a number of units, or undefined. */
-export function quantityValue(quantity: string | number | undefined): number | undefined {
-  if (quantity === undefined) return undefined;
-  if (typeof quantity === 'number') return quantity;
-  const match = /^([+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:([eE][+-]?\d+)|([KMGTPE]i|[mkMGTPE])?)$/.exec(quantity);
-  if (!match) return undefined;
-  const base = Number(match[1]);
-  return match[2] ? Number(`${match[1]}${match[2]}`) : base * QUANTITY_SUFFIXES[match[3] ?? '']!;
-}
-
 /** Display names default to metadata.name, as the CRD descriptions say (the CloudStack `name`). */
 export function defaultDisplayName(object: { metadata: { name?: string }; spec: { displayName?: string } }): void {
   if (object.metadata.name) object.spec.displayName ??= object.metadata.name;
