@@ -2,12 +2,14 @@
  * AsyncJob: completes the jobs the CloudStack API records for its asynchronous commands, so
  * any API replica can answer `queryAsyncJobResult`, also after a restart. A job names its
  * target and what success looks like; it succeeds once the target's controller has observed
- * the generation the command wrote (the condition at that generation), fails when that
- * reconcile failed (Synced False) or the planner found no host (Scheduled False, Unschedulable:
- * 533), and succeeds for delete commands once the target is gone.
+ * the generation the command wrote (the condition at that generation, and the state where one
+ * is named), fails when that reconcile failed (Synced False) or the planner found no host
+ * (Scheduled False, Unschedulable: 533), succeeds for delete commands once the target is gone
+ * and for tags and details once the target carries them (lib/async-job.ts judges).
  * Completed jobs are kept for a day (CloudStack's job.expire.minutes), then deleted.
  */
-import { AsyncJob, kinds, TARGET_GENERATION_ANNOTATION, type AsyncJobObject } from '../crds/index.ts';
+import { AsyncJob, kinds, type AsyncJobObject } from '../crds/index.ts';
+import { jobVerdict, type Target, type Verdict } from '../lib/async-job.ts';
 import type { Informer } from '../lib/informer.ts';
 import { isNotFound, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -15,8 +17,6 @@ import { commitStatus, type StatusWriter } from '../lib/status.ts';
 import { metav1Time } from '../lib/time.ts';
 
 const TARGET_INDEX = 'ops.async-job.target';
-/** The Scheduled condition's reason when the planner finds no host for the target. */
-export const UNSCHEDULABLE = 'Unschedulable';
 const JOB_STATUS: StatusWriter = {
   fieldManager: 'kumulus-operator',
   fields: ['state', 'jobStatus', 'jobProcStatus', 'resultCode', 'resultType', 'result', 'created', 'completed'],
@@ -31,8 +31,6 @@ export interface AsyncJobControllerOptions {
   readonly now?: () => Date;
 }
 
-export type Target = KubeObject & { status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[] } };
-
 function targetKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
   return `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
 }
@@ -41,46 +39,7 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-export interface Verdict {
-  readonly done: boolean;
-  readonly code?: number;
-  readonly text?: string;
-}
-
-const PENDING: Verdict = { done: false };
-const SUCCEEDED: Verdict = { done: true, code: 0 };
 const failed = (code: number, text: string): Verdict => ({ done: true, code, text });
-
-/** What the target says about the job now (pure, so a restarted operator reaches the same verdict). */
-export function jobVerdict(job: AsyncJobObject, target: Target | undefined, ageMs: number): Verdict {
-  const ref = job.spec.targetRef;
-  const expected = job.spec.expectedCondition;
-  const same = target !== undefined && (ref.uid === undefined || target.metadata.uid === ref.uid);
-  if (expected.deleted) {
-    if (!same) return SUCCEEDED;
-    const blocked = target.status?.conditions?.find((c) => c.type === 'DeletionBlocked' && c.status === 'True');
-    return blocked ? failed(536, `${ref.kind} ${ref.name} cannot be deleted: ${blocked.message}`) : PENDING;
-  }
-  if (!same) {
-    // The target may simply not have reached this process's cache yet.
-    return ageMs < 30_000 ? PENDING : failed(530, `${ref.kind} ${ref.name} was deleted before the job completed`);
-  }
-  const generation = Number(job.metadata.annotations?.[TARGET_GENERATION_ANNOTATION] ?? '1');
-  const conditions = target.status?.conditions ?? [];
-  const observedAt = (c: { observedGeneration?: number }) => c.observedGeneration ?? target.status?.observedGeneration ?? 0;
-  const wanted = conditions.find((c) => c.type === expected.type);
-  if (wanted && observedAt(wanted) >= generation && wanted.status === (expected.status ?? 'True')) return SUCCEEDED;
-  // The planner found no host: CloudStack fails the job with 533 (InsufficientCapacityException).
-  const scheduled = conditions.find((c) => c.type === 'Scheduled');
-  if (expected.type !== 'Scheduled' && scheduled && observedAt(scheduled) >= generation && scheduled.status === 'False' && scheduled.reason === UNSCHEDULABLE) {
-    return failed(533, `Unable to create a deployment for ${ref.kind} ${ref.name}: ${scheduled.message}`);
-  }
-  const synced = conditions.find((c) => c.type === 'Synced');
-  if (synced && observedAt(synced) >= generation && synced.status === 'False') {
-    return failed(530, `${ref.kind} ${ref.name}: ${synced.message || synced.reason}`);
-  }
-  return PENDING;
-}
 
 export function registerAsyncJobController(manager: Manager, options: AsyncJobControllerOptions = {}): void {
   const timeoutMs = options.timeoutMs ?? 60 * 60_000;

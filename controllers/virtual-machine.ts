@@ -20,7 +20,7 @@ import { hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
 import { COMPUTE_INDEX, templateKeyOf, type ComputeContext, type Nic, type Placement } from './compute-context.ts';
 import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, operatorStatus } from './infra-context.ts';
 import { commitFailure, commitStatus } from '../lib/status.ts';
-import { UNSCHEDULABLE } from './async-job.ts';
+import { UNSCHEDULABLE } from '../lib/async-job.ts';
 import type { Decision } from './planner/planner.ts';
 import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
 import { desiredVolumes, missingLabels, ownedBy } from './vm-volumes.ts';

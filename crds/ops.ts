@@ -64,6 +64,17 @@ export const AsyncJob = defineKind({
           type: Str({ description: 'Condition type to wait for, such as Ready or Running.', minLength: 1, maxLength: 316 }),
           status: Type.Optional(StringEnum(['True', 'False'] as const, { description: 'Condition status meaning success.', default: 'True' })),
           deleted: Type.Optional(Bool({ description: 'Success is the target being gone (destroy and delete commands); type is then ignored.' })),
+          state: Type.Optional(Str({ description: 'Success also needs the target\'s status.state to be this (such as Maintenance), where the condition alone is reached sooner.', minLength: 1, maxLength: 63 })),
+          annotations: Type.Optional(
+            StringMap({
+              description:
+                'Success is the target carrying these annotation values (tags and details, which no controller observes: the command wrote them, and the job completes once the target shows them); type is then ignored.',
+              maxProperties: 256,
+            }),
+          ),
+          absentAnnotations: Type.Optional(
+            List(Str({ description: 'An annotation key.', minLength: 1, maxLength: 316 }), { description: 'Annotation keys the target must no longer carry, with annotations (deleted tags and details).', maxItems: 256 }),
+          ),
         },
         { description: 'What the target must show for the job to succeed.' },
       ),

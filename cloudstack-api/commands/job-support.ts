@@ -23,6 +23,10 @@ export interface JobRequest {
   readonly deleted?: boolean;
   /** The condition whose status at the written generation means success; Synced True when absent. */
   readonly condition?: { readonly type: string; readonly status: 'True' | 'False' };
+  /** The status.state the target must also reach (storage maintenance ends in Maintenance, not at its first step). */
+  readonly state?: string;
+  /** Success is the target carrying these annotations (null: not carrying the key): what tags and details wrote, which no controller observes. */
+  readonly annotations?: Readonly<Record<string, string | null>>;
   readonly subject?: string;
 }
 
@@ -31,6 +35,17 @@ export interface JobOwner {
   readonly namespace: string;
   /** The caller's User object name. */
   readonly user: string;
+}
+
+function expectation(request: JobRequest): AsyncJobObject['spec']['expectedCondition'] {
+  if (request.deleted) return { type: 'Synced', deleted: true };
+  if (request.annotations !== undefined) {
+    const entries = Object.entries(request.annotations);
+    const present = entries.filter((e): e is [string, string] => e[1] !== null);
+    const absent = entries.filter(([, value]) => value === null).map(([key]) => key);
+    return { type: 'Annotations', annotations: Object.fromEntries(present), ...(absent.length > 0 ? { absentAnnotations: absent } : {}) };
+  }
+  return { ...(request.condition ?? { type: 'Synced', status: 'True' }), ...(request.state !== undefined ? { state: request.state } : {}) };
 }
 
 /** Records an async job on `request.target` through `jobs` (a client acting as the caller); returns the job id (its uid). */
@@ -53,7 +68,7 @@ export async function submitJob(jobs: ResourceClient<AsyncJobObject>, owner: Job
           ...(target.metadata.namespace ? { namespace: target.metadata.namespace } : {}),
           ...(target.metadata.uid ? { uid: target.metadata.uid } : {}),
         },
-        expectedCondition: request.deleted ? { type: 'Synced', deleted: true } : (request.condition ?? { type: 'Synced', status: 'True' }),
+        expectedCondition: expectation(request),
       },
     })
     .catch((err: unknown) => failure(err, ctx, { label: ctx.command.toLowerCase() }));

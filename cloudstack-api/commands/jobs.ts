@@ -8,6 +8,7 @@ import { untilObserved } from '../../lib/read-your-writes.ts';
 import type { Infra } from './context.ts';
 import { jobOutcome } from './job-support.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
+import { jobVerdict } from '../../lib/async-job.ts';
 
 /**
  * queryAsyncJobResult and listAsyncJobs (PROTOCOL.md §5), answered from AsyncJob objects, so
@@ -42,6 +43,22 @@ export function jobCommands(infra: Infra): Command[] {
   const { cache } = infra;
   const jobsType = resourceTypeOf(AsyncJob);
 
+  /**
+   * Read-your-writes for a finished job: the operator completed it from its own cache of the
+   * target, and this replica's cache of the target may lag. A client that sees the job succeed
+   * acts on the target next (deleteStoragePool after enableStorageMaintenance), so the answer
+   * waits, bounded, until this cache reaches the same verdict.
+   */
+  async function targetCaughtUp(job: AsyncJobObject): Promise<void> {
+    if (job.status?.jobStatus !== 1) return;
+    const ref = job.spec.targetRef;
+    const target = cache.ofKind(ref.apiVersion, ref.kind);
+    if (!target) return;
+    const age = Date.parse(job.status.completed ?? '') - Date.parse(job.status.created ?? job.metadata.creationTimestamp ?? '');
+    const holds = () => jobVerdict(job, target.byName(ref.name, ref.namespace), Number.isNaN(age) ? 0 : age).code === 0;
+    await untilObserved(target.informer, holds);
+  }
+
   const queryAsyncJobResult = defineCommand({
     name: 'queryAsyncJobResult',
     kind: 'flat',
@@ -54,6 +71,7 @@ export function jobCommands(infra: Infra): Command[] {
       const job = cache.asyncJobs.byUid(p.jobid);
       if (!job) throw entityNotFound('queryasyncjobresult', 'jobid', p.jobid);
       await infra.mayRead(ctx, AsyncJob, job.metadata.namespace);
+      await targetCaughtUp(job);
       return job;
     },
     map: (job, ctx) => asyncJobFields(view(infra, job, ctx)),

@@ -257,7 +257,8 @@ export function storagePoolCommands(infra: Infra): Command[] {
           .resource<PrimaryStorageObject>(ctx, PrimaryStorage)
           .patch({ name: pool.metadata.name ?? '' }, { spec: { maintenance: wanted } }, 'merge')
           .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
-        return { jobid: await infra.submitJob(ctx, { target: updated, kind: PrimaryStorage }) };
+        // CloudStack's maintenance job ends with the pool in Maintenance; the controller passes PrepareForMaintenance first.
+        return { jobid: await infra.submitJob(ctx, { target: updated, kind: PrimaryStorage, ...(wanted ? { state: 'Maintenance' } : {}) }) };
       },
     });
 

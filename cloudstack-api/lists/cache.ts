@@ -131,6 +131,8 @@ export interface InfraCache {
   readonly affinityGroups: Cached<AffinityGroupObject>;
   readonly networks: Cached<NetworkObject>;
   readonly events: Informer<EventLive>;
+  /** The cache of a kind (`apiVersion` and `kind`, as an AsyncJob's targetRef names them), if the API keeps one. */
+  ofKind(apiVersion: string, kind: string): Cached<KubeObject> | undefined;
   /** Resolves once every informer has its first list. */
   synced(): Promise<void>;
 }
@@ -164,7 +166,13 @@ export function createInfraCache(source: InformerSource): InfraCache {
     events: source.informer<EventLive>(EVENTS),
   };
   const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];
-  return { ...cache, synced: async () => void (await Promise.all(informers.map((i) => i.waitForSync()))) };
+  const kinds = new Map<string, Cached<KubeObject>>();
+  for (const c of Object.values(cache)) if ('kind' in c) kinds.set(`${c.kind.apiVersion}/${c.kind.kind}`, c);
+  return {
+    ...cache,
+    ofKind: (apiVersion, kind) => kinds.get(`${apiVersion}/${kind}`),
+    synced: async () => void (await Promise.all(informers.map((i) => i.waitForSync()))),
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { AsyncJobObject } from '../../crds/index.ts';
-import { jobVerdict, type Target } from '../../controllers/async-job.ts';
+import { jobVerdict, type Target } from '../../lib/async-job.ts';
 import { TARGET_GENERATION_ANNOTATION } from '../../crds/index.ts';
 
 /**
@@ -58,6 +58,30 @@ describe('AsyncJob verdicts', () => {
   it('fails a delete held by dependents with 536', () => {
     const verdict = jobVerdict(job({ type: 'Synced', deleted: true }), host([{ type: 'DeletionBlocked', status: 'True', message: 'VirtualMachine a/b remains' }]), 1000);
     expect(verdict).to.deep.equal({ done: true, code: 536, text: 'Host h1 cannot be deleted: VirtualMachine a/b remains' });
+  });
+
+  it('waits for a named state too: a pool in PrepareForMaintenance does not end the maintenance job', () => {
+    const pool = (state: string): Target => ({ ...host([{ type: 'Synced', status: 'True', observedGeneration: 3 }]), status: { state, observedGeneration: 3, conditions: [{ type: 'Synced', status: 'True', reason: 'R', message: '', observedGeneration: 3 }] } });
+    const maintenance = job({ type: 'Synced', status: 'True', state: 'Maintenance' });
+    expect(jobVerdict(maintenance, pool('PrepareForMaintenance'), 1000)).to.deep.equal({ done: false });
+    expect(jobVerdict(maintenance, pool('Maintenance'), 1000)).to.deep.equal({ done: true, code: 0 });
+    // Without the state, the first step would have ended it.
+    expect(jobVerdict(job({ type: 'Synced', status: 'True' }), pool('PrepareForMaintenance'), 1000)).to.deep.equal({ done: true, code: 0 });
+  });
+
+  it('completes a tags or details job once the target carries what the command wrote, whatever its conditions', () => {
+    const tagged = (annotations: Record<string, string>): Target => ({ metadata: { name: 'h1', uid: UID, annotations }, status: { conditions: [] } });
+    const tags = job({ type: 'Annotations', annotations: { 'tags.cloudstack.kumulus.io/env': 'prod' }, absentAnnotations: ['tags.cloudstack.kumulus.io/old'] });
+    expect(jobVerdict(tags, tagged({ 'tags.cloudstack.kumulus.io/env': 'prod' }), 1000)).to.deep.equal({ done: true, code: 0 });
+    // A lagging cache: the old value, or the removed key still there.
+    expect(jobVerdict(tags, tagged({ 'tags.cloudstack.kumulus.io/env': 'dev' }), 1000)).to.deep.equal({ done: false });
+    expect(jobVerdict(tags, tagged({ 'tags.cloudstack.kumulus.io/env': 'prod', 'tags.cloudstack.kumulus.io/old': 'x' }), 1000)).to.deep.equal({ done: false });
+    // Changed by a later request before the job could see its own write.
+    expect(jobVerdict(tags, tagged({ 'tags.cloudstack.kumulus.io/env': 'dev' }), 31_000)).to.deep.equal({
+      done: true,
+      code: 530,
+      text: 'Host h1 no longer carries what the command wrote: another request changed it before the job completed',
+    });
   });
 
   it('waits for a target not yet seen, then fails when it never appears', () => {
