@@ -34,6 +34,23 @@ export function ownerFields(infra: Infra, namespace: string | undefined): Fields
   };
 }
 
+/** Annotations a CloudStack tag is kept in (createTags): the prefix and the tag's key, so kubectl shows tags too. */
+export const TAG_PREFIX = 'tags.cloudstack.kumulus.io/';
+
+/** The resource tags of an object (ResourceTagResponse), from its tag annotations; `[]` without any. */
+export function tagFields(infra: Infra, obj: { metadata: { uid?: string; namespace?: string; annotations?: Record<string, string> } }, resourceType: string): Fields[] {
+  const owner = ownerFields(infra, obj.metadata.namespace);
+  return Object.entries(obj.metadata.annotations ?? {})
+    .filter(([key]) => key.startsWith(TAG_PREFIX))
+    .map(([key, value]) => ({ key: key.slice(TAG_PREFIX.length), value, resourcetype: resourceType, resourceid: obj.metadata.uid, ...owner }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** `tags[i].key=…&tags[i].value=…` of a list: the object carries every one asked. */
+export function hasTags(obj: { metadata: { annotations?: Record<string, string> } }, tags: readonly Record<string, string>[] | undefined): boolean {
+  return (tags ?? []).every((t) => t['key'] !== undefined && obj.metadata.annotations?.[`${TAG_PREFIX}${t['key']}`] === t['value']);
+}
+
 export function detailsOf(obj: { metadata: { annotations?: Record<string, string> } }): Record<string, string> {
   const raw = obj.metadata.annotations?.[DETAILS_ANNOTATION];
   if (raw === undefined) return {};
@@ -160,12 +177,10 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
     arch: template?.spec.arch ?? 'x86_64',
     userdata: spec.userData,
     lastupdated: apiDate(vm.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime),
-    tags: [],
+    tags: tagFields(infra, vm, 'UserVm'),
   };
 }
 
-/** Annotations a CloudStack tag is kept in (createTags): the prefix and the tag's key, so kubectl shows tags too. */
-export const TAG_PREFIX = 'tags.cloudstack.kumulus.io/';
 
 /** The totals listVirtualMachinesMetrics adds, in the UI's units: cores × MHz as GHz, memory in MB. */
 export function vmTotals(infra: Infra, vm: VirtualMachineObject): Fields {

@@ -5,6 +5,8 @@ import type { JobResultMapper } from './job-support.ts';
 import { keyPairCommands } from './keypairs.ts';
 import { networkCommands } from './networks.ts';
 import { osTypeCommands } from './os-types.ts';
+import { resourceDetailCommands } from './resource-details.ts';
+import { tagCommands } from './tags.ts';
 import { templateCommands } from './templates.ts';
 import { vmCommands, vmJobResults } from './vms.ts';
 import { volumeCommands, volumeJobResults } from './volumes.ts';
@@ -22,7 +24,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra)],
+    commands: [...vmCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
     jobResults: new Map([...vmJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -6,7 +6,7 @@ import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue, resourceInUse } from '../protocol/errors.ts';
 import { ownerNamespace, visibleById } from './compute-support.ts';
-import { ownerFields } from './compute-views.ts';
+import { detailsOf, hasTags, ownerFields, tagFields } from './compute-views.ts';
 import type { Infra } from './context.ts';
 import { type Command, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
@@ -76,8 +76,8 @@ export function networkFields(infra: Infra, network: NetworkObject): Fields {
     supportsvmautoscaling: false,
     hasannotations: false,
     service: (offering?.spec.services ?? []).map((s) => ({ name: s.name, provider: [{ name: s.provider ?? 'VirtualRouter' }] })),
-    details: {},
-    tags: [],
+    details: detailsOf(network),
+    tags: tagFields(infra, network, 'Network'),
   };
 }
 
@@ -158,6 +158,7 @@ export function networkCommands(infra: Infra): Command[] {
       physicalnetworkid: { type: 'uuid', description: 'list networks by physical network id', entity: 'physicalnetwork' },
       canusefordeploy: { type: 'boolean', description: 'list networks available for VM deployment' },
       issystem: { type: 'boolean', description: 'true if network is system, false otherwise' },
+      tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
       account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
       domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
       isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
@@ -184,7 +185,8 @@ export function networkCommands(infra: Infra): Command[] {
             equalsIgnoringCase(p.traffictype, 'Guest') &&
             p.issystem !== true &&
             (offering === undefined || n.spec.networkOfferingRef.name === offering.metadata.name) &&
-            (physical === undefined || (n.status?.physicalNetwork ?? n.spec.physicalNetworkRef?.name) === physical.metadata.name)
+            (physical === undefined || (n.status?.physicalNetwork ?? n.spec.physicalNetworkRef?.name) === physical.metadata.name) &&
+            hasTags(n, p.tags)
           );
         })
         .sort(byCreation);

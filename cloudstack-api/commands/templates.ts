@@ -6,7 +6,7 @@ import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
 import { ownerNamespace, visibleById } from './compute-support.ts';
-import { accountOfNamespace, osTypeId, ownerFields } from './compute-views.ts';
+import { accountOfNamespace, detailsOf, hasTags, osTypeId, ownerFields, tagFields } from './compute-views.ts';
 import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
@@ -84,10 +84,10 @@ export function templateRowFields(infra: Infra, { template, zone }: TemplateRow)
     checksum: spec.checksum,
     url: spec.url,
     deployasis: false,
-    details: {},
+    details: detailsOf(template),
     downloaddetails: [],
     hasannotations: false,
-    tags: [],
+    tags: tagFields(infra, template, iso ? 'ISO' : 'Template'),
   };
 }
 
@@ -197,6 +197,7 @@ export function templateCommands(infra: Infra): Command[] {
       hypervisor: { type: 'string', description: 'the hypervisor for which to restrict the search' },
       isready: { type: 'boolean', description: 'list templates that are ready to be deployed' },
       templatetype: { type: 'string', description: 'the type of the template' },
+      tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
       account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
       domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
       listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
@@ -232,6 +233,7 @@ export function templateCommands(infra: Infra): Command[] {
         if (!inIds(p.ids, t.metadata.uid) || (p.name !== undefined && displayName(t) !== p.name) || !keywordMatches(p.keyword, displayName(t), t.spec.displayText)) continue;
         if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm' && t.spec.format !== 'ISO') continue;
         if (p.templatetype !== undefined && p.templatetype.toUpperCase() !== (t.spec.templateType ?? 'USER')) continue;
+        if (!hasTags(t, p.tags)) continue;
         picked.push(t);
       }
       // featured, selfexecutable and community show only ready rows (compute.md §1.5); isready asks for them explicitly.

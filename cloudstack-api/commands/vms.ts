@@ -5,7 +5,7 @@ import { INDEX } from '../lists/indexes.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import { AccountType, type Caller, isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, nicFields, TAG_PREFIX, vmFields, vmTotals } from './compute-views.ts';
+import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, vmFields, vmTotals } from './compute-views.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
 import { globalSettings, type Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
@@ -299,7 +299,7 @@ export function vmCommands(infra: Infra): Command[] {
           if (p.haenable !== undefined && (cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name)?.spec.offerHa ?? false) !== p.haenable) return false;
           if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return false;
           // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
-          return tags.every((t) => t['key'] !== undefined && vm.metadata.annotations?.[`${TAG_PREFIX}${t['key']}`] === t['value']);
+          return hasTags(vm, tags);
         })
         .sort(byCreation);
     },

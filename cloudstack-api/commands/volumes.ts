@@ -6,7 +6,7 @@ import { inScope, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
-import { ownerFields } from './compute-views.ts';
+import { hasTags, ownerFields, tagFields } from './compute-views.ts';
 import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
@@ -70,7 +70,7 @@ export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
     hasannotations: false,
     quiescevm: false,
     supportsstoragesnapshot: false,
-    tags: [],
+    tags: tagFields(infra, volume, 'Volume'),
   };
 }
 
@@ -165,6 +165,7 @@ export function volumeCommands(infra: Infra): Command[] {
       zoneid: { type: 'uuid', description: 'the ID of the availability zone', entity: 'zone' },
       diskofferingid: { type: 'uuid', description: 'list volumes by disk offering', entity: 'diskoffering' },
       storageid: { type: 'string', description: 'the ID of the storage pool, available to ROOT admin only' },
+      tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
       account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
       domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
       isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
@@ -190,7 +191,8 @@ export function volumeCommands(infra: Infra): Command[] {
             equalsIgnoringCase(p.state, v.status?.state ?? 'Allocated') &&
             (zone === undefined || v.spec.zoneRef.name === zone.metadata.name) &&
             (offering === undefined || v.spec.diskOfferingRef?.name === offering.metadata.name) &&
-            (p.storageid === undefined || cache.primaryStorages.byName(v.status?.pool ?? '')?.metadata.uid === p.storageid),
+            (p.storageid === undefined || cache.primaryStorages.byName(v.status?.pool ?? '')?.metadata.uid === p.storageid) &&
+            hasTags(v, p.tags),
         )
         .sort(byCreation);
     },

@@ -9,6 +9,7 @@ import { capacityFields } from './capacity.ts';
 import { type Command, defineCommand } from './define.ts';
 import type { Infra } from './context.ts';
 import { failure } from './errors.ts';
+import { hasTags, tagFields } from './compute-views.ts';
 import { createNamed, displayName, objectName } from './names.ts';
 
 /** Zones: createZone, listZones, updateZone, deleteZone (step 2 and 10 of the bring-up). */
@@ -43,7 +44,7 @@ export function zoneItem(infra: Infra, zone: ZoneObject, showCapacities = false)
     isnsxenabled: false,
     routedmodeenabled: false,
     allowuserspecifyvrmtu: false,
-    tags: [],
+    tags: tagFields(infra, zone, 'Zone'),
     capacity: showCapacities ? capacityFields(infra, { zone }) : undefined,
   };
 }
@@ -136,8 +137,7 @@ export function zoneCommands(infra: Infra): Command[] {
             keywordMatches(p.keyword, displayName(z)) &&
             equalsIgnoringCase(p.networktype, z.spec.networkType ?? 'Advanced') &&
             (domain === undefined || z.spec.dedication?.domainRef.name === domain.metadata.name) &&
-            // Zones carry no resource tags: asking for any leaves none.
-            (p.tags === undefined || p.tags.length === 0),
+            hasTags(z, p.tags),
         )
         .sort(byCreation)
         .map((zone) => ({ zone, showCapacities: p.showcapacities ?? false }));
