@@ -30,7 +30,7 @@ import { domainName } from '../node-daemon/drivers/identity.ts';
 import { libvirtAnswers, startLocalLibvirtd } from '../node-daemon/local-libvirtd.ts';
 import { runAgent } from '../node-daemon/main.ts';
 import { RESOURCES } from '../node-daemon/resources.ts';
-import { tinyGuestImage } from '../test/support/guest-image.ts';
+import { ensureGuestTemplate } from '../node-daemon/guest-template/build.ts';
 
 const VMS = Number(process.env['BENCH_VMS'] ?? 20);
 const SIMULATED = Number(process.env['BENCH_SIMULATED'] ?? 200);
@@ -77,7 +77,7 @@ try {
   const ns = 'bench';
   for (const name of [HOST_LEASE_NAMESPACE, ns]) await client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name } });
   const node = 'bench-node';
-  const guest = await tinyGuestImage();
+  const guest = await ensureGuestTemplate({ logger });
   await res('zones').create({ metadata: { name: 'z' }, spec: { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '192.168.100.2' } });
   await res('pods').create({ metadata: { name: 'p' }, spec: { zoneRef: { name: 'z' }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' } });
   await res('clusters').create({ metadata: { name: 'c' }, spec: { podRef: { name: 'p' }, hypervisor: 'KVM' } });
@@ -85,7 +85,7 @@ try {
   await res('serviceOfferings').create({ metadata: { name: 'tiny' }, spec: { cpuNumber: 1, cpuSpeed: 500, memory: '64Mi' } });
   await res('templates').create({
     metadata: { name: 'tiny', namespace: ns },
-    spec: { url: `file://${guest.template.path}`, format: 'QCOW2', checksum: `{SHA-256}${guest.template.checksum.split(':')[1] ?? ''}`, zoneRefs: [{ name: 'z' }] },
+    spec: { url: `file://${guest.path}`, format: 'QCOW2', checksum: `{SHA-256}${guest.sha256}`, zoneRefs: [{ name: 'z' }] },
   });
 
   // Baseline, same run, same libvirt: an equivalent domain defined and started by hand.
@@ -95,7 +95,7 @@ try {
   for (let i = 0; i < VMS; i++) {
     const uid = randomUUID();
     const disk = join(dir, `raw-${uid}.qcow2`);
-    await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', guest.template.path, '-F', 'qcow2', disk, '1G']);
+    await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', guest.path, '-F', 'qcow2', disk, '1G']);
     const file = join(dir, `${uid}.xml`);
     const spec = { uid, vcpus: 1, memoryMiB: 64, disks: [{ path: disk, format: 'qcow2' as const, volumeUid: uid }], nics: [], serialLogPath: join(dir, `${uid}.log`) };
     await writeFile(file, renderDomainXml(spec, { type: 'kvm' }).xml);

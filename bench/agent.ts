@@ -23,7 +23,7 @@ import { domainName } from '../node-daemon/drivers/identity.ts';
 import { fileStorageDriver } from '../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec, TemplateSource } from '../node-daemon/drivers/storage/types.ts';
 import { libvirtAnswers, startLocalLibvirtd } from '../node-daemon/local-libvirtd.ts';
-import { tinyGuestImage } from '../test/support/guest-image.ts';
+import { ensureGuestTemplate } from '../node-daemon/guest-template/build.ts';
 
 const VMS = Number(process.env['BENCH_VMS'] ?? 20);
 const SIMULATED = Number(process.env['BENCH_SIMULATED'] ?? 200);
@@ -37,14 +37,13 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-function spec(dir: string, uid: string, disk: string, kernel: { kernel: string; initrd: string; cmdline: string }): DomainSpec {
+function spec(dir: string, uid: string, disk: string): DomainSpec {
   return {
     uid,
     vcpus: 1,
     memoryMiB: 64,
     disks: [{ path: disk, format: 'qcow2', volumeUid: uid }],
     nics: [],
-    boot: kernel,
     serialLogPath: join(dir, `${uid}.log`),
   };
 }
@@ -100,12 +99,11 @@ async function kvm(): Promise<void> {
   const hypervisor = libvirtDriver({ uri, domainType: 'kvm', logger });
   const created: string[] = [];
   try {
-    const guest = await tinyGuestImage();
-    const kernel = { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline };
+    const guest = await ensureGuestTemplate({ logger });
     const storage = fileStorageDriver({ hostName: 'bench', logger });
     const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'pool') };
     await storage.applyPool(pool);
-    const template: TemplateSource = { uid: randomUUID(), format: 'qcow2', checksum: guest.template.checksum, url: `file://${guest.template.path}` };
+    const template: TemplateSource = { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` };
     // Fill the cache first: the figure is about placing a VM, not the first download.
     const templatePath = await storage.ensureTemplate(pool, template);
 
@@ -116,7 +114,7 @@ async function kvm(): Promise<void> {
       const disk = join(dir, `raw-${uid}.qcow2`);
       await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', templatePath, '-F', 'qcow2', disk, '64M']);
       const file = join(dir, `${uid}.xml`);
-      await writeFile(file, renderDomainXml(spec(dir, uid, disk, kernel), { type: hypervisor.domainType }).xml);
+      await writeFile(file, renderDomainXml(spec(dir, uid, disk), { type: hypervisor.domainType }).xml);
       const t0 = performance.now();
       await virsh('define', file);
       await virsh('start', domainName(uid));
@@ -132,7 +130,7 @@ async function kvm(): Promise<void> {
       created.push(uid);
       const t0 = performance.now();
       await storage.applyVolume(pool, { kind: 'root', uid, template, sizeBytes: 64 * 1024 * 1024 });
-      const s = spec(dir, uid, join(pool.path, `${uid}.qcow2`), kernel);
+      const s = spec(dir, uid, join(pool.path, `${uid}.qcow2`));
       await hypervisor.apply({ spec: s, power: 'Running' });
       const state = (await hypervisor.observe(uid))?.state;
       applied.push(performance.now() - t0);

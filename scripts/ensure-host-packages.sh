@@ -7,9 +7,11 @@
 #   qemu-system-x86, qemu-utils             KVM guests and qemu-img (volumes)
 #   dnsmasq-base                            per-network DHCP/DNS (the network driver)
 #   nftables, iproute2                      bridge filtering, links, VXLAN, netns
-#   busybox-static, cpio                    the tiny test guest's initramfs (udhcpc, ping)
-#   linux-image-amd64                       the tiny test guest's kernel and NIC modules
-#   xz-utils, zstd                          unpack compressed kernel modules for the guest
+#   busybox-static                          udhcpc, ping and nslookup inside the network tests' namespaces
+#   cpio, mtools, kmod                      the guest template's initramfs and its boot partition
+#                                           (node-daemon/guest-template; its kernel, busybox and
+#                                           syslinux come from packages it downloads itself)
+#   genisoimage                             the VMs' config drives (ISO9660), and isoinfo in their tests
 #   nfs-common                              mount.nfs for NFS primary storage
 #   cs                                      the Python CloudStack client, a real client in API tests
 #   golang-github-xanzy-go-cloudstack-dev   the Go CloudStack SDK, a second real client in API tests
@@ -19,7 +21,7 @@
 set -eu
 
 packages="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
-nftables iproute2 busybox-static cpio linux-image-amd64 xz-utils zstd nfs-common
+nftables iproute2 busybox-static cpio mtools kmod genisoimage nfs-common
 cs golang-github-xanzy-go-cloudstack-dev
 mmdebstrap buildah containerd runc containernetworking-plugins"
 

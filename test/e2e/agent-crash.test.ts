@@ -11,7 +11,7 @@ import { libvirtDriver, type LibvirtDriver } from '../../node-daemon/drivers/hyp
 import { bridgeName, isKumulusLink, servicePortName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld } from '../support/agent-world.ts';
 import { sharedControlPlane } from '../support/cluster.ts';
-import { tinyGuestImage } from '../support/guest-image.ts';
+import { ensureGuestTemplate } from '../../node-daemon/guest-template/build.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 import { until } from '../support/until.ts';
 
@@ -107,7 +107,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
   });
 
   it('converges after six kills during bring-up and a deletion', async function () {
-    await world.createTemplate(await tinyGuestImage());
+    await world.createTemplate(await ensureGuestTemplate({ logger }));
     await world.createNetwork('kept', vniKept);
     await world.createNetwork('dropped', vniDropped);
     for (const [name, network] of [['a', 'kept'], ['b', 'kept'], ['c', 'dropped']] as const) {

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/n
 import type { GuestNetworkSpec } from '../../node-daemon/drivers/network/types.ts';
 import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
-import { tinyGuestImage } from '../support/guest-image.ts';
+import { ensureConfigDrive } from '../../node-daemon/config-drive.ts';
+import { ensureGuestTemplate } from '../../node-daemon/guest-template/build.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 
 /**
@@ -30,7 +31,7 @@ const pvm = existsSync('/sys/module/kvm_pvm');
 const requested = process.env['KUMULUS_E2E_GUEST_DOMAIN_TYPE'];
 const guestDomainType = requested === 'kvm' || requested === 'qemu' ? requested : pvm ? 'qemu' : 'kvm';
 
-describe('agent drivers boot a real guest that takes its address from the agentâ€™s DHCP', function () {
+describe('agent drivers boot the local cloudâ€™s template from its disk; it leases its address from the agentâ€™s DHCP and reads its config drive', function () {
   this.timeout(300_000);
   const logger = log.child({ test: 'agent-guest' });
   const run = commandRunner();
@@ -42,6 +43,8 @@ describe('agent drivers boot a real guest that takes its address from the agentâ
   const netUid = randomUUID();
   const rootUid = randomUUID();
   const mac = nicMac(vmUid, netUid);
+  // An ed25519 public key blob (type string and 32 key bytes); the guest prints its MD5 fingerprint.
+  const keyBlob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), randomBytes(32)]).toString('base64');
   let libvirt: TestLibvirt;
   let hypervisor: LibvirtDriver | undefined;
   let workDir: string;
@@ -81,11 +84,12 @@ describe('agent drivers boot a real guest that takes its address from the agentâ
     await libvirt?.release();
   });
 
-  it('boots the tiny guest on the networkâ€™s bridge; the guest logs its DHCP lease and dnsmasq records it', async function () {
+  it('boots the template on the networkâ€™s bridge: the serial log shows the config driveâ€™s hostname and SSH key, the user data ran, and the DHCP lease dnsmasq recorded', async function () {
     console.log(
       `      NOTE: the guest boots with domain type ${guestDomainType}${guestDomainType === 'qemu' && pvm ? ': KVM here is PVM (kvm_pvm), which cannot run a stock guest kernel' : ''}`,
     );
-    const guest = await tinyGuestImage();
+    const guest = await ensureGuestTemplate({ logger });
+    console.log(`      template: ${guest.path} (${guest.sizeBytes} bytes, virtual ${guest.virtualSizeBytes}) from ${guest.packages.join(' ')}`);
     const network: GuestNetworkSpec = {
       uid: netUid,
       inUse: true,
@@ -107,7 +111,16 @@ describe('agent drivers boot a real guest that takes its address from the agentâ
     await storage.applyVolume(pool, {
       kind: 'root',
       uid: rootUid,
-      template: { uid: randomUUID(), format: 'qcow2', checksum: guest.template.checksum, url: `file://${guest.template.path}` },
+      template: { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` },
+    });
+    const drive = await ensureConfigDrive(run, join(workDir, 'config-drives'), {
+      uid: vmUid,
+      name: 'Tiny One',
+      hostName: 'tiny-1',
+      availabilityZone: 'zone-e2e',
+      publicKeys: [{ name: 'e2e-key', key: `ssh-ed25519 ${keyBlob} e2e@kumulus` }],
+      userData: Buffer.from('#!/bin/sh\necho "user data ran as $(id -u) on $(hostname)"\n'),
+      nics: [{ mac, networkUid: netUid, ipAddress: '10.63.0.20', cidr: '10.63.0.0/24', gateway: '10.63.0.1', dns: '10.63.0.254', mtu: 1450 }],
     });
 
     hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: guestDomainType, logger });
@@ -121,22 +134,31 @@ describe('agent drivers boot a real guest that takes its address from the agentâ
         memoryMiB: 192,
         disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid }],
         nics: [{ mac, bridge, mtu: 1450 }],
-        boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline },
+        configDrive: drive.path,
         serialLogPath,
       },
     });
 
-    const deadline = Date.now() + 240_000;
+    const started = Date.now();
+    const deadline = started + 240_000;
     let serial = '';
-    while (!serial.includes('kumulus-guest: lease')) {
+    while (!serial.includes('kumulus-guest: lease') || !serial.includes('kumulus-guest: user-data exit')) {
       if (Date.now() > deadline) throw new Error(`the guest did not obtain a lease in 240 s; serial log:\n${serial}`);
       await sleep(1000);
       serial = await readFile(serialLogPath, 'utf8').catch(() => '');
     }
-    const leaseLine = serial.split('\n').find((l) => l.includes('kumulus-guest: lease')) ?? '';
-    console.log(`      guest serial: ${leaseLine.trim()}`);
-    expect(serial).to.include(`kumulus-guest: eth0 ${mac}`);
-    expect(leaseLine).to.include('ip=10.63.0.20/24');
+    const seconds = (Date.now() - started) / 1000;
+    const lines = serial.split('\n').filter((l) => l.includes('kumulus-guest:')).map((l) => l.trim());
+    console.log(`      boot to lease: ${seconds} s (domain type ${guestDomainType}); guest serial:\n        ${lines.join('\n        ')}`);
+    const leaseLine = lines.find((l) => l.includes('kumulus-guest: lease')) ?? '';
+    expect(serial, 'SYSLINUX booted from the disk').to.include('SYSLINUX');
+    expect(serial).to.include(`kumulus-guest: nic eth0 mac=${mac}`);
+    const fingerprint = (createHash('md5').update(Buffer.from(keyBlob, 'base64')).digest('hex').match(/../g) ?? []).join(':');
+    expect(serial).to.include(`kumulus-guest: ssh-key for root: type=ssh-ed25519 comment=e2e@kumulus fingerprint=${fingerprint}`);
+    expect(serial).to.include(`kumulus-guest: config-drive hostname=tiny-1 ssh-key=e2e@kumulus uuid=${vmUid} name=Tiny One zone=zone-e2e`);
+    expect(serial).to.include('kumulus-guest: network-data links=1');
+    expect(serial).to.include('kumulus-guest: user-data: user data ran as 0 on tiny-1');
+    expect(leaseLine).to.include('eth0 ip=10.63.0.20/24');
     expect(leaseLine).to.include('router=10.63.0.1');
     expect(leaseLine).to.include('mtu=1450');
     const leases = await readFile(join(workDir, 'dnsmasq', bridge, 'leases'), 'utf8');

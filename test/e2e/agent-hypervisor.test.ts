@@ -11,7 +11,7 @@ import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervis
 import { domainName } from '../../node-daemon/drivers/identity.ts';
 import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
-import { tinyGuestImage, type GuestImage } from '../support/guest-image.ts';
+import { ensureGuestTemplate, type GuestTemplate } from '../../node-daemon/guest-template/build.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 import { until } from '../support/until.ts';
 
@@ -21,7 +21,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
   let libvirt: TestLibvirt;
   /** Real KVM domains wherever libvirt is real: the default would pick emulation on a PVM host. */
   const kvm = () => (libvirt.limitation === undefined ? { domainType: 'kvm' as const } : {});
-  let guest: GuestImage;
+  let guest: GuestTemplate;
   let driver: LibvirtDriver;
   let workDir: string;
   let pool: PoolSpec;
@@ -32,7 +32,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
   before(async function () {
     libvirt = await useLibvirt();
     if (libvirt.limitation !== undefined) console.log(`      NOTE: ${libvirt.limitation}`);
-    guest = await tinyGuestImage();
+    guest = await ensureGuestTemplate({ logger });
     // Under /var/tmp and world-traversable: a system libvirtd runs QEMU as libvirt-qemu.
     workDir = await mkdtemp('/var/tmp/kumulus-e2e-');
     await chmod(workDir, 0o755);
@@ -53,7 +53,6 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     memoryMiB: 128,
     disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid }],
     nics: [],
-    boot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline },
     serialLogPath: join(workDir, `${vmUid}.serial.log`),
   });
 
@@ -75,7 +74,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     const actions = await storage.applyVolume(pool, {
       kind: 'root',
       uid: rootUid,
-      template: { uid: randomUUID(), format: 'qcow2', checksum: guest.template.checksum, url: `file://${guest.template.path}` },
+      template: { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` },
       sizeBytes: 128 * 1024 * 1024,
     });
     expect(actions).to.deep.equal(['fill-template', 'create']);

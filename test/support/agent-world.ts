@@ -9,7 +9,7 @@ import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from './cluster.ts';
-import type { GuestImage } from './guest-image.ts';
+import type { GuestTemplate } from '../../node-daemon/guest-template/build.ts';
 import { until } from './until.ts';
 
 /**
@@ -68,7 +68,7 @@ export interface AgentWorld {
   /** The flags of an agent for this world's node on `libvirtUri` (KVM domains, short timeouts). */
   agentArgs(libvirtUri: string): string[];
   /** The template `tiny`, from the guest image. */
-  createTemplate(guest: GuestImage): Promise<Obj>;
+  createTemplate(guest: GuestTemplate): Promise<Obj>;
   /** A VXLAN network of a fresh /24, implemented on `vni`; `hosts` plays the operator's status.hosts. */
   createNetwork(name: string, vni: number, hosts?: string[]): Promise<{ network: Obj; prefix: string }>;
   /** A VM with a ROOT volume from `tiny` (and a data disk if asked), labelled and placed on the node. */
@@ -132,10 +132,9 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
       '--log-level=warn',
     ],
     async createTemplate(guest) {
-      const [, hex] = guest.template.checksum.split(':');
       return res('templates').create({
         metadata: { name: 'tiny', namespace: ns },
-        spec: { url: `file://${guest.template.path}`, format: 'QCOW2', checksum: `{SHA-256}${hex}`, zoneRefs: [{ name: names.zone }] },
+        spec: { url: `file://${guest.path}`, format: 'QCOW2', checksum: `{SHA-256}${guest.sha256}`, zoneRefs: [{ name: names.zone }] },
       });
     },
     async createNetwork(name, vni, hosts) {

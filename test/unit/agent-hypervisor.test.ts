@@ -58,6 +58,17 @@ describe('agent hypervisor: domain XML', function () {
     expect(renderDomainXml({ ...spec(), memoryMiB: 2048 }, { type: 'kvm' }).digest).to.not.equal(base);
     expect(renderDomainXml(spec(), { type: 'qemu' }).digest).to.not.equal(base);
     expect(renderDomainXml(spec(), { type: 'kvm', cpuMode: 'host-model' }).xml).to.include("<cpu mode='host-model' check='none'/>");
+    expect(renderDomainXml({ ...spec(), configDrive: '/var/lib/kumulus/agent/config-drives/x.iso' }, { type: 'kvm' }).digest).to.not.equal(base);
+  });
+
+  it('attaches the config drive read-only as an IDE CD-ROM on hdd, after the disks', function () {
+    const { xml } = renderDomainXml({ ...spec(), configDrive: '/state/config-drives/vm.iso' }, { type: 'kvm' });
+    const cdrom = /<disk type='file' device='cdrom'>([\s\S]*?)<\/disk>/.exec(xml)?.[1] ?? '';
+    expect(cdrom).to.include("<driver name='qemu' type='raw'/>").and.include("<source file='/state/config-drives/vm.iso'/>");
+    expect(cdrom).to.include("<target dev='hdd' bus='ide'/>").and.include('<readonly/>');
+    expect(xml.indexOf("device='cdrom'"), 'the root disk stays the first (boot) disk').to.be.greaterThan(xml.indexOf("<target dev='vda'"));
+    expect(renderDomainXml(spec(), { type: 'kvm' }).xml).to.not.include('cdrom');
+    expect(() => renderDomainXml({ ...spec(), configDrive: 'vm.iso' }, { type: 'kvm' })).to.throw(/configDrive: "vm.iso" must be an absolute path/);
   });
 
   it('rejects bad specs naming the field and the fix', function () {

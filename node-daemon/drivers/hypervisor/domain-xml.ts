@@ -47,19 +47,11 @@ export function validateDomainSpec(spec: DomainSpec): void {
     }
   });
   if (!isAbsolute(spec.serialLogPath)) invalid('serialLogPath', `"${spec.serialLogPath}" must be an absolute path`);
-  if (spec.boot && !isAbsolute(spec.boot.kernel)) invalid('boot.kernel', 'must be an absolute path');
-  if (spec.boot?.initrd !== undefined && !isAbsolute(spec.boot.initrd)) invalid('boot.initrd', 'must be an absolute path');
+  if (spec.configDrive !== undefined && !isAbsolute(spec.configDrive)) invalid('configDrive', `"${spec.configDrive}" must be an absolute path`);
 }
 
 function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
-  const os = [`    <type arch='x86_64'>hvm</type>`];
-  if (spec.boot) {
-    os.push(`    <kernel>${escape(spec.boot.kernel)}</kernel>`);
-    if (spec.boot.initrd !== undefined) os.push(`    <initrd>${escape(spec.boot.initrd)}</initrd>`);
-    if (spec.boot.cmdline !== undefined) os.push(`    <cmdline>${escape(spec.boot.cmdline)}</cmdline>`);
-  } else {
-    os.push(`    <boot dev='hd'/>`);
-  }
+  const os = [`    <type arch='x86_64'>hvm</type>`, `    <boot dev='hd'/>`];
   const disks = spec.disks.flatMap((disk, i) => [
     `    <disk type='file' device='disk'>`,
     `      <driver name='qemu' type='${disk.format}' discard='unmap'/>`,
@@ -70,6 +62,18 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     ...(disk.readOnly ? ['      <readonly/>'] : []),
     `    </disk>`,
   ]);
+  // hdd, as CloudStack's KVM agent attaches it: hdc stays free for an ISO.
+  const configDrive =
+    spec.configDrive === undefined
+      ? []
+      : [
+          `    <disk type='file' device='cdrom'>`,
+          `      <driver name='qemu' type='raw'/>`,
+          `      <source file='${escape(spec.configDrive)}'/>`,
+          `      <target dev='hdd' bus='ide'/>`,
+          `      <readonly/>`,
+          `    </disk>`,
+        ];
   const nics = spec.nics.flatMap((nic) => [
     `    <interface type='bridge'>`,
     `      <mac address='${nic.mac}'/>`,
@@ -96,6 +100,7 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     `  <on_crash>destroy</on_crash>`,
     `  <devices>`,
     ...disks,
+    ...configDrive,
     ...nics,
     `    <serial type='file'>`,
     `      <source path='${escape(spec.serialLogPath)}' append='on'/>`,

@@ -19,13 +19,6 @@ export interface DomainNic {
   mtu?: number;
 }
 
-/** Boot a kernel directly instead of the root disk's boot loader (the tiny e2e guest). */
-export interface DirectKernelBoot {
-  kernel: string;
-  initrd?: string;
-  cmdline?: string;
-}
-
 export interface DomainSpec {
   /** The VM's metadata.uid: the domain UUID; the domain name derives from it. */
   uid: string;
@@ -36,7 +29,11 @@ export interface DomainSpec {
   /** In boot order: the first is the root disk. */
   disks: DomainDisk[];
   nics: DomainNic[];
-  boot?: DirectKernelBoot;
+  /**
+   * The VM's config drive (an ISO9660 image labelled config-2, see node-daemon/config-drive.ts),
+   * attached read-only as an IDE CD-ROM as CloudStack does. The guest reads it at boot.
+   */
+  configDrive?: string;
   /** Where the serial console is written (appended across restarts). */
   serialLogPath: string;
   /** The VNC console listens here (autoport); default 127.0.0.1. */
