@@ -82,6 +82,7 @@ try {
   await res('pods').create({ metadata: { name: 'p' }, spec: { zoneRef: { name: 'z' }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' } });
   await res('clusters').create({ metadata: { name: 'c' }, spec: { podRef: { name: 'p' }, hypervisor: 'KVM' } });
   await res('primaryStorages').create({ metadata: { name: 'local' }, spec: { zoneRef: { name: 'z' }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: join(dir, 'pool') } });
+  await res('secondaryStorages').create({ metadata: { name: 'images' }, spec: { zoneRef: { name: 'z' }, provider: 'Local', url: `file://${join(dir, 'secondary')}` } });
   await res('serviceOfferings').create({ metadata: { name: 'tiny' }, spec: { cpuNumber: 1, cpuSpeed: 500, memory: '64Mi' } });
   await res('templates').create({
     metadata: { name: 'tiny', namespace: ns },

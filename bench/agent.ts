@@ -103,7 +103,7 @@ async function kvm(): Promise<void> {
     const storage = fileStorageDriver({ hostName: 'bench', logger });
     const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'pool') };
     await storage.applyPool(pool);
-    const template: TemplateSource = { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` };
+    const template: TemplateSource = { uid: randomUUID(), format: 'qcow2', checksum: `{SHA-256}${guest.sha256}`, url: `file://${guest.path}` };
     // Fill the cache first: the figure is about placing a VM, not the first download.
     const templatePath = await storage.ensureTemplate(pool, template);
 

@@ -1,5 +1,5 @@
 /**
- * The compute controllers (issue #11): VirtualMachine, Volume, SSHKeyPair and AffinityGroup,
+ * The compute controllers (issue #11): VirtualMachine, Volume, Template, SSHKeyPair and AffinityGroup,
  * registered together on the infrastructure context they read, with the deployment planner
  * (controllers/planner/) and the NIC allocator the VM controller calls into.
  */
@@ -9,6 +9,7 @@ import { createComputeContext, type ComputeContext, type NicAllocator } from './
 import type { InfraContext } from './infra-context.ts';
 import { createPlanner } from './planner/planner.ts';
 import { registerSSHKeyPairController } from './ssh-key-pair.ts';
+import { registerTemplateController } from './template.ts';
 import { registerVirtualMachineController } from './virtual-machine.ts';
 import { registerVolumeController } from './volume.ts';
 
@@ -17,6 +18,7 @@ export function registerComputeControllers(manager: Manager, infra: InfraContext
   const ctx = createComputeContext(manager, infra, { planner: createPlanner(manager, infra), nics: nics(infra) });
   registerVirtualMachineController(manager, ctx);
   registerVolumeController(manager, ctx);
+  registerTemplateController(manager, ctx);
   registerSSHKeyPairController(manager, ctx);
   registerAffinityGroupController(manager, ctx);
   return ctx;

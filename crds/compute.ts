@@ -270,13 +270,18 @@ export const Volume = defineKind({
 // Template --------------------------------------------------------------------------------
 
 const DOWNLOAD_STATES = ['NOT_DOWNLOADED', 'DOWNLOAD_IN_PROGRESS', 'DOWNLOADED', 'DOWNLOAD_ERROR', 'ABANDONED'] as const;
-const CHECKSUM_LENGTHS: Record<string, number> = { MD5: 32, 'SHA-1': 40, 'SHA-256': 64, 'SHA-384': 96, 'SHA-512': 128 };
+/** Hex digits of each checksum algorithm a Template may name, with CloudStack's names. */
+export const CHECKSUM_LENGTHS: Readonly<Record<string, number>> = { MD5: 32, 'SHA-1': 40, 'SHA-256': 64, 'SHA-384': 96, 'SHA-512': 128 };
+const POOL_CACHE_STATES = ['Ready', 'Error'] as const;
 
 /**
  * A Template is a disk image VMs boot from (format QCOW2 or RAW), or an ISO. It is registered
  * by URL and downloaded to each zone's secondary storage, checked against its checksum, then
  * copied to primary storage on first use. Public templates live in namespace kumulus-public.
- * status.zones holds the per-zone download state; status.state is Active once registered.
+ * status.zones holds the per-zone download state (written by the one agent of each zone that
+ * holds the zone's download Lease), status.pools the copies cached on primary storage (written
+ * by the agents that fill them); status.state is Active once registered, Inactive while a
+ * deleted template waits for its last user (lib/agent-contract.ts).
  */
 export const Template = defineKind({
   group: COMPUTE_GROUP,
@@ -294,15 +299,16 @@ export const Template = defineKind({
       format: StringEnum([...DISK_FORMATS, 'ISO'] as const, { description: 'Image format. ISO makes this an ISO rather than a template.' }),
       checksum: Type.Optional(
         Str({
-          description: 'Expected checksum, prefixed with its algorithm: {SHA-256}<hex>, {SHA-512}<hex>, {SHA-1}<hex> or {MD5}<hex>.',
+          description: 'Expected checksum, prefixed with its algorithm: {SHA-256}<hex>, {SHA-512}<hex>, {SHA-384}<hex>, {SHA-1}<hex> or {MD5}<hex>; 32 hex digits alone are an MD5, as CloudStack reads them. Without one the agent records the SHA-256 of what it downloaded.',
           maxLength: 140,
-          pattern: '^\\{(MD5|SHA-1|SHA-256|SHA-384|SHA-512)\\}[0-9a-fA-F]+$',
+          pattern: '^(\\{(MD5|SHA-1|SHA-256|SHA-384|SHA-512)\\})?[0-9a-fA-F]+$',
           validations: [
             rule(
               Object.entries(CHECKSUM_LENGTHS)
                 .map(([algorithm, length]) => `(self.startsWith('{${algorithm}}') && size(self) == ${algorithm.length + 2 + length})`)
+                .concat(["(!self.startsWith('{') && size(self) == 32)"])
                 .join(' || '),
-              'spec.checksum has the wrong length for its algorithm: MD5 is 32 hex digits, SHA-1 40, SHA-256 64, SHA-384 96, SHA-512 128',
+              'spec.checksum has the wrong length for its algorithm: MD5 is 32 hex digits, SHA-1 40, SHA-256 64, SHA-384 96, SHA-512 128 (digits without a {ALGORITHM} prefix are an MD5)',
             ),
           ],
         }),
@@ -335,6 +341,22 @@ export const Template = defineKind({
   ),
   status: Status(StringEnum(ACTIVE_STATES, { description: 'Active once registered; Inactive when deleted while in use.' }), {
     isReady: Type.Optional(Bool({ description: 'Downloaded in at least one zone.' })),
+    pools: Type.Optional(
+      KeyedList(
+        Obj(
+          {
+            pool: Str({ description: 'metadata.name of the PrimaryStorage holding a cached copy.', maxLength: 253 }),
+            state: StringEnum(POOL_CACHE_STATES, { description: 'Ready: the verified copy is there. Error: filling it failed (message says why).' }),
+            sizeBytes: Type.Optional(Count('Virtual size in bytes.')),
+            physicalSizeBytes: Type.Optional(Count('Size of the cached file in bytes.')),
+            message: Type.Optional(Str({ description: 'Why the copy could not be made.', maxLength: 4096 })),
+          },
+          { description: 'The template cached on one primary storage pool, which root volumes are made from.' },
+        ),
+        'pool',
+        { description: 'Per-pool cache status.', maxItems: 256 },
+      ),
+    ),
     zones: Type.Optional(
       KeyedList(
         Obj(
@@ -345,6 +367,8 @@ export const Template = defineKind({
             sizeBytes: Type.Optional(Count('Virtual size in bytes.')),
             physicalSizeBytes: Type.Optional(Count('Size of the image file in bytes.')),
             storage: Type.Optional(Str({ description: 'SecondaryStorage (or PrimaryStorage for direct download) holding the copy.', maxLength: 253 })),
+            installPath: Type.Optional(Str({ description: 'Where the copy is, relative to the root of its storage.', maxLength: 1024 })),
+            checksum: Type.Optional(Str({ description: 'SHA-256 of the stored copy, {SHA-256}<hex>: what pools verify their cached copies against.', maxLength: 80 })),
             message: Type.Optional(Str({ description: 'Error, when the download failed.', maxLength: 4096 })),
           },
           { description: 'The template in one zone.' },

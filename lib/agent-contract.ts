@@ -55,6 +55,33 @@
  *   and starts a VM once all its Volumes are Provisioned. It adds its finalizer
  *   kumulus.io/agent and deletes the disk (unless deletionPolicy is Retain) once no domain
  *   uses it.
+ * - Templates: a Template belongs to a zone when spec.zoneRefs names it or spec.crossZones is
+ *   true (templateInZone).
+ *   - Download: per zone, exactly one agent downloads, the holder of the Lease
+ *     templateDownloadLeaseName(<zone>) in HOST_LEASE_NAMESPACE (lib/leader-election.ts, held by
+ *     the Host's name). It mounts the zone's secondary storage (the first SecondaryStorage of the
+ *     zone by name that is not readOnly: Local is a directory, NFS is mounted under the agent's
+ *     state dir), downloads spec.url into <store>/template/tmpl/<uid>/<uid>.<qcow2|raw|iso>
+ *     through a temporary name, verifies spec.checksum ({ALGORITHM}<hex>, or 32 hex digits of an
+ *     MD5; lib/template-checksum.ts) and the format (`qemu-img info`), and renames it into
+ *     place: no half-written file is ever visible. It writes the zone's entry of status.zones
+ *     (templateZoneStatus): downloadState DOWNLOAD_IN_PROGRESS with downloadPercent, then
+ *     DOWNLOADED with sizeBytes (virtual), physicalSizeBytes, storage, installPath and checksum
+ *     ({SHA-256} of the stored file, which every later copy is verified against), or
+ *     DOWNLOAD_ERROR with a message that starts with the cause: "unreachable URL", "bad
+ *     checksum", "format mismatch" or "download interrupted". A failed download is tried
+ *     again after TEMPLATE_DOWNLOAD_RETRY_SECONDS or when the Template's generation changes.
+ *   - Pool caches: each agent fills its pools' caches from the zone's secondary copy (never
+ *     from the URL) when it first makes a root volume there, and writes the pool's entry of
+ *     status.pools (templatePoolStatus): state Ready with the sizes, or Error with the message.
+ *   - The operator owns state (Active; Inactive once deleted), isReady (DOWNLOADED in some
+ *     zone), observedGeneration and the conditions Ready (DOWNLOADED in every zone it belongs
+ *     to), Synced and TEMPLATE_IN_USE (True while a VirtualMachine or Volume refers to it).
+ *     A deleted Template keeps the operator's finalizer while it is in use. Once
+ *     TEMPLATE_IN_USE is False on a deleted Template, the zone's download agent removes the
+ *     secondary copy and its status.zones entry, and every agent removes its pools' cached
+ *     copies and their status.pools entries; the operator lets the Template go when both
+ *     lists are empty.
  * Each side writes its part with lib/status.ts (commitStatus, commitFailure), which applies
  * only the writer's own fields and conditions.
  */
@@ -108,3 +135,32 @@ export function agentVolumeStatus(hostName: string): StatusWriter {
 
 /** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
 export const AGENT_FINALIZER = 'kumulus.io/agent';
+
+/** A Template's condition, owned by the operator: True while a VirtualMachine or Volume refers to it. */
+export const TEMPLATE_IN_USE = 'InUse';
+
+/** Seconds before the download agent tries a failed template download again. */
+export const TEMPLATE_DOWNLOAD_RETRY_SECONDS = 300;
+
+/** The Lease (in HOST_LEASE_NAMESPACE) whose holder downloads the zone's templates. */
+export function templateDownloadLeaseName(zone: string): string {
+  return `template-download.${zone}`;
+}
+
+/** Whether a Template belongs to the zone (its spec.zoneRefs, or spec.crossZones). */
+export function templateInZone(template: { spec: { zoneRefs?: { name: string }[]; crossZones?: boolean } }, zone: string): boolean {
+  return template.spec.crossZones === true || (template.spec.zoneRefs ?? []).some((z) => z.name === zone);
+}
+
+/**
+ * The download agent's part of a Template's status: the zone's entry of status.zones, under a
+ * field manager of the zone (not of the host), so a new Lease holder takes the entry over.
+ */
+export function templateZoneStatus(zone: string): StatusWriter {
+  return { fieldManager: `kumulus-agent.zone.${zone}`, fields: ['zones'], conditions: [], entries: { zones: { key: 'zone', value: zone } } };
+}
+
+/** The part of a Template's status for one pool's cached copy, under a field manager of the pool (shared pools have several agents). */
+export function templatePoolStatus(pool: string): StatusWriter {
+  return { fieldManager: `kumulus-agent.pool.${pool}`, fields: ['pools'], conditions: [], entries: { pools: { key: 'pool', value: pool } } };
+}

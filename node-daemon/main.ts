@@ -7,7 +7,7 @@
  * never touches a domain: a restarted agent adopts what it finds.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { DiskOfferingObject, HostObject, NetworkObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type { DiskOfferingObject, HostObject, SecondaryStorageObject, NetworkObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import type { Controller } from '../lib/controller.ts';
@@ -20,6 +20,7 @@ import { simulatorDriver } from './drivers/hypervisor/simulator.ts';
 import type { EventSubscription, HypervisorDriver } from './drivers/hypervisor/types.ts';
 import { linuxNetworkDriver } from './drivers/network/driver.ts';
 import { fileStorageDriver } from './drivers/storage/driver.ts';
+import { secondaryStorageDriver } from './drivers/storage/secondary.ts';
 import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.ts';
 import { joinCluster, type HostPlacement } from './host-join.ts';
 import { hostStatusReporter, simulatedHostFacts, type HostStatusReporter } from './host-status.ts';
@@ -30,6 +31,7 @@ import {
   errorMessage,
 } from './resources.ts';
 import { UID_INDEX, registerVirtualMachineReconciler } from './virtual-machine.ts';
+import { registerTemplateReconciler } from './templates.ts';
 import { registerVmMetrics } from './vm-metrics.ts';
 import { registerVolumeReconciler, volumeHelpers } from './volumes.ts';
 
@@ -133,8 +135,27 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       hosts: manager.informer<HostObject>(RESOURCES.hosts),
       serviceOfferings: manager.informer<ServiceOfferingObject>(RESOURCES.serviceOfferings),
       diskOfferings: manager.informer<DiskOfferingObject>(RESOURCES.diskOfferings),
+      stores: manager.informer<SecondaryStorageObject>(RESOURCES.secondaryStorages),
     };
-    const storage = fileStorageDriver({ hostName: at.host, poolMountRoot: join(config.stateDir, 'pools'), logger });
+    const storage = fileStorageDriver({
+      hostName: at.host,
+      poolMountRoot: join(config.stateDir, 'pools'),
+      logger,
+      // A pool's copy was made (or failed): its Template reports it.
+      onTemplateFill: (_pool, templateUid) => {
+        for (const t of informers.templates.list().filter((x) => x.metadata.uid === templateUid)) templateAgent.controller.enqueue({ namespace: t.metadata.namespace, name: t.metadata.name ?? '' });
+      },
+    });
+    const templateAgent = registerTemplateReconciler({
+      manager,
+      at,
+      ...informers,
+      storage,
+      secondary: secondaryStorageDriver({ mountRoot: join(config.stateDir, 'secondary'), run, logger }),
+      run,
+      logger,
+      signal: joining.signal,
+    });
     const networksOfHost = guestNetworks({
       ...informers,
       driver: linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
@@ -144,7 +165,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       signal: joining.signal,
       onHealth: (problem) => hostStatus?.setProblem('network', problem === undefined ? undefined : { reason: 'NetworkDriverFailing', message: problem }),
     });
-    const volumeDeps = { manager, storage, at, ...informers };
+    const volumeDeps = { manager, storage, at, ...informers, templateSource: (t: TemplateObject) => templateAgent.sourceFor(t) };
     const volumes = volumeHelpers(volumeDeps);
 
     registerPrimaryStorageReconciler(manager, {

@@ -33,6 +33,8 @@ export interface VolumeDeps {
   templates: Informer<TemplateObject>;
   diskOfferings: Informer<DiskOfferingObject>;
   ownVms: Informer<VirtualMachineObject>;
+  /** Where a root disk's template is copied from: the zone's secondary copy (templates.ts). */
+  templateSource: (template: TemplateObject) => Promise<TemplateSource>;
 }
 
 export interface Disk {
@@ -47,22 +49,6 @@ export const VM_INDEX = 'vm';
 /** `namespace/name` of the VM a Volume is attached to. */
 export function vmOfVolume(volume: VolumeObject): string | undefined {
   return volume.spec.vmRef ? `${volume.metadata.namespace ?? ''}/${volume.spec.vmRef.name}` : undefined;
-}
-
-const checksumAlgorithms: Record<string, string> = { MD5: 'md5', 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' };
-
-/** The storage driver's template source for a Template object. */
-export function templateSourceOf(template: TemplateObject): TemplateSource {
-  const name = keyOf(template);
-  const match = /^\{([A-Z0-9-]+)\}([0-9a-fA-F]+)$/.exec(template.spec.checksum ?? '');
-  const algorithm = checksumAlgorithms[match?.[1] ?? ''];
-  if (!match?.[2] || !algorithm) {
-    throw new Error(
-      `Template ${name} spec.checksum: "${template.spec.checksum ?? ''}" — the agent verifies every image it caches; set {SHA-256}<hex> (or {SHA-512}, {SHA-1}, {MD5})`,
-    );
-  }
-  if (template.spec.format === 'ISO') throw new Error(`Template ${name} is an ISO: booting ISOs is not supported by the agent yet; use a QCOW2 or RAW template`);
-  return { uid: template.metadata.uid ?? '', format: template.spec.format === 'RAW' ? 'raw' : 'qcow2', checksum: `${algorithm}:${match[2].toLowerCase()}`, url: template.spec.url };
 }
 
 export function volumeHelpers(deps: VolumeDeps) {
@@ -94,7 +80,7 @@ export function volumeHelpers(deps: VolumeDeps) {
     );
   };
 
-  const specOf = (volume: VolumeObject): VolumeSpec => {
+  const specOf = async (volume: VolumeObject): Promise<VolumeSpec> => {
     const uid = volume.metadata.uid ?? '';
     const name = keyOf(volume);
     const size = volume.spec.size !== undefined ? parseQuantityBytes(`Volume ${name} spec.size`, volume.spec.size) : undefined;
@@ -103,7 +89,7 @@ export function volumeHelpers(deps: VolumeDeps) {
       const templateKey = `${ref?.namespace ?? volume.metadata.namespace ?? ''}/${ref?.name ?? ''}`;
       const template = templates.get(templateKey);
       if (!template) throw new Error(`Volume ${name}: Template ${templateKey} does not exist`);
-      return { kind: 'root', uid, template: templateSourceOf(template), ...(size !== undefined ? { sizeBytes: size } : {}) };
+      return { kind: 'root', uid, template: await deps.templateSource(template), ...(size !== undefined ? { sizeBytes: size } : {}) };
     }
     const offering = volume.spec.diskOfferingRef ? diskOfferings.get(volume.spec.diskOfferingRef.name) : undefined;
     const sizeBytes = size ?? (offering?.spec.diskSize !== undefined ? parseQuantityBytes(`DiskOffering ${offering.metadata.name ?? ''} spec.diskSize`, offering.spec.diskSize) : undefined);
@@ -115,7 +101,7 @@ export function volumeHelpers(deps: VolumeDeps) {
   const ensureDisk = async (volume: VolumeObject, signal: AbortSignal): Promise<Disk> => {
     const pool = poolOf(volume);
     const poolSpec = poolSpecOf(pool);
-    const spec = specOf(volume);
+    const spec = await specOf(volume);
     // The finalizer first (the cached object's resourceVersion is still current), then the pool.
     const live = hasFinalizer(volume, AGENT_FINALIZER) ? volume : await ensureAgentFinalizer(client, volume, signal);
     if (!volume.status?.pool) await writeStatus(volume, { pool: pool.metadata.name, state: 'Creating' }, signal);

@@ -12,6 +12,7 @@ import { bridgeName, isKumulusLink, servicePortName, vxlanDeviceName } from '../
 import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld } from '../support/agent-world.ts';
 import { sharedControlPlane } from '../support/cluster.ts';
 import { ensureGuestTemplate } from '../../node-daemon/guest-template/build.ts';
+import { guestDomainType } from '../support/guest-domain-type.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 import { until } from '../support/until.ts';
 
@@ -88,7 +89,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     }
     kubeconfigPath = (await sharedControlPlane()).kubeconfigPath;
     world = await createAgentWorld('agent-crash');
-    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: 'kvm', logger: logger.child({ test: 'agent-crash' }) });
+    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: guestDomainType, logger: logger.child({ test: 'agent-crash' }) });
     domainsBefore = await domainUuids();
   });
 

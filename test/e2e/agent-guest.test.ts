@@ -1,5 +1,4 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,21 +14,8 @@ import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import type { PoolSpec } from '../../node-daemon/drivers/storage/types.ts';
 import { ensureConfigDrive } from '../../node-daemon/config-drive.ts';
 import { ensureGuestTemplate } from '../../node-daemon/guest-template/build.ts';
+import { guestDomainType, guestDomainTypeNote } from '../support/guest-domain-type.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
-
-/**
- * The guest boots under KVM where KVM runs a stock kernel. Where /dev/kvm is PVM (kvm_pvm:
- * KVM without hardware virtualization, as on the machines this project is built on), a
- * stock guest kernel's privileged code goes through KVM's instruction emulator, about 200
- * times slower than QEMU's TCG, and the kernel dies with "KVM internal error ... emulation
- * failure" at its int3 self-test (measured: xz decompression still running after 300 s;
- * the uncompressed kernel stopped on lock cmpxchg16b, then xrstor, then int3). There the
- * guest boots with domain type qemu on the same libvirtd. KUMULUS_E2E_GUEST_DOMAIN_TYPE
- * overrides either way.
- */
-const pvm = existsSync('/sys/module/kvm_pvm');
-const requested = process.env['KUMULUS_E2E_GUEST_DOMAIN_TYPE'];
-const guestDomainType = requested === 'kvm' || requested === 'qemu' ? requested : pvm ? 'qemu' : 'kvm';
 
 describe('agent drivers boot the local cloud’s template from its disk; it leases its address from the agent’s DHCP and reads its config drive', function () {
   this.timeout(300_000);
@@ -85,9 +71,7 @@ describe('agent drivers boot the local cloud’s template from its disk; it leas
   });
 
   it('boots the template on the network’s bridge: the serial log shows the config drive’s hostname and SSH key, the user data ran, and the DHCP lease dnsmasq recorded', async function () {
-    console.log(
-      `      NOTE: the guest boots with domain type ${guestDomainType}${guestDomainType === 'qemu' && pvm ? ': KVM here is PVM (kvm_pvm), which cannot run a stock guest kernel' : ''}`,
-    );
+    console.log(`      NOTE: ${guestDomainTypeNote()}`);
     const guest = await ensureGuestTemplate({ logger });
     console.log(`      template: ${guest.path} (${guest.sizeBytes} bytes, virtual ${guest.virtualSizeBytes}) from ${guest.packages.join(' ')}`);
     const network: GuestNetworkSpec = {
@@ -111,7 +95,7 @@ describe('agent drivers boot the local cloud’s template from its disk; it leas
     await storage.applyVolume(pool, {
       kind: 'root',
       uid: rootUid,
-      template: { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` },
+      template: { uid: randomUUID(), format: 'qcow2', checksum: `{SHA-256}${guest.sha256}`, url: `file://${guest.path}` },
     });
     const drive = await ensureConfigDrive(run, join(workDir, 'config-drives'), {
       uid: vmUid,

@@ -74,7 +74,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     const actions = await storage.applyVolume(pool, {
       kind: 'root',
       uid: rootUid,
-      template: { uid: randomUUID(), format: 'qcow2', checksum: `sha256:${guest.sha256}`, url: `file://${guest.path}` },
+      template: { uid: randomUUID(), format: 'qcow2', checksum: `{SHA-256}${guest.sha256}`, url: `file://${guest.path}` },
       sizeBytes: 128 * 1024 * 1024,
     });
     expect(actions).to.deep.equal(['fill-template', 'create']);

@@ -13,6 +13,7 @@ import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/n
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { condition, createAgentWorld, getOrUndefined, linkExists, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
 import { ensureGuestTemplate, type GuestTemplate } from '../../node-daemon/guest-template/build.ts';
+import { guestDomainType, guestDomainTypeNote } from '../support/guest-domain-type.ts';
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 import { until } from '../support/until.ts';
 
@@ -58,7 +59,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     }
     world = await createAgentWorld('agent-rec');
     guest = await ensureGuestTemplate({ logger: log.child({ test: 'agent-reconcile' }) });
-    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: 'kvm', logger: log.child({ test: 'agent-reconcile' }) });
+    hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: guestDomainType, logger: log.child({ test: 'agent-reconcile' }) });
   });
 
   after(async function () {
@@ -69,7 +70,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     await libvirt?.release();
   });
 
-  it('joins as a Host with real capacity and a heartbeat Lease, runs a placed VM on KVM, stops, starts and reboots it on request', async function () {
+  it('joins as a Host with real capacity and a heartbeat Lease, runs a placed VM (KVM, or emulation on a PVM host), stops, starts and reboots it on request', async function () {
     agent = await startAgent();
     const joined = await agent.joined;
     expect(joined).to.deep.equal({ host: world.node, cluster: world.names.cluster, pod: world.names.pod, zone: world.names.zone });
@@ -101,7 +102,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(domain?.pid).to.be.a('number');
     const xml = (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', `kumulus-${vmUid}`])).stdout;
     expect(xml).to.include(`<uuid>${vmUid}</uuid>`);
-    expect(xml).to.match(/<domain type='kvm'/);
+    expect(xml, guestDomainTypeNote()).to.match(new RegExp(`<domain type='${guestDomainType}'`));
     expect(xml, 'the NIC is plugged into the network\'s bridge').to.include(`<source bridge='${bridgeName({ type: 'vxlan', vni })}'/>`);
     const dataPath = join(world.poolDir, `${data.metadata.uid}.qcow2`);
     expect(xml.indexOf(diskPathOf(root)), 'the root disk is vda').to.be.below(xml.indexOf(dataPath));

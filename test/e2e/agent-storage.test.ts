@@ -89,14 +89,14 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     const driver = fileStorageDriver({ hostName: 'host-a', logger });
     const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'bad') };
     await driver.applyPool(pool);
-    const bad = template(`sha256:${'0'.repeat(64)}`);
+    const bad = template(`{SHA-256}${'0'.repeat(64)}`);
     let error: Error | undefined;
     await driver.ensureTemplate(pool, bad).catch((err: Error) => (error = err));
-    expect(error?.message).to.include('checksum mismatch').and.include(`sha256:${imageSha256}`);
+    expect(error?.message).to.include('bad checksum').and.include(`{SHA-256}${imageSha256}`);
     expect(await readdir(join(pool.path, '.kumulus-templates'))).to.deep.equal([]);
 
-    const unknownAlgorithm = await driver.ensureTemplate(pool, template('crc32:1234')).catch((err: Error) => err.message);
-    expect(unknownAlgorithm).to.include('template checksum').and.include('sha256');
+    const unknownAlgorithm = await driver.ensureTemplate(pool, template('{CRC32}1234')).catch((err: Error) => err.message);
+    expect(unknownAlgorithm).to.include('spec.checksum').and.include('SHA-256');
   });
 
   it('fills one template once for concurrent volume creations, across driver instances', async function () {
@@ -106,7 +106,7 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     // can keep it from downloading too.
     const second = fileStorageDriver({ hostName: 'host-a', logger });
     await first.applyPool(pool);
-    const good = template(`sha256:${imageSha256}`);
+    const good = template(`{SHA-256}${imageSha256}`);
     requests = 0;
     const paths = await Promise.all([
       ...Array.from({ length: 5 }, () => first.ensureTemplate(pool, good)),
@@ -134,7 +134,7 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     const fromSecondary: TemplateSource = {
       uid: randomUUID(),
       format: 'qcow2',
-      checksum: `sha256:${imageSha256}`,
+      checksum: `{SHA-256}${imageSha256}`,
       secondaryPath: join(dir, 'image.qcow2'),
       url: `${baseUrl}/t.qcow2`,
     };
@@ -159,7 +159,7 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     const shrink = await driver.applyVolume(pool, { kind: 'data', uid, sizeBytes: 8 * 1024 * 1024 }).catch((err: Error) => err.message);
     expect(shrink).to.include('sizeBytes').and.include('only grow');
     const tooSmallRoot = await driver
-      .applyVolume(pool, { kind: 'root', uid: randomUUID(), template: template(`sha256:${imageSha256}`), sizeBytes: 1024 })
+      .applyVolume(pool, { kind: 'root', uid: randomUUID(), template: template(`{SHA-256}${imageSha256}`), sizeBytes: 1024 })
       .catch((err: Error) => err.message);
     expect(tooSmallRoot).to.include('smaller than its template');
     await driver.deleteVolume(pool, uid);

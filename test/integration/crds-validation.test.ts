@@ -196,7 +196,7 @@ const cases: Case[] = [
   { kind: 'Volume', why: 'a device id without a VM', change: (o) => (o.spec.deviceId = 1), field: 'spec.deviceId', says: /spec.vmRef/ },
   { kind: 'Volume', why: 'a data disk at device 0', change: (o) => Object.assign(o.spec, { vmRef: { name: 'vm' }, deviceId: 0 }), field: 'spec.deviceId' },
   { kind: 'Template', why: 'a SHA-256 checksum of the wrong length', change: (o) => (o.spec.checksum = '{SHA-256}abcd'), field: 'spec.checksum', says: /wrong length/ },
-  { kind: 'Template', why: 'a checksum without its algorithm', change: (o) => (o.spec.checksum = 'd41d8cd98f00b204e9800998ecf8427e'), field: 'spec.checksum' },
+  { kind: 'Template', why: 'a bare checksum that is not an MD5 (32 hex digits)', change: (o) => (o.spec.checksum = 'a'.repeat(64)), field: 'spec.checksum', says: /without a \{ALGORITHM\} prefix are an MD5/ },
   { kind: 'Template', why: 'an ftp URL', change: (o) => (o.spec.url = 'ftp://example.com/x.qcow2'), field: 'spec.url', says: /https/ },
   { kind: 'Template', why: 'neither zones nor crossZones', change: (o) => delete o.spec.zoneRefs, field: 'spec.zoneRefs' },
   { kind: 'SSHKeyPair', why: 'not an OpenSSH public key', change: (o) => (o.spec.publicKey = 'BEGIN PRIVATE KEY ABCDEFGHIJ'), field: 'spec.publicKey', says: /OpenSSH/ },
@@ -242,6 +242,8 @@ const accepted: Pick<Case, 'kind' | 'why' | 'change'>[] = [
   { kind: 'VirtualMachine', why: 'it boots an ISO onto an empty root disk', change: (o) => Object.assign(o.spec, { templateRef: undefined, isoRef: { name: 'iso' }, rootDiskOfferingRef: { name: 'do' } }) },
   { kind: 'Volume', why: 'it is a root disk at device 0', change: (o) => Object.assign(o.spec, { type: 'ROOT', diskOfferingRef: undefined, templateRef: { name: 't' }, vmRef: { name: 'vm' }, deviceId: 0 }) },
   { kind: 'Template', why: 'it is cross-zone with a SHA-256 checksum', change: (o) => Object.assign(o.spec, { zoneRefs: undefined, crossZones: true, checksum: `{SHA-256}${'a'.repeat(64)}` }) },
+  { kind: 'Template', why: 'its checksum is 32 bare hex digits, an MD5 as CloudStack reads it', change: (o) => (o.spec.checksum = 'd41d8cd98f00b204e9800998ecf8427e') },
+  { kind: 'Template', why: 'its checksum is a SHA-384', change: (o) => (o.spec.checksum = `{SHA-384}${'b'.repeat(96)}`) },
   { kind: 'PrimaryStorage', why: 'it is Local on one host', change: (o) => Object.assign(o.spec, { scope: 'Host', clusterRef: undefined, hostRef: { name: 'h' }, protocol: 'Local', server: undefined, path: '/var/lib/kumulus/local' }) },
   { kind: 'VlanAllocation', why: 'it holds the largest VNI', change: (o) => Object.assign(o.spec, { isolation: 'VXLAN', id: 16777214 }) },
 ];

@@ -103,6 +103,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
   const zone = n('z');
   const basicZone = n('zb');
   const deletingZone = n('zdel');
+  const deletingTemplate = n('tdel');
   const pod = n('p');
   const fullCluster = n('c');
   const simCluster = n('cs');
@@ -164,6 +165,8 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
       make('User', n('u'), { accountRef: { name: account }, username: n('alice'), firstName: 'Alice', lastName: 'Martin', email: 'alice@example.com' }),
       make('Template', n('t'), { url: 'https://images.example.com/t.qcow2', format: 'QCOW2', zoneRefs: [{ name: zone }] }),
       make('Template', n('iso'), { url: 'https://images.example.com/t.iso', format: 'ISO', zoneRefs: [{ name: zone }] }),
+      // Deleted while in use (the operator's finalizer holds it): hidden from new users.
+      make('Template', deletingTemplate, { url: 'https://images.example.com/old.qcow2', format: 'QCOW2', zoneRefs: [{ name: zone }] }, { finalizers: ['kumulus.io/test-hold'] }),
       make('SSHKeyPair', n('key'), { publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxU4aR5f3p1d0Y4pX3Wl6m3b8Kc2mJQ0rT7yH9vN2sB t@example' }),
       make('Network', n('web'), { networkOfferingRef: { name: isolatedOffering }, zoneRef: { name: zone }, cidr: '10.1.1.0/24' }),
       make('VirtualMachine', n('vm'), { zoneRef: { name: zone }, serviceOfferingRef: { name: fixedSize }, templateRef: { name: n('t') }, state: 'Stopped' }),
@@ -181,6 +184,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
       }),
     );
     await resource('Zone').delete({ name: deletingZone });
+    await resource('Template').delete({ name: deletingTemplate, namespace: ns });
     await resource('ServiceOffering').patchStatus({ name: retiredSize }, { status: { state: 'Inactive' } });
   });
 
@@ -270,6 +274,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     { what: 'a network gateway on its network address', object: network('net-gw', { cidr: '10.9.8.0/24', gateway: '10.9.8.0' }), field: 'spec.gateway', fix: /network address of 10\.9\.8\.0\/24; use a host address such as 10\.9\.8\.1/, by: 'webhook' },
     // Virtual machines and volumes
     { what: 'a VM of a missing template', object: vm('vm-notemplate', { templateRef: { name: n('notemplate') } }), field: 'spec.templateRef.name', fix: /Template .* does not exist/, by: 'webhook' },
+    { what: 'a VM of a template being deleted', object: vm('vm-deltemplate', { templateRef: { name: deletingTemplate } }), field: 'spec.templateRef.name', fix: /Template .* is being deleted; name another template/, by: 'webhook' },
     { what: 'a VM booting an ISO as its template', object: vm('vm-iso', { templateRef: { name: n('iso') } }), field: 'spec.templateRef.name', fix: /is an ISO; boot it through spec\.isoRef/, by: 'webhook' },
     { what: 'a VM asking more cores than its offering allows', object: vm('vm-cores', { serviceOfferingRef: { name: customSize }, cpuNumber: 9, memory: '1Gi' }), field: 'spec.cpuNumber', fix: /outside service offering .* range 1-4/, by: 'webhook' },
     { what: 'a VM sizing a fixed offering', object: vm('vm-memory', { memory: '2Gi' }), field: 'spec.memory', fix: /fixed size; remove spec\.memory/, by: 'webhook' },
@@ -291,6 +296,7 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     { what: 'a VM data disk of an offering from another zone', object: vm('vm-diskzone', { dataDisks: [{ name: 'data', diskOfferingRef: { name: n('do-zb') } }] }), field: 'spec.dataDisks[0].diskOfferingRef.name', fix: new RegExp(`available in zone ${basicZone} only, not ${zone}`), by: 'webhook' },
     { what: 'a VM with both a template and an ISO', object: vm('vm-both', { isoRef: { name: n('iso') }, rootDiskOfferingRef: { name: fixedDisk } }), field: 'spec.templateRef', fix: /exactly one of spec\.templateRef or spec\.isoRef/, by: 'apiserver' },
     { what: 'a volume sizing a fixed disk offering', object: make('Volume', n('vol-size'), { zoneRef: { name: zone }, diskOfferingRef: { name: fixedDisk }, size: '20Gi' }), field: 'spec.size', fix: /fixed size 5Gi; remove the size/, by: 'webhook' },
+    { what: 'a root volume from a template being deleted', object: make('Volume', n('vol-deltemplate'), { zoneRef: { name: zone }, type: 'ROOT', templateRef: { name: deletingTemplate } }), field: 'spec.templateRef.name', fix: /Template .* is being deleted; name another template/, by: 'webhook' },
     { what: 'a volume attached to a missing VM', object: make('Volume', n('vol-novm'), { zoneRef: { name: zone }, diskOfferingRef: { name: fixedDisk }, vmRef: { name: n('novm') } }), field: 'spec.vmRef.name', fix: /VirtualMachine .* does not exist/, by: 'webhook' },
     { what: 'a template for a missing zone', object: make('Template', n('t-nozone'), { url: 'https://images.example.com/x.qcow2', format: 'QCOW2', zoneRefs: [{ name: n('nozone') }] }), field: 'spec.zoneRefs[0].name', fix: /Zone .* does not exist/, by: 'webhook' },
     // Tenancy

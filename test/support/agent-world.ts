@@ -10,11 +10,12 @@ import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/n
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from './cluster.ts';
 import type { GuestTemplate } from '../../node-daemon/guest-template/build.ts';
+import { guestDomainType } from './guest-domain-type.ts';
 import { until } from './until.ts';
 
 /**
  * What the agent e2e tests stand on, with the test playing the operator: a zone, pod and
- * cluster, a Local pool in a fresh folder, an offering, a template from the tiny guest, VXLAN
+ * cluster, a Local pool and a Local secondary storage in a fresh folder, an offering, a template from the tiny guest, VXLAN
  * networks (implemented: the agent needs their VNI) and VMs with their volumes, placed on the
  * agent's node. cleanup() removes all of it, including whatever a failed test left on the host.
  */
@@ -65,7 +66,7 @@ export interface AgentWorld {
   /** Where the agent keeps dnsmasq state: pass it as --state-dir. */
   agentStateDir: string;
   res(kind: keyof typeof RESOURCES): ResourceClient<Obj>;
-  /** The flags of an agent for this world's node on `libvirtUri` (KVM domains, short timeouts). */
+  /** The flags of an agent for this world's node on `libvirtUri` (guestDomainType domains, short timeouts). */
   agentArgs(libvirtUri: string): string[];
   /** The template `tiny`, from the guest image. */
   createTemplate(guest: GuestTemplate): Promise<Obj>;
@@ -109,6 +110,8 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
   await create('pods', names.pod, { zoneRef: { name: names.zone }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' });
   await create('clusters', names.cluster, { podRef: { name: names.pod }, hypervisor: 'KVM' });
   await create('primaryStorages', names.pool, { zoneRef: { name: names.zone }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: poolDir });
+  // Templates are downloaded here (by the agent holding the zone's download Lease) and copied to the pool from here.
+  await create('secondaryStorages', `images-${s}`, { zoneRef: { name: names.zone }, provider: 'Local', url: `file://${join(workDir, 'secondary')}` });
   await create('serviceOfferings', names.offering, { cpuNumber: 1, cpuSpeed: 500, memory: '128Mi' });
   await create('diskOfferings', names.diskOffering, { diskSize: '2Gi' });
 
@@ -124,7 +127,8 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
     agentArgs: (libvirtUri) => [
       '--http-bind-address=127.0.0.1:0',
       `--libvirt-uri=${libvirtUri}`,
-      '--domain-type=kvm',
+      // Its VMs boot the guest template, which a PVM host's KVM cannot run (guest-domain-type.ts).
+      `--domain-type=${guestDomainType}`,
       `--state-dir=${agentStateDir}`,
       `--cluster=${names.cluster}`,
       '--shutdown-timeout=2s',

@@ -5,9 +5,9 @@ import { expect } from 'chai';
 import { log } from '../../lib/log.ts';
 import type { Runner } from '../../node-daemon/drivers/exec.ts';
 import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
+import { parseTemplateChecksum } from '../../lib/template-checksum.ts';
 import { parseMountinfo } from '../../node-daemon/drivers/storage/mounts.ts';
 import { nfsMountCommand, nfsMountProblem } from '../../node-daemon/drivers/storage/nfs.ts';
-import { parseChecksum } from '../../node-daemon/drivers/storage/template-cache.ts';
 
 const pool = { uid: '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b', server: 'nfs1.example.com', exportPath: '/export/primary' };
 const target = `/var/lib/kumulus/pools/${pool.uid}`;
@@ -47,12 +47,17 @@ describe('agent storage: NFS pools (the code path this machine cannot mount)', f
   });
 });
 
-describe('agent storage: template checksums', function () {
-  it('accepts algorithm-prefixed digests and rejects the rest with the fix', function () {
-    expect(parseChecksum(`sha256:${'A'.repeat(64)}`)).to.deep.equal({ algorithm: 'sha256', hex: 'a'.repeat(64) });
-    expect(parseChecksum(`md5:${'0'.repeat(32)}`).algorithm).to.equal('md5');
-    expect(() => parseChecksum('0'.repeat(64))).to.throw(/<algorithm>:<hex>.*sha256/);
-    expect(() => parseChecksum(`sha256:${'0'.repeat(40)}`)).to.throw(/64 hex digits, not 40/);
+describe('agent storage: template checksums, as CloudStack writes them', function () {
+  it('accepts {ALGORITHM}<hex> and a bare MD5, and rejects the rest with the fix', function () {
+    expect(parseTemplateChecksum(`{SHA-256}${'A'.repeat(64)}`)).to.deep.equal({ algorithm: 'SHA-256', hash: 'sha256', hex: 'a'.repeat(64) });
+    expect(parseTemplateChecksum(`{SHA-384}${'0'.repeat(96)}`).hash).to.equal('sha384');
+    expect(parseTemplateChecksum(`{SHA-1}${'0'.repeat(40)}`).hash).to.equal('sha1');
+    expect(parseTemplateChecksum(`{MD5}${'0'.repeat(32)}`).hash).to.equal('md5');
+    expect(parseTemplateChecksum('F'.repeat(32)), 'CloudStack reads 32 bare hex digits as an MD5').to.deep.equal({ algorithm: 'MD5', hash: 'md5', hex: 'f'.repeat(32) });
+    expect(() => parseTemplateChecksum('0'.repeat(64))).to.throw(/spec.checksum: a MD5 digest has 32 hex digits, not 64/);
+    expect(() => parseTemplateChecksum(`{SHA-256}${'0'.repeat(40)}`)).to.throw(/64 hex digits, not 40/);
+    expect(() => parseTemplateChecksum(`sha256:${'0'.repeat(64)}`)).to.throw(/\{ALGORITHM\}<hex>.*SHA-256/);
+    expect(() => parseTemplateChecksum(`{CRC32}${'0'.repeat(8)}`)).to.throw(/one of MD5, SHA-1, SHA-256, SHA-384, SHA-512/);
   });
 });
 

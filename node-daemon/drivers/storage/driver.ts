@@ -6,7 +6,7 @@ import { assertUid, volumeFileName } from '../identity.ts';
 import { mountAt } from './mounts.ts';
 import { nfsMountCommand, nfsMountProblem } from './nfs.ts';
 import { imageInfo } from './qemu-img.ts';
-import { templateCache } from './template-cache.ts';
+import { cachedTemplatePath, templateCache } from './template-cache.ts';
 import type { PoolObservation, PoolSpec, StorageDriver, VolumeAction, VolumeObservation } from './types.ts';
 
 export interface FileStorageOptions {
@@ -16,12 +16,16 @@ export interface FileStorageOptions {
   poolMountRoot?: string;
   logger: Logger;
   runner?: Runner;
+  /** Told (with the pool's uid) after each fill of a pool's template cache. */
+  onTemplateFill?: (poolUid: string, templateUid: string) => void;
 }
 
 export interface FileStorageDriver extends StorageDriver {
   poolPath(pool: PoolSpec): string;
   /** How many template fills (downloads or copies) this driver has run. */
   templateFills(): number;
+  /** Why the last fill of the template into the pool failed, while the pool has no copy. */
+  templateFillError(pool: PoolSpec, templateUid: string): string | undefined;
   /** Rewrites the heartbeat file; the agent calls this on its heartbeat period. */
   heartbeat(pool: PoolSpec): Promise<Date>;
 }
@@ -33,13 +37,18 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
   const run = options.runner ?? commandRunner();
   const logger = options.logger.child({ driver: 'storage' });
   const mountRoot = options.poolMountRoot ?? '/var/lib/kumulus/pools';
-  const cache = templateCache(run, logger);
+  const poolUids = new Map<string, string>();
+  const cache = templateCache(run, logger, (path, templateUid) => {
+    const poolUid = poolUids.get(path);
+    if (poolUid !== undefined) options.onTemplateFill?.(poolUid, templateUid);
+  });
 
   const poolPath = (pool: PoolSpec): string => {
     assertUid('pool uid', pool.uid);
-    if (pool.type === 'NFS') return join(mountRoot, pool.uid);
-    if (!isAbsolute(pool.path)) throw new Error(`${pool.type} pool path: "${pool.path}" must be an absolute path`);
-    return pool.path;
+    if (pool.type !== 'NFS' && !isAbsolute(pool.path)) throw new Error(`${pool.type} pool path: "${pool.path}" must be an absolute path`);
+    const path = pool.type === 'NFS' ? join(mountRoot, pool.uid) : pool.path;
+    poolUids.set(path, pool.uid);
+    return path;
   };
   const heartbeatFile = (pool: PoolSpec): string => join(poolPath(pool), heartbeatDir, options.hostName);
 
@@ -104,6 +113,7 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
     poolPath,
     heartbeat,
     templateFills: cache.fills,
+    templateFillError: (pool, templateUid) => cache.fillError(poolPath(pool), templateUid),
     observePool,
 
     applyPool: async (pool) => {
@@ -132,6 +142,17 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
       const observed = await observePool(pool);
       if (!observed.ready) throw new Error(`pool ${pool.uid} is not ready: ${observed.problem ?? ''}`);
       return cache.ensure(observed.path, template);
+    },
+
+    observeTemplate: async (pool, template) => {
+      const path = cachedTemplatePath(poolPath(pool), template);
+      const info = await stat(path).catch(() => undefined);
+      if (!info) return undefined;
+      return { path, physicalSizeBytes: info.size, virtualSizeBytes: (await imageInfo(run, path)).virtualSizeBytes };
+    },
+
+    removeTemplate: async (pool, template) => {
+      await cache.remove(poolPath(pool), template);
     },
 
     observeVolume,

@@ -1,56 +1,13 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { withFileLock } from '../../../lib/file-lock.ts';
 import type { Logger } from '../../../lib/log.ts';
-import { assertUid } from '../identity.ts';
-import type { TemplateSource } from './types.ts';
-import { imageInfo } from './qemu-img.ts';
 import type { Runner } from '../exec.ts';
+import { assertUid } from '../identity.ts';
+import { removePartials, verifiedCopy } from './download.ts';
+import type { TemplateSource } from './types.ts';
 
-const algorithms: Record<string, { node: string; hexLength: number }> = {
-  md5: { node: 'md5', hexLength: 32 },
-  sha1: { node: 'sha1', hexLength: 40 },
-  sha256: { node: 'sha256', hexLength: 64 },
-  sha512: { node: 'sha512', hexLength: 128 },
-};
-
-export function parseChecksum(checksum: string): { algorithm: string; hex: string } {
-  const match = /^([a-z0-9]+):([0-9a-fA-F]+)$/.exec(checksum);
-  const algorithm = algorithms[match?.[1] ?? ''];
-  if (!match?.[1] || !match[2] || !algorithm) {
-    throw new Error(
-      `template checksum: "${checksum}" must be <algorithm>:<hex> with algorithm one of ${Object.keys(algorithms).join(', ')} (e.g. sha256:9f86d0...)`,
-    );
-  }
-  if (match[2].length !== algorithm.hexLength) {
-    throw new Error(`template checksum: a ${match[1]} digest has ${algorithm.hexLength} hex digits, not ${match[2].length}`);
-  }
-  return { algorithm: algorithm.node, hex: match[2].toLowerCase() };
-}
-
-async function openSource(template: TemplateSource): Promise<Readable> {
-  if (template.secondaryPath !== undefined) return createReadStream(template.secondaryPath);
-  if (template.url === undefined) {
-    throw new Error(`template ${template.uid}: neither url nor secondaryPath is set; register the template with a URL`);
-  }
-  const url = new URL(template.url);
-  if (url.protocol === 'file:') return createReadStream(fileURLToPath(url));
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`template url: "${template.url}" must be an http, https or file URL`);
-  }
-  const response = await fetch(url);
-  if (!response.ok || !response.body) {
-    throw new Error(`template ${template.uid}: GET ${template.url} answered ${response.status} ${response.statusText}`);
-  }
-  return Readable.fromWeb(response.body);
-}
-
-export function cachedTemplatePath(poolPath: string, template: TemplateSource): string {
+export function cachedTemplatePath(poolPath: string, template: Pick<TemplateSource, 'uid' | 'format'>): string {
   assertUid('template uid', template.uid);
   return join(poolPath, '.kumulus-templates', `${template.uid}.${template.format}`);
 }
@@ -66,57 +23,52 @@ export interface TemplateCache {
   ensure: (poolPath: string, template: TemplateSource) => Promise<string>;
   /** How many fills (downloads or copies) have run. */
   fills: () => number;
+  /** Why the last fill of the template into the pool failed, while it has no copy. */
+  fillError: (poolPath: string, templateUid: string) => string | undefined;
+  /** Removes the pool's copy (and any partial one) of a template. */
+  remove: (poolPath: string, template: Pick<TemplateSource, 'uid' | 'format'>) => Promise<void>;
 }
 
-export function templateCache(run: Runner, logger: Logger): TemplateCache {
+/** Told after every fill of a pool's cache, good or failed (the agent then reports the pool's copy). */
+export type TemplateFillListener = (poolPath: string, templateUid: string) => void;
+
+export function templateCache(run: Runner, logger: Logger, onFill: TemplateFillListener = () => undefined): TemplateCache {
   const inFlight = new Map<string, Promise<string>>();
+  const errors = new Map<string, string>();
   let fillCount = 0;
 
   const fill = async (target: string, template: TemplateSource): Promise<string> => {
-    const { algorithm, hex } = parseChecksum(template.checksum);
+    const source = template.secondaryPath ?? template.url;
+    if (source === undefined) throw new Error(`template ${template.uid}: neither secondaryPath nor url is set; register the template with a URL`);
     await mkdir(dirname(target), { recursive: true });
     return withFileLock(`${target}.lock`, async () => {
       if (await stat(target).then(() => true, () => false)) return target;
-      // Leftovers of a fill whose process died mid-way.
-      for (const name of await readdir(dirname(target))) {
-        if (name.startsWith(`${basename(target)}.part-`)) await rm(join(dirname(target), name), { force: true });
-      }
-      const part = `${target}.part-${process.pid}-${Date.now()}`;
       fillCount++;
       try {
-        const hash = createHash(algorithm);
-        const hasher = new Transform({
-          transform(chunk: Buffer, _encoding, done) {
-            hash.update(chunk);
-            done(null, chunk);
-          },
-        });
-        await pipeline(await openSource(template), hasher, createWriteStream(part, { mode: 0o644 }));
-        const actual = hash.digest('hex');
-        if (actual !== hex) {
-          throw new Error(
-            `template ${template.uid}: checksum mismatch: expected ${template.checksum}, got ${template.checksum.split(':')[0]}:${actual}; fix the template's checksum or its source`,
-          );
-        }
-        const info = await imageInfo(run, part);
-        if (info.format !== template.format) {
-          throw new Error(`template ${template.uid}: the image is ${info.format}, but the template says format ${template.format}`);
-        }
-        if (info.backingFile !== undefined) {
-          // A template that points at a host file would expose that file to the guest.
-          throw new Error(`template ${template.uid}: the image has a backing file (${info.backingFile}); upload a flattened image`);
-        }
-        await rename(part, target);
-        logger.info('template cached', { template: template.uid, path: target, bytes: info.allocatedBytes });
+        const copy = await verifiedCopy({ source, target, format: template.format, checksum: template.checksum, run });
+        errors.delete(target);
+        logger.info('template cached', { template: template.uid, path: target, bytes: copy.physicalSizeBytes });
         return target;
+      } catch (err) {
+        const error = new Error(`template ${template.uid}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        errors.set(target, error.message);
+        throw error;
       } finally {
-        await rm(part, { force: true });
+        onFill(dirname(dirname(target)), template.uid);
       }
     });
   };
 
   return {
     fills: () => fillCount,
+    fillError: (poolPath, templateUid) => [...errors].find(([target]) => target.startsWith(join(poolPath, '.kumulus-templates', `${templateUid}.`)))?.[1],
+    remove: async (poolPath, template) => {
+      const target = cachedTemplatePath(poolPath, template);
+      await withFileLock(`${target}.lock`, async () => {
+        await removePartials(target);
+        await rm(target, { force: true });
+      });
+    },
     ensure: (poolPath, template) => {
       const target = cachedTemplatePath(poolPath, template);
       let pending = inFlight.get(target);

@@ -30,7 +30,7 @@ export type ImageFormat = 'qcow2' | 'raw';
 export interface TemplateSource {
   uid: string;
   format: ImageFormat;
-  /** Algorithm-prefixed: md5:, sha1:, sha256: or sha512: followed by hex. */
+  /** As a Template writes it: {SHA-256}<hex> (or {MD5}, {SHA-1}, {SHA-384}, {SHA-512}), or 32 hex digits of an MD5. */
   checksum: string;
   /** http, https or file URL (the template's registered URL). */
   url?: string;
@@ -62,6 +62,10 @@ export interface StorageDriver {
   releasePool(pool: PoolSpec): Promise<void>;
   /** The pool's cached copy of a template, downloaded or copied and verified on first use. */
   ensureTemplate(pool: PoolSpec, template: TemplateSource): Promise<string>;
+  /** The pool's cached copy of a template, if it has one. */
+  observeTemplate(pool: PoolSpec, template: Pick<TemplateSource, 'uid' | 'format'>): Promise<{ path: string; virtualSizeBytes: number; physicalSizeBytes: number } | undefined>;
+  /** Removes the pool's cached copy of a template (no root volume may still use it). */
+  removeTemplate(pool: PoolSpec, template: Pick<TemplateSource, 'uid' | 'format'>): Promise<void>;
   observeVolume(pool: PoolSpec, volumeUid: string): Promise<VolumeObservation | undefined>;
   /** Creates the volume, or grows it to the requested size. Never shrinks. */
   applyVolume(pool: PoolSpec, volume: VolumeSpec): Promise<VolumeAction[]>;
