@@ -5,7 +5,11 @@ import { runApi } from '../cloudstack-api/main.ts';
 import { runOperator } from '../controllers/operator.ts';
 import { startControlPlane } from '../lib/controlplane/index.ts';
 import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
+import { ensureGuestTemplate } from '../node-daemon/guest-template/build.ts';
+import { GUEST_TEMPLATE_NAME, registerGuestTemplate } from '../node-daemon/guest-template/register.ts';
 import { startLocalAgent } from '../node-daemon/local.ts';
+import { PUBLIC_NAMESPACE } from '../lib/identity.ts';
+import { createKubeClient } from '../lib/kube-client.ts';
 import { logLevelOption, parseConfig, stringOption } from '../lib/config.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { runWebhooks } from '../webhooks/main.ts';
@@ -31,6 +35,11 @@ export async function runLocal(args: string[]): Promise<void> {
   const config = parseConfig(localOptions, args, process.env);
   setLogLevel(config.logLevel);
   const stateDir = resolve(config.stateDir);
+  // Built (or found in the cache) while the control plane starts.
+  const guestTemplate = ensureGuestTemplate({ logger: log }).catch((err: unknown) => {
+    log.warn('the local guest template could not be built: examples/vm will not find kumulus-public/kumulus-guest', { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  });
   const plane = await startControlPlane({ logger: log, readyTimeoutMs: 120_000 });
   const stopped = waitForSignal();
   const stopFns: (() => Promise<void>)[] = [];
@@ -48,6 +57,11 @@ export async function runLocal(args: string[]): Promise<void> {
     // The agent for this machine joins cluster1, the examples' cluster, once it is declared.
     const agent = await startLocalAgent({ kubeConfig: kc, stateDir: join(stateDir, 'agent'), logger: log, logLevel: config.logLevel });
     stopFns.push(() => agent.stop());
+    const template = await guestTemplate;
+    if (template) {
+      await registerGuestTemplate(createKubeClient(kc), template);
+      log.info('registered the local guest template', { template: `${PUBLIC_NAMESPACE}/${GUEST_TEMPLATE_NAME}`, path: template.path, bytes: template.sizeBytes });
+    }
     const api = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0', `--log-level=${config.logLevel}`] });
     stopFns.push(() => api.stop());
 
@@ -77,6 +91,7 @@ export async function runLocal(args: string[]): Promise<void> {
         '  kubectl version',
         '  kubectl apply --server-side -R -f examples/zone-advanced/   # this machine joins as a host of cluster1',
         '  kubectl wait --for=condition=Ready zones.infra.kumulus.io --all',
+        `  kubectl apply --server-side -R -f examples/vm/          # web-1 boots ${PUBLIC_NAMESPACE}/${GUEST_TEMPLATE_NAME}, built from Debian packages`,
         '  kubectl get kumulus',
         `  curl -s ${operator.metricsUrl} | grep controller_runtime`,
         '  cloudstack listZones    # the Python cs client (Debian names it cloudstack), as the admin',

@@ -7,6 +7,7 @@ import { kindByName } from '../../crds/index.ts';
 import { collectionPath, createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { bootstrapAdmin, ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
 import { ipAddressName } from '../../lib/guest-identity.ts';
+import { guestTemplateObject } from '../../node-daemon/guest-template/register.ts';
 import { accountGroup, callerIdentity } from '../../lib/identity.ts';
 import { log } from '../../lib/log.ts';
 import { certManagerPresent, runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
@@ -458,6 +459,8 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     const relocate = (text: string) => text.replaceAll('192.168.100.', `${net}.100.`).replaceAll('203.0.113.', `${publicBlock}.`);
     const documents: Obj[] = [];
     for (const dir of ['examples/zone-advanced', 'examples/tenant', 'examples/vm']) {
+      // examples/vm boots the public template that `kumulus local` registers.
+      if (dir === 'examples/vm') documents.push(guestTemplateObject({ path: '/var/tmp/kumulus-guest.qcow2', sha256: 'a'.repeat(64), packages: [] }));
       for (const file of (await readdir(dir)).filter((f) => f.endsWith('.yaml')).sort()) {
         for (const doc of parseAllDocuments(relocate(await readFile(join(dir, file), 'utf8')))) documents.push(doc.toJS() as Obj);
       }
