@@ -84,9 +84,14 @@ export function templateSourceFor(template: TemplateObject, zone: string, storeP
   };
 }
 
+/** What a download fetched and checked: a new checksum means a new download. */
+function downloadKey(template: TemplateObject): string {
+  return `${template.spec.url} ${template.spec.format} ${template.spec.checksum ?? ''}`;
+}
+
 interface Download {
   abort: AbortController;
-  generation: number | undefined;
+  key: string;
   store: string;
   installPath: string;
   bytes: number;
@@ -121,8 +126,12 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
   const client = manager.client.resource<TemplateObject>(RESOURCES.templates);
   const zoneWriter = templateZoneStatus(at.zone);
   const downloads = new Map<string, Download>();
-  /** The generation and time of each template's last failed download, for the retry delay. */
-  const failures = new Map<string, { generation: number | undefined; at: number }>();
+  /**
+   * Each template's last finished download, by what it downloaded (downloadKey): the informer
+   * shows the written outcome only a moment later, and a stale cache must not start the same
+   * download again. A failure is tried again after the retry delay, or once the key changes.
+   */
+  const finished = new Map<string, { key: string; entry: ZoneEntry; at: number }>();
   const log = deps.logger.child({ component: 'templates' });
 
   const mountStore = async (store: SecondaryStorageObject): Promise<string> => {
@@ -137,7 +146,7 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
   const startDownload = (template: TemplateObject, store: SecondaryStorageObject, root: string): Download => {
     const uid = template.metadata.uid ?? '';
     const installPath = templateInstallPath(uid, downloadFormat(template));
-    const download: Download = { abort: new AbortController(), generation: template.metadata.generation, store: store.metadata.name ?? '', installPath, bytes: 0, totalBytes: undefined };
+    const download: Download = { abort: new AbortController(), key: downloadKey(template), store: store.metadata.name ?? '', installPath, bytes: 0, totalBytes: undefined };
     downloads.set(uid, download);
     const request = { namespace: template.metadata.namespace, name: template.metadata.name ?? '' };
     log.info('template download started', { template: keyOf(template), url: template.spec.url, store: download.store });
@@ -214,6 +223,7 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
       if (!wanted) {
         download?.abort.abort();
         downloads.delete(uid);
+        finished.delete(uid);
         for (const store of stores.list().filter((s) => s.spec.zoneRef.name === at.zone)) {
           await secondary.removeTemplate(storeSpecOf(store), uid).catch((err: unknown) => ctx.log.warn('could not remove a secondary copy', { store: store.metadata.name, error: errorMessage(err) }));
         }
@@ -228,35 +238,46 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
 
       if (download?.outcome) {
         downloads.delete(uid);
-        if (download.outcome.ok) {
-          failures.delete(uid);
-          await writeZone(template, download.outcome.entry, ctx.signal);
-          manager.events.event(template, { reason: 'TEMPLATE.DOWNLOAD.SUCCESS', note: `downloaded to zone ${at.zone}'s SecondaryStorage ${download.store}` });
-          return;
-        }
-        failures.set(uid, { generation: download.generation, at: Date.now() });
-        await writeZone(template, { zone: at.zone, downloadState: 'DOWNLOAD_ERROR', downloadPercent: entry?.downloadPercent ?? 0, storage: download.store, message: download.outcome.message }, ctx.signal);
-        manager.events.event(template, { type: 'Warning', reason: 'TEMPLATE.DOWNLOAD.FAILED', note: `zone ${at.zone}: ${download.outcome.message}` });
-        return { requeueAfter: TEMPLATE_DOWNLOAD_RETRY_SECONDS * 1000 };
-      }
-      if (download) {
+        const outcome = download.outcome.ok
+          ? download.outcome.entry
+          : { zone: at.zone, downloadState: 'DOWNLOAD_ERROR' as const, downloadPercent: entry?.downloadPercent ?? 0, storage: download.store, message: download.outcome.message };
+        finished.set(uid, { key: download.key, entry: outcome, at: Date.now() });
+        manager.events.event(
+          template,
+          download.outcome.ok
+            ? { reason: 'TEMPLATE.DOWNLOAD.SUCCESS', note: `downloaded to zone ${at.zone}'s SecondaryStorage ${download.store}` }
+            : { type: 'Warning', reason: 'TEMPLATE.DOWNLOAD.FAILED', note: `zone ${at.zone}: ${download.outcome.message}` },
+        );
+      } else if (download) {
         const percent = download.totalBytes ? Math.min(99, Math.floor((100 * download.bytes) / download.totalBytes)) : 0;
         await writeZone(template, { zone: at.zone, downloadState: 'DOWNLOAD_IN_PROGRESS', downloadPercent: percent, storage: download.store }, ctx.signal);
         return { requeueAfter: 1000 };
       }
 
+      const copyPresent = async (e: ZoneEntry): Promise<boolean> => {
+        const held = e.storage !== undefined ? stores.get(e.storage) : undefined;
+        if (!held || e.installPath === undefined) return false;
+        const root = await mountStore(held);
+        return stat(join(root, e.installPath)).then(() => true, () => false);
+      };
+      // After a restart, a copy the status records and the store holds is adopted as it is.
+      if (!finished.has(uid) && entry?.downloadState === 'DOWNLOADED' && (await copyPresent(entry))) finished.set(uid, { key: downloadKey(template), entry, at: Date.now() });
+      const done = finished.get(uid);
+      if (done && done.key === downloadKey(template)) {
+        if (done.entry.downloadState === 'DOWNLOADED') {
+          if (await copyPresent(done.entry)) {
+            await writeZone(template, done.entry, ctx.signal);
+            return;
+          }
+          ctx.log.warn('the secondary copy is gone; downloading again', { store: done.entry.storage, path: done.entry.installPath });
+        } else {
+          await writeZone(template, done.entry, ctx.signal);
+          const wait = done.at + TEMPLATE_DOWNLOAD_RETRY_SECONDS * 1000 - Date.now();
+          if (wait > 0) return { requeueAfter: wait };
+        }
+      }
+      finished.delete(uid);
       const store = downloadStoreOf(stores.list(), at.zone);
-      if (entry?.downloadState === 'DOWNLOADED' && entry.storage && entry.installPath) {
-        const held = stores.get(entry.storage);
-        const root = held ? await mountStore(held) : undefined;
-        if (root !== undefined && (await stat(join(root, entry.installPath)).then(() => true, () => false))) return;
-        ctx.log.warn('the secondary copy is gone; downloading again', { store: entry.storage, path: entry.installPath });
-      }
-      const failure = failures.get(uid);
-      if (entry?.downloadState === 'DOWNLOAD_ERROR' && failure && failure.generation === template.metadata.generation) {
-        const wait = failure.at + TEMPLATE_DOWNLOAD_RETRY_SECONDS * 1000 - Date.now();
-        if (wait > 0) return { requeueAfter: wait };
-      }
       if (!store) {
         await writeZone(template, { zone: at.zone, downloadState: 'NOT_DOWNLOADED', downloadPercent: 0, message: `zone ${at.zone} has no SecondaryStorage that takes new templates; add one (or clear spec.readOnly)` }, ctx.signal);
         return;

@@ -144,7 +144,7 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     const wrongFormat = await driver
       .ensureTemplate(pool, { ...fromSecondary, uid: randomUUID(), format: 'raw' })
       .catch((err: Error) => err.message);
-    expect(wrongFormat).to.include('the image is qcow2, but the template says format raw');
+    expect(wrongFormat).to.include('format mismatch: qemu-img info says the image is qcow2, but the template says RAW');
   });
 
   it('creates, grows, refuses to shrink and deletes a data volume; recreating an existing one does nothing', async function () {

@@ -66,6 +66,7 @@ describe('templates: one agent per zone downloads into secondary storage; pools 
   let secondary: string;
   let server: Server;
   let base: string;
+  let closedPort: number;
   const requests = new Map<string, number>();
   const clusterScoped: { kind: keyof typeof RESOURCES; name: string }[] = [];
   let qcow2: { path: string; sha256: string; md5: string; bytes: number };
@@ -130,6 +131,11 @@ describe('templates: one agent per zone downloads into secondary storage; pools 
     const address = (server.address() as AddressInfo).address;
     expect((await commandRunner()(['ip', 'route', 'get', address])).stdout, 'the image server is on this machine').to.match(/^local /);
     base = `http://${address}:${(server.address() as AddressInfo).port}`;
+    // A port that was just free: nothing answers there.
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    closedPort = (probe.address() as AddressInfo).port;
+    await new Promise((done) => probe.close(done));
 
     operator = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/operator', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'templates' }) });
     registerTemplateController(operator, registerInfrastructureControllers(operator));
@@ -218,7 +224,7 @@ describe('templates: one agent per zone downloads into secondary storage; pools 
   const failures = [
     { name: 'badsum', what: 'a bad checksum', spec: () => ({ url: `${base}/disk.qcow2`, checksum: `{SHA-256}${'0'.repeat(64)}` }), cause: /^bad checksum: expected \{SHA-256\}0{64}, .* have \{SHA-256\}[0-9a-f]{64}/ },
     { name: 'badformat', what: 'a raw image registered as QCOW2', spec: () => ({ url: `file://${join(dir, 'images', 'data.raw')}` }), cause: /^format mismatch: qemu-img info says the image is raw, but the template says QCOW2/ },
-    { name: 'unreachable', what: 'a URL nothing answers', spec: () => ({ url: 'http://127.0.0.1:9/disk.qcow2' }), cause: /^unreachable URL: http:\/\/127\.0\.0\.1:9\/disk\.qcow2: fetch failed: .*ECONNREFUSED/ },
+    { name: 'unreachable', what: 'a URL nothing answers', spec: () => ({ url: `http://127.0.0.1:${closedPort}/disk.qcow2` }), cause: /^unreachable URL: http:\/\/127\.0\.0\.1:\d+\/disk\.qcow2: fetch failed: .*ECONNREFUSED/ },
     { name: 'notfound', what: 'a URL that answers 404', spec: () => ({ url: `${base}/missing.qcow2` }), cause: /^unreachable URL: GET .*missing\.qcow2 answered 404/ },
     { name: 'nofile', what: 'a file that does not exist', spec: () => ({ url: `file://${join(dir, 'images', 'gone.qcow2')}` }), cause: /^unreachable URL: file:.*gone\.qcow2: ENOENT/ },
   ];

@@ -64,6 +64,7 @@ export function templateCache(run: Runner, logger: Logger, onFill: TemplateFillL
     fillError: (poolPath, templateUid) => [...errors].find(([target]) => target.startsWith(join(poolPath, '.kumulus-templates', `${templateUid}.`)))?.[1],
     remove: async (poolPath, template) => {
       const target = cachedTemplatePath(poolPath, template);
+      if (!(await stat(dirname(target)).then(() => true, () => false))) return;
       await withFileLock(`${target}.lock`, async () => {
         await removePartials(target);
         await rm(target, { force: true });
