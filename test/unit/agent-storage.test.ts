@@ -8,6 +8,7 @@ import { fileStorageDriver } from '../../node-daemon/drivers/storage/driver.ts';
 import { parseTemplateChecksum } from '../../lib/template-checksum.ts';
 import { parseMountinfo } from '../../node-daemon/drivers/storage/mounts.ts';
 import { nfsMountCommand, nfsMountProblem } from '../../node-daemon/drivers/storage/nfs.ts';
+import { secondaryStorageDriver, storeSpecFromUrl } from '../../node-daemon/drivers/storage/secondary.ts';
 
 const pool = { uid: '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b', server: 'nfs1.example.com', exportPath: '/export/primary' };
 const target = `/var/lib/kumulus/pools/${pool.uid}`;
@@ -77,6 +78,31 @@ describe('agent storage: NFS pool through the driver, with a fake mount at the N
       expect(seen.path).to.equal(join(root, pool.uid));
       expect(seen.ready).to.equal(false);
       expect(seen.problem).to.equal(`${join(root, pool.uid)} is not mounted`);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('agent storage: NFS secondary storage, with a fake mount at the NFS boundary', function () {
+  it('mounts nfs://server/export at <mountRoot>/<uid> and reports the store not usable while nothing is mounted there', async function () {
+    const root = await mkdtemp(join(tmpdir(), 'kumulus-nfs-secondary-'));
+    try {
+      const issued: string[][] = [];
+      // FAKE NFS: no NFS server exists on this machine, so mount(8) is recorded, not run.
+      const fakeMount: Runner = (argv) => {
+        issued.push([...argv]);
+        return Promise.resolve({ stdout: '', stderr: '' });
+      };
+      const driver = secondaryStorageDriver({ mountRoot: root, run: fakeMount, logger: log });
+      const store = storeSpecFromUrl(pool.uid, 'nfs://nfs1.example.com/export/secondary');
+      const seen = await driver.apply(store);
+      expect(issued).to.deep.equal([['mount', '-t', 'nfs', '-o', 'hard,timeo=600,retrans=2,noatime', 'nfs1.example.com:/export/secondary', join(root, pool.uid)]]);
+      expect(seen).to.deep.include({ path: join(root, pool.uid), ready: false, problem: `${join(root, pool.uid)} is not mounted` });
+      // A Local store is a directory, made on first use.
+      const local = await driver.apply({ type: 'Local', uid: pool.uid, path: join(root, 'local') });
+      expect(local).to.deep.include({ path: join(root, 'local'), ready: true });
+      expect(issued, 'no mount for a Local store').to.have.length(1);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
