@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { NETMASKS } from '../crds/common.ts';
-import { parseCidr } from '../lib/ipv4.ts';
+import type { NetworkObject, SSHKeyPairObject, VirtualMachineObject } from '../crds/index.ts';
+import { guestAddressing } from '../lib/ipv4.ts';
 import type { Runner } from './drivers/exec.ts';
 import { assertUid } from './drivers/identity.ts';
 
@@ -20,9 +20,10 @@ export interface ConfigDriveNic {
   /** The Network's uid (network_data.json's network_id). */
   networkUid: string;
   ipAddress?: string;
-  /** The network's CIDR, for the netmask. */
-  cidr?: string;
+  netmask?: string;
   gateway?: string;
+  /** Carries the default route (the VM's default NIC). */
+  isDefault?: boolean;
   /** Where the guest's DNS server answers (the network's service address). */
   dns?: string;
   mtu?: number;
@@ -45,6 +46,37 @@ export interface ConfigDriveInput {
   nics: ConfigDriveNic[];
 }
 
+/**
+ * A VM's config drive input, from the VM (hostName, userData, its zone, status.nics), its
+ * SSHKeyPair and the Networks of its NICs (for the DNS server, the network's service address).
+ */
+export function configDriveInputOf(vm: VirtualMachineObject, keyPair: SSHKeyPairObject | undefined, networkOf: (name: string) => NetworkObject | undefined): ConfigDriveInput {
+  const userData = vm.spec.userData !== undefined ? Buffer.from(vm.spec.userData, 'base64') : undefined;
+  return {
+    uid: vm.metadata.uid ?? '',
+    name: vm.spec.displayName ?? vm.metadata.name ?? '',
+    hostName: vm.spec.hostName ?? vm.metadata.name ?? '',
+    availabilityZone: vm.spec.zoneRef.name,
+    ...(vm.metadata.namespace !== undefined ? { project: vm.metadata.namespace } : {}),
+    // A generated pair has its public key once the operator made it.
+    publicKeys: keyPair?.spec.publicKey !== undefined ? [{ name: keyPair.metadata.name ?? '', key: keyPair.spec.publicKey }] : [],
+    ...(userData !== undefined && userData.length > 0 ? { userData } : {}),
+    nics: (vm.status?.nics ?? []).map((nic) => {
+      const network = networkOf(nic.network);
+      const dns = network ? guestAddressing(network)?.serviceAddress : undefined;
+      return {
+        mac: nic.macAddress,
+        networkUid: network?.metadata.uid ?? nic.network,
+        ...(nic.ipAddress !== undefined ? { ipAddress: nic.ipAddress } : {}),
+        ...(nic.netmask !== undefined ? { netmask: nic.netmask } : {}),
+        ...(nic.gateway !== undefined ? { gateway: nic.gateway } : {}),
+        isDefault: nic.isDefault,
+        ...(dns !== undefined ? { dns } : {}),
+      };
+    }),
+  };
+}
+
 /** The files of the drive, by path inside it. A pure function of the input. */
 export function configDriveFiles(input: ConfigDriveInput): Map<string, Buffer> {
   assertUid('config drive uid', input.uid);
@@ -63,15 +95,14 @@ export function configDriveFiles(input: ConfigDriveInput): Map<string, Buffer> {
   };
   const links = input.nics.map((nic, i) => ({ id: `interface${i}`, type: 'phy', ethernet_mac_address: nic.mac, ...(nic.mtu !== undefined ? { mtu: nic.mtu } : {}) }));
   const networks = input.nics.map((nic, i) => {
-    const subnet = nic.cidr !== undefined ? parseCidr(nic.cidr) : undefined;
     const base = { id: `network${i}`, link: `interface${i}`, network_id: nic.networkUid };
-    if (nic.ipAddress === undefined || !subnet) return { ...base, type: 'ipv4_dhcp' };
+    if (nic.ipAddress === undefined || nic.netmask === undefined) return { ...base, type: 'ipv4_dhcp' };
     return {
       ...base,
       type: 'ipv4',
       ip_address: nic.ipAddress,
-      netmask: NETMASKS[subnet.prefix],
-      routes: nic.gateway !== undefined && i === 0 ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: nic.gateway }] : [],
+      netmask: nic.netmask,
+      routes: nic.gateway !== undefined && nic.isDefault === true ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: nic.gateway }] : [],
     };
   });
   const dns = [...new Set(input.nics.flatMap((n) => (n.dns !== undefined ? [n.dns] : [])))];

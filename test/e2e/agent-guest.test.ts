@@ -104,7 +104,7 @@ describe('agent drivers boot the local cloud’s template from its disk; it leas
       availabilityZone: 'zone-e2e',
       publicKeys: [{ name: 'e2e-key', key: `ssh-ed25519 ${keyBlob} e2e@kumulus` }],
       userData: Buffer.from('#!/bin/sh\necho "user data ran as $(id -u) on $(hostname)"\n'),
-      nics: [{ mac, networkUid: netUid, ipAddress: '10.63.0.20', cidr: '10.63.0.0/24', gateway: '10.63.0.1', dns: '10.63.0.254', mtu: 1450 }],
+      nics: [{ mac, networkUid: netUid, ipAddress: '10.63.0.20', netmask: '255.255.255.0', gateway: '10.63.0.1', isDefault: true, dns: '10.63.0.254', mtu: 1450 }],
     });
 
     hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: guestDomainType, logger });

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { configDriveDigest, configDriveFiles, ensureConfigDrive, removeConfigDrive, type ConfigDriveInput } from '../../node-daemon/config-drive.ts';
+import type { NetworkObject, SSHKeyPairObject, VirtualMachineObject } from '../../crds/index.ts';
+import { configDriveDigest, configDriveFiles, configDriveInputOf, ensureConfigDrive, removeConfigDrive, type ConfigDriveInput } from '../../node-daemon/config-drive.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 
 const uid = '0b5e5a52-7c1f-4a43-9c1e-0a0c7c1f4a43';
@@ -19,7 +20,7 @@ function input(overrides: Partial<ConfigDriveInput> = {}): ConfigDriveInput {
     project: 'demo',
     publicKeys: [{ name: 'demo-key', key }],
     userData: Buffer.from('#cloud-config\npackages: [nginx]\n'),
-    nics: [{ mac: '02:00:0b:5e:5a:52', networkUid: netUid, ipAddress: '10.1.1.10', cidr: '10.1.1.0/24', gateway: '10.1.1.1', dns: '10.1.1.254', mtu: 1450 }],
+    nics: [{ mac: '02:00:0b:5e:5a:52', networkUid: netUid, ipAddress: '10.1.1.10', netmask: '255.255.255.0', gateway: '10.1.1.1', isDefault: true, dns: '10.1.1.254', mtu: 1450 }],
     ...overrides,
   };
 }
@@ -116,5 +117,31 @@ describe('config drive: the ISO', function () {
     await removeConfigDrive(dir, uid);
     expect(await readdir(dir)).to.deep.equal([]);
     expect((await ensureConfigDrive(run, dir, input({ uid: randomUUID() }))).built).to.equal(true);
+  });
+});
+
+describe('config drive: from the VM, its key pair and its networks', function () {
+  it('takes the host name, the decoded user data, the zone and the NICs the operator allocated', function () {
+    const vm = {
+      metadata: { name: 'web-1', namespace: 'demo', uid },
+      spec: { displayName: 'Web server 1', hostName: 'web', zoneRef: { name: 'zone1' }, userData: Buffer.from('#!/bin/sh\necho hi\n').toString('base64'), sshKeyPairRef: { name: 'demo-key' } },
+      status: { nics: [{ network: 'web', deviceId: 0, isDefault: true, ipAddress: '10.1.1.10', netmask: '255.255.255.0', gateway: '10.1.1.1', macAddress: '02:00:0b:5e:5a:52' }] },
+    } as unknown as VirtualMachineObject;
+    const keyPair = { metadata: { name: 'demo-key' }, spec: { publicKey: key } } as unknown as SSHKeyPairObject;
+    const network = { metadata: { name: 'web', namespace: 'demo', uid: netUid }, spec: { cidr: '10.1.1.0/24', gateway: '10.1.1.1' } } as unknown as NetworkObject;
+    const mapped = configDriveInputOf(vm, keyPair, (name) => (name === 'web' ? network : undefined));
+    expect(mapped).to.deep.equal({
+      uid,
+      name: 'Web server 1',
+      hostName: 'web',
+      availabilityZone: 'zone1',
+      project: 'demo',
+      publicKeys: [{ name: 'demo-key', key }],
+      userData: Buffer.from('#!/bin/sh\necho hi\n'),
+      nics: [{ mac: '02:00:0b:5e:5a:52', networkUid: netUid, ipAddress: '10.1.1.10', netmask: '255.255.255.0', gateway: '10.1.1.1', isDefault: true, dns: '10.1.1.254' }],
+    });
+    const bare = configDriveInputOf({ ...vm, spec: { zoneRef: { name: 'zone1' } }, status: {} } as unknown as VirtualMachineObject, { metadata: { name: 'k' }, spec: {} } as unknown as SSHKeyPairObject, () => undefined);
+    expect(bare).to.deep.include({ name: 'web-1', hostName: 'web-1', publicKeys: [], nics: [] });
+    expect(bare).to.not.have.property('userData');
   });
 });
