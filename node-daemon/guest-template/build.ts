@@ -29,6 +29,7 @@ const exec = promisify(execFile);
 
 /** The kernel is whatever this metapackage points at in the apt index. */
 const KERNEL_METAPACKAGE = 'linux-image-amd64';
+const APT_LISTS = '/var/lib/apt/lists';
 const PACKAGES = ['busybox-static', 'syslinux', 'syslinux-common'] as const;
 /** The partition starts at 1 MiB, as partitioning tools align it; the disk is 64 MiB. */
 const PARTITION_START_LBA = 2048;
@@ -220,18 +221,28 @@ async function describe(dir: string): Promise<GuestTemplate> {
  */
 export async function ensureGuestTemplate(options: GuestTemplateOptions): Promise<GuestTemplate> {
   const cacheRoot = join(options.cacheRoot ?? join(homedir(), '.cache', 'kumulus'), 'guest-template');
+  const recipe = await recipeDigest();
+  // apt-get update renames new package lists into place: while their folder is unchanged, so are the
+  // candidate packages, and the last key stands without asking apt-cache (seconds under load).
+  const aptStamp = (await stat(APT_LISTS).catch(() => undefined))?.mtimeMs;
+  const memoPath = join(cacheRoot, 'last-key.json');
+  const memo = JSON.parse(await readFile(memoPath, 'utf8').catch(() => '{}')) as { recipe?: string; aptStamp?: number; key?: string };
+  const complete = (dir: string) => stat(join(dir, 'sha256')).then(() => true, () => false);
+  if (aptStamp !== undefined && memo.recipe === recipe && memo.aptStamp === aptStamp && memo.key && (await complete(join(cacheRoot, memo.key)))) {
+    return describe(join(cacheRoot, memo.key));
+  }
+
   const packages = await candidates([await kernelPackage(), ...PACKAGES]);
   const key = createHash('sha256')
-    .update(await recipeDigest())
+    .update(recipe)
     .update(packages.map((p) => `${p.name}=${p.version} ${p.sha256}\n`).join(''))
     .digest('hex')
     .slice(0, 16);
   const dir = join(cacheRoot, key);
-  const complete = () => stat(join(dir, 'sha256')).then(() => true, () => false);
-  if (!(await complete())) {
-    await mkdir(cacheRoot, { recursive: true });
+  await mkdir(cacheRoot, { recursive: true });
+  if (!(await complete(dir))) {
     await withFileLock(`${dir}.lock`, async () => {
-      if (await complete()) return;
+      if (await complete(dir)) return;
       const started = Date.now();
       const part = `${dir}.part`;
       await rm(part, { recursive: true, force: true });
@@ -240,6 +251,10 @@ export async function ensureGuestTemplate(options: GuestTemplateOptions): Promis
       await rename(part, dir);
       options.logger.info('guest template built', { path: join(dir, 'disk.qcow2'), seconds: (Date.now() - started) / 1000 });
     }, (holder) => options.logger.info('guest template: waiting for another process building it', { pid: holder }));
+  }
+  if (aptStamp !== undefined) {
+    await writeFile(`${memoPath}.${process.pid}`, JSON.stringify({ recipe, aptStamp, key }));
+    await rename(`${memoPath}.${process.pid}`, memoPath);
   }
   return describe(dir);
 }
