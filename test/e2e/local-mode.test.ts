@@ -133,6 +133,16 @@ describe('kumulus local (npm start)', function () {
       const lease = JSON.parse((await kubectl('get', 'lease', '-n', 'kumulus-node-lease', host?.metadata.name ?? '', '-o', 'json')).stdout) as { spec: { renewTime: string } };
       expect(Date.now() - Date.parse(lease.spec.renewTime)).to.be.below(30_000);
 
+      // The public template the local cloud builds from Debian packages: the host's agent downloads
+      // it from its local file into zone1's secondary storage, and the operator makes it Ready.
+      await kubectl('wait', '--for=condition=Ready', 'templates.compute.kumulus.io/kumulus-guest', '-n', 'kumulus-public', '--timeout=120s');
+      const template = JSON.parse((await kubectl('get', 'cstemplate', 'kumulus-guest', '-n', 'kumulus-public', '-o', 'json')).stdout) as {
+        spec: { url: string; checksum: string };
+        status: { zones: { zone: string; downloadState: string; storage: string; checksum: string }[] };
+      };
+      expect(template.spec.url).to.match(/^file:\/\/.*\/guest-template\/[0-9a-f]{16}\/disk\.qcow2$/);
+      expect(template.status.zones).to.deep.equal([{ ...template.status.zones[0], zone: 'zone1', downloadState: 'DOWNLOADED', storage: 'zone1-images', checksum: template.spec.checksum }]);
+
       const reversedPod = join(stateDir, 'reversed-pod.yaml');
       await writeFile(
         reversedPod,
