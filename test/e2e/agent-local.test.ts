@@ -17,13 +17,14 @@ import { mountAt } from '../../node-daemon/drivers/storage/mounts.ts';
 import { startLocalAgent, type LocalAgent } from '../../node-daemon/local.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
 import { suffixedZoneExample } from '../support/examples.ts';
+import { until } from '../support/until.ts';
 
 /**
  * `kumulus local`'s agent, end to end: the real control plane, the operator's infrastructure
  * controllers and the agent on this machine's libvirt. The agent starts before the cluster it
  * joins exists (it waits), then the zone example is applied (names suffixed, so other tests'
- * objects never collide) and, within 30 s of the cluster existing, this node's Host is Up with
- * real capacity and a renewed heartbeat Lease, the SharedMountPoint pool is Up with this host's
+ * objects never collide) and, once the cluster exists, this node's Host is Up with real
+ * capacity and a renewed heartbeat Lease (how soon is measured by bench/agent-join.ts), the SharedMountPoint pool is Up with this host's
  * mount, and the Zone is Ready. Stopping the agent undoes the bind mount it made.
  */
 
@@ -100,27 +101,23 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('waits for its cluster, then joins it: Host Up with real capacity within 30 s, heartbeat Lease renewed, pool Up with this host’s mount, Zone Ready', async function () {
+  it('waits for its cluster, then joins it: Host Up with real capacity, heartbeat Lease renewed, pool Up with this host’s mount, Zone Ready', async function () {
     const { docs, names } = await suffixedZoneExample(suffix);
     const clusterName = names.get('cluster1') ?? '';
     local = await startLocalAgent({ kubeConfig: await sharedKubeConfig(), stateDir, logger: log.child({ test: 'agent-local' }), cluster: clusterName, nodeName: node });
     expect(await mountAt(SHARED), `${SHARED} is a mount point while the agent runs`).to.not.equal(undefined);
 
-    // The cluster does not exist yet: the agent waits and creates nothing.
-    await sleep(2000);
+    // The cluster does not exist yet: once the agent says it waits for it, it has created nothing.
+    const agentUrl = local.agent.manager.url;
+    await until('the agent to report that it waits for its cluster', 30_000, async () => {
+      const report = (await (await fetch(`${agentUrl}/readyz`)).json()) as { checks?: Record<string, string> };
+      return report.checks?.['joined']?.startsWith('not joined: ') ? true : undefined;
+    });
     expect(local.agent.hostName).to.equal(undefined);
     expect(await api(client, 'Host').get({ name: node }).then(() => true, () => false)).to.equal(false);
 
-    let clusterCreatedAt = 0;
-    for (const doc of docs) {
-      const stored = await api(client, doc.kind ?? '').create(doc);
-      created.push(stored);
-      if (doc.kind === 'Cluster') clusterCreatedAt = Date.now();
-    }
-    const host = await waitFor(api(client, 'Host'), node, 'Up', (h) => h.status?.state === 'Up', 30_000 - (Date.now() - clusterCreatedAt));
-    const upAfterMs = Date.now() - clusterCreatedAt;
-    console.log(`      Host ${node} Up ${upAfterMs} ms after its cluster was created (libvirt ${local.libvirtUri})`);
-    expect(upAfterMs).to.be.below(30_000);
+    for (const doc of docs) created.push(await api(client, doc.kind ?? '').create(doc));
+    const host = await waitFor(api(client, 'Host'), node, 'Up', (h) => h.status?.state === 'Up', 120_000);
     expect((host.spec as { clusterRef: { name: string }; nodeName: string }).clusterRef.name).to.equal(clusterName);
     expect((host.spec as { nodeName: string }).nodeName).to.equal(node);
 
@@ -139,8 +136,10 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     const leases = client.resource<KubeObject & { spec: { holderIdentity: string; renewTime: string } }>(LEASES);
     const first = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
     expect(first.spec.holderIdentity).to.equal(node);
-    await sleep(11_000);
-    const second = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
+    const second = await until('the heartbeat Lease renewed', 30_000, async () => {
+      const lease = await leases.get({ namespace: HOST_LEASE_NAMESPACE, name: hostLeaseName(node) });
+      return Date.parse(lease.spec.renewTime) > Date.parse(first.spec.renewTime) ? lease : undefined;
+    }, 500);
     expect(Date.parse(second.spec.renewTime)).to.be.greaterThan(Date.parse(first.spec.renewTime));
 
     const pool = await waitFor(api(client, 'PrimaryStorage'), names.get('cluster1-primary') ?? '', 'Up', (p) => p.status?.state === 'Up', 30_000);
@@ -153,7 +152,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
   });
 
   it('stopping the agent undoes the bind mount and the bridges it made and leaves the Host in place', async function () {
-    if (!local) this.skip();
+    if (!local) throw new Error('the agent is not running: the test before this one failed');
     await local.stop();
     local = undefined;
     expect((await mountAt(SHARED)) !== undefined, `${SHARED} mounted after stop`).to.equal(sharedWasMounted);

@@ -12,6 +12,7 @@ import { log } from '../../lib/log.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 
 /**
  * How an agent finds the Host it is, against the real control plane: from its node's
@@ -93,7 +94,11 @@ describe('agent joining: node label, adoption of a Host made ahead, waiting (rea
     const node = `node-adopt-${s}`;
     const hostName = `host-added-${s}`;
     const agent = await start(node);
-    await sleep(2000);
+    // Once the agent says it waits, it has looked for a cluster and created nothing.
+    await until('the agent to report that it waits', 30_000, async () => {
+      const report = (await (await fetch(`${agent.manager.url}/readyz`)).json()) as { checks?: Record<string, string> };
+      return report.checks?.['joined']?.startsWith('not joined: ') ? true : undefined;
+    });
     expect(agent.hostName).to.equal(undefined);
     expect(await exists('hosts', node)).to.equal(false);
     const waiting = await fetch(`${agent.manager.url}/readyz`);

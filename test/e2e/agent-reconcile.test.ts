@@ -41,6 +41,10 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   let vmUid = '';
 
   const res = (kind: Parameters<AgentWorld['res']>[0]) => world.res(kind);
+  /** The tests below go on from the first one: when it failed, they fail too, saying so, rather than skip. */
+  function chainIntact(running: RunningAgent | undefined, uid: string): asserts running is RunningAgent {
+    if (!running || !uid) throw new Error('the agent or its VM is missing: an earlier test of this file failed');
+  }
   const diskPathOf = (volume: Obj) => join(world.poolDir, `${volume.metadata.uid}.qcow2`);
   const startAgent = () =>
     runAgent({
@@ -151,7 +155,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   });
 
   it('killed and restarted, the agent adopts the running domain: same UUID, same QEMU process, disk untouched, nothing redefined', async function () {
-    if (!agent || !vmUid) this.skip();
+    chainIntact(agent, vmUid);
     const before = await hypervisor.observe(vmUid);
     expect(before?.state).to.equal('running');
     const diskBefore = await stat((await res('volumes').get({ name: 'web-root', namespace: world.ns })).status?.path as string);
@@ -182,7 +186,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   });
 
   it('a domain powered off behind the agent\'s back is started again, woken by libvirt\'s event rather than a poll', async function () {
-    if (!agent || !vmUid) this.skip();
+    chainIntact(agent, vmUid);
     const before = await hypervisor.observe(vmUid);
     expect(before?.state).to.equal('running');
     await commandRunner()(['virsh', '-c', libvirt.uri, 'destroy', `kumulus-${vmUid}`]);
@@ -196,7 +200,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   });
 
   it('deleting the VM destroys and undefines the domain, and its disks and network bridge go with it', async function () {
-    if (!agent || !vmUid) this.skip();
+    chainIntact(agent, vmUid);
     const diskPath = (await res('volumes').get({ name: 'web-root', namespace: world.ns })).status?.path as string;
     const dataDiskPath = (await res('volumes').get({ name: 'web-data', namespace: world.ns })).status?.path as string;
     await res('vms').delete({ name: 'web', namespace: world.ns }, { propagationPolicy: 'Background' });
@@ -211,7 +215,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   });
 
   it('carries a network its status.hosts lists here (a persistent one) with no VM on it, across restarts, and removes it once deleted, even while the agent was away', async function () {
-    if (!agent) this.skip();
+    chainIntact(agent, 'no VM needed');
     const remoteVtep = '192.0.2.77';
     const remote = `remote-${world.node}`;
     await res('hosts').create({ metadata: { name: remote }, spec: { clusterRef: { name: world.names.cluster }, nodeName: remote } });

@@ -80,11 +80,6 @@ describe('agent storage driver on real file systems and qemu-img', function () {
     expect(mounted.heartbeatAt).to.be.instanceOf(Date);
   });
 
-  it('mounts NFS pools (skipped: no NFS server can be mounted here)', function () {
-    console.log('      SKIP: NFS cannot be mounted on this machine (no NFS server); the mount command and mount checks are unit-tested');
-    this.skip();
-  });
-
   it('rejects a template with a bad checksum and leaves no file behind', async function () {
     const driver = fileStorageDriver({ hostName: 'host-a', logger });
     const pool: PoolSpec = { type: 'Local', uid: randomUUID(), path: join(dir, 'bad') };

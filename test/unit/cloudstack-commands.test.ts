@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { catalogueEntries } from '../../cloudstack-api/commands/catalogue.ts';
 import { conformFields } from '../../cloudstack-api/commands/conform.ts';
 import { createCommandTable, defineCommand, jobObjectOutcome } from '../../cloudstack-api/commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from '../../cloudstack-api/commands/discovery.ts';
 
-const sharedCatalogue = '/work/shared/cloudstack-api/catalogue.json';
+/** shared/ beside the repository (as CI lays it out): the catalogue the vendored copy must equal. */
+const sharedCatalogue = fileURLToPath(new URL('../../../shared/cloudstack-api/catalogue.json', import.meta.url));
 
 describe('cloudstack-api command table', () => {
   it('ships a verbatim copy of the shared catalogue', function () {
