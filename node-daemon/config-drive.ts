@@ -173,3 +173,19 @@ export async function removeConfigDrive(dir: string, uid: string): Promise<void>
   await rm(path, { force: true });
   await rm(`${path}.sha256`, { force: true });
 }
+
+/**
+ * The agent's config drives: `ensure` builds (or keeps) a VM's drive from the objects it reads
+ * and returns the path for DomainSpec.configDrive; `remove` deletes it once the domain is gone.
+ */
+export function configDrives(deps: {
+  dir: string;
+  run: Runner;
+  keyPairOf: (vm: VirtualMachineObject) => SSHKeyPairObject | undefined;
+  networkOf: (vm: VirtualMachineObject, name: string) => NetworkObject | undefined;
+}): { ensure(vm: VirtualMachineObject): Promise<string>; remove(uid: string): Promise<void> } {
+  return {
+    ensure: async (vm) => (await ensureConfigDrive(deps.run, deps.dir, configDriveInputOf(vm, deps.keyPairOf(vm), (name) => deps.networkOf(vm, name)))).path,
+    remove: (uid) => removeConfigDrive(deps.dir, uid),
+  };
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import type { NetworkObject, SSHKeyPairObject, VirtualMachineObject } from '../../crds/index.ts';
-import { configDriveDigest, configDriveFiles, configDriveInputOf, ensureConfigDrive, removeConfigDrive, type ConfigDriveInput } from '../../node-daemon/config-drive.ts';
+import { configDriveDigest, configDriveFiles, configDriveInputOf, configDrives, ensureConfigDrive, removeConfigDrive, type ConfigDriveInput } from '../../node-daemon/config-drive.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 
 const uid = '0b5e5a52-7c1f-4a43-9c1e-0a0c7c1f4a43';
@@ -143,5 +143,28 @@ describe('config drive: from the VM, its key pair and its networks', function ()
     const bare = configDriveInputOf({ ...vm, spec: { zoneRef: { name: 'zone1' } }, status: {} } as unknown as VirtualMachineObject, { metadata: { name: 'k' }, spec: {} } as unknown as SSHKeyPairObject, () => undefined);
     expect(bare).to.deep.include({ name: 'web-1', hostName: 'web-1', publicKeys: [], nics: [] });
     expect(bare).to.not.have.property('userData');
+  });
+});
+
+describe('config drive: the agent’s drives, per VM', function () {
+  it('builds a VM’s drive from its objects, rebuilds it when its key pair appears, and removes it', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'kumulus-config-drives-'));
+    try {
+      const run = commandRunner();
+      let keyPair: SSHKeyPairObject | undefined = undefined;
+      const drives = configDrives({ dir, run, keyPairOf: () => keyPair, networkOf: () => undefined });
+      const vm = { metadata: { name: 'web-1', namespace: 'demo', uid }, spec: { zoneRef: { name: 'zone1' }, sshKeyPairRef: { name: 'k' } } } as unknown as VirtualMachineObject;
+      const path = await drives.ensure(vm);
+      expect(path).to.equal(join(dir, `${uid}.iso`));
+      const keys = async () => (await run(['isoinfo', '-R', '-x', '/cloudstack/metadata/public-keys.txt', '-i', path])).stdout;
+      expect(await keys()).to.equal('');
+      keyPair = { metadata: { name: 'k' }, spec: { publicKey: key } } as unknown as SSHKeyPairObject;
+      expect(await drives.ensure(vm)).to.equal(path);
+      expect(await keys()).to.equal(`${key}\n`);
+      await drives.remove(uid);
+      expect(await readdir(dir)).to.deep.equal([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
