@@ -97,6 +97,8 @@ export function networkCommands(infra: Infra): Command[] {
       gateway: { type: 'string', description: 'the gateway of the network. Required for shared networks and isolated networks when it belongs to VPC' },
       netmask: { type: 'string', description: 'the netmask of the network. Required for shared networks and isolated networks when it belongs to VPC' },
       vlan: { type: 'string', description: 'the ID or VID of the network' },
+      startip: { type: 'string', description: 'the beginning IP address in the network IP range. Required for shared networks' },
+      endip: { type: 'string', description: 'the ending IP address in the network IP range. If not specified, will be defaulted to startIP' },
       networkdomain: { type: 'string', description: 'network domain' },
       dns1: { type: 'string', description: 'the first IPv4 DNS for the network. Empty string will update the first IPv4 DNS with the value from the zone' },
       dns2: { type: 'string', description: 'the second IPv4 DNS for the network. Empty string will update the second IPv4 DNS with the value from the zone' },
@@ -132,12 +134,13 @@ export function networkCommands(infra: Infra): Command[] {
           ...(physical ? { physicalNetworkRef: { name: physical.metadata.name ?? '' } } : {}),
           ...(cidr !== undefined ? { cidr, gateway: p.gateway } : {}),
           ...(vlan !== undefined ? { vlan } : {}),
+          ...(p.startip !== undefined ? { startIp: p.startip, endIp: p.endip ?? p.startip } : {}),
           ...(p.networkdomain !== undefined ? { networkDomain: p.networkdomain } : {}),
           ...(p.dns1 ? { dns1: p.dns1 } : {}),
           ...(p.dns2 ? { dns2: p.dns2 } : {}),
         },
       })).catch((err: unknown) =>
-        failure(err, ctx, { label, params: { 'spec.cidr': 'netmask', 'spec.gateway': 'gateway', 'spec.vlan': 'vlan', 'spec.networkOfferingRef.name': 'networkofferingid', 'spec.physicalNetworkRef.name': 'physicalnetworkid', 'spec.displayName': 'name', 'spec.networkDomain': 'networkdomain' } }),
+        failure(err, ctx, { label, params: { 'spec.cidr': 'netmask', 'spec.gateway': 'gateway', 'spec.vlan': 'vlan', 'spec.startIp': 'startip', 'spec.endIp': 'endip', 'spec.networkOfferingRef.name': 'networkofferingid', 'spec.physicalNetworkRef.name': 'physicalnetworkid', 'spec.displayName': 'name', 'spec.networkDomain': 'networkdomain' } }),
       );
     },
     map: (network) => networkFields(infra, network),
