@@ -552,11 +552,9 @@ describe('infrastructure controllers (real control plane)', function () {
       await vms.create({ metadata: { name: vm, namespace }, spec: { zoneRef: { name: zone.n('zone1') }, serviceOfferingRef: { name: zone.n('small') }, templateRef: { name: 'tiny' }, networks: [{ name: lazy }] } });
       await vms.patchStatus({ namespace, name: vm }, { status: { state: 'Starting', placement: { zone: zone.n('zone1'), pod: zone.n('pod1'), cluster: zone.n('cluster1'), host: hostB } } });
       await hostsBecome('the VM placed on host b', lazy, [hostB]);
-      // By now the controller has seen the persistent network too: not implemented, so no host carries it yet.
-      expect(await hostsOf(always)).to.deep.equal([]);
-
-      await networks.patchStatus({ namespace, name: always }, { status: { state: 'Implemented', broadcastUri: 'vxlan://5123' } });
+      // A persistent offering has the Network controller implement the network at once, VM or not.
       await hostsBecome('the implemented persistent network', always, [hostA, hostB].sort());
+      expect((await networks.get({ namespace, name: always })).status?.state).to.equal('Implemented');
       expect(await hostsOf(lazy), 'the other network keeps its own list').to.deep.equal([hostB]);
 
       await vms.delete({ namespace, name: vm });

@@ -120,6 +120,8 @@ describe('guest IPAM: NICs and their addresses (real control plane)', function (
     await world.vms.patch({ namespace: world.namespace, name: 'keep' }, { spec: { state: 'Running' } });
     await world.place('keep', 'host-2');
     await until('the move in the cache', 10_000, () => Promise.resolve(ctx.informers.vms.get({ namespace: world.namespace, name: 'keep' })?.status?.placement?.host === 'host-2' ? true : undefined));
+    // The Network controller implements web on its own schedule once a VM is placed on it.
+    await until('network web implemented in the cache', 10_000, () => Promise.resolve(ctx.informers.networks.get({ namespace: world.namespace, name: 'web' })?.status?.broadcastUri ? true : undefined));
     const after = await ready('keep');
     expect(after[0]).to.include({ ipAddress: first[0]?.ipAddress, macAddress: first[0]?.macAddress });
     // Placed and running, the network was implemented meanwhile: the NIC now shows its VNI.
