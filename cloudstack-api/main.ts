@@ -6,7 +6,7 @@ import { addressOption, type ConfigOf, logLevelOption, optionalStringOption, par
 import { Cluster, Zone, type ClusterObject, type ZoneObject } from '../crds/index.ts';
 import { LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { createInformerFactory } from '../lib/informer.ts';
-import { createKubeClient, type ResourceType, resourceTypeOf } from '../lib/kube-client.ts';
+import { createKubeClient, type ResourceType, resourceTypeOf, retryWhileAdmissionUnavailable } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createApiApp } from './app.ts';
 import { computeCommands } from './commands/compute.ts';
@@ -63,7 +63,8 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   }
   const client = createKubeClient(kc, { userAgent: 'kumulus-api' });
   const informers = createInformerFactory(client, logger);
-  const adminCredentials = await bootstrapAdmin(client, logger);
+  // bootstrapAdmin converges from any step, so it can simply run again once the webhooks serve.
+  const adminCredentials = await retryWhileAdmissionUnavailable('creating the bootstrap admin', () => bootstrapAdmin(client, logger), logger);
   const tenancy = createTenancy({ client, informers });
   const tenancyTable = tenancyCommands(tenancy);
   const zones = informers.informer<ZoneObject>(resourceTypeOf(Zone));

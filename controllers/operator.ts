@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { durationOption, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
-import { isAlreadyExists, isNotFound, type KubeClient } from '../lib/kube-client.ts';
+import { isAlreadyExists, isNotFound, retryWhileAdmissionUnavailable, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { registerAsyncJobController } from './async-job.ts';
@@ -90,7 +90,7 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
   registerControllers(manager, config);
   if (config.leaderElect) await ensureNamespace(manager.client, config.leaderElectionNamespace);
   // Every replica may do this: each step is a create that tolerates AlreadyExists.
-  await prepareInfrastructure(manager.client).catch((err: unknown) => {
+  await retryWhileAdmissionUnavailable('creating the global Configuration', () => prepareInfrastructure(manager.client), log.child({ component: 'operator' })).catch((err: unknown) => {
     if (isNotFound(err)) throw new Error('the Kumulus CRDs are not installed in this cluster: run `kubectl apply --server-side -f crds/` first', { cause: err });
     throw err;
   });

@@ -30,7 +30,7 @@ import {
 } from './kube-types.ts';
 
 export * from './kube-types.ts';
-export { ApiError, isAlreadyExists, isConflict, isGone, isNotFound, retryOnConflict } from './kube-errors.ts';
+export { ApiError, isAdmissionUnavailable, isAlreadyExists, isConflict, isGone, isNotFound, retryOnConflict, retryWhileAdmissionUnavailable } from './kube-errors.ts';
 
 const patchContentTypes: Record<PatchType | 'apply', string> = {
   merge: 'application/merge-patch+json',

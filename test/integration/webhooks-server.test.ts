@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import winston from 'winston';
 import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
-import { createKubeClient, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
+import { createKubeClient, retryWhileAdmissionUnavailable, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import type { KindAdmission } from '../../webhooks/admission.ts';
 import { unregisterWebhooks } from '../../webhooks/registration.ts';
@@ -140,6 +142,38 @@ describe('webhook server, called by the apiserver over TLS', function () {
         (e: unknown) => e as Error,
       );
     expect(err.message).to.match(/failed calling webhook/);
+  });
+
+  it('a start-up write waits while the webhook cannot be called, and is admitted (not stored unchecked) once it serves', async () => {
+    const down = await start();
+    const downName = name;
+    await down.stop();
+    server = undefined;
+    const warnings: string[] = [];
+    const logger = winston.createLogger({ transports: [new winston.transports.Stream({ stream: new Writable({ write: (line: Buffer, _enc, done) => (warnings.push(line.toString()), done()) }) })] });
+    const wanted = gadget({ min: 1, max: 2 });
+    let settled = false;
+    const landed = retryWhileAdmissionUnavailable('creating a gadget', () => gadgets().create(wanted), logger, 200).finally(() => (settled = true));
+    await sleep(1500);
+    expect(settled, 'the write was neither refused for good nor admitted while the webhook was down').to.equal(false);
+    expect((await gadgets().list({ namespace: ns.name })).items).to.deep.equal([]);
+    expect(warnings.filter((w) => w.includes('waiting for the admission webhooks to serve'))).to.have.length(1);
+    expect(warnings[0]).to.include('creating a gadget').and.to.include('failed calling webhook');
+
+    // The webhook serves again (under a new registration; the dead one goes).
+    await start();
+    await unregisterWebhooks(client, downName);
+    const created = await landed;
+    expect(created.metadata.name).to.equal(wanted.metadata.name);
+    expect(created.spec.colour, 'defaulted by the mutating webhook: it was admitted').to.equal('red');
+    expect(warnings.some((w) => w.includes('the admission webhooks answer now'))).to.equal(true);
+
+    // Any other refusal is not waited on.
+    const invalid = await retryWhileAdmissionUnavailable('creating an invalid gadget', () => gadgets().create(gadget({ min: 5, max: 2 })), logger, 200).then(
+      () => expect.fail('an invalid gadget was admitted'),
+      (e: unknown) => e as Error & { code: number },
+    );
+    expect(invalid.code).to.equal(422);
   });
 
   it('keeps one certificate across replicas and rotates it before expiry, keeping the old CA trusted', async () => {
