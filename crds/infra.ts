@@ -547,6 +547,12 @@ export const PhysicalNetwork = defineKind({
             {
               name: StringEnum(NETWORK_PROVIDERS, { description: 'Provider name, as CloudStack names it.' }),
               state: Type.Optional(StringEnum(PROVIDER_STATES, { description: 'Desired provider state.', default: 'Enabled' })),
+              elementEnabled: Type.Optional(
+                Type.Boolean({
+                  description:
+                    "VirtualRouter and VpcVirtualRouter only: whether the provider's element (Kumulus' distributed DHCP and DNS) is configured on (CloudStack's configureVirtualRouterElement). Absent: enabled.",
+                }),
+              ),
             },
             { description: 'One network service provider.' },
           ),

@@ -20,17 +20,17 @@ import { canonical, commaList, zoneFields, zoneNamed } from './infra-views.ts';
 
 type Spec = PhysicalNetworkObject['spec'];
 type TrafficType = Spec['trafficTypes'][number];
-type Provider = NonNullable<Spec['serviceProviders']>[number];
+export type Provider = NonNullable<Spec['serviceProviders']>[number];
 
 const TRAFFIC_TYPES = ['Guest', 'Management', 'Public', 'Storage'] as const;
 const ISOLATION = ['VLAN', 'VXLAN'] as const;
-const PROVIDERS = ['VirtualRouter', 'VpcVirtualRouter', 'InternalLbVm', 'SecurityGroupProvider', 'ConfigDrive'] as const;
+export const PROVIDERS = ['VirtualRouter', 'VpcVirtualRouter', 'InternalLbVm', 'SecurityGroupProvider', 'ConfigDrive'] as const;
 const PROVIDER_STATES = ['Enabled', 'Disabled', 'Shutdown'] as const;
 /** The bridge a traffic type rides on when addTrafficType names none (CloudStack's KVM default). */
 const DEFAULT_KVM_LABEL = 'cloudbr0';
 const PN_PARAMS = { 'spec.displayName': 'name', 'spec.vlanRanges': 'vlan', 'spec.vniRanges': 'vlan', 'spec.isolationMethods': 'isolationmethods', 'spec.zoneRef.name': 'zoneid' };
 
-const SERVICES: Record<Provider['name'], string[]> = {
+export const SERVICES: Record<Provider['name'], string[]> = {
   VirtualRouter: ['Dhcp', 'Dns', 'UserData', 'SourceNat', 'StaticNat', 'PortForwarding', 'Lb', 'Firewall', 'Vpn', 'Gateway'],
   VpcVirtualRouter: ['Dhcp', 'Dns', 'UserData', 'SourceNat', 'StaticNat', 'PortForwarding', 'Lb', 'NetworkACL', 'Vpn', 'Gateway'],
   InternalLbVm: ['Lb'],
@@ -62,7 +62,7 @@ function defaultProviders(): Provider[] {
 }
 
 /** The providers of a network: its spec, or (for one written without any) what the controller reports. */
-function providersOf(pn: PhysicalNetworkObject): Provider[] {
+export function providersOf(pn: PhysicalNetworkObject): Provider[] {
   return pn.spec.serviceProviders ?? pn.status?.serviceProviders ?? [
     { name: 'VirtualRouter', state: 'Enabled' },
     { name: 'ConfigDrive', state: 'Enabled' },
@@ -93,7 +93,7 @@ function trafficTypeItem(pn: PhysicalNetworkObject, traffic: TrafficType): Field
   };
 }
 
-function providerItem(pn: PhysicalNetworkObject, provider: Provider): Fields {
+export function providerItem(pn: PhysicalNetworkObject, provider: Provider): Fields {
   const observed = pn.status?.serviceProviders?.find((p) => p.name === provider.name)?.state;
   return {
     id: providerId(pn, provider.name),
@@ -117,7 +117,7 @@ const trafficTypeFieldTypes = {
 } as const;
 
 /** Reads the network fresh as the caller, changes it, writes it back with its resourceVersion; a conflict is retried. */
-async function modify(resource: ResourceClient<PhysicalNetworkObject>, name: string, change: (spec: Spec) => Spec): Promise<PhysicalNetworkObject> {
+export async function modify(resource: ResourceClient<PhysicalNetworkObject>, name: string, change: (spec: Spec) => Spec): Promise<PhysicalNetworkObject> {
   for (let attempt = 1; ; attempt++) {
     const current = await resource.get({ name });
     try {

@@ -4,6 +4,7 @@ import { createInfra } from './context.ts';
 import type { Command } from './define.ts';
 import { domainCommands } from './domains.ts';
 import type { JobResultMapper } from './job-support.ts';
+import { tenancyLookupCommands } from './tenancy-lookups.ts';
 import { tenancyKit } from './tenancy-support.ts';
 import { userCommands } from './users.ts';
 
@@ -39,5 +40,5 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       },
     ],
   ]);
-  return { commands: [...domainCommands(kit, infra), ...accountCommands(kit, infra), ...userCommands(kit, infra)], jobResults };
+  return { commands: [...domainCommands(kit, infra), ...accountCommands(kit, infra), ...userCommands(kit, infra), ...tenancyLookupCommands(kit)], jobResults };
 }
