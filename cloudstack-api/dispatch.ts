@@ -2,7 +2,7 @@ import { log as rootLog, type Logger } from '../lib/log.ts';
 import { catalogueEntry } from './commands/catalogue.ts';
 import { conformFields } from './commands/conform.ts';
 import type { CommandContext, CommandTable } from './commands/define.ts';
-import { type Authenticator, type Caller, isRootAdmin, normaliseDomainPath } from './protocol/auth.ts';
+import { ANONYMOUS_CALLER, type Authenticator, type Caller, isRootAdmin, normaliseDomainPath } from './protocol/auth.ts';
 import { contentTypes, type Fields, type ResponseBody, serializeResponse } from './protocol/envelope.ts';
 import {
   ApiError,
@@ -38,6 +38,8 @@ import {
 import { defaultProtocolSettings, type ProtocolSettings } from './protocol/settings.ts';
 import { expiryAcceptable, signatureMatches } from './protocol/signature.ts';
 import { errorMessage } from '../lib/error-message.ts';
+import { derivedUuid } from './lists/cache.ts';
+import { hostname } from 'node:os';
 
 /**
  * One request through the CloudStack API, as ApiServlet and ApiServer handle it: login and
@@ -92,6 +94,9 @@ function replier(format: ResponseFormat, settings: ProtocolSettings): Reply {
   };
 }
 
+/** This API process as CloudStack's management server: a name-based UUID of its host name, stable across restarts. */
+const MANAGEMENT_SERVER_ID = derivedUuid('management-server', hostname());
+
 /** Hours east of UTC as Java's Float.toString writes them ("5.5", "-8.0"). */
 function timezoneOffset(timezone: string, now: number): string | undefined {
   try {
@@ -122,8 +127,10 @@ function loginFields(caller: Caller, session: SessionRecord, settings: ProtocolS
     is2faenabled: 'false',
     is2faverified: 'true',
     issuerfor2fa: settings.issuerFor2fa,
-    timezone: caller.timezone,
-    timezoneoffset: caller.timezone === undefined ? undefined : timezoneOffset(caller.timezone, now),
+    // CloudStack reports UTC for a user who set no time zone; the UI reads both fields.
+    timezone: caller.timezone ?? 'UTC',
+    timezoneoffset: timezoneOffset(caller.timezone ?? 'UTC', now) ?? '0.0',
+    managementserverid: MANAGEMENT_SERVER_ID,
   };
   return conformFields('login', catalogueEntry('login')?.response.fieldTypes ?? {}, fields);
 }
@@ -237,10 +244,14 @@ export function createRequestHandler(deps: ApiDependencies): (request: ApiReques
       if (command === 'login') return await login(request, params, reply, settings, now);
       if (command === 'logout') return await logout(request, reply);
 
-      const session = await currentSession(request, now);
-      const authenticated = session
-        ? await verifySession(session, params, request, command, settings, now)
-        : await verifyApiKey(params, command, settings, now);
+      // Login-page look-ups are answered to anyone, with or without a session (APIAuthenticator commands).
+      const anonymous = command !== undefined && commands.get(command)?.anonymous === true;
+      const session = anonymous ? undefined : await currentSession(request, now);
+      const authenticated = anonymous
+        ? ANONYMOUS_CALLER
+        : session
+          ? await verifySession(session, params, request, command, settings, now)
+          : await verifyApiKey(params, command, settings, now);
       caller = authenticated;
 
       const badParam = parameterWithControlCharacter(params);

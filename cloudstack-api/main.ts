@@ -14,6 +14,7 @@ import { createCommandTable, type CommandContext } from './commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from './commands/discovery.ts';
 import { infrastructureCommands } from './commands/infrastructure.ts';
 import { tenancyCommands } from './commands/tenancy.ts';
+import { webUiCommands } from './commands/web-ui.ts';
 import type { Caller } from './protocol/auth.ts';
 import { createTenancy, type Tenancy } from './tenancy/index.ts';
 import { errorMessage } from '../lib/error-message.ts';
@@ -81,6 +82,7 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const compute = computeCommands(deps);
   const commands = createCommandTable([
     ...discoveryCommands({ capabilities: () => defaultCapabilities, hypervisors: () => ['KVM'], zoneHypervisors }),
+    ...webUiCommands(),
     ...tenancyTable.commands,
     ...compute.commands,
     ...infrastructureCommands({ ...deps, jobResults: new Map([...tenancyTable.jobResults, ...compute.jobResults]) }),

@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
 import Type, { type Static } from 'typebox';
+import { SUPPLEMENT } from './catalogue-supplement.ts';
 
 /**
  * The CloudStack command catalogue (PROTOCOL.md §8): names, parameters and their listApis
@@ -57,8 +58,9 @@ export function catalogueEntries(): ReadonlyMap<string, CatalogueEntry> {
   return catalogue;
 }
 
+/** A command's entry: the catalogue's, else the supplement's (commands the web UI calls that the catalogue lacks). */
 export function catalogueEntry(name: string): CatalogueEntry | undefined {
-  return catalogueEntries().get(name);
+  return catalogueEntries().get(name) ?? SUPPLEMENT.get(name);
 }
 
 /** The envelope a command answers under: the legacy name where CloudStack kept one (§4). */

@@ -37,6 +37,12 @@ interface DefinitionBase<S extends ParamSpecs> {
   readonly params: S;
   /** Field types for commands whose catalogue entry records none (listCapabilities). */
   readonly fieldTypes?: Readonly<Record<string, FieldType>>;
+  /**
+   * Answered without a session or a signature, as CloudStack answers its APIAuthenticator
+   * commands: the web UI asks them on its login page, and reads any 401 as an expired session.
+   * The handler then runs as ANONYMOUS_CALLER.
+   */
+  readonly anonymous?: boolean;
 }
 
 /** `{"listzonesresponse":{"count":N,"zone":[…]}}`: the handler returns every matching row in order; paging is done here. */
@@ -91,6 +97,8 @@ export interface Command {
   readonly isAsync: boolean;
   /** The JSON types of its response (or job result) fields. */
   readonly fieldTypes: Readonly<Record<string, FieldType>>;
+  /** Answered without authentication (see DefinitionBase.anonymous). */
+  readonly anonymous: boolean;
   execute(params: RequestParams, ctx: CommandContext): Promise<ResponseBody>;
 }
 
@@ -185,6 +193,7 @@ export function defineCommand<const S extends ParamSpecs, T>(definition: Command
     params,
     isAsync: entry.async,
     fieldTypes,
+    anonymous: definition.anonymous === true,
     async execute(request, ctx) {
       warnUnknown(ctx, params, request);
       return run(parse(request), ctx);

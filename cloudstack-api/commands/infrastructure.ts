@@ -5,8 +5,12 @@ import type { Command } from './define.ts';
 import { eventCommands } from './events.ts';
 import { hostCommands } from './hosts.ts';
 import { imageStoreCommands } from './image-stores.ts';
+import { infraCatalogCommands } from './infra-catalog.ts';
+import { infraMetricsCommands } from './infra-metrics.ts';
+import { infraSummaryCommands } from './infra-summary.ts';
 import { createInfra, type InfrastructureDeps } from './context.ts';
 import { jobCommands } from './jobs.ts';
+import { networkElementCommands } from './network-elements.ts';
 import { offeringCommands } from './offerings.ts';
 import { physicalNetworkCommands } from './physical-networks.ts';
 import { podCommands } from './pods.ts';
@@ -24,19 +28,27 @@ import { zoneCommands } from './zones.ts';
  */
 export function infrastructureCommands(deps: InfrastructureDeps): Command[] {
   const infra = createInfra(deps);
-  return [
+  const lists = [
     ...configurationCommands(infra),
     ...zoneCommands(infra),
     ...physicalNetworkCommands(infra),
+    ...networkElementCommands(infra),
     ...podCommands(infra),
     ...vlanIpRangeCommands(infra),
     ...clusterCommands(infra),
     ...hostCommands(infra),
     ...storagePoolCommands(infra),
     ...imageStoreCommands(infra),
+    ...infraCatalogCommands(infra),
     ...offeringCommands(infra),
     ...capacityCommands(infra),
     ...eventCommands(infra),
+    ...infraSummaryCommands(infra),
+  ];
+  return [
+    ...lists,
+    // The *Metrics twins answer their base lists' rows.
+    ...infraMetricsCommands(infra, lists),
     // Last: the job commands read the result mappers the groups above registered.
     ...jobCommands(infra),
   ];

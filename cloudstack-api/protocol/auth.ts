@@ -30,6 +30,17 @@ export interface Caller {
   readonly timezone?: string;
 }
 
+/** Who runs a command answered without authentication (login-page look-ups): nobody, with a User's rights. */
+export const ANONYMOUS_CALLER: Caller = {
+  userId: '',
+  username: '',
+  accountId: '',
+  accountName: '',
+  accountType: AccountType.user,
+  domainId: '',
+  domainPath: '/',
+};
+
 export function isRootAdmin(caller: Caller): boolean {
   return caller.accountType === AccountType.admin;
 }

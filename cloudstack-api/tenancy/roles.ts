@@ -48,6 +48,12 @@ const USER_COMMANDS = new Set([
   'getUserKeys',
   'listResourceLimits',
   'listRoles',
+  // What the web UI asks every user around its login (commands/web-ui.ts).
+  'listIdps',
+  'listOauthProvider',
+  'listGuiThemes',
+  'forgotPassword',
+  'listLdapConfigurations',
 ]);
 
 /** Root-admin commands inside the User groups (moving VMs and volumes across hosts and pools, offerings). */

@@ -405,7 +405,9 @@ describe('cloudstack-api over HTTP: sessions (§3)', () => {
       issuerfor2fa: 'CloudStack',
       timezone: 'Asia/Kolkata',
       timezoneoffset: '5.5',
+      managementserverid: login.body['managementserverid'],
     });
+    expect(login.body['managementserverid']).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
     const listed = await client.request('listZones', { name: 'zone-1' });
     expect(listed.status).to.equal(200);

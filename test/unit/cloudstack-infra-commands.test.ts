@@ -53,9 +53,23 @@ describe('cloudstack-api infrastructure commands', () => {
       'createStoragePool',
       'addImageStore',
       'updateZone',
+      // What Marvin's deployDataCenter calls beside them, and its teardown.
+      'listVirtualRouterElements',
+      'configureVirtualRouterElement',
+      'addNetworkServiceProvider',
+      'deleteNetworkServiceProvider',
+      'prepareHostForMaintenance',
+      'enableStorageMaintenance',
+      'deleteTrafficType',
+      // The web UI's infrastructure pages.
+      'listInfrastructure',
+      'listZonesMetrics',
+      'listClustersMetrics',
+      'listHostsMetrics',
+      'listStoragePoolsMetrics',
     ];
     for (const name of bringUp) expect(table.has(name), name).to.equal(true);
-    expect(table.size).to.equal(59);
+    expect(table.size).to.equal(77);
     expect(table.get('enableStorageMaintenance')?.envelope).to.equal('prepareprimarystorageformaintenanceresponse');
     expect(table.get('prepareHostForMaintenance')?.isAsync).to.equal(true);
     expect(table.get('deleteZone')?.isAsync).to.equal(false);

@@ -1,0 +1,217 @@
+import { expect } from 'chai';
+import { randomInt } from 'node:crypto';
+import { createCloudStackClient, type CloudStackClient, type CloudStackReply } from '../support/cloudstack-client.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
+
+/**
+ * The official CloudStack web UI as a client, replayed call for call from its sources
+ * (apache/cloudstack ui/): the login page's look-ups before anyone logs in
+ * (views/auth/Login.vue, the GUI theme loader, ForgotPassword.vue), the login itself, the
+ * feature discovery after it (store/modules/user.js GetInfo: listZones, listApis, listNetworks,
+ * listUsers, listNetworkServiceProviders, listCapabilities, listLdapConfigurations), the admin
+ * dashboard (views/dashboard/CapacityDashboard.vue), and the Infrastructure, Zones, Clusters,
+ * Hosts, Primary Storage and Instances pages, which exist only when their list (or *Metrics)
+ * command is in listApis (config/section/infra/*.js, compute.js). The UI sends every call as
+ * a GET with response=json and the session key, and logs out on any 401
+ * (utils/request.js), so each of these must answer without one.
+ */
+
+type Row = Record<string, unknown>;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function ok(reply: CloudStackReply, what: string): Row {
+  if (reply.status !== 200) throw new Error(`${what}: HTTP ${reply.status} ${reply.text}`);
+  return reply.body;
+}
+
+describe('cloudstack-api: the official web UI as a client (its calls replayed)', function () {
+  this.timeout(300_000);
+  let cloud: InfraCloud;
+  let ui: CloudStackClient;
+  const s = uniqueName('ui').slice(3);
+  const mgmt = `172.${randomInt(16, 31)}.${randomInt(0, 255)}`;
+  const ids: Record<string, string> = {};
+  const node = `uinode-${s}`;
+  let agent: { stop(): void } | undefined;
+  let userid = '';
+
+  before(async function () {
+    this.timeout(600_000);
+    cloud = await startInfraCloud('csui');
+    ui = createCloudStackClient({ endpoint: cloud.endpoint });
+    // A zone with a pod, a cluster, an Up host and a pool, so the pages have rows to show.
+    const call = (command: string, params: Record<string, string>) => cloud.admin.request(command, params);
+    ids['zone'] = (ok(await call('createZone', { name: `UI zone ${s}`, dns1: '8.8.8.8', internaldns1: '10.0.0.2', networktype: 'Advanced' }), 'createZone')['zone'] as Row)['id'] as string;
+    ids['pod'] = (ok(await call('createPod', { name: `pod-${s}`, zoneid: ids['zone'], gateway: `${mgmt}.1`, netmask: '255.255.255.0', startip: `${mgmt}.10`, endip: `${mgmt}.20` }), 'createPod')['pod'] as Row)['id'] as string;
+    ids['cluster'] = ((ok(await call('addCluster', { clustername: `UI cluster ${s}`, clustertype: 'CloudManaged', hypervisor: 'KVM', podid: ids['pod'], zoneid: ids['zone'] }), 'addCluster')['cluster'] as Row[])[0]!)['id'] as string;
+    ids['host'] = ((ok(await call('addHost', { url: `http://${node}`, hypervisor: 'KVM', podid: ids['pod'], zoneid: ids['zone'], clusterid: ids['cluster'], username: 'root', password: 'x' }), 'addHost')['host'] as Row[])[0]!)['id'] as string;
+    agent = await cloud.playAgent(node, node, ['cloudbr0']);
+    ids['pool'] = (ok(await call('createStoragePool', { name: `UI pool ${s}`, url: `nfs://10.0.0.5/ui/${s}`, zoneid: ids['zone'], podid: ids['pod'], clusterid: ids['cluster'] }), 'createStoragePool')['storagepool'] as Row)['id'] as string;
+    await waitUntil('the host Up with its memory rolled up into the zone', async () => {
+      const host = (ok(await call('listHosts', { id: ids['host']! }), 'listHosts')['host'] as Row[])[0];
+      const capacity = ((ok(await call('listZones', { id: ids['zone']!, showcapacities: 'true' }), 'listZones')['zone'] as Row[])[0]?.['capacity'] as Row[] | undefined) ?? [];
+      return host?.['state'] === 'Up' && capacity.some((c) => c['type'] === 0 && (c['capacitytotal'] as number) > 0) ? true : undefined;
+    });
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    agent?.stop();
+    if (cloud) {
+      const call = (command: string, params: Record<string, string>) => cloud.admin.request(command, params);
+      await cloud.admin.waitForJob((await call('enableStorageMaintenance', { id: ids['pool']! })).body['jobid'] as string, { intervalMs: 250, timeoutMs: 30_000 }).catch(() => undefined);
+      await call('deleteStoragePool', { id: ids['pool']!, forced: 'true' }).catch(() => undefined);
+      await cloud.resource('Host').delete({ name: node }).catch(() => undefined);
+      await cloud.stop();
+    }
+  });
+
+  it('answers the login page before anyone logs in, with no 401 (listGuiThemes, listIdps, listOauthProvider, forgotPassword)', async () => {
+    for (const [command, params] of [
+      ['listGuiThemes', { listonlydefaulttheme: 'true' }],
+      ['listIdps', {}],
+      ['listOauthProvider', {}],
+    ] as const) {
+      const reply = await ui.request(command, params, { unsigned: true });
+      expect([reply.status, reply.envelope, reply.body], command).to.deep.equal([200, `${command.toLowerCase()}response`, {}]);
+      // A stale session cookie from an earlier login changes nothing.
+      const stale = await ui.request(command, params, { unsigned: true, cookies: { JSESSIONID: 'gone', sessionkey: 'gone' } });
+      expect(stale.status, `${command} with a stale session`).to.equal(200);
+    }
+    const reset = await ui.request('forgotPassword', { username: 'admin', domain: '/' }, { unsigned: true, method: 'POST' });
+    expect([reset.status, reset.body]).to.deep.equal([200, { success: true }]);
+    const unknownUser = await ui.request('forgotPassword', { username: `nobody-${s}`, domain: '/' }, { unsigned: true, method: 'POST' });
+    expect([unknownUser.status, unknownUser.body], 'the same answer for a user that does not exist').to.deep.equal([200, { success: true }]);
+    const noUser = await ui.request('forgotPassword', {}, { unsigned: true, method: 'POST' });
+    expect([noUser.status, noUser.body['errortext']]).to.deep.equal([431, 'Unable to execute API command forgotpassword due to missing parameter username']);
+    // Everything else still needs a session or a signature.
+    expect((await ui.request('listZones', {}, { unsigned: true })).status).to.equal(401);
+  });
+
+  it('logs in with every field CloudStack sends: UTC and 0.0 for a user without a time zone', async () => {
+    const reply = await ui.login(cloud.credentials.username, cloud.credentials.password, '/');
+    expect(reply.status).to.equal(200);
+    expect(reply.envelope).to.equal('loginresponse');
+    const body = reply.body;
+    expect(body).to.deep.include({ username: 'admin', account: 'admin', type: '1', registered: 'false', is2faenabled: 'false', is2faverified: 'true', timezone: 'UTC', timezoneoffset: '0.0' });
+    for (const field of ['userid', 'domainid', 'managementserverid']) expect(body[field], field).to.match(UUID);
+    userid = body['userid'] as string;
+    expect(body['timeout']).to.be.a('number');
+    expect(body['sessionkey']).to.be.a('string').and.not.equal('');
+    expect(Object.keys(body).sort()).to.deep.equal(
+      ['account', 'domainid', 'firstname', 'is2faenabled', 'is2faverified', 'issuerfor2fa', 'lastname', 'managementserverid', 'registered', 'sessionkey', 'timeout', 'timezone', 'timezoneoffset', 'type', 'userid', 'username'],
+    );
+  });
+
+  it('answers the feature discovery after login (GetInfo), listLdapConfigurations under its legacy envelope', async () => {
+    const user = (ok(await ui.request('listUsers', { id: userid }), 'listUsers')['user'] as Row[])[0]!;
+    expect(user).to.deep.include({ username: 'admin', rolename: 'Root Admin' });
+    expect(ok(await ui.request('listZones'), 'listZones')['count']).to.be.a('number');
+    expect(ok(await ui.request('listNetworks', { restartrequired: 'true', forvpc: 'false' }), 'listNetworks')).to.not.have.property('count');
+    expect(ok(await ui.request('listNetworkServiceProviders', { name: 'SecurityGroupProvider', state: 'Enabled' }), 'listNetworkServiceProviders')).to.deep.equal({});
+    const capability = ok(await ui.request('listCapabilities'), 'listCapabilities')['capability'] as Row;
+    expect(capability['defaultuipagesize']).to.equal(20);
+    const ldap = await ui.request('listLdapConfigurations');
+    expect([ldap.status, ldap.envelope, ldap.body]).to.deep.equal([200, 'ldapconfigurationresponse', {}]);
+    // cloudianIsEnabled is a plugin Kumulus lacks: an unknown command (432), which the UI ignores; never a 401.
+    const cloudian = await ui.request('cloudianIsEnabled');
+    expect([cloudian.status, cloudian.body['errortext']]).to.deep.equal([432, 'Unknown API command: cloudianIsEnabled']);
+  });
+
+  it('offers in listApis the list commands the UI builds its menus from, each with params and response', async () => {
+    const apis = ok(await ui.request('listApis'), 'listApis')['api'] as Row[];
+    const names = new Set(apis.map((a) => a['name'] as string));
+    for (const page of ['listInfrastructure', 'listZonesMetrics', 'listClustersMetrics', 'listHostsMetrics', 'listStoragePoolsMetrics', 'listVirtualMachinesMetrics', 'listVolumesMetrics', 'listPods', 'listImageStores', 'listSystemVms', 'listRouters', 'listAlerts', 'listEvents', 'listCapacity', 'listIdps', 'listGuiThemes', 'listOauthProvider', 'forgotPassword', 'listLdapConfigurations']) {
+      expect(names.has(page), page).to.equal(true);
+    }
+    const metrics = apis.find((a) => a['name'] === 'listZonesMetrics')!;
+    expect((metrics['params'] as Row[]).map((p) => p['name'])).to.include.members(['id', 'name', 'page', 'pagesize', 'showcapacities']);
+    expect((metrics['response'] as Row[]).map((p) => p['name'])).to.include.members(['cputotal', 'memoryused', 'clusters']);
+  });
+
+  it('answers the admin dashboard (CapacityDashboard.vue) for the zone', async () => {
+    const zone = (ok(await ui.request('listZones', { showicon: 'true' }), 'listZones')['zone'] as Row[]).find((z) => z['id'] === ids['zone'])!;
+    expect(zone).to.not.equal(undefined);
+    const capacity = ok(await ui.request('listCapacity', { zoneid: ids['zone']!, fetchlatest: 'false' }), 'listCapacity')['capacity'] as Row[];
+    expect(capacity.find((c) => c['name'] === 'MEMORY')?.['capacitytotal']).to.equal(16 * 2 ** 30);
+    expect(ok(await ui.request('listPods', { zoneid: ids['zone']! }), 'listPods')['count']).to.equal(1);
+    expect(ok(await ui.request('listClusters', { zoneid: ids['zone']! }), 'listClusters')['count']).to.equal(1);
+    expect(ok(await ui.request('listHosts', { zoneid: ids['zone']!, listall: 'true', details: 'min', type: 'routing', page: '1', pagesize: '1' }), 'listHosts')['count']).to.equal(1);
+    expect(ok(await ui.request('listHosts', { zoneid: ids['zone']!, listall: 'true', details: 'min', type: 'routing', state: 'alert', page: '1', pagesize: '1' }), 'listHosts')).to.deep.equal({});
+    expect(ok(await ui.request('listStoragePools', { zoneid: ids['zone']! }), 'listStoragePools')['count']).to.equal(1);
+    expect(ok(await ui.request('listSystemVms', { zoneid: ids['zone']! }), 'listSystemVms')).to.deep.equal({});
+    expect(ok(await ui.request('listRouters', { zoneid: ids['zone']!, listall: 'true' }), 'listRouters')).to.deep.equal({});
+    expect(ok(await ui.request('listVirtualMachines', { zoneid: ids['zone']!, listall: 'true', projectid: '-1', details: 'min', page: '1', pagesize: '1' }), 'listVirtualMachines')).to.deep.equal({});
+    expect(ok(await ui.request('listAlerts', { page: '1', pagesize: '8', listall: 'true' }), 'listAlerts')).to.deep.equal({});
+    expect(ok(await ui.request('listEvents', { page: '1', pagesize: '8', listall: 'true' }), 'listEvents')['count']).to.be.a('number');
+    const missing = await ui.request('listSystemVms', { zoneid: '00000000-0000-4000-8000-000000000009' });
+    expect(missing.status).to.equal(431);
+  });
+
+  it('answers the Infrastructure summary (listInfrastructure) with counts of what exists', async () => {
+    const infra = ok(await ui.request('listInfrastructure'), 'listInfrastructure')['infrastructure'] as Row;
+    const count = async (command: string) => ((ok(await ui.request(command), command)['count'] as number | undefined) ?? 0);
+    expect(infra).to.deep.include({
+      zones: await count('listZones'),
+      pods: await count('listPods'),
+      clusters: await count('listClusters'),
+      hosts: await count('listHosts'),
+      storagepools: await count('listStoragePools'),
+      imagestores: await count('listImageStores'),
+      systemvms: 0,
+      routers: 0,
+      managementservers: 1,
+    });
+    expect(infra['cpusockets']).to.be.at.least(1);
+  });
+
+  it('answers the Zones, Clusters, Hosts and Primary Storage pages (*Metrics) in CloudStack\'s formats', async () => {
+    const zone = (ok(await ui.request('listZonesMetrics', { id: ids['zone']! }), 'listZonesMetrics')['zone'] as Row[])[0]!;
+    expect(zone).to.deep.include({ id: ids['zone'], name: `UI zone ${s}`, clusters: '1 / 1', state: zone['allocationstate'] });
+    expect(zone['memorytotal']).to.equal('16.00 GB');
+    expect(zone['cputotal']).to.match(/^\d+\.\d\d Ghz$/);
+    expect(zone['memoryallocated']).to.match(/^\d+\.\d\d%$/);
+    expect(zone['memorythreshold']).to.equal(false);
+    expect(zone, 'no capacity list unless asked').to.not.have.property('capacity');
+    expect((ok(await ui.request('listZonesMetrics', { id: ids['zone']!, showcapacities: 'true' }), 'listZonesMetrics')['zone'] as Row[])[0]).to.have.property('capacity');
+
+    const cluster = (ok(await ui.request('listClustersMetrics', { zoneid: ids['zone']! }), 'listClustersMetrics')['cluster'] as Row[])[0]!;
+    expect(cluster).to.deep.include({ id: ids['cluster'], hosts: '1 / 1', memorytotal: '16.00 GB' });
+
+    const host = (ok(await ui.request('listHostsMetrics', { zoneid: ids['zone']!, page: '1', pagesize: '20' }), 'listHostsMetrics')['host'] as Row[])[0]!;
+    expect(host).to.deep.include({ id: ids['host'], state: 'Up', cputotalghz: '16.00 Ghz', memorytotalgb: '16.00 GB', cpuallocatedghz: '0.00 Ghz', memoryallocatedgb: '0.00 GB', instances: '0 / 0', powerstate: 'Disabled', cputhreshold: false });
+
+    const pool = (ok(await ui.request('listStoragePoolsMetrics', { clusterid: ids['cluster']! }), 'listStoragePoolsMetrics')['storagepool'] as Row[])[0]!;
+    expect(pool['id']).to.equal(ids['pool']);
+    for (const field of ['disksizetotalgb', 'disksizeusedgb', 'disksizeallocatedgb', 'disksizeunallocatedgb']) expect(pool[field], field).to.match(/^\d+\.\d\d GB$/);
+
+    // The same filters as the base lists: an unknown id is the not-found error, a page past the end has the count only.
+    const unknown = await ui.request('listHostsMetrics', { zoneid: '00000000-0000-4000-8000-000000000008' });
+    expect(unknown.status).to.equal(431);
+    expect(unknown.body['errortext']).to.match(/due to incorrect long value format, or entity does not exist/);
+    expect(ok(await ui.request('listZonesMetrics', { id: ids['zone']!, page: '2', pagesize: '1' }), 'listZonesMetrics')).to.deep.equal({ count: 1 });
+  });
+
+  it('answers the Instances page and the deploy wizard\'s look-ups', async () => {
+    expect(ok(await ui.request('listVirtualMachinesMetrics', { listall: 'true', page: '1', pagesize: '20' }), 'listVirtualMachinesMetrics')).to.deep.equal({});
+    for (const [command, params] of [
+      ['listZones', { showicon: 'true' }],
+      ['listServiceOfferings', { zoneid: ids['zone']! }],
+      ['listDiskOfferings', { zoneid: ids['zone']! }],
+      ['listTemplates', { templatefilter: 'executable', zoneid: ids['zone']! }],
+      ['listNetworks', { zoneid: ids['zone']!, canusefordeploy: 'true' }],
+      ['listSSHKeyPairs', {}],
+      ['listAffinityGroups', {}],
+      ['listHypervisors', { zoneid: ids['zone']! }],
+    ] as const) {
+      expect((await ui.request(command, params)).status, command).to.equal(200);
+    }
+  });
+
+  it('logs out, after which the session is gone but the login page still answers', async () => {
+    expect((await ui.logout()).status).to.equal(200);
+    expect((await ui.request('listZones')).status).to.equal(401);
+    expect((await ui.request('listIdps', {}, { unsigned: true })).status).to.equal(200);
+  });
+});
