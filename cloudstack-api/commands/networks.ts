@@ -17,9 +17,13 @@ import { createNamed, displayName, objectName } from './names.ts';
  * Guest networks (PROTOCOL.md §11, networks; compute.md §1.5): Network objects in the account's
  * namespace, typed by their network offering. createNetwork is synchronous and leaves the
  * network Allocated; it is implemented (VLAN or VNI, bridges, DHCP) on its first VM.
+ * restartNetwork writes its request token, spec.restartRequestedAt: the operator echoes it in
+ * status.lastRestartAt, and every host carrying the network re-applies it on the change.
  */
 
 const NETWORKS = resourceTypeOf(Network);
+/** The states in which restartNetwork is accepted (CloudStack's NetworkServiceImpl). */
+const RESTARTABLE = ['Implemented', 'Setup'];
 
 function netmaskOf(cidr: string | undefined): string | undefined {
   const prefix = cidr === undefined ? undefined : Number(cidr.split('/')[1]);
@@ -218,5 +222,29 @@ export function networkCommands(infra: Infra): Command[] {
     },
   });
 
-  return [createNetwork, listNetworks, deleteNetwork];
+  const restartNetwork = defineCommand({
+    name: 'restartNetwork',
+    kind: 'async',
+    description: 'Restarts the network; includes 1) restarting network elements - virtual routers, DHCP servers 2) reapplying all public IPs 3) reapplying loadBalancing/portForwarding rules',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the network to restart.', required: true, entity: 'network' },
+    },
+    async handle(p, ctx) {
+      const label = 'restartnetwork';
+      const network = await visibleById(infra, ctx, cache.networks, NETWORKS, label, p.id);
+      const state = network.status?.state ?? 'Allocated';
+      // CloudStack's own rule: only a network whose elements exist can restart them.
+      if (network.metadata.deletionTimestamp !== undefined || !RESTARTABLE.includes(state)) {
+        throw invalidParameterValue(`Network is not in the right state to be restarted. Correct states are: ${RESTARTABLE.join(', ')}`);
+      }
+      // Milliseconds: two restarts in one second are two tokens, each carried out.
+      const updated = await infra
+        .resource<NetworkObject>(ctx, Network)
+        .patch({ namespace: network.metadata.namespace, name: network.metadata.name ?? '' }, { spec: { restartRequestedAt: new Date().toISOString() } }, 'merge')
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
+      return { jobid: await infra.submitJob(ctx, { target: updated, kind: Network }) };
+    },
+  });
+
+  return [createNetwork, listNetworks, deleteNetwork, restartNetwork];
 }

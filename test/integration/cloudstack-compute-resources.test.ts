@@ -155,6 +155,44 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
       expect(await byUid('Network', tenant.namespace, spare)).to.equal(undefined);
     });
+
+    it('restarts an implemented network by request token, which the Network controller carries out; refuses one not implemented', async () => {
+      // A persistent offering on a physical network with a VNI range: the Network controller implements the network at once.
+      await cloud.resource('PhysicalNetwork').create({ metadata: { name: `pn-${s}` }, spec: { zoneRef: { name: `z-${s}` }, isolationMethods: ['VXLAN'], vniRanges: [{ start: 7000, end: 7001 }], trafficTypes: [{ type: 'Guest', kvmLabel: 'cloudbr1' }] } });
+      await cloud.resource('NetworkOffering').create({ metadata: { name: `pers-${s}` }, spec: { guestIpType: 'Isolated', persistent: true } });
+      const persistent = (await cloud.resource('NetworkOffering').get({ name: `pers-${s}` })).metadata.uid ?? '';
+      const made = await tenant.client.request('createNetwork', { name: `Kept ${s}`, networkofferingid: persistent, zoneid: ids['zone'] ?? '', gateway: '10.2.7.1', netmask: '255.255.255.0' });
+      const id = (made.body['network'] as Record<string, unknown>)['id'] as string;
+      const implemented = await waitUntil('the network implemented', async () => {
+        const row = ((await tenant.client.request('listNetworks', { id })).body['network'] as Record<string, unknown>[] | undefined)?.[0];
+        return row?.['state'] === 'Implemented' ? row : undefined;
+      });
+      expect(implemented['broadcasturi']).to.match(/^vxlan:\/\/700[01]$/);
+
+      const reply = await tenant.client.request('restartNetwork', { id });
+      expect(reply.status, reply.text).to.equal(200);
+      const result = await tenant.client.waitForJob(reply.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect(result['jobstatus'], JSON.stringify(result)).to.equal(1);
+      const object = await byUid('Network', tenant.namespace, id);
+      const token = (object?.spec as { restartRequestedAt?: string }).restartRequestedAt;
+      expect(token, 'the request token').to.be.a('string');
+      expect((object?.status as { lastRestartAt?: string }).lastRestartAt, 'carried out when the job succeeds').to.equal(token);
+      expect((await other.client.request('restartNetwork', { id })).body['errortext']).to.equal(NOT_FOUND('restartnetwork', 'id', id));
+
+      // Allocated (no VM has implemented it): nothing to restart yet, as in CloudStack.
+      const lazy = await tenant.client.request('createNetwork', { name: `Lazy ${s}`, networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.8.1', netmask: '255.255.255.0' });
+      const lazyId = (lazy.body['network'] as Record<string, unknown>)['id'] as string;
+      const refused = await tenant.client.request('restartNetwork', { id: lazyId });
+      expect(refused.body['errortext']).to.equal('Network is not in the right state to be restarted. Correct states are: Implemented, Setup');
+      expect(((await byUid('Network', tenant.namespace, lazyId))?.spec as { restartRequestedAt?: string }).restartRequestedAt, 'no token written').to.equal(undefined);
+
+      for (const network of [id, lazyId]) {
+        const deleted = await tenant.client.request('deleteNetwork', { id: network });
+        expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+      }
+      await cloud.resource('NetworkOffering').delete({ name: `pers-${s}` });
+      await cloud.resource('PhysicalNetwork').delete({ name: `pn-${s}` });
+    });
   });
 
   describe('SSH key pairs', () => {
