@@ -29,8 +29,9 @@ import type {
   VolumeObject,
   ZoneObject,
 } from '../../crds/index.ts';
-import { DEFAULT_SETTINGS, GLOBAL_CONFIGURATION, resolveSettings, type Settings } from '../../lib/settings.ts';
+import { DEFAULT_SETTINGS, GLOBAL_CONFIGURATION, clusterOvercommit, resolveSettings, type Settings } from '../../lib/settings.ts';
 import { vmUsage, volumeBytes, type VmDemand, type VmUsage } from '../../lib/usage.ts';
+import { hostFacts } from '../hierarchy.ts';
 
 /** One VM on a host: from its object, or assumed from a decision not yet seen by the informer. */
 export interface VmEntry {
@@ -52,6 +53,18 @@ interface Sums {
   cpuMhz: number;
   memoryBytes: number;
   /** The sums hold for now in [validFrom, validUntil): no entry's hold starts or lapses in between. */
+  validFrom: number;
+  validUntil: number;
+}
+
+/** Total and allocated CPU (MHz) and memory (bytes), totals with the overcommit factors. */
+export interface Load {
+  cpu: { total: number; allocated: number };
+  memory: { total: number; allocated: number };
+}
+
+interface ClusterSums extends Load {
+  generation: number;
   validFrom: number;
   validUntil: number;
 }
@@ -152,6 +165,7 @@ export function createCapacityIndex(options: IndexOptions = {}) {
   const entriesByAccount = new Map<string, Set<VmEntry>>();
   const entriesByGroup = new Map<string, Set<VmEntry>>();
   const volumeEntries = new Map<string, VolumeEntry>();
+  const clusterSums = new Map<string, ClusterSums>();
   /** Sorted member lists, dropped when membership changes. */
   const sorted = new Map<string, readonly string[]>();
 
@@ -166,6 +180,13 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     }
   };
 
+  /** A host's sums changed: so did its cluster's. */
+  const touchHost = (slot: HostSlot | undefined): void => {
+    if (!slot) return;
+    slot.sums = undefined;
+    if (slot.host) clusterSums.delete(slot.host.spec.clusterRef.name);
+  };
+
   const hostSlot = (name: string): HostSlot => {
     let slot = hosts.get(name);
     if (!slot) hosts.set(name, (slot = { name, tags: new Set(), vms: new Map() }));
@@ -176,6 +197,14 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     if (!slot) pools.set(name, (slot = { name, tags: new Set(), unmounted: new Set(), volumes: new Map() }));
     return slot;
   };
+
+  const slotLists = new Map<string, readonly HostSlot[]>();
+  /** The host slots of a cluster, by name: the planner's hot loop reads these without a lookup per host. */
+  function slotsOfCluster(cluster: string): readonly HostSlot[] {
+    let list = slotLists.get(cluster);
+    if (!list) slotLists.set(cluster, (list = sortedMembers(`hosts:${cluster}`, hostsByCluster, cluster).flatMap((n) => hosts.get(n) ?? [])));
+    return list;
+  }
 
   function sortedMembers(cacheKey: string, members: Map<string, Set<string>>, key: string): readonly string[] {
     let list = sorted.get(cacheKey);
@@ -198,10 +227,8 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     const old = vmEntries.get(uid);
     if (old) {
       const slot = hosts.get(old.host);
-      if (slot) {
-        slot.vms.delete(uid);
-        slot.sums = undefined;
-      }
+      slot?.vms.delete(uid);
+      touchHost(slot);
       removeFrom(entriesByAccount, old.namespace, old);
       for (const group of old.groups) removeFrom(entriesByGroup, group, old);
       vmEntries.delete(uid);
@@ -210,7 +237,7 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     vmEntries.set(uid, entry);
     const slot = hostSlot(entry.host);
     slot.vms.set(uid, entry);
-    slot.sums = undefined;
+    touchHost(slot);
     addTo(entriesByAccount, entry.namespace, entry);
     for (const group of entry.groups) addTo(entriesByGroup, group, entry);
   }
@@ -261,6 +288,26 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     setVolume(key, pool === undefined ? undefined : { key, pool, volume });
   }
 
+  /** MHz and bytes the VMs holding the host take at `nowMs`. */
+  function hostLoad(slot: HostSlot, nowMs: number): { cpuMhz: number; memoryBytes: number; validFrom: number; validUntil: number } {
+    const s = slot.sums;
+    if (s && s.generation === generation && nowMs >= s.validFrom && nowMs < s.validUntil) return s;
+    const sums: Sums = { generation, cpuMhz: 0, memoryBytes: 0, validFrom: Number.NEGATIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+    for (const entry of slot.vms.values()) {
+      const usage = usageOf(entry);
+      if (!usage) continue;
+      if (usage.holdsUntil > nowMs) {
+        sums.cpuMhz += usage.cpuMhz;
+        sums.memoryBytes += usage.memoryBytes;
+        sums.validUntil = Math.min(sums.validUntil, usage.holdsUntil);
+      } else {
+        sums.validFrom = Math.max(sums.validFrom, usage.holdsUntil);
+      }
+    }
+    slot.sums = sums;
+    return sums;
+  }
+
   // Feeding -----------------------------------------------------------------------------
 
   const upserts: { [K in FeedKind]: (obj: IndexFeed[K]) => void } = {
@@ -274,6 +321,7 @@ export function createCapacityIndex(options: IndexOptions = {}) {
       if (old) sorted.delete(`pods:${old.spec.zoneRef.name}`);
     },
     clusters: (c) => {
+      clusterSums.delete(c.metadata.name ?? '');
       const old = clusters.get(c.metadata.name ?? '');
       if (old) removeFrom(clustersByPod, old.spec.podRef.name, c.metadata.name ?? '');
       clusters.set(c.metadata.name ?? '', c);
@@ -283,12 +331,16 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     },
     hosts: (h) => {
       const slot = hostSlot(h.metadata.name ?? '');
+      touchHost(slot);
       if (slot.host) removeFrom(hostsByCluster, slot.host.spec.clusterRef.name, slot.name);
       if (slot.host) sorted.delete(`hosts:${slot.host.spec.clusterRef.name}`);
+      if (slot.host) slotLists.delete(slot.host.spec.clusterRef.name);
       slot.host = h;
+      clusterSums.delete(h.spec.clusterRef.name);
       slot.tags = new Set(h.spec.hostTags ?? []);
       addTo(hostsByCluster, h.spec.clusterRef.name, slot.name);
       sorted.delete(`hosts:${h.spec.clusterRef.name}`);
+      slotLists.delete(h.spec.clusterRef.name);
     },
     primaryStorages: (p) => {
       const slot = poolSlot(p.metadata.name ?? '');
@@ -336,8 +388,10 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     hosts: (h) => {
       const slot = hosts.get(h.metadata.name ?? '');
       if (!slot) return;
+      touchHost(slot);
       removeFrom(hostsByCluster, h.spec.clusterRef.name, slot.name);
       sorted.delete(`hosts:${h.spec.clusterRef.name}`);
+      slotLists.delete(h.spec.clusterRef.name);
       slot.host = undefined;
       if (slot.vms.size === 0) hosts.delete(slot.name);
     },
@@ -419,8 +473,14 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     zone: (name: string): ZoneObject | undefined => zones.get(name),
     pod: (name: string): PodObject | undefined => pods.get(name),
     cluster: (name: string): ClusterObject | undefined => clusters.get(name),
-    host: (name: string): HostSlot | undefined => (hosts.get(name)?.host ? hosts.get(name) : undefined),
-    pool: (name: string): PoolSlot | undefined => (pools.get(name)?.pool ? pools.get(name) : undefined),
+    host(name: string): HostSlot | undefined {
+      const slot = hosts.get(name);
+      return slot?.host ? slot : undefined;
+    },
+    pool(name: string): PoolSlot | undefined {
+      const slot = pools.get(name);
+      return slot?.pool ? slot : undefined;
+    },
     serviceOffering: (name: string): ServiceOfferingObject | undefined => serviceOfferings.get(name),
     diskOffering: (name: string): DiskOfferingObject | undefined => diskOfferings.get(name),
     template: (namespace: string, name: string): TemplateObject | undefined => templates.get(`${namespace}/${name}`),
@@ -432,6 +492,8 @@ export function createCapacityIndex(options: IndexOptions = {}) {
     clustersOfPod: (pod: string): readonly string[] => sortedMembers(`clusters:${pod}`, clustersByPod, pod),
     /** Host names of a cluster, sorted. */
     hostsOfCluster: (cluster: string): readonly string[] => sortedMembers(`hosts:${cluster}`, hostsByCluster, cluster),
+    /** The slots of a cluster's hosts, sorted by name. */
+    slotsOfCluster,
     /** Pool names scoped to a zone (scope Zone), a cluster (Cluster) or a host (Host), sorted. */
     poolsScopedTo: (scope: 'zone' | 'cluster' | 'host', name: string): readonly string[] => sortedMembers(`pools:${scope}:${name}`, poolsByScope, `${scope}:${name}`),
 
@@ -441,23 +503,31 @@ export function createCapacityIndex(options: IndexOptions = {}) {
       return usage && usage.holdsUntil > nowMs ? usage : undefined;
     },
 
-    /** MHz and bytes the VMs holding the host take at `nowMs`. */
-    hostLoad(slot: HostSlot, nowMs: number): { cpuMhz: number; memoryBytes: number } {
-      const s = slot.sums;
-      if (s && s.generation === generation && nowMs >= s.validFrom && nowMs < s.validUntil) return s;
-      const sums: Sums = { generation, cpuMhz: 0, memoryBytes: 0, validFrom: Number.NEGATIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
-      for (const entry of slot.vms.values()) {
-        const usage = usageOf(entry);
-        if (!usage) continue;
-        if (usage.holdsUntil > nowMs) {
-          sums.cpuMhz += usage.cpuMhz;
-          sums.memoryBytes += usage.memoryBytes;
-          sums.validUntil = Math.min(sums.validUntil, usage.holdsUntil);
-        } else {
-          sums.validFrom = Math.max(sums.validFrom, usage.holdsUntil);
+    hostLoad,
+
+    /**
+     * A cluster's CPU and memory: totals of the hosts whose capacity counts (as the rollups
+     * count them) with the overcommit factors, and what the VMs on all its hosts hold.
+     */
+    clusterLoad(name: string, nowMs: number): Load {
+      const c = clusterSums.get(name);
+      if (c && c.generation === generation && nowMs >= c.validFrom && nowMs < c.validUntil) return c;
+      const overcommit = clusterOvercommit(clusters.get(name), settings);
+      const sums: ClusterSums = { generation, cpu: { total: 0, allocated: 0 }, memory: { total: 0, allocated: 0 }, validFrom: Number.NEGATIVE_INFINITY, validUntil: Number.POSITIVE_INFINITY };
+      for (const slot of slotsOfCluster(name)) {
+        if (!slot.host) continue;
+        const facts = hostFacts(slot.host);
+        if (facts) {
+          sums.cpu.total += Math.floor(facts.cpuNumber * facts.cpuSpeed * overcommit.cpu);
+          sums.memory.total += Math.floor(facts.memoryBytes * overcommit.memory);
         }
+        const held = hostLoad(slot, nowMs);
+        sums.cpu.allocated += held.cpuMhz;
+        sums.memory.allocated += held.memoryBytes;
+        sums.validFrom = Math.max(sums.validFrom, held.validFrom);
+        sums.validUntil = Math.min(sums.validUntil, held.validUntil);
       }
-      slot.sums = sums;
+      clusterSums.set(name, sums);
       return sums;
     },
 

@@ -16,27 +16,31 @@
  */
 import type { DEPLOYMENT_PLANNERS } from '../../crds/index.ts';
 import type { SETTINGS } from '../../lib/settings.ts';
+import type { Load } from './capacity-index.ts';
 
 export type DeploymentPlanner = (typeof DEPLOYMENT_PLANNERS)[number];
 export type HostAllocator = (typeof SETTINGS)['vm.allocation.algorithm']['check']['values'][number];
 export type CapacityType = (typeof SETTINGS)['host.capacityType.to.order.clusters']['check']['values'][number];
 
-export interface Load {
-  cpu: { total: number; allocated: number };
-  memory: { total: number; allocated: number };
+
+function ratio(allocated: number, total: number): number {
+  return total > 0 ? allocated / total : Number.POSITIVE_INFINITY;
 }
 
-/** Allocated over total of the capacity type that orders; a cluster or host with no capacity sorts last. */
-export function usedRatio(load: Load, type: CapacityType): number {
-  const ratio = (t: { total: number; allocated: number }) => (t.total > 0 ? t.allocated / t.total : Number.POSITIVE_INFINITY);
+function byType(cpu: number, memory: number, type: CapacityType): number {
   switch (type) {
     case 'CPU':
-      return ratio(load.cpu);
+      return cpu;
     case 'RAM':
-      return ratio(load.memory);
+      return memory;
     case 'COMBINED':
-      return (ratio(load.cpu) + ratio(load.memory)) / 2;
+      return (cpu + memory) / 2;
   }
+}
+
+/** Allocated over total of the capacity type that orders; a cluster with no capacity sorts last. */
+export function usedRatio(load: Load, type: CapacityType): number {
+  return byType(ratio(load.cpu.allocated, load.cpu.total), ratio(load.memory.allocated, load.memory.total), type);
 }
 
 export interface ClusterCandidate {
@@ -76,9 +80,14 @@ export function orderClusters<C extends ClusterCandidate>(planner: DeploymentPla
   }
 }
 
+/** A host's figures, flat: the planner makes one per host it looks at. */
 export interface HostCandidate {
   name: string;
-  load: Load;
+  /** MHz and bytes, totals with the overcommit factors. */
+  cpuTotal: number;
+  cpuAllocated: number;
+  memoryTotal: number;
+  memoryAllocated: number;
   /** The account's running VMs on the host. */
   accountVms: number;
 }
@@ -105,6 +114,6 @@ export function orderHosts<H extends HostCandidate>(allocator: HostAllocator, ho
     case 'userdispersing':
       return byKey(hosts, (h) => h.accountVms);
     case 'firstfitleastconsumed':
-      return byKey(hosts, (h) => usedRatio(h.load, s.capacityType));
+      return byKey(hosts, (h) => byType(ratio(h.cpuAllocated, h.cpuTotal), ratio(h.memoryAllocated, h.memoryTotal), s.capacityType));
   }
 }

@@ -24,9 +24,8 @@
 import type { ClusterObject, HostObject } from '../../crds/index.ts';
 import { clusterOvercommit, poolOverprovision } from '../../lib/settings.ts';
 import type { VmDemand } from '../../lib/usage.ts';
-import { hostFacts } from '../hierarchy.ts';
-import type { CapacityIndex, HostSlot, PoolSlot } from './capacity-index.ts';
-import { orderClusters, orderHosts, type ClusterCandidate, type DeploymentPlanner, type HostAllocator, type HostCandidate, type Load, type OrderSettings } from './order.ts';
+import type { CapacityIndex, HostSlot, Load, PoolSlot } from './capacity-index.ts';
+import { orderClusters, orderHosts, type ClusterCandidate, type DeploymentPlanner, type HostAllocator, type HostCandidate, type OrderSettings } from './order.ts';
 
 export type AffinityType = 'host anti-affinity' | 'host affinity' | 'non-strict host anti-affinity' | 'non-strict host affinity';
 
@@ -139,7 +138,8 @@ function unschedulable(reason: Unschedulable['reason'], message: string): Unsche
 }
 
 interface Funnel {
-  eliminate(stage: Constraint, hosts: number, detail: string): void;
+  /** `detail` is called only while the stage has fewer than three examples: unschedulable plans examine every host. */
+  eliminate(stage: Constraint, hosts: number, detail: () => string): void;
   result(req: PlanRequest, considered: number): Unschedulable;
 }
 
@@ -150,7 +150,9 @@ function createFunnel(): Funnel {
       let t = tally.get(stage);
       if (!t) tally.set(stage, (t = { hosts: 0, details: [] }));
       t.hosts += hosts;
-      if (t.details.length < 3 && !t.details.includes(detail)) t.details.push(detail);
+      if (t.details.length >= 3) return;
+      const text = detail();
+      if (!t.details.includes(text)) t.details.push(text);
     },
     result(req, considered) {
       const stages = CONSTRAINTS.filter((c) => tally.has(c)).reverse();
@@ -169,12 +171,10 @@ function createFunnel(): Funnel {
 interface HostView extends HostCandidate {
   slot: HostSlot;
   host: HostObject;
-  total: { cpu: number; memory: number };
 }
 
 interface ClusterView extends ClusterCandidate {
   cluster: ClusterObject;
-  hosts: HostView[];
 }
 
 function resourceState(host: HostObject): string {
@@ -197,11 +197,13 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   const own = ownEntry ? index.holding(ownEntry, now) : undefined;
   const ownHost = own ? ownEntry?.host : undefined;
 
-  // The account's running VMs per host, for the user-dispersing and user-concentrated strategies.
+  // The account's running VMs per host, for the strategies that weigh them (only those pay for it).
   const accountOnHost = new Map<string, number>();
-  for (const entry of index.accountEntries(req.namespace)) {
-    if (entry.uid === req.uid) continue;
-    if (index.holding(entry, now)?.running) accountOnHost.set(entry.host, (accountOnHost.get(entry.host) ?? 0) + 1);
+  if (req.planner !== 'FirstFitPlanner' || req.allocator === 'userdispersing') {
+    for (const entry of index.accountEntries(req.namespace)) {
+      if (entry.uid === req.uid) continue;
+      if (index.holding(entry, now)?.running) accountOnHost.set(entry.host, (accountOnHost.get(entry.host) ?? 0) + 1);
+    }
   }
 
   // Hosts of the VM's affinity groups.
@@ -243,44 +245,50 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   } else {
     clusterNames = index.podsOfZone(req.zone).flatMap((pod) => index.clustersOfPod(pod));
   }
+  // Clusters with their load (cached in the index); a cluster's hosts are looked at only when
+  // the walk reaches it.
+  const ownCluster = ownHost !== undefined ? index.host(ownHost)?.host?.spec.clusterRef.name : undefined;
+  const accountOnCluster = new Map<string, number>();
+  for (const [hostName, count] of accountOnHost) {
+    const clusterName = index.host(hostName)?.host?.spec.clusterRef.name;
+    if (clusterName !== undefined) accountOnCluster.set(clusterName, (accountOnCluster.get(clusterName) ?? 0) + count);
+  }
+  const minusOwn = (load: Load, mine: boolean): Load =>
+    mine && own
+      ? { cpu: { total: load.cpu.total, allocated: load.cpu.allocated - own.cpuMhz }, memory: { total: load.memory.total, allocated: load.memory.allocated - own.memoryBytes } }
+      : load;
   const views: ClusterView[] = [];
+  let considered = 0;
   for (const name of clusterNames) {
     const cluster = index.cluster(name);
     if (!cluster) continue;
-    const overcommit = clusterOvercommit(cluster, settings);
-    const load: Load = { cpu: { total: 0, allocated: 0 }, memory: { total: 0, allocated: 0 } };
-    const hosts: HostView[] = [];
-    let accountVms = 0;
-    for (const hostName of index.hostsOfCluster(name)) {
-      const slot = index.host(hostName);
-      if (!slot?.host) continue;
-      const held = index.hostLoad(slot, now);
-      const mine = hostName === ownHost && own ? own : undefined;
-      const facts = hostFacts(slot.host);
-      const capacity = slot.host.status?.capacity;
-      const total = {
-        cpu: capacity ? Math.floor(capacity.cpuNumber * capacity.cpuSpeed * overcommit.cpu) : 0,
-        memory: capacity ? Math.floor(capacity.memoryBytes * overcommit.memory) : 0,
-      };
-      const hostLoad: Load = {
-        cpu: { total: total.cpu, allocated: held.cpuMhz - (mine?.cpuMhz ?? 0) },
-        memory: { total: total.memory, allocated: held.memoryBytes - (mine?.memoryBytes ?? 0) },
-      };
-      // The cluster's totals count what the rollups count: hosts whose capacity counts.
-      if (facts) {
-        load.cpu.total += total.cpu;
-        load.memory.total += total.memory;
-      }
-      load.cpu.allocated += hostLoad.cpu.allocated;
-      load.memory.allocated += hostLoad.memory.allocated;
-      const onHost = accountOnHost.get(hostName) ?? 0;
-      accountVms += onHost;
-      if (req.explicitHost === undefined || hostName === req.explicitHost) hosts.push({ name: hostName, slot, host: slot.host, load: hostLoad, accountVms: onHost, total });
-    }
-    views.push({ name, pod: cluster.spec.podRef.name, cluster, hosts, load, accountVms });
+    considered += req.explicitHost === undefined ? index.hostsOfCluster(name).length : 1;
+    views.push({ name, pod: cluster.spec.podRef.name, cluster, load: minusOwn(index.clusterLoad(name, now), name === ownCluster), accountVms: accountOnCluster.get(name) ?? 0 });
   }
-  const considered = views.reduce((n, v) => n + v.hosts.length, 0);
   if (considered === 0) return unschedulable('NoHosts', `zone ${req.zone} has no hosts: add a cluster with hosts, or start the agents of its nodes`);
+  const hostsOf = (view: ClusterView): HostView[] => {
+    const overcommit = clusterOvercommit(view.cluster, settings);
+    const slots = req.explicitHost === undefined ? index.slotsOfCluster(view.name) : [index.host(req.explicitHost)!];
+    const out: HostView[] = [];
+    for (const slot of slots) {
+      if (!slot.host) continue;
+      const hostName = slot.name;
+      const held = index.hostLoad(slot, now);
+      const capacity = slot.host.status?.capacity;
+      const mine = hostName === ownHost && own !== undefined;
+      out.push({
+        name: hostName,
+        slot,
+        host: slot.host,
+        cpuTotal: capacity ? Math.floor(capacity.cpuNumber * capacity.cpuSpeed * overcommit.cpu) : 0,
+        cpuAllocated: held.cpuMhz - (mine ? own.cpuMhz : 0),
+        memoryTotal: capacity ? Math.floor(capacity.memoryBytes * overcommit.memory) : 0,
+        memoryAllocated: held.memoryBytes - (mine ? own.memoryBytes : 0),
+        accountVms: accountOnHost.get(hostName) ?? 0,
+      });
+    }
+    return out;
+  };
 
   let funnel = createFunnel();
   const zoneState = zone.spec.allocationState ?? 'Disabled';
@@ -315,34 +323,35 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
 
   /** The host's pools for every volume, or the first filter it fails. */
   const evaluate = (view: ClusterView, h: HostView, block: [Constraint, string] | undefined, threshold: string | undefined): Decision['volumes'] | undefined => {
-    const fail = (stage: Constraint, detail: string) => {
+    const fail = (stage: Constraint, detail: () => string) => {
       funnel.eliminate(stage, 1, detail);
       return undefined;
     };
-    if (req.avoidHosts.has(h.name)) return fail('Avoided', h.name);
-    if (block?.[0] === 'AllocationState') return fail(...block);
+    if (req.avoidHosts.has(h.name)) return fail('Avoided', () => h.name);
+    if (block?.[0] === 'AllocationState') return fail('AllocationState', () => block[1]);
     const state = resourceState(h.host);
-    if (state !== 'Enabled') return fail('AllocationState', `host ${h.name} is ${state}`);
-    if (block) return fail(...block);
+    if (state !== 'Enabled') return fail('AllocationState', () => `host ${h.name} is ${state}`);
+    if (block) return fail(block[0], () => block[1]);
     const up = h.host.status?.state ?? 'Connecting';
-    if (up !== 'Up') return fail('NoHostUp', `${h.name} ${up}`);
-    const missing = req.hostTags.filter((t) => !h.slot.tags.has(t));
-    if (missing.length) return fail('HostTags', `${h.name} lacks ${missing.join(', ')}`);
-    const avoided = strictAvoid.get(h.name);
-    if (avoided) return fail('Affinity', avoided);
-    if (strictOnly && !strictOnly.has(h.name)) return fail('Affinity', strictOnlyWhy);
-    const capacity = h.host.status?.capacity;
-    if (!capacity) return fail('InsufficientCapacity', `${h.name} has not reported its capacity`);
-    if (capacity.cpuNumber < req.demand.cores) return fail('InsufficientCapacity', `${h.name} has ${capacity.cpuNumber} cores`);
-    if (capacity.cpuSpeed < req.cpuSpeed) return fail('InsufficientCapacity', `${h.name} cores run at ${capacity.cpuSpeed} MHz`);
-    const freeCpu = h.load.cpu.total - h.load.cpu.allocated;
-    const freeMemory = h.load.memory.total - h.load.memory.allocated;
-    if (freeCpu < req.demand.cpuMhz || freeMemory < req.demand.memoryBytes) {
-      return fail('InsufficientCapacity', `${h.name} has ${Math.max(0, freeCpu)} MHz and ${formatBytes(Math.max(0, freeMemory))} free`);
+    if (up !== 'Up') return fail('NoHostUp', () => `${h.name} ${up}`);
+    for (const tag of req.hostTags) {
+      if (!h.slot.tags.has(tag)) return fail('HostTags', () => `${h.name} lacks ${req.hostTags.filter((t) => !h.slot.tags.has(t)).join(', ')}`);
     }
-    if (threshold) return fail('DisableThreshold', threshold);
+    const avoided = strictAvoid.get(h.name);
+    if (avoided) return fail('Affinity', () => avoided);
+    if (strictOnly && !strictOnly.has(h.name)) return fail('Affinity', () => strictOnlyWhy);
+    const capacity = h.host.status?.capacity;
+    if (!capacity) return fail('InsufficientCapacity', () => `${h.name} has not reported its capacity`);
+    if (capacity.cpuNumber < req.demand.cores) return fail('InsufficientCapacity', () => `${h.name} has ${capacity.cpuNumber} cores`);
+    if (capacity.cpuSpeed < req.cpuSpeed) return fail('InsufficientCapacity', () => `${h.name} cores run at ${capacity.cpuSpeed} MHz`);
+    const freeCpu = h.cpuTotal - h.cpuAllocated;
+    const freeMemory = h.memoryTotal - h.memoryAllocated;
+    if (freeCpu < req.demand.cpuMhz || freeMemory < req.demand.memoryBytes) {
+      return fail('InsufficientCapacity', () => `${h.name} has ${Math.max(0, freeCpu)} MHz and ${formatBytes(Math.max(0, freeMemory))} free`);
+    }
+    if (threshold) return fail('DisableThreshold', () => threshold);
     const pools = storage(view.cluster, h.name);
-    if ('stage' in pools) return fail(pools.stage, pools.detail);
+    if ('stage' in pools) return fail(pools.stage, () => pools.detail);
     return pools;
   };
 
@@ -363,8 +372,9 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   };
 
   if (req.preferHost !== undefined) {
-    const view = views.find((v) => v.hosts.some((h) => h.name === req.preferHost));
-    const h = view?.hosts.find((x) => x.name === req.preferHost);
+    const preferred = req.preferHost;
+    const view = views.find((v) => v.name === index.host(preferred)?.host?.spec.clusterRef.name);
+    const h = view && hostsOf(view).find((x) => x.name === preferred);
     if (view && h) {
       const b = blocksOf(view);
       const volumes = evaluate(view, h, b.block, b.threshold);
@@ -377,7 +387,7 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   let best: { view: ClusterView; host: HostView; volumes: Decision['volumes']; penalty: number } | undefined;
   for (const view of ordered) {
     const b = blocksOf(view);
-    for (const h of orderHosts(req.allocator, view.hosts, orderSettings, env.random)) {
+    for (const h of orderHosts(req.allocator, hostsOf(view), orderSettings, env.random)) {
       const volumes = evaluate(view, h, b.block, b.threshold);
       if (!volumes) continue;
       if (preferences.length === 0) return choose(view, h, volumes);

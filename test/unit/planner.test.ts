@@ -154,8 +154,8 @@ describe('planner: strategies', () => {
     expect(orderClusters('FirstFitPlanner', clusters, { capacityType: 'RAM', dispersionWeight: 1 }).map((c) => c.name)).to.deep.equal(['b', 'a']);
     expect(orderClusters('FirstFitPlanner', clusters, { capacityType: 'COMBINED', dispersionWeight: 1 }).map((c) => c.name)).to.deep.equal(['b', 'a']);
     const hosts = [
-      { name: 'h1', load: load(60, 0), accountVms: 0 },
-      { name: 'h2', load: load(10, 0), accountVms: 0 },
+      { name: 'h1', cpuTotal: 100, cpuAllocated: 60, memoryTotal: 100, memoryAllocated: 0, accountVms: 0 },
+      { name: 'h2', cpuTotal: 100, cpuAllocated: 10, memoryTotal: 100, memoryAllocated: 0, accountVms: 0 },
     ];
     expect(orderHosts('firstfitleastconsumed', hosts, { capacityType: 'CPU', dispersionWeight: 1 }, Math.random).map((h) => h.name)).to.deep.equal(['h2', 'h1']);
     expect(shuffle([1, 2, 3, 4, 5], seeded(3)).sort()).to.deep.equal([1, 2, 3, 4, 5]);
