@@ -2,19 +2,20 @@
  * The placement decision, a pure function of the capacity index and the request (time and
  * randomness are inputs): zone → pod → cluster → host, as CloudStack's deployment planner walks
  * it. Clusters and hosts are tried in the strategy's order (order.ts); a host is taken when it
- * passes every filter, in this order:
+ * passes every filter, in this order (what never changes first, then what an administrator
+ * sets, then what changes by itself), so that the deepest filter a host reached says the most:
  *
  *   Avoided               the host refused the VM before (the caller's avoid set)
- *   AllocationState       zone, pod and cluster Enabled, host resourceState Enabled
  *   Hypervisor            the cluster's hypervisor is the template's
- *   NoHostUp              the host is Up
  *   HostTags              the host carries every host tag of the offering
+ *   NoReachableStorage    for each volume, the host reaches an Up pool of its storage type
+ *   StorageTags           ... carrying the volume's storage tags
+ *   AllocationState       zone, pod and cluster Enabled, host resourceState Enabled
+ *   NoHostUp              the host is Up
  *   Affinity              strict host affinity / anti-affinity of the VM's groups
  *   InsufficientCapacity  cores, MHz per core, and free CPU and memory with the overcommit factors
  *   DisableThreshold      the cluster stays within cluster.{cpu,memory}.allocated.capacity.disablethreshold
- *   NoReachableStorage    a pool of the volume's storage type that the host reaches, Up
- *   StorageTags           ... carrying the volume's storage tags
- *   InsufficientStorage   ... with room: storage.overprovisioning.factor and the pool disable thresholds
+ *   InsufficientStorage   a pool with room: storage.overprovisioning.factor and the pool disable thresholds
  *
  * Non-strict affinity groups are preferences: among the hosts that pass, the one that breaks
  * the fewest wins, in strategy order. When no host passes, the result names the filter that
@@ -81,15 +82,15 @@ export interface Decision {
 
 export const CONSTRAINTS = [
   'Avoided',
-  'AllocationState',
   'Hypervisor',
-  'NoHostUp',
   'HostTags',
+  'NoReachableStorage',
+  'StorageTags',
+  'AllocationState',
+  'NoHostUp',
   'Affinity',
   'InsufficientCapacity',
   'DisableThreshold',
-  'NoReachableStorage',
-  'StorageTags',
   'InsufficientStorage',
 ] as const;
 export type Constraint = (typeof CONSTRAINTS)[number];
@@ -296,16 +297,16 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   const memoryThreshold = settings.number('cluster.memory.allocated.capacity.disablethreshold');
   const storage = storageChooser(index, req.zone, req.volumes, now);
 
-  /** The first filter the cluster fails for every host in it, with why. */
+  /** The filter (Hypervisor or AllocationState) the cluster fails for every host in it, with why. */
   const clusterBlock = (view: ClusterView): [Constraint, string] | undefined => {
+    const hypervisor = view.cluster.spec.hypervisor ?? 'KVM';
+    if (hypervisor !== req.hypervisor) return ['Hypervisor', `cluster ${view.name} is ${hypervisor}, the template ${req.hypervisor}`];
     if (zoneState !== 'Enabled') return ['AllocationState', `zone ${req.zone} is ${zoneState}`];
     const pod = index.pod(view.pod);
     const podState = pod?.spec.allocationState ?? 'Enabled';
     if (podState !== 'Enabled') return ['AllocationState', `pod ${view.pod} is ${podState}`];
     const clusterState = view.cluster.spec.allocationState ?? 'Enabled';
     if (clusterState !== 'Enabled') return ['AllocationState', `cluster ${view.name} is ${clusterState}`];
-    const hypervisor = view.cluster.spec.hypervisor ?? 'KVM';
-    if (hypervisor !== req.hypervisor) return ['Hypervisor', `cluster ${view.name} is ${hypervisor}, the template ${req.hypervisor}`];
     return undefined;
   };
   /** The cluster disable thresholds, checked after the per-host filters that come before them. */
@@ -328,15 +329,17 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
       return undefined;
     };
     if (req.avoidHosts.has(h.name)) return fail('Avoided', () => h.name);
-    if (block?.[0] === 'AllocationState') return fail('AllocationState', () => block[1]);
-    const state = resourceState(h.host);
-    if (state !== 'Enabled') return fail('AllocationState', () => `host ${h.name} is ${state}`);
-    if (block) return fail(block[0], () => block[1]);
-    const up = h.host.status?.state ?? 'Connecting';
-    if (up !== 'Up') return fail('NoHostUp', () => `${h.name} ${up}`);
+    if (block?.[0] === 'Hypervisor') return fail('Hypervisor', () => block[1]);
     for (const tag of req.hostTags) {
       if (!h.slot.tags.has(tag)) return fail('HostTags', () => `${h.name} lacks ${req.hostTags.filter((t) => !h.slot.tags.has(t)).join(', ')}`);
     }
+    const pools = storage(view.cluster, h.name);
+    if ('stage' in pools && pools.stage !== 'InsufficientStorage') return fail(pools.stage, () => pools.detail);
+    if (block) return fail(block[0], () => block[1]);
+    const state = resourceState(h.host);
+    if (state !== 'Enabled') return fail('AllocationState', () => `host ${h.name} is ${state}`);
+    const up = h.host.status?.state ?? 'Connecting';
+    if (up !== 'Up') return fail('NoHostUp', () => `${h.name} ${up}`);
     const avoided = strictAvoid.get(h.name);
     if (avoided) return fail('Affinity', () => avoided);
     if (strictOnly && !strictOnly.has(h.name)) return fail('Affinity', () => strictOnlyWhy);
@@ -350,7 +353,6 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
       return fail('InsufficientCapacity', () => `${h.name} has ${Math.max(0, freeCpu)} MHz and ${formatBytes(Math.max(0, freeMemory))} free`);
     }
     if (threshold) return fail('DisableThreshold', () => threshold);
-    const pools = storage(view.cluster, h.name);
     if ('stage' in pools) return fail(pools.stage, () => pools.detail);
     return pools;
   };

@@ -175,6 +175,18 @@ describe('planner: filters, each deciding the outcome', () => {
     expect(r.message).to.contain('zone z1 is Disabled');
   });
 
+  it('reports the deepest filter: the only cluster of the right hypervisor Disabled is AllocationState, a tagged host Down is NoHostUp', () => {
+    const objects = basicWorld({ clusters: ['c1', 'c2'] });
+    objects.clusters = [cluster('c1', 'p1', { hypervisor: 'Simulator' }), cluster('c2', 'p1', { allocationState: 'Disabled' })];
+    const r = refused(decide(objects, vm('ns', 'a')));
+    expect(r.reason).to.equal('AllocationState');
+    expect(r.message).to.contain('2 hosts not in an Enabled zone, pod, cluster and resource state (cluster c2 is Disabled); 2 hosts of another hypervisor');
+    objects.clusters = [cluster('c1', 'p1'), cluster('c2', 'p1')];
+    objects.hosts = [host('c1-h1', 'c1', { tags: ['gpu'], state: 'Down' }), host('c1-h2', 'c1')];
+    objects.serviceOfferings = [offering('small', { hostTags: ['gpu'] })];
+    expect(refused(decide(objects, vm('ns', 'a'))).reason).to.equal('NoHostUp');
+  });
+
   it('hypervisor: only clusters of the template\'s hypervisor', () => {
     const objects = basicWorld({ clusters: ['c1', 'c2'] });
     objects.configurations = [firstfit];
@@ -329,7 +341,7 @@ describe('planner: filters, each deciding the outcome', () => {
     const r = refused(decide(objects, vm('ns', 'a')));
     expect(r.reason).to.equal('InsufficientCapacity');
     expect(r.message).to.equal(
-      "0/3 hosts in zone z1 can take VM ns/a (2 cores × 1000 MHz, 1 GiB): 1 host without enough free CPU or memory (h3 has 1 cores); 1 host lacking the offering's host tags (h2 lacks gpu); 1 host not Up (h1 Down)",
+      "0/3 hosts in zone z1 can take VM ns/a (2 cores × 1000 MHz, 1 GiB): 1 host without enough free CPU or memory (h3 has 1 cores); 1 host not Up (h1 Down); 1 host lacking the offering's host tags (h2 lacks gpu)",
     );
     expect(refused(decide({ ...objects, hosts: [] }, vm('ns', 'a'))).reason).to.equal('NoHosts');
     expect(refused(decide(objects, vm('ns', 'a', { zone: 'z9' }))).reason).to.equal('ZoneNotFound');
