@@ -5,7 +5,8 @@
  * A VM placed on a host (status.placement.host) holds its cores, MHz and memory while it runs
  * or is on its way (Starting, Running, Stopping, Migrating, Unknown, or no state reported yet),
  * and for capacity.skipcounting.hours seconds after it stopped, so that it can start there
- * again; a Destroyed, Expunging or Error VM holds nothing. The planner's capacity index, the
+ * again; a Destroyed or Expunging VM holds nothing. A VM in Error keeps its place: its agent
+ * retries it, and what fails it (a template, a disk) may be fixed. The planner's capacity index, the
  * capacity rollups of hosts, clusters, pods and zones, and the agent's admission check all
  * count with these functions, so they never disagree. A volume takes its size from its pool.
  */
@@ -27,7 +28,7 @@ export interface VmUsage extends VmDemand {
   holdsUntil: number;
 }
 
-const GONE_STATES = new Set(['Destroyed', 'Expunging', 'Error']);
+const GONE_STATES = new Set(['Destroyed', 'Expunging']);
 const STOPPED_STATES = new Set(['Stopped', 'Shutdown']);
 const RUNNING_STATES = new Set(['Starting', 'Running', 'Stopping', 'Migrating', 'Unknown']);
 

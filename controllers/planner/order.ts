@@ -6,9 +6,9 @@
  *
  * - FirstFitPlanner: clusters with the most free capacity first (host.capacityType.to.order.clusters:
  *   CPU, RAM or COMBINED).
- * - UserDispersingPlanner: clusters with the fewest of the account's running VMs first, blended
+ * - UserDispersingPlanner: clusters with the fewest of the account's VMs first, blended
  *   with free capacity by vm.user.dispersion.weight (1: dispersion only).
- * - UserConcentratedPodPlanner: pods with the most of the account's running VMs first; clusters
+ * - UserConcentratedPodPlanner: pods with the most of the account's VMs first; clusters
  *   keep their capacity order inside a pod.
  * - Hosts: random (shuffled), firstfit (by name), userdispersing (fewest of the account's running
  *   VMs first), firstfitleastconsumed (least used first); userconcentratedpod_random and
@@ -47,7 +47,7 @@ export interface ClusterCandidate {
   name: string;
   pod: string;
   load: Load;
-  /** The account's running VMs in the cluster. */
+  /** The account's VMs in the cluster. */
   accountVms: number;
 }
 
@@ -88,7 +88,7 @@ export interface HostCandidate {
   cpuAllocated: number;
   memoryTotal: number;
   memoryAllocated: number;
-  /** The account's running VMs on the host. */
+  /** The account's VMs on the host. */
   accountVms: number;
 }
 

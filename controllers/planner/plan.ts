@@ -8,10 +8,10 @@
  *   Avoided               the host refused the VM before (the caller's avoid set)
  *   Hypervisor            the cluster's hypervisor is the template's
  *   HostTags              the host carries every host tag of the offering
- *   NoReachableStorage    for each volume, the host reaches an Up pool of its storage type
- *   StorageTags           ... carrying the volume's storage tags
+ *   StorageTags           for each volume, a pool of its storage type in the host's scope carries its storage tags
  *   AllocationState       zone, pod and cluster Enabled, host resourceState Enabled
  *   NoHostUp              the host is Up
+ *   NoReachableStorage    ... and such a pool is Up and mounted there
  *   Affinity              strict host affinity / anti-affinity of the VM's groups
  *   InsufficientCapacity  cores, MHz per core, and free CPU and memory with the overcommit factors
  *   DisableThreshold      the cluster stays within cluster.{cpu,memory}.allocated.capacity.disablethreshold
@@ -84,10 +84,10 @@ export const CONSTRAINTS = [
   'Avoided',
   'Hypervisor',
   'HostTags',
-  'NoReachableStorage',
   'StorageTags',
   'AllocationState',
   'NoHostUp',
+  'NoReachableStorage',
   'Affinity',
   'InsufficientCapacity',
   'DisableThreshold',
@@ -198,39 +198,35 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
   const own = ownEntry ? index.holding(ownEntry, now) : undefined;
   const ownHost = own ? ownEntry?.host : undefined;
 
-  // The account's running VMs per host, for the strategies that weigh them (only those pay for it).
+  // The account's VMs per host, for the strategies that weigh them (only those pay for it).
+  // CloudStack counts Running and Starting VMs; here every VM that holds its host counts, so a
+  // VM on its way (or failing to start) is not forgotten.
   const accountOnHost = new Map<string, number>();
   if (req.planner !== 'FirstFitPlanner' || req.allocator === 'userdispersing') {
     for (const entry of index.accountEntries(req.namespace)) {
-      if (entry.uid === req.uid) continue;
-      if (index.holding(entry, now)?.running) accountOnHost.set(entry.host, (accountOnHost.get(entry.host) ?? 0) + 1);
+      if (entry.uid !== req.uid && index.holding(entry, now)) accountOnHost.set(entry.host, (accountOnHost.get(entry.host) ?? 0) + 1);
     }
   }
 
-  // Hosts of the VM's affinity groups.
+  // Hosts of the VM's affinity groups: the members that hold a host, by host.
   const strictAvoid = new Map<string, string>();
   let strictOnly: Set<string> | undefined;
   let strictOnlyWhy = '';
-  const preferences: { type: AffinityType; hosts: Map<string, number> }[] = [];
+  const preferences: { type: AffinityType; members: Map<string, string[]> }[] = [];
   for (const group of req.groups) {
-    const hosts = new Map<string, number>();
-    const members: string[] = [];
+    const members = new Map<string, string[]>();
     for (const entry of index.groupEntries(group.key)) {
       if (entry.uid === req.uid || !index.holding(entry, now)) continue;
-      hosts.set(entry.host, (hosts.get(entry.host) ?? 0) + 1);
-      members.push(`${entry.key} on ${entry.host}`);
+      members.set(entry.host, [...(members.get(entry.host) ?? []), entry.key]);
     }
+    if (members.size === 0) continue;
     if (group.type === 'host anti-affinity') {
-      for (const entry of index.groupEntries(group.key)) {
-        if (entry.uid !== req.uid && index.holding(entry, now)) strictAvoid.set(entry.host, `${group.key} (host anti-affinity): ${entry.key} runs on ${entry.host}`);
-      }
+      for (const [host, vms] of members) strictAvoid.set(host, `${group.key} (host anti-affinity): ${vms[0]} runs on ${host}`);
     } else if (group.type === 'host affinity') {
-      if (hosts.size > 0) {
-        strictOnly = strictOnly ? new Set([...strictOnly].filter((h) => hosts.has(h))) : new Set(hosts.keys());
-        strictOnlyWhy = `${group.key} (host affinity) keeps its VMs with ${members.slice(0, 3).join(', ')}`;
-      }
-    } else if (hosts.size > 0) {
-      preferences.push({ type: group.type, hosts });
+      strictOnly = new Set([...members.keys()].filter((h) => !strictOnly || strictOnly.has(h)));
+      strictOnlyWhy = `${group.key} (host affinity) keeps its VMs with ${[...members].slice(0, 3).map(([host, vms]) => `${vms[0]} on ${host}`).join(', ')}`;
+    } else {
+      preferences.push({ type: group.type, members });
     }
   }
 
@@ -334,12 +330,13 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
       if (!h.slot.tags.has(tag)) return fail('HostTags', () => `${h.name} lacks ${req.hostTags.filter((t) => !h.slot.tags.has(t)).join(', ')}`);
     }
     const pools = storage(view.cluster, h.name);
-    if ('stage' in pools && pools.stage !== 'InsufficientStorage') return fail(pools.stage, () => pools.detail);
+    if ('stage' in pools && pools.stage === 'StorageTags') return fail(pools.stage, () => pools.detail);
     if (block) return fail(block[0], () => block[1]);
     const state = resourceState(h.host);
     if (state !== 'Enabled') return fail('AllocationState', () => `host ${h.name} is ${state}`);
     const up = h.host.status?.state ?? 'Connecting';
     if (up !== 'Up') return fail('NoHostUp', () => `${h.name} ${up}`);
+    if ('stage' in pools && pools.stage === 'NoReachableStorage') return fail(pools.stage, () => pools.detail);
     const avoided = strictAvoid.get(h.name);
     if (avoided) return fail('Affinity', () => avoided);
     if (strictOnly && !strictOnly.has(h.name)) return fail('Affinity', () => strictOnlyWhy);
@@ -394,7 +391,7 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
       if (!volumes) continue;
       if (preferences.length === 0) return choose(view, h, volumes);
       const penalty = preferences.reduce((n, p) => {
-        const here = p.hosts.get(h.name) ?? 0;
+        const here = p.members.get(h.name)?.length ?? 0;
         return n + (p.type === 'non-strict host anti-affinity' ? here : here > 0 ? 0 : 1);
       }, 0);
       if (!best || penalty < best.penalty) best = { view, host: h, volumes, penalty };
@@ -407,10 +404,14 @@ export function plan(index: CapacityIndex, req: PlanRequest, env: PlanEnv): Plan
 export type PoolsOrFailure = Decision['volumes'] | { stage: Constraint; detail: string };
 
 /**
- * Chooses a pool per volume on a host: reached from it (host-scoped pools for local storage;
- * the cluster's, then the zone's, for shared), Up and not unmounted there, with the volume's
- * storage tags, and with room by storage.overprovisioning.factor and the pool disable
- * thresholds. Among those, the most free space wins. Volumes of the same VM add up on a pool.
+ * Chooses a pool per volume on a host. The pools in the host's scope (host-scoped ones for
+ * local storage; the cluster's, then the zone's, of the cluster's hypervisor, for shared) must
+ * carry the volume's storage tags (StorageTags); of those, one must be Up, out of maintenance
+ * and not reported unmounted on the host (NoReachableStorage), and have room by
+ * storage.overprovisioning.factor and the pool disable thresholds (InsufficientStorage). Among
+ * those, cluster-scoped pools come before zone-wide ones, as in CloudStack, then the roomiest.
+ * Volumes of the same VM add up on a pool. A failure names the earliest of the three stages
+ * any volume failed, so the planner can place each stage among its filters.
  */
 export function storageChooser(index: CapacityIndex, zone: string, volumes: readonly VolumeRequest[], now: number): (cluster: ClusterObject, host: string) => PoolsOrFailure {
   const settings = index.settings();
@@ -422,54 +423,67 @@ export function storageChooser(index: CapacityIndex, zone: string, volumes: read
     if (capacity <= 0 || (pool.status?.usedBytes ?? 0) / capacity >= usedThreshold) return 0;
     return Math.floor(capacity * poolOverprovision(pool, settings) * allocatedThreshold) - index.poolAllocated(slot, now);
   };
-  const usable = (slot: PoolSlot | undefined, cluster: ClusterObject): slot is PoolSlot => {
+  const serves = (slot: PoolSlot | undefined, cluster: ClusterObject): slot is PoolSlot => {
     const pool = slot?.pool;
-    if (!pool || pool.status?.state !== 'Up' || pool.spec.maintenance) return false;
-    return pool.spec.scope !== 'Zone' || pool.spec.hypervisor === undefined || pool.spec.hypervisor === (cluster.spec.hypervisor ?? 'KVM');
+    return !!pool && (pool.spec.scope !== 'Zone' || pool.spec.hypervisor === undefined || pool.spec.hypervisor === (cluster.spec.hypervisor ?? 'KVM'));
   };
+  const up = (slot: PoolSlot, host: string): boolean => slot.pool?.status?.state === 'Up' && !slot.pool.spec.maintenance && !slot.unmounted.has(host);
   const shared = new Map<string, PoolSlot[]>();
   const sharedOf = (cluster: ClusterObject): PoolSlot[] => {
     const name = cluster.metadata.name ?? '';
     let list = shared.get(name);
     if (!list) {
       const names = [...index.poolsScopedTo('cluster', name), ...index.poolsScopedTo('zone', zone)];
-      shared.set(name, (list = names.map((n) => index.pool(n)).filter((s) => usable(s, cluster))));
+      shared.set(name, (list = names.map((n) => index.pool(n)).filter((s) => serves(s, cluster))));
     }
     return list;
   };
+  const rank: Record<string, number> = { StorageTags: 0, NoReachableStorage: 1, InsufficientStorage: 2 };
 
   return (cluster, host) => {
     const chosen: Decision['volumes'] = [];
     const extra = new Map<string, number>();
+    let failure: { stage: Constraint; detail: string } | undefined;
+    const fail = (stage: Constraint, detail: string) => {
+      if (!failure || rank[stage]! < rank[failure.stage]!) failure = { stage, detail };
+    };
     for (const v of volumes) {
       if (v.pool !== undefined) {
         const slot = index.pool(v.pool);
-        const reaches = usable(slot, cluster) && !slot.unmounted.has(host) && reachable(slot, cluster.metadata.name ?? '', host, zone);
-        if (!reaches) return { stage: 'NoReachableStorage', detail: `${host} does not reach pool ${v.pool} of volume ${v.key}` };
-        chosen.push({ key: v.key, pool: v.pool, bytes: v.bytes });
+        if (!serves(slot, cluster) || !reachable(slot, cluster.metadata.name ?? '', host, zone) || !up(slot, host)) fail('NoReachableStorage', `${host} does not reach pool ${v.pool} of volume ${v.key}`);
+        else chosen.push({ key: v.key, pool: v.pool, bytes: v.bytes });
         continue;
       }
-      const candidates = (v.storageType === 'local' ? index.poolsScopedTo('host', host).map((n) => index.pool(n)).filter((s) => usable(s, cluster)) : sharedOf(cluster)).filter(
-        (s) => !s.unmounted.has(host),
-      );
-      if (candidates.length === 0) return { stage: 'NoReachableStorage', detail: `${host} reaches no Up ${v.storageType} pool for ${v.key}` };
-      const tagged = candidates.filter((s) => v.storageTags.every((t) => s.tags.has(t)));
-      if (tagged.length === 0) return { stage: 'StorageTags', detail: `no pool of ${host} carries ${v.storageTags.join(', ')} for ${v.key}` };
-      // CloudStack tries cluster-scoped pools before zone-wide ones; within a scope the roomiest wins.
+      const inScope = v.storageType === 'local' ? index.poolsScopedTo('host', host).map((n) => index.pool(n)).filter((s) => serves(s, cluster)) : sharedOf(cluster);
+      if (inScope.length === 0) {
+        fail('NoReachableStorage', `${host} has no ${v.storageType} pool for ${v.key}`);
+        continue;
+      }
+      const tagged = inScope.filter((s) => v.storageTags.every((t) => s.tags.has(t)));
+      if (tagged.length === 0) {
+        fail('StorageTags', `no pool of ${host} carries ${v.storageTags.join(', ')} for ${v.key}`);
+        return failure!;
+      }
+      const live = tagged.filter((s) => up(s, host));
+      if (live.length === 0) {
+        fail('NoReachableStorage', `${host} reaches no Up ${v.storageType} pool for ${v.key} (${tagged.map((s) => `${s.name} ${s.pool?.status?.state ?? 'unknown'}`).join(', ')})`);
+        continue;
+      }
       let pick: { slot: PoolSlot; free: number; rank: number } | undefined;
-      for (const slot of tagged) {
+      for (const slot of live) {
         const free = room(slot) - (extra.get(slot.name) ?? 0);
-        const rank = slot.pool?.spec.scope === 'Zone' ? 1 : 0;
-        if (free >= v.bytes && (!pick || rank < pick.rank || (rank === pick.rank && free > pick.free))) pick = { slot, free, rank };
+        const scopeRank = slot.pool?.spec.scope === 'Zone' ? 1 : 0;
+        if (free >= v.bytes && (!pick || scopeRank < pick.rank || (scopeRank === pick.rank && free > pick.free))) pick = { slot, free, rank: scopeRank };
       }
       if (!pick) {
-        const most = Math.max(...tagged.map((s) => room(s) - (extra.get(s.name) ?? 0)));
-        return { stage: 'InsufficientStorage', detail: `${v.key} needs ${formatBytes(v.bytes)}, the roomiest pool of ${host} has ${formatBytes(Math.max(0, most))}` };
+        const most = Math.max(...live.map((s) => room(s) - (extra.get(s.name) ?? 0)));
+        fail('InsufficientStorage', `${v.key} needs ${formatBytes(v.bytes)}, the roomiest pool of ${host} has ${formatBytes(Math.max(0, most))}`);
+        continue;
       }
       extra.set(pick.slot.name, (extra.get(pick.slot.name) ?? 0) + v.bytes);
       chosen.push({ key: v.key, pool: pick.slot.name, bytes: v.bytes });
     }
-    return chosen;
+    return failure ?? chosen;
   };
 }
 

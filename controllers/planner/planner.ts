@@ -36,7 +36,7 @@ export interface VolumeDecision {
 export interface Planner {
   /** Where `vm` and its volumes (ROOT and data, created or about to be) go, or why nowhere. Reads only the index. */
   plan(vm: VirtualMachineObject, volumes: readonly VolumeLike[], options?: PlanOptions): PlanResult;
-  /** The pool for a data volume attached to a VM on `host`, among the pools that host reaches. */
+  /** The pool for a volume of a VM on `host` (a data volume attached later, a ROOT volume whose claim was lost), among the pools that host reaches. */
   poolForVolume(volume: VolumeLike, host: string): VolumeDecision | Unschedulable;
   /**
    * Records a decision: counts it at once (assume), runs `write` (the status write with the
@@ -97,7 +97,9 @@ export function createPlanner(manager: Manager, ctx: InfraContext, options: Plan
       const slot = index.host(hostName);
       const cluster = slot?.host ? index.cluster(slot.host.spec.clusterRef.name) : undefined;
       if (!slot || !cluster) return { scheduled: false, reason: 'HostNotFound', message: `Host ${hostName} is not known to the planner` };
-      const request = volumeRequest(index, volume);
+      // A ROOT volume's tags and storage type come from its VM's offering.
+      const vm = volume.spec.vmRef ? i.vms.get({ namespace: volume.metadata.namespace, name: volume.spec.vmRef.name }) : undefined;
+      const request = volumeRequest(index, volume, vm, vm ? index.serviceOffering(vm.spec.serviceOfferingRef.name) : undefined);
       const zone = index.pod(cluster.spec.podRef.name)?.spec.zoneRef.name ?? volume.spec.zoneRef.name;
       const result = storageChooser(index, zone, [request], index.now())(cluster, hostName);
       if ('stage' in result) return { scheduled: false, reason: result.stage, message: `no pool for volume ${request.key} on host ${hostName}: ${result.detail}` };

@@ -79,8 +79,9 @@ describe('planner: usage (lib/usage.ts), as the index and the rollups count it',
     expect(holdsAt(usage, NOW + 600_000)).to.equal(false);
   });
 
-  it('releases a Destroyed, Expunging or Error VM at once', () => {
-    for (const state of ['Destroyed', 'Expunging', 'Error']) expect(vmUsage(vm('ns', 'a', { host: 'h1', state }), spec, DEFAULT_SETTINGS), state).to.equal(undefined);
+  it('releases a Destroyed or Expunging VM at once; one in Error keeps its place', () => {
+    for (const state of ['Destroyed', 'Expunging']) expect(vmUsage(vm('ns', 'a', { host: 'h1', state }), spec, DEFAULT_SETTINGS), state).to.equal(undefined);
+    expect(vmUsage(vm('ns', 'a', { host: 'h1', state: 'Error' }), spec, DEFAULT_SETTINGS)).to.include({ running: false, holdsUntil: Infinity });
   });
 });
 
