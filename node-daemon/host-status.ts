@@ -181,11 +181,13 @@ export function hostStatusReporter(options: HostStatusOptions): HostStatusReport
 export async function simulatedHostFacts(run: Runner): Promise<HostFacts> {
   const links = [...parseIpAddrJson((await run(['ip', '-j', '-d', 'addr', 'show'])).stdout).values()];
   const cores = cpus();
+  // Some virtual machines report a speed of 0 to os.cpus(); /proc/cpuinfo still says.
+  const cpuinfoMhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(await readFile('/proc/cpuinfo', 'utf8').catch(() => ''))?.[1] ?? 0);
   return {
     cpuSockets: 1,
     cpuCores: cores.length,
     cpuThreads: cores.length,
-    cpuMhz: cores[0]?.speed ?? 0,
+    cpuMhz: cores[0]?.speed || Math.floor(cpuinfoMhz),
     cpuModel: cores[0]?.model.trim() ?? 'unknown',
     memoryBytes: totalmem(),
     hypervisor: { type: 'Simulator', version: AGENT_VERSION, libvirtVersion: 'none' },
