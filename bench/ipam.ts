@@ -5,8 +5,8 @@
  *   labels, spec and consumer reference), at the same concurrency;
  * - ensureNics allocations per second on one network (the operator's informers, no
  *   controllers), and the same with every infrastructure controller running (the repair loop
- *   writes each record's status and the Network controller counts them meanwhile), each with
- *   its ratio to the baseline (target ≥ 0.5).
+ *   writes each record's status and the Network controller counts them meanwhile) once the
+ *   earlier runs' records are gone, each with its ratio to the baseline (target ≥ 0.5).
  * BENCH_NICS (default 1000) NICs on a /22, BENCH_CONCURRENCY (default 32) requests in flight.
  */
 import * as k8s from '@kubernetes/client-node';
@@ -131,8 +131,15 @@ try {
     await manager.stop();
   }
   {
+    // The records of the two runs above stand for no real consumer (the baseline's) or for VMs
+    // no controller saw: left, the repair loop would write (and after its grace delete) 2000 of
+    // them during this run. Removed first, so this run measures its own allocations' cost.
+    const ipType = resourceTypeOf(IPAddress);
+    await client.request('DELETE', `/apis/${ipType.group}/${ipType.version}/${ipType.plural}`);
     const { vms } = await networkWithVms(client, 'operator', '10.2.0.0/22');
     const { manager, ctx } = await startOperator(kc, true);
+    await until('the earlier records gone from the cache', () => ctx.informers.ipAddresses.list().length === 0);
+    await until('the Network controller to have seen the network', () => ctx.informers.networks.get({ namespace: NAMESPACE, name: 'operator' })?.status?.addressesAllocated === 0);
     const { rate, granted } = await allocate(ctx, vms);
     emit('ensure_nics_allocations_per_second_with_controllers', rate, 'allocations/s', { nics: granted, concurrency: CONCURRENCY, ratio_to_raw: Math.round((rate / raw) * 100) / 100 });
     await manager.stop();
