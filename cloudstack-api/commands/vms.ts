@@ -217,7 +217,7 @@ export function vmCommands(infra: Infra): Command[] {
         })
         .catch((err: unknown) => {
           if (isAlreadyExists(err)) throw invalidParameterValue(`The vm with hostName ${p.name} already exists in account ${accountOfNamespace(infra, namespace)?.spec.displayName ?? namespace}: choose another name`);
-          return failure(err, ctx, { label, params: { 'spec.hostName': 'name', 'spec.templateRef': 'templateid', 'spec.isoRef': 'templateid', 'spec.serviceOfferingRef.name': 'serviceofferingid', 'spec.networks': 'networkids', 'spec.sshKeyPairRef.name': 'keypair', 'spec.affinityGroupRefs': 'affinitygroupids', 'spec.dataDisks': 'diskofferingid', 'spec.rootDiskOfferingRef.name': 'diskofferingid', 'spec.rootDiskSize': 'rootdisksize', 'spec.hostRef.name': 'hostid', 'spec.userData': 'userdata', 'spec.displayName': 'displayname' } });
+          return failure(err, ctx, { label, params: { 'spec.hostName': 'name', 'spec.templateRef': 'templateid', 'spec.isoRef': 'templateid', 'spec.serviceOfferingRef.name': 'serviceofferingid', 'spec.networks[0].ipAddress': 'ipaddress', 'spec.networks': 'networkids', 'spec.sshKeyPairRef.name': 'keypair', 'spec.affinityGroupRefs': 'affinitygroupids', 'spec.dataDisks': 'diskofferingid', 'spec.rootDiskOfferingRef.name': 'diskofferingid', 'spec.rootDiskSize': 'rootdisksize', 'spec.hostRef.name': 'hostid', 'spec.userData': 'userdata', 'spec.displayName': 'displayname' } });
         });
       return { id: vm.metadata.uid ?? '', jobid: await submit(ctx, vm) };
     },

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
+import { ipAddressName, LABEL_CONSUMER_UID, LABEL_NETWORK_UID } from '../../lib/guest-identity.ts';
 import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { VirtualMachine } from '../../crds/index.ts';
 import type { CloudStackClient } from '../support/cloudstack-client.ts';
@@ -298,7 +299,22 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
       { what: 'a host from a user', params: () => ({ ...deployParams(), hostid: '0b0e1e2c-0000-4000-8000-00000000000f' }), code: 531, text: 'hostid may be given by root administrators only' },
       { what: 'a non-numeric custom detail', params: () => ({ ...deployParams(), 'details[0].cpuNumber': 'two' }), code: 431, text: 'details[cpuNumber] must be a whole number, not two' },
       { what: 'a bad boot type', params: () => ({ ...deployParams(), boottype: 'Floppy' }), code: 431, text: /invalid value Floppy for parameter boottype/ },
+      { what: 'an address outside the network', params: () => ({ ...deployParams(), ipaddress: '10.1.2.5' }), code: 431, text: () => `ipaddress: 10.1.2.5 is not a guest address of network net-${s} (10.1.1.0/24); use one in 10.1.1.1-10.1.1.254` },
+      { what: 'the network\'s gateway as the address', params: () => ({ ...deployParams(), ipaddress: '10.1.1.1' }), code: 431, text: /^ipaddress: 10\.1\.1\.1 is network net-\S+'s gateway; use another address/ },
     ];
+    it('refuses an address another VM\'s NIC holds, naming ipaddress', async () => {
+      // The record IPAM keeps for the kubectl VM's NIC (the test plays the VM controller).
+      const holder = await waitUntil('the kubectl VM', () => vmNamed(`kubectl-${s}`));
+      await cloud.resource('IPAddress').create({
+        metadata: { name: ipAddressName(ids['network'] ?? '', '10.1.1.10'), labels: { [LABEL_NETWORK_UID]: ids['network'] ?? '', [LABEL_CONSUMER_UID]: holder.metadata.uid ?? '' } },
+        spec: { address: '10.1.1.10', purpose: 'Guest', networkRef: { namespace: tenant.namespace, name: `net-${s}` }, consumerRef: { kind: 'VirtualMachine', namespace: tenant.namespace, name: `kubectl-${s}`, uid: holder.metadata.uid, nic: `net-${s}` } },
+      });
+      const reply = await tenant.client.request('deployVirtualMachine', { ...deployParams(), name: `twin-${s}`, ipaddress: '10.1.1.10' });
+      expect(reply.status, reply.text).to.equal(431);
+      expect(reply.body['errortext']).to.match(new RegExp(`^ipaddress: 10\\.1\\.1\\.10 is already allocated on network net-${s} by VM kubectl-${s}; choose another address`));
+      expect(await vmNamed(`twin-${s}`)).to.equal(undefined);
+    });
+
     for (const c of cases) {
       it(`refuses ${c.what}`, async () => {
         const reply = await tenant.client.request('deployVirtualMachine', c.params());
