@@ -156,6 +156,24 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect(await byUid('Network', tenant.namespace, spare)).to.equal(undefined);
     });
 
+    it('refuses, naming the parameter, an isolated CIDR overlapping another of the account, a Shared network without its range, and a range outside the CIDR', async () => {
+      const base = await tenant.client.request('createNetwork', { name: `Base ${s}`, networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.11.1', netmask: '255.255.255.0' });
+      const baseId = (base.body['network'] as Record<string, unknown>)['id'] as string;
+      const baseName = (await byUid('Network', tenant.namespace, baseId))?.metadata.name ?? '';
+      const overlap = await tenant.client.request('createNetwork', { name: 'overlap', networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.11.129', netmask: '255.255.255.128' });
+      expect(overlap.body['errortext']).to.equal(`netmask: 10.2.11.128/25 overlaps 10.2.11.0/24 of isolated network ${baseName} in this account; choose a CIDR outside it`);
+      await cloud.resource('NetworkOffering').create({ metadata: { name: `shared-${s}` }, spec: { guestIpType: 'Shared', specifyVlan: true, specifyIpRanges: true } });
+      const shared = (await cloud.resource('NetworkOffering').get({ name: `shared-${s}` })).metadata.uid ?? '';
+      const rangeless = await cloud.admin.request('createNetwork', { name: 'rangeless', networkofferingid: shared, zoneid: ids['zone'] ?? '', vlan: '1200', gateway: '192.168.60.1', netmask: '255.255.255.0' });
+      expect(rangeless.body['errortext']).to.match(/^startip: is required for a Shared network \(offering shared-\S+\): give the range of addresses handed to guests \(CloudStack startip and endip\); endip: is required/);
+      const outside = await tenant.client.request('createNetwork', { name: 'outside', networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.9.1', netmask: '255.255.255.0', startip: '10.2.10.10', endip: '10.2.9.20' });
+      expect(outside.body['errortext']).to.equal('startip: spec.startIp must be inside spec.cidr: fix the address, or set a cidr that contains it');
+      for (const name of ['overlap', 'rangeless', 'outside']) expect((await objectsIn('Network', tenant.namespace)).some((n) => n.spec?.['displayName'] === name), `${name} not created`).to.equal(false);
+      await cloud.resource('NetworkOffering').delete({ name: `shared-${s}` });
+      const deleted = await tenant.client.request('deleteNetwork', { id: baseId });
+      expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+    });
+
     it('restarts an implemented network by request token, which the Network controller carries out; refuses one not implemented', async () => {
       // A persistent offering on a physical network with a VNI range: the Network controller implements the network at once.
       await cloud.resource('PhysicalNetwork').create({ metadata: { name: `pn-${s}` }, spec: { zoneRef: { name: `z-${s}` }, isolationMethods: ['VXLAN'], vniRanges: [{ start: 7000, end: 7001 }], trafficTypes: [{ type: 'Guest', kvmLabel: 'cloudbr1' }] } });
