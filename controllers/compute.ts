@@ -1,10 +1,13 @@
 /**
- * The compute controllers (issue #11): VirtualMachine, Volume, Template, SSHKeyPair and AffinityGroup,
+ * The compute controllers (issue #11): VirtualMachine, Volume, Template, SSHKeyPair,
+ * AffinityGroup, InstanceGroup and UserData,
  * registered together on the infrastructure context they read, with the deployment planner
  * (controllers/planner/) and the NIC allocator the VM controller calls into.
  */
 import type { Manager } from '../lib/manager.ts';
 import { registerAffinityGroupController } from './affinity-group.ts';
+import { registerInstanceGroupController } from './instance-group.ts';
+import { registerUserDataController } from './user-data.ts';
 import { createComputeContext, type ComputeContext, type NicAllocator } from './compute-context.ts';
 import type { InfraContext } from './infra-context.ts';
 import { createPlanner } from './planner/planner.ts';
@@ -21,5 +24,7 @@ export function registerComputeControllers(manager: Manager, infra: InfraContext
   registerTemplateController(manager, ctx);
   registerSSHKeyPairController(manager, ctx);
   registerAffinityGroupController(manager, ctx);
+  registerInstanceGroupController(manager, ctx);
+  registerUserDataController(manager, ctx);
   return ctx;
 }

@@ -466,4 +466,57 @@ export const AffinityGroup = defineKind({
   ],
 });
 
-export const computeKinds = [VirtualMachine, Volume, Template, SSHKeyPair, AffinityGroup] as const;
+// InstanceGroup ---------------------------------------------------------------------------
+
+/**
+ * An InstanceGroup is a CloudStack instance group: a named set of VMs of one account, for
+ * listing and ordering them. A VM is in the group whose displayName its spec.group holds;
+ * renaming or deleting a group through the CloudStack API carries its members along.
+ */
+export const InstanceGroup = defineKind({
+  group: COMPUTE_GROUP,
+  kind: 'InstanceGroup',
+  plural: 'instancegroups',
+  shortNames: ['csig', 'csinstancegroup'],
+  scope: 'Namespaced',
+  description: 'A CloudStack instance group: the VMs of this namespace whose spec.group is its name. States: Pending, Ready, Error.',
+  spec: Obj({ displayName: Type.Optional(DisplayName('instance group')) }, { description: 'The group.' }),
+  status: Status(ReadinessState('instance group'), {
+    vmCount: Type.Optional(Count('Member VMs.')),
+  }),
+  columns: [
+    { name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName', description: 'Group name.' },
+    { name: 'VMs', type: 'integer', jsonPath: '.status.vmCount', description: 'Members.' },
+  ],
+});
+
+// UserData --------------------------------------------------------------------------------
+
+/**
+ * A UserData is CloudStack's registered user data: a named cloud-init payload, base64, whose
+ * `{{ name }}` placeholders (spec.params) are filled per VM. A VM gets a copy in spec.userData
+ * when deployed or reset with it, as CloudStack copies it; the VM keeps that copy if the
+ * UserData is deleted later.
+ */
+export const UserData = defineKind({
+  group: COMPUTE_GROUP,
+  kind: 'UserData',
+  plural: 'userdata',
+  shortNames: ['csud', 'csuserdata'],
+  scope: 'Namespaced',
+  description: 'CloudStack registered user data: a named, base64-encoded cloud-init payload with optional {{ param }} placeholders, copied into the VMs deployed with it. States: Pending, Ready, Error.',
+  spec: Obj(
+    {
+      displayName: Type.Optional(DisplayName('user data')),
+      userData: Str({ description: 'The payload, base64-encoded (CloudStack `userdata`).', minLength: 1, maxLength: 1048576, format: 'byte' }),
+      params: Type.Optional(
+        List(Str({ description: 'A placeholder name, used in the payload as {{ name }}.', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_.-]+$' }), { description: 'Placeholders a VM fills with its userdatadetails (CloudStack `params`).', maxItems: 64, set: true }),
+      ),
+    },
+    { description: 'The user data.' },
+  ),
+  status: Status(ReadinessState('user data'), {}),
+  columns: [{ name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName', description: 'Name.' }],
+});
+
+export const computeKinds = [VirtualMachine, Volume, Template, SSHKeyPair, AffinityGroup, InstanceGroup, UserData] as const;

@@ -6,7 +6,7 @@
  *   const result = VirtualMachine.validate(obj); // ajv, compiled on first use
  *   type VmSpec = SpecOf<typeof VirtualMachine>;
  */
-import { AffinityGroup, SSHKeyPair, Template, VirtualMachine, Volume, computeKinds } from './compute.ts';
+import { AffinityGroup, InstanceGroup, SSHKeyPair, Template, UserData, VirtualMachine, Volume, computeKinds } from './compute.ts';
 import { Account, Domain, User, iamKinds } from './iam.ts';
 import {
   Cluster,
@@ -52,6 +52,8 @@ export {
   Template,
   SSHKeyPair,
   AffinityGroup,
+  InstanceGroup,
+  UserData,
   Network,
   IPAddress,
   VlanAllocation,
@@ -87,6 +89,8 @@ export type VolumeObject = ObjectOf<typeof Volume>;
 export type TemplateObject = ObjectOf<typeof Template>;
 export type SSHKeyPairObject = ObjectOf<typeof SSHKeyPair>;
 export type AffinityGroupObject = ObjectOf<typeof AffinityGroup>;
+export type InstanceGroupObject = ObjectOf<typeof InstanceGroup>;
+export type UserDataObject = ObjectOf<typeof UserData>;
 export type NetworkObject = ObjectOf<typeof Network>;
 export type IPAddressObject = ObjectOf<typeof IPAddress>;
 export type VlanAllocationObject = ObjectOf<typeof VlanAllocation>;

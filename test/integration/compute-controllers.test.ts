@@ -174,7 +174,7 @@ describe('compute controllers and the planner (real control plane, the test play
     this.timeout(60_000);
     clearInterval(heartbeat);
     await manager?.stop();
-    for (const k of ['VirtualMachine', 'Volume', 'SSHKeyPair', 'AffinityGroup']) {
+    for (const k of ['VirtualMachine', 'Volume', 'SSHKeyPair', 'AffinityGroup', 'InstanceGroup', 'UserData']) {
       for (const o of (await res(k).list({ namespace: ns }).catch(() => ({ items: [] as Obj[] }))).items) {
         await res(k).patch({ name: o.metadata.name ?? '', namespace: ns }, { metadata: { finalizers: null } }).catch(() => undefined);
       }
@@ -364,5 +364,23 @@ describe('compute controllers and the planner (real control plane, the test play
     await waitFor('AffinityGroup', 'spread', 'held while the VM is in it', (o) => condition(o, 'DeletionBlocked')?.status === 'True');
     await res('VirtualMachine').patch({ name: 'member', namespace: ns }, { spec: { affinityGroupRefs: [] } });
     await waitGone('AffinityGroup', 'spread');
+  });
+
+  it('counts an instance group\'s members by their spec.group', async () => {
+    await res('InstanceGroup').create({ metadata: { name: 'web', namespace: ns }, spec: { displayName: 'Web tier' } });
+    await waitFor('InstanceGroup', 'web', 'Ready and empty', (o) => o.status?.state === 'Ready' && o.status?.vmCount === 0);
+    await res('VirtualMachine').create({ metadata: { name: 'grouped', namespace: ns }, spec: vmSpec({ state: 'Stopped', group: 'Web tier' }) });
+    await waitFor('InstanceGroup', 'web', 'with its member', (o) => o.status?.vmCount === 1);
+    await res('VirtualMachine').patch({ name: 'grouped', namespace: ns }, { spec: { group: null } });
+    await waitFor('InstanceGroup', 'web', 'empty again', (o) => o.status?.vmCount === 0);
+  });
+
+  it('makes registered user data Ready, or Error naming a declared parameter the payload never uses', async () => {
+    const payload = (text: string) => Buffer.from(text).toString('base64');
+    await res('UserData').create({ metadata: { name: 'used', namespace: ns }, spec: { userData: payload('#cloud-config\nhostname: {{ role }}\n'), params: ['role'] } });
+    await waitFor('UserData', 'used', 'Ready', (o) => o.status?.state === 'Ready');
+    await res('UserData').create({ metadata: { name: 'unused', namespace: ns }, spec: { userData: payload('#cloud-config\nhostname: web\n'), params: ['role'] } });
+    const bad = await waitFor('UserData', 'unused', 'Error', (o) => o.status?.state === 'Error');
+    expect(condition(bad, 'Ready')).to.include({ status: 'False', reason: 'UnusedParams', message: 'spec.params names role, which the payload never uses as {{ name }}: remove them or use them' });
   });
 });

@@ -80,6 +80,8 @@ const base: Record<string, () => Obj> = {
     spec: { publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxU4aR5f3p1d0Y4pX3Wl6m3b8Kc2mJQ0rT7yH9vN2sB me@host' },
   }),
   AffinityGroup: () => ({ apiVersion: 'compute.kumulus.io/v1alpha1', kind: 'AffinityGroup', metadata: { name: 'ag', namespace: NS }, spec: { type: 'host anti-affinity' } }),
+  InstanceGroup: () => ({ apiVersion: 'compute.kumulus.io/v1alpha1', kind: 'InstanceGroup', metadata: { name: 'ig', namespace: NS }, spec: { displayName: 'web servers' } }),
+  UserData: () => ({ apiVersion: 'compute.kumulus.io/v1alpha1', kind: 'UserData', metadata: { name: 'ud', namespace: NS }, spec: { userData: 'I2Nsb3VkLWNvbmZpZwo=', params: ['role'] } }),
   Network: () => ({
     apiVersion: 'network.kumulus.io/v1alpha1',
     kind: 'Network',
@@ -201,6 +203,8 @@ const cases: Case[] = [
   { kind: 'Template', why: 'neither zones nor crossZones', change: (o) => delete o.spec.zoneRefs, field: 'spec.zoneRefs' },
   { kind: 'SSHKeyPair', why: 'not an OpenSSH public key', change: (o) => (o.spec.publicKey = 'BEGIN PRIVATE KEY ABCDEFGHIJ'), field: 'spec.publicKey', says: /OpenSSH/ },
   { kind: 'AffinityGroup', why: 'an unknown affinity type', change: (o) => (o.spec.type = 'anti-affinity'), field: 'spec.type', says: /"host anti-affinity"/ },
+  { kind: 'UserData', why: 'a payload that is not base64', change: (o) => (o.spec.userData = 'not base64!'), field: 'spec.userData', says: /byte/ },
+  { kind: 'UserData', why: 'a placeholder with a space', change: (o) => (o.spec.params = ['my role']), field: 'spec.params[0]', says: /should match/ },
   { kind: 'Network', why: 'the gateway is outside the CIDR', change: (o) => (o.spec.gateway = '10.1.2.1'), field: 'spec.gateway', says: /inside spec.cidr/ },
   { kind: 'Network', why: 'the CIDR has host bits', change: (o) => (o.spec.cidr = '10.1.1.7/24'), field: 'spec.cidr', says: /network address/ },
   { kind: 'Network', why: 'the CIDR is too small', change: (o) => Object.assign(o.spec, { cidr: '10.1.1.0/30', gateway: undefined }), field: 'spec.cidr', says: /\/29/ },
@@ -300,7 +304,7 @@ describe('crds: the apiserver rejects invalid objects, naming the field', functi
   });
 
   it('accepts every base object of the table (so each rejection comes from its one change)', async () => {
-    expect(Object.keys(base).length).to.equal(24);
+    expect(Object.keys(base).length).to.equal(26);
     for (const [kind, make] of Object.entries(base)) {
       const created = await objects.create(make(), undefined, 'All');
       expect(created.metadata?.name, kind).to.equal(make().metadata.name);

@@ -45,7 +45,7 @@ const crds = kinds.map((kind) => ({ kind, crd: crdFor(kind) as unknown as Crd })
 const schemaOf = (crd: Crd) => crd.spec.versions[0]?.schema.openAPIV3Schema as Node;
 
 describe('crds: schemas', () => {
-  it('defines the 24 phase-one kinds of DESIGN.md', () => {
+  it('defines the 24 phase-one kinds of DESIGN.md, plus instance groups and registered user data', () => {
     expect(kinds.map((k) => `${k.group.split('.')[0]}/${k.kind}`)).to.deep.equal([
       'infra/Zone',
       'infra/Pod',
@@ -63,6 +63,8 @@ describe('crds: schemas', () => {
       'compute/Template',
       'compute/SSHKeyPair',
       'compute/AffinityGroup',
+      'compute/InstanceGroup',
+      'compute/UserData',
       'network/Network',
       'network/IPAddress',
       'network/VlanAllocation',
@@ -73,7 +75,7 @@ describe('crds: schemas', () => {
       'ops/Configuration',
     ]);
     const namespaced = kinds.filter((k) => k.scope === 'Namespaced').map((k) => k.kind);
-    expect(namespaced).to.deep.equal(['VirtualMachine', 'Volume', 'Template', 'SSHKeyPair', 'AffinityGroup', 'Network', 'AsyncJob']);
+    expect(namespaced).to.deep.equal(['VirtualMachine', 'Volume', 'Template', 'SSHKeyPair', 'AffinityGroup', 'InstanceGroup', 'UserData', 'Network', 'AsyncJob']);
   });
 
   it('describes every field, so kubectl explain is the manual', () => {

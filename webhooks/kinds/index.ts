@@ -8,14 +8,15 @@ import { networkAdmissions } from './network.ts';
 import { opsAdmissions } from './ops.ts';
 
 /** Kinds no rule reads through the Lookup: the webhook server keeps no informer for them. */
-const NOT_LOOKED_UP = new Set(['Configuration', 'AsyncJob']);
+const NOT_LOOKED_UP = new Set(['Configuration', 'AsyncJob', 'InstanceGroup', 'UserData']);
 
 /** Every kind the rules read through the Lookup: the webhook server keeps an informer for each. */
 export const LOOKUP_KINDS: readonly KindInfo[] = kinds.filter((k) => !NOT_LOOKED_UP.has(k.kind));
 
 /**
  * The admission of every kind with defaults or rules beyond its CRD schema. Kinds left out
- * (SSHKeyPair, AffinityGroup, AsyncJob) are fully checked by their schema and CEL rules.
+ * (SSHKeyPair, AffinityGroup, InstanceGroup, UserData, AsyncJob) are fully checked by their
+ * schema and CEL rules.
  */
 export function admissions(lookup: Lookup): KindAdmission[] {
   return [...infraAdmissions(lookup), ...computeAdmissions(lookup), ...networkAdmissions(lookup), ...iamAdmissions(lookup), ...opsAdmissions(lookup)];
