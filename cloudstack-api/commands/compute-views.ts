@@ -51,6 +51,31 @@ export function hasTags(obj: { metadata: { annotations?: Record<string, string> 
   return (tags ?? []).every((t) => t['key'] !== undefined && obj.metadata.annotations?.[`${TAG_PREFIX}${t['key']}`] === t['value']);
 }
 
+/**
+ * Where a VM's user data came from, when it is a registered UserData (deploy or reset with
+ * userdataid): a JSON object {id, name, details} the API writes beside the copy in
+ * spec.userData, so the VM shows userdataid, userdataname and userdatadetails as CloudStack does.
+ */
+export const USERDATA_ANNOTATION = 'cloudstack.kumulus.io/userdata';
+
+export interface UserDataLink {
+  readonly id: string;
+  readonly name: string;
+  /** userdatadetails, as CloudStack shows them (a Java map's text, `{key=value}`). */
+  readonly details?: string;
+}
+
+export function userDataLinkOf(vm: { metadata: { annotations?: Record<string, string> } }): UserDataLink | undefined {
+  const raw = vm.metadata.annotations?.[USERDATA_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Partial<UserDataLink>;
+    return typeof parsed.id === 'string' && typeof parsed.name === 'string' ? { id: parsed.id, name: parsed.name, ...(typeof parsed.details === 'string' ? { details: parsed.details } : {}) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function detailsOf(obj: { metadata: { annotations?: Record<string, string> } }): Record<string, string> {
   const raw = obj.metadata.annotations?.[DETAILS_ANNOTATION];
   if (raw === undefined) return {};
@@ -80,6 +105,11 @@ function networkOf(infra: Infra, vm: VirtualMachineObject, name: string): Networ
   return infra.cache.networks.byName(name, vm.metadata.namespace);
 }
 
+/** A NIC's id: from its VM and its network, so the same on every replica and through stop, start and re-plumbing. */
+export function nicId(vm: VirtualMachineObject, network: string): string {
+  return derivedUuid(vm.metadata.uid ?? '', `nic/${network}`);
+}
+
 /** The NICs of a VM (NicResponse): those implemented (status.nics), else those asked for. */
 export function nicFields(infra: Infra, vm: VirtualMachineObject): Fields[] {
   const vmId = vm.metadata.uid ?? '';
@@ -92,7 +122,7 @@ export function nicFields(infra: Infra, vm: VirtualMachineObject): Fields[] {
     const offering = network ? infra.cache.networkOfferings.byName(network.spec.networkOfferingRef.name) : undefined;
     const implementedNic = nic as { netmask?: string; gateway?: string; isolationUri?: string; broadcastUri?: string };
     return {
-      id: derivedUuid(vmId, `nic/${nic.network}`),
+      id: nicId(vm, nic.network),
       networkid: network?.metadata.uid,
       networkname: network ? displayName(network) : nic.network,
       netmask: implementedNic.netmask ?? network?.status?.netmask,
@@ -112,6 +142,31 @@ export function nicFields(infra: Infra, vm: VirtualMachineObject): Fields[] {
   });
 }
 
+/** listVirtualMachines `details=`: the groups of fields a caller may ask for (ApiConstants.VMDetails), in CloudStack's order. */
+export const VM_DETAILS = ['all', 'group', 'nics', 'stats', 'secgrp', 'tmpl', 'servoff', 'diskoff', 'backoff', 'iso', 'volume', 'min', 'affgrp'] as const;
+
+/** The fields each group adds (UserVmJoinDaoImpl); the others are always there. Stats are not collected here, so `stats` adds only what servoff does. */
+const DETAIL_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  group: ['group', 'groupid'],
+  nics: ['nic', 'ipaddress'],
+  secgrp: ['securitygroup'],
+  tmpl: ['templateid', 'templatename', 'templatedisplaytext', 'templateformat', 'templatetype', 'passwordenabled'],
+  servoff: ['serviceofferingid', 'serviceofferingname', 'cpunumber', 'cpuspeed', 'memory'],
+  stats: ['cpunumber', 'cpuspeed', 'memory'],
+  diskoff: ['diskofferingid', 'diskofferingname'],
+  iso: ['isoid', 'isoname', 'isodisplaytext'],
+  volume: ['rootdeviceid', 'rootdevicetype'],
+  affgrp: ['affinitygroup'],
+};
+
+/** Only the fields of the groups asked for (`details=`), as CloudStack answers; every field for `all` or no choice. */
+export function vmDetailSubset(fields: Fields, details: readonly string[] | undefined): Fields {
+  if (details === undefined || details.length === 0 || details.includes('all')) return fields;
+  const kept = new Set(details.flatMap((d) => DETAIL_FIELDS[d] ?? []));
+  const dropped = new Set(Object.values(DETAIL_FIELDS).flat().filter((f) => !kept.has(f)));
+  return Object.fromEntries(Object.entries(fields).filter(([name]) => !dropped.has(name)));
+}
+
 /** The virtualmachine object (UserVmResponse). */
 export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
   const { cache } = infra;
@@ -128,6 +183,8 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
   const affinity = (spec.affinityGroupRefs ?? []).map((ref) => cache.affinityGroups.byName(ref.name, vm.metadata.namespace));
   const nics = nicFields(infra, vm);
   const name = spec.hostName ?? vm.metadata.name ?? '';
+  const group = spec.group === undefined ? undefined : cache.instanceGroups.byIndex(INDEX.shownName, `${vm.metadata.namespace ?? ''}/${spec.group}`)[0];
+  const userData = userDataLinkOf(vm);
   return {
     id: vm.metadata.uid,
     name,
@@ -170,12 +227,16 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
     affinitygroup: affinity.filter((g) => g !== undefined).map((g) => ({ id: g.metadata.uid, name: displayName(g), type: g.spec.type, description: g.spec.description })),
     keypairs: keyPair ? displayName(keyPair) : undefined,
     group: spec.group,
+    groupid: group?.metadata.uid,
     displayvm: true,
     isdynamicallyscalable: template?.spec.isDynamicallyScalable ?? false,
     bootmode: spec.bootMode === 'SECURE' ? 'secure' : 'legacy',
     boottype: spec.bootType === 'UEFI' ? 'UEFI' : 'Bios',
     arch: template?.spec.arch ?? 'x86_64',
     userdata: spec.userData,
+    userdataid: userData?.id,
+    userdataname: userData?.name,
+    userdatadetails: userData?.details,
     lastupdated: apiDate(vm.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime),
     tags: tagFields(infra, vm, 'UserVm'),
   };

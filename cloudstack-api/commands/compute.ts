@@ -8,6 +8,10 @@ import { osTypeCommands } from './os-types.ts';
 import { resourceDetailCommands } from './resource-details.ts';
 import { tagCommands } from './tags.ts';
 import { templateCommands } from './templates.ts';
+import { instanceGroupCommands } from './instance-groups.ts';
+import { userDataCommands } from './user-data.ts';
+import { vmGuestCommands, vmGuestJobResults } from './vm-guest.ts';
+import { vmNicCommands, vmNicJobResults } from './vm-nics.ts';
 import { vmCommands, vmJobResults } from './vms.ts';
 import { volumeCommands, volumeJobResults } from './volumes.ts';
 
@@ -24,7 +28,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
-    jobResults: new Map([...vmJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
+    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
+    jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -10,6 +10,7 @@ import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import { displayName, objectName } from './names.ts';
+import { generateSshKeyPair, sshFingerprint } from '../../lib/ssh-keys.ts';
 
 /**
  * SSH key pairs (PROTOCOL.md §11, ssh-keypairs-userdata): SSHKeyPair objects in the account's
@@ -22,7 +23,8 @@ export function keyPairFields(infra: Infra, pair: SSHKeyPairObject): Fields {
   return {
     id: pair.metadata.uid,
     name: displayName(pair),
-    fingerprint: pair.status?.fingerprint,
+    // The operator records it; right after a create the key itself gives the same one.
+    fingerprint: pair.status?.fingerprint ?? (pair.spec.publicKey ? sshFingerprint(pair.spec.publicKey) : undefined),
     ...ownerFields(infra, pair.metadata.namespace),
     domainpath: undefined,
     hasannotations: false,
@@ -40,6 +42,37 @@ export function keyPairCommands(infra: Infra): Command[] {
 
   const named = (namespace: string, name: string) => cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && displayName(k) === name);
 
+  /** Creates the SSHKeyPair as the caller, or CloudStack's text for a name taken in the account. */
+  async function createPair(ctx: CommandContext, label: string, namespace: string, name: string, publicKey: string): Promise<SSHKeyPairObject> {
+    if (named(namespace, name)) throw invalidParameterValue(`A key pair with name '${name}' already exists.`);
+    return infra
+      .resource<SSHKeyPairObject>(ctx, SSHKeyPair)
+      .create({ apiVersion: SSHKeyPair.apiVersion, kind: SSHKeyPair.kind, metadata: { namespace, name: objectName(name) }, spec: { displayName: name, publicKey } })
+      .catch((err: unknown) => {
+        if (isAlreadyExists(err)) throw invalidParameterValue(`A key pair with name '${name}' already exists.`);
+        return failure(err, ctx, { label, params: { 'spec.publicKey': 'publickey', 'spec.displayName': 'name' } });
+      });
+  }
+
+  /**
+   * createSSHKeyPair: the pair is generated here, in the API process; the SSHKeyPair holds only
+   * its public key, and the private key is in this one response, as CloudStack hands it out.
+   */
+  const createSSHKeyPair = defineCommand({
+    name: 'createSSHKeyPair',
+    kind: 'object',
+    description: 'Create a new keypair and returns the private key',
+    params: { name: { type: 'string', description: 'Name of the keypair', required: true }, ...ownScope },
+    async handle(p, ctx) {
+      const label = 'createsshkeypair';
+      const namespace = await namespaceOf(ctx, label, p);
+      if (named(namespace, p.name)) throw invalidParameterValue(`A key pair with name '${p.name}' already exists.`);
+      const generated = await generateSshKeyPair(`${objectName(p.name)}@kumulus`);
+      return { pair: await createPair(ctx, label, namespace, p.name, generated.publicKey), privateKey: generated.privateKey };
+    },
+    map: ({ pair, privateKey }) => ({ ...keyPairFields(infra, pair), privatekey: privateKey }),
+  });
+
   const registerSSHKeyPair = defineCommand({
     name: 'registerSSHKeyPair',
     kind: 'object',
@@ -52,14 +85,7 @@ export function keyPairCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       const label = 'registersshkeypair';
       const namespace = await namespaceOf(ctx, label, p);
-      if (named(namespace, p.name)) throw invalidParameterValue(`A key pair with name '${p.name}' already exists.`);
-      return infra
-        .resource<SSHKeyPairObject>(ctx, SSHKeyPair)
-        .create({ apiVersion: SSHKeyPair.apiVersion, kind: SSHKeyPair.kind, metadata: { namespace, name: objectName(p.name) }, spec: { displayName: p.name, publicKey: p.publickey.trim() } })
-        .catch((err: unknown) => {
-          if (isAlreadyExists(err)) throw invalidParameterValue(`A key pair with name '${p.name}' already exists.`);
-          return failure(err, ctx, { label, params: { 'spec.publicKey': 'publickey', 'spec.displayName': 'name' } });
-        });
+      return createPair(ctx, label, namespace, p.name, p.publickey.trim());
     },
     map: (pair) => keyPairFields(infra, pair),
   });
@@ -114,5 +140,5 @@ export function keyPairCommands(infra: Infra): Command[] {
     },
   });
 
-  return [registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair];
+  return [createSSHKeyPair, registerSSHKeyPair, listSSHKeyPairs, deleteSSHKeyPair];
 }

@@ -1,17 +1,20 @@
-import { Template, VirtualMachine, type AffinityGroupObject, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
+import { Template, VirtualMachine, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
 import { inScope, scopedNamespaces } from '../lists/scope.ts';
-import { AccountType, type Caller, isRootAdmin } from '../protocol/auth.ts';
+import { isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, vmFields, vmTotals } from './compute-views.ts';
-import { ownerNamespace, READY, visibleById } from './compute-support.ts';
-import { globalSettings, type Infra } from './context.ts';
+import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, USERDATA_ANNOTATION, userDataLinkOf, VM_DETAILS, vmDetailSubset, vmFields, vmTotals } from './compute-views.ts';
+import { ensureInstanceGroup } from './instance-groups.ts';
+import { resolveUserData, userDataAnnotation } from './vm-guest.ts';
+import { ownerNamespace } from './compute-support.ts';
+import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { displayName } from './names.ts';
+import { HOST_NAME, INVALID_NAME, isUser, mergedDetails, stateOf, VMS, vmResult, vmSupport } from './vm-support.ts';
 import { metav1Time } from '../../lib/time.ts';
 
 /**
@@ -24,29 +27,10 @@ import { metav1Time } from '../../lib/time.ts';
  * (the operator's Ready is True once Running, Stopped or Destroyed as asked).
  */
 
-const VMS = resourceTypeOf(VirtualMachine);
 const TEMPLATES = resourceTypeOf(Template);
 
-/** CloudStack's hostname rule and text (UserVmManagerImpl). */
-const HOST_NAME = /^[a-zA-Z]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
-const INVALID_NAME = 'Invalid name. Vm name can contain ASCII letters \'a\' through \'z\', the digits \'0\' through \'9\', and the hyphen (\'-\'), must be between 1 and 63 characters long, and can\'t start or end with "-" and can\'t start with digit';
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function isUser(caller: Caller): boolean {
-  return caller.accountType === AccountType.user;
-}
-
-/** The `details[i].key=value` entries of a map parameter, merged across indices (Ansible sends one index, the Go SDK one per key). */
-function mergedDetails(entries: readonly Record<string, string>[] | undefined): Record<string, string> {
-  return Object.assign({}, ...(entries ?? [])) as Record<string, string>;
-}
-
 export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
-  const current: JobResultMapper = (job) => {
-    const vm = infra.cache.virtualMachines.byName(job.spec.targetRef.name, job.spec.targetRef.namespace);
-    return vm && vm.metadata.uid === job.spec.targetRef.uid ? vmFields(infra, vm) : undefined;
-  };
+  const current = vmResult(infra);
   // destroy with expunge=true: CloudStack answers an empty virtualmachine once the VM is gone (compute.md §1.2).
   const destroyed: JobResultMapper = (job, ctx) => current(job, ctx) ?? {};
   return [
@@ -61,49 +45,14 @@ export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
 
 export function vmCommands(infra: Infra): Command[] {
   const { cache } = infra;
-  const visibleVm = (ctx: CommandContext, label: string, id: string, param = 'id') => visibleById(infra, ctx, cache.virtualMachines, VMS, label, id, param);
+  const { visibleVm, patchSpec, submit, settingOn, keyPairNamed, affinityGroups } = vmSupport(infra);
   const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
-  const settingOn = (name: 'allow.user.view.destroyed.vm' | 'allow.user.expunge.recover.vm') => globalSettings(infra).value(name) === 'true';
-
-  /** Changes a VM's spec as the caller; returns the VM as written. */
-  async function patchSpec(ctx: CommandContext, label: string, vm: VirtualMachineObject, spec: Record<string, unknown>, metadata?: Record<string, unknown>): Promise<VirtualMachineObject> {
-    return vms(ctx)
-      .patch({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { ...(metadata ? { metadata } : {}), spec }, 'merge')
-      .catch((err: unknown) => failure(err, ctx, { label, id: vm.metadata.uid }));
-  }
-
-  async function submit(ctx: CommandContext, vm: VirtualMachineObject): Promise<string> {
-    return infra.submitJob(ctx, { target: vm, kind: VirtualMachine, condition: READY });
-  }
-
-  function stateOf(vm: VirtualMachineObject): string {
-    return vm.status?.state ?? vm.spec.state ?? 'Running';
-  }
 
   /** A template or ISO the caller may use: its own or public (kumulus-public, which RBAC lets every user read). */
   async function usableTemplate(ctx: CommandContext, label: string, id: string, param: string): Promise<TemplateObject> {
     const template = cache.templates.byUid(id);
     if (!template || !(await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace))) throw entityNotFound(label, param, id);
     return template;
-  }
-
-  function keyPairNamed(namespace: string, name: string) {
-    return cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && (displayName(k) === name || k.metadata.name === name));
-  }
-
-  function affinityGroups(label: string, namespace: string, ids: readonly string[] | undefined, names: readonly string[] | undefined): AffinityGroupObject[] {
-    if (ids !== undefined && names !== undefined) throw invalidParameterValue('affinityGroupIds parameter is mutually exclusive with affinityGroupNames parameter');
-    const byId = (ids ?? []).map((id) => {
-      const group = cache.affinityGroups.byUid(id);
-      if (!group || group.metadata.namespace !== namespace) throw entityNotFound(label, 'affinitygroupids', id);
-      return group;
-    });
-    const byName = (names ?? []).map((name) => {
-      const group = cache.affinityGroups.list().find((g) => g.metadata.namespace === namespace && (displayName(g) === name || g.metadata.name === name));
-      if (!group) throw invalidParameterValue(`Unable to find affinity group by name ${name}`);
-      return group;
-    });
-    return [...byId, ...byName];
   }
 
   const deployVirtualMachine = defineCommand({
@@ -125,6 +74,8 @@ export function vmCommands(infra: Infra): Command[] {
       keypair: { type: 'string', description: 'name of the ssh key pair used to login to the virtual machine' },
       keypairs: { type: 'list', description: 'names of the ssh key pairs used to login to the virtual machine (one is supported)' },
       userdata: { type: 'string', description: 'an optional binary data that can be sent to the virtual machine upon a successful deployment. This binary data must be base64 encoded before adding it to the request.', length: 1048576 },
+      userdataid: { type: 'uuid', description: 'the ID of the Userdata (registerUserData), copied to the virtual machine', entity: 'userdata' },
+      userdatadetails: { type: 'map', description: 'used to specify the parameters values for the variables in userdata.' },
       affinitygroupids: { type: 'list', items: 'uuid', description: 'comma separated list of affinity groups id that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupnames parameter' },
       affinitygroupnames: { type: 'list', description: 'comma separated list of affinity groups names that are going to be applied to the virtual machine. Mutually exclusive with affinitygroupids parameter' },
       diskofferingid: { type: 'uuid', description: 'the ID of the disk offering: a data disk for a template, the root disk for an ISO', entity: 'diskoffering' },
@@ -175,7 +126,7 @@ export function vmCommands(infra: Infra): Command[] {
       const keyPair = keyNames[0] === undefined ? undefined : keyPairNamed(namespace, keyNames[0]);
       if (keyNames[0] !== undefined && !keyPair) throw invalidParameterValue(`A key pair with name '${keyNames[0]}' was not found.`);
       const groups = affinityGroups(label, namespace, p.affinitygroupids, p.affinitygroupnames);
-      if (p.userdata !== undefined && (!BASE64.test(p.userdata) || p.userdata.length % 4 !== 0)) throw invalidParameterValue('User data is not base64 encoded: encode it (base64) before sending it');
+      const userData = resolveUserData(infra, label, namespace, p);
 
       const details = mergedDetails(p.details);
       const rootDiskGb = details['rootdisksize'] ?? (p.rootdisksize !== undefined ? String(p.rootdisksize) : undefined);
@@ -198,21 +149,26 @@ export function vmCommands(infra: Infra): Command[] {
         ...(customSpeed !== undefined ? { cpuSpeed: Number(customSpeed) } : {}),
         ...(customMemory !== undefined ? { memory: `${customMemory}Mi` } : {}),
         ...(keyPair ? { sshKeyPairRef: { name: keyPair.metadata.name ?? '' } } : {}),
-        ...(p.userdata !== undefined ? { userData: p.userdata } : {}),
+        ...(userData !== undefined && userData.userData !== '' ? { userData: userData.userData } : {}),
         ...(groups.length > 0 ? { affinityGroupRefs: groups.map((g) => ({ name: g.metadata.name ?? '' })) } : {}),
         ...(host ? { hostRef: { name: host.metadata.name ?? '' } } : {}),
-        ...(p.group !== undefined ? { group: p.group } : {}),
+        ...(p.group !== undefined && p.group !== '' ? { group: p.group } : {}),
         ...(p.boottype !== undefined ? { bootType: p.boottype as 'BIOS' | 'UEFI' } : {}),
         ...(p.bootmode !== undefined ? { bootMode: p.bootmode.toUpperCase() as 'LEGACY' | 'SECURE' } : {}),
         state: p.startvm === false ? 'Stopped' : 'Running',
       };
-      const annotations = Object.keys(details).length > 0 ? { [DETAILS_ANNOTATION]: JSON.stringify(details) } : undefined;
+      const annotations = {
+        ...(Object.keys(details).length > 0 ? { [DETAILS_ANNOTATION]: JSON.stringify(details) } : {}),
+        ...(userData?.link ? { [USERDATA_ANNOTATION]: JSON.stringify(userData.link) } : {}),
+      };
+      // CloudStack creates the instance group on first use.
+      if (p.group !== undefined && p.group !== '') await ensureInstanceGroup(infra, ctx, label, namespace, p.group);
       const vm = await vms(ctx)
         .create({
           apiVersion: VirtualMachine.apiVersion,
           kind: VirtualMachine.kind,
           // A name that is a DNS label names the object too, so kubectl shows what the API was given.
-          metadata: { namespace, ...(p.name !== undefined ? { name: p.name.toLowerCase() } : { generateName: 'vm-' }), ...(annotations ? { annotations } : {}) },
+          metadata: { namespace, ...(p.name !== undefined ? { name: p.name.toLowerCase() } : { generateName: 'vm-' }), ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
           spec,
         })
         .catch((err: unknown) => {
@@ -248,6 +204,8 @@ export function vmCommands(infra: Infra): Command[] {
       hypervisor: { type: 'string', description: 'the target hypervisor for the template' },
       details: { type: 'list', description: 'comma separated list of vm details requested, value can be a list of [all, group, nics, stats, secgrp, tmpl, servoff, diskoff, backoff, iso, volume, min, affgrp]. When no parameters are passed, all the details are returned.' },
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
+      groupid: { type: 'uuid', description: 'the group ID', entity: 'instancegroup' },
+      userdataid: { type: 'string', description: 'the ID of the userdata the VMs were deployed with' },
       account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
       domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
       isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
@@ -266,6 +224,9 @@ export function vmCommands(infra: Infra): Command[] {
       const template = findOptional(cache.templates, p.templateid ?? p.isoid, label, p.templateid !== undefined ? 'templateid' : 'isoid');
       const offering = findOptional(cache.serviceOfferings, p.serviceofferingid, label, 'serviceofferingid');
       const group = findOptional(cache.affinityGroups, p.affinitygroupid, label, 'affinitygroupid');
+      const instanceGroup = findOptional(cache.instanceGroups, p.groupid, label, 'groupid');
+      const unknownDetail = (p.details ?? []).find((d) => !(VM_DETAILS as readonly string[]).includes(d));
+      if (unknownDetail !== undefined) throw invalidParameterValue(`The details parameter contains a non permitted value. The allowed values are [${VM_DETAILS.join(', ')}]`);
       const namespaces = await scopedNamespaces(cache, ctx.caller, p, VMS, label, infra.deps.mayList);
       // Users do not see their destroyed VMs unless allow.user.view.destroyed.vm (QueryService).
       const hideDestroyed = isUser(ctx.caller) && !settingOn('allow.user.view.destroyed.vm');
@@ -296,14 +257,20 @@ export function vmCommands(infra: Infra): Command[] {
             const key = vm.spec.sshKeyPairRef ? cache.sshKeyPairs.byName(vm.spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
             if (!key || (displayName(key) !== p.keypair && key.metadata.name !== p.keypair)) return false;
           }
+          if (instanceGroup && (instanceGroup.metadata.namespace !== vm.metadata.namespace || vm.spec.group !== displayName(instanceGroup))) return false;
+          if (p.userdataid !== undefined && userDataLinkOf(vm)?.id !== p.userdataid) return false;
           if (p.haenable !== undefined && (cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name)?.spec.offerHa ?? false) !== p.haenable) return false;
           if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return false;
           // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
           return hasTags(vm, tags);
         })
-        .sort(byCreation);
+        .sort(byCreation)
+        .map((vm) => ({ vm, details: p.details }));
     },
-    mapItem: (vm) => (metrics ? { ...vmFields(infra, vm), ...vmTotals(infra, vm) } : vmFields(infra, vm)),
+    mapItem: ({ vm, details }) => {
+      const fields = vmDetailSubset(vmFields(infra, vm), details);
+      return metrics ? { ...fields, ...vmTotals(infra, vm) } : fields;
+    },
   });
   const listVirtualMachines = vmList('listVirtualMachines', 'List the virtual machines owned by the account.', false);
   const listVirtualMachinesMetrics = vmList('listVirtualMachinesMetrics', 'Lists VM metrics', true);
@@ -461,6 +428,8 @@ export function vmCommands(infra: Infra): Command[] {
       name: { type: 'string', description: 'new host name of the vm. The VM has to be stopped/started for this update to take affect', length: 63 },
       group: { type: 'string', description: 'group of the virtual machine' },
       userdata: { type: 'string', description: 'an optional binary data that can be sent to the virtual machine upon a successful deployment. This binary data must be base64 encoded before adding it to the request.', length: 1048576 },
+      userdataid: { type: 'uuid', description: 'the ID of the userdata', entity: 'userdata' },
+      userdatadetails: { type: 'map', description: 'used to specify the parameters values for the variables in userdata.' },
       details: { type: 'map', description: 'Details in key/value pairs.' },
       cleanupdetails: { type: 'boolean', description: 'optional boolean field, which indicates if details should be cleaned up or not (if set to true, details removed for this resource, details field ignored; if false or not set, no action)' },
       haenable: { type: 'boolean', description: 'true if high-availability is enabled for the virtual machine, false otherwise (it follows the service offering here)' },
@@ -470,10 +439,16 @@ export function vmCommands(infra: Infra): Command[] {
       const label = 'updatevirtualmachine';
       const vm = await visibleVm(ctx, label, p.id);
       if (p.name !== undefined && !HOST_NAME.test(p.name)) throw invalidParameterValue(INVALID_NAME);
-      if (p.userdata !== undefined && (!BASE64.test(p.userdata) || p.userdata.length % 4 !== 0)) throw invalidParameterValue('User data is not base64 encoded: encode it (base64) before sending it');
+      const userData = resolveUserData(infra, label, vm.metadata.namespace ?? '', p);
       const details = p.cleanupdetails === true ? {} : p.details !== undefined ? { ...detailsOf(vm), ...mergedDetails(p.details) } : undefined;
-      const spec = { displayName: p.displayname, hostName: p.name, group: p.group, userData: p.userdata };
-      return patchSpec(ctx, label, vm, spec, details === undefined ? undefined : { annotations: { [DETAILS_ANNOTATION]: Object.keys(details).length > 0 ? JSON.stringify(details) : null } });
+      // An empty group takes the VM out of its group; a new name creates the group, as CloudStack does.
+      if (p.group !== undefined && p.group !== '') await ensureInstanceGroup(infra, ctx, label, vm.metadata.namespace ?? '', p.group);
+      const spec = { displayName: p.displayname, hostName: p.name, group: p.group === '' ? null : p.group, userData: userData === undefined ? undefined : userData.userData === '' ? null : userData.userData };
+      const annotations = {
+        ...(details === undefined ? {} : { [DETAILS_ANNOTATION]: Object.keys(details).length > 0 ? JSON.stringify(details) : null }),
+        ...(userData === undefined ? {} : userDataAnnotation(userData)),
+      };
+      return patchSpec(ctx, label, vm, spec, Object.keys(annotations).length > 0 ? { annotations } : undefined);
     },
     map: (vm) => vmFields(infra, vm),
   });
@@ -496,7 +471,8 @@ export function vmCommands(infra: Infra): Command[] {
       if (p.nicid !== undefined && !nics.some((n) => n['id'] === p.nicid)) throw entityNotFound(label, 'nicid', p.nicid);
       return nics.filter((n) => (p.nicid === undefined || n['id'] === p.nicid) && (network === undefined || n['networkid'] === network.metadata.uid));
     },
-    mapItem: (nic) => nic,
+    // listNics' NicResponse has no secondaryip (the VM's nic entries do).
+    mapItem: ({ secondaryip: _secondary, ...nic }) => nic,
   });
 
   return [

@@ -3,6 +3,8 @@ import {
   Account,
   AffinityGroup,
   AsyncJob,
+  InstanceGroup,
+  UserData,
   Cluster,
   Configuration,
   DiskOffering,
@@ -24,6 +26,8 @@ import {
   Zone,
   type AccountObject,
   type AffinityGroupObject,
+  type InstanceGroupObject,
+  type UserDataObject,
   type AsyncJobObject,
   type ClusterObject,
   type ConfigurationObject,
@@ -129,6 +133,8 @@ export interface InfraCache {
   readonly templates: Cached<TemplateObject>;
   readonly sshKeyPairs: Cached<SSHKeyPairObject>;
   readonly affinityGroups: Cached<AffinityGroupObject>;
+  readonly instanceGroups: Cached<InstanceGroupObject>;
+  readonly userData: Cached<UserDataObject>;
   readonly networks: Cached<NetworkObject>;
   readonly events: Informer<EventLive>;
   /** The cache of a kind (`apiVersion` and `kind`, as an AsyncJob's targetRef names them), if the API keeps one. */
@@ -162,6 +168,8 @@ export function createInfraCache(source: InformerSource): InfraCache {
     templates: cached<TemplateObject>(source, Template),
     sshKeyPairs: cached<SSHKeyPairObject>(source, SSHKeyPair),
     affinityGroups: cached<AffinityGroupObject>(source, AffinityGroup),
+    instanceGroups: cached<InstanceGroupObject>(source, InstanceGroup, { [INDEX.shownName]: (o) => `${o.metadata.namespace ?? ''}/${o.spec.displayName ?? o.metadata.name ?? ''}` }),
+    userData: cached<UserDataObject>(source, UserData),
     networks: cached<NetworkObject>(source, Network, { [INDEX.zone]: zoneOf }),
     events: source.informer<EventLive>(EVENTS),
   };

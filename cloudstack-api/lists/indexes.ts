@@ -30,6 +30,8 @@ export const INDEX = {
   apiKey: 'cloudstack-api.api-key',
   /** Volumes by their VM, as `namespace/name`. */
   vm: 'cloudstack-api.vm',
+  /** Objects by CloudStack name in their namespace, as `namespace/displayName` (instance groups). */
+  shownName: 'cloudstack-api.shown-name',
 } as const;
 
 /** What an index files an object under: one value, or none. */

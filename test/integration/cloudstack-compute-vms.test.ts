@@ -5,7 +5,7 @@ import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { VirtualMachine } from '../../crds/index.ts';
 import type { CloudStackClient } from '../support/cloudstack-client.ts';
 import { uniqueName } from '../support/cluster.ts';
-import { type InfraCloud, type Obj, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
+import { type InfraCloud, type Obj, settleVm, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
 
 /**
  * The VM commands over the real control plane, as a tenant: deploy, the whole lifecycle, the
@@ -33,27 +33,11 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
 
   /** Plays the operator and the agent: the VM reaches `state`, Ready at its current generation. */
   async function settle(vm: Vm, state: string, extra: Record<string, unknown> = {}): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const generation = vm.metadata.generation ?? 1;
-    const onHost = state === 'Running';
-    await vms().patchStatus(
-      { namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' },
-      {
-        status: {
-          state,
-          observedGeneration: generation,
-          powerState: onHost ? 'PowerOn' : 'PowerOff',
-          placement: { zone: `z-${s}`, pod: `p-${s}`, cluster: `c-${s}`, host: `h-${s}` },
-          instanceName: `i-${(vm.metadata.uid ?? '').slice(0, 8)}`,
-          nics: [{ network: `net-${s}`, deviceId: 0, isDefault: true, ipAddress: '10.1.1.10', netmask: '255.255.255.0', gateway: '10.1.1.1', macAddress: '02:00:00:00:00:10', broadcastUri: 'vxlan://5001', isolationUri: 'vxlan://5001' }],
-          conditions: [
-            { type: 'Ready', status: 'True', reason: state, message: '', lastTransitionTime: now, observedGeneration: generation },
-            { type: 'Synced', status: 'True', reason: 'Reconciled', message: '', lastTransitionTime: now, observedGeneration: generation },
-          ],
-          ...extra,
-        },
-      },
-    );
+    await settleVm(cloud.kube, vm, state, {
+      placement: { zone: `z-${s}`, pod: `p-${s}`, cluster: `c-${s}`, host: `h-${s}` },
+      nics: [{ network: `net-${s}`, deviceId: 0, isDefault: true, ipAddress: '10.1.1.10', netmask: '255.255.255.0', gateway: '10.1.1.1', macAddress: '02:00:00:00:00:10', broadcastUri: 'vxlan://5001', isolationUri: 'vxlan://5001' }],
+      ...extra,
+    });
   }
 
   /** Waits for the VM to carry a generation after `after`, then settles it in `state`. */

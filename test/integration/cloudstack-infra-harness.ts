@@ -16,7 +16,7 @@ import { agentFieldManager, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../li
 import { registerAsyncJobController } from '../../controllers/async-job.ts';
 import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { registerTenancyControllers } from '../../controllers/tenancy.ts';
-import { Account, Domain, Host, User, kindByName } from '../../crds/index.ts';
+import { Account, Domain, Host, User, VirtualMachine, kindByName } from '../../crds/index.ts';
 import { bootstrapAdmin, type AdminCredentials } from '../../lib/bootstrap-admin.ts';
 import { credentialsSecret, newApiKey } from '../../lib/credentials.ts';
 import { createInformerFactory, type InformerFactory } from '../../lib/informer.ts';
@@ -64,6 +64,32 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
+}
+
+/**
+ * Plays the operator and the agent for a VM the harness does not run them for: the VM reaches
+ * `state`, Ready and Synced at its current generation (lib/agent-contract.ts), with `status`'s
+ * placement, NICs and anything else given.
+ */
+export async function settleVm(kube: KubeClient, vm: Obj & { metadata: { generation?: number } }, state: string, status: Record<string, unknown> = {}): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const generation = vm.metadata.generation ?? 1;
+  await kube.resource<Obj>(resourceTypeOf(VirtualMachine)).patchStatus(
+    { namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' },
+    {
+      status: {
+        state,
+        observedGeneration: generation,
+        powerState: state === 'Running' ? 'PowerOn' : 'PowerOff',
+        instanceName: `i-${(vm.metadata.uid ?? '').slice(0, 8)}`,
+        conditions: [
+          { type: 'Ready', status: 'True', reason: state, message: '', lastTransitionTime: now, observedGeneration: generation },
+          { type: 'Synced', status: 'True', reason: 'Reconciled', message: '', lastTransitionTime: now, observedGeneration: generation },
+        ],
+        ...status,
+      },
+    },
+  );
 }
 
 function microTime(date = new Date()): string {

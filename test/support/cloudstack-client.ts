@@ -100,7 +100,7 @@ export function createCloudStackClient(options: CloudStackClientOptions): CloudS
     if (options.fidelity === false || reply.envelope === undefined || catalogueEntry(command) === undefined) return reply;
     const jobid = reply.body['jobid'];
     if (reply.status === 200 && typeof jobid === 'string' && command !== 'queryAsyncJobResult') jobCommands.set(jobid, command);
-    const problems = replyProblems(command, reply.status, reply.body, command === 'queryAsyncJobResult' ? jobCommands.get(params['jobid'] ?? '') : undefined);
+    const problems = replyProblems(command, reply.status, reply.body, command === 'queryAsyncJobResult' ? jobCommands.get(params['jobid'] ?? '') : undefined, params);
     if (problems.length > 0) throw new Error(`the ${command} reply breaks the specification:\n  ${problems.join('\n  ')}\n${reply.text.slice(0, 2000)}`);
     return reply;
   }

@@ -60,6 +60,14 @@ describe('cloudstack-api response fidelity (the checker every test reply goes th
     });
   }
 
+  it('lets a details= subset leave collections out, and only then', () => {
+    const vm = runningVm();
+    delete vm['nic'];
+    expect(replyProblems('listVirtualMachines', 200, listReply(vm), undefined, { details: 'tmpl,servoff' })).to.deep.equal([]);
+    expect(replyProblems('listVirtualMachines', 200, listReply(vm), undefined, { details: 'all' }).join()).to.match(/nic is always sent/);
+    expect(replyProblems('listVirtualMachines', 200, listReply(vm)).join()).to.match(/nic is always sent/);
+  });
+
   it('checks list shapes: the item key, a numeric count with rows', () => {
     expect(replyProblems('listVirtualMachines', 200, { count: 1, vm: [runningVm()] }).join()).to.match(/list key virtualmachine expected/);
     expect(replyProblems('listVirtualMachines', 200, { count: '1', virtualmachine: [runningVm()] }).join()).to.match(/count: a number expected/);
