@@ -104,7 +104,8 @@ function registerRecordKind<T extends WithStatus, C extends KubeObject>(manager:
   });
 }
 
-export function registerIPAddressController(manager: Manager, ctx: InfraContext): void {
+/** The repair loop of both record kinds: an IPAddress is held by a VM's NIC, a VlanAllocation by its guest network. */
+export function registerAllocationRecordControllers(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
   registerRecordKind<IPAddressObject, VirtualMachineObject>(manager, ctx, {
     name: 'ipaddress',
@@ -117,10 +118,6 @@ export function registerIPAddressController(manager: Manager, ctx: InfraContext)
     releasedEvent: (a, ref) => ({ reason: 'NET.IPRELEASE', note: `${a.spec.address} released: VirtualMachine ${ref.namespace}/${ref.name} (uid ${ref.uid}) is gone` }),
     recordsOf: (vm) => i.ipAddresses.byIndex(INDEX.consumerUid, vm.metadata.uid ?? ''),
   });
-}
-
-export function registerVlanAllocationController(manager: Manager, ctx: InfraContext): void {
-  const i = ctx.informers;
   registerRecordKind<VlanAllocationObject, NetworkObject>(manager, ctx, {
     name: 'vlanallocation',
     kind: VlanAllocation,

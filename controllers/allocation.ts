@@ -21,8 +21,12 @@ export function disabledBlocker(kind: string, allocationState: string | undefine
   return allocationState === 'Disabled' ? { reason: 'Disabled', message: `the ${kind} is Disabled (set spec.allocationState to Enabled to place VMs here)` } : undefined;
 }
 
-export function rule(settings: Settings, type: ThresholdRule['type'], measure: ThresholdRule['measure'], setting: SettingName): ThresholdRule {
-  return { type, measure, setting, threshold: settings.number(setting) };
+/** A threshold rule as declared: the capacity type, the figure compared with the total, and the setting that holds the fraction. */
+export type RuleSpec = readonly [type: ThresholdRule['type'], measure: ThresholdRule['measure'], setting: SettingName];
+
+/** The declared rules with their thresholds read from the effective settings. */
+export function thresholdRules(settings: Settings, specs: readonly RuleSpec[]): ThresholdRule[] {
+  return specs.map(([type, measure, setting]) => ({ type, measure, setting, threshold: settings.number(setting) }));
 }
 
 export interface CapacityAlertResult {

@@ -6,13 +6,25 @@
  */
 import { Cluster, type ClusterObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules, type RuleSpec } from './allocation.ts';
 import { capacityStatus, thresholdBreaches, type CapacityType } from './capacity.ts';
 import { clusterRollup, hostsOfCluster } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, parentAllocatable, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
 
 const CLUSTER_CAPACITY_TYPES: CapacityType[] = ['MEMORY', 'CPU', 'CPU_CORE', 'STORAGE', 'STORAGE_ALLOCATED', 'LOCAL_STORAGE'];
+/** Past these the cluster is no placement target. */
+const DISABLE_RULES: RuleSpec[] = [
+  ['CPU', 'allocated', 'cluster.cpu.allocated.capacity.disablethreshold'],
+  ['MEMORY', 'allocated', 'cluster.memory.allocated.capacity.disablethreshold'],
+];
+/** Past these the cluster raises CapacityAlert. */
+const NOTIFICATION_RULES: RuleSpec[] = [
+  ['CPU', 'allocated', 'cluster.cpu.allocated.capacity.notificationthreshold'],
+  ['MEMORY', 'allocated', 'cluster.memory.allocated.capacity.notificationthreshold'],
+  ['STORAGE_ALLOCATED', 'allocated', 'cluster.storage.allocated.capacity.notificationthreshold'],
+  ['STORAGE', 'used', 'cluster.storage.capacity.notificationthreshold'],
+];
 
 export function registerClusterController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
@@ -40,20 +52,8 @@ export function registerClusterController(manager: Manager, ctx: InfraContext): 
         : { ok: false, message: `Pod ${podName} does not exist: create it or fix spec.podRef.name`, ready: 0 };
       const state = cluster.spec.allocationState ?? 'Enabled';
       const rollup = clusterRollup(ctx, cluster);
-      const full = thresholdBreaches(rollup, [
-        rule(settings, 'CPU', 'allocated', 'cluster.cpu.allocated.capacity.disablethreshold'),
-        rule(settings, 'MEMORY', 'allocated', 'cluster.memory.allocated.capacity.disablethreshold'),
-      ]);
-      const alert = capacityAlert(
-        rollup,
-        [
-          rule(settings, 'CPU', 'allocated', 'cluster.cpu.allocated.capacity.notificationthreshold'),
-          rule(settings, 'MEMORY', 'allocated', 'cluster.memory.allocated.capacity.notificationthreshold'),
-          rule(settings, 'STORAGE_ALLOCATED', 'allocated', 'cluster.storage.allocated.capacity.notificationthreshold'),
-          rule(settings, 'STORAGE', 'used', 'cluster.storage.capacity.notificationthreshold'),
-        ],
-        isTrue(cluster, CAPACITY_ALERT),
-      );
+      const full = thresholdBreaches(rollup, thresholdRules(settings, DISABLE_RULES));
+      const alert = capacityAlert(rollup, thresholdRules(settings, NOTIFICATION_RULES), isTrue(cluster, CAPACITY_ALERT));
       const podAllocatable = parentAllocatable('Pod', podName, pod);
       const blockers = [
         disabledBlocker('cluster', state),

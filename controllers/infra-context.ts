@@ -129,7 +129,8 @@ export interface InfraOptions {
 
 export const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
-function informerOf<T extends KubeObject>(manager: Manager, kind: KindInfo): Informer<T> {
+/** The manager's shared informer over a kind. */
+export function informerOf<T extends KubeObject>(manager: Manager, kind: KindInfo): Informer<T> {
   return manager.informer<T>(resourceTypeOf(kind));
 }
 

@@ -11,7 +11,7 @@ import { registerConfigurationController } from './configuration.ts';
 import { registerDiskOfferingController } from './disk-offering.ts';
 import { registerHostController } from './host.ts';
 import { GLOBAL_CONFIGURATION } from '../lib/settings.ts';
-import { registerIPAddressController, registerVlanAllocationController } from './allocation-records.ts';
+import { registerAllocationRecordControllers } from './allocation-records.ts';
 import { OPERATOR_FIELD_MANAGER, createInfraContext, type InfraContext, type InfraOptions } from './infra-context.ts';
 import { registerIPRangeController } from './ip-range.ts';
 import { registerNetworkController } from './network.ts';
@@ -39,8 +39,7 @@ export const infrastructureControllers: readonly ((manager: Manager, ctx: InfraC
   registerNetworkOfferingController,
   registerNetworkHostsController,
   registerNetworkController,
-  registerIPAddressController,
-  registerVlanAllocationController,
+  registerAllocationRecordControllers,
 ];
 
 /** Registers every infrastructure controller on the manager; returns the shared context. */

@@ -5,7 +5,7 @@
  */
 import { Pod, type PodObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules } from './allocation.ts';
 import { capacityStatus, type CapacityType } from './capacity.ts';
 import { hostsOfPod, podRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
@@ -40,7 +40,7 @@ export function registerPodController(manager: Manager, ctx: InfraContext): void
       const state = pod.spec.allocationState ?? 'Enabled';
       const zoneAllocatable = parentAllocatable('Zone', zoneName, zone);
       const rollup = podRollup(ctx, pod);
-      const alert = capacityAlert(rollup, [rule(ctx.settings(), 'PRIVATE_IP', 'used', 'pod.privateip.capacity.notificationthreshold')], isTrue(pod, CAPACITY_ALERT));
+      const alert = capacityAlert(rollup, thresholdRules(ctx.settings(), [['PRIVATE_IP', 'used', 'pod.privateip.capacity.notificationthreshold']]), isTrue(pod, CAPACITY_ALERT));
       const blockers = [
         disabledBlocker('pod', state),
         health.ok ? undefined : { reason: 'NotReady', message: `the pod is not Ready: ${health.message}` },

@@ -9,7 +9,7 @@ import { PrimaryStorage, type HostObject, type PrimaryStorageObject } from '../c
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import type { EventInput } from '../lib/events.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, allocatableCondition, rule } from './allocation.ts';
+import { ALLOCATABLE, allocatableCondition, thresholdRules } from './allocation.ts';
 import { thresholdBreaches, type CapacityType, type Tally } from './capacity.ts';
 import { poolOverprovision } from '../lib/settings.ts';
 import { clusterAncestry, hostsOfCluster, hostsOfZone, vmKey } from './hierarchy.ts';
@@ -131,10 +131,10 @@ export function registerPrimaryStorageController(manager: Manager, ctx: InfraCon
         ['STORAGE', { total: capacityBytes, allocated: usedBytes, used: usedBytes }],
         ['STORAGE_ALLOCATED', { total: Math.floor(capacityBytes * factor), allocated: allocatedBytes, used: allocatedBytes }],
       ]);
-      const full = thresholdBreaches(tallies, [
-        rule(settings, 'STORAGE_ALLOCATED', 'allocated', 'pool.storage.allocated.capacity.disablethreshold'),
-        rule(settings, 'STORAGE', 'used', 'pool.storage.capacity.disablethreshold'),
-      ]);
+      const full = thresholdBreaches(tallies, thresholdRules(settings, [
+        ['STORAGE_ALLOCATED', 'allocated', 'pool.storage.allocated.capacity.disablethreshold'],
+        ['STORAGE', 'used', 'pool.storage.capacity.disablethreshold'],
+      ]));
       const blockers = [
         state === 'Up' ? undefined : { reason: 'NotUp', message: `the pool is ${state}${why ? `: ${why}` : ''}` },
         full.length ? { reason: 'CapacityThresholdReached', message: `capacity disable threshold reached: ${full.join('; ')}` } : undefined,

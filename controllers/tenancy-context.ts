@@ -7,21 +7,16 @@ import { Account, Domain, User, type AccountObject, type DomainObject, type User
 import { LABEL_ACCOUNT, LABEL_USER_UID, SYSTEM_NAMESPACE } from '../lib/identity.ts';
 import type { EventInput, EventRecorder } from '../lib/events.ts';
 import type { Informer } from '../lib/informer.ts';
-import { type KubeClient, type KubeObject, type ResourceType, resourceTypeOf } from '../lib/kube-client.ts';
+import type { KubeClient, KubeObject, ResourceType } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
 import { byField } from '../lib/store.ts';
-import { OPERATOR_FIELD_MANAGER } from './infra-context.ts';
+import { informerOf, OPERATOR_FIELD_MANAGER } from './infra-context.ts';
 import { CLUSTER_ROLES, clusterRoles, ROLE_BINDINGS } from './rbac.ts';
 
 
 export const NAMESPACES: ResourceType = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 export const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
-
-/** Holds a domain while it has child domains or accounts. */
-export const DOMAIN_CHILDREN_FINALIZER = 'iam.kumulus.io/children';
-/** On RoleBindings a domain administrator gets in other accounts' namespaces: whose grant it is. */
-export const LABEL_GRANTED_TO = 'iam.kumulus.io/granted-to';
 
 export const TENANCY_INDEX = {
   parent: 'iam.parent',
@@ -29,6 +24,11 @@ export const TENANCY_INDEX = {
   account: 'iam.account',
   grantedTo: 'iam.granted-to',
 } as const;
+
+/** Holds a domain while it has child domains or accounts. */
+export const DOMAIN_CHILDREN_FINALIZER = 'iam.kumulus.io/children';
+/** On RoleBindings a domain administrator gets in other accounts' namespaces: whose grant it is. */
+export const LABEL_GRANTED_TO = 'iam.kumulus.io/granted-to';
 
 export interface TenancyContext {
   domains: Informer<DomainObject>;
@@ -47,9 +47,9 @@ export interface TenancyContext {
 }
 
 export function createTenancyContext(manager: Manager): TenancyContext {
-  const domains = manager.informer<DomainObject>(resourceTypeOf(Domain));
-  const accounts = manager.informer<AccountObject>(resourceTypeOf(Account));
-  const users = manager.informer<UserObject>(resourceTypeOf(User));
+  const domains = informerOf<DomainObject>(manager, Domain);
+  const accounts = informerOf<AccountObject>(manager, Account);
+  const users = informerOf<UserObject>(manager, User);
   const namespaces = manager.informer(NAMESPACES);
   const roleBindings = manager.informer(ROLE_BINDINGS, { labelSelector: 'app.kubernetes.io/managed-by=kumulus' });
   const secrets = manager.informer(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: LABEL_USER_UID });

@@ -5,11 +5,19 @@
  */
 import { CAPACITY_TYPES, Zone, type ZoneObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, rule } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules, type RuleSpec } from './allocation.ts';
 import { capacityStatus } from './capacity.ts';
 import { clustersOfZone, hostsOfZone, zoneOfHostName, zoneRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, isTrue, type InfraContext } from './infra-context.ts';
 import { everyObject, registerKindReconciler, someChildReady, watchNames } from './reconciler.ts';
+
+/** Past these the zone raises CapacityAlert. */
+const NOTIFICATION_RULES: RuleSpec[] = [
+  ['VIRTUAL_NETWORK_PUBLIC_IP', 'used', 'zone.virtualnetwork.publicip.capacity.notificationthreshold'],
+  ['DIRECT_ATTACHED_PUBLIC_IP', 'used', 'zone.directnetwork.publicip.capacity.notificationthreshold'],
+  ['VLAN', 'used', 'zone.vlan.capacity.notificationthreshold'],
+  ['SECONDARY_STORAGE', 'used', 'zone.secstorage.capacity.notificationthreshold'],
+];
 
 export function registerZoneController(manager: Manager, ctx: InfraContext): void {
   const i = ctx.informers;
@@ -47,16 +55,7 @@ export function registerZoneController(manager: Manager, ctx: InfraContext): voi
       const message = parts.map((p) => p.message).filter(Boolean).join('; ');
       const state = zone.spec.allocationState ?? 'Disabled';
       const rollup = zoneRollup(ctx, zone);
-      const alert = capacityAlert(
-        rollup,
-        [
-          rule(settings, 'VIRTUAL_NETWORK_PUBLIC_IP', 'used', 'zone.virtualnetwork.publicip.capacity.notificationthreshold'),
-          rule(settings, 'DIRECT_ATTACHED_PUBLIC_IP', 'used', 'zone.directnetwork.publicip.capacity.notificationthreshold'),
-          rule(settings, 'VLAN', 'used', 'zone.vlan.capacity.notificationthreshold'),
-          rule(settings, 'SECONDARY_STORAGE', 'used', 'zone.secstorage.capacity.notificationthreshold'),
-        ],
-        isTrue(zone, CAPACITY_ALERT),
-      );
+      const alert = capacityAlert(rollup, thresholdRules(settings, NOTIFICATION_RULES), isTrue(zone, CAPACITY_ALERT));
       const blockers = [disabledBlocker('zone', state), ready ? undefined : { reason: 'NotReady', message: `the zone is not Ready: ${message}` }].filter((b) => b !== undefined);
       return {
         state,

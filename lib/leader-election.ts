@@ -28,14 +28,18 @@ interface Lease extends KubeObject {
   spec?: LeaseSpec;
 }
 
-export interface LeaderElectionOptions {
-  client: KubeClient;
+/** Which lease to hold, as whom, and its timings (client-go's defaults when omitted). */
+export interface LeaderElectionConfig {
   namespace: string;
   name: string;
   identity: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+}
+
+export interface LeaderElectionOptions extends LeaderElectionConfig {
+  client: KubeClient;
   onStartedLeading: () => void;
   /** Called synchronously the moment leadership is lost or given up. */
   onStoppedLeading: () => void;

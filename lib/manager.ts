@@ -4,7 +4,7 @@ import { createEventRecorder, type EventRecorder } from './events.ts';
 import { startHealthServer, type HealthServer } from './http-server.ts';
 import { createInformerFactory, type Informer, type InformerOptions } from './informer.ts';
 import { createKubeClient, type KubeClient, type KubeObject, type ResourceType } from './kube-client.ts';
-import { createLeaderElector, type LeaderElector } from './leader-election.ts';
+import { createLeaderElector, type LeaderElectionConfig, type LeaderElector } from './leader-election.ts';
 import { log as rootLogger, type Logger } from './log.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.ts';
 import { errorMessage } from './error-message.ts';
@@ -15,15 +15,6 @@ import { errorMessage } from './error-message.ts';
  * every replica (a standby's caches are warm); controllers run only on the leader, and
  * stop at once when leadership is lost.
  */
-export interface LeaderElectionConfig {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
-
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
   /** reportingController of events, e.g. `kumulus.io/operator`. */
