@@ -6,10 +6,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
-import { kindByName } from '../../crds/index.ts';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import { createKubeClient, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
@@ -17,6 +16,7 @@ import { mountAt } from '../../node-daemon/drivers/storage/mounts.ts';
 import { startLocalAgent, type LocalAgent } from '../../node-daemon/local.ts';
 import { sharedKubeConfig } from '../support/cluster.ts';
 import { suffixedZoneExample } from '../support/examples.ts';
+import { api, waitFor, type Obj } from '../support/objects.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -31,33 +31,8 @@ import { until } from '../support/until.ts';
 const repoRoot = resolve(import.meta.dirname, '../..');
 const SHARED = '/var/lib/kumulus/primary';
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
-
-function api(client: KubeClient, kindName: string): ResourceClient<Obj> {
-  const kind = kindByName(kindName);
-  if (!kind) throw new Error(`unknown kind ${kindName}`);
-  return client.resource<Obj>(resourceTypeOf(kind));
-}
-
 function ready(obj: Obj | undefined): boolean {
   return obj?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-async function waitFor(resource: ResourceClient<Obj>, name: string, what: string, check: (obj: Obj) => boolean, timeoutMs: number, namespace?: string): Promise<Obj> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Obj | undefined;
-  for (;;) {
-    last = await resource.get({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));
-    if (last && check(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${resource.type.kind} ${name} ${what}; last seen: ${JSON.stringify(last?.status ?? 'absent')}`);
-    await sleep(250);
-  }
 }
 
 function memTotal(text: string): number {

@@ -8,6 +8,7 @@ import { createApiApp } from '../../cloudstack-api/app.ts';
 import { createCommandTable, defineCommand } from '../../cloudstack-api/commands/define.ts';
 import { defaultCapabilities, discoveryCommands } from '../../cloudstack-api/commands/discovery.ts';
 import { createInMemorySessionStore } from '../../cloudstack-api/protocol/memory-session-store.ts';
+import { csCommand } from '../support/cs-cli.ts';
 import { singleKeyAuthenticator } from '../support/single-key-auth.ts';
 
 /*
@@ -18,18 +19,6 @@ import { singleKeyAuthenticator } from '../support/single-key-auth.ts';
  */
 
 const run = promisify(execFile);
-
-async function csCommand(): Promise<string | undefined> {
-  for (const candidate of ['cs', 'cloudstack']) {
-    try {
-      const { stdout } = await run(candidate, ['--help'], { timeout: 20_000 });
-      if (stdout.includes('Cloudstack API command')) return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
 
 const listZones = defineCommand({
   name: 'listZones',

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { objectName } from '../../cloudstack-api/commands/names.ts';
 import { uniqueName } from '../support/cluster.ts';
+import { csCommand } from '../support/cs-cli.ts';
 import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
 
 /*
@@ -13,18 +14,6 @@ import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-
  */
 
 const run = promisify(execFile);
-
-async function csCommand(): Promise<string | undefined> {
-  for (const candidate of ['cs', 'cloudstack']) {
-    try {
-      const { stdout } = await run(candidate, ['--help'], { timeout: 20_000 });
-      if (stdout.includes('Cloudstack API command')) return candidate;
-    } catch {
-      // not this one
-    }
-  }
-  return undefined;
-}
 
 type Row = Record<string, unknown>;
 

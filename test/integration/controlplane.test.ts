@@ -2,48 +2,37 @@ import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KUBERNETES_VERSION } from '../../lib/controlplane/index.ts';
-import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
+import { installCrds } from '../../lib/install-crds.ts';
 import { log } from '../../lib/log.ts';
 import { sharedControlPlane, sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
+import { testCrd } from '../support/test-crd.ts';
 import { until } from '../support/until.ts';
 
 const group = 'probe.kumulus.io';
 const plural = 'widgets';
 
-const widgetCrd: CrdManifest = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${plural}.${group}` },
-  spec: {
-    group,
-    scope: 'Namespaced',
-    names: { plural, singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
+const widgetCrd = testCrd(
+  { group, version: 'v1', plural, kind: 'Widget', namespaced: true },
+  {
+    subresources: { status: {} },
+    schema: {
+      openAPIV3Schema: {
+        type: 'object',
+        properties: {
+          spec: {
             type: 'object',
+            required: ['size'],
             properties: {
-              spec: {
-                type: 'object',
-                required: ['size'],
-                properties: {
-                  size: { type: 'integer', minimum: 1, maximum: 10 },
-                  colour: { type: 'string', enum: ['red', 'blue'] },
-                },
-              },
-              status: { type: 'object', properties: { phase: { type: 'string' } } },
+              size: { type: 'integer', minimum: 1, maximum: 10 },
+              colour: { type: 'string', enum: ['red', 'blue'] },
             },
           },
+          status: { type: 'object', properties: { phase: { type: 'string' } } },
         },
       },
-    ],
+    },
   },
-};
+);
 
 interface Widget extends k8s.KubernetesObject {
   spec: { size: number; colour?: string };

@@ -2,14 +2,15 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
-import { kindByName, type KindInfo } from '../../crds/index.ts';
-import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import type { Condition } from '../../crds/index.ts';
+import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { metav1Time } from '../../lib/time.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 import { suffixedZoneExample } from '../support/examples.ts';
+import { api, kindNamed, waitFor, type Obj } from '../support/objects.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -21,45 +22,12 @@ import { until } from '../support/until.ts';
 const GiB = 2 ** 30;
 const TiB = 2 ** 40;
 
-interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-}
-type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
-
-function kind(name: string): KindInfo {
-  const k = kindByName(name);
-  if (!k) throw new Error(`unknown kind ${name}`);
-  return k;
-}
-
-function api(client: KubeClient, kindName: string): ResourceClient<Obj> {
-  return client.resource<Obj>(resourceTypeOf(kind(kindName)));
-}
-
 function condition(obj: Obj | undefined, type: string): Condition | undefined {
   return obj?.status?.conditions?.find((c) => c.type === type);
 }
 
 function capacity(obj: Obj, type: string): { total: number; allocated: number; used: number; percentUsed: number } | undefined {
   return (obj.status?.capacity as { type: string; total: number; allocated: number; used: number; percentUsed: number }[] | undefined)?.find((c) => c.type === type);
-}
-
-/** Polls the apiserver until `check` accepts the object; the error shows the last one seen. */
-async function waitFor(resource: ResourceClient<Obj>, name: string, what: string, check: (obj: Obj) => boolean, timeoutMs = 30_000, namespace?: string): Promise<Obj> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Obj | undefined;
-  for (;;) {
-    last = await resource.get({ name, namespace }).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    if (last && check(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${resource.type.kind} ${name} ${what}; last seen: ${JSON.stringify(last?.status ?? 'gone', null, 1)}`);
-    await sleep(200);
-  }
 }
 
 async function waitGone(resource: ResourceClient<Obj>, name: string, timeoutMs = 30_000): Promise<void> {
@@ -105,11 +73,11 @@ function playAgent(client: KubeClient, host: string, node: string) {
     },
     reportFacts(update: Record<string, unknown>) {
       facts = { ...facts, ...update };
-      return api(client, 'Host').applyStatus({ apiVersion: kind('Host').apiVersion, kind: 'Host', metadata: { name: host }, status: facts }, { fieldManager, force: true });
+      return api(client, 'Host').applyStatus({ apiVersion: kindNamed('Host').apiVersion, kind: 'Host', metadata: { name: host }, status: facts }, { fieldManager, force: true });
     },
     reportMount(pool: string, mount: Record<string, unknown>) {
       return api(client, 'PrimaryStorage').applyStatus(
-        { apiVersion: kind('PrimaryStorage').apiVersion, kind: 'PrimaryStorage', metadata: { name: pool }, status: { mounts: [{ host, ...mount }] } },
+        { apiVersion: kindNamed('PrimaryStorage').apiVersion, kind: 'PrimaryStorage', metadata: { name: pool }, status: { mounts: [{ host, ...mount }] } },
         { fieldManager, force: true },
       );
     },
@@ -135,7 +103,7 @@ async function ensureNamespace(client: KubeClient, name: string): Promise<void> 
 /** Sets the global Configuration's settings (creating it), returning what to restore. */
 async function setGlobalSettings(client: KubeClient, settings: Record<string, string>): Promise<void> {
   const configs = api(client, 'Configuration');
-  const body = { apiVersion: kind('Configuration').apiVersion, kind: 'Configuration', metadata: { name: 'global' }, spec: { settings } };
+  const body = { apiVersion: kindNamed('Configuration').apiVersion, kind: 'Configuration', metadata: { name: 'global' }, spec: { settings } };
   await configs.apply(body, { fieldManager: 'infra-test', force: true });
 }
 
@@ -211,7 +179,7 @@ describe('infrastructure controllers (real control plane)', function () {
       await a.agent.reportMount(n('cluster1-primary'), { mounted: true, capacityBytes: TiB, usedBytes: 100 * GiB });
     }
     await api(client, 'SecondaryStorage').applyStatus(
-      { apiVersion: kind('SecondaryStorage').apiVersion, kind: 'SecondaryStorage', metadata: { name: n('zone1-images') }, status: { capacityBytes: 500 * GiB, usedBytes: 50 * GiB } },
+      { apiVersion: kindNamed('SecondaryStorage').apiVersion, kind: 'SecondaryStorage', metadata: { name: n('zone1-images') }, status: { capacityBytes: 500 * GiB, usedBytes: 50 * GiB } },
       { fieldManager: 'kumulus-agent.images', force: true },
     );
     const vms = api(client, 'VirtualMachine');

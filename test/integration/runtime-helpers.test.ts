@@ -3,12 +3,13 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setCondition, type StatusWithConditions } from '../../lib/conditions.ts';
 import { createEventRecorder, EVENTS } from '../../lib/events.ts';
-import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
+import { installCrds } from '../../lib/install-crds.ts';
 import { createKubeClient, isNotFound, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { handleFinalizer, hasFinalizer } from '../../lib/ownership.ts';
 import { commitFailure, commitStatus, type StatusWriter } from '../../lib/status.ts';
 import { useTestNamespace } from '../support/cluster.ts';
+import { testCrd } from '../support/test-crd.ts';
 
 const WIDGETS: ResourceType = { group: 'helpers.runtime-test.kumulus.io', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
 
@@ -17,33 +18,18 @@ interface Widget extends KubeObject {
   status?: StatusWithConditions & { state?: string };
 }
 
-const widgetCrd: CrdManifest = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${WIDGETS.plural}.${WIDGETS.group}` },
-  spec: {
-    group: WIDGETS.group,
-    scope: 'Namespaced',
-    names: { plural: WIDGETS.plural, singular: 'widget', kind: WIDGETS.kind, listKind: 'WidgetList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: { type: 'object', properties: { size: { type: 'integer' }, color: { type: 'string' } } },
-              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-            },
-          },
-        },
+const widgetCrd = testCrd(WIDGETS, {
+  subresources: { status: {} },
+  schema: {
+    openAPIV3Schema: {
+      type: 'object',
+      properties: {
+        spec: { type: 'object', properties: { size: { type: 'integer' }, color: { type: 'string' } } },
+        status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
       },
-    ],
+    },
   },
-};
+});
 
 interface Event extends KubeObject {
   reason?: string;

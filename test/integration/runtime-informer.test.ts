@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createInformer, createInformerFactory, type Informer } from '../../lib/informer.ts';
-import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
+import { installCrds } from '../../lib/install-crds.ts';
 import { createKubeClient, keyOf, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { byLabel, OWNER_UID_INDEX } from '../../lib/store.ts';
 import { useTestNamespace } from '../support/cluster.ts';
+import { testCrd } from '../support/test-crd.ts';
 import { startRelay, type Relay } from './runtime-relay.ts';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
@@ -125,25 +126,10 @@ describe('runtime: informers against the real apiserver', function () {
 
   it('relists on 410 Gone and reports only what changed meanwhile', async () => {
     const crd = (columns: number) =>
-      ({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        metadata: { name: `${GIZMOS.plural}.${GIZMOS.group}` },
-        spec: {
-          group: GIZMOS.group,
-          scope: 'Namespaced',
-          names: { plural: GIZMOS.plural, singular: 'gizmo', kind: GIZMOS.kind, listKind: 'GizmoList' },
-          versions: [
-            {
-              name: 'v1',
-              served: true,
-              storage: true,
-              schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
-              additionalPrinterColumns: Array.from({ length: columns }, (_, i) => ({ name: `c${i}`, type: 'string', jsonPath: `.spec.c${i}` })),
-            },
-          ],
-        },
-      }) as CrdManifest;
+      testCrd(GIZMOS, {
+        schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        additionalPrinterColumns: Array.from({ length: columns }, (_, i) => ({ name: `c${i}`, type: 'string', jsonPath: `.spec.c${i}` })),
+      });
     await installCrds(ns.kc, [crd(0)], log);
     relay = await startRelay(ns.kc);
     const direct = createKubeClient(ns.kc).resource<KubeObject & { spec?: Record<string, unknown> }>(GIZMOS);

@@ -12,6 +12,7 @@ import { createManager, type Manager } from '../../lib/manager.ts';
 import { runApi, type RunningApi } from '../../cloudstack-api/main.ts';
 import { createCloudStackClient, type CloudStackClient } from '../support/cloudstack-client.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { statusOf } from '../support/objects.ts';
 
 /**
  * The CloudStack API's tenancy over the real control plane, driven by the client written from
@@ -24,17 +25,6 @@ import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/clus
 type Obj = KubeObject & { spec?: Record<string, unknown>; status?: { conditions?: { type: string; status: string }[] } };
 const SECRETS = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
 const PUBLIC_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1tD3xcq0Jd7lq9bG3kX0f0QeY0lq0m8x4c9pQ0Tzz test@kumulus';
-
-async function statusOf(call: () => Promise<unknown>): Promise<number> {
-  try {
-    await call();
-    return 200;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'number') return code;
-    throw err;
-  }
-}
 
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

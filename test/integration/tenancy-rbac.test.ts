@@ -10,6 +10,7 @@ import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type Re
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { statusOf } from '../support/objects.ts';
 
 /**
  * The tenancy controllers against the real control plane, and RBAC checked by the apiserver
@@ -42,17 +43,6 @@ function ready(obj: Obj): boolean {
 }
 
 /** The HTTP status a call fails with, or 200 when it succeeds. */
-async function statusOf(call: () => Promise<unknown>): Promise<number> {
-  try {
-    await call();
-    return 200;
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'number') return code;
-    throw err;
-  }
-}
-
 describe('tenancy: controllers and RBAC (real apiserver)', function () {
   this.timeout(180_000);
   let admin: KubeClient;

@@ -4,7 +4,7 @@ import { connect } from 'node:tls';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import winston from 'winston';
-import { installCrds, type CrdManifest } from '../../lib/install-crds.ts';
+import { installCrds } from '../../lib/install-crds.ts';
 import { createKubeClient, retryWhileAdmissionUnavailable, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import type { KindAdmission } from '../../webhooks/admission.ts';
@@ -12,35 +12,21 @@ import { unregisterWebhooks } from '../../webhooks/registration.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhooks/server.ts';
 import { ensureServingCertificate } from '../../webhooks/serving-certificate.ts';
 import { sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
+import { testCrd } from '../support/test-crd.ts';
 
 const group = 'admission-probe.kumulus.io';
 const gadgetType = { group, version: 'v1', plural: 'gadgets', kind: 'Gadget', namespaced: true } as const;
 
-const gadgetCrd: CrdManifest = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `gadgets.${group}` },
-  spec: {
-    group,
-    scope: 'Namespaced',
-    names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: { type: 'object', properties: { min: { type: 'integer' }, max: { type: 'integer' }, colour: { type: 'string' } } },
-            },
-          },
-        },
+const gadgetCrd = testCrd(gadgetType, {
+  schema: {
+    openAPIV3Schema: {
+      type: 'object',
+      properties: {
+        spec: { type: 'object', properties: { min: { type: 'integer' }, max: { type: 'integer' }, colour: { type: 'string' } } },
       },
-    ],
+    },
   },
-};
+});
 
 interface Gadget extends KubeObject {
   spec: { min: number; max: number; colour?: string };
