@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -11,18 +11,8 @@ import { bridgeName, vlanDeviceName } from '../../node-daemon/drivers/network/na
 import { observeNetworking } from '../../node-daemon/drivers/network/observe.ts';
 import { planNetworks } from '../../node-daemon/drivers/network/plan.ts';
 import type { GuestNetworkSpec, NetworkDriver } from '../../node-daemon/drivers/network/types.ts';
-import { netnsLab, type NetnsLab } from '../support/netns.ts';
+import { netnsLab, writeUdhcpcScript, type NetnsLab } from '../support/netns.ts';
 
-const udhcpcScript = `#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    echo "lease ip=$ip mask=$mask mtu=$mtu router=$router dns=$dns server=$serverid hostname=$hostname"
-    ;;
-esac
-`;
 
 describe('agent network driver in network namespaces (two hosts joined by VXLAN)', function () {
   this.timeout(120_000);
@@ -117,8 +107,7 @@ describe('agent network driver in network namespaces (two hosts joined by VXLAN)
   before(async function () {
     lab = netnsLab();
     stateDir = await mkdtemp(join(tmpdir(), 'kumulus-net-'));
-    script = join(stateDir, 'udhcpc.script');
-    await writeFile(script, udhcpcScript, { mode: 0o755 });
+    script = await writeUdhcpcScript(stateDir);
     hostA = await lab.create('ha');
     hostB = await lab.create('hb');
     // The underlay: one veth between the two "hosts", 1500 bytes like a plain Ethernet.

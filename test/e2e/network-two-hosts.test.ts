@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InfraContext } from '../../controllers/infra-context.ts';
@@ -16,7 +16,7 @@ import { linuxNetworkDriver } from '../../node-daemon/drivers/network/driver.ts'
 import { guestNetworks, type GuestNetworks } from '../../node-daemon/guest-networks.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 import { guestNetworkWorld, type GuestNetworkWorld } from '../support/guest-network-world.ts';
-import { netnsLab, type NetnsLab } from '../support/netns.ts';
+import { netnsLab, writeUdhcpcScript, type NetnsLab } from '../support/netns.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -30,16 +30,6 @@ import { until } from '../support/until.ts';
  * host label) and the VM controller's NIC step (ensureNics into status.nics).
  */
 
-const udhcpcScript = `#!/bin/sh
-case "$1" in
-  bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
-    echo "lease ip=$ip mask=$mask router=$router hostname=$hostname"
-    ;;
-esac
-`;
 
 interface AgentHost {
   name: string;
@@ -78,8 +68,7 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     world = await guestNetworkWorld(client, uniqueName('two').slice(4));
     lab = netnsLab();
     stateDir = await mkdtemp(join(tmpdir(), 'kumulus-two-hosts-'));
-    script = join(stateDir, 'udhcpc.script');
-    await writeFile(script, udhcpcScript, { mode: 0o755 });
+    script = await writeUdhcpcScript(stateDir);
 
     operator = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/operator', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'two-hosts-operator' }) });
     ctx = registerInfrastructureControllers(operator);

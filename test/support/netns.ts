@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { commandRunner, type Runner } from '../../node-daemon/drivers/exec.ts';
 
 const exec = promisify(execFile);
@@ -48,4 +50,22 @@ export function netnsLab(): NetnsLab {
       created.length = 0;
     },
   };
+}
+
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    echo "lease ip=$ip mask=$mask mtu=$mtu router=$router dns=$dns server=$serverid hostname=$hostname"
+    ;;
+esac
+`;
+
+/** Writes busybox udhcpc's lease script into `dir`: it configures the lease on the interface and prints it as `lease ip=… mask=… …`. */
+export async function writeUdhcpcScript(dir: string): Promise<string> {
+  const script = join(dir, 'udhcpc.script');
+  await writeFile(script, UDHCPC_SCRIPT, { mode: 0o755 });
+  return script;
 }
