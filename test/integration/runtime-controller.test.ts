@@ -4,9 +4,10 @@ import { createController, type Controller, type Request } from '../../lib/contr
 import { createInformerFactory, type InformerFactory } from '../../lib/informer.ts';
 import { createKubeClient, isConflict, objectKey, retryOnConflict, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
-import { createRuntimeMetrics } from '../../lib/metrics.ts';
+import { createRuntimeMetrics, type RuntimeMetrics } from '../../lib/metrics.ts';
 import { setControllerReference } from '../../lib/ownership.ts';
 import { useTestNamespace } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 
 const CONFIGMAPS: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const SECRETS: ResourceType = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
@@ -15,12 +16,27 @@ interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Waits until `check` holds, polling the in-process state every 20 ms. */
+function whenTrue(what: string, check: () => boolean, timeoutMs = 30_000): Promise<true> {
+  return until(what, timeoutMs, () => Promise.resolve(check() || undefined), 20);
+}
+
+/** The value of a controller's metric for the given labels (0 before the first sample). */
+async function sample(metrics: RuntimeMetrics, metric: string, labels: Record<string, string>): Promise<number> {
+  const values = (await metrics.registry.getSingleMetric(metric)?.get())?.values ?? [];
+  return values.find((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))?.value ?? 0;
+}
+
+/**
+ * Waits until the controller has nothing to do: an empty queue and no reconcile in flight.
+ * What the events so far caused has then run, so a check for what did not happen is meaningful.
+ */
+async function idle(metrics: RuntimeMetrics, controller: string): Promise<void> {
+  await until(`controller ${controller} to be idle`, 30_000, async () => {
+    const depth = await sample(metrics, 'workqueue_depth', { name: controller });
+    const active = await sample(metrics, 'controller_runtime_active_workers', { controller });
+    return depth === 0 && active === 0 ? true : undefined;
+  }, 20);
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time. */
@@ -82,7 +98,7 @@ describe('runtime: controllers against the real apiserver', function () {
     await pool(names, 25, async (name) => {
       for (let n = 1; n <= updatesPerObject; n++) await cms.patch({ namespace: ns.name, name }, { data: { n: String(n) } });
     });
-    await until('every object reconciled at its final state', () => names.every((name) => lastSeen.get(`${ns.name}/${name}`) === String(updatesPerObject)));
+    await whenTrue('every object reconciled at its final state', () => names.every((name) => lastSeen.get(`${ns.name}/${name}`) === String(updatesPerObject)));
     expect(overlaps).to.deep.equal([], 'a key was reconciled by two workers at once');
     log.info('rapid updates', { updates: names.length * updatesPerObject, reconciles });
     expect(reconciles).to.be.at.least(names.length);
@@ -101,6 +117,7 @@ describe('runtime: controllers against the real apiserver', function () {
     factory = createInformerFactory(client, log);
     const primary = factory.informer<ConfigMap>(CONFIGMAPS, { namespace: ns.name });
     const requests: string[] = [];
+    const metrics = createRuntimeMetrics({ processMetrics: false });
     controller = createController(
       {
         name: 'owner-mapping',
@@ -112,19 +129,20 @@ describe('runtime: controllers against the real apiserver', function () {
           return Promise.resolve();
         },
       },
-      { logger: log },
+      { logger: log, metrics },
     );
     factory.start();
     await controller.start();
-    await until('the initial reconciles', () => requests.includes('parent') && requests.includes('referrer'));
-    await sleep(300);
+    await whenTrue('the initial reconciles', () => requests.includes('parent') && requests.includes('referrer'));
+    // Every initial event is handled before the record restarts, so what follows is caused by the changes alone.
+    await idle(metrics, 'owner-mapping');
     requests.length = 0;
     await secrets.patch({ namespace: ns.name, name: 'child' }, { stringData: { a: '2' } });
-    await until('the owner to be re-queued', () => requests.includes('parent'));
+    await whenTrue('the owner to be re-queued', () => requests.includes('parent'));
     expect(requests).to.not.include('child', 'an owned object maps to its owner, not to itself');
     requests.length = 0;
     await cms.patch({ namespace: ns.name, name: 'referrer' }, { data: { x: 'y' } });
-    await until('the mapped object to be re-queued', () => requests.includes('parent') && requests.includes('referrer'));
+    await whenTrue('the mapped object to be re-queued', () => requests.includes('parent') && requests.includes('referrer'));
   });
 
   it('retries a reconcile that hits 409 Conflict until its write lands', async () => {
@@ -159,8 +177,8 @@ describe('runtime: controllers against the real apiserver', function () {
     );
     factory.start();
     await controller.start();
-    await until('the write to land and reach the cache', () => informer.get({ namespace: ns.name, name: 'contended' })?.data?.reconciled === 'yes');
-    await sleep(300);
+    await whenTrue('the write to land and reach the cache', () => informer.get({ namespace: ns.name, name: 'contended' })?.data?.reconciled === 'yes');
+    await idle(metrics, 'conflicts');
     // Later reconciles from a cache that lagged behind may conflict too; each is retried.
     expect(outcomes[0]).to.equal('conflict');
     expect(outcomes.filter((o) => o === 'written')).to.have.length(1);
@@ -210,9 +228,11 @@ describe('runtime: controllers against the real apiserver', function () {
     );
     factory.start();
     await controller.start();
-    await until('the sixth attempt', () => attempts.length >= 6);
-    await sleep(200);
-    expect(attempts).to.have.length(6, 'after success the key is not retried');
+    await whenTrue('the sixth attempt', () => attempts.length >= 6);
+    await idle(metrics, 'flaky');
+    // A retry is counted when it is scheduled, not when it runs: five failures, five retries, none after the success.
+    expect(await sample(metrics, 'workqueue_retries_total', { name: 'flaky' })).to.equal(5, 'after success the key is not retried');
+    expect(attempts).to.have.length(6);
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
     // 5, 10, 20, 40, 80 ms by the per-key backoff (timers may fire late, never early).
     gaps.forEach((gap, i) => expect(gap, `gap ${i}`).to.be.at.least(5 * 2 ** i - 1));

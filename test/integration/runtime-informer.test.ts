@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createInformer, createInformerFactory, type Informer } from '../../lib/informer.ts';
 import { installCrds } from '../../lib/install-crds.ts';
 import { createKubeClient, keyOf, type KubeObject, type ResourceType } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { byLabel, OWNER_UID_INDEX } from '../../lib/store.ts';
 import { useTestNamespace } from '../support/cluster.ts';
+import { until } from '../support/until.ts';
 import { testCrd } from '../support/test-crd.ts';
 import { startRelay, type Relay } from './runtime-relay.ts';
 
@@ -39,12 +39,9 @@ function recordEvents(informer: Informer<ConfigMap>) {
   return { problems, deleted };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+/** Waits until `check` holds, polling the in-process state every 50 ms. */
+function whenTrue(what: string, check: () => boolean, timeoutMs = 20_000): Promise<true> {
+  return until(what, timeoutMs, () => Promise.resolve(check() || undefined), 50);
 }
 
 describe('runtime: informers against the real apiserver', function () {
@@ -69,7 +66,7 @@ describe('runtime: informers against the real apiserver', function () {
     expect(informer.hasSynced()).to.equal(true);
     const ownerRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'parent', uid: parent.metadata.uid!, controller: true };
     await cms.create({ metadata: { name: 'child', namespace: ns.name, labels: { tier: 'b' }, ownerReferences: [ownerRef] } });
-    await until('the child in the cache', () => informer!.get({ namespace: ns.name, name: 'child' }) !== undefined);
+    await whenTrue('the child in the cache', () => informer!.get({ namespace: ns.name, name: 'child' }) !== undefined);
     expect(informer.byIndex('tier', 'a').map((o) => o.metadata.name)).to.deep.equal(['parent']);
     expect(informer.byIndex('tier', 'b').map((o) => o.metadata.name)).to.deep.equal(['child']);
     expect(informer.byIndex(OWNER_UID_INDEX, parent.metadata.uid!).map((o) => o.metadata.name)).to.deep.equal(['child']);
@@ -109,11 +106,12 @@ describe('runtime: informers against the real apiserver', function () {
     await direct.patch({ namespace: ns.name, name: 'change' }, { data: { v: '2' } });
     await direct.delete({ namespace: ns.name, name: 'remove' });
     await direct.create({ metadata: { name: 'new', namespace: ns.name }, data: { v: '9' } });
-    await sleep(1500);
+    // The informer must have tried to reconnect and failed before the way is open again.
+    await whenTrue('a reconnect attempt while the connection is cut', () => relay!.refused() > 0, 30_000);
     relay.restore();
 
     const expected = (await direct.list({ namespace: ns.name })).items;
-    await until('the cache to match the apiserver', () =>
+    await whenTrue('the cache to match the apiserver', () =>
       expected.every((o) => informer!.get(keyOf(o))?.metadata.resourceVersion === o.metadata.resourceVersion) && informer!.list().length === expected.length,
     );
     expect(informer.get({ namespace: ns.name, name: 'change' })?.data).to.deep.equal({ v: '2' });
@@ -151,7 +149,7 @@ describe('runtime: informers against the real apiserver', function () {
     relay.restore();
 
     const expected = (await direct.list({ namespace: ns.name })).items;
-    await until('the cache to match the apiserver', () =>
+    await whenTrue('the cache to match the apiserver', () =>
       expected.every((o) => informer!.get(keyOf(o))?.metadata.resourceVersion === o.metadata.resourceVersion) && informer!.list().length === expected.length,
     );
     expect(informer.stats.lists).to.equal(2, 'the 410 must have caused exactly one relist');

@@ -6,6 +6,8 @@ export interface Relay {
   kubeConfig: k8s.KubeConfig;
   cut(): void;
   restore(): void;
+  /** Connections refused while cut: each is a reconnect attempt that failed. */
+  refused(): number;
   close(): Promise<void>;
 }
 
@@ -13,8 +15,12 @@ export async function startRelay(kc: k8s.KubeConfig): Promise<Relay> {
   const target = new URL(kc.getCurrentCluster()!.server);
   const sockets = new Set<Socket>();
   let cut = false;
+  let refused = 0;
   const server: Server = createServer((downstream) => {
-    if (cut) return void downstream.destroy();
+    if (cut) {
+      refused++;
+      return void downstream.destroy();
+    }
     const upstream = connect(Number(target.port), target.hostname);
     for (const s of [downstream, upstream]) {
       sockets.add(s);
@@ -44,6 +50,7 @@ export async function startRelay(kc: k8s.KubeConfig): Promise<Relay> {
     restore() {
       cut = false;
     },
+    refused: () => refused,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

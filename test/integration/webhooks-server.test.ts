@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import winston from 'winston';
 import { installCrds } from '../../lib/install-crds.ts';
 import { createKubeClient, retryWhileAdmissionUnavailable, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
@@ -13,6 +12,7 @@ import { startWebhookServer, type WebhookServer } from '../../webhooks/server.ts
 import { ensureServingCertificate } from '../../webhooks/serving-certificate.ts';
 import { sharedKubeConfig, uniqueName, useTestNamespace } from '../support/cluster.ts';
 import { testCrd } from '../support/test-crd.ts';
+import { until } from '../support/until.ts';
 
 const group = 'admission-probe.kumulus.io';
 const gadgetType = { group, version: 'v1', plural: 'gadgets', kind: 'Gadget', namespaced: true } as const;
@@ -139,8 +139,10 @@ describe('webhook server, called by the apiserver over TLS', function () {
     const logger = winston.createLogger({ transports: [new winston.transports.Stream({ stream: new Writable({ write: (line: Buffer, _enc, done) => (warnings.push(line.toString()), done()) }) })] });
     const wanted = gadget({ min: 1, max: 2 });
     let settled = false;
-    const landed = retryWhileAdmissionUnavailable('creating a gadget', () => gadgets().create(wanted), logger, 200).finally(() => (settled = true));
-    await sleep(1500);
+    let attempts = 0;
+    const landed = retryWhileAdmissionUnavailable('creating a gadget', () => (attempts++, gadgets().create(wanted)), logger, 200).finally(() => (settled = true));
+    // Three attempts refused by the absent webhook: the write was retried, not given up on.
+    await until('three attempts while the webhook is down', 30_000, () => Promise.resolve(attempts >= 3 || undefined), 20);
     expect(settled, 'the write was neither refused for good nor admitted while the webhook was down').to.equal(false);
     expect((await gadgets().list({ namespace: ns.name })).items).to.deep.equal([]);
     expect(warnings.filter((w) => w.includes('waiting for the admission webhooks to serve'))).to.have.length(1);
@@ -189,13 +191,7 @@ describe('webhook server, called by the apiserver over TLS', function () {
     // 0.0002 days is about 17 s: rotation is due once a third of that is left.
     const running = await start(0.0002, 500);
     const before = await servedCertificate(running.url);
-    let after = before;
-    const deadline = Date.now() + 30_000;
-    while (after.serialNumber === before.serialNumber && Date.now() < deadline) {
-      await sleep(500);
-      after = await servedCertificate(running.url);
-    }
-    expect(after.serialNumber).not.to.equal(before.serialNumber);
+    await until('a rotated certificate to be served', 30_000, async () => ((await servedCertificate(running.url)).serialNumber !== before.serialNumber ? true : undefined), 500);
     const created = await gadgets().create(gadget({ min: 1, max: 1 }));
     expect(created.spec.colour).to.equal('red');
   });
