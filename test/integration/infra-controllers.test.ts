@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFieldManager, AGENT_HEALTHY, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import type { Condition } from '../../crds/index.ts';
 import { createKubeClient, isAlreadyExists, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
+import { errorMessage } from '../../lib/error-message.ts';
 import { metav1Time } from '../../lib/time.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
@@ -31,16 +31,34 @@ function capacity(obj: Obj, type: string): { total: number; allocated: number; u
 }
 
 async function waitGone(resource: ResourceClient<Obj>, name: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await resource.get({ name }).then(
-      () => true,
-      (err: unknown) => (isNotFound(err) ? false : Promise.reject(err as Error)),
-    );
-    if (!found) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${resource.type.kind} ${name} to be deleted`);
-    await sleep(200);
-  }
+  await until(`${resource.type.kind} ${name} to be deleted`, timeoutMs, () =>
+    resource.get({ name }).then(
+      () => undefined,
+      (err: unknown) => (isNotFound(err) ? true : Promise.reject(err as Error)),
+    ),
+  );
+}
+
+/** The sum of a manager metric's samples for one controller (reconciles, queue depth, busy workers). */
+async function metricOf(manager: Manager, metric: string, controller: string): Promise<number> {
+  const values = (await manager.metrics.registry.getSingleMetric(metric)?.get())?.values ?? [];
+  return values.filter((v) => v.labels.controller === controller).reduce((sum, v) => sum + v.value, 0);
+}
+
+/**
+ * Waits for a round of reconciles that `trigger` (a change of the global Configuration, which
+ * every object of these kinds watches) causes: each controller has since finished at least
+ * as many reconciles as there are objects of its kind.
+ */
+async function reconcileRound(manager: Manager, client: KubeClient, kinds: readonly string[], trigger: () => Promise<void>): Promise<void> {
+  const controllers = kinds.map((k) => k.toLowerCase());
+  const before = await Promise.all(controllers.map((c) => metricOf(manager, 'controller_runtime_reconcile_total', c)));
+  const objects = await Promise.all(kinds.map(async (k) => (await api(client, k).list()).items.length));
+  await trigger();
+  await until(`a round of ${kinds.join(', ')} reconciles`, 30_000, async () => {
+    for (const [i, c] of controllers.entries()) if ((await metricOf(manager, 'controller_runtime_reconcile_total', c)) < before[i]! + objects[i]!) return undefined;
+    return true;
+  }, 50);
 }
 
 function microTime(date = new Date()): string {
@@ -119,13 +137,13 @@ async function eventReasons(client: KubeClient, kindName: string, name: string):
 }
 
 async function waitForEvent(client: KubeClient, kindName: string, name: string, reason: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const reasons = await eventReasons(client, kindName, name);
-    if (reasons.includes(reason)) return;
-    if (Date.now() > deadline) throw new Error(`no ${reason} event for ${kindName} ${name}; saw ${reasons.join(', ') || 'none'}`);
-    await sleep(200);
-  }
+  let reasons: string[] = [];
+  await until(`a ${reason} event for ${kindName} ${name}`, timeoutMs, async () => {
+    reasons = await eventReasons(client, kindName, name);
+    return reasons.includes(reason) || undefined;
+  }).catch((err: unknown) => {
+    throw new Error(`${errorMessage(err)}; saw ${reasons.join(', ') || 'none'}`);
+  });
 }
 
 describe('infrastructure controllers (real control plane)', function () {
@@ -351,13 +369,19 @@ describe('infrastructure controllers (real control plane)', function () {
       // The only other host keeps the cluster Ready; its message names the one that is not.
       const cluster = await waitFor(api(client, 'Cluster'), zone.n('cluster1'), 'to name the Down host', (o) => condition(o, 'Ready')?.message.includes(`Host ${name}`) ?? false);
       expect(condition(cluster, 'Ready')?.status).to.equal('True');
-      // Nothing changes while the host stays Down, so nothing is rewritten (no status loop between host and parents).
-      await sleep(1500);
-      const settled = (await api(client, 'Cluster').get({ name: zone.n('cluster1') })).metadata.resourceVersion;
-      const settledHost = (await hosts.get({ name })).metadata.resourceVersion;
-      await sleep(3000);
-      expect((await api(client, 'Cluster').get({ name: zone.n('cluster1') })).metadata.resourceVersion).to.equal(settled);
-      expect((await hosts.get({ name })).metadata.resourceVersion).to.equal(settledHost);
+      // Nothing changes while the host stays Down, so nothing is rewritten (no status loop between
+      // host and parents): once settled, a round of host and cluster reconciles (an unrelated
+      // setting changes) writes neither. A loop would rewrite them in every round.
+      const versions = async () => [(await api(client, 'Cluster').get({ name: zone.n('cluster1') })).metadata.resourceVersion, (await hosts.get({ name })).metadata.resourceVersion];
+      let round = 0;
+      await until('a round of reconciles that rewrites neither the Down host nor its cluster', 60_000, async () => {
+        const before = await versions();
+        round++;
+        await reconcileRound(manager, client, ['Host', 'Cluster'], () => setGlobalSettings(client, { 'ping.interval': '2', 'ping.timeout': '2', 'zone.vlan.capacity.notificationthreshold': String(0.5 + round / 100) }));
+        const after = await versions();
+        return after.every((v, i) => v === before[i]) || undefined;
+      }, 0);
+      expect(round, 'the host and cluster kept being rewritten').to.be.at.most(3);
       await agent.start();
       await waitFor(hosts, name, 'to be Up again', (o) => o.status?.state === 'Up', 10_000);
       for (const reason of ['HOST.DISCONNECTED', 'HOST.DOWN', 'HOST.RECONNECT']) await waitForEvent(client, 'Host', name, reason);
@@ -393,8 +417,10 @@ describe('infrastructure controllers (real control plane)', function () {
       const preparing = await waitFor(hosts, name, 'to prepare for maintenance', (o) => o.status?.resourceState === 'PrepareForMaintenance');
       expect(condition(preparing, 'Allocatable')).to.include({ status: 'False', reason: 'Maintenance' });
       expect(condition(preparing, 'Allocatable')?.message).to.contain(zone.vmName('small'));
-      await sleep(1000);
-      expect((await hosts.get({ name })).status?.resourceState).to.equal('PrepareForMaintenance', 'a host with a VM placed on it must not reach Maintenance');
+      // Another look at the host (a spec change it must observe) while the VM is still placed on it.
+      const tagged = await hosts.patch({ name }, { spec: { hostTags: ['maintenance-probe'] } });
+      const seen = await waitFor(hosts, name, 'to observe the new generation', (o) => o.status?.observedGeneration === tagged.metadata.generation);
+      expect(seen.status?.resourceState).to.equal('PrepareForMaintenance', 'a host with a VM placed on it must not reach Maintenance');
       // The VM leaves (evacuation is a later issue: here it is destroyed).
       await api(client, 'VirtualMachine').patchStatus({ namespace, name: zone.vmName('small') }, { status: { state: 'Destroyed' } });
       await waitFor(hosts, name, 'to reach Maintenance', (o) => o.status?.resourceState === 'Maintenance');
@@ -451,8 +477,7 @@ describe('infrastructure controllers (real control plane)', function () {
     try {
       await waitFor(clusters, cluster, 'to be allocatable', (o) => condition(o, 'Allocatable')?.status === 'True' && capacity(o, 'CPU')?.allocated === 5000);
       // CPU allocated is 5000 of 64000 MHz (7.81 %): a 7 % threshold is reached, 8 % is not.
-      await setGlobalSettings(client, { 'cluster.cpu.allocated.capacity.disablethreshold': '0.08' });
-      await sleep(1000);
+      await reconcileRound(manager, client, ['Cluster'], () => setGlobalSettings(client, { 'cluster.cpu.allocated.capacity.disablethreshold': '0.08' }));
       expect(condition(await clusters.get({ name: cluster }), 'Allocatable')?.status).to.equal('True');
       await setGlobalSettings(client, { 'cluster.cpu.allocated.capacity.disablethreshold': '0.07' });
       const full = await waitFor(clusters, cluster, 'to stop allocation', (o) => condition(o, 'Allocatable')?.reason === 'CapacityThresholdReached');
