@@ -1,7 +1,7 @@
 import { EVENTS, type EventLive } from '../lists/cache.ts';
 import { INDEX } from '../lists/indexes.ts';
 import { inIds, keywordMatches } from '../lists/filters.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import { formatApiDate } from '../protocol/dates.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
@@ -59,10 +59,7 @@ export function eventCommands(infra: Infra): Command[] {
       enddate: { type: 'date', withTime: true, description: 'the end date range of the list you want to retrieve (use format "yyyy-MM-dd" or the new format "yyyy-MM-dd HH:mm:ss")' },
       resourceid: { type: 'string', description: 'the ID of the resource associated with the event' },
       resourcetype: { type: 'string', description: 'the type of the resource associated with the event' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
     },
     async handle(p, ctx) {
       await cache.synced();

@@ -1,5 +1,6 @@
 import { Host } from '../../crds/index.ts';
 import { findOptional } from '../lists/filters.ts';
+import { SCOPE_PARAMS } from '../lists/scope.ts';
 import type { Infra } from './context.ts';
 import { type Command, defineCommand } from './define.ts';
 
@@ -91,10 +92,7 @@ export function infraSummaryCommands(infra: Infra): Command[] {
       healthchecksfailed: { type: 'boolean', description: 'if this parameter is passed, list only routers by health check results' },
       fetchhealthcheckresults: { type: 'boolean', description: 'if true is passed for this parameter, also fetch last executed health check results for the router. Default is false' },
       arch: { type: 'string', description: 'CPU arch of the router' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
       projectid: { type: 'uuid', description: 'list objects by project; if projectid=-1 lists All VMs', entity: 'project' },
       keyword: { type: 'string', description: 'List by keyword' },
     },

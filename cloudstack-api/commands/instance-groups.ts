@@ -2,7 +2,7 @@ import { InstanceGroup, VirtualMachine, type InstanceGroupObject } from '../../c
 import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, equalsIgnoringCase, findOptional, keywordMatches } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
 import { ownerNamespace, visibleById } from './compute-support.ts';
@@ -97,10 +97,7 @@ export function instanceGroupCommands(infra: Infra): Command[] {
       id: { type: 'uuid', description: 'list instance groups by ID', entity: 'instancegroup' },
       name: { type: 'string', description: 'list instance groups by name' },
       keyword: { type: 'string', description: 'List by keyword' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
     },
     async handle(p, ctx) {
       const label = 'listinstancegroups';

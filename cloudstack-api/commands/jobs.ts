@@ -1,6 +1,6 @@
 import { AsyncJob, type AsyncJobObject } from '../../crds/index.ts';
 import { keywordMatches } from '../lists/filters.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import { entityNotFound } from '../protocol/errors.ts';
 import { asyncJobFields, type AsyncJobView } from '../protocol/jobs.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
@@ -84,10 +84,7 @@ export function jobCommands(infra: Infra): Command[] {
     params: {
       startdate: { type: 'date', withTime: true, description: 'The start date of the async job (use format "yyyy-MM-dd\'T\'HH:mm:ss\'+\'SSSS")' },
       keyword: { type: 'string', description: 'List by keyword' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
       resourceid: { type: 'string', description: 'the id of the resource' },
       resourcetype: { type: 'string', description: 'the type of the resource' },
     },

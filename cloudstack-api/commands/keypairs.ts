@@ -1,7 +1,7 @@
 import { SSHKeyPair, type SSHKeyPairObject } from '../../crds/index.ts';
 import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, keywordMatches } from '../lists/filters.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
 import { ownerNamespace } from './compute-support.ts';
@@ -99,10 +99,7 @@ export function keyPairCommands(infra: Infra): Command[] {
       name: { type: 'string', description: 'A key pair name to look for' },
       fingerprint: { type: 'string', description: 'A public key fingerprint to look for' },
       keyword: { type: 'string', description: 'List by keyword' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
     },
     async handle(p, ctx) {
       await cache.synced();

@@ -1,6 +1,6 @@
 import type { KubeObject } from '../../lib/kube-client.ts';
 import { keywordMatches } from '../lists/filters.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { invalidParameterValue } from '../protocol/errors.ts';
@@ -130,10 +130,7 @@ export function tagCommands(infra: Infra): Command[] {
       value: { type: 'string', description: 'list by value' },
       customer: { type: 'string', description: 'list by customer name' },
       keyword: { type: 'string', description: 'List by keyword' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
     },
     async handle(p, ctx) {
       const label = 'listtags';

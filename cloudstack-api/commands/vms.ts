@@ -2,7 +2,7 @@ import { Template, VirtualMachine, type TemplateObject, type VirtualMachineObjec
 import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, USERDATA_ANNOTATION, userDataLinkOf, VM_DETAILS, vmDetailSubset, vmFields, vmTotals } from './compute-views.ts';
@@ -206,10 +206,7 @@ export function vmCommands(infra: Infra): Command[] {
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
       groupid: { type: 'uuid', description: 'the group ID', entity: 'instancegroup' },
       userdataid: { type: 'string', description: 'the ID of the userdata the VMs were deployed with' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
       displayvm: { type: 'boolean', description: 'list resources by display flag; only ROOT admin is eligible to pass this parameter' },
     },
     async handle(p, ctx) {

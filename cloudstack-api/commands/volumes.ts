@@ -2,7 +2,7 @@ import { parseBytes, Volume, VirtualMachine, type VirtualMachineObject, type Vol
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
-import { inScope, scopedNamespaces } from '../lists/scope.ts';
+import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
@@ -166,10 +166,7 @@ export function volumeCommands(infra: Infra): Command[] {
       diskofferingid: { type: 'uuid', description: 'list volumes by disk offering', entity: 'diskoffering' },
       storageid: { type: 'string', description: 'the ID of the storage pool, available to ROOT admin only' },
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
-      account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-      domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-      isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-      listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+      ...SCOPE_PARAMS,
     },
     async handle(p, ctx) {
       const label = 'listvolumes';

@@ -1,4 +1,5 @@
 import type { ResourceType } from '../../lib/kube-client.ts';
+import type { ParamSpecs } from '../commands/params.ts';
 import type { DomainObject } from '../../crds/index.ts';
 import type { Caller } from '../protocol/auth.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
@@ -18,6 +19,14 @@ export interface ScopeParams {
   readonly isrecursive?: boolean;
   readonly listall?: boolean;
 }
+
+/** The parameters of ScopeParams as a list command declares them (CloudStack's BaseListDomainResourcesCmd and its account). */
+export const SCOPE_PARAMS = {
+  account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
+  domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
+  isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
+  listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
+} as const satisfies ParamSpecs;
 
 /** undefined: every namespace (a caller allowed to list cluster-wide). */
 export type Namespaces = ReadonlySet<string> | undefined;
