@@ -17,6 +17,11 @@ import { createNamed, displayName, objectName } from './names.ts';
 const ALLOCATION = ['Enabled', 'Disabled'] as const;
 const ZONE_PARAMS = { 'spec.guestCidr': 'guestcidraddress', 'spec.networkDomain': 'domain', 'spec.securityGroupsEnabled': 'securitygroupenabled', 'spec.displayName': 'name' };
 
+/** The zone's DNS servers and guest CIDR, from createZone's or updateZone's parameters (absent ones stay absent). */
+function zoneAddressing(p: { dns1?: string; dns2?: string; internaldns1?: string; internaldns2?: string; ip6dns1?: string; ip6dns2?: string; guestcidraddress?: string }) {
+  return { dns1: p.dns1, dns2: p.dns2, internalDns1: p.internaldns1, internalDns2: p.internaldns2, ip6Dns1: p.ip6dns1, ip6Dns2: p.ip6dns2, guestCidr: p.guestcidraddress };
+}
+
 export function zoneItem(infra: Infra, zone: ZoneObject, showCapacities = false): Fields {
   const spec = zone.spec;
   return {
@@ -83,13 +88,7 @@ export function zoneCommands(infra: Infra): Command[] {
       const spec = {
         displayName: p.name,
         networkType: p.networktype,
-        dns1: p.dns1,
-        dns2: p.dns2,
-        internalDns1: p.internaldns1,
-        internalDns2: p.internaldns2,
-        ip6Dns1: p.ip6dns1,
-        ip6Dns2: p.ip6dns2,
-        guestCidr: p.guestcidraddress,
+        ...zoneAddressing(p),
         networkDomain: p.domain,
         allocationState: p.allocationstate ?? 'Disabled',
         localStorageEnabled: p.localstorageenabled,
@@ -174,13 +173,7 @@ export function zoneCommands(infra: Infra): Command[] {
         spec: {
           displayName: p.name,
           allocationState: p.allocationstate,
-          dns1: p.dns1,
-          dns2: p.dns2,
-          internalDns1: p.internaldns1,
-          internalDns2: p.internaldns2,
-          ip6Dns1: p.ip6dns1,
-          ip6Dns2: p.ip6dns2,
-          guestCidr: p.guestcidraddress,
+          ...zoneAddressing(p),
           // An empty domain clears it, as CloudStack documents.
           networkDomain: p.domain === '' ? null : p.domain,
           localStorageEnabled: p.localstorageenabled,
