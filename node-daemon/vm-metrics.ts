@@ -32,41 +32,23 @@ export function registerVmMetrics(registry: Registry, deps: { hypervisor: Hyperv
     return pending;
   };
 
-  const gauge = (name: string, help: string, value: (s: DomainStats) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: VM_LABELS,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const { vm, stats } of await sample()) this.set(vm, value(stats));
-      },
-    });
-  const counter = (name: string, help: string, value: (s: DomainStats) => number) =>
-    new Counter({
-      name,
-      help,
-      labelNames: VM_LABELS,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const { vm, stats } of await sample()) this.inc(vm, value(stats));
-      },
-    });
-  const perDevice = <L extends 'interface' | 'drive'>(name: string, help: string, label: L, values: (s: DomainStats) => { device: string; value: number }[]) =>
-    new Counter({
-      name,
-      help,
-      labelNames: [...VM_LABELS, label],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const { vm, stats } of await sample()) {
-          for (const { device, value } of values(stats)) this.inc({ ...vm, [label]: device } as Record<(typeof VM_LABELS)[number] | L, string>, value);
-        }
-      },
-    });
+  /**
+   * A family recomputed at each scrape: cleared, then one sample per VM (and per device, under
+   * `label`) from this scrape's figures. A counter's value is the hypervisor's running total.
+   */
+  const family = (type: 'gauge' | 'counter', name: string, help: string, label: 'interface' | 'drive' | undefined, values: (s: DomainStats) => { device?: string; value: number }[]) => {
+    const fill = async (write: (labels: Record<string, string>, value: number) => void) => {
+      for (const { vm, stats } of await sample()) {
+        for (const { device, value } of values(stats)) write(label && device !== undefined ? { ...vm, [label]: device } : vm, value);
+      }
+    };
+    const options = { name, help, labelNames: label ? [...VM_LABELS, label] : [...VM_LABELS], registers: [registry] };
+    if (type === 'gauge') new Gauge({ ...options, async collect() { this.reset(); await fill((labels, value) => this.set(labels, value)); } });
+    else new Counter({ ...options, async collect() { this.reset(); await fill((labels, value) => this.inc(labels, value)); } });
+  };
+  const gauge = (name: string, help: string, value: (s: DomainStats) => number) => family('gauge', name, help, undefined, (s) => [{ value: value(s) }]);
+  const counter = (name: string, help: string, value: (s: DomainStats) => number) => family('counter', name, help, undefined, (s) => [{ value: value(s) }]);
+  const perDevice = (name: string, help: string, label: 'interface' | 'drive', values: (s: DomainStats) => { device: string; value: number }[]) => family('counter', name, help, label, values);
 
   gauge('kumulus_vm_running', '1 while the VM\'s domain runs on this host, else 0.', (s) => (s.state === 'running' ? 1 : 0));
   gauge('kumulus_vm_vcpus', 'Virtual CPUs of the VM.', (s) => s.vcpus);
