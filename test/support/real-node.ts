@@ -33,6 +33,10 @@ export interface RealCluster {
   libvirtSocketDir: string;
   /** The node's data folder (the agent's dataDir): a shared mount point, so Bidirectional mounts work. */
   dataDir: string;
+  /** A mount point inside dataDir, as a SharedMountPoint pool needs on every host of its scope. */
+  primaryDir: string;
+  /** The bridges the examples' KVM traffic labels name, made in the node as an administrator would. */
+  trafficBridges: readonly string[];
   images: BuiltImages;
   kubeConfig: k8s.KubeConfig;
   client: KubeClient;
@@ -43,6 +47,9 @@ export interface RealCluster {
   inNode(argv: string[], env?: NodeJS.ProcessEnv): Promise<string>;
   stop(): Promise<string[]>;
 }
+
+/** examples/zone-advanced/04-physical-network.yaml's KVM traffic labels. */
+const TRAFFIC_BRIDGES = ['cloudbr0', 'cloudbr1'];
 
 const NEEDED_COMMANDS = ['containerd', 'ctr', 'runc', 'nsenter', 'iptables', 'mmdebstrap', 'buildah', 'libvirtd', 'virsh', 'git'];
 const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'];
@@ -104,6 +111,7 @@ export async function startRealCluster(): Promise<RealCluster> {
   const id = randomBytes(3).toString('hex');
   const dir = `/var/tmp/kn-${id}`;
   const dataDir = join(dir, 'data');
+  const primaryDir = join(dataDir, 'primary');
   await mkdir(dataDir, { recursive: true });
   const undo: (() => Promise<string[]>)[] = [];
   const stop = async () => {
@@ -127,6 +135,11 @@ export async function startRealCluster(): Promise<RealCluster> {
       await network.remove();
       return pids.map((pid) => `process ${pid} in the node's network namespace`);
     });
+    // What a hypervisor node has before Kumulus comes: its traffic-label bridges (they go with the namespace).
+    for (const bridge of TRAFFIC_BRIDGES) {
+      await exec('ip', ['-n', network.netns, 'link', 'add', 'name', bridge, 'type', 'bridge']);
+      await exec('ip', ['-n', network.netns, 'link', 'set', bridge, 'up']);
+    }
     const plane = await startControlPlane({ logger, readyTimeoutMs: 180_000, nodes: { address: network.hostAddress, clusterCidr: CLUSTER_CIDR, serviceCidr: SERVICE_CIDR } });
     undo.push(async () => {
       await plane.stop();
@@ -139,7 +152,8 @@ export async function startRealCluster(): Promise<RealCluster> {
       dir: join(dir, 'n'),
       images: [images.pause, images.kumulus, images.agent],
       pauseImage: images.pause.ref,
-      sharedDirs: [dataDir],
+      // The primary storage's mount point inside the data folder, as a shared file system would be.
+      sharedDirs: [dataDir, primaryDir],
       logger,
     });
     undo.push(() => node.stop());
@@ -165,6 +179,8 @@ export async function startRealCluster(): Promise<RealCluster> {
       libvirtd,
       libvirtSocketDir: join(libvirtDir, 'sock'),
       dataDir,
+      primaryDir,
+      trafficBridges: TRAFFIC_BRIDGES,
       images,
       kubeConfig,
       client: createKubeClient(kubeConfig),
