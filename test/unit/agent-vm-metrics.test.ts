@@ -8,16 +8,9 @@ import { registerVmMetrics } from '../../node-daemon/vm-metrics.ts';
 
 /** The agent's per-VM families as Prometheus reads them, from one scrape of known figures. */
 describe('agent: per-VM metrics', () => {
-  const stats: DomainStats = {
-    uid: 'u1',
-    state: 'running',
-    cpuTimeNs: 2.5e9,
-    vcpus: 2,
-    memoryKiB: 1024,
-    memoryRssKiB: 512,
-    nics: [{ name: 'vnet0', rxBytes: 100, txBytes: 200, rxPackets: 3, txPackets: 4 }],
-    disks: [{ name: 'vda', readBytes: 5, writeBytes: 6, readOps: 7, writeOps: 8 }],
-  };
+  const nics = [{ name: 'vnet0', rxBytes: 100, txBytes: 200, rxPackets: 3, txPackets: 4 }];
+  const disks = [{ name: 'vda', readBytes: 5, writeBytes: 6, readOps: 7, writeOps: 8 }];
+  const stats: DomainStats = { uid: 'u1', state: 'running', cpuTimeNs: 2.5e9, vcpus: 2, memoryKiB: 1024, memoryRssKiB: 512, nics, disks };
   const vm = { metadata: { namespace: 'acct', name: 'web', uid: 'u1' } } as VirtualMachineObject;
   // Only what registerVmMetrics reads: the hypervisor's stats and the VM cache's uid index.
   const hypervisor = { stats: () => Promise.resolve([stats, { ...stats, uid: 'not-ours' }]) } as unknown as HypervisorDriver;
