@@ -188,6 +188,8 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       if (!pre.blocker) {
         const outcome = await ctx.nics.ensureNics(vm, rctx.signal);
         if (outcome.result === 'ready') nics = outcome.nics.length > 0 ? outcome.nics : undefined;
+        // No free address is CloudStack's InsufficientAddressCapacityException: the deploy fails with 533, as when no host fits.
+        else if (outcome.result === 'refused' && outcome.insufficientCapacity) nicsWaiting = { reason: UNSCHEDULABLE, message: `${outcome.reason}: ${outcome.message}` };
         else nicsWaiting = { reason: outcome.reason, message: outcome.result === 'refused' ? `${outcome.field}: ${outcome.message}` : outcome.message };
       }
 
