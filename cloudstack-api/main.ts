@@ -1,8 +1,8 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AdminCredentials, bootstrapAdmin } from '../lib/bootstrap-admin.ts';
-import { addressOption, type ConfigOf, logLevelOption, optionalStringOption, parseConfig } from '../lib/config.ts';
+import { addressOption, type ConfigOf, loadKubeConfig, logLevelOption, optionalStringOption, parseConfig } from '../lib/config.ts';
 import { Cluster, Zone, type ClusterObject, type ZoneObject } from '../crds/index.ts';
 import { LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { createInformerFactory } from '../lib/informer.ts';
@@ -57,11 +57,7 @@ export async function runApi(options: ApiOptions = {}): Promise<RunningApi> {
   const config = parseConfig(apiOptions, options.args ?? [], options.env ?? process.env);
   setLogLevel(config.logLevel);
   const logger = log.child({ component: 'cloudstack-api' });
-  const kc = options.kubeConfig ?? new k8s.KubeConfig();
-  if (!options.kubeConfig) {
-    if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-    else kc.loadFromDefault();
-  }
+  const kc = options.kubeConfig ?? loadKubeConfig(config.kubeconfig);
   const client = createKubeClient(kc, { userAgent: 'kumulus-api' });
   const informers = createInformerFactory(client, logger);
   // bootstrapAdmin converges from any step, so it can simply run again once the webhooks serve.

@@ -1,5 +1,5 @@
-import * as k8s from '@kubernetes/client-node';
-import { durationOption, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
+import type * as k8s from '@kubernetes/client-node';
+import { durationOption, loadKubeConfig, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
 import { isAlreadyExists, isNotFound, retryWhileAdmissionUnavailable, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
@@ -51,13 +51,6 @@ export interface RunningOperator {
   readonly done: Promise<ManagerExit>;
 }
 
-function loadKubeConfig(config: OperatorConfig): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 async function ensureNamespace(client: KubeClient, name: string): Promise<void> {
   const namespaces = client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false });
   await namespaces.create({ metadata: { name } }).catch((err: unknown) => {
@@ -70,7 +63,7 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
   const config = parseConfig(operatorOptions, options.args ?? [], options.env ?? process.env, validateRuntimeConfig);
   setLogLevel(config.logLevel);
   const manager = createManager({
-    kubeConfig: options.kubeConfig ?? loadKubeConfig(config),
+    kubeConfig: options.kubeConfig ?? loadKubeConfig(config.kubeconfig),
     eventSource: 'kumulus.io/operator',
     httpBindAddress: config.httpBindAddress,
     gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,

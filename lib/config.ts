@@ -1,3 +1,4 @@
+import * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { isLogLevel, type LogLevel } from './log.ts';
@@ -83,6 +84,14 @@ export function addressOption(flag: string, help: string, defaultValue: string, 
 
 export function logLevelOption(): Option<LogLevel> {
   return option<LogLevel>('log-level', 'log level: error, warn, info or debug', 'info', 'one of error, warn, info, debug', (raw) => (isLogLevel(raw) ? raw : undefined));
+}
+
+/** The kubeconfig the `kubeconfig` option names, else client-node's default (KUBECONFIG, ~/.kube/config or in-cluster). */
+export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
 }
 
 /** What every long-running component (operator, agent, API) shares. */

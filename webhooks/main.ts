@@ -1,9 +1,10 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   addressOption,
   integerOption,
+  loadKubeConfig,
   logLevelOption,
   optionalStringOption,
   parseConfig,
@@ -196,18 +197,11 @@ export interface RunningWebhooks {
   stop(options?: { unregister?: boolean }): Promise<void>;
 }
 
-function loadKubeConfig(config: WebhookConfig): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export async function runWebhooks(options: WebhooksOptions = {}): Promise<RunningWebhooks> {
   const config = parseConfig(webhookOptions, options.args ?? [], options.env ?? process.env, validateWebhookConfig);
   setLogLevel(config.logLevel);
   const logger = log.child({ component: 'webhooks' });
-  const client = createKubeClient(options.kubeConfig ?? loadKubeConfig(config), { userAgent: 'kumulus-webhooks' });
+  const client = createKubeClient(options.kubeConfig ?? loadKubeConfig(config.kubeconfig), { userAgent: 'kumulus-webhooks' });
 
   const factory = options.informers ?? createInformerFactory(client, logger);
   const stopInformers = () => {
