@@ -62,7 +62,7 @@ function buildKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions, pool: {
     httpApi: identity ? impersonatingHttp(kc, identity, pool, options.observe) : countingHttp(options.observe),
     middleware: [k8s.setHeaderMiddleware('User-Agent', options.userAgent ?? 'kumulus')],
   });
-  const watcher = watchWithIdleTimeout(kc);
+  const watcher = watchWithIdleTimeout(kc, auth);
 
   /**
    * Like client-go, a 429 (or a 5xx with Retry-After) is retried after the delay the

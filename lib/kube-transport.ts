@@ -1,33 +1,66 @@
 /**
- * How the kube client's requests travel: one shared undici dispatcher for the kubeconfig's
- * own credentials, a counting wrapper for rest_client_requests_total, node:http for
- * impersonation (one Impersonate-Group line per group), and client-node's Watch with an
- * idle timeout that outlasts the apiserver's bookmarks.
+ * How the kube client's requests travel: one shared HTTP/1.1 undici dispatcher for the
+ * kubeconfig's own credentials (requests and watches), a counting wrapper for
+ * rest_client_requests_total, node:http for impersonation (one Impersonate-Group line per
+ * group), and client-node's Watch with an idle timeout that outlasts the apiserver's bookmarks.
  */
 import * as k8s from '@kubernetes/client-node';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { Agent, type Dispatcher } from 'undici';
 import type { Identity } from './identity.ts';
 import type { RequestObserver } from './kube-types.ts';
 
 /**
- * Wraps the KubeConfig's authentication so that every request shares one undici
- * dispatcher: client-node builds a new Agent (a new TLS connection) per request otherwise.
+ * The dispatcher of a kube client: built from client-node's own options for the kubeconfig
+ * (its CA, client certificate, keep-alive), but speaking HTTP/1.1 only.
+ *
+ * Why not HTTP/2: undici 8 offers it by default (allowH2) and the apiserver accepts it, and
+ * since nodejs/undici#5406 undici reaps an HTTP/2 session idle for keepAliveTimeout (4 s) by
+ * destroying its socket with InformationalError('socket idle timeout'). Under load (seen in
+ * test/integration/planner.test.ts) a request failed with that error ("fetch failed") and the
+ * same error escaped as an uncaught exception: in an operator, a crash or a failed reconcile
+ * for nothing. undici 8's HTTP/2 client is young (its session teardown races are still being
+ * fixed upstream); its HTTP/1.1 client and keep-alive are the long-proven path, and what
+ * client-node spoke before undici 8.
+ * Behind a proxy the dispatcher stays client-node's (a SOCKS tunnel offers no ALPN, so it is
+ * HTTP/1.1 already).
+ */
+async function http1Dispatcher(kc: k8s.KubeConfig, clientNodes: Dispatcher | undefined): Promise<Dispatcher | undefined> {
+  const tls: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(tls);
+  const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls;
+  const options = kc.createDispatcherOptions(kc.getCurrentCluster(), { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername });
+  switch (options.type) {
+    case 'agent':
+      return new Agent({ connect: options.connect, allowH2: false });
+    case 'none':
+      return new Agent({ allowH2: false });
+    default:
+      return clientNodes;
+  }
+}
+
+/**
+ * Wraps the KubeConfig's authentication so that every request (and watch) shares one
+ * dispatcher, HTTP/1.1 only (see http1Dispatcher): client-node builds a new Agent (a new TLS
+ * connection, HTTP/2 if the server offers it) per request otherwise.
  */
 export function sharedDispatcherAuth(kc: k8s.KubeConfig): k8s.SecurityAuthentication {
-  let dispatcher: ReturnType<k8s.RequestContext['getDispatcher']>;
+  let shared: Promise<Dispatcher | undefined> | undefined;
   return {
     getName: () => 'kumulus-shared-dispatcher',
     applySecurityAuthentication: async (context: k8s.RequestContext) => {
       await kc.applySecurityAuthentication(context);
       const fresh = context.getDispatcher();
-      if (!fresh) return;
-      if (dispatcher) {
-        context.setDispatcher(dispatcher);
-        void fresh.close();
-      } else {
-        dispatcher = fresh;
-      }
+      // A failure (an exec credential plugin, say) is not kept: the next request tries again.
+      shared ??= http1Dispatcher(kc, fresh).catch((err: unknown) => {
+        shared = undefined;
+        throw err;
+      });
+      const dispatcher = await shared;
+      if (dispatcher !== fresh) void fresh?.close();
+      if (dispatcher) context.setDispatcher(dispatcher);
     },
   };
 }
@@ -152,8 +185,14 @@ export const WATCH_IDLE_TIMEOUT_MS = 150_000;
  * test/integration/kube-client-watch.test.ts fails if the field stops being honoured; this
  * refuses to start if it is gone, rather than let watches be cut every 30 s.
  */
-export function watchWithIdleTimeout(kc: k8s.KubeConfig, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): k8s.Watch {
-  const watcher = new k8s.Watch(kc);
+export function watchWithIdleTimeout(kc: k8s.KubeConfig, auth: k8s.SecurityAuthentication, idleTimeoutMs = WATCH_IDLE_TIMEOUT_MS): k8s.Watch {
+  // Watch reads the cluster from its KubeConfig and has it authenticate each watch, which builds
+  // a new HTTP/2-capable Agent per watch: this KubeConfig is kc, except that it authenticates
+  // through `auth`, so watches travel on the client's shared HTTP/1.1 dispatcher.
+  const config = Object.assign(Object.create(kc) as k8s.KubeConfig, {
+    applySecurityAuthentication: (context: k8s.RequestContext) => auth.applySecurityAuthentication(context),
+  });
+  const watcher = new k8s.Watch(config);
   const fields = watcher as unknown as { requestTimeoutMs?: unknown };
   if (typeof fields.requestTimeoutMs !== 'number') {
     throw new Error('@kubernetes/client-node Watch no longer has requestTimeoutMs: keep the version pinned in package.json, or give the watch its idle timeout another way');

@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { WATCH_IDLE_TIMEOUT_MS, watchWithIdleTimeout } from '../../lib/kube-transport.ts';
+import { sharedDispatcherAuth, WATCH_IDLE_TIMEOUT_MS, watchWithIdleTimeout } from '../../lib/kube-transport.ts';
 import { useTestNamespace } from '../support/cluster.ts';
 
 /**
@@ -19,7 +19,7 @@ describe('kube client: the watch idle timeout (pinned @kubernetes/client-node)',
   });
 
   it('ends a silent watch after the idle timeout it was given, so the field is still read', async () => {
-    const watch = watchWithIdleTimeout(ns.kc, 1000);
+    const watch = watchWithIdleTimeout(ns.kc, sharedDispatcherAuth(ns.kc), 1000);
     const started = Date.now();
     const ended = await new Promise<unknown>((resolve) => {
       // An empty namespace, no bookmarks asked for: nothing is sent after the headers.
