@@ -71,7 +71,7 @@ export const VirtualMachine = defineKind({
       cpuNumber: Type.Optional(Int({ description: 'Cores, for a customized service offering only.', minimum: 1, maximum: 512 })),
       cpuSpeed: Type.Optional(Int({ description: 'MHz per core, for a customized service offering only.', minimum: 100, maximum: 100000 })),
       memory: Type.Optional(Quantity({ description: 'Memory, for a customized service offering only.', minimum: '32Mi' })),
-      templateRef: Type.Optional(NamespacedRef('Template', 'Template of the root disk. Public templates live in namespace kumulus-public. Set this or isoRef.')),
+      templateRef: Type.Optional(NamespacedRef('Template', 'Template of the root disk: in the VM\'s namespace, kumulus-public (the platform\'s public templates), or a public template of another account. Set this or isoRef.')),
       isoRef: Type.Optional(NamespacedRef('Template', 'ISO (a Template of format ISO) to boot from, with an empty root disk from rootDiskOfferingRef. Set this or templateRef.')),
       rootDiskOfferingRef: Type.Optional(Ref('DiskOffering', 'Disk offering of the root volume; required with isoRef, optional with a template.')),
       rootDiskSize: Type.Optional(Quantity({ description: 'Size of the root disk; absent: the template\'s or the offering\'s.', minimum: '1Gi' })),
@@ -277,7 +277,8 @@ const POOL_CACHE_STATES = ['Ready', 'Error'] as const;
 /**
  * A Template is a disk image VMs boot from (format QCOW2 or RAW), or an ISO. It is registered
  * by URL and downloaded to each zone's secondary storage, checked against its checksum, then
- * copied to primary storage on first use. Public templates live in namespace kumulus-public.
+ * copied to primary storage on first use. The platform's public templates live in namespace
+ * kumulus-public; an account's template stays in its namespace, public (usable by all) or not.
  * status.zones holds the per-zone download state (written by the one agent of each zone that
  * holds the zone's download Lease), status.pools the copies cached on primary storage (written
  * by the agents that fill them); status.state is Active once registered, Inactive while a
@@ -318,7 +319,7 @@ export const Template = defineKind({
       arch: Type.Optional(StringEnum(ARCHITECTURES, { description: 'CPU architecture of the image.', default: 'x86_64' })),
       zoneRefs: Type.Optional(RefList('Zone', 'Zones to download the template to. Set this or crossZones.', 32)),
       crossZones: Type.Optional(Bool({ description: 'Available in every zone (CloudStack `crossZones`). Excludes zoneRefs.', default: false })),
-      isPublic: Type.Optional(Bool({ description: 'Every account may use it (only meaningful in namespace kumulus-public).', default: false })),
+      isPublic: Type.Optional(Bool({ description: 'Every account may use it and see it listed, wherever it lives.', default: false })),
       isFeatured: Type.Optional(Bool({ description: 'Listed among featured templates.', default: false })),
       isExtractable: Type.Optional(Bool({ description: 'May be downloaded back by its owner.', default: false })),
       passwordEnabled: Type.Optional(Bool({ description: 'The image resets the guest password at boot.', default: false })),

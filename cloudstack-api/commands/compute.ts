@@ -4,6 +4,7 @@ import type { Command } from './define.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { keyPairCommands } from './keypairs.ts';
 import { networkCommands } from './networks.ts';
+import { networkServiceCommands } from './network-services.ts';
 import { osTypeCommands } from './os-types.ts';
 import { resourceDetailCommands } from './resource-details.ts';
 import { tagCommands } from './tags.ts';
@@ -28,7 +29,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
+    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
     jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -48,10 +48,10 @@ export function vmCommands(infra: Infra): Command[] {
   const { visibleVm, patchSpec, submit, settingOn, keyPairNamed, affinityGroups } = vmSupport(infra);
   const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
 
-  /** A template or ISO the caller may use: its own or public (kumulus-public, which RBAC lets every user read). */
+  /** A template or ISO the caller may use: one it may read (its own, kumulus-public's), or a public one of any account. */
   async function usableTemplate(ctx: CommandContext, label: string, id: string, param: string): Promise<TemplateObject> {
     const template = cache.templates.byUid(id);
-    if (!template || !(await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace))) throw entityNotFound(label, param, id);
+    if (!template || !((template.spec.isPublic ?? false) || (await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace)))) throw entityNotFound(label, param, id);
     return template;
   }
 

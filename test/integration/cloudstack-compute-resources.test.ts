@@ -124,9 +124,77 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect((await tenant.client.request('listTemplates', { templatefilter: 'mine' })).body['errortext']).to.match(/invalid value mine for parameter templatefilter/);
       expect((await cloud.admin.request('listTemplates', { templatefilter: 'all', id: ids['template'] ?? '' })).body['count']).to.equal(1);
     });
+
+    it('updates a template: names, OS type and details in the object; the format cannot change', async () => {
+      const debian = ((await cloud.admin.request('listOsTypes', { keyword: 'Debian GNU/Linux 11' })).body['ostype'] as Record<string, unknown>[])[0];
+      const reply = await cloud.admin.request('updateTemplate', { id: ids['template'] ?? '', name: `Tiny2 ${s}`, displaytext: 'still tiny', ostypeid: debian?.['id'] as string, passwordenabled: 'true', 'details[0].kernel': 'vmlinuz' });
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.body['template']).to.include({ id: ids['template'], name: `Tiny2 ${s}`, displaytext: 'still tiny', ostypename: 'Debian GNU/Linux 11 (64-bit)', passwordenabled: true, zoneid: ids['zone'] });
+      expect((reply.body['template'] as Record<string, unknown>)['details']).to.deep.equal({ kernel: 'vmlinuz' });
+      const object = await byUid('Template', PUBLIC_NAMESPACE, ids['template'] ?? '');
+      expect(object?.spec).to.deep.include({ displayName: `Tiny2 ${s}`, displayText: 'still tiny', osType: 'Debian GNU/Linux 11 (64-bit)', passwordEnabled: true });
+      const format = await cloud.admin.request('updateTemplate', { id: ids['template'] ?? '', format: 'RAW' });
+      expect([format.status, format.body['errortext']]).to.deep.equal([431, `The format of Tiny2 ${s} is QCOW2 and cannot change: register the image again in format RAW`]);
+    });
+
+    it('shares a tenant\'s template with every account by ispublic, kept in the tenant\'s namespace, and lists its permissions', async () => {
+      const reply = await tenant.client.request('registerTemplate', { name: `Shared ${s}`, displaytext: 'shared', format: 'QCOW2', hypervisor: 'KVM', url: 'https://images.example.com/shared.qcow2', zoneid: ids['zone'] ?? '' });
+      const id = (reply.body['template'] as Record<string, unknown>[])[0]?.['id'] as string;
+      expect((await other.client.request('listTemplates', { templatefilter: 'executable', id })).body).to.deep.equal({});
+      const permissions = await tenant.client.request('listTemplatePermissions', { id });
+      const domainid = (reply.body['template'] as Record<string, unknown>[])[0]?.['domainid'];
+      expect(domainid).to.match(/^[0-9a-f-]{36}$/);
+      expect(permissions.body['templatepermission']).to.deep.equal([{ id, ispublic: false, domainid, account: [], projectids: [] }]);
+      expect((await tenant.client.request('updateTemplatePermissions', { id, ispublic: 'true' })).body).to.deep.equal({ success: true });
+      expect((await byUid('Template', tenant.namespace, id))?.spec?.['isPublic']).to.equal(true);
+      const seen = await waitUntil('the other tenant to see the public template', async () => {
+        const row = ((await other.client.request('listTemplates', { templatefilter: 'executable', id })).body['template'] as Record<string, unknown>[] | undefined)?.[0];
+        return row;
+      });
+      expect(seen).to.include({ id, ispublic: true, account: tenant.account });
+      // Public lets others use it, not change it.
+      expect((await other.client.request('updateTemplate', { id, name: 'mine now' })).status).to.equal(431);
+      const accounts = await tenant.client.request('updateTemplatePermissions', { id, accounts: other.account, op: 'add' });
+      expect([accounts.status, accounts.body['errortext']]).to.deep.equal([431, `Sharing Shared ${s} with chosen accounts or projects is not supported: make it public (ispublic=true), which lets every account use it, or keep it private`]);
+      const featured = await tenant.client.request('updateTemplatePermissions', { id, isfeatured: 'true' });
+      expect([featured.status, featured.body['errortext']]).to.deep.equal([531, 'Only admins can update template/iso featured flag']);
+    });
+
+    it('registers, lists, updates, shares and deletes ISOs apart from templates', async () => {
+      const reply = await tenant.client.request('registerIso', { name: `Rescue ${s}`, displaytext: 'rescue', url: 'https://images.example.com/rescue.iso', zoneid: ids['zone'] ?? '', bootable: 'true' });
+      expect(reply.status, reply.text).to.equal(200);
+      const row = (reply.body['iso'] as Record<string, unknown>[])[0] ?? {};
+      expect(row).to.include({ name: `Rescue ${s}`, format: 'ISO', bootable: true, isready: false, zoneid: ids['zone'], account: tenant.account });
+      const id = row['id'] as string;
+      expect((await byUid('Template', tenant.namespace, id))?.spec).to.deep.include({ format: 'ISO', url: 'https://images.example.com/rescue.iso', bootable: true });
+      expect((await tenant.client.request('listIsos', { isofilter: 'self' })).body['count']).to.equal(1);
+      expect((await tenant.client.request('listIsos', { isofilter: 'self', bootable: 'false' })).body).to.deep.equal({});
+      expect(((await tenant.client.request('listTemplates', { templatefilter: 'self' })).body['template'] as Record<string, unknown>[] | undefined)?.map((t) => t['id'])).to.not.include(id);
+      expect((await tenant.client.request('updateTemplate', { id, name: 'x' })).body['errortext']).to.equal(NOT_FOUND('updatetemplate', 'id', id));
+      const updated = await tenant.client.request('updateIso', { id, displaytext: 'rescue disk', bootable: 'false' });
+      expect(updated.body['iso']).to.include({ id, displaytext: 'rescue disk', bootable: false });
+      expect((await tenant.client.request('listIsoPermissions', { id })).body['isopermission']).to.have.length(1);
+      expect((await other.client.request('listIsos', { isofilter: 'executable', id })).body).to.deep.equal({});
+      await tenant.client.request('updateIsoPermissions', { id, ispublic: 'true' });
+      await waitUntil('the other tenant to see the public ISO', async () => ((await other.client.request('listIsos', { isofilter: 'executable', id })).body['count'] === 1 ? true : undefined));
+      expect((await other.client.request('deleteIso', { id })).body['errortext']).to.equal(NOT_FOUND('deleteiso', 'id', id));
+      const deleted = await tenant.client.request('deleteIso', { id });
+      expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+      expect(await byUid('Template', tenant.namespace, id)).to.equal(undefined);
+    });
   });
 
   describe('networks', () => {
+    it('lists the network services with their providers, and the isolation methods', async () => {
+      const dhcp = await cloud.admin.request('listSupportedNetworkServices', { service: 'Dhcp' });
+      expect(dhcp.body['networkservice']).to.deep.equal([{ name: 'Dhcp', provider: [{ name: 'VirtualRouter' }, { name: 'VpcVirtualRouter' }], capability: [] }]);
+      const configDrive = await cloud.admin.request('listSupportedNetworkServices', { provider: 'ConfigDrive' });
+      expect((configDrive.body['networkservice'] as Record<string, unknown>[]).map((row) => row['name'])).to.deep.equal(['UserData']);
+      const unknown = await cloud.admin.request('listSupportedNetworkServices', { provider: 'Netscaler' });
+      expect([unknown.status, unknown.body['errortext']]).to.deep.equal([431, 'Invalid Network Service Provider=Netscaler']);
+      expect((await cloud.admin.request('listNetworkIsolationMethods', {})).body).to.deep.equal({ count: 2, isolationmethod: [{ name: 'VLAN' }, { name: 'VXLAN' }] });
+    });
+
     it('creates a tenant network, the object kubectl sees, listed for its owner only', async () => {
       const reply = await tenant.client.request('createNetwork', { name: `Web ${s}`, displaytext: 'web tier', networkofferingid: ids['offering'] ?? '', zoneid: ids['zone'] ?? '', gateway: '10.2.5.1', netmask: '255.255.255.0' });
       expect(reply.status, reply.text).to.equal(200);
