@@ -2,6 +2,7 @@ import { Template, type TemplateObject, type ZoneObject } from '../../crds/index
 import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
+import { SCOPE_PARAMS } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
@@ -305,13 +306,6 @@ export function templateCommands(infra: Infra): Command[] {
       .filter((row) => !readyOnly || row.template.status?.zones?.some((z) => z.zone === row.zone?.metadata.name && z.downloadState === 'DOWNLOADED'));
   }
 
-  const listScope = {
-    account: { type: 'string', description: 'list resources by account. Must be used with the domainId parameter.' },
-    domainid: { type: 'uuid', description: 'list only resources belonging to the domain specified', entity: 'domain' },
-    listall: { type: 'boolean', description: 'If set to false, list only resources belonging to the command\'s caller; if set to true - list resources that the caller is authorized to see. Default value is false' },
-    isrecursive: { type: 'boolean', description: 'defaults to false, but if true, lists all resources from the parent specified by the domainId till leaves.' },
-  } as const;
-
   const listTemplates = defineCommand({
     name: 'listTemplates',
     kind: 'list',
@@ -334,7 +328,7 @@ export function templateCommands(infra: Infra): Command[] {
       templatetype: { type: 'string', description: 'the type of the template' },
       arch: { type: 'string', description: 'the CPU arch of the template. Valid options are: x86_64, aarch64' },
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
-      ...listScope,
+      ...SCOPE_PARAMS,
     },
     handle: (p, ctx) => listed(ctx, 'listtemplates', false, { ...p, filter: p.templatefilter as Listing['filter'] }),
     mapItem: (row) => templateRowFields(infra, row),
@@ -361,7 +355,7 @@ export function templateCommands(infra: Infra): Command[] {
       hypervisor: { type: 'string', description: 'the hypervisor for which to restrict the search' },
       arch: { type: 'string', description: 'the CPU arch of the ISO. Valid options are: x86_64, aarch64' },
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
-      ...listScope,
+      ...SCOPE_PARAMS,
     },
     // selfexecutable when absent, as ListIsosCmd defaults it.
     handle: (p, ctx) => listed(ctx, 'listisos', true, { ...p, filter: (p.isofilter ?? 'selfexecutable') as Listing['filter'] }),
