@@ -6,7 +6,8 @@
  * - baseline: raw `virsh define` + `virsh start` of an equivalent domain, measured in this run;
  * - template first fill: the first VM, whose placement also fills the pool's template cache;
  * - placed_to_domain_running p50/p95 over BENCH_VMS (default 20) VMs, one after another,
- *   each deleted (untimed) before the next, and placed_to_status_running (the agent's report).
+ *   each deleted (untimed) before the next, and placed_to_status_running (the agent's report:
+ *   the Running condition). The bench plays the operator: it writes each Volume's status.pool.
  * - agent RSS with BENCH_SIMULATED (default 200) VMs running on the simulator hypervisor,
  *   through the same reconcilers (real disks, no guests), against the same process with the
  *   simulator agent joined and idle (run with --expose-gc for a settled heap).
@@ -35,7 +36,10 @@ import { ensureGuestTemplate } from '../node-daemon/guest-template/build.ts';
 const VMS = Number(process.env['BENCH_VMS'] ?? 20);
 const SIMULATED = Number(process.env['BENCH_SIMULATED'] ?? 200);
 const repoRoot = resolve(import.meta.dirname, '..');
-type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string } };
+type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { conditions?: { type: string; status: string }[] } };
+
+/** What the agent reports of a running domain: the Running condition (the operator derives state from it). */
+const isRunning = (vm: Obj) => vm.status?.conditions?.some((c) => c.type === 'Running' && c.status === 'True') ?? false;
 
 function emit(figure: string, value: number, unit: string, extra: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ bench: 'agent-reconcile', figure, value: Math.round(value * 100) / 100, unit, ...extra })}\n`);
@@ -80,10 +84,12 @@ try {
   const guest = await ensureGuestTemplate({ logger });
   await res('zones').create({ metadata: { name: 'z' }, spec: { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '192.168.100.2' } });
   await res('pods').create({ metadata: { name: 'p' }, spec: { zoneRef: { name: 'z' }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' } });
-  await res('clusters').create({ metadata: { name: 'c' }, spec: { podRef: { name: 'p' }, hypervisor: 'KVM' } });
+  // CPU overcommitted as far as a cluster may be, so the agent's admission takes the simulated VMs on one host.
+  await res('clusters').create({ metadata: { name: 'c' }, spec: { podRef: { name: 'p' }, hypervisor: 'KVM', cpuOvercommitRatio: 16 } });
   await res('primaryStorages').create({ metadata: { name: 'local' }, spec: { zoneRef: { name: 'z' }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: join(dir, 'pool') } });
   await res('secondaryStorages').create({ metadata: { name: 'images' }, spec: { zoneRef: { name: 'z' }, provider: 'Local', url: `file://${join(dir, 'secondary')}` } });
   await res('serviceOfferings').create({ metadata: { name: 'tiny' }, spec: { cpuNumber: 1, cpuSpeed: 500, memory: '64Mi' } });
+  await res('serviceOfferings').create({ metadata: { name: 'sim' }, spec: { cpuNumber: 1, cpuSpeed: 100, memory: '64Mi' } });
   await res('templates').create({
     metadata: { name: 'tiny', namespace: ns },
     spec: { url: `file://${guest.path}`, format: 'QCOW2', checksum: `{SHA-256}${guest.sha256}`, zoneRefs: [{ name: 'z' }] },
@@ -98,7 +104,7 @@ try {
     const disk = join(dir, `raw-${uid}.qcow2`);
     await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', guest.path, '-F', 'qcow2', disk, '1G']);
     const file = join(dir, `${uid}.xml`);
-    const spec = { uid, vcpus: 1, memoryMiB: 64, disks: [{ path: disk, format: 'qcow2' as const, volumeUid: uid }], nics: [], serialLogPath: join(dir, `${uid}.log`) };
+    const spec = { uid, vcpus: 1, memoryMiB: 64, disks: [{ path: disk, format: 'qcow2' as const, volumeUid: uid, deviceId: 0 }], nics: [], serialLogPath: join(dir, `${uid}.log`) };
     await writeFile(file, renderDomainXml(spec, { type: 'kvm' }).xml);
     const t0 = performance.now();
     await run(['virsh', '-q', '-c', uri, 'define', file]);
@@ -132,13 +138,14 @@ try {
       metadata: { name: `${name}-root`, namespace: ns, labels: { 'kumulus.io/host': node }, ownerReferences: [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid, controller: true, blockOwnerDeletion: true }] },
       spec: { type: 'ROOT', zoneRef: { name: 'z' }, templateRef: { name: 'tiny', namespace: ns }, vmRef: { name }, deviceId: 0, size: '1Gi' },
     });
-    // Placement, as the planner records it: the label the agent selects on, then status.placement.
+    // The operator's choice of pool, then its placement: the label the agent selects on, then status.placement.
+    await res('volumes').patchStatus({ name: `${name}-root`, namespace: ns }, { status: { pool: 'local' } });
     const t0 = performance.now();
     await res('vms').patch({ name, namespace: ns }, { metadata: { labels: { 'kumulus.io/host': node } } });
     await res('vms').patchStatus({ name, namespace: ns }, { status: { placement: { zone: 'z', pod: 'p', cluster: 'c', host: node } } });
     await until(`${name}'s domain to run`, 120_000, async () => ((await hypervisor.observe(uid).catch(() => undefined))?.state === 'running' ? true : undefined));
     const domainMs = performance.now() - t0;
-    await until(`${name}'s status to say Running`, 60_000, async () => ((await res('vms').get({ name, namespace: ns })).status?.state === 'Running' ? true : undefined));
+    await until(`${name}'s status to say Running`, 60_000, async () => (isRunning(await res('vms').get({ name, namespace: ns })) ? true : undefined));
     const statusMs = performance.now() - t0;
     if (i === 0) emit('first_vm_placed_to_domain_running_with_template_fill', domainMs, 'ms', { domainType: 'kvm' });
     else {
@@ -182,17 +189,18 @@ try {
     const labels = { 'kumulus.io/host': simNode };
     const vm = await res('vms').create({
       metadata: { name, namespace: ns, labels },
-      spec: { zoneRef: { name: 'z' }, serviceOfferingRef: { name: 'tiny' }, templateRef: { name: 'tiny', namespace: ns }, state: 'Running' },
+      spec: { zoneRef: { name: 'z' }, serviceOfferingRef: { name: 'sim' }, templateRef: { name: 'tiny', namespace: ns }, state: 'Running' },
     });
     await res('vms').patchStatus({ name, namespace: ns }, { status: { placement: { zone: 'z', pod: 'p', cluster: 'c', host: simNode } } });
     await res('volumes').create({
       metadata: { name: `${name}-root`, namespace: ns, labels, ownerReferences: [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', controller: true }] },
       spec: { type: 'ROOT', zoneRef: { name: 'z' }, templateRef: { name: 'tiny', namespace: ns }, vmRef: { name }, deviceId: 0, size: '1Gi' },
     });
+    await res('volumes').patchStatus({ name: `${name}-root`, namespace: ns }, { status: { pool: 'sim-local' } });
   }
   await until(`${SIMULATED} simulated VMs to be Running`, 600_000, async () => {
     const vms = await res('vms').list({ namespace: ns, labelSelector: `kumulus.io/host=${simNode}` });
-    return vms.items.filter((v) => v.status?.state === 'Running').length === SIMULATED ? true : undefined;
+    return vms.items.filter(isRunning).length === SIMULATED ? true : undefined;
   }, 1000);
   const allRunningMs = performance.now() - t0;
   const loaded = await settle();

@@ -42,7 +42,7 @@ function spec(dir: string, uid: string, disk: string): DomainSpec {
     uid,
     vcpus: 1,
     memoryMiB: 64,
-    disks: [{ path: disk, format: 'qcow2', volumeUid: uid }],
+    disks: [{ path: disk, format: 'qcow2', volumeUid: uid, deviceId: 0 }],
     nics: [],
     serialLogPath: join(dir, `${uid}.log`),
   };
@@ -55,17 +55,16 @@ async function simulatedChild(): Promise<void> {
   global.gc?.();
   const baseline = process.memoryUsage().rss;
   for (let i = 0; i < SIMULATED; i++) {
-    await driver.apply({
-      power: 'Running',
-      spec: {
-        uid: randomUUID(),
-        vcpus: 2,
-        memoryMiB: 2048,
-        disks: [{ path: `/var/lib/kumulus/pools/p/${randomUUID()}.qcow2`, format: 'qcow2', volumeUid: randomUUID() }],
-        nics: [{ mac: '02:00:00:00:00:01', bridge: 'kbx1001', mtu: 1450 }],
-        serialLogPath: '/var/log/kumulus/serial.log',
-      },
+    const uid = randomUUID();
+    await driver.define({
+      uid,
+      vcpus: 2,
+      memoryMiB: 2048,
+      disks: [{ path: `/var/lib/kumulus/pools/p/${randomUUID()}.qcow2`, format: 'qcow2', volumeUid: randomUUID(), deviceId: 0 }],
+      nics: [{ mac: '02:00:00:00:00:01', bridge: 'kbx1001', mtu: 1450 }],
+      serialLogPath: '/var/log/kumulus/serial.log',
     });
+    await driver.start(uid);
   }
   const stats = await driver.stats();
   global.gc?.();
@@ -131,7 +130,8 @@ async function kvm(): Promise<void> {
       const t0 = performance.now();
       await storage.applyVolume(pool, { kind: 'root', uid, template, sizeBytes: 64 * 1024 * 1024 });
       const s = spec(dir, uid, join(pool.path, `${uid}.qcow2`));
-      await hypervisor.apply({ spec: s, power: 'Running' });
+      await hypervisor.define(s);
+      await hypervisor.start(uid);
       const state = (await hypervisor.observe(uid))?.state;
       applied.push(performance.now() - t0);
       if (state !== 'running') throw new Error(`domain ${uid} is ${state ?? 'missing'} after apply`);

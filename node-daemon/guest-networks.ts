@@ -11,7 +11,8 @@
  *   rides the interface its physical network's Guest traffic label names.
  * - Remote VTEPs: the status.ipAddress of the other hosts in the network's status.hosts. The
  *   agent never watches other hosts' VMs.
- * - DHCP: static entries for this host's VMs only, served from the network's service address
+ * - DHCP: static entries for this host's VMs only (the MAC and address of each NIC in the VM's
+ *   status.nics, written by the operator), served from the network's service address
  *   (lib/ipv4.ts), the same on every host (nftables keeps it from crossing the uplink).
  */
 import type { Informer } from '../lib/informer.ts';
@@ -20,10 +21,9 @@ import { guestAddressing } from '../lib/ipv4.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Manager } from '../lib/manager.ts';
-import { nicMac } from '../lib/guest-identity.ts';
 import { bridgeName } from './drivers/network/names.ts';
 import type { GuestNetworkSpec, NetworkDriver, Segment } from './drivers/network/types.ts';
-import { errorMessage } from './resources.ts';
+import { errorMessage } from '../lib/error-message.ts';
 
 export interface GuestNetworkInformers {
   /** VMs placed on this host. */
@@ -57,11 +57,6 @@ export interface GuestNetworks {
 /** `namespace/name` of a VM's network. */
 export function networkKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
-}
-
-/** The MAC of a VM's NIC: the fixed one from spec, else derived from both uids. */
-export function nicMacOf(vm: VirtualMachineObject, nic: { macAddress?: string }, network: NetworkObject): string {
-  return (nic.macAddress ?? nicMac(vm.metadata.uid ?? '', network.metadata.uid ?? '')).toLowerCase();
 }
 
 function hostLabel(vm: VirtualMachineObject): string {
@@ -141,11 +136,11 @@ export function guestNetworks(
         if (cidr !== undefined && serviceAddress === undefined) {
           throw new Error(`Network ${key}'s CIDR ${cidr} leaves no address for the DHCP and DNS service; use a /30 or larger`);
         }
+        // The NIC as the operator wrote it in status.nics: its MAC and its address.
         const dhcpHosts = cidr
           ? vms.flatMap((vm) => {
-              const nic = vm.spec.networks?.find((n) => n.name === network.metadata.name);
-              const ip = vm.status?.nics?.find((n) => n.network === network.metadata.name)?.ipAddress ?? nic?.ipAddress;
-              return nic && ip ? [{ mac: nicMacOf(vm, nic, network), ip, hostname: hostLabel(vm) }] : [];
+              const nic = vm.status?.nics?.find((n) => n.network === network.metadata.name);
+              return nic?.ipAddress ? [{ mac: nic.macAddress.toLowerCase(), ip: nic.ipAddress, hostname: hostLabel(vm) }] : [];
             })
           : [];
         const dns = [network.spec.dns1, network.spec.dns2].filter((d) => d !== undefined);

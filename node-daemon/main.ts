@@ -7,10 +7,22 @@
  * never touches a domain: a restarted agent adopts what it finds.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { DiskOfferingObject, HostObject, SecondaryStorageObject, NetworkObject, PhysicalNetworkObject, PrimaryStorageObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type {
+  ClusterObject,
+  ConfigurationObject,
+  DiskOfferingObject,
+  HostObject,
+  NetworkObject,
+  PhysicalNetworkObject,
+  PrimaryStorageObject,
+  SecondaryStorageObject,
+  ServiceOfferingObject,
+  TemplateObject,
+  VirtualMachineObject,
+  VolumeObject,
+} from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
-import type { Controller } from '../lib/controller.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { log, setLogLevel, type Logger } from '../lib/log.ts';
 import { parseAgentConfig, type AgentConfig } from './config.ts';
@@ -25,15 +37,12 @@ import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.
 import { joinCluster, type HostPlacement } from './host-join.ts';
 import { hostStatusReporter, simulatedHostFacts, type HostStatusReporter } from './host-status.ts';
 import { registerPrimaryStorageReconciler } from './primary-storage.ts';
-import {
-  LABEL_HOST,
-  RESOURCES,
-  errorMessage,
-} from './resources.ts';
+import { errorMessage } from '../lib/error-message.ts';
+import { LABEL_HOST, RESOURCES } from './resources.ts';
 import { UID_INDEX, registerVirtualMachineReconciler } from './virtual-machine.ts';
 import { registerTemplateReconciler } from './templates.ts';
 import { registerVmMetrics } from './vm-metrics.ts';
-import { registerVolumeReconciler, volumeHelpers } from './volumes.ts';
+import { registerVolumeReconciler } from './volumes.ts';
 
 export interface AgentOptions {
   /** Command-line flags (see node-daemon/config.ts); the environment fills the rest. */
@@ -133,6 +142,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       networks: manager.informer<NetworkObject>(RESOURCES.networks),
       physicalNetworks: manager.informer<PhysicalNetworkObject>(RESOURCES.physicalNetworks),
       hosts: manager.informer<HostObject>(RESOURCES.hosts),
+      clusters: manager.informer<ClusterObject>(RESOURCES.clusters),
+      configurations: manager.informer<ConfigurationObject>(RESOURCES.configurations),
       serviceOfferings: manager.informer<ServiceOfferingObject>(RESOURCES.serviceOfferings),
       diskOfferings: manager.informer<DiskOfferingObject>(RESOURCES.diskOfferings),
       stores: manager.informer<SecondaryStorageObject>(RESOURCES.secondaryStorages),
@@ -165,8 +176,6 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       signal: joining.signal,
       onHealth: (problem) => hostStatus?.setProblem('network', problem === undefined ? undefined : { reason: 'NetworkDriverFailing', message: problem }),
     });
-    const volumeDeps = { manager, storage, at, ...informers, templateSource: (t: TemplateObject) => templateAgent.sourceFor(t) };
-    const volumes = volumeHelpers(volumeDeps);
 
     registerPrimaryStorageReconciler(manager, {
       pools: informers.pools,
@@ -174,14 +183,13 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       at,
       onHealth: (pool, problem) => hostStatus?.setProblem(`storage/${pool}`, problem === undefined ? undefined : { reason: 'StorageDriverFailing', message: problem }),
     });
-    registerVolumeReconciler(volumeDeps, volumes);
+    registerVolumeReconciler({ manager, storage, hypervisor, at, ...informers, templateSource: (t: TemplateObject) => templateAgent.sourceFor(t) });
     registerGuestNetworkReconciler(manager, { ...informers, networksOfHost });
-    const vms: Controller = registerVirtualMachineReconciler({
+    const vms = registerVirtualMachineReconciler({
       manager,
       at,
       hypervisor,
       networksOfHost,
-      volumeHelpers: volumes,
       ...informers,
       consoleDir: join(config.stateDir, 'consoles'),
       vncListen: address ?? '127.0.0.1',
@@ -190,17 +198,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     });
     registerVmMetrics(manager.metrics.registry, { hypervisor, ownVms: informers.ownVms, uidIndex: UID_INDEX, logger });
 
-    const enqueueAll = () => {
-      for (const vm of informers.ownVms.list()) vms.enqueue({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' });
-    };
-    events = hypervisor.followEvents((event) => {
-      if (event.type === 'resync') {
-        enqueueAll();
-        return;
-      }
-      for (const vm of informers.ownVms.byIndex(UID_INDEX, event.uid)) vms.enqueue({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' });
-    });
-    void informers.ownVms.waitForSync(joining.signal).then(enqueueAll, () => undefined);
+    events = hypervisor.followEvents((event) => vms.onDomainEvent(event));
+    void informers.ownVms.waitForSync(joining.signal).then(() => vms.onDomainEvent({ type: 'resync', at: new Date() }), () => undefined);
     // Links of networks deleted while the agent was away concern no object any more: one full
     // sync (it waits for the caches) removes them, VMs or not.
     void networksOfHost.sync().catch(() => undefined);

@@ -4,6 +4,7 @@
  */
 import {
   Cluster,
+  Configuration,
   DiskOffering,
   Host,
   Network,
@@ -16,7 +17,6 @@ import {
   VirtualMachine,
   Volume,
   Zone,
-  parseBytes,
 } from '../crds/index.ts';
 import { isConflict, isNotFound, type KubeObject, type ResourceClient, resourceTypeOf } from '../lib/kube-client.ts';
 import { addFinalizer, removeFinalizer } from '../lib/ownership.ts';
@@ -30,6 +30,7 @@ export const RESOURCES = {
   zones: resourceTypeOf(Zone),
   hosts: resourceTypeOf(Host),
   clusters: resourceTypeOf(Cluster),
+  configurations: resourceTypeOf(Configuration),
   pods: resourceTypeOf(Pod),
   primaryStorages: resourceTypeOf(PrimaryStorage),
   secondaryStorages: resourceTypeOf(SecondaryStorage),
@@ -48,16 +49,6 @@ export const API_VERSIONS = {
   VirtualMachine: VirtualMachine.apiVersion,
   Volume: Volume.apiVersion,
 } as const;
-
-/** A quantity of bytes, named as the callers in node-daemon/ name it (crds' parseBytes, the one parser). */
-export function parseQuantityBytes(field: string, value: string | number): number {
-  return parseBytes(value, field);
-}
-
-// The one metav1Time and errorMessage, under the names virtual-machine.ts and volumes.ts use
-// until the agent's VM and Volume reconcilers are reworked (issue 11).
-export { metav1Time as timestamp } from '../lib/time.ts';
-export { errorMessage } from '../lib/error-message.ts';
 
 /**
  * Adds the agent's finalizer. The cached object is often one write behind (the placement status

@@ -21,6 +21,7 @@ import {
   templatePoolStatus,
   templateZoneStatus,
 } from '../lib/agent-contract.ts';
+import { errorMessage } from '../lib/error-message.ts';
 import type { Controller } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
 import { keyOf } from '../lib/kube-client.ts';
@@ -35,7 +36,7 @@ import { storeSpecFromUrl, templateInstallPath, type SecondaryStorageDriver, typ
 import type { TemplateSource } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
 import { mountedHere, poolInScope, poolSpecOf } from './primary-storage.ts';
-import { RESOURCES, errorMessage } from './resources.ts';
+import { RESOURCES } from './resources.ts';
 
 type ZoneEntry = NonNullable<NonNullable<TemplateObject['status']>['zones']>[number];
 type PoolEntry = NonNullable<NonNullable<TemplateObject['status']>['pools']>[number];

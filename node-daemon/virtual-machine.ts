@@ -1,56 +1,60 @@
 /**
  * VirtualMachine (agent side), for the VMs placed on this host (label kumulus.io/host and
- * status.placement.host). It makes their disks (template cache fill, root overlay, data
- * volumes), plumbs their networks, applies the libvirt domain with the power state of
- * spec.state, carries out a reboot when spec.rebootRequestedAt is newer than
- * status.lastRebootAt, and reports the VM's state with CloudStack's names. On deletion the
- * domain is destroyed and undefined before the agent's finalizer goes; the Volumes' own
- * finalizers then delete their disks. libvirt's domain events re-queue the VM, so a guest
- * that powers itself off is seen at once, without polling.
+ * status.placement.host). Each reconcile observes (the VM, its Volumes and NICs, the domain,
+ * the host's room), plans (vm-plan.ts, pure) and acts on libvirt, then reports the agent's part
+ * of status (lib/agent-contract.ts): powerState, instanceName, volumes, console, lastRebootAt,
+ * startedAt and the Running condition. The operator derives state from it.
+ *
+ * A domain starts once every Volume of the VM is Provisioned (the Volume reconciler makes the
+ * disks), every NIC the operator wrote in status.nics has its network plumbed here, and the
+ * host admits it (admission.ts). Data volumes attached to or detached from a running VM are
+ * plugged live. Shutdown and reboot never block a worker: the ACPI request is recorded in the
+ * running domain and the VM requeued for its deadline. libvirt's domain events re-queue the
+ * VM, so a guest that powers itself off or reboots is seen at once, without polling. On
+ * deletion the domain is destroyed and undefined before the agent's finalizer goes; the
+ * Volumes' own finalizers then delete their disks.
  */
 import { mkdir } from 'node:fs/promises';
-import type { NetworkObject, ServiceOfferingObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { join } from 'node:path';
-import { agentFieldManager } from '../lib/agent-contract.ts';
-import { setCondition, type Condition } from '../lib/conditions.ts';
-import type { Controller } from '../lib/controller.ts';
+import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import { AGENT_FINALIZER, agentVmStatus } from '../lib/agent-contract.ts';
+import type { Condition } from '../lib/conditions.ts';
+import { errorMessage } from '../lib/error-message.ts';
+import type { Controller, Request } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { hasFinalizer } from '../lib/ownership.ts';
+import { clusterOvercommit, GLOBAL_CONFIGURATION, resolveSettings } from '../lib/settings.ts';
+import { commitStatus } from '../lib/status.ts';
 import { byField } from '../lib/store.ts';
+import { metav1Time } from '../lib/time.ts';
+import { holdsAt, vmDemand, vmUsage, type VmDemand } from '../lib/usage.ts';
+import { admit, type Holder } from './admission.ts';
 import { domainName } from './drivers/identity.ts';
-import type { DomainAction, DomainNic, DomainObservation, HypervisorDriver, PowerState } from './drivers/hypervisor/types.ts';
-import { networkKey, nicMacOf, type GuestNetworks } from './guest-networks.ts';
+import type { DomainDisk, DomainEvent, DomainNic, DomainObservation, DomainSpec, HypervisorDriver } from './drivers/hypervisor/types.ts';
+import { networkKey, type GuestNetworks } from './guest-networks.ts';
 import type { HostPlacement } from './host-join.ts';
-import {
-  AGENT_FINALIZER,
-  API_VERSIONS,
-  RESOURCES,
-  dropAgentFinalizer,
-  ensureAgentFinalizer,
-  errorMessage,
-  parseQuantityBytes,
-  timestamp,
-} from './resources.ts';
-import { VM_INDEX, type Disk, type volumeHelpers } from './volumes.ts';
+import { dropAgentFinalizer, ensureAgentFinalizer, RESOURCES } from './resources.ts';
+import { isActive, planVm, RUNNING, type Blocker, type Step, type VmFacts } from './vm-plan.ts';
+import { VM_INDEX } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
 
 type VmStatus = NonNullable<VirtualMachineObject['status']>;
-type VmState = NonNullable<VmStatus['state']>;
 
 export interface VirtualMachineDeps {
   manager: Manager;
   at: HostPlacement;
   hypervisor: HypervisorDriver;
   networksOfHost: GuestNetworks;
-  volumeHelpers: ReturnType<typeof volumeHelpers>;
   ownVms: Informer<VirtualMachineObject>;
   volumes: Informer<VolumeObject>;
   networks: Informer<NetworkObject>;
-  templates: Informer<TemplateObject>;
   serviceOfferings: Informer<ServiceOfferingObject>;
+  hosts: Informer<HostObject>;
+  clusters: Informer<ClusterObject>;
+  configurations: Informer<ConfigurationObject>;
   consoleDir: string;
   /** Address the VNC console listens on (this host's management address). */
   vncListen: string;
@@ -58,96 +62,262 @@ export interface VirtualMachineDeps {
   rebootTimeoutMs: number;
 }
 
-/** Work that cannot proceed yet (a volume or network not made by the operator): Starting, not Error. */
-class NotYet extends Error {}
-
-function sizing(vm: VirtualMachineObject, offering: ServiceOfferingObject | undefined): { vcpus: number; memoryMiB: number } {
-  const name = keyOf(vm);
-  if (!offering) throw new NotYet(`ServiceOffering ${vm.spec.serviceOfferingRef.name} does not exist`);
-  const vcpus = vm.spec.cpuNumber ?? offering.spec.cpuNumber;
-  const memory = vm.spec.memory ?? offering.spec.memory;
-  if (vcpus === undefined || memory === undefined) {
-    throw new Error(`VirtualMachine ${name}: offering ${offering.metadata.name ?? ''} is customized: set spec.cpuNumber and spec.memory`);
-  }
-  return { vcpus, memoryMiB: Math.floor(parseQuantityBytes(`VirtualMachine ${name} memory`, memory) / 2 ** 20) };
+export interface VirtualMachineReconciler {
+  controller: Controller;
+  /** libvirt's domain events: each re-queues its VM, and reboots are remembered for the reboot in progress. */
+  onDomainEvent(event: DomainEvent): void;
 }
 
-function stateOf(power: PowerState, observed: DomainObservation | undefined): VmState {
-  const running = observed?.state === 'running' || observed?.state === 'paused';
-  if (observed?.state === 'crashed') return 'Error';
-  if (power === 'Running') return running ? 'Running' : 'Starting';
-  return running || observed?.state === 'shutdown' ? 'Stopping' : 'Stopped';
-}
-
-const actionEvents: Partial<Record<DomainAction, { reason: string; note: string }>> = {
-  define: { reason: 'VM.CREATE', note: 'domain defined' },
+const stepEvents: Partial<Record<Step['do'], { reason: string; note: string }>> = {
   start: { reason: 'VM.START', note: 'domain started' },
   resume: { reason: 'VM.START', note: 'domain resumed' },
-  shutdown: { reason: 'VM.STOP', note: 'domain shut down (ACPI)' },
-  destroy: { reason: 'VM.STOP', note: 'domain powered off after the ACPI shutdown timed out' },
+  shutdown: { reason: 'VM.STOP', note: 'ACPI shutdown sent' },
+  destroy: { reason: 'VM.STOP', note: 'domain powered off' },
+  reboot: { reason: 'VM.REBOOT', note: 'ACPI reboot sent' },
+  reset: { reason: 'VM.REBOOT', note: 'domain reset: the guest ignored the ACPI reboot' },
+  attach: { reason: 'VOLUME.ATTACH', note: 'disk plugged into the running domain' },
+  detach: { reason: 'VOLUME.DETACH', note: 'disk unplugged from the running domain' },
+  undefine: { reason: 'VM.EXPUNGE', note: 'domain destroyed and undefined' },
 };
 
-export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Controller {
+function condition(obj: { status?: { conditions?: Condition[] } }, type: string): Condition | undefined {
+  return obj.status?.conditions?.find((c) => c.type === type);
+}
+
+const isProvisioned = (v: VolumeObject) => condition(v, 'Provisioned')?.status === 'True' && v.status?.path !== undefined;
+
+/** The domain's disks from the VM's Volumes: the Provisioned ones, and what the others wait for. */
+export function disksOf(vm: VirtualMachineObject, volumes: readonly VolumeObject[], host: string): { disks: { disk: DomainDisk; volume: VolumeObject }[]; blocker?: Blocker } {
+  const attached = volumes.filter((v) => v.metadata.deletionTimestamp === undefined).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  const roots = attached.filter((v) => v.spec.type === 'ROOT');
+  if (roots.length !== 1) {
+    return {
+      disks: [],
+      blocker:
+        roots.length === 0
+          ? { reason: 'WaitingForVolumes', message: `no ROOT Volume with spec.vmRef ${vm.metadata.name ?? ''} labelled kumulus.io/host=${host} yet` }
+          : { reason: 'DomainError', message: `${roots.length} ROOT Volumes name this VM (${roots.map((v) => v.metadata.name).join(', ')}): keep one` },
+    };
+  }
+  // Data disks without a deviceId take the free ones, in name order.
+  const taken = new Set(attached.flatMap((v) => (v.spec.deviceId !== undefined ? [v.spec.deviceId] : [])));
+  let next = 1;
+  const disks: { disk: DomainDisk; volume: VolumeObject }[] = [];
+  const waiting: string[] = [];
+  for (const volume of attached) {
+    let deviceId = volume.spec.type === 'ROOT' ? 0 : volume.spec.deviceId;
+    if (deviceId === undefined) {
+      while (taken.has(next)) next++;
+      deviceId = next++;
+    }
+    if (!isProvisioned(volume)) {
+      const why = condition(volume, 'Provisioned')?.message || (volume.status?.pool ? 'its disk is being made' : 'it has no status.pool yet');
+      waiting.push(`Volume ${volume.metadata.name ?? ''} is not Provisioned: ${why}`);
+      continue;
+    }
+    disks.push({
+      volume,
+      disk: { path: volume.status?.path ?? '', format: volume.status?.format === 'RAW' ? 'raw' : 'qcow2', volumeUid: volume.metadata.uid ?? '', deviceId },
+    });
+  }
+  disks.sort((a, b) => a.disk.deviceId - b.disk.deviceId);
+  return { disks, ...(waiting.length > 0 ? { blocker: { reason: 'WaitingForVolumes', message: waiting.join('; ') } } : {}) };
+}
+
+/** What the VM asks of the host (lib/usage.ts), or why it cannot be sized. */
+export function demandOf(vm: VirtualMachineObject, offering: ServiceOfferingObject | undefined): VmDemand | { problem: string } {
+  if (!offering) return { problem: `ServiceOffering ${vm.spec.serviceOfferingRef.name} does not exist` };
+  const demand = vmDemand(vm, offering.spec);
+  if (demand.cores === 0 || demand.memoryBytes === 0) {
+    return { problem: `offering ${offering.metadata.name ?? ''} is customized: set spec.cpuNumber and spec.memory on VirtualMachine ${keyOf(vm)}` };
+  }
+  return demand;
+}
+
+/** When the operator placed the VM: its Scheduled condition's transition, else its creation. */
+function placedAt(vm: VirtualMachineObject): string {
+  return condition(vm, 'Scheduled')?.lastTransitionTime ?? vm.metadata.creationTimestamp ?? '';
+}
+
+function enqueueAll(vms: readonly VirtualMachineObject[]): Request[] {
+  return vms.map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }));
+}
+
+export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): VirtualMachineReconciler {
   const { manager, at, hypervisor, ownVms, volumes, networks, serviceOfferings } = deps;
   const client = manager.client.resource<VirtualMachineObject>(RESOURCES.vms);
-  const fieldManager = agentFieldManager(at.host);
+  const writer = agentVmStatus(at.host);
+  const rebootsSeen = new Map<string, Date>();
   ownVms.addIndex(UID_INDEX, byField((vm: VirtualMachineObject) => vm.metadata.uid));
   volumes.addIndex(VM_INDEX, byField((v: VolumeObject) => (v.spec.vmRef ? `${v.metadata.namespace ?? ''}/${v.spec.vmRef.name}` : undefined)));
 
-  const disksOf = async (vm: VirtualMachineObject, signal: AbortSignal): Promise<Disk[]> => {
-    const attached = volumes.byIndex(VM_INDEX, keyOf(vm)).filter((v) => v.metadata.deletionTimestamp === undefined);
-    if (!attached.some((v) => v.spec.type === 'ROOT')) {
-      throw new NotYet(`no ROOT Volume with spec.vmRef ${vm.metadata.name ?? ''} labelled kumulus.io/host=${at.host} in namespace ${vm.metadata.namespace ?? ''}`);
-    }
-    const disks: Disk[] = [];
-    for (const volume of attached) disks.push(await deps.volumeHelpers.ensureDisk(volume, signal));
-    // Root first (the boot disk), then data disks in device order, ties by name.
-    return disks.sort((a, b) => a.deviceId - b.deviceId || (a.volume.metadata.name ?? '').localeCompare(b.volume.metadata.name ?? ''));
-  };
+  const placedHere = (vm: VirtualMachineObject) => vm.status?.placement?.host === at.host && vm.metadata.deletionTimestamp === undefined;
+  const wantsRunning = (vm: VirtualMachineObject) => (vm.spec.state ?? 'Running') === 'Running';
 
-  const nicsOf = async (vm: VirtualMachineObject): Promise<{ nics: DomainNic[]; status: NonNullable<VmStatus['nics']> }> => {
+
+  const nicsOf = async (vm: VirtualMachineObject): Promise<{ nics: DomainNic[] } | { blocker: Blocker }> => {
     const wanted = vm.spec.networks ?? [];
-    if (wanted.length === 0) return { nics: [], status: [] };
-    const { attached, problems } = await deps.networksOfHost.sync();
-    const nics: DomainNic[] = [];
-    const status: NonNullable<VmStatus['nics']> = [];
-    const defaultIndex = Math.max(0, wanted.findIndex((n) => n.default === true));
-    wanted.forEach((nic, deviceId) => {
+    const waiting = (message: string) => ({ blocker: { reason: 'WaitingForNetwork' as const, message } });
+    for (const nic of wanted) {
       const key = networkKey(vm.metadata.namespace ?? '', nic.name);
       const network = networks.get(key);
+      if (!network) return waiting(`Network ${key} does not exist`);
+      if (!network.status?.broadcastUri) return waiting(`Network ${key} is not implemented yet: it has no status.broadcastUri`);
+      if (!vm.status?.nics?.some((n) => n.network === nic.name)) return waiting(`status.nics has no NIC on network ${nic.name} yet: the operator writes its MAC and address there`);
+    }
+    if (wanted.length === 0) return { nics: [] };
+    const { attached, problems } = await deps.networksOfHost.sync();
+    const nics: DomainNic[] = [];
+    for (const nic of wanted) {
+      const key = networkKey(vm.metadata.namespace ?? '', nic.name);
       const attachment = attached.get(key);
-      if (!network || !attachment) throw new NotYet(problems.get(key) ?? `Network ${key} is not plumbed on this host yet`);
-      const mac = nicMacOf(vm, nic, network);
-      nics.push({ mac, bridge: attachment.bridge });
-      const ip = vm.status?.nics?.find((n) => n.network === nic.name)?.ipAddress ?? nic.ipAddress;
-      const uri = network.status?.broadcastUri;
-      status.push({
-        network: nic.name,
-        deviceId,
-        isDefault: deviceId === defaultIndex,
-        macAddress: mac,
-        ...(ip !== undefined ? { ipAddress: ip } : {}),
-        ...(network.status?.netmask !== undefined ? { netmask: network.status.netmask } : {}),
-        ...((network.status?.gateway ?? network.spec.gateway) !== undefined ? { gateway: network.status?.gateway ?? network.spec.gateway } : {}),
-        ...(uri !== undefined ? { broadcastUri: uri, isolationUri: uri } : {}),
+      if (!attachment) return waiting(problems.get(key) ?? `Network ${key} is not plumbed on this host yet`);
+      const mac = vm.status?.nics?.find((n) => n.network === nic.name)?.macAddress ?? '';
+      nics.push({ mac: mac.toLowerCase(), bridge: attachment.bridge });
+    }
+    return { nics };
+  };
+
+  /** Whether the host has room for the VM beside those that hold it (lib/usage.ts), in admission order. */
+  const admission = (vm: VirtualMachineObject): Blocker | undefined => {
+    const capacity = deps.hosts.get(at.host)?.status?.capacity;
+    // No facts yet (the host reporter writes them before the reconcilers run): nothing to judge by.
+    if (!capacity) return undefined;
+    const settings = resolveSettings(deps.configurations.get(GLOBAL_CONFIGURATION)?.spec.settings).settings;
+    const overcommit = clusterOvercommit(deps.clusters.get(at.cluster), settings);
+    const now = Date.now();
+    const holders: Holder[] = [];
+    for (const other of ownVms.list()) {
+      if (!placedHere(other)) continue;
+      const offering = serviceOfferings.get(other.spec.serviceOfferingRef.name)?.spec;
+      const usage = vmUsage(other, offering, settings);
+      const self = other.metadata.uid === vm.metadata.uid;
+      if (!self && (!usage || !holdsAt(usage, now))) continue;
+      const demand = usage ?? vmDemand(other, offering);
+      holders.push({
+        uid: other.metadata.uid ?? '',
+        name: keyOf(other),
+        cores: demand.cores,
+        cpuMhz: demand.cpuMhz,
+        memoryBytes: demand.memoryBytes,
+        running: other.status?.powerState === 'PowerOn',
+        placedAt: placedAt(other),
       });
-    });
-    return { nics, status };
-  };
-
-  const writeStatus = async (vm: VirtualMachineObject, status: VmStatus, signal: AbortSignal): Promise<void> => {
-    await client.applyStatus(
-      { apiVersion: API_VERSIONS.VirtualMachine, kind: 'VirtualMachine', metadata: { name: vm.metadata.name, namespace: vm.metadata.namespace }, status },
-      { fieldManager, force: true, signal },
+    }
+    const verdict = admit(
+      { host: at.host, cores: capacity.cpuNumber, cpuSpeedMhz: capacity.cpuSpeed, memoryBytes: capacity.memoryBytes, cpuOvercommit: overcommit.cpu, memoryOvercommit: overcommit.memory },
+      holders,
+      vm.metadata.uid ?? '',
     );
+    return verdict.admitted ? undefined : { reason: 'InsufficientCapacity', message: verdict.message };
   };
 
-  /** The status the agent owns, with conditions whose transition times move only on flips. */
-  const nextStatus = (vm: VirtualMachineObject, fields: VmStatus, conditions: { type: string; ok: boolean; reason: string; message?: string }[]): VmStatus => {
-    const holder = { conditions: (vm.status?.conditions ?? []).map((c) => ({ ...c })) as Condition[] };
-    for (const c of conditions) setCondition(holder, { type: c.type, status: c.ok ? 'True' : 'False', reason: c.reason, message: c.message ?? '' }, vm.metadata.generation);
-    const owned = new Set(conditions.map((c) => c.type));
-    return { ...fields, observedGeneration: vm.metadata.generation, conditions: holder.conditions.filter((c) => owned.has(c.type)) };
+  /** Everything the plan needs, read from the caches, the host's networks and libvirt. */
+  const observe = async (vm: VirtualMachineObject): Promise<VmFacts> => {
+    const uid = vm.metadata.uid ?? '';
+    const domain = await hypervisor.observe(uid);
+    const requested = vm.spec.rebootRequestedAt;
+    const done = vm.status?.lastRebootAt;
+    const rebootToken = requested !== undefined && (done === undefined || Date.parse(requested) > Date.parse(done)) ? requested : undefined;
+    const base = {
+      wantRunning: wantsRunning(vm),
+      deleting: vm.metadata.deletionTimestamp !== undefined,
+      generation: vm.metadata.generation ?? 0,
+      domain,
+      now: new Date(),
+      shutdownTimeoutMs: deps.shutdownTimeoutMs,
+      rebootTimeoutMs: deps.rebootTimeoutMs,
+      ...(rebootToken !== undefined ? { rebootToken } : {}),
+      ...(rebootsSeen.has(uid) ? { rebootSeenAt: rebootsSeen.get(uid) } : {}),
+    };
+    if (base.deleting) return base;
+    const { disks, blocker: volumeBlocker } = disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host);
+    const demand = demandOf(vm, serviceOfferings.get(vm.spec.serviceOfferingRef.name));
+    if ('problem' in demand) return { ...base, blocker: { reason: 'DomainError', message: demand.problem } };
+    if (disks[0]?.disk.deviceId !== 0) return { ...base, blocker: volumeBlocker ?? { reason: 'WaitingForVolumes', message: 'the ROOT Volume is not Provisioned' } };
+    const nics = await nicsOf(vm);
+    if ('blocker' in nics) return { ...base, blocker: volumeBlocker ?? nics.blocker };
+    const spec: DomainSpec = {
+      uid,
+      title: vm.spec.displayName ?? keyOf(vm),
+      vcpus: demand.cores,
+      memoryMiB: Math.floor(demand.memoryBytes / 2 ** 20),
+      disks: disks.map((d) => d.disk),
+      nics: nics.nics,
+      serialLogPath: join(deps.consoleDir, `${uid}.log`),
+      vncListen: deps.vncListen,
+    };
+    let desired: VmFacts['desired'];
+    try {
+      desired = { spec, digest: hypervisor.digest(spec) };
+    } catch (err) {
+      return { ...base, blocker: { reason: 'DomainError', message: errorMessage(err) } };
+    }
+    const blocker = volumeBlocker ?? (base.wantRunning && !isActive(domain) ? admission(vm) : undefined);
+    return { ...base, desired, ...(blocker ? { blocker } : {}) };
+  };
+
+  const act = async (vm: VirtualMachineObject, steps: Step[]): Promise<void> => {
+    const uid = vm.metadata.uid ?? '';
+    for (const step of steps) {
+      switch (step.do) {
+        case 'define': {
+          await mkdir(deps.consoleDir, { recursive: true });
+          const action = await hypervisor.define(step.spec);
+          if (action === 'define') manager.events.event(vm, { reason: 'VM.CREATE', note: `domain ${domainName(uid)} defined on ${at.host}` });
+          break;
+        }
+        case 'start':
+          await mkdir(deps.consoleDir, { recursive: true });
+          await hypervisor.start(uid);
+          break;
+        case 'resume':
+          await hypervisor.resume(uid);
+          break;
+        case 'shutdown':
+          await hypervisor.shutdown(uid, String(vm.metadata.generation ?? 0), new Date());
+          break;
+        case 'destroy':
+          await hypervisor.destroy(uid);
+          break;
+        case 'reboot':
+          await hypervisor.reboot(uid, step.token, new Date());
+          break;
+        case 'reset':
+          await hypervisor.reset(uid);
+          break;
+        case 'attach':
+          await hypervisor.attachDisk(uid, step.disk);
+          break;
+        case 'detach':
+          await hypervisor.detachDisk(uid, step.path);
+          break;
+        case 'undefine':
+          await hypervisor.undefine(uid);
+          break;
+      }
+      const event = stepEvents[step.do];
+      const what = step.do === 'attach' ? ` (${step.disk.path})` : step.do === 'detach' ? ` (${step.path})` : '';
+      if (event) manager.events.event(vm, { reason: event.reason, note: `${event.note}${what} on ${at.host}` });
+    }
+  };
+
+  /** The agent's status fields, from the domain as it is now. */
+  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, attachedVolumes: VolumeObject[], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
+    const previous = vm.status ?? {};
+    const running = domain?.state === 'running';
+    const console = running ? await hypervisor.console(vm.metadata.uid ?? '') : undefined;
+    // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
+    const startedAt = running ? (domain.startedAt ? metav1Time(domain.startedAt) : (previous.startedAt ?? metav1Time())) : previous.startedAt;
+    const volumesStatus: VmStatus['volumes'] = attachedVolumes.map((v) => ({ name: v.metadata.name ?? '', type: v.spec.type ?? 'DATADISK', deviceId: v.spec.type === 'ROOT' ? 0 : (v.spec.deviceId ?? 1) }));
+    return {
+      powerState: isActive(domain) ? 'PowerOn' : domain ? 'PowerOff' : 'PowerReportMissing',
+      instanceName: domainName(vm.metadata.uid ?? ''),
+      volumes: volumesStatus.length > 0 ? volumesStatus : undefined,
+      console,
+      lastRebootAt,
+      startedAt,
+    };
   };
 
   const controller = manager.addController({
@@ -156,142 +326,97 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Cont
     maxConcurrentReconciles: 4,
     watches: [
       {
+        // A Volume made, attached, detached or going: its VM looks again, and on a detach (no
+        // spec.vmRef any more) the VM whose domain still has it, by its status.volumes.
         informer: volumes,
         map: (obj) => {
           const ref = (obj as VolumeObject).spec.vmRef;
-          return ref ? [{ namespace: obj.metadata.namespace, name: ref.name }] : [];
+          const holders = ownVms.list(obj.metadata.namespace).filter((vm) => vm.metadata.name !== ref?.name && vm.status?.volumes?.some((v) => v.name === obj.metadata.name));
+          return [...(ref ? [{ namespace: obj.metadata.namespace, name: ref.name }] : []), ...enqueueAll(holders)];
         },
       },
       {
-        // A template that appears (or gets its checksum fixed) unblocks the VMs waiting for it.
-        informer: deps.templates,
-        map: (t) =>
-          ownVms
-            .list()
-            .filter((vm) => vm.spec.templateRef?.name === t.metadata.name && (vm.spec.templateRef?.namespace ?? vm.metadata.namespace) === t.metadata.namespace)
-            .map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' })),
+        informer: networks,
+        map: (n) => enqueueAll(ownVms.list(n.metadata.namespace).filter((vm) => vm.spec.networks?.some((x) => x.name === n.metadata.name))),
       },
       {
-        informer: networks,
-        map: (n) => ownVms.list(n.metadata.namespace).filter((vm) => vm.spec.networks?.some((x) => x.name === n.metadata.name)).map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' })),
+        informer: serviceOfferings,
+        map: (o) => enqueueAll(ownVms.list().filter((vm) => vm.spec.serviceOfferingRef.name === o.metadata.name)),
       },
+      // Room on the host: a VM stopping or going, or more capacity, lets a refused one in.
+      {
+        informer: ownVms,
+        changed: (a, b) =>
+          (a as VirtualMachineObject).status?.powerState !== (b as VirtualMachineObject).status?.powerState ||
+          (a as VirtualMachineObject).spec.state !== (b as VirtualMachineObject).spec.state ||
+          a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
+        map: () => refusedForCapacity(),
+      },
+      { informer: deps.hosts, map: (h) => (h.metadata.name === at.host ? refusedForCapacity() : []) },
+      { informer: deps.clusters, map: (c) => (c.metadata.name === at.cluster ? refusedForCapacity() : []) },
+      { informer: deps.configurations, map: () => refusedForCapacity() },
     ],
     reconcile: async (ctx, request) => {
       const vm = ownVms.get(request);
       if (!vm) return;
       const uid = vm.metadata.uid ?? '';
-      const placedOn = vm.status?.placement?.host;
-      if (placedOn !== undefined && placedOn !== at.host) return;
+      const deleting = vm.metadata.deletionTimestamp !== undefined;
+      if (deleting ? !hasFinalizer(vm, AGENT_FINALIZER) : vm.status?.placement?.host !== at.host) return;
 
-      if (vm.metadata.deletionTimestamp !== undefined) {
-        if (!hasFinalizer(vm, AGENT_FINALIZER)) return;
-        const existed = (await hypervisor.observe(uid)) !== undefined;
-        await hypervisor.undefine(uid);
+      if (deleting) {
+        const plan = planVm(await observe(vm));
+        await act(vm, plan.steps);
+        rebootsSeen.delete(uid);
         if ((vm.spec.networks ?? []).length > 0) await deps.networksOfHost.sync();
-        if (existed) manager.events.event(vm, { reason: 'VM.DESTROY', note: `domain ${domainName(uid)} destroyed and undefined on ${at.host}` });
         await dropAgentFinalizer(client, vm, ctx.signal);
         return;
       }
-      const live = await ensureAgentFinalizer(client, vm, ctx.signal);
-      const power: PowerState = (vm.spec.state ?? 'Running') === 'Running' ? 'Running' : 'Stopped';
-      const previous = vm.status ?? {};
-      let actions: DomainAction[];
-      let rebooted: string | undefined;
-      let nicStatus: VmStatus['nics'];
+      await ensureAgentFinalizer(client, vm, ctx.signal);
+      const facts = await observe(vm);
+      const plan = planVm(facts);
+      let failure: Error | undefined;
       try {
-        const { vcpus, memoryMiB } = sizing(vm, serviceOfferings.get(vm.spec.serviceOfferingRef.name));
-        const disks = await disksOf(live, ctx.signal);
-        const { nics, status } = await nicsOf(vm);
-        nicStatus = status;
-        await mkdir(deps.consoleDir, { recursive: true });
-        actions = await hypervisor.apply({
-          spec: {
-            uid,
-            title: vm.spec.displayName ?? keyOf(vm),
-            vcpus,
-            memoryMiB,
-            disks: disks.map((d) => ({ path: d.path, format: d.format, volumeUid: d.volume.metadata.uid ?? '' })),
-            nics,
-            serialLogPath: join(deps.consoleDir, `${uid}.log`),
-            vncListen: deps.vncListen,
-          },
-          power,
-          shutdownTimeoutMs: deps.shutdownTimeoutMs,
-        });
-        for (const action of actions) {
-          const event = actionEvents[action];
-          if (event) manager.events.event(vm, { ...event, note: `${event.note} on ${at.host}` });
-        }
-        const requested = vm.spec.rebootRequestedAt;
-        const done = previous.lastRebootAt;
-        if (requested !== undefined && (done === undefined || Date.parse(requested) > Date.parse(done))) {
-          // A VM that was stopped, or has just been started, has nothing left to reboot.
-          if (power === 'Running' && !actions.includes('start')) {
-            const how = await hypervisor.reboot(uid, deps.rebootTimeoutMs);
-            manager.events.event(vm, { reason: 'VM.REBOOT', note: how === 'acpi' ? 'rebooted (ACPI)' : 'reset: the guest ignored the ACPI reboot' });
-          }
-          rebooted = requested;
-        }
+        await act(vm, plan.steps);
       } catch (err) {
-        const waiting = err instanceof NotYet;
-        const observed = await hypervisor.observe(uid).catch(() => undefined);
-        const state: VmState = observed ? stateOf(power, observed) : waiting ? 'Starting' : 'Error';
-        await writeStatus(
-          vm,
-          nextStatus(vm, { ...previous, state, instanceName: domainName(uid) }, [
-            { type: 'Synced', ok: false, reason: waiting ? 'Waiting' : 'ReconcileError', message: errorMessage(err) },
-            { type: 'Ready', ok: false, reason: waiting ? 'Waiting' : 'DomainError', message: errorMessage(err) },
-            { type: 'Running', ok: observed?.state === 'running', reason: observed?.state === 'running' ? 'DomainRunning' : 'DomainNotRunning' },
-          ]),
-          ctx.signal,
-        );
-        if (!waiting) manager.events.event(vm, { type: 'Warning', reason: power === 'Running' ? 'VM.START' : 'VM.STOP', note: errorMessage(err) });
-        if (waiting) {
-          ctx.log.info('waiting', { reason: errorMessage(err) });
-          return { requeueAfter: 15_000 };
-        }
-        throw err;
+        failure = err instanceof Error ? err : new Error(String(err));
       }
-
-      const observed = await hypervisor.observe(uid);
-      const state = stateOf(power, observed);
-      const running = observed?.state === 'running';
-      const console = running ? await hypervisor.console(uid) : undefined;
-      // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
-      const startedAt = running
-        ? observed.startedAt
-          ? timestamp(observed.startedAt)
-          : actions.includes('start') || !previous.startedAt
-            ? timestamp()
-            : previous.startedAt
-        : previous.startedAt;
-      const settled = (power === 'Running' && state === 'Running') || (power === 'Stopped' && state === 'Stopped');
-      const fields = {
-        state,
-        powerState: running ? 'PowerOn' : observed ? 'PowerOff' : 'PowerReportMissing',
-        instanceName: domainName(uid),
-        ...(nicStatus && nicStatus.length > 0 ? { nics: nicStatus } : {}),
-        volumes: volumes
-          .byIndex(VM_INDEX, keyOf(vm))
-          .filter((v) => v.metadata.deletionTimestamp === undefined)
-          .map((v) => ({ name: v.metadata.name ?? '', type: v.spec.type ?? 'DATADISK', deviceId: v.spec.deviceId ?? (v.spec.type === 'ROOT' ? 0 : 1) })),
-        ...(console ? { console } : {}),
-        ...((rebooted ?? previous.lastRebootAt) !== undefined ? { lastRebootAt: rebooted ?? previous.lastRebootAt } : {}),
-        ...(startedAt !== undefined ? { startedAt } : {}),
-      } as VmStatus;
-      const status = nextStatus(vm, fields, [
-        { type: 'Running', ok: running, reason: running ? 'DomainRunning' : 'DomainNotRunning', message: running ? '' : `domain is ${observed?.state ?? 'not defined'}` },
-        { type: 'Ready', ok: settled, reason: settled ? state : 'Converging', message: settled ? '' : `wanted ${power}, the domain is ${observed?.state ?? 'not defined'}` },
-        { type: 'Synced', ok: true, reason: 'ReconcileSuccess' },
-      ]);
-      const before = JSON.stringify(previous);
-      const after = JSON.stringify({ ...previous, ...status });
-      if (before !== after) await writeStatus(vm, status, ctx.signal);
-      // A domain that has not settled (starting, or shutting down on its own) is looked at again soon;
-      // settled ones wait for the next domain event.
-      return settled ? undefined : { requeueAfter: 2_000 };
+      // What the domain is now decides the report: one status write for what was just done.
+      const domain = await hypervisor.observe(uid);
+      const rebootDone = plan.rebootDone ?? vm.status?.lastRebootAt;
+      const { rebootToken: asked, rebootSeenAt: _seen, ...rest } = facts;
+      const seen = rebootsSeen.get(uid);
+      const now = planVm({
+        ...rest,
+        domain,
+        now: new Date(),
+        ...(plan.rebootDone === undefined && asked !== undefined ? { rebootToken: asked } : {}),
+        ...(seen !== undefined ? { rebootSeenAt: seen } : {}),
+      });
+      const running = failure !== undefined && !isActive(domain) ? { type: RUNNING, status: 'False' as const, reason: 'DomainError', message: errorMessage(failure) } : now.running;
+      const attached = disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks.filter((d) => domain?.diskPaths.includes(d.disk.path)).map((d) => d.volume);
+      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, attached, rebootDone), conditions: [running] }, ctx.signal);
+      if (failure !== undefined) {
+        manager.events.event(vm, { type: 'Warning', reason: facts.wantRunning ? 'VM.START' : 'VM.STOP', note: errorMessage(failure) });
+        throw failure;
+      }
+      if (now.running.status === 'False' && facts.blocker) ctx.log.info('waiting', { reason: facts.blocker.reason, message: facts.blocker.message });
+      // Anything left to do (the domain moved meanwhile) is done at once, with backoff.
+      if (now.steps.length > 0) return { requeue: true };
+      return now.requeueAfterMs !== undefined ? { requeueAfter: Math.max(now.requeueAfterMs, 100) } : undefined;
     },
   });
 
-  return controller;
+  const refusedForCapacity = (): Request[] => enqueueAll(ownVms.list().filter((vm) => condition(vm, RUNNING)?.reason === 'InsufficientCapacity'));
+
+  return {
+    controller,
+    onDomainEvent(event) {
+      if (event.type === 'resync') {
+        for (const request of enqueueAll(ownVms.list())) controller.enqueue(request);
+        return;
+      }
+      if (event.type === 'reboot') rebootsSeen.set(event.uid, event.at);
+      for (const request of enqueueAll(ownVms.byIndex(UID_INDEX, event.uid))) controller.enqueue(request);
+    },
+  };
 }

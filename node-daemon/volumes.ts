@@ -1,32 +1,36 @@
 /**
- * Volumes (agent side). A Volume attached to a VM placed here carries this host's label; the
- * VM reconciler makes its disk (ensureDisk) before it starts the domain. This reconciler lets a
- * Volume go: once no live VM on this host uses it, the disk file is deleted (unless
- * deletionPolicy is Retain) and the agent's finalizer is removed.
+ * Volumes (agent side), for the Volumes labelled with this host. Once the operator has chosen
+ * status.pool, the agent makes the disk there (a copy-on-write overlay on the pool's cached
+ * template for a ROOT volume, a blank image for a data disk), grows it when spec.size grows
+ * (live, through the hypervisor, while a running domain uses it), and reports its part of
+ * status (lib/agent-contract.ts): host, path, format, sizes, attachedAt and the conditions
+ * Provisioned and Attached. The VM reconciler starts a domain once its Volumes are
+ * Provisioned, and plugs or unplugs data disks of a running one. A deleted Volume's disk is
+ * removed (unless deletionPolicy is Retain) once no domain on this host uses it.
  */
-import { agentFieldManager } from '../lib/agent-contract.ts';
 import type { DiskOfferingObject, PrimaryStorageObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import { AGENT_FINALIZER, agentVolumeStatus } from '../lib/agent-contract.ts';
+import type { ConditionUpdate } from '../lib/conditions.ts';
+import { errorMessage } from '../lib/error-message.ts';
+import type { Controller } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { hasFinalizer } from '../lib/ownership.ts';
+import { commitFailure, commitStatus } from '../lib/status.ts';
+import { metav1Time } from '../lib/time.ts';
+import { parseBytes } from '../crds/index.ts';
+import type { DomainObservation, HypervisorDriver } from './drivers/hypervisor/types.ts';
 import type { FileStorageDriver } from './drivers/storage/driver.ts';
-import type { ImageFormat, TemplateSource, VolumeSpec } from './drivers/storage/types.ts';
+import type { TemplateSource, VolumeObservation, VolumeSpec } from './drivers/storage/types.ts';
 import type { HostPlacement } from './host-join.ts';
-import { mountedHere, poolInScope, poolSpecOf } from './primary-storage.ts';
-import {
-  AGENT_FINALIZER,
-  API_VERSIONS,
-  RESOURCES,
-  dropAgentFinalizer,
-  ensureAgentFinalizer,
-  parseQuantityBytes,
-  timestamp,
-} from './resources.ts';
+import { mountedHere, poolSpecOf } from './primary-storage.ts';
+import { RESOURCES, dropAgentFinalizer, ensureAgentFinalizer } from './resources.ts';
 
 export interface VolumeDeps {
   manager: Manager;
   storage: FileStorageDriver;
+  hypervisor: HypervisorDriver;
   at: HostPlacement;
   volumes: Informer<VolumeObject>;
   pools: Informer<PrimaryStorageObject>;
@@ -37,13 +41,7 @@ export interface VolumeDeps {
   templateSource: (template: TemplateObject) => Promise<TemplateSource>;
 }
 
-export interface Disk {
-  volume: VolumeObject;
-  path: string;
-  format: ImageFormat;
-  deviceId: number;
-}
-
+/** Volumes by `namespace/name` of the VM in their spec.vmRef (added by the VM reconciler). */
 export const VM_INDEX = 'vm';
 
 /** `namespace/name` of the VM a Volume is attached to. */
@@ -51,124 +49,183 @@ export function vmOfVolume(volume: VolumeObject): string | undefined {
   return volume.spec.vmRef ? `${volume.metadata.namespace ?? ''}/${volume.spec.vmRef.name}` : undefined;
 }
 
-export function volumeHelpers(deps: VolumeDeps) {
-  const { manager, storage, at, pools, templates, diskOfferings } = deps;
+/** Why a Volume cannot be provisioned yet (Provisioned False), as opposed to a failure worth retrying. */
+class NotProvisionable extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+function provisioned(ok: boolean, reason: string, message = ''): ConditionUpdate {
+  return { type: 'Provisioned', status: ok ? 'True' : 'False', reason, message };
+}
+
+export function registerVolumeReconciler(deps: VolumeDeps): Controller {
+  const { manager, storage, hypervisor, at, volumes, pools, templates, diskOfferings, ownVms } = deps;
   const client = manager.client.resource<VolumeObject>(RESOURCES.volumes);
-  const fieldManager = agentFieldManager(at.host);
-
-  /** The pool a volume lives on: its recorded one, else the first pool in scope mounted here. */
-  const poolOf = (volume: VolumeObject): PrimaryStorageObject => {
-    const recorded = volume.status?.pool;
-    if (recorded) {
-      const pool = pools.get(recorded);
-      if (!pool) throw new Error(`Volume ${keyOf(volume)} is on PrimaryStorage ${recorded}, which does not exist`);
-      return pool;
-    }
-    const candidates = pools
-      .list()
-      .filter((p) => poolInScope(p, at) && mountedHere(p, at.host) && !p.spec.maintenance)
-      .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-    const pool = candidates[0];
-    if (!pool) throw new Error(`no primary storage in the scope of host ${at.host} is mounted here for Volume ${keyOf(volume)}; add a PrimaryStorage for cluster ${at.cluster} or zone ${at.zone}`);
-    return pool;
-  };
-
-  const writeStatus = async (volume: VolumeObject, status: Record<string, unknown>, signal: AbortSignal): Promise<void> => {
-    await client.applyStatus(
-      { apiVersion: API_VERSIONS.Volume, kind: 'Volume', metadata: { name: volume.metadata.name, namespace: volume.metadata.namespace }, status },
-      { fieldManager, force: true, signal },
-    );
-  };
+  const writer = agentVolumeStatus(at.host);
 
   const specOf = async (volume: VolumeObject): Promise<VolumeSpec> => {
     const uid = volume.metadata.uid ?? '';
     const name = keyOf(volume);
-    const size = volume.spec.size !== undefined ? parseQuantityBytes(`Volume ${name} spec.size`, volume.spec.size) : undefined;
+    const size = volume.spec.size !== undefined ? parseBytes(volume.spec.size, `Volume ${name} spec.size`) : undefined;
     if ((volume.spec.type ?? 'DATADISK') === 'ROOT') {
       const ref = volume.spec.templateRef;
       const templateKey = `${ref?.namespace ?? volume.metadata.namespace ?? ''}/${ref?.name ?? ''}`;
       const template = templates.get(templateKey);
-      if (!template) throw new Error(`Volume ${name}: Template ${templateKey} does not exist`);
-      return { kind: 'root', uid, template: await deps.templateSource(template), ...(size !== undefined ? { sizeBytes: size } : {}) };
+      if (!template) throw new NotProvisionable('TemplateNotFound', `Template ${templateKey} does not exist`);
+      try {
+        return { kind: 'root', uid, template: await deps.templateSource(template), ...(size !== undefined ? { sizeBytes: size } : {}) };
+      } catch (err) {
+        throw new NotProvisionable('TemplateNotReady', errorMessage(err));
+      }
     }
     const offering = volume.spec.diskOfferingRef ? diskOfferings.get(volume.spec.diskOfferingRef.name) : undefined;
-    const sizeBytes = size ?? (offering?.spec.diskSize !== undefined ? parseQuantityBytes(`DiskOffering ${offering.metadata.name ?? ''} spec.diskSize`, offering.spec.diskSize) : undefined);
-    if (sizeBytes === undefined) throw new Error(`Volume ${name}: no size: set spec.size or use a disk offering with spec.diskSize`);
+    const sizeBytes = size ?? (offering?.spec.diskSize !== undefined ? parseBytes(offering.spec.diskSize, `DiskOffering ${offering.metadata.name ?? ''} spec.diskSize`) : undefined);
+    if (sizeBytes === undefined) throw new NotProvisionable('NoSize', `Volume ${name} has no size: set spec.size or use a disk offering with spec.diskSize`);
     return { kind: 'data', uid, sizeBytes };
   };
 
-  /** Makes the volume's disk (recording its pool and the agent's finalizer first) and reports it Ready. */
-  const ensureDisk = async (volume: VolumeObject, signal: AbortSignal): Promise<Disk> => {
-    const pool = poolOf(volume);
-    const poolSpec = poolSpecOf(pool);
-    const spec = await specOf(volume);
-    // The finalizer first (the cached object's resourceVersion is still current), then the pool.
-    const live = hasFinalizer(volume, AGENT_FINALIZER) ? volume : await ensureAgentFinalizer(client, volume, signal);
-    if (!volume.status?.pool) await writeStatus(volume, { pool: pool.metadata.name, state: 'Creating' }, signal);
-    const actions = await storage.applyVolume(poolSpec, spec);
-    const observed = await storage.observeVolume(poolSpec, spec.uid);
-    if (!observed) throw new Error(`Volume ${keyOf(volume)}: the disk was not found after it was created`);
-    const format: ImageFormat = observed.format === 'raw' ? 'raw' : 'qcow2';
-    const deviceId = volume.spec.deviceId ?? ((volume.spec.type ?? 'DATADISK') === 'ROOT' ? 0 : 1);
-    const ready = volume.status?.state === 'Ready' && volume.status.sizeBytes === observed.virtualSizeBytes && volume.status.path === observed.path;
-    if (!ready || actions.length > 0) {
-      await writeStatus(
-        volume,
-        {
-          state: 'Ready',
-          pool: pool.metadata.name,
-          ...(pool.spec.protocol === 'Local' ? { host: at.host } : {}),
-          path: observed.path,
-          format: format === 'raw' ? 'RAW' : 'QCOW2',
-          sizeBytes: observed.virtualSizeBytes,
-          physicalSizeBytes: observed.allocatedBytes,
-          attachedAt: volume.status?.attachedAt ?? timestamp(),
-          observedGeneration: volume.metadata.generation,
-          conditions: [
-            { type: 'Ready', status: 'True', reason: 'DiskReady', message: '', observedGeneration: volume.metadata.generation, lastTransitionTime: timestamp() },
-          ],
-        },
-        signal,
-      );
+  /** The pool's driver spec, when the pool exists and is mounted here. */
+  const poolOf = (volume: VolumeObject, name: string) => {
+    const pool = pools.get(name);
+    if (!pool) throw new NotProvisionable('PoolNotFound', `PrimaryStorage ${name} (status.pool) does not exist`);
+    if (!mountedHere(pool, at.host)) {
+      const why = pool.status?.mounts?.find((m) => m.host === at.host)?.message;
+      throw new NotProvisionable('PoolNotMounted', `PrimaryStorage ${name} is not mounted on host ${at.host}${why ? `: ${why}` : ''}`);
     }
-    return { volume: live, path: observed.path, format, deviceId };
+    try {
+      return { pool, spec: poolSpecOf(pool) };
+    } catch (err) {
+      throw new NotProvisionable('PoolNotSupported', `Volume ${keyOf(volume)}: ${errorMessage(err)}`);
+    }
   };
 
-  const deleteDisk = async (volume: VolumeObject): Promise<void> => {
-    if (volume.spec.deletionPolicy === 'Retain') return;
-    const recorded = volume.status?.pool ? pools.get(volume.status.pool) : undefined;
-    if (recorded) await storage.deleteVolume(poolSpecOf(recorded), volume.metadata.uid ?? '');
+  /** Makes or grows the disk: live, through the hypervisor, when a running domain uses it. */
+  const ensureDisk = async (volume: VolumeObject, poolName: string, domains: DomainObservation[]): Promise<VolumeObservation> => {
+    const { spec: pool } = poolOf(volume, poolName);
+    const spec = await specOf(volume);
+    const current = await storage.observeVolume(pool, spec.uid);
+    const runningUser = current && domains.find((d) => d.state === 'running' || d.state === 'paused' ? d.diskPaths.includes(current.path) : false);
+    if (current && runningUser && spec.sizeBytes !== undefined && spec.sizeBytes > current.virtualSizeBytes) {
+      await hypervisor.resizeDisk(runningUser.uid, current.path, spec.sizeBytes);
+      manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown live to ${spec.sizeBytes} bytes in domain ${runningUser.name} on ${at.host}` });
+    } else {
+      const actions = await storage.applyVolume(pool, spec);
+      if (actions.includes('create')) manager.events.event(volume, { reason: 'VOLUME.CREATE', note: `disk made on ${poolName} on ${at.host}` });
+      if (actions.includes('resize')) manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown to ${spec.sizeBytes ?? 0} bytes on ${at.host}` });
+    }
+    const observed = await storage.observeVolume(pool, spec.uid);
+    if (!observed) throw new Error(`Volume ${keyOf(volume)}: the disk was not found on ${poolName} after it was made`);
+    return observed;
   };
 
-  return { ensureDisk, deleteDisk, writeStatus, client };
-}
+  const report = async (volume: VolumeObject, observed: VolumeObservation, domains: DomainObservation[], signal: AbortSignal): Promise<void> => {
+    const previous = volume.status ?? {};
+    const vmKey = vmOfVolume(volume);
+    const vm = vmKey ? ownVms.get(vmKey) : undefined;
+    // Attached while any domain here has the disk: a detached Volume stays so until its old VM's domain lets it go.
+    const users = domains.filter((d) => d.diskPaths.includes(observed.path));
+    const attached = users.length > 0;
+    const where = vm && users.some((d) => d.uid === vm.metadata.uid) ? `in the domain of VirtualMachine ${vm.metadata.name ?? ''}` : `in domain ${users.map((d) => d.name).join(', ')}`;
+    const wasAttached = volume.status?.conditions?.find((c) => c.type === 'Attached')?.status === 'True';
+    const pool = pools.get(volume.status?.pool ?? '');
+    const unchanged = previous.path === observed.path && previous.sizeBytes === observed.virtualSizeBytes && wasAttached === attached;
+    await commitStatus(
+      client,
+      volume,
+      writer,
+      {
+        fields: {
+          host: pool?.spec.protocol === 'Local' ? at.host : undefined,
+          path: observed.path,
+          format: observed.format === 'raw' ? 'RAW' : 'QCOW2',
+          sizeBytes: observed.virtualSizeBytes,
+          // Refreshed with any other change: the bytes a guest writes are not worth a write of their own.
+          physicalSizeBytes: unchanged && previous.physicalSizeBytes !== undefined ? previous.physicalSizeBytes : observed.allocatedBytes,
+          attachedAt: attached && !wasAttached ? metav1Time() : previous.attachedAt,
+        },
+        conditions: [
+          provisioned(true, 'Provisioned'),
+          attached
+            ? { type: 'Attached', status: 'True', reason: 'Attached', message: where }
+            : { type: 'Attached', status: 'False', reason: 'Detached', message: vm ? `not in the domain of VirtualMachine ${vm.metadata.name ?? ''} yet` : 'no domain on this host uses it' },
+        ],
+      },
+      signal,
+    );
+  };
 
-export function registerVolumeReconciler(deps: VolumeDeps, helpers: ReturnType<typeof volumeHelpers>): void {
-  const { manager, volumes, ownVms } = deps;
-  manager.addController({
+  return manager.addController({
     name: 'agent-volume',
     for: volumes,
+    maxConcurrentReconciles: 2,
     watches: [
       {
+        // A VM's domain changed (status.volumes tells which disks it has): its Volumes, the ones it just let go of too.
         informer: ownVms,
-        map: (vm) => volumes.byIndex(VM_INDEX, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+        map: (vm) => [
+          ...volumes.byIndex(VM_INDEX, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+          ...((vm as VirtualMachineObject).status?.volumes ?? []).map((v) => ({ namespace: vm.metadata.namespace, name: v.name })),
+        ],
+      },
+      {
+        // Mounted here, or not any more.
+        informer: pools,
+        map: (p) => volumes.list().filter((v) => v.status?.pool === p.metadata.name).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+      },
+      {
+        informer: templates,
+        map: (t) =>
+          volumes
+            .list()
+            .filter((v) => v.spec.templateRef?.name === t.metadata.name && (v.spec.templateRef?.namespace ?? v.metadata.namespace) === t.metadata.namespace)
+            .map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+      },
+      {
+        informer: diskOfferings,
+        map: (o) => volumes.list().filter((v) => v.spec.diskOfferingRef?.name === o.metadata.name).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
     ],
     reconcile: async (ctx, request) => {
       const volume = volumes.get(request);
-      if (!volume?.metadata.deletionTimestamp || !hasFinalizer(volume, AGENT_FINALIZER)) return;
-      const vmKey = vmOfVolume(volume);
-      const user = vmKey ? ownVms.get(vmKey) : undefined;
-      if (user && user.metadata.deletionTimestamp === undefined) {
-        ctx.log.info('volume deletion waits for its VM to let it go', { vm: vmKey });
-        return { requeueAfter: 10_000 };
+      if (!volume) return;
+      if (volume.metadata.deletionTimestamp !== undefined) {
+        if (!hasFinalizer(volume, AGENT_FINALIZER)) return;
+        const path = volume.status?.path;
+        const users = path ? (await hypervisor.list()).filter((d) => d.diskPaths.includes(path)) : [];
+        if (users.length > 0) {
+          // The VM reconciler takes it out of its domain; a domain no VM here owns needs a person.
+          ctx.log.info('the disk is still in use; deleting it waits', { domains: users.map((d) => d.name) });
+          return { requeueAfter: 5_000 };
+        }
+        const pool = volume.status?.pool ? pools.get(volume.status.pool) : undefined;
+        if (volume.spec.deletionPolicy !== 'Retain' && pool) await storage.deleteVolume(poolSpecOf(pool), volume.metadata.uid ?? '');
+        await dropAgentFinalizer(client, volume, ctx.signal);
+        ctx.log.info('disk deleted', { pool: volume.status?.pool, retained: volume.spec.deletionPolicy === 'Retain' });
+        return;
       }
-      // A deleting VM undefines its domain before it lets go of its finalizer; its volumes wait for that.
-      if (user) return { requeueAfter: 2_000 };
-      await helpers.deleteDisk(volume);
-      await dropAgentFinalizer(helpers.client, volume, ctx.signal);
-      ctx.log.info('disk deleted', { pool: volume.status?.pool, retained: volume.spec.deletionPolicy === 'Retain' });
+      const poolName = volume.status?.pool;
+      // The operator chooses the pool; its write re-queues the Volume.
+      if (!poolName) return;
+      try {
+        await ensureAgentFinalizer(client, volume, ctx.signal);
+        const domains = await hypervisor.list();
+        const observed = await ensureDisk(volume, poolName, domains);
+        await report(volume, observed, domains, ctx.signal);
+      } catch (err) {
+        const waiting = err instanceof NotProvisionable;
+        // Only Provisioned changes: the other owned fields and Attached stay as they are.
+        await commitFailure(client, volume, writer, err, ctx.signal, { type: 'Provisioned', reason: waiting ? err.reason : 'ProvisioningFailed' });
+        if (waiting) {
+          ctx.log.info('volume not provisioned', { reason: err.reason, message: err.message });
+          return;
+        }
+        manager.events.event(volume, { type: 'Warning', reason: 'VOLUME.CREATE', note: errorMessage(err) });
+        throw err;
+      }
     },
   });
 }
-

@@ -136,7 +136,7 @@ describe('agent crash safety: killed at random points, restarted, it converges w
     const follower = () => processesMatching('virsh', 'event', '--loop', libvirt.uri);
     await until('the restarted agent to follow libvirt events', 60_000, async () => ((await follower()).length === 1 ? true : undefined));
     for (const name of ['a', 'b']) {
-      const vm = await waitFor(world.res('vms'), name, 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 180_000, world.ns);
+      const vm = await waitFor(world.res('vms'), name, 'Running', (o) => condition(o, 'Running')?.status === 'True' && o.status?.powerState === 'PowerOn', 180_000, world.ns);
       expect(vm.status?.instanceName).to.equal(`kumulus-${uids.get(name)}`);
     }
     await until('VM c and its volume to be gone', 120_000, async () =>

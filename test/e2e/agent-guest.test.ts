@@ -110,18 +110,16 @@ describe('agent drivers boot the local cloud’s template from its disk; it leas
     hypervisor = libvirtDriver({ uri: libvirt.uri, domainType: guestDomainType, logger });
     const serialLogPath = join(workDir, 'serial.log');
     const bridge = bridgeName({ type: 'vxlan', vni });
-    await hypervisor.apply({
-      power: 'Running',
-      spec: {
-        uid: vmUid,
-        vcpus: 1,
-        memoryMiB: 192,
-        disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid }],
-        nics: [{ mac, bridge, mtu: 1450 }],
-        configDrive: drive.path,
-        serialLogPath,
-      },
+    await hypervisor.define({
+      uid: vmUid,
+      vcpus: 1,
+      memoryMiB: 192,
+      disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid, deviceId: 0 }],
+      nics: [{ mac, bridge, mtu: 1450 }],
+      configDrive: drive.path,
+      serialLogPath,
     });
+    await hypervisor.start(vmUid);
 
     const started = Date.now();
     const deadline = started + 240_000;

@@ -51,7 +51,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     title: 'e2e lifecycle',
     vcpus: 1,
     memoryMiB: 128,
-    disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid }],
+    disks: [{ path: join(workDir, 'pool', `${rootUid}.qcow2`), format: 'qcow2', volumeUid: rootUid, deviceId: 0 }],
     nics: [],
     serialLogPath: join(workDir, `${vmUid}.serial.log`),
   });
@@ -68,7 +68,7 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     expect(facts.interfaces.map((i) => i.name)).to.include('eth0');
   });
 
-  it('builds the root disk from the cached template, then defines, starts, stops, starts, reboots and destroys the domain', async function () {
+  it('builds the root disk from the cached template, then defines, starts, shuts down, starts, reboots and destroys the domain, no call waiting for the guest', async function () {
     const storage = fileStorageDriver({ hostName: 'e2e', logger });
     expect((await storage.applyPool(pool)).ready).to.equal(true);
     const actions = await storage.applyVolume(pool, {
@@ -85,7 +85,9 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     const events: DomainEvent[] = [];
     const follower = driver.followEvents((e) => events.push(e));
     try {
-      expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['define', 'start']);
+      expect(await driver.define(spec())).to.equal('define');
+      expect(await driver.define(spec()), 'already right').to.equal(undefined);
+      await driver.start(vmUid);
       const running = await driver.observe(vmUid);
       expect(running?.state).to.equal('running');
       expect(running?.pid).to.be.a('number');
@@ -96,14 +98,25 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
       await until('a Started event', 10_000, () => Promise.resolve(events.find((e) => e.type === 'lifecycle' && e.detail.startsWith('Started'))));
 
       // No guest answers ACPI here (the kernel has not come up yet, and the tiny guest ignores it
-      // anyway), so the stop is the destroy-after-timeout path.
-      const stop = await driver.apply({ spec: spec(), power: 'Stopped', shutdownTimeoutMs: 2000 });
-      expect(stop).to.deep.equal(['destroy']);
-      expect((await driver.observe(vmUid))?.state).to.equal('shutoff');
+      // anyway): the shutdown returns at once, recorded in the running domain, which stays up
+      // until it is destroyed.
+      const sentAt = new Date();
+      const t0 = Date.now();
+      await driver.shutdown(vmUid, '7', sentAt);
+      expect(Date.now() - t0, 'the ACPI request does not wait for the guest').to.be.below(2000);
+      const asked = await driver.observe(vmUid);
+      expect(asked?.shutdownSent).to.deep.equal({ token: '7', at: sentAt });
+      expect(asked?.state).to.equal('running');
+      await driver.destroy(vmUid);
+      const off = await driver.observe(vmUid);
+      expect(off?.state).to.equal('shutoff');
+      expect(off?.shutdownSent, 'the record goes with the running domain').to.equal(undefined);
 
-      expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['start']);
+      await driver.start(vmUid);
       const pidBefore = (await driver.observe(vmUid))?.pid;
-      expect(await driver.reboot(vmUid, 2000)).to.equal('reset');
+      await driver.reboot(vmUid, 'r1', sentAt);
+      expect((await driver.observe(vmUid))?.rebootSent).to.deep.equal({ token: 'r1', at: sentAt });
+      await driver.reset(vmUid);
       const afterReboot = await driver.observe(vmUid);
       expect(afterReboot?.state).to.equal('running');
       expect(afterReboot?.pid, 'a reboot keeps the QEMU process').to.equal(pidBefore);
@@ -124,7 +137,8 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
   });
 
   it('adopts a running domain after the event follower is killed and the driver restarts: same UUID, same QEMU PID, no actions', async function () {
-    await driver.apply({ spec: spec(), power: 'Running' });
+    await driver.define(spec());
+    await driver.start(vmUid);
     const before = await driver.observe(vmUid);
     expect(before?.state).to.equal('running');
     expect(before?.pid).to.be.a('number');
@@ -147,11 +161,12 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
     const adopted = await restarted.observe(vmUid);
     expect(adopted?.uid).to.equal(vmUid);
     expect(adopted?.pid).to.equal(before?.pid);
-    expect(await restarted.apply({ spec: spec(), power: 'Running' }), 'nothing to change').to.deep.equal([]);
+    expect(adopted?.specDigest, 'nothing to change').to.equal(restarted.digest(spec()));
+    expect(await restarted.define(spec())).to.equal(undefined);
     expect((await restarted.observe(vmUid))?.pid).to.equal(before?.pid);
 
     // A changed spec is redefined without touching the running guest.
-    expect(await restarted.apply({ spec: { ...spec(), memoryMiB: 160 }, power: 'Running' })).to.deep.equal(['redefine']);
+    expect(await restarted.define({ ...spec(), memoryMiB: 160 })).to.equal('redefine');
     expect((await restarted.observe(vmUid))?.pid).to.equal(before?.pid);
 
     await restarted.undefine(vmUid);

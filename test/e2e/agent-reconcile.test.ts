@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
@@ -17,15 +18,23 @@ import { guestDomainType, guestDomainTypeNote } from '../support/guest-domain-ty
 import { useLibvirt, type TestLibvirt } from '../support/libvirtd.ts';
 import { until } from '../support/until.ts';
 
+const SHUTDOWN_TIMEOUT_S = 8;
+const REBOOT_TIMEOUT_S = 30;
+const running = (o: Obj) => condition(o, 'Running')?.status === 'True' && o.status?.powerState === 'PowerOn';
+const provisioned = (o: Obj) => condition(o, 'Provisioned')?.status === 'True';
+
+
 /**
  * The agent's reconcilers against the real control plane and real libvirt with KVM. The test
  * plays the operator: it creates the zone, the pool, the template, the offering, a VXLAN network
- * and a VM with its ROOT volume, and places the VM on the agent's host (label and
- * status.placement). The agent builds the disk from the template, plumbs the network, defines
- * and starts the domain, stops, starts and reboots it on request, survives being stopped (the
- * domain keeps running and is adopted: same UUID, same QEMU process, nothing recreated), and
- * removes domain, disk and bridge when the VM is deleted. Guest code does not have to run.
- * agent-crash.test.ts kills the agent process outright, at random points.
+ * and a VM with its ROOT volume, places the VM on the agent's host (label, status.placement and
+ * status.nics) and its Volumes on the pool (status.pool). The agent builds the disks, plumbs the
+ * network, defines and starts the domain, stops, starts and reboots it on request without a
+ * worker ever waiting for the guest, plugs data disks in and out of the running domain and grows
+ * them live, survives being stopped (the domain keeps running and is adopted: same UUID, same
+ * QEMU process, nothing recreated), and removes domain, disk and bridge when the VM is deleted.
+ * Guest code does not have to run (the tiny guest ignores ACPI, so stops and reboots take the
+ * timeout path). agent-crash.test.ts kills the agent process outright, at random points.
  */
 
 describe('agent reconcilers on the real control plane and libvirt/KVM', function () {
@@ -51,7 +60,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       kubeConfig: world.client.kubeConfig,
       handleSignals: false,
       env: { NODE_NAME: world.node },
-      args: world.agentArgs(libvirt.uri),
+      // Timeouts long enough to watch the agent at work while a stop or a reboot waits on the guest.
+      args: [...world.agentArgs(libvirt.uri).filter((a) => !/^--(shutdown|reboot)-timeout=/.test(a)), `--shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, `--reboot-timeout=${REBOOT_TIMEOUT_S}s`],
     });
 
   before(async function () {
@@ -74,7 +84,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     await libvirt?.release();
   });
 
-  it('joins as a Host with real capacity and a heartbeat Lease, runs a placed VM (KVM, or emulation on a PVM host), stops, starts and reboots it on request', async function () {
+  it('joins as a Host with real capacity and a heartbeat Lease, runs a placed VM (KVM, or emulation on a PVM host), stops, starts and reboots it on request without a worker waiting', async function () {
     agent = await startAgent();
     const joined = await agent.joined;
     expect(joined).to.deep.equal({ host: world.node, cluster: world.names.cluster, pod: world.names.pod, zone: world.names.zone });
@@ -92,12 +102,16 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     vmUid = vm.metadata.uid ?? '';
     const root = await res('volumes').get({ name: 'web-root', namespace: world.ns });
     const data = await res('volumes').get({ name: 'web-data', namespace: world.ns });
-    const running = await waitFor(res('vms'), 'web', 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 120_000, world.ns);
-    expect(condition(running, 'Running')?.status).to.equal('True');
-    expect(condition(running, 'Synced')?.status).to.equal('True');
-    expect(running.status?.instanceName).to.equal(`kumulus-${vmUid}`);
-    expect((running.status?.console as { port: number }).port).to.be.within(5900, 65535);
-    const nic = (running.status?.nics as { macAddress: string; ipAddress: string }[])[0];
+    const up = await waitFor(res('vms'), 'web', 'Running', running, 120_000, world.ns);
+    expect(up.status?.instanceName).to.equal(`kumulus-${vmUid}`);
+    expect((up.status?.console as { port: number }).port).to.be.within(5900, 65535);
+    expect(condition(up, 'Running')?.observedGeneration, 'the generation acted on').to.equal(up.metadata.generation);
+    // The agent writes only its own fields: nothing of the operator's appears, nothing of the test's (the operator's) is lost.
+    expect(up.status?.state).to.equal(undefined);
+    expect(up.status?.observedGeneration).to.equal(undefined);
+    expect(up.status?.conditions?.map((c) => c.type).sort(), 'the operator\'s Scheduled kept beside the agent\'s Running').to.deep.equal(['Running', 'Scheduled']);
+    expect(up.status?.placement).to.deep.equal({ zone: world.names.zone, pod: world.names.pod, cluster: world.names.cluster, host: world.node });
+    const nic = (up.status?.nics as { macAddress: string; ipAddress: string }[])[0];
     expect(nic?.macAddress).to.equal(nicMac(vmUid, network.metadata.uid ?? ''));
     expect(nic?.ipAddress).to.equal(`${subnet}.10`);
 
@@ -107,19 +121,22 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     const xml = (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', `kumulus-${vmUid}`])).stdout;
     expect(xml).to.include(`<uuid>${vmUid}</uuid>`);
     expect(xml, guestDomainTypeNote()).to.match(new RegExp(`<domain type='${guestDomainType}'`));
-    expect(xml, 'the NIC is plugged into the network\'s bridge').to.include(`<source bridge='${bridgeName({ type: 'vxlan', vni })}'/>`);
+    expect(xml, 'the NIC as the operator wrote it, on the network\'s bridge').to.include(`<mac address='${nic?.macAddress}'/>`).and.include(`<source bridge='${bridgeName({ type: 'vxlan', vni })}'/>`);
     const dataPath = join(world.poolDir, `${data.metadata.uid}.qcow2`);
     expect(xml.indexOf(diskPathOf(root)), 'the root disk is vda').to.be.below(xml.indexOf(dataPath));
     expect(xml).to.include(`<source file='${dataPath}'`);
-    const dataVolume = await waitFor(res('volumes'), 'web-data', 'Ready', (v) => v.status?.state === 'Ready', 10_000, world.ns);
+    const dataVolume = await waitFor(res('volumes'), 'web-data', 'Provisioned and Attached', (v) => provisioned(v) && condition(v, 'Attached')?.status === 'True', 10_000, world.ns);
     expect(dataVolume.status?.sizeBytes, 'the disk offering\'s size').to.equal(2 * 2 ** 30);
-    expect((running.status?.volumes as { name: string; deviceId: number }[]).map((v) => `${v.name}:${v.deviceId}`).sort()).to.deep.equal(['web-data:1', 'web-root:0']);
+    expect((up.status?.volumes as { name: string; deviceId: number }[]).map((v) => `${v.name}:${v.deviceId}`).sort()).to.deep.equal(['web-data:1', 'web-root:0']);
 
-    const volume = await waitFor(res('volumes'), 'web-root', 'Ready', (v) => v.status?.state === 'Ready', 10_000, world.ns);
+    const volume = await waitFor(res('volumes'), 'web-root', 'Provisioned', provisioned, 10_000, world.ns);
     expect(volume.status?.pool).to.equal(world.names.pool);
+    expect(volume.status?.state, 'the operator\'s field').to.equal(undefined);
+    expect(volume.status?.host).to.equal(world.node);
     const diskPath = diskPathOf(root);
     expect(volume.status?.path).to.equal(diskPath);
     expect(volume.status?.sizeBytes).to.equal(2 ** 30);
+    expect(volume.status?.attachedAt).to.be.a('string');
     expect(volume.metadata.finalizers).to.include('kumulus.io/agent');
     const info = JSON.parse((await commandRunner()(['qemu-img', 'info', '-U', '--output=json', diskPath])).stdout) as { 'backing-filename'?: string };
     expect(info['backing-filename']).to.equal(join(world.poolDir, '.kumulus-templates', `${template.metadata.uid}.qcow2`));
@@ -133,25 +150,45 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(metrics).to.match(new RegExp(`kumulus_vm_cpu_usage_seconds_total\\{namespace="${world.ns}",name="web",uid="${vmUid}"\\} \\d`));
     expect(metrics).to.match(new RegExp(`kumulus_vm_storage_write_traffic_bytes_total\\{namespace="${world.ns}",name="web",uid="${vmUid}",drive="vda"\\}`));
 
-    // Stop: no guest answers ACPI, so the shutdown timeout (2 s) ends in a power-off.
+    // Stop: no guest answers ACPI, so the shutdown timeout ends in a power-off. The reconcile that
+    // sent the ACPI request returned at once: its report (Stopping) is there while the domain still runs.
+    const stopAsked = Date.now();
     await res('vms').patch({ name: 'web', namespace: world.ns }, { spec: { state: 'Stopped' } });
-    const stopped = await waitFor(res('vms'), 'web', 'Stopped', (o) => o.status?.state === 'Stopped' && condition(o, 'Ready')?.status === 'True', 60_000, world.ns);
-    expect(condition(stopped, 'Running')?.status).to.equal('False');
+    const stopping = await waitFor(res('vms'), 'web', 'Stopping', (o) => condition(o, 'Running')?.reason === 'Stopping', 30_000, world.ns);
+    expect(condition(stopping, 'Running')?.message).to.match(/^ACPI shutdown sent/);
+    const whileStopping = await hypervisor.observe(vmUid);
+    expect(whileStopping?.state, 'the domain still runs: no worker waits for the guest').to.equal('running');
+    expect(whileStopping?.shutdownSent?.token, 'the request is recorded in the domain, with the generation that asked').to.equal(String(stopping.metadata.generation));
+    const stopped = await waitFor(res('vms'), 'web', 'Stopped', (o) => condition(o, 'Running')?.reason === 'Stopped', 60_000, world.ns);
+    expect(Date.now() - stopAsked, 'the guest had its whole shutdown timeout').to.be.at.least(SHUTDOWN_TIMEOUT_S * 1000);
     expect(stopped.status?.powerState).to.equal('PowerOff');
     expect((await hypervisor.observe(vmUid))?.state).to.equal('shutoff');
 
     await res('vms').patch({ name: 'web', namespace: world.ns }, { spec: { state: 'Running' } });
-    await waitFor(res('vms'), 'web', 'Running again', (o) => o.status?.state === 'Running', 60_000, world.ns);
+    await waitFor(res('vms'), 'web', 'Running again', running, 60_000, world.ns);
     const pid = (await hypervisor.observe(vmUid))?.pid;
     expect(pid).to.be.a('number').and.not.equal(domain?.pid);
 
+    // Reboot: the guest ignores the ACPI reboot too, so the domain is reset after the reboot
+    // timeout, in the same QEMU process. Meanwhile the VM is reconciled as usual: a data volume
+    // made for it during the wait is plugged in before the reset.
     const requested = new Date(Date.now() + 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     await res('vms').patch({ name: 'web', namespace: world.ns }, { spec: { rebootRequestedAt: requested } });
+    await until('the ACPI reboot to be recorded in the domain', 30_000, async () => ((await hypervisor.observe(vmUid))?.rebootSent?.token === requested ? true : undefined));
+    await world.createDataVolume('web-late', 'web', { deviceId: 3 });
+    await waitFor(res('volumes'), 'web-late', 'Attached', (v) => condition(v, 'Attached')?.status === 'True', 60_000, world.ns);
+    expect((await res('vms').get({ name: 'web', namespace: world.ns })).status?.lastRebootAt, 'attached while the reboot waits for the guest').to.not.equal(requested);
     const rebooted = await waitFor(res('vms'), 'web', 'rebooted', (o) => o.status?.lastRebootAt === requested, 60_000, world.ns);
-    expect(rebooted.status?.state).to.equal('Running');
+    expect(running(rebooted)).to.equal(true);
     const afterReboot = await hypervisor.observe(vmUid);
     expect(afterReboot?.state).to.equal('running');
     expect(afterReboot?.pid, 'a reboot keeps the QEMU process').to.equal(pid);
+    // Deleted while plugged in: unplugged, then its disk goes.
+    const latePath = (await res('volumes').get({ name: 'web-late', namespace: world.ns })).status?.path as string;
+    await res('volumes').delete({ name: 'web-late', namespace: world.ns });
+    await until('web-late to go', 60_000, async () => ((await getOrUndefined(res('volumes'), 'web-late', world.ns)) ? undefined : true));
+    expect((await hypervisor.observe(vmUid))?.diskPaths).to.not.include(latePath);
+    expect(await stat(latePath).then(() => true, () => false)).to.equal(false);
   });
 
   it('killed and restarted, the agent adopts the running domain: same UUID, same QEMU process, disk untouched, nothing redefined', async function () {
@@ -181,7 +218,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(diskAfter.birthtimeMs).to.equal(diskBefore.birthtimeMs);
     const vmAfter = await res('vms').get({ name: 'web', namespace: world.ns });
     expect(vmAfter.status?.startedAt).to.equal(vmBefore.status?.startedAt);
-    expect(vmAfter.status?.state).to.equal('Running');
+    expect(running(vmAfter)).to.equal(true);
     expect((await res('hosts').get({ name: world.node })).metadata.uid, 'the Host is adopted, not recreated').to.equal(hostBefore.metadata.uid);
   });
 
@@ -196,7 +233,54 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
       return now?.state === 'running' && now.pid !== before?.pid ? now : undefined;
     });
     expect(restarted.uid).to.equal(vmUid);
-    await waitFor(res('vms'), 'web', 'Running', (o) => o.status?.state === 'Running' && condition(o, 'Ready')?.status === 'True', 30_000, world.ns);
+    await waitFor(res('vms'), 'web', 'Running', running, 30_000, world.ns);
+  });
+
+  it('plugs a data volume into the running domain and out again, grows it live, and deletes its disk only once no domain uses it', async function () {
+    if (!agent || !vmUid) this.skip();
+    const before = await hypervisor.observe(vmUid);
+    expect(before?.state).to.equal('running');
+    const persistentXml = async () => (await commandRunner()(['virsh', '-c', libvirt.uri, 'dumpxml', '--inactive', `kumulus-${vmUid}`])).stdout;
+    const extra = await world.createDataVolume('web-extra', 'web', { deviceId: 2, size: '1Gi' });
+    const path = join(world.poolDir, `${extra.metadata.uid}.qcow2`);
+    const attached = await waitFor(res('volumes'), 'web-extra', 'Attached', (v) => provisioned(v) && condition(v, 'Attached')?.status === 'True', 60_000, world.ns);
+    expect(attached.status?.path).to.equal(path);
+    const plugged = await hypervisor.observe(vmUid);
+    expect(plugged?.diskPaths, 'plugged into the running domain').to.include(path);
+    expect(plugged?.pid, 'without a restart').to.equal(before?.pid);
+    expect(await persistentXml(), 'and into its definition, for the next start').to.include(`<source file='${path}'/>`);
+    expect((await commandRunner()(['virsh', '-c', libvirt.uri, 'domblklist', `kumulus-${vmUid}`])).stdout).to.match(new RegExp(`sdb\\s+${path}`));
+    await waitFor(res('vms'), 'web', 'listing the volume', (o) => (o.status?.volumes as { name: string }[] | undefined)?.some((v) => v.name === 'web-extra') ?? false, 10_000, world.ns);
+
+    // Grow (only grow): the running guest's disk through the hypervisor.
+    await res('volumes').patch({ name: 'web-extra', namespace: world.ns }, { spec: { size: '2Gi' } });
+    await waitFor(res('volumes'), 'web-extra', 'grown', (v) => v.status?.sizeBytes === 2 * 2 ** 30, 30_000, world.ns);
+    const grown = JSON.parse((await commandRunner()(['qemu-img', 'info', '-U', '--output=json', path])).stdout) as { 'virtual-size': number };
+    expect(grown['virtual-size']).to.equal(2 * 2 ** 30);
+    expect((await commandRunner()(['virsh', '-c', libvirt.uri, 'domblkinfo', `kumulus-${vmUid}`, 'sdb'])).stdout).to.match(/Capacity:\s+2147483648/);
+
+    // Detach: out of the running domain and of its definition; the guest keeps running.
+    await res('volumes').patch({ name: 'web-extra', namespace: world.ns }, { spec: { vmRef: null, deviceId: null } });
+    await waitFor(res('volumes'), 'web-extra', 'Detached', (v) => condition(v, 'Attached')?.status === 'False', 30_000, world.ns);
+    const unplugged = await hypervisor.observe(vmUid);
+    expect(unplugged?.diskPaths).to.not.include(path);
+    expect(unplugged?.pid).to.equal(before?.pid);
+    expect(await persistentXml()).to.not.include(path);
+    await waitFor(res('vms'), 'web', 'no longer listing it', (o) => !(o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-extra'), 10_000, world.ns);
+
+    // Another domain on the host uses the disk: deleting the Volume waits for it, disk and all.
+    const squatter = randomUUID();
+    await hypervisor.define({ uid: squatter, vcpus: 1, memoryMiB: 64, disks: [{ path, format: 'qcow2', volumeUid: extra.metadata.uid ?? '', deviceId: 0 }], nics: [], serialLogPath: join(world.workDir, 'squatter.log') });
+    try {
+      await res('volumes').delete({ name: 'web-extra', namespace: world.ns });
+      await sleep(3000);
+      expect((await getOrUndefined(res('volumes'), 'web-extra', world.ns))?.metadata.finalizers, 'held while a domain uses the disk').to.include('kumulus.io/agent');
+      expect(await stat(path).then(() => true, () => false)).to.equal(true);
+    } finally {
+      await hypervisor.undefine(squatter);
+    }
+    await until('the Volume to go once the domain is gone', 30_000, async () => ((await getOrUndefined(res('volumes'), 'web-extra', world.ns)) ? undefined : true));
+    expect(await stat(path).then(() => true, () => false), 'its disk with it').to.equal(false);
   });
 
   it('deleting the VM destroys and undefines the domain, and its disks and network bridge go with it', async function () {

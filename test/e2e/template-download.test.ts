@@ -310,6 +310,8 @@ describe('templates: one agent per zone downloads into secondary storage; pools 
       metadata: { name: `${name}-root`, namespace: ns, labels, ownerReferences: owner },
       spec: { type: 'ROOT', zoneRef: { name: names.zone }, templateRef: { name: templateName, namespace: ns }, vmRef: { name }, deviceId: 0, size: '1Gi' },
     });
+    // The operator's part (lib/agent-contract.ts): the root volume's pool, the VM's placement.
+    await res('volumes').patchStatus({ name: `${name}-root`, namespace: ns }, { status: { pool: `pool-${nodes.indexOf(node)}-t${s}` } });
     await vms.patch({ name, namespace: ns }, { metadata: { labels } });
     await vms.patchStatus({ name, namespace: ns }, { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node } } });
   }

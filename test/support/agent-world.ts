@@ -6,6 +6,7 @@ import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
 import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
+import { nicMac } from '../../lib/guest-identity.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from './cluster.ts';
@@ -17,7 +18,9 @@ import { until } from './until.ts';
  * What the agent e2e tests stand on, with the test playing the operator: a zone, pod and
  * cluster, a Local pool and a Local secondary storage in a fresh folder, an offering, a template from the tiny guest, VXLAN
  * networks (implemented: the agent needs their VNI) and VMs with their volumes, placed on the
- * agent's node. cleanup() removes all of it, including whatever a failed test left on the host.
+ * agent's node. As the operator does (lib/agent-contract.ts), the test writes the VM's
+ * status.placement and status.nics and each Volume's status.pool through the status
+ * subresource. cleanup() removes all of it, including whatever a failed test left on the host.
  */
 
 export interface Condition {
@@ -25,6 +28,7 @@ export interface Condition {
   status: string;
   reason: string;
   message: string;
+  observedGeneration?: number;
 }
 export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
 
@@ -72,8 +76,17 @@ export interface AgentWorld {
   createTemplate(guest: GuestTemplate): Promise<Obj>;
   /** A VXLAN network of a fresh /24, implemented on `vni`; `hosts` plays the operator's status.hosts. */
   createNetwork(name: string, vni: number, hosts?: string[]): Promise<{ network: Obj; prefix: string }>;
-  /** A VM with a ROOT volume from `tiny` (and a data disk if asked), labelled and placed on the node. */
-  placeVm(name: string, options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped' }): Promise<Obj>;
+  /**
+   * A VM with a ROOT volume from `tiny` (and a data disk if asked), labelled and placed on the
+   * node, its NICs written in status.nics (MAC from the uids, the address given or .10 upwards)
+   * and its volumes on the pool.
+   */
+  placeVm(
+    name: string,
+    options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped'; offering?: string; scheduledAt?: string },
+  ): Promise<Obj>;
+  /** A data volume of the disk offering for `vm` (deviceId given or free), on the pool. */
+  createDataVolume(name: string, vm: string, options?: { deviceId?: number; size?: string }): Promise<Obj>;
   /** Removes every object, the links of `vnis` and any dnsmasq the agent left in its state directory. */
   cleanup(vnis: number[]): Promise<void>;
 }
@@ -170,7 +183,7 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
         spec: {
           displayName: name,
           zoneRef: { name: names.zone },
-          serviceOfferingRef: { name: names.offering },
+          serviceOfferingRef: { name: options.offering ?? names.offering },
           templateRef: { name: 'tiny', namespace: ns },
           networks: options.networks ?? [],
           state: options.state ?? 'Running',
@@ -187,10 +200,40 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
           spec: { type: 'DATADISK', zoneRef: { name: names.zone }, diskOfferingRef: { name: names.diskOffering }, vmRef: { name }, deviceId: 1 },
         });
       }
-      // Labelled (placed) only once its volumes exist: a volume added later reaches a running domain at its next start.
+      for (const volume of [`${name}-root`, ...(options.dataDisk ? [`${name}-data`] : [])]) {
+        await res('volumes').patchStatus({ name: volume, namespace: ns }, { status: { pool: names.pool } });
+      }
+      // The operator's share of status: where the VM runs, and its NICs' MACs and addresses.
+      const nics = [];
+      for (const [deviceId, nic] of (options.networks ?? []).entries()) {
+        const network = await res('networks').get({ name: nic.name, namespace: ns });
+        const prefix = (network.spec?.['cidr'] as string).split('.').slice(0, 3).join('.');
+        nics.push({ network: nic.name, deviceId, isDefault: deviceId === 0, macAddress: nicMac(vm.metadata.uid ?? '', network.metadata.uid ?? ''), ipAddress: nic.ipAddress ?? `${prefix}.${10 + deviceId}` });
+      }
       await res('vms').patch({ name, namespace: ns }, { metadata: { labels } });
-      await res('vms').patchStatus({ name, namespace: ns }, { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node } } });
+      // When it was placed, as the operator's Scheduled condition says: the agent admits VMs in that order.
+      const scheduled = { type: 'Scheduled', status: 'True', reason: 'Placed', message: `host ${node}`, lastTransitionTime: options.scheduledAt ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
+      await res('vms').patchStatus(
+        { name, namespace: ns },
+        { status: { placement: { zone: names.zone, pod: names.pod, cluster: names.cluster, host: node }, conditions: [scheduled], ...(nics.length > 0 ? { nics } : {}) } },
+      );
       return vm;
+    },
+    async createDataVolume(name, vm, options = {}) {
+      const owner = await res('vms').get({ name: vm, namespace: ns });
+      const volume = await res('volumes').create({
+        metadata: { name, namespace: ns, labels: { 'kumulus.io/host': node } },
+        spec: {
+          type: 'DATADISK',
+          zoneRef: { name: names.zone },
+          diskOfferingRef: { name: names.diskOffering },
+          vmRef: { name: owner.metadata.name ?? vm },
+          ...(options.deviceId !== undefined ? { deviceId: options.deviceId } : {}),
+          ...(options.size !== undefined ? { size: options.size } : {}),
+        },
+      });
+      await res('volumes').patchStatus({ name, namespace: ns }, { status: { pool: names.pool } });
+      return volume;
     },
     async cleanup(vnis) {
       const strip = async (resource: ResourceClient<Obj>, name: string) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { digestOfDomainXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
+import { diskTarget, digestOfDomainXml, renderDiskXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
+import { diskPathsOfXml, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hypervisor/domstats.ts';
 import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
@@ -17,7 +18,7 @@ const spec = (): DomainSpec => ({
   title: 'web <1> & "db"',
   vcpus: 2,
   memoryMiB: 1024,
-  disks: [{ path: '/pools/p/root.qcow2', format: 'qcow2', volumeUid }],
+  disks: [{ path: '/pools/p/root.qcow2', format: 'qcow2', volumeUid, deviceId: 0 }],
   nics: [{ mac: nicMac(uid, netUid), bridge: 'kbx1001', mtu: 1450 }],
   serialLogPath: '/var/log/kumulus/vm.log',
 });
@@ -44,12 +45,25 @@ describe('agent hypervisor: domain XML', function () {
     expect(xml).to.include("<memory unit='MiB'>1024</memory>").and.include("<vcpu placement='static'>2</vcpu>");
     expect(xml).to.include("<source file='/pools/p/root.qcow2'/>").and.include("<target dev='vda' bus='virtio'/>");
     expect(xml).to.include(`<serial>${volumeUid.replaceAll('-', '').slice(0, 20)}</serial>`);
+    expect(xml, 'the root disk boots by device order').to.include("<boot order='1'/>").and.not.include("<boot dev=");
     expect(xml).to.include(`<mac address='${nicMac(uid, netUid)}'/>`).and.include("<source bridge='kbx1001'/>").and.include("<mtu size='1450'/>");
     expect(xml).to.include("<source path='/var/log/kumulus/vm.log' append='on'/>");
     expect(xml).to.include("<graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1'/>");
     expect(xml).to.include('<title>web &#60;1&#62; &#38; &#34;db&#34;</title>');
     expect(xml).to.not.include('<cpu ');
     expect(digestOfDomainXml(xml)).to.equal(digest);
+  });
+
+  it('puts data disks on the virtio-scsi controller, named by deviceId, and renders the same element for a live attach', function () {
+    const dataUid = '7b6a5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d';
+    const data = { path: '/pools/p/data.qcow2', format: 'qcow2' as const, volumeUid: dataUid, deviceId: 3 };
+    const { xml } = renderDomainXml({ ...spec(), disks: [data, ...spec().disks] }, { type: 'kvm' });
+    expect(xml.indexOf("dev='vda'"), 'the root disk comes first whatever the order given').to.be.below(xml.indexOf("dev='sdc'"));
+    expect(xml).to.include("<target dev='sdc' bus='scsi'/>").and.include("<controller type='scsi' index='0' model='virtio-scsi'/>");
+    expect(xml).to.include(renderDiskXml(data).split('\n').map((l) => (l ? `    ${l}` : l)).join('\n').trimEnd());
+    expect(renderDiskXml(data)).to.not.include('<boot');
+    expect([1, 26, 27, 53].map((id) => diskTarget(id).dev)).to.deep.equal(['sda', 'sdz', 'sdaa', 'sdba']);
+    expect(() => renderDomainXml({ ...spec(), disks: [...spec().disks, { ...data, deviceId: 0 }] }, { type: 'kvm' })).to.throw(/disks\[1\]\.deviceId: 0 is taken/);
   });
 
   it('changes the digest exactly when the domain would change', function () {
@@ -74,7 +88,7 @@ describe('agent hypervisor: domain XML', function () {
   it('rejects bad specs naming the field and the fix', function () {
     expect(() => renderDomainXml({ ...spec(), uid: 'web-1' }, { type: 'kvm' })).to.throw(/uid.*metadata\.uid/);
     expect(() => renderDomainXml({ ...spec(), vcpus: 0 }, { type: 'kvm' })).to.throw(/vcpus: 0 must be an integer ≥ 1/);
-    expect(() => renderDomainXml({ ...spec(), disks: [{ path: 'root.qcow2', format: 'qcow2', volumeUid }] }, { type: 'kvm' })).to.throw(
+    expect(() => renderDomainXml({ ...spec(), disks: [{ path: 'root.qcow2', format: 'qcow2', volumeUid, deviceId: 0 }] }, { type: 'kvm' })).to.throw(
       /disks\[0\]\.path.*absolute/,
     );
     expect(() => renderDomainXml({ ...spec(), nics: [{ mac: 'AA:BB:CC:DD:EE:FF', bridge: 'br0' }] }, { type: 'kvm' })).to.throw(/nics\[0\]\.mac/);
@@ -85,6 +99,27 @@ describe('agent hypervisor: domain XML', function () {
 });
 
 describe('agent hypervisor: virsh output', function () {
+  it('reads disk images and the recorded requests back from a domain XML as libvirt prints it', function () {
+    const live = [
+      "<domain type='kvm' id='1'>",
+      '  <metadata>',
+      `    <kumulus:domain xmlns:kumulus='https://kumulus.io/xmlns/domain/v1'><kumulus:digest>${'a'.repeat(64)}</kumulus:digest></kumulus:domain>`,
+      '    <kumulus-shutdown:shutdown xmlns:kumulus-shutdown="https://kumulus.io/xmlns/shutdown/v1" token="7" at="2026-12-07T12:00:00.000Z"/>',
+      '  </metadata>',
+      "  <disk type='file' device='disk'><source file='/pools/p/a&apos;b.qcow2' index='1'/><target dev='vda' bus='virtio'/></disk>",
+      "  <disk type='file' device='disk'>",
+      "    <source file='/pools/p/data.qcow2'/>",
+      "    <target dev='sda' bus='scsi'/>",
+      '  </disk>',
+      "  <disk type='network' device='disk'><source protocol='rbd' name='pool/img'/></disk>",
+      '</domain>',
+    ].join('\n');
+    expect(diskPathsOfXml(live)).to.deep.equal(["/pools/p/a'b.qcow2", '/pools/p/data.qcow2']);
+    expect(metadataAttributes(live, 'https://kumulus.io/xmlns/shutdown/v1')).to.deep.equal({ 'xmlns:kumulus-shutdown': 'https://kumulus.io/xmlns/shutdown/v1', token: '7', at: '2026-12-07T12:00:00.000Z' });
+    expect(metadataAttributes(live, 'https://kumulus.io/xmlns/reboot/v1')).to.equal(undefined);
+    expect(digestOfDomainXml(live)).to.equal('a'.repeat(64));
+  });
+
   it('parses event lines for Kumulus domains and ignores others', function () {
     const line = `2026-11-21 21:56:55.367+0000: event 'lifecycle' for domain 'kumulus-${uid}': Started Booted`;
     expect(parseVirshEventLine(line)).to.deep.include({ type: 'lifecycle', uid, detail: 'Started Booted' });
@@ -135,23 +170,38 @@ describe('agent hypervisor: virsh output', function () {
 });
 
 describe('agent hypervisor: simulator', function () {
-  it('has the driver contract: define+start once, nothing the second time, stop, events', async function () {
+  it('has the driver contract: define once, start, plug disks live, shut down on ACPI, reboot, undefine, with libvirt\'s events', async function () {
     const driver = simulatorDriver();
     const events: DomainEvent[] = [];
     const sub = driver.followEvents((e) => events.push(e));
-    expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal(['define', 'start']);
-    expect(await driver.apply({ spec: spec(), power: 'Running' })).to.deep.equal([]);
-    expect(await driver.apply({ spec: { ...spec(), vcpus: 4 }, power: 'Stopped' })).to.deep.equal(['redefine', 'shutdown']);
-    expect((await driver.observe(uid))?.state).to.equal('shutoff');
+    expect(await driver.define(spec())).to.equal('define');
+    expect(await driver.define(spec())).to.equal(undefined);
+    expect((await driver.observe(uid))?.specDigest).to.equal(driver.digest(spec()));
+    await driver.start(uid);
+    const data = { path: '/pools/p/data.qcow2', format: 'qcow2' as const, volumeUid, deviceId: 1 };
+    await driver.attachDisk(uid, data);
+    expect((await driver.observe(uid))?.diskPaths).to.deep.equal(['/pools/p/root.qcow2', data.path]);
+    expect((await driver.list()).map((d) => d.diskPaths)).to.deep.equal([['/pools/p/root.qcow2', data.path]]);
+    await driver.detachDisk(uid, data.path);
+    const at = new Date();
+    await driver.reboot(uid, 'r1', at);
+    expect((await driver.observe(uid))?.rebootSent).to.deep.equal({ token: 'r1', at });
+    expect(await driver.define({ ...spec(), vcpus: 4 })).to.equal('redefine');
+    await driver.shutdown(uid, '2', new Date());
+    const off = await driver.observe(uid);
+    expect(off?.state).to.equal('shutoff');
+    expect(off?.shutdownSent, 'the requests go with the running domain').to.equal(undefined);
+    expect(off?.rebootSent).to.equal(undefined);
     await driver.undefine(uid);
     expect(await driver.list()).to.deep.equal([]);
-    expect(events.map((e) => (e.type === 'resync' ? 'resync' : e.detail))).to.deep.equal([
+    expect(events.map((e) => (e.type === 'resync' ? 'resync' : `${e.type} ${e.detail}`))).to.deep.equal([
       'resync',
-      'Defined Added',
-      'Started Booted',
-      'Defined Updated',
-      'Stopped Shutdown',
-      'Undefined Removed',
+      'lifecycle Defined Added',
+      'lifecycle Started Booted',
+      'reboot ',
+      'lifecycle Defined Updated',
+      'lifecycle Stopped Shutdown',
+      'lifecycle Undefined Removed',
     ]);
     await sub.stop();
   });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute } from 'node:path';
 import { assertUid, domainName } from '../identity.ts';
-import type { DomainSpec } from './types.ts';
+import type { DomainDisk, DomainSpec } from './types.ts';
 
 /** libvirt's domain type: kvm on hosts with /dev/kvm, qemu (TCG) without, test for test:///. */
 export type DomainType = 'kvm' | 'qemu' | 'test';
@@ -34,10 +34,13 @@ export function validateDomainSpec(spec: DomainSpec): void {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 32) {
     invalid('memoryMiB', `${spec.memoryMiB} must be an integer ≥ 32`);
   }
-  if (spec.disks.length > 26) invalid('disks', 'at most 26 disks (vda..vdz)');
+  const deviceIds = new Set<number>();
   spec.disks.forEach((disk, i) => {
     if (!isAbsolute(disk.path)) invalid(`disks[${i}].path`, `"${disk.path}" must be an absolute path`);
     assertUid(`domain spec disks[${i}].volumeUid`, disk.volumeUid);
+    if (!Number.isInteger(disk.deviceId) || disk.deviceId < 0 || disk.deviceId > 63) invalid(`disks[${i}].deviceId`, `${disk.deviceId} must be an integer from 0 to 63`);
+    if (deviceIds.has(disk.deviceId)) invalid(`disks[${i}].deviceId`, `${disk.deviceId} is taken by another disk: give each Volume of the VM its own spec.deviceId`);
+    deviceIds.add(disk.deviceId);
   });
   spec.nics.forEach((nic, i) => {
     if (!macPattern.test(nic.mac)) invalid(`nics[${i}].mac`, `"${nic.mac}" must be lower-case aa:bb:cc:dd:ee:ff`);
@@ -50,18 +53,41 @@ export function validateDomainSpec(spec: DomainSpec): void {
   if (spec.configDrive !== undefined && !isAbsolute(spec.configDrive)) invalid('configDrive', `"${spec.configDrive}" must be an absolute path`);
 }
 
+/** a, b, ... z, aa, ab...: the letters of a disk target name. */
+function letters(index: number): string {
+  const letter = String.fromCharCode(97 + (index % 26));
+  return index < 26 ? letter : `${letters(Math.floor(index / 26) - 1)}${letter}`;
+}
+
+/** The guest device of a disk: vda for deviceId 0, sd<letters> on the SCSI controller for the others. */
+export function diskTarget(deviceId: number): { dev: string; bus: 'virtio' | 'scsi' } {
+  return deviceId === 0 ? { dev: 'vda', bus: 'virtio' } : { dev: `sd${letters(deviceId - 1)}`, bus: 'scsi' };
+}
+
+function diskLines(disk: DomainDisk, indent: string, bootable: boolean): string[] {
+  const { dev, bus } = diskTarget(disk.deviceId);
+  return [
+    `<disk type='file' device='disk'>`,
+    `  <driver name='qemu' type='${disk.format}' discard='unmap'/>`,
+    `  <source file='${escape(disk.path)}'/>`,
+    `  <target dev='${dev}' bus='${bus}'/>`,
+    // virtio-blk serials are limited to 20 characters; SCSI disks get the same, so a guest finds both alike.
+    `  <serial>${disk.volumeUid.replaceAll('-', '').slice(0, 20)}</serial>`,
+    ...(bootable && disk.deviceId === 0 ? [`  <boot order='1'/>`] : []),
+    ...(disk.readOnly ? ['  <readonly/>'] : []),
+    `</disk>`,
+  ].map((line) => `${indent}${line}`);
+}
+
+/** One disk as a device, for `virsh attach-device`: the same element the domain XML holds. */
+export function renderDiskXml(disk: DomainDisk): string {
+  return `${diskLines(disk, '', false).join('\n')}\n`;
+}
+
 function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
-  const os = [`    <type arch='x86_64'>hvm</type>`, `    <boot dev='hd'/>`];
-  const disks = spec.disks.flatMap((disk, i) => [
-    `    <disk type='file' device='disk'>`,
-    `      <driver name='qemu' type='${disk.format}' discard='unmap'/>`,
-    `      <source file='${escape(disk.path)}'/>`,
-    `      <target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>`,
-    // virtio-blk serials are limited to 20 characters.
-    `      <serial>${disk.volumeUid.replaceAll('-', '').slice(0, 20)}</serial>`,
-    ...(disk.readOnly ? ['      <readonly/>'] : []),
-    `    </disk>`,
-  ]);
+  const os = [`    <type arch='x86_64'>hvm</type>`];
+  // Boot order per device (the root disk), not <os><boot dev='hd'>: with disks on two buses the firmware's "first hd" is not certain.
+  const disks = [...spec.disks].sort((a, b) => a.deviceId - b.deviceId).flatMap((disk) => diskLines(disk, '    ', true));
   // hdd, as CloudStack's KVM agent attaches it: hdc stays free for an ISO.
   const configDrive =
     spec.configDrive === undefined
@@ -101,6 +127,7 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     `  <devices>`,
     ...disks,
     ...configDrive,
+    `    <controller type='scsi' index='0' model='virtio-scsi'/>`,
     ...nics,
     `    <serial type='file'>`,
     `      <source path='${escape(spec.serialLogPath)}' append='on'/>`,

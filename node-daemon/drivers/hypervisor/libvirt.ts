@@ -2,20 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../../lib/log.ts';
 import { CommandError, commandRunner, type Runner } from '../exec.ts';
 import { domainName, vmUidOfDomain } from '../identity.ts';
-import { digestOfDomainXml, renderDomainXml, type DomainType, type GuestCpuMode } from './domain-xml.ts';
-import { domainStateOf, parseDomstats, statsFromDomstats } from './domstats.ts';
-import type {
-  DomainAction,
-  DomainEvent,
-  DomainObservation,
-  DomainState,
-  DomainStats,
-  HypervisorDriver,
-} from './types.ts';
+import { digestOfDomainXml, renderDiskXml, renderDomainXml, type DomainType, type GuestCpuMode } from './domain-xml.ts';
+import { diskPathsOf, domainStateOf, parseDomstats, statsFromDomstats } from './domstats.ts';
+import type { DomainEvent, DomainObservation, DomainState, DomainStats, HypervisorDriver, PowerRequest } from './types.ts';
 import { followVirshEvents, type VirshEventFollower } from './virsh-events.ts';
 
 export interface LibvirtDriverOptions {
@@ -34,7 +26,41 @@ export interface LibvirtDriver extends HypervisorDriver {
   followEvents(onEvent: (event: DomainEvent) => void): VirshEventFollower;
 }
 
-const defaultShutdownTimeoutMs = 60_000;
+/** Where the pending ACPI requests are recorded in a running domain's metadata. */
+const SHUTDOWN_NS = 'https://kumulus.io/xmlns/shutdown/v1';
+const REBOOT_NS = 'https://kumulus.io/xmlns/reboot/v1';
+
+function unescapeXml(value: string): string {
+  return value.replace(/&(?:#(\d+)|(lt|gt|amp|apos|quot));/g, (_m, code: string | undefined, name: string | undefined) =>
+    code !== undefined ? String.fromCharCode(Number(code)) : ({ lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' } as Record<string, string>)[name ?? ''] ?? '',
+  );
+}
+
+/** The file-backed disk images of a domain XML, in document order. */
+export function diskPathsOfXml(xml: string): string[] {
+  return [...xml.matchAll(/<disk\b[^>]*>[\s\S]*?<\/disk>/g)].flatMap((m) => {
+    const file = /<source\b[^>]*\bfile=(['"])(.*?)\1/.exec(m[0])?.[2];
+    return file !== undefined ? [unescapeXml(file)] : [];
+  });
+}
+
+/** The attributes of the metadata element in namespace `ns`, as libvirt prints it back. */
+export function metadataAttributes(xml: string, ns: string): Record<string, string> | undefined {
+  const element = [...xml.matchAll(/<([\w.-]+):([\w.-]+)\s([^>]*)\/?>/g)].find((m) => (m[3] ?? '').includes(`="${ns}"`) || (m[3] ?? '').includes(`='${ns}'`));
+  if (!element) return undefined;
+  return Object.fromEntries([...(element[3] ?? '').matchAll(/([\w:.-]+)=(['"])(.*?)\2/g)].map((a) => [a[1] ?? '', unescapeXml(a[3] ?? '')]));
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** A recorded request: `<shutdown token='..' at='..'/>` (or reboot). */
+function requestOf(attributes: Record<string, string> | undefined): PowerRequest | undefined {
+  const token = attributes?.['token'];
+  const at = new Date(attributes?.['at'] ?? '');
+  return token !== undefined && Number.isFinite(at.getTime()) ? { token, at } : undefined;
+}
 
 function isMissingDomain(err: unknown): boolean {
   return err instanceof CommandError && /failed to get domain|Domain not found|no domain with matching/i.test(err.stderr);
@@ -119,6 +145,7 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
   if (!kvm.ok) logger.warn('guests run under QEMU emulation (domain type qemu), not KVM; --domain-type=kvm overrides', { why: kvm.why });
   const domainType: DomainType = options.domainType ?? (uri.startsWith('test:') ? 'test' : kvm.ok ? 'kvm' : 'qemu');
   const virsh = async (...args: string[]): Promise<string> => (await run(['virsh', '-q', '-c', uri, ...args])).stdout;
+  const renderOptions = { type: domainType, ...(options.cpuMode !== undefined ? { cpuMode: options.cpuMode } : {}) };
 
   const observe = async (uid: string): Promise<DomainObservation | undefined> => {
     const name = domainName(uid);
@@ -131,56 +158,47 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     }
     const state = stateFromDomstate(await virsh('domstate', name));
     const specDigest = digestOfDomainXml(xml);
-    const pid = state === 'running' || state === 'paused' ? await qemuPid(uid) : undefined;
+    const active = state === 'running' || state === 'paused' || state === 'shutdown';
+    // The running domain's own XML: its hot-plugged disks and the requests recorded in it.
+    const live = active ? await virsh('dumpxml', name).catch((err: unknown) => (isMissingDomain(err) || isNotRunning(err) ? undefined : Promise.reject(err as Error))) : undefined;
+    const pid = active ? await qemuPid(uid) : undefined;
     const startedAt = pid !== undefined ? await processStartedAt(pid) : undefined;
+    const shutdownSent = live !== undefined ? requestOf(metadataAttributes(live, SHUTDOWN_NS)) : undefined;
+    const rebootSent = live !== undefined ? requestOf(metadataAttributes(live, REBOOT_NS)) : undefined;
     return {
       uid,
       name,
       state,
+      diskPaths: diskPathsOfXml(live ?? xml),
       ...(specDigest !== undefined ? { specDigest } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(startedAt !== undefined ? { startedAt } : {}),
+      ...(shutdownSent !== undefined ? { shutdownSent } : {}),
+      ...(rebootSent !== undefined ? { rebootSent } : {}),
     };
   };
 
-  const waitForState = async (uid: string, wanted: DomainState, timeoutMs: number): Promise<boolean> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const state = (await observe(uid))?.state;
-      if (state === undefined || state === wanted) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(250);
-    }
-  };
-
-  const destroy = async (uid: string): Promise<void> => {
+  /** Runs a virsh command on a domain that must be running; "not running" and "no such domain" are fine. */
+  const onRunning = async (...args: string[]): Promise<void> => {
     try {
-      await virsh('destroy', domainName(uid));
+      await virsh(...args);
     } catch (err) {
       if (!isMissingDomain(err) && !isNotRunning(err)) throw err;
     }
   };
 
-  /** ACPI first; a guest that has not powered off by the deadline is destroyed. */
-  const shutdown = async (uid: string, timeoutMs: number): Promise<DomainAction> => {
-    try {
-      await virsh('shutdown', '--mode', 'acpi', domainName(uid));
-    } catch (err) {
-      if (isMissingDomain(err) || isNotRunning(err)) return 'shutdown';
-      throw err;
-    }
-    if (await waitForState(uid, 'shutoff', timeoutMs)) return 'shutdown';
-    logger.info('ACPI shutdown timed out; destroying', { uid, timeoutMs });
-    await destroy(uid);
-    return 'destroy';
-  };
+  /** Keeps `element` (in namespace `ns`) in the running domain's live metadata only: it goes when the domain stops. */
+  const record = (uid: string, ns: string, key: string, element: string) => virsh('metadata', domainName(uid), '--uri', ns, '--key', key, '--set', element, '--live');
 
-  const define = async (xml: string): Promise<void> => {
+  const destroy = (uid: string): Promise<void> => onRunning('destroy', domainName(uid));
+
+  /** Feeds an XML document to a virsh command through a private temporary file. */
+  const withXmlFile = async (xml: string, use: (file: string) => Promise<unknown>): Promise<void> => {
     const dir = await mkdtemp(join(tmpdir(), 'kumulus-domain-'));
     try {
-      const file = join(dir, 'domain.xml');
+      const file = join(dir, 'device.xml');
       await writeFile(file, xml);
-      await virsh('define', file);
+      await use(file);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -192,64 +210,49 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     observe,
 
     list: async () => {
-      const records = parseDomstats(await virsh('domstats', '--state', '--raw'));
+      const records = parseDomstats(await virsh('domstats', '--state', '--block', '--raw'));
       const found: DomainObservation[] = [];
       for (const [name, fields] of records) {
         const uid = vmUidOfDomain(name);
-        if (uid !== undefined) found.push({ uid, name, state: domainStateOf(Number(fields.get('state.state'))) });
+        if (uid !== undefined) found.push({ uid, name, state: domainStateOf(Number(fields.get('state.state'))), diskPaths: diskPathsOf(fields) });
       }
       return found;
     },
 
-    apply: async (desired) => {
-      const { spec, power } = desired;
-      const { xml, digest } = renderDomainXml(spec, {
-        type: domainType,
-        ...(options.cpuMode !== undefined ? { cpuMode: options.cpuMode } : {}),
-      });
-      const actions: DomainAction[] = [];
+    define: async (spec) => {
+      const { xml, digest } = renderDomainXml(spec, renderOptions);
       const current = await observe(spec.uid);
-      if (!current) {
-        await define(xml);
-        actions.push('define');
-      } else if (current.specDigest !== digest) {
-        // A running domain keeps its devices until its next start; the new definition waits.
-        await define(xml);
-        actions.push('redefine');
-      }
-      const state = current?.state ?? 'shutoff';
-      const name = domainName(spec.uid);
-      if (power === 'Running') {
-        if (state === 'shutoff' || state === 'crashed') {
-          await virsh('start', name);
-          actions.push('start');
-        } else if (state === 'paused') {
-          await virsh('resume', name);
-          actions.push('resume');
-        }
-      } else if (state === 'running' || state === 'paused' || state === 'shutdown') {
-        actions.push(await shutdown(spec.uid, desired.shutdownTimeoutMs ?? defaultShutdownTimeoutMs));
-      }
-      if (actions.length > 0) logger.info('domain applied', { uid: spec.uid, power, actions });
-      return actions;
+      if (current?.specDigest === digest) return undefined;
+      await withXmlFile(xml, (file) => virsh('define', file));
+      const action = current ? 'redefine' : 'define';
+      logger.info('domain defined', { uid: spec.uid, action });
+      return action;
     },
 
-    reboot: async (uid, timeoutMs = 30_000) => {
-      const name = domainName(uid);
-      // `virsh event --event reboot` prints and exits on the first reboot event; on timeout it
-      // exits with status 1, which here just means "no reboot seen".
-      const waiter = run(
-        ['virsh', '-c', uri, 'event', '--domain', name, '--event', 'reboot', '--timeout', String(Math.ceil(timeoutMs / 1000))],
-        { timeoutMs: timeoutMs + 10_000 },
-      ).catch(() => ({ stdout: '' }));
-      // The waiter registers asynchronously and says nothing when it is ready.
-      await sleep(300);
-      await virsh('reboot', '--mode', 'acpi', name);
-      const { stdout } = await waiter;
-      if (stdout.includes("event 'reboot'")) return 'acpi';
-      logger.info('ACPI reboot ignored by the guest; resetting', { uid, timeoutMs });
-      await virsh('reset', name);
-      return 'reset';
+    start: async (uid) => {
+      await virsh('start', domainName(uid));
+      logger.info('domain started', { uid });
+    },
+
+    resume: async (uid) => {
+      await virsh('resume', domainName(uid));
+    },
+
+    shutdown: async (uid, token, at) => {
+      await record(uid, SHUTDOWN_NS, 'kumulus-shutdown', `<shutdown token='${escapeAttribute(token)}' at='${at.toISOString()}'/>`);
+      await onRunning('shutdown', '--mode', 'acpi', domainName(uid));
+      logger.info('ACPI shutdown sent', { uid });
+    },
+
+    reboot: async (uid, token, at) => {
+      await record(uid, REBOOT_NS, 'kumulus-reboot', `<reboot token='${escapeAttribute(token)}' at='${at.toISOString()}'/>`);
+      await virsh('reboot', '--mode', 'acpi', domainName(uid));
+      logger.info('ACPI reboot sent', { uid, token });
+    },
+
+    reset: async (uid) => {
+      await virsh('reset', domainName(uid));
+      logger.info('domain reset: the guest ignored the ACPI reboot', { uid });
     },
 
     destroy,
@@ -261,6 +264,21 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
       } catch (err) {
         if (!isMissingDomain(err)) throw err;
       }
+    },
+
+    attachDisk: async (uid, disk) => {
+      await withXmlFile(renderDiskXml(disk), (file) => virsh('attach-device', domainName(uid), file, '--live'));
+      logger.info('disk attached live', { uid, path: disk.path });
+    },
+
+    detachDisk: async (uid, path) => {
+      await virsh('detach-disk', domainName(uid), path, '--live');
+      logger.info('disk detached live', { uid, path });
+    },
+
+    resizeDisk: async (uid, path, sizeBytes) => {
+      await virsh('blockresize', domainName(uid), path, `${sizeBytes}B`);
+      logger.info('disk grown live', { uid, path, sizeBytes });
     },
 
     stats: async (): Promise<DomainStats[]> =>
@@ -280,5 +298,7 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     },
 
     followEvents: (onEvent) => followVirshEvents(uri, onEvent, logger),
+
+    digest: (spec) => renderDomainXml(spec, renderOptions).digest,
   };
 }

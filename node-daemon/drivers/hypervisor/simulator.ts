@@ -1,6 +1,7 @@
+import { commandRunner } from '../exec.ts';
 import { domainName } from '../identity.ts';
 import { renderDomainXml } from './domain-xml.ts';
-import type { DomainAction, DomainEvent, DomainObservation, DomainState, HypervisorDriver } from './types.ts';
+import type { DomainEvent, DomainObservation, DomainState, HypervisorDriver, PowerRequest } from './types.ts';
 
 interface SimulatedDomain {
   uid: string;
@@ -9,12 +10,19 @@ interface SimulatedDomain {
   vcpus: number;
   memoryMiB: number;
   startedAt: number;
+  /** The definition's disks, and the running domain's (hot-plugged ones included). */
+  definedDisks: string[];
+  liveDisks: string[];
+  shutdownSent?: PowerRequest;
+  rebootSent?: PowerRequest;
 }
 
 /**
  * A hypervisor with the libvirt driver's interface and no guests: scale runs place hundreds
  * of VMs on one machine with it. It renders and validates the same domain XML, so a spec the
- * simulator accepts is one libvirt would be given.
+ * simulator accepts is one libvirt would be given. Its guests answer ACPI at once: a shutdown
+ * powers the domain off and a reboot emits libvirt's reboot event. Disks are real files: a
+ * live resize grows the image, as `virsh blockresize` does.
  */
 export function simulatorDriver(): HypervisorDriver & { readonly domainCount: () => number } {
   const domains = new Map<string, SimulatedDomain>();
@@ -22,64 +30,113 @@ export function simulatorDriver(): HypervisorDriver & { readonly domainCount: ()
   const emit = (uid: string, type: 'lifecycle' | 'reboot', detail: string): void => {
     for (const listener of listeners) listener({ type, uid, detail, at: new Date() });
   };
+  const active = (d: SimulatedDomain) => d.state === 'running' || d.state === 'paused';
   const observation = (d: SimulatedDomain): DomainObservation => ({
     uid: d.uid,
     name: domainName(d.uid),
     state: d.state,
     specDigest: d.digest,
+    diskPaths: [...(active(d) ? d.liveDisks : d.definedDisks)],
     ...(d.state === 'running' ? { startedAt: new Date(d.startedAt) } : {}),
+    ...(active(d) && d.shutdownSent ? { shutdownSent: d.shutdownSent } : {}),
+    ...(active(d) && d.rebootSent ? { rebootSent: d.rebootSent } : {}),
   });
-  const setState = (d: SimulatedDomain, state: DomainState, detail: string): void => {
-    d.state = state;
-    if (state === 'running') d.startedAt = Date.now();
+  const find = (uid: string): SimulatedDomain => {
+    const d = domains.get(uid);
+    if (!d) throw new Error(`simulator: domain ${domainName(uid)} is not defined`);
+    return d;
+  };
+  const running = (uid: string): SimulatedDomain => {
+    const d = find(uid);
+    if (!active(d)) throw new Error(`simulator: domain ${domainName(uid)} is not running`);
+    return d;
+  };
+  const powerOff = (d: SimulatedDomain, detail: string): void => {
+    d.state = 'shutoff';
+    // Like libvirt's live metadata, the requests go with the running domain.
+    delete d.shutdownSent;
+    delete d.rebootSent;
     emit(d.uid, 'lifecycle', detail);
   };
 
   return {
     domainCount: () => domains.size,
-    list: () => Promise.resolve([...domains.values()].map(observation)),
+    list: () => Promise.resolve([...domains.values()].map((d) => ({ uid: d.uid, name: domainName(d.uid), state: d.state, diskPaths: [...(active(d) ? d.liveDisks : d.definedDisks)] }))),
     observe: (uid) => {
       const d = domains.get(uid);
       return Promise.resolve(d ? observation(d) : undefined);
     },
-    apply: ({ spec, power }) => {
+    define: (spec) => {
       const { digest } = renderDomainXml(spec, { type: 'kvm' });
-      const actions: DomainAction[] = [];
-      let d = domains.get(spec.uid);
+      const disks = spec.disks.map((disk) => disk.path);
+      const d = domains.get(spec.uid);
       if (!d) {
-        d = { uid: spec.uid, digest, state: 'shutoff', vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, startedAt: 0 };
-        domains.set(spec.uid, d);
-        actions.push('define');
+        domains.set(spec.uid, { uid: spec.uid, digest, state: 'shutoff', vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, startedAt: 0, definedDisks: disks, liveDisks: [] });
         emit(spec.uid, 'lifecycle', 'Defined Added');
-      } else if (d.digest !== digest) {
-        Object.assign(d, { digest, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB });
-        actions.push('redefine');
-        emit(spec.uid, 'lifecycle', 'Defined Updated');
+        return Promise.resolve('define' as const);
       }
-      if (power === 'Running' && d.state !== 'running') {
-        actions.push(d.state === 'paused' ? 'resume' : 'start');
-        setState(d, 'running', 'Started Booted');
-      } else if (power === 'Stopped' && d.state !== 'shutoff') {
-        actions.push('shutdown');
-        setState(d, 'shutoff', 'Stopped Shutdown');
-      }
-      return Promise.resolve(actions);
+      if (d.digest === digest) return Promise.resolve(undefined);
+      Object.assign(d, { digest, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, definedDisks: disks });
+      emit(spec.uid, 'lifecycle', 'Defined Updated');
+      return Promise.resolve('redefine' as const);
     },
-    reboot: (uid) => {
+    start: (uid) => {
+      const d = find(uid);
+      if (active(d)) return Promise.reject(new Error(`simulator: domain ${domainName(uid)} is already running`));
+      Object.assign(d, { state: 'running', startedAt: Date.now(), liveDisks: [...d.definedDisks] });
+      emit(uid, 'lifecycle', 'Started Booted');
+      return Promise.resolve();
+    },
+    resume: (uid) => {
+      running(uid).state = 'running';
+      emit(uid, 'lifecycle', 'Resumed Unpaused');
+      return Promise.resolve();
+    },
+    shutdown: (uid, token, at) => {
       const d = domains.get(uid);
-      if (d?.state !== 'running') return Promise.reject(new Error(`domain ${uid} is not running`));
+      if (d && active(d)) {
+        d.shutdownSent = { token, at };
+        powerOff(d, 'Stopped Shutdown');
+      }
+      return Promise.resolve();
+    },
+    reboot: (uid, token, at) => {
+      const d = running(uid);
+      d.rebootSent = { token, at };
       d.startedAt = Date.now();
       emit(uid, 'reboot', '');
-      return Promise.resolve('acpi');
+      return Promise.resolve();
+    },
+    reset: (uid) => {
+      running(uid).startedAt = Date.now();
+      emit(uid, 'reboot', '');
+      return Promise.resolve();
     },
     destroy: (uid) => {
       const d = domains.get(uid);
-      if (d && d.state !== 'shutoff') setState(d, 'shutoff', 'Stopped Destroyed');
+      if (d && active(d)) powerOff(d, 'Stopped Destroyed');
       return Promise.resolve();
     },
     undefine: (uid) => {
+      const d = domains.get(uid);
+      if (d && active(d)) powerOff(d, 'Stopped Destroyed');
       if (domains.delete(uid)) emit(uid, 'lifecycle', 'Undefined Removed');
       return Promise.resolve();
+    },
+    attachDisk: (uid, disk) => {
+      const d = running(uid);
+      if (!d.liveDisks.includes(disk.path)) d.liveDisks.push(disk.path);
+      return Promise.resolve();
+    },
+    detachDisk: (uid, path) => {
+      const d = running(uid);
+      d.liveDisks = d.liveDisks.filter((p) => p !== path);
+      return Promise.resolve();
+    },
+    resizeDisk: async (uid, path, sizeBytes) => {
+      const d = running(uid);
+      if (!d.liveDisks.includes(path)) throw new Error(`simulator: domain ${domainName(uid)} has no disk ${path}`);
+      await commandRunner()(['qemu-img', 'resize', '-q', '-f', 'qcow2', path, String(sizeBytes)]);
     },
     stats: () =>
       Promise.resolve(
@@ -99,6 +156,7 @@ export function simulatorDriver(): HypervisorDriver & { readonly domainCount: ()
       // One made-up port per running domain, in VNC's range, stable for the domain's life.
       return Promise.resolve(d?.state === 'running' ? { host: '127.0.0.1', port: 5900 + ([...domains.keys()].indexOf(uid) % 60_000) } : undefined);
     },
+    digest: (spec) => renderDomainXml(spec, { type: 'kvm' }).digest,
     followEvents: (onEvent) => {
       listeners.add(onEvent);
       onEvent({ type: 'resync', at: new Date() });

@@ -9,6 +9,12 @@ export interface DomainDisk {
   format: 'qcow2' | 'raw';
   /** The Volume uid: the guest sees it (shortened) as the disk serial, so it can find its disks. */
   volumeUid: string;
+  /**
+   * The Volume's deviceId: 0 is the boot disk (virtio-blk, vda); the others sit on the
+   * virtio-scsi controller (sda for 1, sdb for 2...), where they plug and unplug live without
+   * the guest's help. The target name follows from it, so it never moves when others come and go.
+   */
+  deviceId: number;
   readOnly?: boolean;
 }
 
@@ -40,15 +46,6 @@ export interface DomainSpec {
   vncListen?: string;
 }
 
-export type PowerState = 'Running' | 'Stopped';
-
-export interface DesiredDomain {
-  spec: DomainSpec;
-  power: PowerState;
-  /** How long an ACPI shutdown may take before the domain is destroyed. */
-  shutdownTimeoutMs?: number;
-}
-
 export type DomainState = 'running' | 'paused' | 'shutdown' | 'shutoff' | 'crashed' | 'suspended' | 'other';
 
 export interface DomainObservation {
@@ -64,10 +61,25 @@ export interface DomainObservation {
    * restarted one too) reports the same instant.
    */
   startedAt?: Date;
+  /** The disk images the domain uses: the running domain's (hot-plugged ones included), else its definition's. */
+  diskPaths: string[];
+  /**
+   * The last ACPI shutdown sent to the running domain: who asked (a token: the VM generation)
+   * and when. It is kept in the running domain's own (live) metadata, as KubeVirt keeps its
+   * grace period: it survives an agent restart and is gone once the domain stops.
+   */
+  shutdownSent?: PowerRequest;
+  /** The last ACPI reboot sent to the running domain: the request's token and when (live metadata too). */
+  rebootSent?: PowerRequest;
 }
 
-/** What apply did; empty when everything was already right. */
-export type DomainAction = 'define' | 'redefine' | 'start' | 'resume' | 'shutdown' | 'destroy';
+export interface PowerRequest {
+  token: string;
+  at: Date;
+}
+
+/** What the agent did to a domain; each driver call below is one of them. */
+export type DomainAction = 'define' | 'redefine' | 'start' | 'resume' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'attach' | 'detach' | 'undefine';
 
 export interface DomainStats {
   uid: string;
@@ -90,19 +102,42 @@ export interface EventSubscription {
   stop(): Promise<void>;
 }
 
+/**
+ * Every call returns at once: none waits for a guest. A reconciler sends an ACPI shutdown or
+ * reboot, requeues, and destroys or resets once the recorded request is older than its timeout.
+ */
 export interface HypervisorDriver {
-  /** Domains owned by Kumulus on this host. */
+  /** Domains owned by Kumulus on this host, with their state and disks (no pid, start time or requests). */
   list(): Promise<DomainObservation[]>;
   observe(uid: string): Promise<DomainObservation | undefined>;
-  /** Makes the domain match: defines or redefines it, starts or stops it. Idempotent. */
-  apply(desired: DesiredDomain): Promise<DomainAction[]>;
-  /** ACPI reboot; a guest that ignores ACPI is reset after timeoutMs. The QEMU process stays. */
-  reboot(uid: string, timeoutMs?: number): Promise<'acpi' | 'reset'>;
+  /**
+   * Defines the domain, or redefines it when its spec changed (a running domain keeps its
+   * devices until its next start, but for disks, which attachDisk and detachDisk plug live).
+   * Returns undefined when the definition was already right.
+   */
+  define(spec: DomainSpec): Promise<'define' | 'redefine' | undefined>;
+  start(uid: string): Promise<void>;
+  resume(uid: string): Promise<void>;
+  /** Records the request in the running domain's metadata (shutdownSent), then presses the ACPI power button. */
+  shutdown(uid: string, token: string, at: Date): Promise<void>;
+  /** Records the request (rebootSent), then sends an ACPI reboot. The QEMU process stays. */
+  reboot(uid: string, token: string, at: Date): Promise<void>;
+  /** A hard reset, for a guest that ignored the ACPI reboot. The QEMU process stays. */
+  reset(uid: string): Promise<void>;
+  /** Powers the domain off at once. */
   destroy(uid: string): Promise<void>;
   /** Stops the domain if needed and removes its definition. Disks are the storage driver's. */
   undefine(uid: string): Promise<void>;
+  /** Plugs a disk into the running domain (its definition is the caller's, through define). */
+  attachDisk(uid: string, disk: DomainDisk): Promise<void>;
+  /** Unplugs the disk at `path` from the running domain. */
+  detachDisk(uid: string, path: string): Promise<void>;
+  /** Grows a disk of the running domain, image file included (`virsh blockresize`). */
+  resizeDisk(uid: string, path: string, sizeBytes: number): Promise<void>;
   stats(): Promise<DomainStats[]>;
   /** Where the running domain's VNC console listens; undefined when it does not run. */
   console(uid: string): Promise<{ host: string; port: number } | undefined>;
   followEvents(onEvent: (event: DomainEvent) => void): EventSubscription;
+  /** The digest define() records for a spec: a domain whose specDigest equals it needs no define. */
+  digest(spec: DomainSpec): string;
 }

@@ -1,0 +1,159 @@
+/**
+ * What the agent does to a VM's domain, as a pure function of what it observed: the plan of
+ * the VirtualMachine reconciler (observe → plan → act, as drivers/network/plan.ts). Nothing
+ * here waits: an ACPI shutdown or reboot is sent once and recorded in the running domain
+ * (with the VM generation or reboot token that asked for it), and a later reconcile, requeued
+ * for the deadline, destroys or resets the domain if the guest has not obeyed by then. The
+ * same function, run again on the domain as it is after acting, gives the Running condition
+ * the agent reports and when to look again.
+ */
+import type { ConditionUpdate } from '../lib/conditions.ts';
+import type { DomainDisk, DomainObservation, DomainSpec } from './drivers/hypervisor/types.ts';
+
+export const RUNNING = 'Running';
+
+/** The Running condition's False reasons that keep a domain from starting (lib/agent-contract.ts). */
+export type BlockerReason = 'WaitingForVolumes' | 'WaitingForNetwork' | 'InsufficientCapacity' | 'DomainError';
+
+export interface Blocker {
+  reason: BlockerReason;
+  message: string;
+}
+
+export interface VmFacts {
+  /** spec.state Running; Stopped and Destroyed both want the domain powered off and kept. */
+  wantRunning: boolean;
+  /** The VM object is being deleted: the domain is undefined. */
+  deleting: boolean;
+  /** metadata.generation: the token of a shutdown this generation asked for. */
+  generation: number;
+  /** The definition the domain should have (its Provisioned disks and its NICs), when it can be built. */
+  desired?: { spec: DomainSpec; digest: string };
+  /** Why the domain may not start: a disk not Provisioned, a network not ready, no room on the host, a bad spec. */
+  blocker?: Blocker;
+  /** spec.rebootRequestedAt when it is newer than status.lastRebootAt. */
+  rebootToken?: string;
+  domain?: DomainObservation;
+  /** When libvirt last reported a reboot of this domain (kept in memory: events are not replayed). */
+  rebootSeenAt?: Date;
+  now: Date;
+  shutdownTimeoutMs: number;
+  rebootTimeoutMs: number;
+}
+
+export type Step =
+  | { do: 'define'; spec: DomainSpec }
+  | { do: 'start' | 'resume' | 'shutdown' | 'destroy' | 'reset' | 'undefine' }
+  | { do: 'reboot'; token: string }
+  | { do: 'attach'; disk: DomainDisk }
+  | { do: 'detach'; path: string };
+
+export interface VmPlan {
+  steps: Step[];
+  /** The Running condition for the domain as observed, with these steps under way. */
+  running: ConditionUpdate;
+  /** The reboot request carried out (or void: nothing to reboot), to echo in status.lastRebootAt. */
+  rebootDone?: string;
+  /** A shutdown or reboot deadline to come back at. */
+  requeueAfterMs?: number;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+function condition(ok: boolean, reason: string, message = ''): ConditionUpdate {
+  return { type: RUNNING, status: ok ? 'True' : 'False', reason, message };
+}
+
+/** running, paused or shutting down: a QEMU process exists. */
+export function isActive(domain: DomainObservation | undefined): domain is DomainObservation {
+  return domain?.state === 'running' || domain?.state === 'paused' || domain?.state === 'shutdown';
+}
+
+/** The ACPI shutdown this generation sent to the domain, if any, and how long ago. */
+function shutdownSent(facts: VmFacts, domain: DomainObservation): { waitedMs: number; expired: boolean } | undefined {
+  const sent = domain.shutdownSent?.token === String(facts.generation) ? domain.shutdownSent.at : undefined;
+  if (sent === undefined) return undefined;
+  const waitedMs = facts.now.getTime() - sent.getTime();
+  return { waitedMs, expired: waitedMs >= facts.shutdownTimeoutMs };
+}
+
+/** Powering off: ACPI first, destroyed once the request is older than the timeout. */
+function powerOff(facts: VmFacts, domain: DomainObservation, steps: Step[]): Omit<VmPlan, 'steps'> {
+  if (domain.state === 'paused') {
+    // A paused guest cannot take an ACPI request.
+    steps.push({ do: 'destroy' });
+    return { running: condition(false, 'Stopping', 'the paused domain is powered off') };
+  }
+  const sent = shutdownSent(facts, domain);
+  if (!sent) {
+    steps.push({ do: 'shutdown' });
+    return { running: condition(false, 'Stopping', 'ACPI shutdown sent'), requeueAfterMs: facts.shutdownTimeoutMs };
+  }
+  if (sent.expired) {
+    steps.push({ do: 'destroy' });
+    return { running: condition(false, 'Stopping', `powered off: the guest ignored the ACPI shutdown for ${seconds(sent.waitedMs)}`) };
+  }
+  return {
+    running: condition(false, 'Stopping', `ACPI shutdown sent ${seconds(sent.waitedMs)} ago; the domain is powered off after ${seconds(facts.shutdownTimeoutMs)}`),
+    requeueAfterMs: facts.shutdownTimeoutMs - sent.waitedMs,
+  };
+}
+
+/** Carries out a requested reboot of a running domain: ACPI, then a reset once the guest has ignored it too long. */
+function reboot(facts: VmFacts, domain: DomainObservation, token: string, steps: Step[]): Pick<VmPlan, 'rebootDone' | 'requeueAfterMs'> {
+  const sent = domain.rebootSent?.token === token ? domain.rebootSent.at : undefined;
+  if (sent === undefined) {
+    steps.push({ do: 'reboot', token });
+    return { requeueAfterMs: facts.rebootTimeoutMs };
+  }
+  if (facts.rebootSeenAt !== undefined && facts.rebootSeenAt.getTime() >= sent.getTime()) return { rebootDone: token };
+  const waited = facts.now.getTime() - sent.getTime();
+  if (waited >= facts.rebootTimeoutMs) {
+    steps.push({ do: 'reset' });
+    return { rebootDone: token };
+  }
+  return { requeueAfterMs: facts.rebootTimeoutMs - waited };
+}
+
+export function planVm(facts: VmFacts): VmPlan {
+  const { domain, desired } = facts;
+  if (facts.deleting) {
+    return { steps: domain ? [{ do: 'undefine' }] : [], running: condition(false, 'Stopped', 'the VM is being deleted') };
+  }
+  const steps: Step[] = [];
+  // The definition follows the spec whatever the power state; a running domain takes it at its next start.
+  if (domain && desired && domain.specDigest !== desired.digest) steps.push({ do: 'define', spec: desired.spec });
+
+  if (!facts.wantRunning) {
+    // A stopped VM has nothing to reboot: the request is void.
+    const rebootDone = facts.rebootToken;
+    if (!isActive(domain)) {
+      return { steps, running: condition(false, 'Stopped', domain ? 'the domain is powered off' : 'the VM is stopped'), ...(rebootDone ? { rebootDone } : {}) };
+    }
+    return { steps, ...powerOff(facts, domain, steps), ...(rebootDone ? { rebootDone } : {}) };
+  }
+
+  if (!isActive(domain)) {
+    if (facts.blocker) return { steps, running: condition(false, facts.blocker.reason, facts.blocker.message) };
+    if (!desired) return { steps, running: condition(false, 'DomainError', 'the domain cannot be built from the VM') };
+    if (!domain) steps.push({ do: 'define', spec: desired.spec });
+    steps.push({ do: 'start' });
+    // A VM just started has nothing left to reboot.
+    return { steps, running: condition(false, 'Starting', 'starting the domain'), ...(facts.rebootToken ? { rebootDone: facts.rebootToken } : {}) };
+  }
+
+  if (domain.state === 'shutdown') {
+    // Shutting down (asked earlier, or by the guest itself): it is seen through as a stop,
+    // destroyed if it takes longer than a shutdown may, and started again once off.
+    const off = powerOff(facts, domain, steps);
+    return { steps, running: condition(false, 'Starting', `the domain is shutting down; it starts again once powered off (${off.running.message})`), ...(off.requeueAfterMs !== undefined ? { requeueAfterMs: off.requeueAfterMs } : {}) };
+  }
+  if (domain.state === 'paused') steps.push({ do: 'resume' });
+  if (desired) {
+    const wanted = new Set(desired.spec.disks.map((d) => d.path));
+    for (const disk of desired.spec.disks) if (!domain.diskPaths.includes(disk.path)) steps.push({ do: 'attach', disk });
+    for (const path of domain.diskPaths) if (!wanted.has(path)) steps.push({ do: 'detach', path });
+  }
+  const rebooting = facts.rebootToken ? reboot(facts, domain, facts.rebootToken, steps) : {};
+  return { steps, running: condition(true, 'Running'), ...rebooting };
+}
