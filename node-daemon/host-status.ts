@@ -16,7 +16,8 @@ import { commitStatus } from '../lib/status.ts';
 import type { Runner } from './drivers/exec.ts';
 import { hostFacts, type HostFacts } from './drivers/host/facts.ts';
 import { parseIpAddrJson } from './drivers/network/observe.ts';
-import { RESOURCES, errorMessage } from './resources.ts';
+import { errorMessage } from '../lib/error-message.ts';
+import { RESOURCES } from './resources.ts';
 import { metav1MicroTime } from '../lib/time.ts';
 
 const FACTS_PERIOD_MS = 60_000;

@@ -31,6 +31,7 @@ import { libvirtDriver } from './drivers/hypervisor/libvirt.ts';
 import { simulatorDriver } from './drivers/hypervisor/simulator.ts';
 import type { EventSubscription, HypervisorDriver } from './drivers/hypervisor/types.ts';
 import { linuxNetworkDriver } from './drivers/network/driver.ts';
+import { simulatedNetworkDriver } from './drivers/network/simulator.ts';
 import { fileStorageDriver } from './drivers/storage/driver.ts';
 import { secondaryStorageDriver } from './drivers/storage/secondary.ts';
 import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.ts';
@@ -169,7 +170,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     });
     const networksOfHost = guestNetworks({
       ...informers,
-      driver: linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
+      driver: config.hypervisor === 'simulator' ? simulatedNetworkDriver(join(config.stateDir, 'dnsmasq')) : linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
       host: at.host,
       localVtep: vtep,
       logger,

@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
+import { condition, createAgentWorld, getOrUndefined, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
+import { until } from '../support/until.ts';
+
+const exec = promisify(execFile);
+
+/**
+ * The agent's VM and Volume reconcilers on the simulator hypervisor, against the real control
+ * plane, the test playing the operator (placement, status.nics, status.pool, the Scheduled
+ * condition's time). No libvirt and no host networking: the simulated agent's network driver
+ * touches nothing. Disks are real qcow2 files in a temporary pool. Covered here: data volumes
+ * plugged into and out of a running domain and grown live, and host admission, the last guard
+ * against a double-booked host.
+ */
+describe('agent on the simulator hypervisor: hot-plug and host admission (real control plane)', function () {
+  this.timeout(120_000);
+  let world: AgentWorld;
+  let agent: RunningAgent | undefined;
+  const running = (o: Obj) => condition(o, 'Running')?.status === 'True';
+
+  before(async function () {
+    world = await createAgentWorld('agent-sim');
+    // A small template: the simulator boots nothing.
+    const path = join(world.workDir, 'template.qcow2');
+    await exec('qemu-img', ['create', '-q', '-f', 'qcow2', path, '64M']);
+    const sha = createHash('sha256').update(await readFile(path)).digest('hex');
+    await world.res('templates').create({
+      metadata: { name: 'tiny', namespace: world.ns },
+      spec: { url: `file://${path}`, format: 'QCOW2', checksum: `{SHA-256}${sha}`, zoneRefs: [{ name: world.names.zone }] },
+    });
+    agent = await runAgent({
+      kubeConfig: world.client.kubeConfig,
+      handleSignals: false,
+      env: { NODE_NAME: world.node },
+      args: ['--http-bind-address=127.0.0.1:0', '--hypervisor=simulator', `--state-dir=${world.agentStateDir}`, `--cluster=${world.names.cluster}`, '--log-level=warn'],
+    });
+    await agent.joined;
+    await waitFor(world.res('primaryStorages'), world.names.pool, 'mounted', (p) => (p.status?.mounts as { mounted: boolean }[] | undefined)?.[0]?.mounted === true);
+  });
+
+  after(async function () {
+    await agent?.stop();
+    await world?.cleanup([]);
+  });
+
+  it('plugs a data volume into the running domain, grows it live, and unplugs it when it is detached', async function () {
+    await world.placeVm('web');
+    await waitFor(world.res('vms'), 'web', 'Running', running, 60_000, world.ns);
+    const extra = await world.createDataVolume('web-extra', 'web', { deviceId: 1, size: '1Gi' });
+    const path = join(world.poolDir, `${extra.metadata.uid}.qcow2`);
+    await waitFor(world.res('volumes'), 'web-extra', 'Attached', (v) => condition(v, 'Attached')?.status === 'True', 30_000, world.ns);
+    const listed = await waitFor(world.res('vms'), 'web', 'listing it', (o) => (o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-extra'), 10_000, world.ns);
+    expect(running(listed)).to.equal(true);
+
+    await world.res('volumes').patch({ name: 'web-extra', namespace: world.ns }, { spec: { size: '2Gi' } });
+    await waitFor(world.res('volumes'), 'web-extra', 'grown', (v) => v.status?.sizeBytes === 2 * 2 ** 30, 30_000, world.ns);
+    const info = JSON.parse((await exec('qemu-img', ['info', '-U', '--output=json', path])).stdout) as { 'virtual-size': number };
+    expect(info['virtual-size']).to.equal(2 * 2 ** 30);
+
+    await world.res('volumes').patch({ name: 'web-extra', namespace: world.ns }, { spec: { vmRef: null, deviceId: null } });
+    const detached = await waitFor(world.res('volumes'), 'web-extra', 'Detached', (v) => condition(v, 'Attached')?.status === 'False', 30_000, world.ns);
+    expect(condition(detached, 'Attached')?.message).to.equal('no domain on this host uses it');
+    await waitFor(world.res('vms'), 'web', 'no longer listing it', (o) => !(o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-extra'), 10_000, world.ns);
+    await world.res('volumes').delete({ name: 'web-extra', namespace: world.ns });
+    await until('the detached volume and its disk to go', 30_000, async () => ((await getOrUndefined(world.res('volumes'), 'web-extra', world.ns)) ? undefined : true));
+  });
+
+  it('refuses to start a VM that would take the host over its memory, in placement order, and starts it once room is made', async function () {
+    const host = await world.res('hosts').get({ name: world.node });
+    const memory = (host.status?.capacity as { memoryBytes: number }).memoryBytes;
+    // Each takes 60% of the host: both fit nowhere together, as the planner would know.
+    await world.res('serviceOfferings').create({ metadata: { name: `big-${world.ns}` }, spec: { cpuNumber: 1, cpuSpeed: 100, memory: String(Math.floor(memory * 0.6)) } });
+    const placed = async (name: string, at: string) => {
+      await world.placeVm(name, { offering: `big-${world.ns}`, scheduledAt: at });
+    };
+    // Placed in the opposite order of creation: the placement time decides, not the name or the creation.
+    await placed('big-b', '2026-12-07T10:00:02Z');
+    await placed('big-a', '2026-12-07T10:00:01Z');
+    await waitFor(world.res('vms'), 'big-a', 'Running', running, 60_000, world.ns);
+    const refused = await waitFor(world.res('vms'), 'big-b', 'refused', (o) => condition(o, 'Running')?.reason === 'InsufficientCapacity', 60_000, world.ns);
+    expect(condition(refused, 'Running')?.status).to.equal('False');
+    expect(condition(refused, 'Running')?.message).to.match(new RegExp(`^host ${world.node} is full for VM ${world.ns}/big-b, counting the VMs placed there before it: memory: it needs \\d+ MiB and \\d+ MiB of \\d+ MiB are left`));
+    expect(refused.status?.powerState, 'no domain was made for it').to.equal('PowerReportMissing');
+
+    await world.res('vms').delete({ name: 'big-a', namespace: world.ns }, { propagationPolicy: 'Background' });
+    await waitFor(world.res('vms'), 'big-b', 'Running once big-a is gone', running, 60_000, world.ns);
+    await world.res('serviceOfferings').delete({ name: `big-${world.ns}` });
+  });
+});
