@@ -165,11 +165,21 @@ describe('agent crash safety: killed at random points, restarted, it converges w
       for (const link of [bridgeName(dropped), vxlanDeviceName(vniDropped), servicePortName(dropped)]) if (await linkExists(link)) return undefined;
       return (await commandRunner()(['ip', 'netns', 'list'])).stdout.includes(`kumulus-dhcp-${bridgeName(dropped)}`) ? undefined : true;
     });
-    const links = JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', 'master', bridgeName(kept)])).stdout) as { ifname: string }[];
-    expect(links.map((l) => l.ifname)).to.include.members([vxlanDeviceName(vniKept), servicePortName(kept)]);
-    // The agent owns the host's guest networking: after convergence only the kept network's is left.
-    const all = (JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
-    expect(all.filter((name) => isKumulusLink(name)).sort()).to.deep.equal([bridgeName(kept), servicePortName(kept), vxlanDeviceName(vniKept)].sort());
+    // The agent owns the host's guest networking: after convergence only the kept network's is
+    // left, whole (one apply may still be completing it under load: wait for it).
+    const linksOf = async (...args: string[]) => (JSON.parse((await commandRunner()(['ip', '-j', 'link', 'show', ...args])).stdout) as { ifname: string }[]).map((l) => l.ifname).sort();
+    const keptLinks = [bridgeName(kept), servicePortName(kept), vxlanDeviceName(vniKept)].sort();
+    let seen = '';
+    await until('the kept network whole, and only it', 60_000, async () => {
+      // Besides the VMs' taps, the bridge holds the VXLAN device and the DHCP service's port.
+      const members = await linksOf('master', bridgeName(kept));
+      const kumulus = (await linksOf()).filter((name) => isKumulusLink(name));
+      seen = `bridge members ${JSON.stringify(members)}, Kumulus links ${JSON.stringify(kumulus)}`;
+      const whole = [servicePortName(kept), vxlanDeviceName(vniKept)].every((l) => members.includes(l));
+      return whole && JSON.stringify(kumulus) === JSON.stringify(keptLinks) ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; last seen: ${seen}`);
+    });
     const serviceNamespaces = (await commandRunner()(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith('kumulus-dhcp-'));
     expect(serviceNamespaces).to.deep.equal([`kumulus-dhcp-${bridgeName(kept)}`]);
     const dnsmasqRoot = join(world.agentStateDir, 'dnsmasq');
