@@ -178,12 +178,17 @@ export async function removeConfigDrive(dir: string, uid: string): Promise<void>
  * The agent's config drives: `ensure` builds (or keeps) a VM's drive from the objects it reads
  * and returns the path for DomainSpec.configDrive; `remove` deletes it once the domain is gone.
  */
+export interface ConfigDrives {
+  ensure(vm: VirtualMachineObject): Promise<string>;
+  remove(uid: string): Promise<void>;
+}
+
 export function configDrives(deps: {
   dir: string;
   run: Runner;
   keyPairOf: (vm: VirtualMachineObject) => SSHKeyPairObject | undefined;
   networkOf: (vm: VirtualMachineObject, name: string) => NetworkObject | undefined;
-}): { ensure(vm: VirtualMachineObject): Promise<string>; remove(uid: string): Promise<void> } {
+}): ConfigDrives {
   return {
     ensure: async (vm) => (await ensureConfigDrive(deps.run, deps.dir, configDriveInputOf(vm, deps.keyPairOf(vm), (name) => deps.networkOf(vm, name)))).path,
     remove: (uid) => removeConfigDrive(deps.dir, uid),

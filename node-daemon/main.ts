@@ -17,6 +17,7 @@ import type {
   PrimaryStorageObject,
   SecondaryStorageObject,
   ServiceOfferingObject,
+  SSHKeyPairObject,
   TemplateObject,
   VirtualMachineObject,
   VolumeObject,
@@ -26,6 +27,7 @@ import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { log, setLogLevel, type Logger } from '../lib/log.ts';
 import { parseAgentConfig, type AgentConfig } from './config.ts';
+import { configDrives } from './config-drive.ts';
 import { commandRunner, type Runner } from './drivers/exec.ts';
 import { libvirtDriver } from './drivers/hypervisor/libvirt.ts';
 import { simulatorDriver } from './drivers/hypervisor/simulator.ts';
@@ -34,7 +36,7 @@ import { linuxNetworkDriver } from './drivers/network/driver.ts';
 import { simulatedNetworkDriver } from './drivers/network/simulator.ts';
 import { fileStorageDriver } from './drivers/storage/driver.ts';
 import { secondaryStorageDriver } from './drivers/storage/secondary.ts';
-import { guestNetworks, registerGuestNetworkReconciler } from './guest-networks.ts';
+import { guestNetworks, networkKey, registerGuestNetworkReconciler } from './guest-networks.ts';
 import { joinCluster, type HostPlacement } from './host-join.ts';
 import { hostStatusReporter, simulatedHostFacts, type HostStatusReporter } from './host-status.ts';
 import { registerPrimaryStorageReconciler } from './primary-storage.ts';
@@ -148,6 +150,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       serviceOfferings: manager.informer<ServiceOfferingObject>(RESOURCES.serviceOfferings),
       diskOfferings: manager.informer<DiskOfferingObject>(RESOURCES.diskOfferings),
       stores: manager.informer<SecondaryStorageObject>(RESOURCES.secondaryStorages),
+      sshKeyPairs: manager.informer<SSHKeyPairObject>(RESOURCES.sshKeyPairs),
     };
     const storage = fileStorageDriver({
       hostName: at.host,
@@ -192,6 +195,12 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       hypervisor,
       networksOfHost,
       ...informers,
+      configDrives: configDrives({
+        dir: join(config.stateDir, 'config-drives'),
+        run,
+        keyPairOf: (vm) => (vm.spec.sshKeyPairRef ? informers.sshKeyPairs.get(`${vm.metadata.namespace ?? ''}/${vm.spec.sshKeyPairRef.name}`) : undefined),
+        networkOf: (vm, name) => informers.networks.get(networkKey(vm.metadata.namespace ?? '', name)),
+      }),
       consoleDir: join(config.stateDir, 'consoles'),
       vncListen: address ?? '127.0.0.1',
       shutdownTimeoutMs: config.shutdownTimeout,

@@ -13,6 +13,7 @@ import {
   PrimaryStorage,
   SecondaryStorage,
   ServiceOffering,
+  SSHKeyPair,
   Template,
   VirtualMachine,
   Volume,
@@ -41,6 +42,7 @@ export const RESOURCES = {
   physicalNetworks: resourceTypeOf(PhysicalNetwork),
   serviceOfferings: resourceTypeOf(ServiceOffering),
   diskOfferings: resourceTypeOf(DiskOffering),
+  sshKeyPairs: resourceTypeOf(SSHKeyPair),
 } as const;
 
 export const API_VERSIONS = {

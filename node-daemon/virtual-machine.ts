@@ -7,7 +7,9 @@
  *
  * A domain starts once every Volume of the VM is Provisioned (the Volume reconciler makes the
  * disks), every NIC the operator wrote in status.nics has its network plumbed here, and the
- * host admits it (admission.ts). Data volumes attached to or detached from a running VM are
+ * host admits it (admission.ts). Its config drive (config-drive.ts: SSH key, user data,
+ * hostname, NICs) is built before the domain is defined and attached as a CD-ROM; it is
+ * removed with the domain. Data volumes attached to or detached from a running VM are
  * plugged live. Shutdown and reboot never block a worker: the ACPI request is recorded in the
  * running domain and the VM requeued for its deadline. libvirt's domain events re-queue the
  * VM, so a guest that powers itself off or reboots is seen at once, without polling. On
@@ -16,7 +18,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, SSHKeyPairObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER, agentVmStatus } from '../lib/agent-contract.ts';
 import type { Condition } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
@@ -31,6 +33,7 @@ import { byField } from '../lib/store.ts';
 import { metav1Time } from '../lib/time.ts';
 import { holdsAt, vmDemand, vmUsage, type VmDemand } from '../lib/usage.ts';
 import { admit, type Holder } from './admission.ts';
+import type { ConfigDrives } from './config-drive.ts';
 import { domainName } from './drivers/identity.ts';
 import type { DomainDisk, DomainEvent, DomainNic, DomainObservation, DomainSpec, HypervisorDriver } from './drivers/hypervisor/types.ts';
 import { networkKey, type GuestNetworks } from './guest-networks.ts';
@@ -55,6 +58,9 @@ export interface VirtualMachineDeps {
   hosts: Informer<HostObject>;
   clusters: Informer<ClusterObject>;
   configurations: Informer<ConfigurationObject>;
+  sshKeyPairs: Informer<SSHKeyPairObject>;
+  /** The VMs' config drives (config-drive.ts): built from the objects before the domain is defined, removed with it. */
+  configDrives: ConfigDrives;
   consoleDir: string;
   /** Address the VNC console listens on (this host's management address). */
   vncListen: string;
@@ -237,6 +243,14 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     if (disks[0]?.disk.deviceId !== 0) return { ...base, blocker: volumeBlocker ?? { reason: 'WaitingForVolumes', message: 'the ROOT Volume is not Provisioned' } };
     const nics = await nicsOf(vm);
     if ('blocker' in nics) return { ...base, blocker: volumeBlocker ?? nics.blocker };
+    // The drive's file is part of the desired state: rebuilt here when its inputs changed (a
+    // key pair, user data, the NICs), it reaches a running guest at its next start.
+    let configDrive: string;
+    try {
+      configDrive = await deps.configDrives.ensure(vm);
+    } catch (err) {
+      return { ...base, blocker: { reason: 'DomainError', message: `the config drive cannot be built: ${errorMessage(err)}` } };
+    }
     const spec: DomainSpec = {
       uid,
       title: vm.spec.displayName ?? keyOf(vm),
@@ -244,6 +258,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       memoryMiB: Math.floor(demand.memoryBytes / 2 ** 20),
       disks: disks.map((d) => d.disk),
       nics: nics.nics,
+      configDrive,
       serialLogPath: join(deps.consoleDir, `${uid}.log`),
       vncListen: deps.vncListen,
     };
@@ -340,6 +355,10 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         map: (n) => enqueueAll(ownVms.list(n.metadata.namespace).filter((vm) => vm.spec.networks?.some((x) => x.name === n.metadata.name))),
       },
       {
+        informer: deps.sshKeyPairs,
+        map: (k) => enqueueAll(ownVms.list(k.metadata.namespace).filter((vm) => vm.spec.sshKeyPairRef?.name === k.metadata.name)),
+      },
+      {
         informer: serviceOfferings,
         map: (o) => enqueueAll(ownVms.list().filter((vm) => vm.spec.serviceOfferingRef.name === o.metadata.name)),
       },
@@ -366,6 +385,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       if (deleting) {
         const plan = planVm(await observe(vm));
         await act(vm, plan.steps);
+        await deps.configDrives.remove(uid);
         rebootsSeen.delete(uid);
         if ((vm.spec.networks ?? []).length > 0) await deps.networksOfHost.sync();
         await dropAgentFinalizer(client, vm, ctx.signal);

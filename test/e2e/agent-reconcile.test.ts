@@ -123,6 +123,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(xml, guestDomainTypeNote()).to.match(new RegExp(`<domain type='${guestDomainType}'`));
     expect(xml, 'the NIC as the operator wrote it, on the network\'s bridge').to.include(`<mac address='${nic?.macAddress}'/>`).and.include(`<source bridge='${bridgeName({ type: 'vxlan', vni })}'/>`);
     const dataPath = join(world.poolDir, `${data.metadata.uid}.qcow2`);
+    // libvirt prints a running domain's sources with an index attribute.
+    expect(xml, 'the config drive, a CD-ROM on hdd').to.include(`<source file='${join(world.agentStateDir, 'config-drives', `${vmUid}.iso`)}'`).and.include(`<target dev='hdd' bus='ide'/>`);
     expect(xml.indexOf(diskPathOf(root)), 'the root disk is vda').to.be.below(xml.indexOf(dataPath));
     expect(xml).to.include(`<source file='${dataPath}'`);
     const dataVolume = await waitFor(res('volumes'), 'web-data', 'Provisioned and Attached', (v) => provisioned(v) && condition(v, 'Attached')?.status === 'True', 10_000, world.ns);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +16,7 @@ const exec = promisify(execFile);
  * plane, the test playing the operator (placement, status.nics, status.pool, the Scheduled
  * condition's time). No libvirt and no host networking: the simulated agent's network driver
  * touches nothing. Disks are real qcow2 files in a temporary pool. Covered here: data volumes
- * plugged into and out of a running domain and grown live, and host admission, the last guard
+ * plugged into and out of a running domain and grown live, the config drive, and host admission, the last guard
  * against a double-booked host.
  */
 describe('agent on the simulator hypervisor: hot-plug and host admission (real control plane)', function () {
@@ -69,6 +70,28 @@ describe('agent on the simulator hypervisor: hot-plug and host admission (real c
     await waitFor(world.res('vms'), 'web', 'no longer listing it', (o) => !(o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-extra'), 10_000, world.ns);
     await world.res('volumes').delete({ name: 'web-extra', namespace: world.ns });
     await until('the detached volume and its disk to go', 30_000, async () => ((await getOrUndefined(world.res('volumes'), 'web-extra', world.ns)) ? undefined : true));
+  });
+
+  it('builds the config drive from the VM and its key pair, rebuilds it when the pair gets its key, and removes it with the VM', async function () {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxU4aR5f3p1d0Y4pX3Wl6m3b8Kc2mJQ0rT7yH9vN2sB login@kumulus';
+    // A pair whose key the operator generates: the VM may start before the key is written.
+    await world.res('sshKeyPairs').create({ metadata: { name: 'login', namespace: world.ns }, spec: {} });
+    const vm = await world.placeVm('keyed', { sshKeyPair: 'login' });
+    await waitFor(world.res('vms'), 'keyed', 'Running', running, 60_000, world.ns);
+    const iso = join(world.agentStateDir, 'config-drives', `${vm.metadata.uid}.iso`);
+    const keys = async () => (await exec('isoinfo', ['-R', '-x', '/cloudstack/metadata/public-keys.txt', '-i', iso]).catch(() => ({ stdout: 'none' }))).stdout;
+    expect(await keys(), 'a drive without a key yet').to.equal('');
+    const metadata = JSON.parse((await exec('isoinfo', ['-R', '-x', '/openstack/latest/meta_data.json', '-i', iso])).stdout) as { uuid: string; hostname: string };
+    expect(metadata).to.include({ uuid: vm.metadata.uid, hostname: 'keyed' });
+
+    // The key pair's watch brings the VM back: the drive follows (the guest sees it at its next start).
+    await world.res('sshKeyPairs').patch({ name: 'login', namespace: world.ns }, { spec: { publicKey: key } });
+    await until('the drive to carry the key', 30_000, async () => ((await keys()) === `${key}\n` ? true : undefined));
+
+    await world.res('vms').delete({ name: 'keyed', namespace: world.ns }, { propagationPolicy: 'Background' });
+    await until('the VM and its drive to be gone', 60_000, async () =>
+      (await getOrUndefined(world.res('vms'), 'keyed', world.ns)) === undefined && !existsSync(iso) ? true : undefined,
+    );
   });
 
   it('refuses to start a VM that would take the host over its memory, in placement order, and starts it once room is made', async function () {

@@ -83,7 +83,7 @@ export interface AgentWorld {
    */
   placeVm(
     name: string,
-    options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped'; offering?: string; scheduledAt?: string },
+    options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped'; offering?: string; scheduledAt?: string; sshKeyPair?: string },
   ): Promise<Obj>;
   /** A data volume of the disk offering for `vm` (deviceId given or free), on the pool. */
   createDataVolume(name: string, vm: string, options?: { deviceId?: number; size?: string }): Promise<Obj>;
@@ -187,6 +187,7 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
           templateRef: { name: 'tiny', namespace: ns },
           networks: options.networks ?? [],
           state: options.state ?? 'Running',
+          ...(options.sshKeyPair !== undefined ? { sshKeyPairRef: { name: options.sshKeyPair } } : {}),
         },
       });
       const owner = [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];

@@ -99,7 +99,7 @@ describe('agent hypervisor: domain XML', function () {
 });
 
 describe('agent hypervisor: virsh output', function () {
-  it('reads disk images and the recorded requests back from a domain XML as libvirt prints it', function () {
+  it('reads disk images (not CD-ROMs) and the recorded requests back from a domain XML as libvirt prints it', function () {
     const live = [
       "<domain type='kvm' id='1'>",
       '  <metadata>',
@@ -112,6 +112,8 @@ describe('agent hypervisor: virsh output', function () {
       "    <target dev='sda' bus='scsi'/>",
       '  </disk>',
       "  <disk type='network' device='disk'><source protocol='rbd' name='pool/img'/></disk>",
+      // The config drive is not a disk the agent plugs: a CD-ROM cannot be unplugged live.
+      "  <disk type='file' device='cdrom'><source file='/state/config-drives/x.iso'/><target dev='hdd' bus='ide'/><readonly/></disk>",
       '</domain>',
     ].join('\n');
     expect(diskPathsOfXml(live)).to.deep.equal(["/pools/p/a'b.qcow2", '/pools/p/data.qcow2']);

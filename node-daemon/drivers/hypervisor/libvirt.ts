@@ -36,9 +36,9 @@ function unescapeXml(value: string): string {
   );
 }
 
-/** The file-backed disk images of a domain XML, in document order. */
+/** The file-backed disk images of a domain XML, in document order; not its CD-ROMs (the config drive), which are no Volumes. */
 export function diskPathsOfXml(xml: string): string[] {
-  return [...xml.matchAll(/<disk\b[^>]*>[\s\S]*?<\/disk>/g)].flatMap((m) => {
+  return [...xml.matchAll(/<disk\b[^>]*\bdevice=(['"])disk\1[^>]*>[\s\S]*?<\/disk>/g)].flatMap((m) => {
     const file = /<source\b[^>]*\bfile=(['"])(.*?)\1/.exec(m[0])?.[2];
     return file !== undefined ? [unescapeXml(file)] : [];
   });
