@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +26,9 @@ import { until } from '../support/until.ts';
  * joins exists (it waits), then the zone example is applied (names suffixed, so other tests'
  * objects never collide) and, once the cluster exists, this node's Host is Up with real
  * capacity and a renewed heartbeat Lease (how soon is measured by bench/agent-join.ts), the SharedMountPoint pool is Up with this host's
- * mount, and the Zone is Ready. Stopping the agent undoes the bind mount it made.
+ * mount, and the Zone is Ready. Stopping the agent undoes the bind mount it made. A local
+ * agent killed by SIGKILL leaves its private libvirtd, its event follower, the mount and the
+ * bridges: the next one in the same state dir adopts them, and undoes them on stop.
  */
 
 const repoRoot = resolve(import.meta.dirname, '../..');
@@ -33,6 +36,28 @@ const SHARED = '/var/lib/kumulus/primary';
 
 function ready(obj: Obj | undefined): boolean {
   return obj?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** The live processes whose command line has every needle, with their parent. */
+async function processesMatching(...needles: string[]): Promise<{ pid: number; parent: number }[]> {
+  const found: { pid: number; parent: number }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!needles.every((n) => argv.includes(n))) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    found.push({ pid: Number(entry), parent: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+  }
+  return found;
+}
+
+/** Running, not a zombie waiting for its new parent to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function memTotal(text: string): number {
@@ -50,6 +75,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
   let sharedWasMounted = false;
   let bridgesBefore: string[] = [];
   const created: Obj[] = [];
+  let clusterName = '';
 
   before(async function () {
     this.timeout(600_000);
@@ -78,7 +104,7 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
 
   it('waits for its cluster, then joins it: Host Up with real capacity, heartbeat Lease renewed, pool Up with this host’s mount, Zone Ready', async function () {
     const { docs, names } = await suffixedZoneExample(suffix);
-    const clusterName = names.get('cluster1') ?? '';
+    clusterName = names.get('cluster1') ?? '';
     local = await startLocalAgent({ kubeConfig: await sharedKubeConfig(), stateDir, logger: log.child({ test: 'agent-local' }), cluster: clusterName, nodeName: node });
     expect(await mountAt(SHARED), `${SHARED} is a mount point while the agent runs`).to.not.equal(undefined);
 
@@ -133,5 +159,59 @@ describe('local mode agent: Host Up with real capacity, pool mounted, zone Ready
     expect((await mountAt(SHARED)) !== undefined, `${SHARED} mounted after stop`).to.equal(sharedWasMounted);
     for (const bridge of ['cloudbr0', 'cloudbr1']) expect(existsSync(`/sys/class/net/${bridge}`), `${bridge} after stop`).to.equal(bridgesBefore.includes(bridge));
     expect(await api(client, 'Host').get({ name: node }).then(() => true, () => false)).to.equal(true);
+  });
+
+  it('a local agent killed by SIGKILL: the next run in its state dir adopts its libvirtd (same process), its mount and bridges, stops its orphaned event follower, and undoes all on stop', async function () {
+    const restartDir = await mkdtemp(join(tmpdir(), 'kumulus-local-restart-'));
+    try {
+      const kubeconfigPath = join(restartDir, 'kubeconfig');
+      await writeFile(kubeconfigPath, (await sharedKubeConfig()).exportConfig());
+      const child = spawn(process.execPath, [join(repoRoot, 'test', 'support', 'local-agent-process.ts'), kubeconfigPath, restartDir, node, clusterName], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise((done) => child.once('exit', done));
+      const started = await until('the first local agent to run', 120_000, () => {
+        if (child.exitCode !== null) return Promise.reject(new Error(`the first local agent exited with ${child.exitCode}:\n${output}`));
+        const line = output.split('\n').find((l) => l.startsWith('{"libvirtUri"'));
+        return Promise.resolve(line ? (JSON.parse(line) as { libvirtUri: string }) : undefined);
+      });
+      const uri = started.libvirtUri;
+      if (uri === 'qemu:///system') {
+        console.log('      skipped: the host runs its own libvirtd (qemu:///system), so local mode starts no private one to adopt');
+        child.kill('SIGKILL');
+        this.skip();
+      }
+      const libvirtd = Number(await readFile(join(restartDir, 'libvirtd', 'libvirtd.pid'), 'utf8'));
+      const follower = await until('the first agent to follow libvirt events', 30_000, async () => (await processesMatching('virsh', 'event', uri)).find((p) => p.parent === child.pid));
+
+      child.kill('SIGKILL');
+      await exited;
+      // What the killed run leaves behind, and what used to make the next start fail.
+      expect(alive(libvirtd), 'its libvirtd outlives it').to.equal(true);
+      expect(alive(follower.pid), 'its event follower outlives it').to.equal(true);
+
+      local = await startLocalAgent({ kubeConfig: await sharedKubeConfig(), stateDir: restartDir, logger: log.child({ test: 'agent-local-restart' }), cluster: clusterName, nodeName: node });
+      await local.agent.joined;
+      expect(local.libvirtUri).to.equal(uri);
+      expect(Number(await readFile(join(restartDir, 'libvirtd', 'libvirtd.pid'), 'utf8')), 'the same libvirtd, adopted').to.equal(libvirtd);
+      expect(alive(follower.pid), 'the orphaned follower is stopped').to.equal(false);
+      const followers = await until('the new agent to follow libvirt events', 30_000, async () => {
+        const now = await processesMatching('virsh', 'event', uri);
+        return now.length === 1 && now[0]?.parent === process.pid ? now : undefined;
+      });
+      expect(followers).to.have.length(1);
+      expect(await mountAt(SHARED), `${SHARED} stays mounted`).to.not.equal(undefined);
+      await waitFor(api(client, 'Host'), node, 'Up', (h) => h.status?.state === 'Up', 60_000);
+
+      await local.stop();
+      local = undefined;
+      expect(alive(libvirtd), 'the adopted libvirtd is stopped with the agent').to.equal(false);
+      expect(await processesMatching('virsh', 'event', uri)).to.deep.equal([]);
+      expect((await mountAt(SHARED)) !== undefined, `${SHARED} mounted after stop`).to.equal(sharedWasMounted);
+      for (const bridge of ['cloudbr0', 'cloudbr1']) expect(existsSync(`/sys/class/net/${bridge}`), `${bridge} after stop`).to.equal(bridgesBefore.includes(bridge));
+    } finally {
+      await rm(restartDir, { recursive: true, force: true });
+    }
   });
 });
