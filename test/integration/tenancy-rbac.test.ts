@@ -42,7 +42,6 @@ function ready(obj: Obj): boolean {
   return obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-/** The HTTP status a call fails with, or 200 when it succeeds. */
 describe('tenancy: controllers and RBAC (real apiserver)', function () {
   this.timeout(180_000);
   let admin: KubeClient;
