@@ -1,16 +1,17 @@
 import { expect } from 'chai';
 import { registerComputeControllers } from '../../controllers/compute.ts';
 import type { Placement } from '../../controllers/compute-context.ts';
-import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
+import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';
 import { AGENT_FINALIZER, agentFieldManager, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { VM_FINALIZER } from '../../lib/compute.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import { isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { PRIVATE_KEY_DATA, privateKeySecretName, sshFingerprint } from '../../lib/ssh-keys.ts';
-import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { preparedCluster } from '../support/prepared-cluster.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -141,10 +142,9 @@ describe('compute controllers and the planner (real control plane, the test play
 
   before(async function () {
     this.timeout(240_000);
-    const kc = await sharedKubeConfig();
-    await ensureKumulusCrds();
-    client = createKubeClient(kc);
-    await prepareInfrastructure(client);
+    const prepared = await preparedCluster();
+    const kc = prepared.kc;
+    client = prepared.client;
     previousGlobal = await get('Configuration', 'global');
     await client.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name: ns } });
     await res('Zone').create({ metadata: { name: names.zone }, spec: { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '192.168.100.2', guestCidr: '10.1.1.0/24', allocationState: 'Enabled' } });

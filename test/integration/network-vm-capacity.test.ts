@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { registerComputeControllers } from '../../controllers/compute.ts';
-import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
+import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { nicAllocator } from '../../controllers/nics.ts';
 import { ServiceOffering, Template, TARGET_GENERATION_ANNOTATION, type AsyncJobObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { jobVerdict, UNSCHEDULABLE } from '../../lib/async-job.ts';
-import { createKubeClient, isNotFound, resourceTypeOf, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
+import { isNotFound, resourceTypeOf, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
-import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { preparedCluster } from '../support/prepared-cluster.ts';
 import { guestNetworkWorld, type GuestNetworkWorld } from '../support/guest-network-world.ts';
 import { until } from '../support/until.ts';
 
@@ -30,10 +31,9 @@ describe('a VM on a full network (real VM controller and IPAM)', function () {
 
   before(async function () {
     this.timeout(240_000);
-    const kc = await sharedKubeConfig();
-    await ensureKumulusCrds();
-    client = createKubeClient(kc);
-    await prepareInfrastructure(client);
+    const prepared = await preparedCluster();
+    const kc = prepared.kc;
+    client = prepared.client;
     world = await guestNetworkWorld(client, uniqueName('cap').slice(4));
     await client.resource<KubeObject>(resourceTypeOf(ServiceOffering)).create({ metadata: { name: offering }, spec: { cpuNumber: 1, cpuSpeed: 500, memory: '512Mi' } } as KubeObject);
     // Not downloaded anywhere: the VM controller still allocates NICs and plans, the template only holds the start.

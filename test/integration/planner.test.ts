@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { registerComputeControllers } from '../../controllers/compute.ts';
 import type { NicAllocator } from '../../controllers/compute-context.ts';
-import { prepareInfrastructure, registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
+import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
 import { kindByName, type KindInfo } from '../../crds/index.ts';
-import { createKubeClient, isNotFound, resourceTypeOf, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { isNotFound, resourceTypeOf, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
-import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { preparedCluster } from '../support/prepared-cluster.ts';
 import { until } from '../support/until.ts';
 
 /**
@@ -168,10 +169,7 @@ describe('planner: placement with simulated agents (real control plane)', functi
 
   before(async function () {
     this.timeout(300_000);
-    const kc = await sharedKubeConfig();
-    await ensureKumulusCrds();
-    client = createKubeClient(kc);
-    await prepareInfrastructure(client);
+    client = (await preparedCluster()).client;
     previousGlobal = await get('Configuration', 'global');
     stateDir = await mkdtemp(join(tmpdir(), 'kumulus-planner-'));
     for (const namespace of [ns, other]) await client.resource(NAMESPACES).create({ metadata: { name: namespace } });
