@@ -6,7 +6,7 @@
  * one agent per host, each watching only what is placed on it. Stopping it (or killing it)
  * never touches a domain: a restarted agent adopts what it finds.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type {
   ClusterObject,
   ConfigurationObject,
@@ -24,6 +24,7 @@ import type {
 } from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
+import { loadKubeConfig } from '../lib/config.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { log, setLogLevel, type Logger } from '../lib/log.ts';
 import { parseAgentConfig, type AgentConfig } from './config.ts';
@@ -75,13 +76,6 @@ export interface RunningAgent {
   readonly done: Promise<ManagerExit>;
 }
 
-function loadKubeConfig(config: AgentConfig): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 /** The source address of this host's default route: its management address and default VTEP. */
 async function primaryAddress(run: Runner): Promise<string | undefined> {
   try {
@@ -97,7 +91,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
   setLogLevel(config.logLevel);
   const logger = (options.logger ?? log).child({ component: 'agent', node: config.nodeName });
   const manager = createManager({
-    kubeConfig: options.kubeConfig ?? loadKubeConfig(config),
+    kubeConfig: options.kubeConfig ?? loadKubeConfig(config.kubeconfig),
     eventSource: 'kumulus.io/agent',
     httpBindAddress: config.httpBindAddress,
     gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
