@@ -175,7 +175,8 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       if (destroyedAt !== undefined) {
         const due = expungeDueAt(destroyedAt, ctx.settings().number('expunge.delay'));
         if (due <= now.getTime() && !isPoweredOn({ powerState: vm.status?.powerState, running: runningCondition(vm) }) && vm.status?.destroyedAt !== undefined) {
-          await vmClient.delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid }, propagationPolicy: 'Background', signal: rctx.signal });
+          // Against the version read: a VM recovered since (spec.state changed) is not expunged from a stale cache.
+          await vmClient.delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid, resourceVersion: vm.metadata.resourceVersion }, propagationPolicy: 'Background', signal: rctx.signal });
           rctx.log.info('destroyed VM expunged after expunge.delay', { destroyedAt });
           return;
         }
