@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
+import { createKubeClient } from './kube-client.ts';
 import type { Logger } from './log.ts';
 
 export const CRD_FIELD_MANAGER = 'kumulus-installer';
@@ -40,7 +41,8 @@ function isEstablished(crd: k8s.V1CustomResourceDefinition): boolean {
  * that whatever starts next can create, list and watch the kinds at once.
  */
 export async function installCrds(kc: k8s.KubeConfig, crds: CrdManifest[], logger: Logger, timeoutMs = 60_000): Promise<void> {
-  const extensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  // Through the kube client's transport (one HTTP/1.1 dispatcher), not client-node's own.
+  const extensions = createKubeClient(kc, { userAgent: CRD_FIELD_MANAGER }).api(k8s.ApiextensionsV1Api);
   // Not KubernetesObjectApi: its typed serializer knows the schema keywords only by their
   // model names (`_enum`, `_default`, `xKubernetesValidations`) and silently drops the JSON
   // ones. A patch body is sent as it is.
