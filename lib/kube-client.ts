@@ -7,12 +7,10 @@
  * (kube-errors.ts) and the client; the transport (kube-transport.ts) is internal.
  */
 import * as k8s from '@kubernetes/client-node';
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Identity } from './identity.ts';
 import { codeOf, errorFrom } from './kube-errors.ts';
-import { countingHttp, impersonatingHttp, noAuthentication, sharedDispatcherAuth, watchWithIdleTimeout } from './kube-transport.ts';
+import { countingHttp, impersonatingHttp, impersonationPool, noAuthentication, sharedDispatcherAuth, watchWithIdleTimeout } from './kube-transport.ts';
 import {
   apiVersionOf,
   collectionPath,
@@ -48,10 +46,10 @@ export interface KubeClientOptions {
 }
 
 export function createKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions = {}): KubeClient {
-  return buildKubeClient(kc, options, { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) });
+  return buildKubeClient(kc, options, impersonationPool());
 }
 
-function buildKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions, pool: { http: http.Agent; https: https.Agent }): KubeClient {
+function buildKubeClient(kc: k8s.KubeConfig, options: KubeClientOptions, pool: ReturnType<typeof impersonationPool>): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context, or pass --kubeconfig pointing at a valid file');
   const identity = options.impersonate;

@@ -92,6 +92,20 @@ export function countingHttp(observe: RequestObserver | undefined): k8s.HttpLibr
 }
 
 /**
+ * How long an impersonating client keeps an idle connection: like undici's keep-alive (4 s),
+ * far below the apiserver's 90 s. node:http keeps an idle keep-alive socket until the server
+ * closes it otherwise, and a request written as that close arrives fails with ECONNRESET.
+ */
+export const IDLE_CONNECTION_TIMEOUT_MS = 4_000;
+
+/** The keep-alive connections of impersonating clients (see impersonatingHttp). */
+export function impersonationPool(): { http: http.Agent; https: https.Agent } {
+  // An Agent's timeout closes a free socket; on a busy one it only emits 'timeout', unheard.
+  const options = { keepAlive: true, timeout: IDLE_CONNECTION_TIMEOUT_MS };
+  return { http: new http.Agent(options), https: new https.Agent(options) };
+}
+
+/**
  * The transport of impersonating clients. The apiserver reads each group from its own
  * Impersonate-Group header line, and fetch (undici) folds repeated headers into one
  * comma-joined line, which would read as one group named "a, b"; node:http sends an array

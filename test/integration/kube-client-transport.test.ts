@@ -1,7 +1,10 @@
 import { expect } from 'chai';
 import diagnostics from 'node:diagnostics_channel';
+import { once } from 'node:events';
+import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { createKubeClient, type KubeObject } from '../../lib/kube-client.ts';
+import { IDLE_CONNECTION_TIMEOUT_MS } from '../../lib/kube-transport.ts';
 import { until } from '../support/until.ts';
 import { useTestNamespace } from '../support/cluster.ts';
 
@@ -41,5 +44,26 @@ describe('kube client: the transport to the apiserver', function () {
     }
     expect(protocols.length, 'connections the client opened').to.be.greaterThan(0);
     expect(protocols).to.deep.equal(protocols.map(() => 'http/1.1'));
+  });
+
+  it('an impersonating client closes an idle connection itself, long before the apiserver would (90 s)', async () => {
+    const sockets: Socket[] = [];
+    const onStart = (message: unknown) => {
+      const { socket } = (message as { request: ClientRequest }).request;
+      if (socket && !sockets.includes(socket)) sockets.push(socket);
+    };
+    diagnostics.subscribe('http.client.request.start', onStart);
+    try {
+      const client = createKubeClient(ns.kc).as({ user: 'transport-test', groups: ['system:masters'] });
+      const namespace = await client.resource<KubeObject>({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).get({ name: ns.name });
+      expect(namespace.metadata.name).to.equal(ns.name);
+    } finally {
+      diagnostics.unsubscribe('http.client.request.start', onStart);
+    }
+    expect(sockets).to.have.length(1);
+    const idle = Date.now();
+    // Without a client-side timeout the socket stays open until the apiserver closes it at 90 s.
+    await Promise.race([once(sockets[0]!, 'close'), new Promise((resolve) => setTimeout(resolve, IDLE_CONNECTION_TIMEOUT_MS + 10_000).unref())]);
+    expect(sockets[0]!.destroyed, `the idle connection is closed after ${Date.now() - idle} ms`).to.equal(true);
   });
 });
