@@ -1,5 +1,5 @@
 import type * as k8s from '@kubernetes/client-node';
-import { durationOption, loadKubeConfig, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
+import { durationOption, managerRuntime, parseConfig, runtimeOptions, validateRuntimeConfig, type ConfigOf } from '../lib/config.ts';
 import { isAlreadyExists, isNotFound, retryWhileAdmissionUnavailable, type KubeClient } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
@@ -63,11 +63,8 @@ export async function runOperator(options: OperatorOptions = {}): Promise<Runnin
   const config = parseConfig(operatorOptions, options.args ?? [], options.env ?? process.env, validateRuntimeConfig);
   setLogLevel(config.logLevel);
   const manager = createManager({
-    kubeConfig: options.kubeConfig ?? loadKubeConfig(config.kubeconfig),
+    ...managerRuntime(config, options.kubeConfig),
     eventSource: 'kumulus.io/operator',
-    httpBindAddress: config.httpBindAddress,
-    gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
-    maxConcurrentReconciles: config.maxConcurrentReconciles,
     leaderElection: config.leaderElect
       ? {
           namespace: config.leaderElectionNamespace,

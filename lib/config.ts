@@ -112,6 +112,19 @@ export const runtimeOptions = {
 
 export type RuntimeConfig = ConfigOf<typeof runtimeOptions>;
 
+/** What createManager takes from the runtime options a component shares (leader election aside, which only the operator runs). */
+export function managerRuntime(
+  config: Pick<RuntimeConfig, 'kubeconfig' | 'httpBindAddress' | 'gracefulShutdownTimeout' | 'maxConcurrentReconciles'>,
+  kubeConfig: k8s.KubeConfig | undefined,
+): { kubeConfig: k8s.KubeConfig; httpBindAddress: string; gracefulShutdownTimeoutMs: number; maxConcurrentReconciles: number } {
+  return {
+    kubeConfig: kubeConfig ?? loadKubeConfig(config.kubeconfig),
+    httpBindAddress: config.httpBindAddress,
+    gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
+    maxConcurrentReconciles: config.maxConcurrentReconciles,
+  };
+}
+
 function describe(opt: Option<unknown>): string {
   return `--${opt.flag} (${opt.env})`;
 }

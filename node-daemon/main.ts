@@ -24,7 +24,7 @@ import type {
 } from '../crds/index.ts';
 import { join } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../lib/agent-contract.ts';
-import { loadKubeConfig } from '../lib/config.ts';
+import { managerRuntime } from '../lib/config.ts';
 import { createManager, stopOnSignals, type Manager, type ManagerExit } from '../lib/manager.ts';
 import { log, setLogLevel, type Logger } from '../lib/log.ts';
 import { parseAgentConfig, type AgentConfig } from './config.ts';
@@ -91,11 +91,8 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
   setLogLevel(config.logLevel);
   const logger = (options.logger ?? log).child({ component: 'agent', node: config.nodeName });
   const manager = createManager({
-    kubeConfig: options.kubeConfig ?? loadKubeConfig(config.kubeconfig),
+    ...managerRuntime(config, options.kubeConfig),
     eventSource: 'kumulus.io/agent',
-    httpBindAddress: config.httpBindAddress,
-    gracefulShutdownTimeoutMs: config.gracefulShutdownTimeout,
-    maxConcurrentReconciles: config.maxConcurrentReconciles,
     logger,
   });
   // Ready once joined and wired: a DaemonSet rollout must not count an agent that runs nothing.
