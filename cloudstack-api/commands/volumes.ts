@@ -84,6 +84,7 @@ export function volumeJobResults(infra: Infra): [string, JobResultMapper][] {
     ['attachVolume', current],
     ['detachVolume', current],
     ['resizeVolume', current],
+    ['updateVolume', current],
   ];
 }
 
@@ -288,5 +289,36 @@ export function volumeCommands(infra: Infra): Command[] {
     },
   });
 
-  return [createVolume, listVolumes, listVolumesMetrics, attachVolume, detachVolume, resizeVolume, deleteVolume];
+  /**
+   * updateVolume: the name, in spec.displayName. The rest of CloudStack's parameters repair its
+   * database by hand (path, state, storageid, chaininfo) or hide a volume (displayvolume); here
+   * the agent reports path, pool and state, so those are refused, naming what to do instead.
+   */
+  const updateVolume = defineCommand({
+    name: 'updateVolume',
+    kind: 'async',
+    description: 'Updates the volume.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the disk volume', entity: 'volume' },
+      name: { type: 'string', description: 'new name of the volume' },
+      displayvolume: { type: 'boolean', description: 'an optional field, whether to the display the volume to the end user or not (every volume is shown here)' },
+      path: { type: 'string', description: 'The path of the volume (reported by the agent here)' },
+      state: { type: 'string', description: 'The state of the volume (reported by the operator here)' },
+      storageid: { type: 'uuid', description: 'Destination storage pool UUID for the volume (chosen by the operator here)', entity: 'storagepool' },
+      chaininfo: { type: 'string', description: 'The chain info of the volume (not used by KVM)' },
+    },
+    async handle(p, ctx) {
+      const label = 'updatevolume';
+      if (p.id === undefined) throw invalidParameterValue('The id of the volume to update is required: give id');
+      const volume = await visibleVolume(ctx, label, p.id);
+      const reported = (['path', 'state', 'storageid', 'chaininfo'] as const).find((param) => p[param] !== undefined);
+      if (reported !== undefined) throw invalidParameterValue(`${reported} of volume ${p.id} is what the operator and agent report, not a setting: leave it out`);
+      if (p.displayvolume === false) throw invalidParameterValue('Every volume is shown to its owner here: leave displayvolume out or true');
+      if (p.name === undefined || p.name === '') throw invalidParameterValue('Nothing to update: give the new name of the volume (name)');
+      const updated = await patchSpec(ctx, label, volume, { displayName: p.name });
+      return { jobid: await submit(ctx, updated) };
+    },
+  });
+
+  return [createVolume, listVolumes, listVolumesMetrics, attachVolume, detachVolume, resizeVolume, updateVolume, deleteVolume];
 }

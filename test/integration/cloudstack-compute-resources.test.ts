@@ -367,6 +367,17 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       const notAttached = await tenant.client.request('detachVolume', { id: created.body['id'] as string });
       expect(notAttached.body['errortext']).to.equal(`Volume ${created.body['id'] as string} is not attached to a VM`);
 
+      const renamed = await tenant.client.request('updateVolume', { id: created.body['id'] as string, name: `Logs ${s}` });
+      expect(renamed.status, renamed.text).to.equal(200);
+      expect((await byUid('Volume', tenant.namespace, created.body['id'] as string))?.spec?.['displayName']).to.equal(`Logs ${s}`);
+      await ready('Volume', tenant.namespace, volume.metadata.name ?? '', { state: 'Ready' });
+      const renameJob = await tenant.client.waitForJob(renamed.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((renameJob['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ id: created.body['id'], name: `Logs ${s}` });
+      const path = await tenant.client.request('updateVolume', { id: created.body['id'] as string, path: '/tmp/x' });
+      expect([path.status, path.body['errortext']]).to.deep.equal([431, `path of volume ${created.body['id'] as string} is what the operator and agent report, not a setting: leave it out`]);
+      const hidden = await tenant.client.request('updateVolume', { id: created.body['id'] as string, displayvolume: 'false' });
+      expect([hidden.status, hidden.body['errortext']]).to.deep.equal([431, 'Every volume is shown to its owner here: leave displayvolume out or true']);
+
       expect((await other.client.request('listVolumes', { id: created.body['id'] as string })).body).to.deep.equal({});
       expect((await tenant.client.request('deleteVolume', { id: created.body['id'] as string })).body).to.deep.equal({ success: true });
       expect(await byUid('Volume', tenant.namespace, created.body['id'] as string)).to.equal(undefined);
