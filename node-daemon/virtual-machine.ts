@@ -318,13 +318,14 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
   };
 
   /** The agent's status fields, from the domain as it is now. */
-  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, attachedVolumes: VolumeObject[], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
+  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, attached: { disk: DomainDisk; volume: VolumeObject }[], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
     const previous = vm.status ?? {};
     const running = domain?.state === 'running';
     const console = running ? await hypervisor.console(vm.metadata.uid ?? '') : undefined;
     // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
     const startedAt = running ? (domain.startedAt ? metav1Time(domain.startedAt) : (previous.startedAt ?? metav1Time())) : previous.startedAt;
-    const volumesStatus: VmStatus['volumes'] = attachedVolumes.map((v) => ({ name: v.metadata.name ?? '', type: v.spec.type ?? 'DATADISK', deviceId: v.spec.type === 'ROOT' ? 0 : (v.spec.deviceId ?? 1) }));
+    // The deviceId the disk has in the domain: a data volume without spec.deviceId takes a free one (disksOf).
+    const volumesStatus: VmStatus['volumes'] = attached.map(({ disk, volume }) => ({ name: volume.metadata.name ?? '', type: volume.spec.type ?? 'DATADISK', deviceId: disk.deviceId }));
     return {
       powerState: isActive(domain) ? 'PowerOn' : domain ? 'PowerOff' : 'PowerReportMissing',
       instanceName: domainName(vm.metadata.uid ?? ''),
@@ -413,7 +414,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         ...(seen !== undefined ? { rebootSeenAt: seen } : {}),
       });
       const running = failure !== undefined && !isActive(domain) ? { type: RUNNING, status: 'False' as const, reason: 'DomainError', message: errorMessage(failure) } : now.running;
-      const attached = disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks.filter((d) => domain?.diskPaths.includes(d.disk.path)).map((d) => d.volume);
+      const attached = disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks.filter((d) => domain?.diskPaths.includes(d.disk.path));
       await commitStatus(client, vm, writer, { fields: await reported(vm, domain, attached, rebootDone), conditions: [running] }, ctx.signal);
       if (failure !== undefined) {
         manager.events.event(vm, { type: 'Warning', reason: facts.wantRunning ? 'VM.START' : 'VM.STOP', note: errorMessage(failure) });

@@ -58,6 +58,14 @@ describe('agent on the simulator hypervisor: hot-plug and host admission (real c
     await waitFor(world.res('volumes'), 'web-extra', 'Attached', (v) => condition(v, 'Attached')?.status === 'True', 30_000, world.ns);
     const listed = await waitFor(world.res('vms'), 'web', 'listing it', (o) => (o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-extra'), 10_000, world.ns);
     expect(running(listed)).to.equal(true);
+    // One without spec.deviceId takes the first free device, and status.volumes says which.
+    await world.createDataVolume('web-free', 'web', { size: '1Gi' });
+    const withFree = await waitFor(world.res('vms'), 'web', 'listing web-free', (o) => (o.status?.volumes as { name: string }[]).some((v) => v.name === 'web-free'), 30_000, world.ns);
+    expect((withFree.status?.volumes as { name: string; deviceId: number }[]).map((v) => [v.name, v.deviceId]).sort()).to.deep.equal([
+      ['web-extra', 1],
+      ['web-free', 2],
+      ['web-root', 0],
+    ]);
 
     await world.res('volumes').patch({ name: 'web-extra', namespace: world.ns }, { spec: { size: '2Gi' } });
     await waitFor(world.res('volumes'), 'web-extra', 'grown', (v) => v.status?.sizeBytes === 2 * 2 ** 30, 30_000, world.ns);
