@@ -164,12 +164,15 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
     maxConcurrentReconciles: 2,
     watches: [
       {
-        // A VM's domain changed (status.volumes tells which disks it has): its Volumes, the ones it just let go of too.
+        // A VM's domain changed (status.volumes tells which disks it has): its Volumes, and those
+        // still reported Attached that no longer name it (the update shows the new status.volumes
+        // only, without the disk it just unplugged).
         informer: ownVms,
-        map: (vm) => [
-          ...volumes.byIndex(VM_INDEX, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
-          ...((vm as VirtualMachineObject).status?.volumes ?? []).map((v) => ({ namespace: vm.metadata.namespace, name: v.name })),
-        ],
+        map: (vm) =>
+          [
+            ...volumes.byIndex(VM_INDEX, keyOf(vm)),
+            ...volumes.list(vm.metadata.namespace).filter((v) => v.spec.vmRef?.name !== vm.metadata.name && v.status?.conditions?.some((c) => c.type === 'Attached' && c.status === 'True')),
+          ].map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
       {
         // Mounted here, or not any more.
