@@ -1,25 +1,18 @@
 import * as k8s from '@kubernetes/client-node';
 import express from 'express';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import winston from 'winston';
 import { createApiApp } from '../cloudstack-api/app.ts';
 import { createCommandTable } from '../cloudstack-api/commands/define.ts';
 import { infrastructureCommands } from '../cloudstack-api/commands/infrastructure.ts';
 import { createTenancy } from '../cloudstack-api/tenancy/index.ts';
-import { registerTenancyControllers } from '../controllers/tenancy.ts';
-import { Account, Cluster, Host, Pod, Zone, type KindInfo } from '../crds/index.ts';
-import { bootstrapAdmin } from '../lib/bootstrap-admin.ts';
+import { Cluster, Host, Pod, Zone, type KindInfo } from '../crds/index.ts';
 import { createInformerFactory } from '../lib/informer.ts';
-import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
 import { createKubeClient, isAlreadyExists, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import { log, setLogLevel } from '../lib/log.ts';
-import { createManager } from '../lib/manager.ts';
-import { specSignature } from '../test/support/cloudstack-client.ts';
-import { sharedControlPlane, stopSharedControlPlane } from '../test/support/cluster.ts';
-import { forkServer, load, median, type Measurement } from './support/http-load.ts';
+import { forkBaselineAndApi, pool, round, signed, startBenchCloud, summary } from './support/cloudstack-bench.ts';
+import { load, type Measurement } from './support/http-load.ts';
 
 /**
  * listHosts and listZones latency with many hosts present (5,000 by default), served by the
@@ -56,42 +49,14 @@ async function serve(kind: string, kubeconfigPath: string): Promise<void> {
   process.on('message', () => process.exit(0));
 }
 
-function signed(command: string, params: Record<string, string>, keys: { apiKey: string; secretKey: string }, index: number): string {
-  const expires = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+0000`;
-  const all: Record<string, string> = { command, ...params, response: 'json', apiKey: keys.apiKey, signatureVersion: '3', expires, _: String(index) };
-  all['signature'] = specSignature(all, keys.secretKey);
-  return `/client/api?${new URLSearchParams(all).toString()}`;
-}
-
-/** Runs `tasks` with at most `width` in flight. */
-async function pool(tasks: (() => Promise<unknown>)[], width: number): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < tasks.length) await tasks[next++]!();
-  }));
-}
-
 async function main(): Promise<void> {
   const hostCount = Number(process.argv[2] ?? 5000);
   const seconds = Number(process.argv[3] ?? 3);
   const concurrency = Number(process.argv[4] ?? 8);
   const rounds = Number(process.argv[5] ?? 3);
   setLogLevel('warn');
-  const plane = await sharedControlPlane();
-  const kc = new k8s.KubeConfig();
-  kc.loadFromString(plane.kubeconfig);
-  const client = createKubeClient(kc);
-  await installCrds(kc, await readCrdManifests(resolve(import.meta.dirname, '../crds')), log);
-  // The tenancy controllers give the admin's domain its path and its account its role binding.
-  const manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/bench', httpBindAddress: '127.0.0.1:0', logger: log });
-  registerTenancyControllers(manager);
-  await manager.start();
-  const keys = await bootstrapAdmin(client, log);
-  for (;;) {
-    const account = (await client.resource(resourceTypeOf(Account)).get({ name: 'admin' })) as KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
-    if (account.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
-    await new Promise((done) => setTimeout(done, 200));
-  }
+  const cloud = await startBenchCloud();
+  const { kubeconfig, client, keys } = cloud;
 
   const create = async (kind: KindInfo, obj: KubeObject & { spec: Record<string, unknown> }) =>
     client
@@ -116,11 +81,7 @@ async function main(): Promise<void> {
   );
   const setupSeconds = (performance.now() - created) / 1000;
 
-  const dir = await mkdtemp(join(tmpdir(), 'kumulus-bench-'));
-  const kubeconfigPath = join(dir, 'kubeconfig');
-  await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
-  const round = (value: number) => Math.round(value * 100) / 100;
-  const servers = { baseline: await forkServer(import.meta.filename, ['serve', 'baseline', kubeconfigPath], 'baseline'), api: await forkServer(import.meta.filename, ['serve', 'api', kubeconfigPath], 'api') };
+  const servers = await forkBaselineAndApi(import.meta.filename, kubeconfig);
   const someHost = (await client.resource(resourceTypeOf(Host)).get({ name: 'bench-host-0' })).metadata.uid ?? '';
   const workloads = {
     baseline: Array.from({ length: 500 }, (_, i) => signed('listZones', {}, keys, i)),
@@ -137,21 +98,11 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    servers.baseline.stop();
-    servers.api.stop();
-    await rm(dir, { recursive: true, force: true });
-    await manager.stop();
-    await stopSharedControlPlane();
+    await servers.stop();
+    await cloud.stop();
   }
 
   const common = { hosts: hostCount, seconds, concurrency, rounds, node: process.version };
-  const summary = (measurements: Measurement[]) => ({
-    p50Ms: round(median(measurements.map((m) => m.p50Ms))),
-    p99Ms: round(median(measurements.map((m) => m.p99Ms))),
-    requestsPerSecond: round(median(measurements.map((m) => m.requestsPerSecond))),
-    responseBytes: measurements[0]?.bytes ?? 0,
-    failures: measurements.reduce((sum, m) => sum + m.failures, 0),
-  });
   console.log(JSON.stringify({ bench: 'cloudstack-api-lists', figure: 'setup: create zone, pod, clusters and hosts in the apiserver', unit: 's', value: round(setupSeconds), ...common }));
   const baseline = summary(samples['baseline']!);
   for (const [figure, measurements] of Object.entries(samples)) {

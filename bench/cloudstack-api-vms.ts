@@ -1,22 +1,15 @@
 import * as k8s from '@kubernetes/client-node';
 import express from 'express';
 import * as http from 'node:http';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { runApi } from '../cloudstack-api/main.ts';
-import { registerTenancyControllers } from '../controllers/tenancy.ts';
-import { Account, Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, type KindInfo } from '../crds/index.ts';
-import { bootstrapAdmin } from '../lib/bootstrap-admin.ts';
+import { Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, type KindInfo } from '../crds/index.ts';
 import { PUBLIC_NAMESPACE } from '../lib/identity.ts';
-import { installCrds, readCrdManifests } from '../lib/install-crds.ts';
-import { createKubeClient, isAlreadyExists, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
-import { log, setLogLevel } from '../lib/log.ts';
-import { createManager } from '../lib/manager.ts';
-import { specSignature } from '../test/support/cloudstack-client.ts';
-import { sharedControlPlane, stopSharedControlPlane } from '../test/support/cluster.ts';
-import { forkServer, load, median, type Measurement } from './support/http-load.ts';
+import { isAlreadyExists, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
+import { setLogLevel } from '../lib/log.ts';
+import { forkBaselineAndApi, pool, round, signed, startBenchCloud, summary } from './support/cloudstack-bench.ts';
+import { load, median, type Measurement } from './support/http-load.ts';
 
 /**
  * The compute half of the API at scale (issue 13's benchmark), served by the real API process
@@ -55,23 +48,6 @@ async function serve(kind: string, kubeconfigPath: string): Promise<void> {
   process.on('message', () => process.exit(0));
 }
 
-function signed(command: string, params: Record<string, string>, keys: { apiKey: string; secretKey: string }, index: number): string {
-  const expires = `${new Date(Date.now() + 3_600_000).toISOString().slice(0, 19)}+0000`;
-  const all: Record<string, string> = { command, ...params, response: 'json', apiKey: keys.apiKey, signatureVersion: '3', expires, _: String(index) };
-  all['signature'] = specSignature(all, keys.secretKey);
-  return `/client/api?${new URLSearchParams(all).toString()}`;
-}
-
-/** Runs `tasks` with at most `width` in flight. */
-async function pool(tasks: (() => Promise<unknown>)[], width: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < tasks.length) await tasks[next++]!();
-    }),
-  );
-}
-
 function get(agent: http.Agent, port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((done, fail) => {
     http
@@ -93,23 +69,8 @@ async function main(): Promise<void> {
   const deploys = Number(process.argv[6] ?? 300);
   const deployConcurrency = Number(process.argv[7] ?? 8);
   setLogLevel('warn');
-  const plane = await sharedControlPlane();
-  const kc = new k8s.KubeConfig();
-  kc.loadFromString(plane.kubeconfig);
-  const client = createKubeClient(kc);
-  await installCrds(kc, await readCrdManifests(resolve(import.meta.dirname, '../crds')), log);
-  // The tenancy controllers give the admin's account its namespace and role binding.
-  const manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/bench', httpBindAddress: '127.0.0.1:0', logger: log });
-  registerTenancyControllers(manager);
-  await manager.start();
-  const keys = await bootstrapAdmin(client, log);
-  let namespace = '';
-  for (;;) {
-    const account = (await client.resource(resourceTypeOf(Account)).get({ name: 'admin' })) as KubeObject & { spec: { namespace?: string }; status?: { conditions?: { type: string; status: string }[] } };
-    namespace = account.spec.namespace ?? '';
-    if (namespace && account.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
-    await new Promise((done) => setTimeout(done, 200));
-  }
+  const cloud = await startBenchCloud();
+  const { kubeconfig, client, keys, namespace } = cloud;
 
   const resource = (kind: KindInfo) => client.resource<KubeObject & { spec?: Record<string, unknown> }>(resourceTypeOf(kind));
   const create = async (kind: KindInfo, obj: KubeObject & { spec: Record<string, unknown> }) =>
@@ -158,11 +119,7 @@ async function main(): Promise<void> {
   );
   const setupSeconds = (performance.now() - setupStarted) / 1000;
 
-  const dir = await mkdtemp(join(tmpdir(), 'kumulus-bench-'));
-  const kubeconfigPath = join(dir, 'kubeconfig');
-  await writeFile(kubeconfigPath, plane.kubeconfig, { mode: 0o600 });
-  const round = (value: number) => Math.round(value * 100) / 100;
-  const servers = { baseline: await forkServer(import.meta.filename, ['serve', 'baseline', kubeconfigPath], 'baseline'), api: await forkServer(import.meta.filename, ['serve', 'api', kubeconfigPath], 'api') };
+  const servers = await forkBaselineAndApi(import.meta.filename, kubeconfig);
   const page = { page: '1', pagesize: '500' };
   const workloads = {
     baseline: Array.from({ length: 500 }, (_, i) => signed('listZones', {}, keys, i)),
@@ -210,21 +167,11 @@ async function main(): Promise<void> {
     }
     agent.destroy();
   } finally {
-    servers.baseline.stop();
-    servers.api.stop();
-    await rm(dir, { recursive: true, force: true });
-    await manager.stop();
-    await stopSharedControlPlane();
+    await servers.stop();
+    await cloud.stop();
   }
 
   const common = { vms: vmCount, seconds, concurrency, rounds, node: process.version };
-  const summary = (measurements: Measurement[]) => ({
-    p50Ms: round(median(measurements.map((m) => m.p50Ms))),
-    p99Ms: round(median(measurements.map((m) => m.p99Ms))),
-    requestsPerSecond: round(median(measurements.map((m) => m.requestsPerSecond))),
-    responseBytes: measurements[0]?.bytes ?? 0,
-    failures: measurements.reduce((sum, m) => sum + m.failures, 0),
-  });
   console.log(JSON.stringify({ bench: 'cloudstack-api-vms', figure: 'setup: create the VMs and write their status in the apiserver', unit: 's', value: round(setupSeconds), ...common }));
   const baseline = summary(samples['baseline']!);
   const zones = summary(samples['listZones']!);
