@@ -8,6 +8,7 @@ import { ensureNics } from '../../controllers/nics.ts';
 import { Cluster, Host, Network, PhysicalNetwork, Pod, VirtualMachine, type HostObject, type KindInfo, type NetworkObject, type PhysicalNetworkObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { agentFieldManager } from '../../lib/agent-contract.ts';
 import { LABEL_HOST } from '../../lib/hierarchy-labels.ts';
+import type { Informer } from '../../lib/informer.ts';
 import { createKubeClient, resourceTypeOf, type KubeClient, type KubeObject } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
@@ -36,6 +37,8 @@ interface AgentHost {
   ns: string;
   vtep: string;
   manager: Manager;
+  /** The agent's cache of its own VMs (by the host label), which its DHCP entries come from. */
+  ownVms: Informer<VirtualMachineObject>;
   networks: GuestNetworks;
 }
 
@@ -92,8 +95,9 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
       await res<HostObject>(Host).applyStatus({ apiVersion: Host.apiVersion, kind: 'Host', metadata: { name }, status: { ipAddress: vtep } }, { fieldManager: agentFieldManager(name), force: true });
       // The agent of the host, as node-daemon/main.ts wires it: its own VMs by label, the rest whole.
       const manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/agent', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: `two-hosts-agent-${role}` }) });
+      const ownVms = manager.informer<VirtualMachineObject>(resourceTypeOf(VirtualMachine), { labelSelector: `${LABEL_HOST}=${name}` });
       const networks = guestNetworks({
-        ownVms: manager.informer<VirtualMachineObject>(resourceTypeOf(VirtualMachine), { labelSelector: `${LABEL_HOST}=${name}` }),
+        ownVms,
         networks: manager.informer<NetworkObject>(resourceTypeOf(Network)),
         physicalNetworks: manager.informer<PhysicalNetworkObject>(resourceTypeOf(PhysicalNetwork)),
         hosts: manager.informer<HostObject>(resourceTypeOf(Host)),
@@ -103,7 +107,7 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
         logger: log.child({ test: `two-hosts-agent-${role}` }),
       });
       await manager.start();
-      hosts.push({ name, ns, vtep, manager, networks });
+      hosts.push({ name, ns, vtep, manager, ownVms, networks });
     }
   });
 
@@ -162,15 +166,18 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     return ns;
   }
 
-  async function lease(ns: string): Promise<string | undefined> {
+  /** The guest's DHCP lease as the udhcpc script prints it (`lease ip=… hostname=…`), or undefined when none came. */
+  async function leaseLine(ns: string): Promise<string | undefined> {
     try {
       const out = await lab.run(ns, 'timeout', '20', 'busybox', 'udhcpc', '-i', 'eth0', '-s', script, '-n', '-q', '-f', '-t', '6', '-T', '2', '-A', '1');
-      return /lease ip=(\S+)/.exec(out)?.[1];
+      return /^lease .*$/m.exec(out)?.[0];
     } catch (err) {
       if (err instanceof CommandError) return undefined;
       throw err;
     }
   }
+
+  const lease = async (ns: string) => /^lease ip=(\S+)/.exec((await leaseLine(ns)) ?? '')?.[1];
 
   const pings = (ns: string, address: string) =>
     lab.run(ns, 'busybox', 'ping', '-c', '2', '-W', '2', address).then(
@@ -197,7 +204,9 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     const guestA = await plugGuest(a, 'ga', nicA.macAddress, await bridgeOn(a, 'web'));
     const guestB = await plugGuest(b, 'gb', nicB.macAddress, await bridgeOn(b, 'web'));
     const guestC = await plugGuest(b, 'gc', nicC.macAddress, await bridgeOn(b, 'db'));
-    expect(await lease(guestA), 'web-a leases its IPAM address from host a').to.equal(nicA.ipAddress);
+    const leaseA = await leaseLine(guestA);
+    expect(/^lease ip=(\S+)/.exec(leaseA ?? '')?.[1], 'web-a leases its IPAM address from host a').to.equal(nicA.ipAddress);
+    expect(leaseA, 'with its gateway and its hostname').to.match(/ router=10\.71\.0\.1 .* hostname=web-a$/);
     expect(await lease(guestB), 'web-b leases its IPAM address from host b').to.equal(nicB.ipAddress);
     expect(await lease(guestC), 'db-b leases its IPAM address').to.equal(nicC.ipAddress);
 
@@ -219,6 +228,8 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     const moved = await until('the move in the operator\'s cache', 10_000, () => Promise.resolve(ctx.informers.vms.get({ namespace: world.namespace, name: 'web-b' })?.status?.placement?.host === a.name ? ctx.informers.vms.get({ namespace: world.namespace, name: 'web-b' }) : undefined));
     const outcome = await ensureNics(ctx, moved, signal);
     expect(outcome.result === 'ready' && outcome.nics[0], 'the same NIC: address, MAC and VNI').to.deep.equal(before);
+    // Host a's DHCP answers for the VMs its agent sees labelled with it: the sync below must come after the label reached its cache.
+    await until('web-b in host a\'s agent cache', 10_000, () => Promise.resolve(a.ownVms.get({ namespace: world.namespace, name: 'web-b' })));
     const bridge = await until('host a to serve web-b', 60_000, async () => {
       const result = await a.networks.sync();
       return result.attached.get(`${world.namespace}/web`)?.bridge;
@@ -226,5 +237,22 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     const guest = await plugGuest(a, 'gm', before?.macAddress ?? '', bridge);
     expect(await lease(guest), 'the same address from its new host').to.equal(before?.ipAddress);
     expect(await pings(guest, (await world.vms.get({ namespace: world.namespace, name: 'web-a' })).status?.nics?.[0]?.ipAddress ?? ''), 'and it reaches web-a').to.equal(true);
+  });
+
+  it('carries an L2 network on its own VNI across the hosts with no addressing and no DHCP: guests lease nothing, and reach each other on addresses of their own', async () => {
+    const [a, b] = hosts as [AgentHost, AgentHost];
+    await world.network('bare', { networkOfferingRef: { name: world.offerings.l2 } });
+    const nicA = await deploy('bare-a', 'bare', a);
+    const nicB = await deploy('bare-b', 'bare', b);
+    expect(nicA.broadcastUri, 'one VNI on both hosts').to.equal(nicB.broadcastUri);
+    const web = await world.networks.get({ namespace: world.namespace, name: 'web' });
+    expect(nicA.broadcastUri, 'its own VNI').to.not.equal(web.status?.broadcastUri);
+    expect([nicA.ipAddress, nicB.ipAddress], 'no address from IPAM').to.deep.equal([undefined, undefined]);
+    const guestA = await plugGuest(a, 'la', nicA.macAddress, await bridgeOn(a, 'bare'));
+    const guestB = await plugGuest(b, 'lb', nicB.macAddress, await bridgeOn(b, 'bare'));
+    expect(await lease(guestA), 'no DHCP answers on an L2 network').to.equal(undefined);
+    await lab.run(guestA, 'ip', 'addr', 'add', '172.31.9.1/24', 'dev', 'eth0');
+    await lab.run(guestB, 'ip', 'addr', 'add', '172.31.9.2/24', 'dev', 'eth0');
+    expect(await pings(guestA, '172.31.9.2'), 'bare-a reaches bare-b across the VXLAN').to.equal(true);
   });
 });
