@@ -48,7 +48,7 @@ export interface InfraCloud {
   readonly manager: Manager;
   resource(kind: string): ResourceClient<Obj>;
   /** A User account (with API keys) in a fresh domain: its client and its namespace. */
-  tenant(prefix: string): Promise<{ client: CloudStackClient; namespace: string; account: string }>;
+  tenant(prefix: string): Promise<{ client: CloudStackClient; namespace: string; account: string; keys: { apiKey: string; secretKey: string } }>;
   /** Another API replica with caches of its own (as after a restart), and the admin's client for it. */
   replica(): Promise<{ admin: CloudStackClient; stop(): Promise<void> }>;
   /** Plays the agent of a node: heartbeat Lease and facts, as node-daemon does. */
@@ -194,7 +194,7 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
             () => undefined,
           ),
       );
-      return { client, namespace, account: id };
+      return { client, namespace, account: id, keys };
     },
     async playAgent(host, node, bridges) {
       const leases = kube.resource<KubeObject & { spec?: Record<string, unknown> }>(LEASES);
