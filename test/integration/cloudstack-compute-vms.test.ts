@@ -241,6 +241,13 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
     expect(listed['details']).to.deep.equal({});
   });
 
+  it('refuses to delete a network a VM is on, naming the VM, and keeps the network', async () => {
+    const reply = await tenant.client.request('deleteNetwork', { id: ids['network'] ?? '' });
+    expect(reply.status, reply.text).to.equal(536);
+    expect(reply.body['errortext']).to.equal(`Network ${ids['network']} is in use by 1 VM(s) (kubectl-${s}); expunge them or remove their NICs first`);
+    expect((await cloud.resource('Network').get({ namespace: tenant.namespace, name: `net-${s}` })).metadata.deletionTimestamp).to.equal(undefined);
+  });
+
   it('fails the deploy job with 533 when the planner finds no host', async () => {
     const { keypair: _unused, ...params } = deployParams();
     const reply = await tenant.client.request('deployVirtualMachine', { ...params, name: `big-${s}` });
