@@ -17,6 +17,20 @@ export function allocatableCondition(blockers: readonly { reason: string; messag
   return { type: ALLOCATABLE, status: 'False', reason: blockers[0]!.reason, message: `not a placement target: ${blockers.map((b) => b.message).join('; ')}` };
 }
 
+/** Ready from the health of a zone's, pod's or cluster's children: `readyReason` when they hold it up, DependenciesNotReady when not. */
+export function readyFromChildren(health: { ok: boolean; message: string }, readyReason: string): ConditionUpdate {
+  return health.ok ? { type: 'Ready', status: 'True', reason: readyReason, message: health.message } : { type: 'Ready', status: 'False', reason: 'DependenciesNotReady', message: health.message };
+}
+
+/** CloudStack's events for a zone, pod or cluster: KIND.CREATE when it appears, KIND.EDIT when its allocation state changes, KIND.DELETE when it goes. */
+export function allocationLifecycleEvents(kind: 'ZONE' | 'POD' | 'CLUSTER'): { stateEvents: (from: string | undefined, to: string) => EventInput[]; deletedEvent: () => EventInput } {
+  const noun = kind.toLowerCase();
+  return {
+    stateEvents: (from, to) => [from === undefined ? { reason: `${kind}.CREATE`, note: `${noun} created, ${to}` } : { reason: `${kind}.EDIT`, note: `allocation state ${from} → ${to}` }],
+    deletedEvent: () => ({ reason: `${kind}.DELETE`, note: `${noun} deleted` }),
+  };
+}
+
 export function disabledBlocker(kind: string, allocationState: string | undefined): { reason: string; message: string } | undefined {
   return allocationState === 'Disabled' ? { reason: 'Disabled', message: `the ${kind} is Disabled (set spec.allocationState to Enabled to place VMs here)` } : undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { Cluster, type ClusterObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules, type RuleSpec } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, allocationLifecycleEvents, capacityAlert, disabledBlocker, readyFromChildren, thresholdRules, type RuleSpec } from './allocation.ts';
 import { capacityStatus, thresholdBreaches, type CapacityType } from './capacity.ts';
 import { clusterRollup, hostsOfCluster } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_POD, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
@@ -65,15 +65,14 @@ export function registerClusterController(manager: Manager, ctx: InfraContext): 
         state,
         fields: { capacity: capacityStatus(rollup, CLUSTER_CAPACITY_TYPES), hostCount: hosts.length },
         conditions: [
-          health.ok ? { type: 'Ready', status: 'True', reason: 'ClusterReady', message: health.message } : { type: 'Ready', status: 'False', reason: 'DependenciesNotReady', message: health.message },
+          readyFromChildren(health, 'ClusterReady'),
           allocatableCondition(blockers),
           alert.condition,
         ],
         events: alert.events,
       };
     },
-    stateEvents: (from, to) => [from === undefined ? { reason: 'CLUSTER.CREATE', note: `cluster created, ${to}` } : { reason: 'CLUSTER.EDIT', note: `allocation state ${from} → ${to}` }],
-    deletedEvent: () => ({ reason: 'CLUSTER.DELETE', note: 'cluster deleted' }),
+    ...allocationLifecycleEvents('CLUSTER'),
     watches: [
       watchNames(i.pods, (p) => i.clusters.byIndex(INDEX.pod, p.metadata.name ?? '').map((c) => c.metadata.name)),
       watchNames(i.hosts, (o) => [o.spec.clusterRef.name]),

@@ -5,7 +5,7 @@
  */
 import { Pod, type PodObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, allocationLifecycleEvents, capacityAlert, disabledBlocker, readyFromChildren, thresholdRules } from './allocation.ts';
 import { capacityStatus, type CapacityType } from './capacity.ts';
 import { hostsOfPod, podRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, LABEL_ZONE, isTrue, type InfraContext } from './infra-context.ts';
@@ -50,15 +50,14 @@ export function registerPodController(manager: Manager, ctx: InfraContext): void
         state,
         fields: { capacity: capacityStatus(rollup, POD_CAPACITY_TYPES), clusterCount: clusters.length, hostCount: hostsOfPod(ctx, name).length },
         conditions: [
-          health.ok ? { type: 'Ready', status: 'True', reason: 'PodReady', message: health.message } : { type: 'Ready', status: 'False', reason: 'DependenciesNotReady', message: health.message },
+          readyFromChildren(health, 'PodReady'),
           allocatableCondition(blockers),
           alert.condition,
         ],
         events: alert.events,
       };
     },
-    stateEvents: (from, to) => [from === undefined ? { reason: 'POD.CREATE', note: `pod created, ${to}` } : { reason: 'POD.EDIT', note: `allocation state ${from} → ${to}` }],
-    deletedEvent: () => ({ reason: 'POD.DELETE', note: 'pod deleted' }),
+    ...allocationLifecycleEvents('POD'),
     watches: [
       watchNames(i.zones, (z) => i.pods.byIndex(INDEX.zone, z.metadata.name ?? '').map((p) => p.metadata.name)),
       watchNames(i.clusters, (o) => [o.spec.podRef.name]),

@@ -5,7 +5,7 @@
  */
 import { CAPACITY_TYPES, Zone, type ZoneObject } from '../crds/index.ts';
 import type { Manager } from '../lib/manager.ts';
-import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, capacityAlert, disabledBlocker, thresholdRules, type RuleSpec } from './allocation.ts';
+import { ALLOCATABLE, CAPACITY_ALERT, allocatableCondition, allocationLifecycleEvents, capacityAlert, disabledBlocker, readyFromChildren, thresholdRules, type RuleSpec } from './allocation.ts';
 import { capacityStatus } from './capacity.ts';
 import { clustersOfZone, hostsOfZone, zoneOfHostName, zoneRollup } from './hierarchy.ts';
 import { CHILDREN_FINALIZER, INDEX, isTrue, type InfraContext } from './infra-context.ts';
@@ -66,15 +66,14 @@ export function registerZoneController(manager: Manager, ctx: InfraContext): voi
           hostCount: hostsOfZone(ctx, name).length,
         },
         conditions: [
-          ready ? { type: 'Ready', status: 'True', reason: 'ZoneReady', message } : { type: 'Ready', status: 'False', reason: 'DependenciesNotReady', message },
+          readyFromChildren({ ok: ready, message }, 'ZoneReady'),
           allocatableCondition(blockers),
           alert.condition,
         ],
         events: alert.events,
       };
     },
-    stateEvents: (from, to) => [from === undefined ? { reason: 'ZONE.CREATE', note: `zone created, ${to}` } : { reason: 'ZONE.EDIT', note: `allocation state ${from} → ${to}` }],
-    deletedEvent: () => ({ reason: 'ZONE.DELETE', note: 'zone deleted' }),
+    ...allocationLifecycleEvents('ZONE'),
     watches: [
       watchNames(i.pods, (o) => [o.spec.zoneRef.name]),
       watchNames(i.clusters, (o) => [zoneOfPod(o.spec.podRef.name)]),
