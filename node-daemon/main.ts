@@ -103,7 +103,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
   const hypervisor =
     options.hypervisor ??
     (config.hypervisor === 'simulator'
-      ? simulatorDriver()
+      ? simulatorDriver({ dir: join(config.stateDir, 'simulator') })
       : libvirtDriver({ uri: config.libvirtUri, ...(config.domainType ? { domainType: config.domainType } : {}), logger }));
   const joining = new AbortController();
   let hostStatus: HostStatusReporter | undefined;

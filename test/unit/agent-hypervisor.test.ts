@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { diskTarget, digestOfDomainXml, renderDiskXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
 import { diskPathsOfXml, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
@@ -206,5 +209,26 @@ describe('agent hypervisor: simulator', function () {
       'lifecycle Undefined Removed',
     ]);
     await sub.stop();
+  });
+
+  it('keeps its domains in a directory, so a restarted agent finds them as it would libvirt\'s', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'kumulus-simulator-'));
+    try {
+      const first = simulatorDriver({ dir });
+      await first.define(spec());
+      await first.start(uid);
+      const at = new Date();
+      await first.reboot(uid, 'r1', at);
+      const before = await first.observe(uid);
+      const again = simulatorDriver({ dir });
+      expect(await again.observe(uid)).to.deep.equal(before);
+      expect(before).to.deep.include({ state: 'running', rebootSent: { token: 'r1', at } });
+      expect(simulatorDriver().domainCount(), 'without a directory, nothing is kept').to.equal(0);
+      await again.undefine(uid);
+      expect(await simulatorDriver({ dir }).list()).to.deep.equal([]);
+      expect(await readdir(dir)).to.deep.equal([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

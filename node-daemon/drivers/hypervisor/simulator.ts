@@ -1,3 +1,5 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { commandRunner } from '../exec.ts';
 import { domainName } from '../identity.ts';
 import { renderDomainXml } from './domain-xml.ts';
@@ -24,10 +26,31 @@ interface SimulatedDomain {
  * powers the domain off and a reboot emits libvirt's reboot event. Disks are real files: a
  * live resize grows the image, as `virsh blockresize` does.
  */
-export function simulatorDriver(): HypervisorDriver & { readonly domainCount: () => number } {
+export function simulatorDriver(options: { dir?: string } = {}): HypervisorDriver & { readonly domainCount: () => number } {
   const domains = new Map<string, SimulatedDomain>();
+  const { dir } = options;
+  // Given a directory, the domains outlive the agent as libvirt's do (one file each, written
+  // whole by rename): a restarted agent finds what its predecessor defined and started.
+  if (dir !== undefined) {
+    mkdirSync(dir, { recursive: true });
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+      const d = JSON.parse(readFileSync(join(dir, file), 'utf8')) as SimulatedDomain;
+      for (const sent of [d.shutdownSent, d.rebootSent]) if (sent) sent.at = new Date(sent.at);
+      domains.set(d.uid, d);
+    }
+  }
+  const persist = (uid: string): void => {
+    if (dir === undefined) return;
+    const d = domains.get(uid);
+    const file = join(dir, `${uid}.json`);
+    if (!d) return rmSync(file, { force: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(d));
+    renameSync(`${file}.tmp`, file);
+  };
   const listeners = new Set<(event: DomainEvent) => void>();
+  // Every change of a domain's state is an event: it is kept first.
   const emit = (uid: string, type: 'lifecycle' | 'reboot', detail: string): void => {
+    persist(uid);
     for (const listener of listeners) listener({ type, uid, detail, at: new Date() });
   };
   const active = (d: SimulatedDomain) => d.state === 'running' || d.state === 'paused';
@@ -126,11 +149,13 @@ export function simulatorDriver(): HypervisorDriver & { readonly domainCount: ()
     attachDisk: (uid, disk) => {
       const d = running(uid);
       if (!d.liveDisks.includes(disk.path)) d.liveDisks.push(disk.path);
+      persist(uid);
       return Promise.resolve();
     },
     detachDisk: (uid, path) => {
       const d = running(uid);
       d.liveDisks = d.liveDisks.filter((p) => p !== path);
+      persist(uid);
       return Promise.resolve();
     },
     resizeDisk: async (uid, path, sizeBytes) => {
