@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import type { ChildProcess } from 'node:child_process';
+import { condition, createComputeWorld, type ComputeWorld, type Obj } from '../support/compute-world.ts';
+import { until } from '../support/until.ts';
+
+/**
+ * A VM's whole lifecycle through spec, with the real operator and two real agents (processes)
+ * on the simulated hypervisor: each step is checked against the simulated domain of the host
+ * the VM was placed on and its disk files (NICs and addresses: compute-local.test.ts, on a real
+ * host). Simulated hosts touch nothing of this machine's but their folders: no host lock.
+ */
+
+type Placement = { zone: string; pod: string; cluster: string; host: string };
+
+describe('compute lifecycle: operator and agents (simulated hypervisor) drive a VM through spec', function () {
+  this.timeout(300_000);
+  let world: ComputeWorld;
+  const procs: ChildProcess[] = [];
+  let uid = '';
+  let host = '';
+
+  const vm = () => world.get('VirtualMachine', 'web');
+  const domain = async () => (await world.domains(host)).find((d) => d.uid === uid);
+  const settled = (state: string) => (o: Obj) => o.status?.state === state && condition(o, 'Ready')?.status === 'True' && condition(o, 'Ready')?.observedGeneration === o.metadata.generation;
+  const spec = (patch: Record<string, unknown>) => world.res('VirtualMachine').patch({ name: 'web', namespace: world.ns }, { spec: patch });
+
+  before(async function () {
+    this.timeout(240_000);
+    world = await createComputeWorld('clife', { hosts: 2 });
+    procs.push(world.startOperator(), ...world.hosts.map((h) => world.startAgent(h)));
+    await world.ready();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') console.log(await world.logs());
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    for (const p of procs) await world.kill(p);
+    await world?.cleanup();
+  });
+
+  it('deploys: placed, its volumes made on the host\'s pool, the domain running', async () => {
+    await world.res('VirtualMachine').create({
+      metadata: { name: 'web', namespace: world.ns },
+      spec: world.vmSpec({ dataDisks: [{ name: 'data', diskOfferingRef: { name: world.names.disk } }] }),
+    });
+    const running = await world.waitFor('VirtualMachine', 'web', 'Running and Ready', settled('Running'), 120_000);
+    uid = running.metadata.uid ?? '';
+    host = (running.status?.placement as Placement).host;
+    expect(world.hosts).to.include(host);
+    expect(await domain()).to.deep.include({ state: 'running', vcpus: 1, memoryMiB: 64 });
+    const inventory = await world.inventory();
+    const volumes = inventory.volumes.filter((v) => (v.spec?.vmRef as { name?: string } | undefined)?.name === 'web');
+    expect(volumes.map((v) => v.metadata.name).sort()).to.deep.equal(['web-data', 'web-root']);
+    for (const v of volumes) {
+      // Attaching until the agent reports the running domain holds it.
+      await world.waitFor('Volume', v.metadata.name ?? '', 'Ready', (o) => o.status?.state === 'Ready');
+      expect(inventory.disks.filter((d) => d.file.startsWith(v.metadata.uid ?? '-')), `the disk of ${v.metadata.name} on ${host}`).to.have.length(1);
+      expect(inventory.disks.find((d) => d.file.startsWith(v.metadata.uid ?? '-'))?.host).to.equal(host);
+    }
+  });
+
+  it('stops and starts: the domain powers off and on', async () => {
+    await spec({ state: 'Stopped' });
+    await world.waitFor('VirtualMachine', 'web', 'Stopped', settled('Stopped'));
+    expect((await domain())?.state).to.equal('shutoff');
+    await spec({ state: 'Running' });
+    await world.waitFor('VirtualMachine', 'web', 'Running', settled('Running'));
+    expect((await domain())?.state).to.equal('running');
+  });
+
+  it('reboots by request token: the agent reports it done', async () => {
+    const asked = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await spec({ rebootRequestedAt: asked });
+    const rebooted = await world.waitFor('VirtualMachine', 'web', 'rebooted', (o) => o.status?.lastRebootAt === asked && settled('Running')(o));
+    expect(rebooted.status?.state).to.equal('Running');
+    expect((await domain())?.state).to.equal('running');
+  });
+
+  it('scales while stopped: the domain is defined with the new offering\'s cores and memory', async () => {
+    await spec({ state: 'Stopped' });
+    await world.waitFor('VirtualMachine', 'web', 'Stopped', settled('Stopped'));
+    await spec({ serviceOfferingRef: { name: world.names.large } });
+    await spec({ state: 'Running' });
+    await world.waitFor('VirtualMachine', 'web', 'Running with the new offering', settled('Running'));
+    expect(await domain()).to.deep.include({ state: 'running', vcpus: 2, memoryMiB: 128 });
+  });
+
+  it('destroys (domain off and kept) and recovers (Stopped, the same domain)', async () => {
+    await spec({ state: 'Destroyed' });
+    const destroyed = await world.waitFor('VirtualMachine', 'web', 'Destroyed', settled('Destroyed'));
+    expect(destroyed.status?.destroyedAt).to.be.a('string');
+    expect((await domain())?.state).to.equal('shutoff');
+    await spec({ state: 'Stopped' });
+    const recovered = await world.waitFor('VirtualMachine', 'web', 'recovered', settled('Stopped'));
+    expect(recovered.status?.destroyedAt).to.equal(undefined);
+    expect((await domain())?.state).to.equal('shutoff');
+  });
+
+  it('expunges on deletion: domain, disks and volumes go', async () => {
+    const volumeUids = (await world.inventory()).volumes.filter((v) => (v.spec?.vmRef as { name?: string } | undefined)?.name === 'web').map((v) => v.metadata.uid ?? '');
+    await world.res('VirtualMachine').delete({ name: 'web', namespace: world.ns });
+    await until('VM web to be gone', 60_000, async () => ((await vm()) ? undefined : true));
+    await until('its volumes and disks to be gone', 60_000, async () => {
+      const inventory = await world.inventory();
+      const left = [
+        ...inventory.volumes.filter((v) => volumeUids.includes(v.metadata.uid ?? '')).map((v) => `Volume ${v.metadata.name}`),
+        ...inventory.disks.filter((d) => volumeUids.some((u) => d.file.startsWith(u))).map((d) => `disk ${d.file}`),
+      ];
+      return left.length === 0 ? true : undefined;
+    });
+    expect(await domain(), 'the domain is undefined').to.equal(undefined);
+  });
+
+  it('expunges a destroyed VM by itself after expunge.delay', async () => {
+    await world.setSettings({ 'expunge.delay': '3' });
+    await world.res('VirtualMachine').create({ metadata: { name: 'short', namespace: world.ns }, spec: world.vmSpec() });
+    const running = await world.waitFor('VirtualMachine', 'short', 'Running', settled('Running'), 120_000);
+    await world.res('VirtualMachine').patch({ name: 'short', namespace: world.ns }, { spec: { state: 'Destroyed' } });
+    await until('VM short to be expunged', 60_000, async () => ((await world.get('VirtualMachine', 'short')) ? undefined : true));
+    expect((await world.domains()).find((d) => d.uid === running.metadata.uid)).to.equal(undefined);
+  });
+});
