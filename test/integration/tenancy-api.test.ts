@@ -1,17 +1,16 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { registerAsyncJobController } from '../../controllers/async-job.ts';
-import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, SSHKeyPair, User, Zone } from '../../crds/index.ts';
 import { ADMIN_CREDENTIALS_SECRET, bootstrapAdmin } from '../../lib/bootstrap-admin.ts';
 import { readCredentials, verifyPassword, type SecretObject } from '../../lib/credentials.ts';
 import { callerIdentity, credentialsSecretName, SYSTEM_NAMESPACE } from '../../lib/identity.ts';
-import { createKubeClient, type KubeClient, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
+import { type KubeClient, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
-import { createManager, type Manager } from '../../lib/manager.ts';
+import type { Manager } from '../../lib/manager.ts';
 import { runApi, type RunningApi } from '../../cloudstack-api/main.ts';
 import { createCloudStackClient, type CloudStackClient } from '../support/cloudstack-client.ts';
-import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { startTenancyOperator } from '../support/tenancy-operator.ts';
 import { statusOf } from '../support/objects.ts';
 
 /**
@@ -55,13 +54,10 @@ describe('tenancy: the CloudStack API over Kubernetes RBAC', function () {
   const domainNames = { a: uniqueName('Customers A'), b: uniqueName('Customers B') };
 
   before(async function () {
-    const kc = await sharedKubeConfig();
-    await ensureKumulusCrds();
-    kube = createKubeClient(kc);
-    manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-api-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-api' }) });
-    registerTenancyControllers(manager);
-    registerAsyncJobController(manager);
-    await manager.start();
+    const operator = await startTenancyOperator('tenancy-api');
+    const kc = operator.kc;
+    kube = operator.client;
+    manager = operator.manager;
     one = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0'] });
     two = await runApi({ kubeConfig: kc, args: ['--api-bind-address=127.0.0.1:0'] });
     admin = createCloudStackClient({ endpoint: one.url, apiKey: one.adminCredentials.apiKey, secretKey: one.adminCredentials.secretKey });

@@ -2,14 +2,12 @@ import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { accountRoleName, TENANT_BINDING } from '../../controllers/account.ts';
 import { ADMIN_ROLE, CATALOG_ROLE, TENANT_ROLE } from '../../controllers/rbac.ts';
-import { registerAsyncJobController } from '../../controllers/async-job.ts';
-import { registerTenancyControllers } from '../../controllers/tenancy.ts';
 import { Account, AsyncJob, Domain, SSHKeyPair, User, Zone, type AsyncJobObject } from '../../crds/index.ts';
 import { accountGroup, callerIdentity, LABEL_ACCOUNT, LABEL_DOMAIN } from '../../lib/identity.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
-import { log } from '../../lib/log.ts';
-import { createManager, type Manager } from '../../lib/manager.ts';
-import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
+import { isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import type { Manager } from '../../lib/manager.ts';
+import { uniqueName } from '../support/cluster.ts';
+import { startTenancyOperator } from '../support/tenancy-operator.ts';
 import { statusOf } from '../support/objects.ts';
 
 /**
@@ -53,13 +51,7 @@ describe('tenancy: controllers and RBAC (real apiserver)', function () {
   const ns = { a: `cs-${names.a}`, b: `cs-${names.b}`, da: `cs-${names.da}`, root: `cs-${names.root}`, c: `cs-${names.c}` };
 
   before(async function () {
-    const kc = await sharedKubeConfig();
-    await ensureKumulusCrds();
-    admin = createKubeClient(kc);
-    manager = createManager({ kubeConfig: kc, eventSource: 'kumulus.io/tenancy-test', httpBindAddress: '127.0.0.1:0', logger: log.child({ test: 'tenancy-rbac' }) });
-    registerTenancyControllers(manager);
-    registerAsyncJobController(manager);
-    await manager.start();
+    ({ client: admin, manager } = await startTenancyOperator('tenancy-rbac'));
     domains = admin.resource<Obj>(resourceTypeOf(Domain));
     accounts = admin.resource<Obj>(resourceTypeOf(Account));
     users = admin.resource<Obj>(resourceTypeOf(User));
