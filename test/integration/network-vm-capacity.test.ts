@@ -48,6 +48,9 @@ describe('a VM on a full network (real VM controller and IPAM)', function () {
     // Deleted while the controllers run, which release their finalizers.
     for (const vm of (await world?.vms.list({ namespace: world.namespace }))?.items ?? []) await world.vms.delete({ namespace: world.namespace, name: vm.metadata.name ?? '' }).catch(() => undefined);
     await until('the VMs gone', 30_000, async () => ((await world.vms.list({ namespace: world.namespace })).items.length === 0 ? true : undefined)).catch(() => undefined);
+    const templates = client.resource(resourceTypeOf(Template));
+    await templates.delete({ namespace: world.namespace, name: 'tiny' }).catch(() => undefined);
+    await until('the template gone', 30_000, () => templates.get({ namespace: world.namespace, name: 'tiny' }).then(() => undefined, () => true)).catch(() => undefined);
     await manager?.stop();
     await world?.cleanup();
     await client?.resource(resourceTypeOf(ServiceOffering)).delete({ name: offering }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));
