@@ -3,7 +3,7 @@ import { createInfra, type InfrastructureDeps } from './context.ts';
 import type { Command } from './define.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { keyPairCommands } from './keypairs.ts';
-import { networkCommands } from './networks.ts';
+import { networkCommands, networkJobResults } from './networks.ts';
 import { networkServiceCommands } from './network-services.ts';
 import { osTypeCommands } from './os-types.ts';
 import { resourceDetailCommands } from './resource-details.ts';
@@ -30,6 +30,6 @@ export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
     commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
-    jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...affinityGroupJobResults(infra)]),
+    jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...networkJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -10,6 +10,7 @@ import { detailsOf, hasTags, ownerFields, tagFields } from './compute-views.ts';
 import type { Infra } from './context.ts';
 import { type Command, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
+import type { JobResultMapper } from './job-support.ts';
 import { apiDate } from './infra-views.ts';
 import { createNamed, displayName, objectName } from './names.ts';
 
@@ -243,5 +244,44 @@ export function networkCommands(infra: Infra): Command[] {
     },
   });
 
-  return [createNetwork, listNetworks, deleteNetwork, restartNetwork];
+  /**
+   * updateNetwork: its name and display text. Changing the offering or the guest CIDR re-plans
+   * every address of the network, which Kumulus does by a new network, so those are refused.
+   */
+  const updateNetwork = defineCommand({
+    name: 'updateNetwork',
+    kind: 'async',
+    description: 'Updates a network',
+    params: {
+      id: { type: 'uuid', description: 'the ID of the network', required: true, entity: 'network' },
+      name: { type: 'string', description: 'the new name for the network' },
+      displaytext: { type: 'string', description: 'the new display text for the network' },
+      networkofferingid: { type: 'uuid', description: 'network offering ID (cannot change here: create a network with the other offering)', entity: 'networkoffering' },
+      guestvmcidr: { type: 'string', description: 'CIDR for guest VMs (cannot change here: create a network with the other CIDR)' },
+    },
+    async handle(p, ctx) {
+      const label = 'updatenetwork';
+      const network = await visibleById(infra, ctx, cache.networks, NETWORKS, label, p.id);
+      if (p.networkofferingid !== undefined && p.networkofferingid !== cache.networkOfferings.byName(network.spec.networkOfferingRef.name)?.metadata.uid) {
+        throw invalidParameterValue(`The network offering of network ${p.id} cannot change here: create a network with the other offering and move the VMs' NICs to it`);
+      }
+      if (p.guestvmcidr !== undefined && p.guestvmcidr !== network.spec.cidr) throw invalidParameterValue(`The guest CIDR of network ${p.id} cannot change here: create a network with CIDR ${p.guestvmcidr} and move the VMs' NICs to it`);
+      const updated = await infra
+        .resource<NetworkObject>(ctx, Network)
+        .patch({ namespace: network.metadata.namespace, name: network.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
+        .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: { 'spec.displayName': 'name', 'spec.displayText': 'displaytext' } }));
+      return { jobid: await infra.submitJob(ctx, { target: updated, kind: Network }) };
+    },
+  });
+
+  return [createNetwork, listNetworks, updateNetwork, deleteNetwork, restartNetwork];
+}
+
+/** The job results of the network commands: the network as it is now. */
+export function networkJobResults(infra: Infra): [string, JobResultMapper][] {
+  const current: JobResultMapper = (job) => {
+    const network = infra.cache.networks.byName(job.spec.targetRef.name, job.spec.targetRef.namespace);
+    return network && network.metadata.uid === job.spec.targetRef.uid ? networkFields(infra, network) : undefined;
+  };
+  return [['updateNetwork', current]];
 }

@@ -272,6 +272,15 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect(refused.body['errortext']).to.equal('Network is not in the right state to be restarted. Correct states are: Implemented, Setup');
       expect(((await byUid('Network', tenant.namespace, lazyId))?.spec as { restartRequestedAt?: string }).restartRequestedAt, 'no token written').to.equal(undefined);
 
+      // updateNetwork: a new name in a job the Network controller completes (Synced at the generation written); the offering stays.
+      const renamed = await tenant.client.request('updateNetwork', { id, name: `Kept2 ${s}`, displaytext: 'kept, renamed' });
+      expect(renamed.status, renamed.text).to.equal(200);
+      const renameJob = await tenant.client.waitForJob(renamed.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((renameJob['jobresult'] as { network: Record<string, unknown> }).network).to.include({ id, name: `Kept2 ${s}`, displaytext: 'kept, renamed' });
+      expect((await byUid('Network', tenant.namespace, id))?.spec).to.deep.include({ displayName: `Kept2 ${s}`, displayText: 'kept, renamed' });
+      const offering = await tenant.client.request('updateNetwork', { id, networkofferingid: ids['offering'] ?? '' });
+      expect([offering.status, offering.body['errortext']]).to.deep.equal([431, `The network offering of network ${id} cannot change here: create a network with the other offering and move the VMs' NICs to it`]);
+
       for (const network of [id, lazyId]) {
         const deleted = await tenant.client.request('deleteNetwork', { id: network });
         expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
