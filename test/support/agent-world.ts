@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HOST_LEASE_NAMESPACE } from '../../lib/agent-contract.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type ResourceClient } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { nicMac } from '../../lib/guest-identity.ts';
@@ -13,6 +13,7 @@ import { sharedKubeConfig } from './cluster.ts';
 import type { GuestTemplate } from '../../node-daemon/guest-template/build.ts';
 import { guestDomainType } from './guest-domain-type.ts';
 import { until } from './until.ts';
+import type { Obj } from './objects.ts';
 
 /**
  * What the agent e2e tests stand on, with the test playing the operator: a zone, pod and
@@ -23,18 +24,7 @@ import { until } from './until.ts';
  * subresource. cleanup() removes all of it, including whatever a failed test left on the host.
  */
 
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-}
-export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
-
-export function condition(obj: Obj | undefined, type: string): Condition | undefined {
-  return obj?.status?.conditions?.find((c) => c.type === type);
-}
+export { condition, type Condition, type Obj } from './objects.ts';
 
 export async function getOrUndefined(resource: ResourceClient<Obj>, name: string, namespace?: string): Promise<Obj | undefined> {
   return resource.get({ name, namespace }).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err as Error)));

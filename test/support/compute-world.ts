@@ -6,11 +6,12 @@ import { join, resolve } from 'node:path';
 import { kindByName } from '../../crds/index.ts';
 import { HOST_LEASE_NAMESPACE } from '../../lib/agent-contract.ts';
 import { installCrds, readCrdManifests } from '../../lib/install-crds.ts';
-import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import { createKubeClient, isNotFound, type KubeClient, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { sharedControlPlane, sharedKubeConfig } from './cluster.ts';
 import { until } from './until.ts';
+import type { Obj } from './objects.ts';
 
 /**
  * A whole small cloud for compute tests, run as its parts run in production: the operator
@@ -24,18 +25,7 @@ import { until } from './until.ts';
  * Simulated hosts touch no host-global state: these tests need no host lock.
  */
 
-export interface Condition {
-  type: string;
-  status: string;
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-}
-export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
-
-export function condition(obj: Obj | undefined, type: string): Condition | undefined {
-  return obj?.status?.conditions?.find((c) => c.type === type);
-}
+export { condition, type Condition, type Obj } from './objects.ts';
 
 /** A simulated domain as the agent's simulator keeps it in <state-dir>/simulator (node-daemon/drivers/hypervisor/simulator.ts). */
 export interface SimulatedDomain {

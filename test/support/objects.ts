@@ -1,8 +1,15 @@
 import { kindByName, type Condition, type KindInfo } from '../../crds/index.ts';
 import { isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 
+export type { Condition };
+
 /** Any Kumulus object as tests read it: spec and status loosely typed, status.state and conditions typed. */
 export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string; conditions?: Condition[] } };
+
+/** The object's condition of this type, if it has one. */
+export function condition(obj: Obj | undefined, type: string): Condition | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === type);
+}
 
 /** The kind named `name` (such as `Zone`); a typo fails the test at once. */
 export function kindNamed(name: string): KindInfo {
