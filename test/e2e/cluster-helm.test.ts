@@ -137,6 +137,8 @@ describe('Kumulus on a real node: helm install, the agent DaemonSet, helm uninst
         return first && more.length === 0 && ready(first) ? first : undefined;
       }, 1000);
       expect(pod.spec.hostNetwork, component).to.equal(undefined);
+      // The operator and the API start before the webhooks serve: they wait for them, never exit.
+      expect(pod.status?.containerStatuses?.[0]?.restartCount, `${component} restarts`).to.equal(0);
     }
     const installedSeconds = (Date.now() - started) / 1000;
     // The agent runs only on nodes labelled as hypervisors: none yet.
@@ -196,15 +198,19 @@ describe('Kumulus on a real node: helm install, the agent DaemonSet, helm uninst
     web1 = { uid, pid: domain?.pid ?? 0, startedAt: vm.status?.startedAt ?? '' };
     expect(web1.startedAt).to.match(/^\d{4}-/);
 
-    // The guest boots and leases its address from the network's DHCP service, which the agent
-    // in its pod runs on the node.
+    // The guest boots, reads the config drive the agent in its pod made (host name, key, user
+    // data), and leases its address from the network's DHCP service, which that agent runs.
     const serialLog = join(c.dataDir, 'agent', 'consoles', `${uid}.log`);
-    const lease = await until('web-1 to boot and lease its address', 300_000, async () =>
-      (await readFile(serialLog, 'utf8').catch(() => '')).split('\n').find((l) => l.includes('kumulus-guest: lease')), 2000,
-    ).catch(async (err: unknown) => {
+    const serial = await until('web-1 to boot, run its user data and lease its address', 300_000, async () => {
+      const text = await readFile(serialLog, 'utf8').catch(() => '');
+      return text.includes('kumulus-guest: lease') && text.includes('kumulus-guest: user-data exit') ? text : undefined;
+    }, 2000).catch(async (err: unknown) => {
       throw new Error(`${errorMessage(err)}; ${await domainReport(uid)}; serial log: ${(await readFile(serialLog, 'utf8').catch(() => '')).slice(-2000)}`);
     });
     console.log(`      ${JSON.stringify({ figure: 'helm-install-to-web-1-leased', seconds: (Date.now() - installStarted) / 1000, domainType: guestDomainType })}`);
+    expect(serial).to.include('kumulus-guest: config-drive hostname=web-1 ssh-key=demo@example');
+    expect(serial).to.include('kumulus-guest: user-data: hello from web-1');
+    const lease = serial.split('\n').find((l) => l.includes('kumulus-guest: lease'));
     expect(lease).to.include('eth0 ip=10.1.1.10/24').and.to.include('router=10.1.1.1').and.to.include('hostname=web-1');
   });
 
