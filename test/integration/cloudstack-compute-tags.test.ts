@@ -37,8 +37,10 @@ describe('cloudstack-api: resource tags and details (real control plane)', funct
     await make('DiskOffering', `d5-${s}`, { diskSize: '5Gi' });
     tenant = await cloud.tenant('tagt');
     other = await cloud.tenant('tago');
-    const network = await make('Network', `net-${s}`, { displayName: `Web ${s}`, networkOfferingRef: { name: `iso-${s}` }, zoneRef: { name: `z-${s}` } }, tenant.namespace);
-    const network2 = await make('Network', `db-${s}`, { displayName: `Db ${s}`, networkOfferingRef: { name: `iso-${s}` }, zoneRef: { name: `z-${s}` } }, tenant.namespace);
+    // Explicit CIDRs: the webhook's default CIDR comes from its cache, which may not hold the
+    // first network yet when the second is created at once (issue 12 follow-up).
+    const network = await make('Network', `net-${s}`, { displayName: `Web ${s}`, networkOfferingRef: { name: `iso-${s}` }, zoneRef: { name: `z-${s}` }, cidr: '10.3.1.0/24' }, tenant.namespace);
+    const network2 = await make('Network', `db-${s}`, { displayName: `Db ${s}`, networkOfferingRef: { name: `iso-${s}` }, zoneRef: { name: `z-${s}` }, cidr: '10.3.2.0/24' }, tenant.namespace);
     const volume = await make('Volume', `vol-${s}`, { displayName: `data-${s}`, zoneRef: { name: `z-${s}` }, diskOfferingRef: { name: `d5-${s}` } }, tenant.namespace);
     const template = await make('Template', `tmpl-${s}`, { displayName: `Tmpl ${s}`, url: 'https://images.example.com/t.qcow2', format: 'QCOW2', zoneRefs: [{ name: `z-${s}` }] }, tenant.namespace);
     const iso = await make('Template', `iso-${s}`, { displayName: `Iso ${s}`, url: 'https://images.example.com/t.iso', format: 'ISO', zoneRefs: [{ name: `z-${s}` }] }, tenant.namespace);
