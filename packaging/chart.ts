@@ -29,6 +29,7 @@ const noLookup: Lookup = {
   get: () => Promise.reject(new Error('no lookups while rendering the chart')),
   referencing: () => [],
   list: () => [],
+  current: () => Promise.reject(new Error('no lookups while rendering the chart')),
 };
 
 function webhookConfigurationsTemplate(): string {

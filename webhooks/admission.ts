@@ -51,7 +51,7 @@ export interface KindAdmission<T extends KubeObject = KubeObject> {
   kind: string;
   plural: string;
   /** Fills in defaults on a copy of the object; runs on CREATE and UPDATE (the request says which, and holds the old object). */
-  applyDefaults?: (object: T, request: AdmissionRequest<T>) => void;
+  applyDefaults?: (object: T, request: AdmissionRequest<T>) => void | Promise<void>;
   /** Returns every problem found; an empty list admits the request. */
   validate?: (request: AdmissionRequest<T>) => FieldError[] | Promise<FieldError[]>;
   /** The operations validated; CREATE and UPDATE when not given. */
@@ -103,11 +103,11 @@ export function admissionIndex(kinds: KindAdmission[]): Map<string, KindAdmissio
   return new Map(kinds.map((k) => [lookupKey(k.group, k.kind), k]));
 }
 
-export function mutate(request: AdmissionRequest, kinds: Map<string, KindAdmission>): AdmissionResponse {
+export async function mutate(request: AdmissionRequest, kinds: Map<string, KindAdmission>): Promise<AdmissionResponse> {
   const admission = kinds.get(lookupKey(request.kind.group, request.kind.kind));
   if (!admission?.applyDefaults || !request.object || request.subResource) return allow(request.uid);
   const defaulted = structuredClone(request.object);
-  admission.applyDefaults(defaulted, request);
+  await admission.applyDefaults(defaulted, request);
   const ops = jsonPatch(request.object, defaulted);
   if (ops.length === 0) return allow(request.uid);
   return { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') };

@@ -66,7 +66,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const kinds = admissionIndex(options.kinds);
   const app = express();
   app.use(express.json({ limit: '3mb' }));
-  app.post(MUTATE_PATH, reviewHandler((request) => Promise.resolve(mutate(request, kinds)), logger));
+  app.post(MUTATE_PATH, reviewHandler((request) => mutate(request, kinds), logger));
   app.post(VALIDATE_PATH, reviewHandler((request) => validate(request, kinds), logger));
   app.get('/healthz', (_req, res) => void res.send('ok'));
 

@@ -423,6 +423,11 @@ describe('admission webhooks of every kind, called by the apiserver over TLS', f
     // An isolated network without a CIDR gets the first /24 of the zone's guest CIDR that the account's others leave free.
     const auto = await create(network('netauto', {}));
     expect(auto.spec).to.include({ cidr: `${net}.128.0/24`, gateway: `${net}.128.1` });
+    // Created back to back, as `kubectl apply` creates a folder's networks: each default sees the
+    // network made a moment before, which the webhook's cache may not hold yet.
+    const burst: unknown[] = [auto.spec?.['cidr']];
+    for (const name of ['netauto2', 'netauto3', 'netauto4']) burst.push((await create(network(name, {}))).spec?.['cidr']);
+    expect(new Set(burst).size, `four networks, four CIDRs: ${burst.join(', ')}`).to.equal(4);
     const machine = await create(vm('vm-def', { networks: [{ name: n('web') }, { name: n('netdef') }] }));
     expect(machine.spec).to.include({ hostName: n('vm-def'), displayName: n('vm-def') });
     expect((machine.spec!.networks as { default: boolean }[]).map((nic) => nic.default)).to.deep.equal([true, false]);

@@ -248,8 +248,8 @@ describe('webhook rules: a domain administrator stays in its subtree', () => {
 });
 
 describe('webhook defaults', () => {
-  function defaulted(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject, objects: KubeObject[] = []): KubeObject & { spec: Record<string, unknown> } {
-    const response = mutate(request(object, operation, oldObject), new Map(admissions(memoryLookup(objects)).map((a) => [`${a.group}/${a.kind}`, a])));
+  async function defaulted(object: KubeObject, operation: Operation = 'CREATE', oldObject?: KubeObject, objects: KubeObject[] = []): Promise<KubeObject & { spec: Record<string, unknown> }> {
+    const response = await mutate(request(object, operation, oldObject), new Map(admissions(memoryLookup(objects)).map((a) => [`${a.group}/${a.kind}`, a])));
     const patch = response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as { op: string; path: string; value: unknown }[]) : [];
     const copy = structuredClone(object) as KubeObject & { spec: Record<string, unknown> };
     for (const op of patch) {
@@ -261,35 +261,35 @@ describe('webhook defaults', () => {
     return copy;
   }
 
-  it('derives what the CRD defaults cannot', () => {
-    const zone = defaulted(obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' }));
+  it('derives what the CRD defaults cannot', async () => {
+    const zone = await defaulted(obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2' }));
     expect(zone.spec).to.include({ guestCidr: '10.1.1.0/24', displayName: 'z9' });
-    const basic = defaulted(obj('Zone', 'b9', { networkType: 'Basic', dns1: '8.8.8.8', internalDns1: '10.0.0.2', securityGroupsEnabled: false }));
+    const basic = await defaulted(obj('Zone', 'b9', { networkType: 'Basic', dns1: '8.8.8.8', internalDns1: '10.0.0.2', securityGroupsEnabled: false }));
     expect(basic.spec).to.include({ securityGroupsEnabled: true });
     expect(basic.spec).to.not.have.property('guestCidr');
-    expect(defaulted(obj('Pod', 'p9', { zoneRef: { name: 'z1' }, gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.5' })).spec).to.include({ endIp: '10.0.0.5' });
-    expect(defaulted(obj('ServiceOffering', 'so', { displayName: 'Tiny', cpuNumber: 1, memory: '1Gi' })).spec).to.include({ displayText: 'Tiny' });
-    expect(defaulted(obj('NetworkOffering', 'sh', { guestIpType: 'Shared', specifyIpRanges: false })).spec).to.include({ specifyIpRanges: true });
-    const vm = defaulted(obj('VirtualMachine', 'web-1', { networks: [{ name: 'a', default: false }, { name: 'b', default: false }] }, { metadata: { namespace: 'x' } }));
+    expect((await defaulted(obj('Pod', 'p9', { zoneRef: { name: 'z1' }, gateway: '10.0.0.1', netmask: '255.255.255.0', startIp: '10.0.0.5' }))).spec).to.include({ endIp: '10.0.0.5' });
+    expect((await defaulted(obj('ServiceOffering', 'so', { displayName: 'Tiny', cpuNumber: 1, memory: '1Gi' }))).spec).to.include({ displayText: 'Tiny' });
+    expect((await defaulted(obj('NetworkOffering', 'sh', { guestIpType: 'Shared', specifyIpRanges: false }))).spec).to.include({ specifyIpRanges: true });
+    const vm = await defaulted(obj('VirtualMachine', 'web-1', { networks: [{ name: 'a', default: false }, { name: 'b', default: false }] }, { metadata: { namespace: 'x' } }));
     expect(vm.spec).to.include({ hostName: 'web-1', displayName: 'web-1' });
     expect((vm.spec.networks as { default: boolean }[]).map((n) => n.default)).to.deep.equal([true, false]);
-    expect(defaulted(obj('Network', 'n', { cidr: '10.5.0.0/24' }, { metadata: { namespace: 'x' } })).spec).to.include({ gateway: '10.5.0.1' });
+    expect((await defaulted(obj('Network', 'n', { cidr: '10.5.0.0/24' }, { metadata: { namespace: 'x' } }))).spec).to.include({ gateway: '10.5.0.1' });
   });
 
-  it('gives an isolated network without a CIDR the first /24 of its zone\'s guest CIDR that the account\'s others leave free', () => {
+  it('gives an isolated network without a CIDR the first /24 of its zone\'s guest CIDR that the account\'s others leave free', async () => {
     const isolated = (name: string, spec: Record<string, unknown>, namespace = 'acme') => obj('Network', name, { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'iso' }, ...spec }, { metadata: { namespace } });
     const fresh = isolated('n', {});
-    expect(defaulted(fresh, 'CREATE', undefined, world()).spec).to.include({ cidr: '10.1.0.0/24', gateway: '10.1.0.1' });
+    expect((await defaulted(fresh, 'CREATE', undefined, world())).spec).to.include({ cidr: '10.1.0.0/24', gateway: '10.1.0.1' });
     const taken = [...world(), isolated('a', { cidr: '10.1.0.0/23' }), isolated('b', { cidr: '10.1.3.0/24' }), isolated('other-account', { cidr: '10.1.2.0/24' }, 'globex')];
-    expect(defaulted(fresh, 'CREATE', undefined, taken).spec, 'another account\'s networks do not count').to.include({ cidr: '10.1.2.0/24' });
-    expect(defaulted(obj('Network', 'l2', { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'l2' }, vlan: 100 }, { metadata: { namespace: 'acme' } }), 'CREATE', undefined, world()).spec).to.not.have.property('cidr');
+    expect((await defaulted(fresh, 'CREATE', undefined, taken)).spec, 'another account\'s networks do not count').to.include({ cidr: '10.1.2.0/24' });
+    expect((await defaulted(obj('Network', 'l2', { zoneRef: { name: 'z1' }, networkOfferingRef: { name: 'l2' }, vlan: 100 }, { metadata: { namespace: 'acme' } }), 'CREATE', undefined, world())).spec).to.not.have.property('cidr');
   });
 
-  it('keeps derived defaults on update, but never adds them to an object stored without them', () => {
+  it('keeps derived defaults on update, but never adds them to an object stored without them', async () => {
     const bare = obj('ServiceOffering', 'so', { cpuNumber: 1, memory: '1Gi' });
-    expect(defaulted(bare, 'UPDATE', bare)).to.deep.equal(bare);
+    expect(await defaulted(bare, 'UPDATE', bare)).to.deep.equal(bare);
     const stored = obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.1.1.0/24', displayName: 'z9' });
     const reapplied = obj('Zone', 'z9', { networkType: 'Advanced', dns1: '8.8.4.4', internalDns1: '10.0.0.2' });
-    expect(defaulted(reapplied, 'UPDATE', stored).spec).to.include({ guestCidr: '10.1.1.0/24', displayName: 'z9', dns1: '8.8.4.4' });
+    expect((await defaulted(reapplied, 'UPDATE', stored)).spec).to.include({ guestCidr: '10.1.1.0/24', displayName: 'z9', dns1: '8.8.4.4' });
   });
 });

@@ -51,12 +51,15 @@ const DEFAULT_PREFIX = 24;
 
 const interval = (net: Subnet) => ({ start: net.network, end: net.broadcast });
 
-/** The account's other Isolated networks (same namespace), each with its effective CIDR. */
-function isolatedSiblings(lookup: Lookup, network: NetworkAdmitted): { name: string; cidr: string; net: Subnet }[] {
+/**
+ * The account's other Isolated networks (same namespace), each with its effective CIDR. Read
+ * from the apiserver, not the cache: `kubectl apply` of two networks creates the second a
+ * moment after the first, before the cache may hold it, and both would default to one CIDR.
+ */
+async function isolatedSiblings(lookup: Lookup, network: NetworkAdmitted): Promise<{ name: string; cidr: string; net: Subnet }[]> {
   const isolated = (n: NetworkAdmitted) => lookup.list<OfferingAdmitted>(NetworkOffering).find((o) => o.metadata.name === n.spec.networkOfferingRef.name)?.spec.guestIpType === 'Isolated';
-  return lookup
-    .list<NetworkAdmitted>(Network)
-    .filter((n) => n.metadata.namespace === network.metadata.namespace && n.metadata.name !== network.metadata.name && !n.metadata.deletionTimestamp && isolated(n))
+  return (await lookup.current<NetworkAdmitted>(Network, network.metadata.namespace ?? ''))
+    .filter((n) => n.metadata.name !== network.metadata.name && !n.metadata.deletionTimestamp && isolated(n))
     .flatMap((n) => {
       const cidr = guestAddressing(n)?.cidr;
       const net = cidr ? parseCidr(cidr) : undefined;
@@ -69,11 +72,11 @@ function isolatedSiblings(lookup: Lookup, network: NetworkAdmitted): { name: str
  * CIDR (CloudStack's 10.1.1.0/24 when the zone names none) that overlaps none of the
  * account's other isolated networks; the zone's whole guest CIDR when it is /24 or smaller.
  */
-function defaultIsolatedCidr(lookup: Lookup, network: NetworkAdmitted): string | undefined {
+async function defaultIsolatedCidr(lookup: Lookup, network: NetworkAdmitted): Promise<string | undefined> {
   const zone = lookup.list<Admitted<ZoneObject>>(Zone).find((z) => z.metadata.name === network.spec.zoneRef.name);
   const base = parseCidr(zone?.spec.guestCidr ?? DEFAULT_GUEST_CIDR);
   if (!base) return undefined;
-  const taken = isolatedSiblings(lookup, network).map((s) => interval(s.net));
+  const taken = (await isolatedSiblings(lookup, network)).map((s) => interval(s.net));
   const prefix = Math.max(base.prefix, DEFAULT_PREFIX);
   const size = 2 ** (32 - prefix);
   for (let start = base.network; start <= base.broadcast; start += size) {
@@ -85,11 +88,11 @@ function defaultIsolatedCidr(lookup: Lookup, network: NetworkAdmitted): string |
 
 export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted> {
   return kindAdmission<NetworkAdmitted>(Network, lookup, {
-    defaults(network) {
+    async defaults(network) {
       defaultDisplayName(network);
       const offering = lookup.list<OfferingAdmitted>(NetworkOffering).find((o) => o.metadata.name === network.spec.networkOfferingRef.name);
       if (network.spec.cidr === undefined && offering?.spec.guestIpType === 'Isolated') {
-        const cidr = defaultIsolatedCidr(lookup, network);
+        const cidr = await defaultIsolatedCidr(lookup, network);
         if (cidr) network.spec.cidr = cidr;
       }
       // CloudStack gives an isolated network's router the first address of its CIDR.
@@ -196,7 +199,7 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
         const offering = await lookup.get<OfferingAdmitted>(NetworkOffering, object.spec.networkOfferingRef.name);
         const net = object.spec.cidr ? parseCidr(object.spec.cidr) : undefined;
         if (offering?.spec.guestIpType !== 'Isolated' || !net) return [];
-        const other = isolatedSiblings(lookup, object).find((s) => overlaps(interval(s.net), interval(net)));
+        const other = (await isolatedSiblings(lookup, object)).find((s) => overlaps(interval(s.net), interval(net)));
         if (!other) return [];
         return [{ field: 'spec.cidr', message: `${object.spec.cidr} overlaps ${other.cidr} of isolated network ${other.name} in this account; choose a CIDR outside it` }];
       }),

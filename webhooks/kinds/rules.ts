@@ -29,7 +29,7 @@ export type Rule<T extends KubeObject> = (ctx: RuleContext<T>) => FieldError[] |
 
 export interface KindRules<T extends KubeObject> {
   /** Derived defaults the CRD's own `default` cannot express: on CREATE, and on UPDATE of an object that already carries them. */
-  defaults?: (object: T) => void;
+  defaults?: (object: T) => void | Promise<void>;
   rules?: Rule<T>[];
 }
 
@@ -44,7 +44,7 @@ export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Look
     plural: kind.plural,
     ...(defaults
       ? {
-          applyDefaults: (object: T, request: AdmissionRequest<T>) => {
+          applyDefaults: async (object: T, request: AdmissionRequest<T>) => {
             if (request.operation === 'CREATE') return defaults(object);
             // On update, keep derived defaults the stored object already carries (a server-side
             // apply that leaves them out would otherwise drop them), but never start adding them
@@ -52,8 +52,8 @@ export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Look
             const stored = request.oldObject;
             if (!stored) return;
             const restored = structuredClone(stored);
-            defaults(restored);
-            if (isDeepStrictEqual(specOf(restored), specOf(stored))) defaults(object);
+            await defaults(restored);
+            if (isDeepStrictEqual(specOf(restored), specOf(stored))) await defaults(object);
           },
         }
       : {}),
