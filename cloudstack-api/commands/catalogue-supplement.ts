@@ -1,4 +1,4 @@
-import type { CatalogueEntry, CatalogueParamType, FieldType } from './catalogue.ts';
+import type { CatalogueEntry, CatalogueParamType, FieldType } from './catalogue-entry.ts';
 
 /**
  * Commands the shared catalogue lacks that the official web UI calls before or right after it

@@ -1,7 +1,10 @@
 import { Ajv } from 'ajv';
 import { readFileSync } from 'node:fs';
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
+import { CatalogueEntrySchema, type CatalogueEntry } from './catalogue-entry.ts';
 import { SUPPLEMENT } from './catalogue-supplement.ts';
+
+export type { CatalogueEntry, CatalogueParamType, FieldType } from './catalogue-entry.ts';
 
 /**
  * The CloudStack command catalogue (PROTOCOL.md §8): names, parameters and their listApis
@@ -9,36 +12,6 @@ import { SUPPLEMENT } from './catalogue-supplement.ts';
  * `catalogue.json` beside this folder is a verbatim copy of shared/cloudstack-api/catalogue.json,
  * shipped with the API so the image needs nothing outside the repository.
  */
-
-const ParamType = Type.Union(['string', 'uuid', 'boolean', 'integer', 'long', 'short', 'list', 'map', 'date'].map((t) => Type.Literal(t)));
-const FieldType = Type.Union(['string', 'number', 'boolean', 'array', 'object(map)', 'object', 'any'].map((t) => Type.Literal(t)));
-
-const CatalogueEntrySchema = Type.Object({
-  name: Type.String(),
-  async: Type.Boolean(),
-  required: Type.Array(Type.String()),
-  optional: Type.Array(Type.String()),
-  paramTypes: Type.Record(Type.String(), ParamType),
-  response: Type.Object({
-    kind: Type.Union([Type.Literal('list'), Type.Literal('object'), Type.Literal('success'), Type.Literal('flat')]),
-    name: Type.Union([Type.String(), Type.Null()]),
-    fields: Type.Optional(Type.Array(Type.String())),
-    fieldTypes: Type.Optional(Type.Record(Type.String(), FieldType)),
-    envelope: Type.String(),
-    legacyEnvelope: Type.Optional(Type.String()),
-    asyncInitial: Type.Optional(Type.Array(Type.String())),
-  }),
-  group: Type.String(),
-  since: Type.Union([Type.String(), Type.Null()]),
-  notes: Type.Optional(Type.Array(Type.String())),
-});
-
-export type CatalogueParamType = 'string' | 'uuid' | 'boolean' | 'integer' | 'long' | 'short' | 'list' | 'map' | 'date';
-export type FieldType = 'string' | 'number' | 'boolean' | 'array' | 'object(map)' | 'object' | 'any';
-export type CatalogueEntry = Static<typeof CatalogueEntrySchema> & {
-  paramTypes: Record<string, CatalogueParamType>;
-  response: { fieldTypes?: Record<string, FieldType> };
-};
 
 const catalogueFile = new URL('../catalogue.json', import.meta.url);
 
