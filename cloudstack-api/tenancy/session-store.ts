@@ -10,8 +10,12 @@ import { type Directory, SECRETS } from './directory.ts';
 /**
  * Sessions as Secrets in the system namespace (the session key is a credential), one per
  * session, named from the session id: every API replica reads the same ones, and a restart
- * keeps them. A replica that has not yet seen a new session in its cache reads it from the
- * apiserver. Each session is owned by its User, so deleting the user ends its sessions.
+ * keeps them. Each session is owned by its User, so deleting the user ends its sessions.
+ *
+ * A request's session is read from the apiserver, not from the cache: a logout (or the user's
+ * deletion) on any replica must end the session on all of them at once, and a cache answers an
+ * ended session until its watch catches up. It costs one GET per session request, as CloudStack
+ * reads its session per request; the cache serves only the idle sweep.
  */
 
 export const SESSION_SELECTOR = `${LABEL_SECRET_ROLE}=session`;
@@ -51,12 +55,7 @@ export function createKubernetesSessionStore(client: KubeClient, source: Informe
   const secrets = client.resource<SecretObject>(SECRETS);
   const cache: Informer<SecretObject> = source.informer<SecretObject>(SECRETS, { namespace: SYSTEM_NAMESPACE, labelSelector: SESSION_SELECTOR });
   const key = (id: string) => ({ namespace: SYSTEM_NAMESPACE, name: sessionSecretName(id) });
-  // Sessions this replica ended, until its cache has seen them go: a logout holds at once here.
-  const ended = new Map<string, number>();
-
   async function remove(id: string): Promise<void> {
-    ended.set(id, Date.now());
-    if (ended.size > 10_000) for (const [old, at] of ended) if (Date.now() - at > 60_000) ended.delete(old);
     await secrets.delete(key(id)).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
@@ -79,17 +78,10 @@ export function createKubernetesSessionStore(client: KubeClient, source: Informe
     },
     async get(id) {
       if (!/^[0-9a-f]{32}$/.test(id)) return undefined; // not one of ours: no apiserver round trip
-      const cached = cache.get(key(id));
-      if (ended.has(id)) {
-        if (cached === undefined) ended.delete(id);
-        return undefined;
-      }
-      const secret =
-        cached ??
-        (await secrets.get(key(id)).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
-          throw err;
-        }));
+      const secret = await secrets.get(key(id)).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
       return secret && decode(id, secret);
     },
     async touch(id, at) {
