@@ -2,6 +2,7 @@ import { affinityGroupCommands, affinityGroupJobResults } from './affinity-group
 import { createInfra, type InfrastructureDeps } from './context.ts';
 import type { Command } from './define.ts';
 import type { JobResultMapper } from './job-support.ts';
+import { guestVlanCommands } from './guest-vlans.ts';
 import { keyPairCommands } from './keypairs.ts';
 import { networkCommands, networkJobResults } from './networks.ts';
 import { networkServiceCommands } from './network-services.ts';
@@ -29,7 +30,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
+    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...guestVlanCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
     jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...networkJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

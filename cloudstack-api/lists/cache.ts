@@ -22,6 +22,7 @@ import {
   Template,
   User,
   VirtualMachine,
+  VlanAllocation,
   Volume,
   Zone,
   type AccountObject,
@@ -47,6 +48,7 @@ import {
   type TemplateObject,
   type UserObject,
   type VirtualMachineObject,
+  type VlanAllocationObject,
   type VolumeObject,
   type ZoneObject,
 } from '../../crds/index.ts';
@@ -136,6 +138,7 @@ export interface InfraCache {
   readonly instanceGroups: Cached<InstanceGroupObject>;
   readonly userData: Cached<UserDataObject>;
   readonly networks: Cached<NetworkObject>;
+  readonly vlanAllocations: Cached<VlanAllocationObject>;
   readonly events: Informer<EventLive>;
   /** The cache of a kind (`apiVersion` and `kind`, as an AsyncJob's targetRef names them), if the API keeps one. */
   ofKind(apiVersion: string, kind: string): Cached<KubeObject> | undefined;
@@ -171,6 +174,7 @@ export function createInfraCache(source: InformerSource): InfraCache {
     instanceGroups: cached<InstanceGroupObject>(source, InstanceGroup, { [INDEX.shownName]: (o) => `${o.metadata.namespace ?? ''}/${o.spec.displayName ?? o.metadata.name ?? ''}` }),
     userData: cached<UserDataObject>(source, UserData),
     networks: cached<NetworkObject>(source, Network, { [INDEX.zone]: zoneOf }),
+    vlanAllocations: cached<VlanAllocationObject>(source, VlanAllocation),
     events: source.informer<EventLive>(EVENTS),
   };
   const informers: Informer[] = [...Object.values(cache).map((c) => ('informer' in c ? c.informer : c) as unknown as Informer)];

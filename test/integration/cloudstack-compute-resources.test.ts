@@ -288,6 +288,52 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       await cloud.resource('NetworkOffering').delete({ name: `pers-${s}` });
       await cloud.resource('PhysicalNetwork').delete({ name: `pn-${s}` });
     });
+
+    it('lists the guest VNIs of a physical network, Free or Allocated to the network the Network controller implemented', async () => {
+      const pn = await cloud.resource('PhysicalNetwork').create({ metadata: { name: `gv-${s}` }, spec: { zoneRef: { name: `z-${s}` }, displayName: `Guest VNIs ${s}`, isolationMethods: ['VXLAN'], vniRanges: [{ start: 7100, end: 7102 }], trafficTypes: [{ type: 'Guest', kvmLabel: 'cloudbr1' }] } });
+      const pnId = pn.metadata.uid ?? '';
+      const list = async (params: Record<string, string>) => cloud.admin.request('listGuestVlans', { physicalnetworkid: pnId, ...params });
+      const free = await list({});
+      expect(free.status, free.text).to.equal(200);
+      expect(free.body['count']).to.equal(3);
+      const rows = free.body['guestvlan'] as Record<string, unknown>[];
+      expect(rows.map((r) => [r['vlan'], r['allocationstate']])).to.deep.equal([['7100', 'Free'], ['7101', 'Free'], ['7102', 'Free']]);
+      expect(rows[0]).to.include({ physicalnetworkid: pnId, physicalnetworkname: `Guest VNIs ${s}`, zoneid: ids['zone'], zonename: `Zone ${s}`, isdedicated: false });
+      expect(rows[0]?.['id']).to.be.a('number');
+      expect(rows[0]?.['network']).to.deep.equal([]);
+      expect((await list({ allocatedonly: 'true' })).body).to.deep.equal({});
+
+      // A persistent network is implemented at once, taking one VNI of this physical network.
+      await cloud.resource('NetworkOffering').create({ metadata: { name: `gvo-${s}` }, spec: { guestIpType: 'Isolated', persistent: true } });
+      const offering = (await cloud.resource('NetworkOffering').get({ name: `gvo-${s}` })).metadata.uid ?? '';
+      const made = await tenant.client.request('createNetwork', { name: `Vni ${s}`, networkofferingid: offering, zoneid: ids['zone'] ?? '', gateway: '10.2.12.1', netmask: '255.255.255.0', physicalnetworkid: pnId });
+      expect(made.status, made.text).to.equal(200);
+      const networkId = (made.body['network'] as Record<string, unknown>)['id'] as string;
+      const taken = await waitUntil('a VNI allocated to the network', async () => {
+        const reply = await list({ allocatedonly: 'true' });
+        return reply.body['count'] === 1 ? (reply.body['guestvlan'] as Record<string, unknown>[])[0] : undefined;
+      });
+      const network = await byUid('Network', tenant.namespace, networkId);
+      expect(network?.status?.['broadcastUri']).to.equal(`vxlan://${taken?.['vlan'] as string}`);
+      expect(taken).to.include({ allocationstate: 'Allocated', account: tenant.account });
+      expect(taken?.['taken']).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$/);
+      expect(taken?.['network']).to.deep.equal([{ id: networkId, name: `Vni ${s}` }]);
+      expect((await list({})).body['count']).to.equal(3);
+      const byId = await list({ id: String(taken?.['id']) });
+      expect((byId.body['guestvlan'] as Record<string, unknown>[]).map((r) => r['vlan'])).to.deep.equal([taken?.['vlan']]);
+      expect((await list({ vnet: '7999' })).body).to.deep.equal({});
+
+      const refused = await tenant.client.request('listGuestVlans', {});
+      expect([refused.status, refused.body['errortext']]).to.deep.equal([401, "The given command 'listGuestVlans' either does not exist, is not available for user."]);
+      const unknown = await cloud.admin.request('listGuestVlans', { physicalnetworkid: UNKNOWN });
+      expect([unknown.status, unknown.body['errortext']]).to.deep.equal([431, NOT_FOUND('listguestvlans', 'physicalnetworkid', UNKNOWN)]);
+
+      const deleted = await tenant.client.request('deleteNetwork', { id: networkId });
+      expect((await tenant.client.waitForJob(deleted.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 }))['jobstatus']).to.equal(1);
+      await waitUntil('the VNI released', async () => ((await list({ allocatedonly: 'true' })).body['count'] === undefined ? true : undefined));
+      await cloud.resource('NetworkOffering').delete({ name: `gvo-${s}` });
+      await cloud.resource('PhysicalNetwork').delete({ name: `gv-${s}` });
+    });
   });
 
   describe('SSH key pairs', () => {
