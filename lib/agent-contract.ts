@@ -33,7 +33,10 @@
  *     operator, which then places the VM again elsewhere, never takes a refusal left behind by
  *     a previous host for the current one's.
  *   spec.state Running wants a running domain; Stopped and Destroyed want it powered off (ACPI
- *   shutdown, destroyed after the shutdown timeout) and still defined. The agent undefines the
+ *   shutdown, destroyed after the shutdown timeout) and still defined. A destroy waits for the
+ *   guest at most half of expunge.delay (none when it is 0): the operator expunges a destroyed
+ *   VM only once powerState is no longer PowerOn, so the VM is Destroyed, off and recoverable
+ *   for at least the other half. The agent undefines the
  *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent.
  *   Capacity is the last guard against a double-booked host (two operator replicas during a
  *   leader change, a stale cache): the agent starts a VM only if it fits beside the VMs that

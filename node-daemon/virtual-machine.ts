@@ -227,12 +227,14 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     const rebootToken = requested !== undefined && (done === undefined || Date.parse(requested) > Date.parse(done)) ? requested : undefined;
     const base = {
       wantRunning: wantsRunning(vm),
+      destroyed: vm.spec.state === 'Destroyed',
       deleting: vm.metadata.deletionTimestamp !== undefined,
       generation: vm.metadata.generation ?? 0,
       domain,
       now: new Date(),
       shutdownTimeoutMs: deps.shutdownTimeoutMs,
       rebootTimeoutMs: deps.rebootTimeoutMs,
+      expungeDelayMs: resolveSettings(deps.configurations.get(GLOBAL_CONFIGURATION)?.spec.settings).settings.number('expunge.delay') * 1000,
       ...(rebootToken !== undefined ? { rebootToken } : {}),
       ...(rebootsSeen.has(uid) ? { rebootSeenAt: rebootsSeen.get(uid) } : {}),
     };
@@ -374,7 +376,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       },
       { informer: deps.hosts, map: (h) => (h.metadata.name === at.host ? refusedForCapacity() : []) },
       { informer: deps.clusters, map: (c) => (c.metadata.name === at.cluster ? refusedForCapacity() : []) },
-      { informer: deps.configurations, map: () => refusedForCapacity() },
+      // Settings: more room by overcommit, or a shorter expunge.delay for a destroy under way.
+      { informer: deps.configurations, map: () => [...refusedForCapacity(), ...enqueueAll(ownVms.list().filter((vm) => vm.spec.state === 'Destroyed' && vm.status?.powerState === 'PowerOn'))] },
     ],
     reconcile: async (ctx, request) => {
       const vm = ownVms.get(request);

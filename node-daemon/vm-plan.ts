@@ -23,6 +23,8 @@ export interface Blocker {
 export interface VmFacts {
   /** spec.state Running; Stopped and Destroyed both want the domain powered off and kept. */
   wantRunning: boolean;
+  /** spec.state Destroyed: the power-off must leave the VM recoverable, off, before expunge.delay is up. */
+  destroyed: boolean;
   /** The VM object is being deleted: the domain is undefined. */
   deleting: boolean;
   /** metadata.generation: the token of a shutdown this generation asked for. */
@@ -39,6 +41,8 @@ export interface VmFacts {
   now: Date;
   shutdownTimeoutMs: number;
   rebootTimeoutMs: number;
+  /** The global expunge.delay: the operator expunges a destroyed VM that long after destroying it, once it is off. */
+  expungeDelayMs: number;
 }
 
 export type Step =
@@ -69,33 +73,48 @@ export function isActive(domain: DomainObservation | undefined): domain is Domai
   return domain?.state === 'running' || domain?.state === 'paused' || domain?.state === 'shutdown';
 }
 
+/**
+ * How long the guest may take to obey an ACPI shutdown before the domain is powered off. A
+ * destroy gets at most half of expunge.delay: the operator expunges a destroyed VM only once it
+ * is off, so a longer wait would leave no time in which the VM is Destroyed and recoverable.
+ */
+export function shutdownGraceMs(facts: Pick<VmFacts, 'destroyed' | 'shutdownTimeoutMs' | 'expungeDelayMs'>): number {
+  return facts.destroyed ? Math.min(facts.shutdownTimeoutMs, Math.floor(facts.expungeDelayMs / 2)) : facts.shutdownTimeoutMs;
+}
+
 /** The ACPI shutdown this generation sent to the domain, if any, and how long ago. */
-function shutdownSent(facts: VmFacts, domain: DomainObservation): { waitedMs: number; expired: boolean } | undefined {
+function shutdownSent(facts: VmFacts, domain: DomainObservation, graceMs: number): { waitedMs: number; expired: boolean } | undefined {
   const sent = domain.shutdownSent?.token === String(facts.generation) ? domain.shutdownSent.at : undefined;
   if (sent === undefined) return undefined;
   const waitedMs = facts.now.getTime() - sent.getTime();
-  return { waitedMs, expired: waitedMs >= facts.shutdownTimeoutMs };
+  return { waitedMs, expired: waitedMs >= graceMs };
 }
 
-/** Powering off: ACPI first, destroyed once the request is older than the timeout. */
+/** Powering off: ACPI first, destroyed once the request is older than the grace period (none: at once). */
 function powerOff(facts: VmFacts, domain: DomainObservation, steps: Step[]): Omit<VmPlan, 'steps'> {
   if (domain.state === 'paused') {
     // A paused guest cannot take an ACPI request.
     steps.push({ do: 'destroy' });
     return { running: condition(false, 'Stopping', 'the paused domain is powered off') };
   }
-  const sent = shutdownSent(facts, domain);
+  const graceMs = shutdownGraceMs(facts);
+  const why = graceMs < facts.shutdownTimeoutMs ? ' (half of expunge.delay: the destroyed VM stays recoverable, off, for the rest)' : '';
+  const sent = shutdownSent(facts, domain, graceMs);
+  if (!sent && graceMs <= 0) {
+    steps.push({ do: 'destroy' });
+    return { running: condition(false, 'Stopping', 'powered off at once: expunge.delay is 0') };
+  }
   if (!sent) {
     steps.push({ do: 'shutdown' });
-    return { running: condition(false, 'Stopping', 'ACPI shutdown sent'), requeueAfterMs: facts.shutdownTimeoutMs };
+    return { running: condition(false, 'Stopping', 'ACPI shutdown sent'), requeueAfterMs: graceMs };
   }
   if (sent.expired) {
     steps.push({ do: 'destroy' });
     return { running: condition(false, 'Stopping', `powered off: the guest ignored the ACPI shutdown for ${seconds(sent.waitedMs)}`) };
   }
   return {
-    running: condition(false, 'Stopping', `ACPI shutdown sent ${seconds(sent.waitedMs)} ago; the domain is powered off after ${seconds(facts.shutdownTimeoutMs)}`),
-    requeueAfterMs: facts.shutdownTimeoutMs - sent.waitedMs,
+    running: condition(false, 'Stopping', `ACPI shutdown sent ${seconds(sent.waitedMs)} ago; the domain is powered off after ${seconds(graceMs)}${why}`),
+    requeueAfterMs: graceMs - sent.waitedMs,
   };
 }
 

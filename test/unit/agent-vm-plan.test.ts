@@ -20,7 +20,7 @@ function domain(state: DomainObservation['state'], extra: Partial<DomainObservat
 }
 
 function facts(extra: Partial<VmFacts> = {}): VmFacts {
-  return { wantRunning: true, deleting: false, generation: 3, desired: { spec: spec(), digest: 'd1' }, now, shutdownTimeoutMs: 2000, rebootTimeoutMs: 2000, ...extra };
+  return { wantRunning: true, destroyed: false, deleting: false, generation: 3, desired: { spec: spec(), digest: 'd1' }, now, shutdownTimeoutMs: 2000, rebootTimeoutMs: 2000, expungeDelayMs: 86_400_000, ...extra };
 }
 
 const steps = (f: VmFacts) => planVm(f).steps.map((s) => s.do);
@@ -118,6 +118,25 @@ describe('agent VM plan: stopping without blocking', function () {
     expect(off.running).to.deep.include({ status: 'False', reason: 'Stopped' });
     expect(off.rebootDone).to.equal('r');
     expect(planVm(stop({})).steps).to.deep.equal([]);
+  });
+
+  it('a destroy waits at most half of expunge.delay for the guest, so the VM is Destroyed, off and recoverable, before it is expunged', function () {
+    const destroy = (extra: Partial<VmFacts>) => stop({ destroyed: true, shutdownTimeoutMs: 60_000, expungeDelayMs: 60_000, ...extra });
+    const sent = planVm(destroy({ domain: domain('running') }));
+    expect(sent.steps.map((s) => s.do)).to.deep.equal(['shutdown']);
+    expect(sent.requeueAfterMs, 'half of expunge.delay, not the 60 s shutdown timeout').to.equal(30_000);
+    const waiting = planVm(destroy({ domain: domain('running', { shutdownSent: { token: '3', at: ago(10_000) } }) }));
+    expect(waiting.steps).to.deep.equal([]);
+    expect(waiting.requeueAfterMs).to.equal(20_000);
+    expect(waiting.running.message).to.match(/powered off after 30 s \(half of expunge.delay/);
+    expect(steps(destroy({ domain: domain('running', { shutdownSent: { token: '3', at: ago(30_000) } }) }))).to.deep.equal(['destroy']);
+    // The same wait on a stop runs the whole shutdown timeout.
+    expect(steps(stop({ shutdownTimeoutMs: 60_000, expungeDelayMs: 60_000, domain: domain('running', { shutdownSent: { token: '3', at: ago(30_000) } }) }))).to.deep.equal([]);
+    // A long expunge.delay leaves the shutdown timeout as it is.
+    expect(planVm(destroy({ expungeDelayMs: 86_400_000, domain: domain('running') })).requeueAfterMs).to.equal(60_000);
+    const now0 = planVm(destroy({ expungeDelayMs: 0, domain: domain('running') }));
+    expect(now0.steps.map((s) => s.do), 'expunge.delay 0: no time to wait for the guest').to.deep.equal(['destroy']);
+    expect(now0.running.message).to.match(/expunge.delay is 0/);
   });
 
   it('deleting undefines the domain, running or not', function () {
