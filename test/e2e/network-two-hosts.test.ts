@@ -147,11 +147,17 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     return outcome[0]!;
   }
 
-  /** Runs the host's agent network sync until the network has a bridge there; returns it. */
-  async function bridgeOn(host: AgentHost, network: string): Promise<string> {
-    return until(`network ${network} built on ${host.name}`, 60_000, async () => {
-      const result = await host.networks.sync();
-      return result.attached.get(`${world.namespace}/${network}`)?.bridge;
+  /**
+   * Runs the host's agent network sync until the network has a bridge there and, given a peer,
+   * its VXLAN floods to the peer's VTEP; returns the bridge. The agent learns its remote VTEPs
+   * from the network's status.hosts in its own cache, so a sync before that cache lists the peer
+   * builds a segment that reaches no one (seen in CI as a failed ping between two guests).
+   */
+  async function bridgeOn(host: AgentHost, network: string, peer?: AgentHost): Promise<string> {
+    return until(`network ${network} built on ${host.name}${peer ? ` reaching ${peer.name}` : ''}`, 60_000, async () => {
+      const attachment = (await host.networks.sync()).attached.get(`${world.namespace}/${network}`);
+      const reaches = peer === undefined || (attachment?.segment.type === 'vxlan' && attachment.segment.remoteVteps.includes(peer.vtep));
+      return reaches ? attachment?.bridge : undefined;
     }, 500);
   }
 
@@ -201,8 +207,8 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     expect(web.status?.state).to.equal('Implemented');
     expect(web.status?.hosts).to.deep.equal([a.name, b.name].sort());
 
-    const guestA = await plugGuest(a, 'ga', nicA.macAddress, await bridgeOn(a, 'web'));
-    const guestB = await plugGuest(b, 'gb', nicB.macAddress, await bridgeOn(b, 'web'));
+    const guestA = await plugGuest(a, 'ga', nicA.macAddress, await bridgeOn(a, 'web', b));
+    const guestB = await plugGuest(b, 'gb', nicB.macAddress, await bridgeOn(b, 'web', a));
     const guestC = await plugGuest(b, 'gc', nicC.macAddress, await bridgeOn(b, 'db'));
     const leaseA = await leaseLine(guestA);
     expect(/^lease ip=(\S+)/.exec(leaseA ?? '')?.[1], 'web-a leases its IPAM address from host a').to.equal(nicA.ipAddress);
@@ -248,8 +254,8 @@ describe('guest networks from real objects on two hosts joined by VXLAN', functi
     const web = await world.networks.get({ namespace: world.namespace, name: 'web' });
     expect(nicA.broadcastUri, 'its own VNI').to.not.equal(web.status?.broadcastUri);
     expect([nicA.ipAddress, nicB.ipAddress], 'no address from IPAM').to.deep.equal([undefined, undefined]);
-    const guestA = await plugGuest(a, 'la', nicA.macAddress, await bridgeOn(a, 'bare'));
-    const guestB = await plugGuest(b, 'lb', nicB.macAddress, await bridgeOn(b, 'bare'));
+    const guestA = await plugGuest(a, 'la', nicA.macAddress, await bridgeOn(a, 'bare', b));
+    const guestB = await plugGuest(b, 'lb', nicB.macAddress, await bridgeOn(b, 'bare', a));
     expect(await lease(guestA), 'no DHCP answers on an L2 network').to.equal(undefined);
     await lab.run(guestA, 'ip', 'addr', 'add', '172.31.9.1/24', 'dev', 'eth0');
     await lab.run(guestB, 'ip', 'addr', 'add', '172.31.9.2/24', 'dev', 'eth0');
