@@ -3,7 +3,8 @@
  * Allocated until it has a pool (a data volume is created on primary storage when first
  * attached), Creating until the agent says the disk is Provisioned, Resizing while the disk is
  * smaller than spec.size, Attaching until the disk is in its VM's domain, Ready, and Expunging
- * once deleted. A data volume attached to a placed VM later gets a pool the VM's host reaches
+ * once deleted. A destroyed volume (spec.destroyed, detached) is Destroy: recoverable until
+ * expunge.delay has passed since status.destroyedAt, then deleted. A data volume attached to a placed VM later gets a pool the VM's host reaches
  * (the planner's pool function) and the host's labels, so that host's agent makes its disk.
  * The VM controller does both for the volumes a VM declares itself.
  */
@@ -16,15 +17,18 @@ import type { Manager } from '../lib/manager.ts';
 import type { ComputeContext } from './compute-context.ts';
 import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, ensureLabels, operatorStatus } from './infra-context.ts';
 import { commitFailure, commitStatus } from '../lib/status.ts';
+import { metav1Time } from '../lib/time.ts';
 import { missingLabels, ownedBy, placementLabels } from './vm-volumes.ts';
 
-const WRITER = operatorStatus({ fields: [], conditions: ['Ready'] });
+const WRITER = operatorStatus({ fields: ['destroyedAt'], conditions: ['Ready'] });
 
-export type VolumeState = 'Allocated' | 'Creating' | 'Ready' | 'Attaching' | 'Resizing' | 'Expunging';
+export type VolumeState = 'Allocated' | 'Creating' | 'Ready' | 'Attaching' | 'Resizing' | 'Destroy' | 'Expunging';
 
 export interface VolumeView {
   name: string;
   deleting: boolean;
+  /** spec.destroyed (admission keeps it to detached volumes). */
+  destroyed: boolean;
   pool: string | undefined;
   /** The agent's conditions. */
   provisioned: Condition | undefined;
@@ -40,6 +44,7 @@ export interface VolumeView {
 export function deriveVolumeStatus(v: VolumeView): { state: VolumeState; ready: ConditionUpdate } {
   const ready = (ok: boolean, reason: string, message = ''): ConditionUpdate => ({ type: 'Ready', status: ok ? 'True' : 'False', reason, message });
   if (v.deleting) return { state: 'Expunging', ready: ready(false, 'Expunging', 'the disk is deleted once no domain uses it') };
+  if (v.destroyed) return { state: 'Destroy', ready: ready(true, 'Destroyed', 'recover it by setting spec.destroyed to false before expunge.delay has passed') };
   if (!v.pool) {
     if (v.vm?.host) return { state: 'Allocated', ready: ready(false, 'Allocating', `choosing a primary storage pool that host ${v.vm.host} reaches`) };
     if (v.vm) return { state: 'Allocated', ready: ready(true, 'Allocated', `created on primary storage when VM ${v.vm.name} is placed`) };
@@ -103,12 +108,28 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       return;
     }
     try {
-      const vm = vmOf(volume);
       const deleting = volume.metadata.deletionTimestamp !== undefined;
+      const now = ctx.now();
+      // Destroyed: recoverable until expunge.delay has passed, then deleted (the agent removes the disk).
+      const destroyed = volume.spec.destroyed === true && !deleting;
+      const destroyedAt = destroyed ? (volume.status?.destroyedAt ?? metav1Time(now)) : undefined;
+      let requeueAfter: number | undefined;
+      if (destroyedAt !== undefined) {
+        const due = Date.parse(destroyedAt) + ctx.settings().number('expunge.delay') * 1000;
+        if (due <= now.getTime() && volume.status?.destroyedAt !== undefined) {
+          // Against the version read: a volume recovered since is not deleted from a stale cache.
+          await client.delete({ namespace: volume.metadata.namespace, name: volume.metadata.name ?? '' }, { preconditions: { uid: volume.metadata.uid, resourceVersion: volume.metadata.resourceVersion }, signal: rctx.signal });
+          rctx.log.info('destroyed volume expunged after expunge.delay', { destroyedAt });
+          return;
+        }
+        requeueAfter = Math.max(1000, due - now.getTime());
+      }
+      const vm = vmOf(volume);
       const unplaceable = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
       const view: VolumeView = {
         name: keyOf(volume),
         deleting,
+        destroyed,
         pool: volume.status?.pool,
         provisioned: condition(volume, 'Provisioned'),
         attached: condition(volume, 'Attached'),
@@ -120,12 +141,14 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       const verdict = deriveVolumeStatus(view);
       const readyCondition: ConditionUpdate = unplaceable ? { type: 'Ready', status: 'False', reason: 'NoPool', message: unplaceable } : verdict.ready;
       const from = volume.status?.state;
-      const wrote = await commitStatus(client, volume, WRITER, { state: verdict.state, conditions: [readyCondition] }, rctx.signal, ctx.now());
+      const wrote = await commitStatus(client, volume, WRITER, { state: verdict.state, fields: { destroyedAt }, conditions: [readyCondition] }, rctx.signal, now);
       const events: EventInput[] = [];
       if (wrote && from !== verdict.state) {
         if (from === undefined) events.push({ reason: 'VOLUME.CREATE', note: `volume ${verdict.state}` });
         if (verdict.state === 'Resizing') events.push({ reason: 'VOLUME.RESIZE', note: verdict.ready.message });
         if (verdict.state === 'Expunging') events.push({ reason: 'VOLUME.DELETE', note: 'volume deleted' });
+        if (verdict.state === 'Destroy') events.push({ reason: 'VOLUME.DESTROY', note: 'volume destroyed: recoverable until it is expunged' });
+        if (from === 'Destroy') events.push({ reason: 'VOLUME.RECOVER', note: `volume recovered, ${verdict.state}` });
       }
       const attached = view.attached?.status === 'True';
       const before = attachedBefore.get(view.name);
@@ -134,7 +157,8 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       }
       attachedBefore.set(view.name, attached);
       for (const event of events) ctx.events.event(volume, event);
-      return unplaceable ? { requeueAfter: 30_000 } : undefined;
+      if (unplaceable) return { requeueAfter: 30_000 };
+      return requeueAfter !== undefined ? { requeueAfter } : undefined;
     } catch (err) {
       if (isNotFound(err)) return;
       if (isConflict(err)) return { requeue: true };
@@ -152,6 +176,8 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
         map: (vm) => i.volumes.byIndex(INDEX.vm, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
         changed: (a, b) => (a as VirtualMachineObject).status?.placement?.host !== (b as VirtualMachineObject).status?.placement?.host || a.metadata.deletionTimestamp !== b.metadata.deletionTimestamp,
       },
+      // expunge.delay may have changed: destroyed volumes recompute when they are due.
+      { informer: i.configurations, map: () => i.volumes.list().filter((v) => v.spec.destroyed === true).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })) },
     ],
     reconcile,
     maxConcurrentReconciles: 4,

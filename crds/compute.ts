@@ -236,6 +236,7 @@ export const Volume = defineKind({
       vmRef: Type.Optional(Ref('VirtualMachine', 'VM, in this namespace, the volume is attached to. Absent: detached.')),
       deviceId: Type.Optional(Int({ description: 'Disk order on the VM: 0 for ROOT, 1 or more for data disks. Absent: the next free one.', minimum: 0, maximum: 63 })),
       deletionPolicy: Type.Optional(StringEnum(['Delete', 'Retain'] as const, { description: 'On deletion of the Volume object: Delete removes the disk, Retain keeps the file on the pool.', default: 'Delete' })),
+      destroyed: Type.Optional(Bool({ description: 'true: destroyed (CloudStack state Destroy), recoverable by setting it false until expunge.delay has passed, then deleted. Only a detached volume.' })),
     },
     {
       description: 'Desired volume.',
@@ -245,6 +246,7 @@ export const Volume = defineKind({
         rule("self.type != 'DATADISK' || !has(self.templateRef)", 'spec.templateRef applies only to ROOT volumes: remove it', '.templateRef'),
         rule('!has(self.deviceId) || has(self.vmRef)', 'spec.deviceId needs spec.vmRef: name the VM or remove the device id', '.deviceId'),
         rule("!has(self.deviceId) || (self.type == 'ROOT') == (self.deviceId == 0)", 'spec.deviceId must be 0 for a ROOT volume and 1 or more for a DATADISK', '.deviceId'),
+        rule('!has(self.destroyed) || !self.destroyed || !has(self.vmRef)', 'spec.destroyed applies to a detached volume: remove spec.vmRef first (detach it)', '.destroyed'),
         rule('self.type == oldSelf.type', 'spec.type is immutable', '.type'),
         rule('self.zoneRef == oldSelf.zoneRef', 'spec.zoneRef is immutable: migrate by copying to a new volume', '.zoneRef'),
       ],
@@ -258,6 +260,7 @@ export const Volume = defineKind({
     sizeBytes: Type.Optional(Count('Virtual size in bytes.')),
     physicalSizeBytes: Type.Optional(Count('Bytes used on the pool.')),
     attachedAt: Type.Optional(Timestamp('When it was last attached.')),
+    destroyedAt: Type.Optional(Timestamp('When spec.destroyed became true; the volume is deleted expunge.delay seconds later.')),
   }),
   columns: [
     { name: 'Type', type: 'string', jsonPath: '.spec.type', description: 'ROOT or DATADISK.' },

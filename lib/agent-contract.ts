@@ -50,7 +50,8 @@
  *   NIC there and its Network has status.broadcastUri.
  * - Volumes: the operator creates a VM's ROOT and data Volumes (owner reference to the VM),
  *   chooses their pool among those the VM's host reaches and labels them with that host.
- *   - the operator owns state, pool, observedGeneration and the Ready and Synced conditions;
+ *   - the operator owns state, pool, destroyedAt (spec.destroyed: deleted expunge.delay later),
+ *     observedGeneration and the Ready and Synced conditions;
  *   - the agent (agentVolumeStatus) owns host, path, format, sizeBytes, physicalSizeBytes, attachedAt and the
  *     conditions Provisioned (the disk exists on status.pool at spec.size, or False with the
  *     reason) and Attached (the disk is in its VM's domain, plugged live when it runs).

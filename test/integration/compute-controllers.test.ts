@@ -339,6 +339,32 @@ describe('compute controllers and the planner (real control plane, the test play
     await waitForEvent('extra', 'VOLUME.RESIZE');
   });
 
+  it('destroys a detached volume (Destroy), recovers it, and deletes a destroyed one after expunge.delay', async () => {
+    const delay = (seconds: string) => res('Configuration').apply({ apiVersion: kind('Configuration').apiVersion, kind: 'Configuration', metadata: { name: 'global' }, spec: { settings: { 'expunge.delay': seconds } } }, { fieldManager: 'compute-test', force: true });
+    await delay('3600');
+    const attached = await res('Volume').patch({ name: 'extra', namespace: ns }, { spec: { destroyed: true } }).then(() => undefined, (err: unknown) => err as Error);
+    expect(attached?.message).to.match(/spec.destroyed applies to a detached volume: remove spec.vmRef first/);
+
+    await res('Volume').create({ metadata: { name: 'spare', namespace: ns }, spec: { type: 'DATADISK', zoneRef: { name: names.zone }, diskOfferingRef: { name: names.disk } } });
+    await waitFor('Volume', 'spare', 'Allocated', (o) => o.status?.state === 'Allocated');
+    await res('Volume').patch({ name: 'spare', namespace: ns }, { spec: { destroyed: true } });
+    const destroyed = await waitFor('Volume', 'spare', 'Destroy', (o) => o.status?.state === 'Destroy');
+    expect(destroyed.status?.destroyedAt).to.be.a('string');
+    expect(condition(destroyed, 'Ready')).to.include({ status: 'True', reason: 'Destroyed' });
+    await waitForEvent('spare', 'VOLUME.DESTROY');
+
+    await res('Volume').patch({ name: 'spare', namespace: ns }, { spec: { destroyed: false } });
+    const recovered = await waitFor('Volume', 'spare', 'recovered, Allocated', (o) => o.status?.state === 'Allocated');
+    expect(recovered.status?.destroyedAt).to.equal(undefined);
+    await waitForEvent('spare', 'VOLUME.RECOVER');
+
+    await res('Volume').patch({ name: 'spare', namespace: ns }, { spec: { destroyed: true } });
+    await waitFor('Volume', 'spare', 'Destroy again', (o) => o.status?.state === 'Destroy');
+    expect(await get('Volume', 'spare', ns), 'kept while expunge.delay has not passed').to.not.equal(undefined);
+    await delay('1');
+    await waitGone('Volume', 'spare');
+  });
+
   it('fingerprints a registered key, and generates a pair whose private key is left once in a Secret', async () => {
     const given = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxU4aR5f3p1d0Y4pX3Wl6m3b8Kc2mJQ0rT7yH9vN2sB demo@example';
     await res('SSHKeyPair').create({ metadata: { name: 'given', namespace: ns }, spec: { publicKey: given } });

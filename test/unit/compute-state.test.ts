@@ -147,7 +147,7 @@ describe('compute: the volumes a VM declares', () => {
 });
 
 describe('compute: volume state from the agent\'s report', () => {
-  const v: VolumeView = { name: 'demo/d', deleting: false, pool: 'p', provisioned: cond('Provisioned', 'True', 'DiskReady'), attached: undefined, wantBytes: 2 ** 30, haveBytes: 2 ** 30, vm: undefined, vmRef: undefined };
+  const v: VolumeView = { name: 'demo/d', deleting: false, destroyed: false, pool: 'p', provisioned: cond('Provisioned', 'True', 'DiskReady'), attached: undefined, wantBytes: 2 ** 30, haveBytes: 2 ** 30, vm: undefined, vmRef: undefined };
   it('is Allocated without a pool, Creating until provisioned, Resizing while smaller than spec.size, Ready', () => {
     expect(deriveVolumeStatus({ ...v, pool: undefined }).state).to.equal('Allocated');
     expect(deriveVolumeStatus({ ...v, pool: undefined, vm: { name: 'x', host: 'h1' } }).ready).to.include({ status: 'False', reason: 'Allocating' });
@@ -161,6 +161,12 @@ describe('compute: volume state from the agent\'s report', () => {
     expect(deriveVolumeStatus({ ...v, vm: { name: 'x', host: 'h1' }, attached: cond('Attached', 'True', 'InDomain') }).state).to.equal('Ready');
     expect(deriveVolumeStatus({ ...v, attached: cond('Attached', 'True', 'InDomain') }).ready).to.include({ status: 'False', reason: 'Detaching' });
     expect(deriveVolumeStatus({ ...v, deleting: true }).state).to.equal('Expunging');
+  });
+  it('is Destroy, and Ready, while destroyed and recoverable; Expunging once deleted', () => {
+    expect(deriveVolumeStatus({ ...v, destroyed: true })).to.deep.include({ state: 'Destroy' });
+    expect(deriveVolumeStatus({ ...v, destroyed: true }).ready).to.include({ status: 'True', reason: 'Destroyed' });
+    expect(deriveVolumeStatus({ ...v, pool: undefined, destroyed: true }).state).to.equal('Destroy');
+    expect(deriveVolumeStatus({ ...v, destroyed: true, deleting: true }).state).to.equal('Expunging');
   });
 });
 
