@@ -40,6 +40,15 @@ import { sharedKubeConfig, uniqueName } from '../support/cluster.ts';
 
 export type Obj = KubeObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> & { state?: string } };
 
+export interface Tenant {
+  client: CloudStackClient;
+  namespace: string;
+  /** The names of its Account, User and Domain objects. */
+  account: string;
+  domain: string;
+  keys: { apiKey: string; secretKey: string };
+}
+
 export interface InfraCloud {
   readonly endpoint: string;
   readonly admin: CloudStackClient;
@@ -47,8 +56,11 @@ export interface InfraCloud {
   readonly kube: KubeClient;
   readonly manager: Manager;
   resource(kind: string): ResourceClient<Obj>;
-  /** A User account (with API keys) in a fresh domain: its client and its namespace. */
-  tenant(prefix: string): Promise<{ client: CloudStackClient; namespace: string; account: string; keys: { apiKey: string; secretKey: string } }>;
+  /**
+   * An account (User unless `accountType` says otherwise) with one user and its API keys, in a
+   * fresh domain under `parent` (the root domain unless given): its client and its namespace.
+   */
+  tenant(prefix: string, options?: { parent?: string; accountType?: 'User' | 'DomainAdmin' }): Promise<Tenant>;
   /** Another API replica with caches of its own (as after a restart), and the admin's client for it. */
   replica(): Promise<{ admin: CloudStackClient; stop(): Promise<void> }>;
   /** Plays the agent of a node: heartbeat Lease and facts, as node-daemon does. */
@@ -166,14 +178,14 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
       const other = await startApi();
       return { admin: createCloudStackClient({ endpoint: other.endpoint, apiKey: credentials.apiKey, secretKey: credentials.secretKey }), stop: () => other.stop() };
     },
-    async tenant(prefix) {
+    async tenant(prefix, options = {}) {
       const id = uniqueName(prefix);
       const namespace = `cs-${id}`;
       const domains = kube.resource<Obj>(resourceTypeOf(Domain));
       const accounts = kube.resource<Obj>(resourceTypeOf(Account));
       const users = kube.resource<Obj>(resourceTypeOf(User));
-      await domains.create({ metadata: { name: id }, spec: { displayName: id, parentRef: { name: 'root' } } });
-      const account = await accounts.create({ metadata: { name: id }, spec: { domainRef: { name: id }, accountType: 'User', namespace } });
+      await domains.create({ metadata: { name: id }, spec: { displayName: id, parentRef: { name: options.parent ?? 'root' } } });
+      const account = await accounts.create({ metadata: { name: id }, spec: { domainRef: { name: id }, accountType: options.accountType ?? 'User', namespace } });
       const user = await users.create({
         metadata: { name: id, ownerReferences: [ownerReference(account)] },
         spec: { accountRef: { name: id }, username: id, firstName: 'Test', lastName: 'Tenant', email: `${id}@example.com` },
@@ -194,7 +206,7 @@ export async function startInfraCloud(name: string): Promise<InfraCloud> {
             () => undefined,
           ),
       );
-      return { client, namespace, account: id, keys };
+      return { client, namespace, account: id, domain: id, keys };
     },
     async playAgent(host, node, bridges) {
       const leases = kube.resource<KubeObject & { spec?: Record<string, unknown> }>(LEASES);
