@@ -1,6 +1,6 @@
 import type { HostObject } from '../../crds/index.ts';
-import { LABEL_CLUSTER, LABEL_ZONE } from '../../lib/hierarchy-labels.ts';
 import type { Settings } from '../../lib/settings.ts';
+import { INDEX } from '../lists/indexes.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import type { RequestParams } from '../protocol/params.ts';
 import { catalogueEntry } from './catalogue.ts';
@@ -154,8 +154,8 @@ export function infraMetricsCommands(infra: Infra, bases: readonly Command[]): C
       return rows.map((row) => {
         const zone = cache.zones.byUid(row['id'] as string);
         const name = zone?.metadata.name ?? '';
-        const clusters = cache.clusters.list().filter((c) => c.metadata.labels?.[LABEL_ZONE] === name);
-        const hosts = cache.hosts.list().filter((h) => h.metadata.labels?.[LABEL_ZONE] === name);
+        const clusters = cache.clusters.byIndex(INDEX.zone, name);
+        const hosts = cache.hosts.byIndex(INDEX.zone, name);
         const enabled = clusters.filter((c) => (c.spec.allocationState ?? 'Enabled') === 'Enabled').length;
         return {
           ...withoutCapacity(row, (p as { showcapacities?: boolean }).showcapacities),
@@ -179,7 +179,7 @@ export function infraMetricsCommands(infra: Infra, bases: readonly Command[]): C
       const settings = globalSettings(infra);
       return rows.map((row) => {
         const cluster = cache.clusters.byUid(row['id'] as string);
-        const hosts = cache.hosts.list().filter((h) => h.metadata.labels?.[LABEL_CLUSTER] === cluster?.metadata.name);
+        const hosts = cluster ? cache.hosts.byIndex(INDEX.cluster, cluster.metadata.name ?? '') : [];
         return {
           ...withoutCapacity(row, (p as { showcapacities?: boolean }).showcapacities),
           ...computeFigures(row, hosts, settings),
@@ -208,7 +208,7 @@ export function infraMetricsCommands(infra: Infra, bases: readonly Command[]): C
         const memTotal = Number(row['memorytotal'] ?? 0);
         const memUsed = host?.status?.usage?.memoryUsedBytes;
         const memAllocated = Number(row['memoryallocatedbytes'] ?? 0);
-        const vms = cache.virtualMachines.list().filter((vm) => vm.status?.placement?.host === host?.metadata.name);
+        const vms = host ? cache.virtualMachines.byIndex(INDEX.host, host.metadata.name ?? '') : [];
         return {
           ...row,
           cputotalghz: row['cpunumber'] === undefined ? undefined : ghz(cpuTotal),

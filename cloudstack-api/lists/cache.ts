@@ -52,6 +52,7 @@ import {
   type VolumeObject,
   type ZoneObject,
 } from '../../crds/index.ts';
+import { LABEL_ZONE } from '../../lib/hierarchy-labels.ts';
 import type { Informer } from '../../lib/informer.ts';
 import { type KubeObject, type ResourceType, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation } from './filters.ts';
@@ -151,8 +152,9 @@ export function createInfraCache(source: InformerSource): InfraCache {
   const cache = {
     zones: cached<ZoneObject>(source, Zone),
     pods: cached<PodObject>(source, Pod, { [INDEX.zone]: zoneOf }),
-    clusters: cached<ClusterObject>(source, Cluster, { [INDEX.pod]: (o) => o.spec.podRef.name }),
-    hosts: cached<HostObject>(source, Host, { [INDEX.cluster]: (o) => o.spec.clusterRef.name, [INDEX.node]: (o) => o.spec.nodeName }),
+    // Clusters and hosts name no zone in their spec: their zone is the label their controllers write.
+    clusters: cached<ClusterObject>(source, Cluster, { [INDEX.pod]: (o) => o.spec.podRef.name, [INDEX.zone]: (o) => o.metadata.labels?.[LABEL_ZONE] }),
+    hosts: cached<HostObject>(source, Host, { [INDEX.cluster]: (o) => o.spec.clusterRef.name, [INDEX.node]: (o) => o.spec.nodeName, [INDEX.zone]: (o) => o.metadata.labels?.[LABEL_ZONE] }),
     primaryStorages: cached<PrimaryStorageObject>(source, PrimaryStorage, { [INDEX.zone]: zoneOf, [INDEX.cluster]: (o) => o.spec.clusterRef?.name }),
     secondaryStorages: cached<SecondaryStorageObject>(source, SecondaryStorage, { [INDEX.zone]: zoneOf }),
     physicalNetworks: cached<PhysicalNetworkObject>(source, PhysicalNetwork, { [INDEX.zone]: zoneOf }),
@@ -165,7 +167,7 @@ export function createInfraCache(source: InformerSource): InfraCache {
     accounts: cached<AccountObject>(source, Account, ACCOUNT_INDEXES),
     users: cached<UserObject>(source, User, USER_INDEXES),
     domains: cached<DomainObject>(source, Domain, DOMAIN_INDEXES),
-    virtualMachines: cached<VirtualMachineObject>(source, VirtualMachine, { [INDEX.zone]: zoneOf }),
+    virtualMachines: cached<VirtualMachineObject>(source, VirtualMachine, { [INDEX.zone]: zoneOf, [INDEX.host]: (o) => o.status?.placement?.host }),
     // A namespaced reference (a VM's volumes, a VM's networks) files as `namespace/name`.
     volumes: cached<VolumeObject>(source, Volume, { [INDEX.vm]: (o) => (o.spec.vmRef ? `${o.metadata.namespace ?? ''}/${o.spec.vmRef.name}` : undefined) }),
     templates: cached<TemplateObject>(source, Template),

@@ -21,6 +21,8 @@ export const INDEX = {
   pod: 'cloudstack-api.pod',
   cluster: 'cloudstack-api.cluster',
   node: 'cloudstack-api.node',
+  /** VMs by the host they are placed on (status.placement.host). */
+  host: 'cloudstack-api.host',
   namespace: 'cloudstack-api.account-namespace',
   /** Domains by parent, accounts by domain (object names). */
   domain: 'cloudstack-api.domain',
