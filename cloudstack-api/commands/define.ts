@@ -160,6 +160,13 @@ export function defineCommand<const S extends ParamSpecs, T>(definition: Command
   }
   const objectName = entry.response.name ?? '';
   const conform = (fields: Fields): Fields => conformFields(definition.name, fieldTypes, fields);
+  // Rows a list keeps between requests (compute-views.ts vmRow) come back as the same objects: conformed once.
+  const conformed = new WeakMap<Fields, Fields>();
+  const conformRow = (fields: Fields): Fields => {
+    let out = conformed.get(fields);
+    if (out === undefined) conformed.set(fields, (out = conform(fields)));
+    return out;
+  };
 
   const run = async (parsed: Record<string, unknown>, ctx: CommandContext): Promise<ResponseBody> => {
     const values = parsed as ParamValues<ParamSpecs>;
@@ -168,7 +175,7 @@ export function defineCommand<const S extends ParamSpecs, T>(definition: Command
         const page = paged ? resolvePage(label, parsed['page'] as number | undefined, parsed['pagesize'] as number | undefined, ctx.settings.defaultPageSize) : undefined;
         const rows = await erased.handle(values, ctx);
         const shown = page ? pageOf(rows, page) : rows;
-        return { kind: 'list', name: objectName, count: rows.length, items: shown.map((row) => conform(erased.mapItem(row, ctx))) };
+        return { kind: 'list', name: objectName, count: rows.length, items: shown.map((row) => conformRow(erased.mapItem(row, ctx))) };
       }
       case 'object':
         return { kind: 'object', name: objectName, object: conform(erased.map(await erased.handle(values, ctx), ctx)) };

@@ -5,7 +5,7 @@ import { INDEX } from '../lists/indexes.ts';
 import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, USERDATA_ANNOTATION, userDataLinkOf, VM_DETAILS, vmDetailSubset, vmFields, vmTotals } from './compute-views.ts';
+import { accountOfNamespace, DETAILS_ANNOTATION, detailsOf, hasTags, nicFields, USERDATA_ANNOTATION, userDataLinkOf, VM_DETAILS, vmDetailSubset, vmFields, vmRow, vmTotals } from './compute-views.ts';
 import { ensureInstanceGroup } from './instance-groups.ts';
 import { resolveUserData, userDataAnnotation } from './vm-guest.ts';
 import { ownerNamespace } from './compute-support.ts';
@@ -15,6 +15,7 @@ import { failure } from './errors.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { displayName } from './names.ts';
 import { HOST_NAME, INVALID_NAME, isUser, mergedDetails, stateOf, VMS, vmResult, vmSupport } from './vm-support.ts';
+import { untilCached } from '../../lib/read-your-writes.ts';
 import { metav1Time } from '../../lib/time.ts';
 
 /**
@@ -163,7 +164,10 @@ export function vmCommands(infra: Infra): Command[] {
       };
       // CloudStack creates the instance group on first use.
       if (p.group !== undefined && p.group !== '') await ensureInstanceGroup(infra, ctx, label, namespace, p.group);
-      const vm = await vms(ctx)
+      // Written without waiting for this replica's cache: the wait runs beside the job's create below.
+      const vm = await infra.deps
+        .clientFor(ctx.caller)
+        .resource<VirtualMachineObject>(resourceTypeOf(VirtualMachine))
         .create({
           apiVersion: VirtualMachine.apiVersion,
           kind: VirtualMachine.kind,
@@ -175,7 +179,9 @@ export function vmCommands(infra: Infra): Command[] {
           if (isAlreadyExists(err)) throw invalidParameterValue(`The vm with hostName ${p.name} already exists in account ${accountOfNamespace(infra, namespace)?.spec.displayName ?? namespace}: choose another name`);
           return failure(err, ctx, { label, params: { 'spec.hostName': 'name', 'spec.templateRef': 'templateid', 'spec.isoRef': 'templateid', 'spec.serviceOfferingRef.name': 'serviceofferingid', 'spec.networks[0].ipAddress': 'ipaddress', 'spec.networks': 'networkids', 'spec.sshKeyPairRef.name': 'keypair', 'spec.affinityGroupRefs': 'affinitygroupids', 'spec.dataDisks': 'diskofferingid', 'spec.rootDiskOfferingRef.name': 'diskofferingid', 'spec.rootDiskSize': 'rootdisksize', 'spec.hostRef.name': 'hostid', 'spec.userData': 'userdata', 'spec.displayName': 'displayname' } });
         });
-      return { id: vm.metadata.uid ?? '', jobid: await submit(ctx, vm) };
+      // The client may list the VM and query the job as soon as it has the reply: both are cached by then.
+      const [jobid] = await Promise.all([submit(ctx, vm), untilCached(cache.virtualMachines.informer, vm)]);
+      return { id: vm.metadata.uid ?? '', jobid };
     },
   });
 
@@ -228,44 +234,54 @@ export function vmCommands(infra: Infra): Command[] {
       // Users do not see their destroyed VMs unless allow.user.view.destroyed.vm (QueryService).
       const hideDestroyed = isUser(ctx.caller) && !settingOn('allow.user.view.destroyed.vm');
       const state = p.state?.toLowerCase();
-      const candidates = one ? [one] : zone ? cache.virtualMachines.byIndex(INDEX.zone, zone.metadata.name ?? '') : cache.virtualMachines.sorted();
-      const tags = p.tags ?? [];
-      return candidates
-        .filter((vm) => {
-          if (!inScope(namespaces, vm.metadata.namespace) || !inIds(p.ids, vm.metadata.uid)) return false;
+      // The whole cache comes sorted (and stays sorted until a change); an index's subset is sorted here.
+      const candidates = one ? [one] : zone ? cache.virtualMachines.byIndex(INDEX.zone, zone.metadata.name ?? '').sort(byCreation) : cache.virtualMachines.sorted();
+      // Only the filters asked for run on each of the (many) candidates.
+      const tests: ((vm: VirtualMachineObject) => boolean)[] = [];
+      if (namespaces !== undefined) tests.push((vm) => inScope(namespaces, vm.metadata.namespace));
+      if (p.ids !== undefined) tests.push((vm) => inIds(p.ids, vm.metadata.uid));
+      if (hideDestroyed || state !== undefined) {
+        tests.push((vm) => {
           const current = stateOf(vm);
           const destroyed = current === 'Destroyed' || current === 'Expunging';
           if (hideDestroyed && destroyed) return false;
-          if (state === 'present' ? destroyed : state !== undefined && current.toLowerCase() !== state) return false;
-          const shown = vm.spec.hostName ?? vm.metadata.name ?? '';
-          if (p.name !== undefined && !shown.toLowerCase().includes(p.name.toLowerCase())) return false;
-          if (!keywordMatches(p.keyword, shown, vm.spec.displayName)) return false;
-          if (zone && vm.spec.zoneRef.name !== zone.metadata.name) return false;
-          const placed = vm.status?.placement;
-          if (host && placed?.host !== host.metadata.name) return false;
-          if (pod && placed?.pod !== pod.metadata.name) return false;
-          if (cluster && placed?.cluster !== cluster.metadata.name) return false;
-          if (network && (network.metadata.namespace !== vm.metadata.namespace || !(vm.spec.networks ?? []).some((n) => n.name === network.metadata.name))) return false;
+          return state === 'present' ? !destroyed : state === undefined || current.toLowerCase() === state;
+        });
+      }
+      const shownName = (vm: VirtualMachineObject) => vm.spec.hostName ?? vm.metadata.name ?? '';
+      const name = p.name?.toLowerCase();
+      if (name !== undefined) tests.push((vm) => shownName(vm).toLowerCase().includes(name));
+      if (p.keyword !== undefined) tests.push((vm) => keywordMatches(p.keyword, shownName(vm), vm.spec.displayName));
+      if (zone) tests.push((vm) => vm.spec.zoneRef.name === zone.metadata.name);
+      if (host) tests.push((vm) => vm.status?.placement?.host === host.metadata.name);
+      if (pod) tests.push((vm) => vm.status?.placement?.pod === pod.metadata.name);
+      if (cluster) tests.push((vm) => vm.status?.placement?.cluster === cluster.metadata.name);
+      if (network) tests.push((vm) => network.metadata.namespace === vm.metadata.namespace && (vm.spec.networks ?? []).some((n) => n.name === network.metadata.name));
+      if (template) {
+        tests.push((vm) => {
           const ref = vm.spec.templateRef ?? vm.spec.isoRef;
-          if (template && (ref?.name !== template.metadata.name || (ref?.namespace ?? vm.metadata.namespace) !== template.metadata.namespace)) return false;
-          if (offering && vm.spec.serviceOfferingRef.name !== offering.metadata.name) return false;
-          if (group && (group.metadata.namespace !== vm.metadata.namespace || !(vm.spec.affinityGroupRefs ?? []).some((g) => g.name === group.metadata.name))) return false;
-          if (p.keypair !== undefined) {
-            const key = vm.spec.sshKeyPairRef ? cache.sshKeyPairs.byName(vm.spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
-            if (!key || (displayName(key) !== p.keypair && key.metadata.name !== p.keypair)) return false;
-          }
-          if (instanceGroup && (instanceGroup.metadata.namespace !== vm.metadata.namespace || vm.spec.group !== displayName(instanceGroup))) return false;
-          if (p.userdataid !== undefined && userDataLinkOf(vm)?.id !== p.userdataid) return false;
-          if (p.haenable !== undefined && (cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name)?.spec.offerHa ?? false) !== p.haenable) return false;
-          if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return false;
-          // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
-          return hasTags(vm, tags);
-        })
-        .sort(byCreation)
-        .map((vm) => ({ vm, details: p.details }));
+          return ref?.name === template.metadata.name && (ref?.namespace ?? vm.metadata.namespace) === template.metadata.namespace;
+        });
+      }
+      if (offering) tests.push((vm) => vm.spec.serviceOfferingRef.name === offering.metadata.name);
+      if (group) tests.push((vm) => group.metadata.namespace === vm.metadata.namespace && (vm.spec.affinityGroupRefs ?? []).some((g) => g.name === group.metadata.name));
+      if (p.keypair !== undefined) {
+        tests.push((vm) => {
+          const key = vm.spec.sshKeyPairRef ? cache.sshKeyPairs.byName(vm.spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
+          return key !== undefined && (displayName(key) === p.keypair || key.metadata.name === p.keypair);
+        });
+      }
+      if (instanceGroup) tests.push((vm) => instanceGroup.metadata.namespace === vm.metadata.namespace && vm.spec.group === displayName(instanceGroup));
+      if (p.userdataid !== undefined) tests.push((vm) => userDataLinkOf(vm)?.id === p.userdataid);
+      if (p.haenable !== undefined) tests.push((vm) => (cache.serviceOfferings.byName(vm.spec.serviceOfferingRef.name)?.spec.offerHa ?? false) === p.haenable);
+      if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return [];
+      // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
+      if (p.tags !== undefined && p.tags.length > 0) tests.push((vm) => hasTags(vm, p.tags));
+      const shown = tests.length === 0 ? candidates : candidates.filter((vm) => tests.every((test) => test(vm)));
+      return shown.map((vm) => ({ vm, details: p.details }));
     },
     mapItem: ({ vm, details }) => {
-      const fields = vmDetailSubset(vmFields(infra, vm), details);
+      const fields = vmDetailSubset(vmRow(infra, vm), details);
       return metrics ? { ...fields, ...vmTotals(infra, vm) } : fields;
     },
   });

@@ -189,6 +189,13 @@ export function createInfraCache(source: InformerSource): InfraCache {
   };
 }
 
+/** A text that changes whenever any of these caches applies a change: their informers' resourceVersions, which move in the same tick. */
+export function cacheStamp(caches: readonly Cached<KubeObject>[]): string {
+  let stamp = '';
+  for (const c of caches) stamp += `${c.informer.stats.resourceVersion},`;
+  return stamp;
+}
+
 const DERIVED_MAX = 200_000;
 const derived = new Map<string, string>();
 

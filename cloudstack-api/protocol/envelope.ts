@@ -33,6 +33,15 @@ function successFields(body: { displaytext?: string }): Fields {
   return { success: true, displaytext: body.displaytext };
 }
 
+// A list row kept between requests (the same conformed object) is written once.
+const itemJson = new WeakMap<Fields, string>();
+
+function jsonOf(item: Fields): string {
+  let json = itemJson.get(item);
+  if (json === undefined) itemJson.set(item, (json = JSON.stringify(item)));
+  return json;
+}
+
 /** Undefined members vanish in JSON.stringify; nulls never reach here (conformFields drops them). */
 function jsonBody(body: ResponseBody): string {
   switch (body.kind) {
@@ -41,7 +50,7 @@ function jsonBody(body: ResponseBody): string {
     case 'list':
       if (body.count === 0) return '{}';
       if (body.items.length === 0) return `{"count":${body.count}}`;
-      return `{"count":${body.count},${JSON.stringify(body.name)}:[${body.items.map((item) => JSON.stringify(item)).join(',')}]}`;
+      return `{"count":${body.count},${JSON.stringify(body.name)}:[${body.items.map(jsonOf).join(',')}]}`;
     case 'success':
       return JSON.stringify(successFields(body));
     case 'flat':
