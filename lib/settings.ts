@@ -90,6 +90,7 @@ export const SETTINGS = {
   'expunge.interval': { defaultValue: '86400', category: 'Advanced', description: 'Seconds between runs of the expunger.', check: { type: 'integer', min: 1 } },
   'allow.user.view.destroyed.vm': { defaultValue: 'false', category: 'Advanced', description: 'Whether users see their Destroyed VMs in listVirtualMachines.', check: { type: 'string', values: ['true', 'false'] } },
   'allow.user.expunge.recover.vm': { defaultValue: 'false', category: 'Advanced', description: 'Whether users may expunge and recover their destroyed VMs.', check: { type: 'string', values: ['true', 'false'] } },
+  'allow.user.expunge.recover.volume': { defaultValue: 'true', category: 'Advanced', description: 'Whether users may expunge and recover their destroyed volumes.', check: { type: 'string', values: ['true', 'false'] } },
   'default.page.size': { defaultValue: '500', category: 'Advanced', description: 'Most items one page of a list API returns.', check: { type: 'integer', min: 1 } },
   'network.gc.wait': { defaultValue: '600', category: 'Advanced', description: 'Seconds an idle guest network (no running VM on it) stays implemented before it is shut down and its VLAN or VNI released; persistent networks are kept.', check: { type: 'integer', min: 0 } },
   'guest.domain.suffix': { defaultValue: 'cloud.internal', category: 'Network', description: 'DNS suffix of guest networks that set none themselves.', check: { type: 'string' } },

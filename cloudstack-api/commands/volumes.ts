@@ -4,10 +4,11 @@ import { byCreation, equalsIgnoringCase, findOptional, inIds, keywordMatches, mu
 import { INDEX } from '../lists/indexes.ts';
 import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
-import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
+import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
+import { isUser } from './vm-support.ts';
 import { hasTags, ownerFields, tagFields } from './compute-views.ts';
-import type { Infra } from './context.ts';
+import { globalSettings, type Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import { apiDate } from './infra-views.ts';
@@ -24,6 +25,18 @@ const VOLUMES = resourceTypeOf(Volume);
 const VMS = resourceTypeOf(VirtualMachine);
 const GiB = 2 ** 30;
 
+/**
+ * The state CloudStack shows: status.state, except that spec.destroyed (destroyVolume,
+ * recoverVolume) shows at once as Destroy, or as what the volume was before, while the
+ * controller catches up.
+ */
+function volumeState(volume: VolumeObject): string {
+  const reported = volume.status?.state ?? 'Allocated';
+  if (volume.spec.destroyed === true) return volume.metadata.deletionTimestamp === undefined ? 'Destroy' : reported;
+  if (reported !== 'Destroy') return reported;
+  return volume.status?.pool ? 'Ready' : 'Allocated';
+}
+
 export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
   const { cache } = infra;
   const spec = volume.spec;
@@ -38,7 +51,7 @@ export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
     id: volume.metadata.uid,
     name: spec.displayName ?? volume.metadata.name,
     type,
-    state: volume.status?.state ?? 'Allocated',
+    state: volumeState(volume),
     ...ownerFields(infra, volume.metadata.namespace),
     created: apiDate(volume.metadata.creationTimestamp),
     zoneid: zone?.metadata.uid,
@@ -64,7 +77,7 @@ export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
     path: volume.status?.path,
     hypervisor: 'KVM',
     provisioningtype: offering?.spec.provisioningType ?? 'thin',
-    destroyed: volume.metadata.deletionTimestamp !== undefined,
+    destroyed: volume.spec.destroyed === true || volume.metadata.deletionTimestamp !== undefined,
     isextractable: false,
     displayvolume: true,
     hasannotations: false,
@@ -79,12 +92,15 @@ export function volumeJobResults(infra: Infra): [string, JobResultMapper][] {
     const volume = infra.cache.volumes.byName(job.spec.targetRef.name, job.spec.targetRef.namespace);
     return volume && volume.metadata.uid === job.spec.targetRef.uid ? volumeFields(infra, volume) : undefined;
   };
+  // destroyVolume with expunge=true: the volume is gone; CloudStack answers it Expunged.
+  const expunged: JobResultMapper = (job, ctx) => current(job, ctx) ?? { id: job.spec.targetRef.uid, state: 'Expunged', destroyed: true, tags: [] };
   return [
     ['createVolume', current],
     ['attachVolume', current],
     ['detachVolume', current],
     ['resizeVolume', current],
     ['updateVolume', current],
+    ['destroyVolume', expunged],
   ];
 }
 
@@ -186,7 +202,7 @@ export function volumeCommands(infra: Infra): Command[] {
             equalsIgnoringCase(p.name, v.spec.displayName ?? v.metadata.name) &&
             keywordMatches(p.keyword, v.spec.displayName ?? v.metadata.name) &&
             equalsIgnoringCase(p.type, v.spec.type ?? 'DATADISK') &&
-            equalsIgnoringCase(p.state, v.status?.state ?? 'Allocated') &&
+            equalsIgnoringCase(p.state, volumeState(v)) &&
             (zone === undefined || v.spec.zoneRef.name === zone.metadata.name) &&
             (offering === undefined || v.spec.diskOfferingRef?.name === offering.metadata.name) &&
             (p.storageid === undefined || cache.primaryStorages.byName(v.status?.pool ?? '')?.metadata.uid === p.storageid) &&
@@ -216,6 +232,7 @@ export function volumeCommands(infra: Infra): Command[] {
       const volume = await visibleVolume(ctx, label, p.id);
       const vm = await visibleById(infra, ctx, cache.virtualMachines, VMS, label, p.virtualmachineid, 'virtualmachineid');
       if (volume.metadata.namespace !== vm.metadata.namespace) throw invalidParameterValue(`Volume ${p.id} and VM ${p.virtualmachineid} belong to different accounts`);
+      if (volume.spec.destroyed === true) throw invalidParameterValue('Volume state must be in Allocated, Ready or in Uploaded state');
       if (volume.spec.vmRef) throw invalidParameterValue(`Volume ${p.id} is already attached to a VM; detach it first`);
       if ((volume.spec.type ?? 'DATADISK') === 'ROOT') throw invalidParameterValue(`Volume ${p.id} is a ROOT volume; only data volumes can be attached`);
       if (volume.spec.zoneRef.name !== vm.spec.zoneRef.name) throw invalidParameterValue(`Volume ${p.id} is in zone ${volume.spec.zoneRef.name} and VM ${p.virtualmachineid} in zone ${vm.spec.zoneRef.name}: a volume attaches to a VM of its own zone`);
@@ -320,5 +337,52 @@ export function volumeCommands(infra: Infra): Command[] {
     },
   });
 
-  return [createVolume, listVolumes, listVolumesMetrics, attachVolume, detachVolume, resizeVolume, updateVolume, deleteVolume];
+  /** allow.user.expunge.recover.volume (CloudStack's default true): whether a user may expunge or recover a volume. */
+  const userMayExpungeRecover = (ctx: CommandContext) => !isUser(ctx.caller) || globalSettings(infra).value('allow.user.expunge.recover.volume') === 'true';
+
+  /**
+   * destroyVolume: a detached volume goes to Destroy (spec.destroyed; the operator deletes it
+   * expunge.delay later unless recovered), or with expunge=true is deleted at once.
+   */
+  const destroyVolume = defineCommand({
+    name: 'destroyVolume',
+    kind: 'async',
+    description: 'Destroys a Volume.',
+    params: {
+      id: { type: 'uuid', description: 'The ID of the volume', required: true, entity: 'volume' },
+      expunge: { type: 'boolean', description: 'If true is passed, the volume is expunged immediately. False by default.' },
+    },
+    async handle(p, ctx) {
+      const label = 'destroyvolume';
+      const volume = await visibleVolume(ctx, label, p.id);
+      if (volume.spec.vmRef) throw invalidParameterValue('Please specify a volume that is not attached to any VM.');
+      if (p.expunge === true) {
+        if (!userMayExpungeRecover(ctx)) throw permissionDenied('Expunging a volume can only be done by an Admin. Or when the allow.user.expunge.recover.volume key is set.');
+        await volumes(ctx)
+          .delete({ namespace: volume.metadata.namespace, name: volume.metadata.name ?? '' }, { preconditions: { uid: volume.metadata.uid } })
+          .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
+        return { jobid: await infra.submitJob(ctx, { target: volume, kind: Volume, deleted: true }) };
+      }
+      if (volumeState(volume) === 'Allocated') throw invalidParameterValue('The volume in Allocated/Uploaded state can only be expunged not destroyed/recovered');
+      const updated = volume.spec.destroyed === true ? volume : await patchSpec(ctx, label, volume, { destroyed: true });
+      return { jobid: await submit(ctx, updated) };
+    },
+  });
+
+  const recoverVolume = defineCommand({
+    name: 'recoverVolume',
+    kind: 'object',
+    description: 'Recovers a Destroy volume.',
+    params: { id: { type: 'uuid', description: 'The ID of the volume', required: true, entity: 'volume' } },
+    async handle(p, ctx) {
+      const label = 'recovervolume';
+      const volume = await visibleVolume(ctx, label, p.id);
+      if (!userMayExpungeRecover(ctx)) throw permissionDenied('Recovering a volume can only be done by an Admin. Or when the allow.user.expunge.recover.volume key is set.');
+      if (volume.spec.destroyed !== true) throw invalidParameterValue('Please specify a volume in Destroy state.');
+      return patchSpec(ctx, label, volume, { destroyed: null });
+    },
+    map: (volume) => volumeFields(infra, volume),
+  });
+
+  return [createVolume, listVolumes, listVolumesMetrics, attachVolume, detachVolume, resizeVolume, updateVolume, deleteVolume, destroyVolume, recoverVolume];
 }

@@ -438,6 +438,71 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect(await byUid('Volume', tenant.namespace, created.body['id'] as string)).to.equal(undefined);
     });
 
+    it('destroys a detached volume to Destroy (spec.destroyed), recovers it, expunges it; refuses attached, Allocated and not destroyed ones', async () => {
+      const created = await tenant.client.request('createVolume', { name: `gone-${s}`, diskofferingid: ids['disk'] ?? '', zoneid: ids['zone'] ?? '' });
+      const id = created.body['id'] as string;
+      const object = await waitUntil('the volume', async () => byUid('Volume', tenant.namespace, id));
+      const name = object.metadata.name ?? '';
+      await ready('Volume', tenant.namespace, name, { state: 'Allocated' });
+      const allocated = await tenant.client.request('destroyVolume', { id });
+      expect([allocated.status, allocated.body['errortext']]).to.deep.equal([431, 'The volume in Allocated/Uploaded state can only be expunged not destroyed/recovered']);
+      const notDestroyed = await tenant.client.request('recoverVolume', { id });
+      expect([notDestroyed.status, notDestroyed.body['errortext']]).to.deep.equal([431, 'Please specify a volume in Destroy state.']);
+
+      // Made on a pool (the operator and agent played): now it can be destroyed.
+      await ready('Volume', tenant.namespace, name, { state: 'Ready', pool: `pool-${s}` });
+      const destroy = await tenant.client.request('destroyVolume', { id });
+      expect(destroy.status, destroy.text).to.equal(200);
+      expect((await byUid('Volume', tenant.namespace, id))?.spec).to.deep.include({ destroyed: true });
+      const listed = ((await tenant.client.request('listVolumes', { id })).body['volume'] as Record<string, unknown>[])[0];
+      expect(listed).to.include({ state: 'Destroy', destroyed: true });
+      expect((await tenant.client.request('listVolumes', { state: 'Destroy' })).body['count']).to.equal(1);
+      await ready('Volume', tenant.namespace, name, { state: 'Destroy' });
+      const destroyed = await tenant.client.waitForJob(destroy.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((destroyed['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ id, state: 'Destroy', destroyed: true });
+      const vm = await cloud.resource('VirtualMachine').get({ namespace: tenant.namespace, name: `vm-${s}` });
+      const attach = await tenant.client.request('attachVolume', { id, virtualmachineid: vm.metadata.uid ?? '' });
+      expect([attach.status, attach.body['errortext']]).to.deep.equal([431, 'Volume state must be in Allocated, Ready or in Uploaded state']);
+      expect((await other.client.request('recoverVolume', { id })).body['errortext']).to.equal(NOT_FOUND('recovervolume', 'id', id));
+
+      // allow.user.expunge.recover.volume false: only administrators recover or expunge.
+      expect((await cloud.admin.request('updateConfiguration', { name: 'allow.user.expunge.recover.volume', value: 'false' })).status).to.equal(200);
+      try {
+        const recoverRefused = await waitUntil('recover refused to a user', async () => {
+          const reply = await tenant.client.request('recoverVolume', { id });
+          return reply.status === 531 ? reply : undefined;
+        });
+        expect(recoverRefused.body['errortext']).to.equal('Recovering a volume can only be done by an Admin. Or when the allow.user.expunge.recover.volume key is set.');
+        const expungeRefused = await tenant.client.request('destroyVolume', { id, expunge: 'true' });
+        expect([expungeRefused.status, expungeRefused.body['errortext']]).to.deep.equal([531, 'Expunging a volume can only be done by an Admin. Or when the allow.user.expunge.recover.volume key is set.']);
+      } finally {
+        await cloud.admin.request('updateConfiguration', { name: 'allow.user.expunge.recover.volume', value: 'true' });
+      }
+
+      const recovered = await cloud.admin.request('recoverVolume', { id });
+      expect(recovered.status, recovered.text).to.equal(200);
+      expect(recovered.body['volume']).to.include({ id, state: 'Ready', destroyed: false });
+      expect((await byUid('Volume', tenant.namespace, id))?.spec).to.not.have.property('destroyed');
+
+      const expunge = await waitUntil('the user may expunge again', async () => {
+        const reply = await tenant.client.request('destroyVolume', { id, expunge: 'true' });
+        return reply.status === 200 ? reply : undefined;
+      });
+      const expunged = await tenant.client.waitForJob(expunge.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+      expect((expunged['jobresult'] as { volume: Record<string, unknown> }).volume).to.include({ id, state: 'Expunged', destroyed: true });
+      expect(await byUid('Volume', tenant.namespace, id)).to.equal(undefined);
+
+      const withVm = await tenant.client.request('createVolume', { name: `held-${s}`, diskofferingid: ids['disk'] ?? '', virtualmachineid: vm.metadata.uid ?? '' });
+      const heldId = withVm.body['id'] as string;
+      const held = await tenant.client.request('destroyVolume', { id: heldId });
+      expect([held.status, held.body['errortext']]).to.deep.equal([431, 'Please specify a volume that is not attached to any VM.']);
+      const heldExpunge = await tenant.client.request('destroyVolume', { id: heldId, expunge: 'true' });
+      expect([heldExpunge.status, heldExpunge.body['errortext']]).to.deep.equal([431, 'Please specify a volume that is not attached to any VM.']);
+      const heldObject = await waitUntil('the attached volume', async () => byUid('Volume', tenant.namespace, heldId));
+      await cloud.resource('Volume').patch({ namespace: tenant.namespace, name: heldObject.metadata.name ?? '' }, { spec: { vmRef: null, deviceId: null } });
+      await cloud.resource('Volume').delete({ namespace: tenant.namespace, name: heldObject.metadata.name ?? '' });
+    });
+
     it('refuses a volume without an offering, an unknown offering and a detach with nothing to name it', async () => {
       expect((await tenant.client.request('createVolume', { zoneid: ids['zone'] ?? '' })).body['errortext']).to.equal('Either disk Offering Id or snapshot Id must be passed whilst creating volume');
       expect((await tenant.client.request('createVolume', { zoneid: ids['zone'] ?? '', diskofferingid: UNKNOWN })).body['errortext']).to.equal(NOT_FOUND('createvolume', 'diskofferingid', UNKNOWN));
