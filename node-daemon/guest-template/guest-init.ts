@@ -26,10 +26,11 @@ for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m"; done
 ip link set lo up
 
 # The power button (libvirt's ACPI shutdown and reboot) powers off; libvirt restarts the
-# domain when it asked for a reboot.
+# domain when it asked for a reboot. acpid logs, and runs the handler, on the console: its
+# default log, /var/log/acpid.log, cannot be made here, and acpid would exit at once.
 printf '#!/bin/sh\\necho "kumulus-guest: acpi power button: powering off"\\nsync\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
 chmod 755 /etc/acpi/PWRF/00000080
-acpid -c /etc/acpi
+acpid -c /etc/acpi -l /dev/console -p /run/acpid.pid
 
 # The ISO9660 volume label sits at byte 32808 of the device.
 config_drive() {
