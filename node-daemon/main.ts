@@ -164,7 +164,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
     });
     const networksOfHost = guestNetworks({
       ...informers,
-      driver: config.hypervisor === 'simulator' ? simulatedNetworkDriver(join(config.stateDir, 'dnsmasq')) : linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
+      driver: config.hypervisor === 'simulator' ? simulatedNetworkDriver(join(config.stateDir, 'dnsmasq'), vtep) : linuxNetworkDriver({ stateDir: join(config.stateDir, 'dnsmasq'), logger }),
       host: at.host,
       localVtep: vtep,
       logger,

@@ -5,6 +5,7 @@ import { bridgeName, isKumulusLink, maxVlan, maxVni, servicePortName, vlanDevice
 import { desiredRuleComments } from '../../node-daemon/drivers/network/nftables.ts';
 import type { ObservedLink, ObservedNetworking } from '../../node-daemon/drivers/network/types.ts';
 import { planNetworks } from '../../node-daemon/drivers/network/plan.ts';
+import { simulatedNetworkDriver } from '../../node-daemon/drivers/network/simulator.ts';
 import type { GuestNetworkSpec } from '../../node-daemon/drivers/network/types.ts';
 
 const netUid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
@@ -177,6 +178,19 @@ describe('agent network: plan', function () {
     expect(plan.dnsmasq).to.deep.equal([{ bridge: 'kbx5001', action: 'start' }]);
     expect(plan.nftables, 'the rejected network keeps its rules').to.include(`oifname "${device}" udp dport { 67, 68 } drop`).and.include('arp daddr ip 10.9.0.254');
     expect(plan.nftables).to.include('oifname "kx5001" udp dport { 67, 68 } drop');
+  });
+});
+
+describe('agent network: the simulated host', function () {
+  it('holds its VTEP address on a simulated underlay, so a VXLAN network plans there as on Linux, and touches nothing', async function () {
+    const simulated = simulatedNetworkDriver('/state', '192.0.2.10');
+    const plan = await simulated.plan([vxlan()]);
+    expect(plan.rejected.size, JSON.stringify([...plan.rejected])).to.equal(0);
+    expect(plan.steps.map((s) => s.argv.join(' '))).to.include(`ip link add ${vxlanDeviceName(5001)} type vxlan id 5001 dstport 4789 local 192.0.2.10 nolearning`);
+    expect((await simulated.observe()).links.get('sim-underlay')?.addresses).to.deep.equal([{ ip: '192.0.2.10', prefix: 32 }]);
+    // Another address than the host's is still refused, as on Linux.
+    const elsewhere = await simulated.plan([vxlan({ segment: { type: 'vxlan', vni: 7, localVtep: '198.51.100.1', remoteVteps: [] } })]);
+    expect(elsewhere.rejected.get(netUid)).to.match(/localVtep: 198\.51\.100\.1 is not an address of any interface on this host/);
   });
 });
 
