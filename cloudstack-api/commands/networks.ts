@@ -165,6 +165,8 @@ export function networkCommands(infra: Infra): Command[] {
       networkofferingid: { type: 'uuid', description: 'list networks by network offering ID', entity: 'networkoffering' },
       physicalnetworkid: { type: 'uuid', description: 'list networks by physical network id', entity: 'physicalnetwork' },
       canusefordeploy: { type: 'boolean', description: 'list networks available for VM deployment' },
+      restartrequired: { type: 'boolean', description: 'list networks by restartRequired' },
+      forvpc: { type: 'boolean', description: 'the network belongs to VPC' },
       issystem: { type: 'boolean', description: 'true if network is system, false otherwise' },
       tags: { type: 'map', description: 'List resources by tags (key/value pairs)' },
       ...SCOPE_PARAMS,
@@ -189,6 +191,11 @@ export function networkCommands(infra: Infra): Command[] {
             equalsIgnoringCase(type, guestType) &&
             equalsIgnoringCase(p.traffictype, 'Guest') &&
             p.issystem !== true &&
+            // Every network can be deployed on, none waits for a restart and none is in a VPC (Kumulus has none):
+            // the web UI asks for restartrequired=true and forvpc=false after login to warn of networks to restart.
+            p.canusefordeploy !== false &&
+            p.restartrequired !== true &&
+            p.forvpc !== true &&
             (offering === undefined || n.spec.networkOfferingRef.name === offering.metadata.name) &&
             (physical === undefined || (n.status?.physicalNetwork ?? n.spec.physicalNetworkRef?.name) === physical.metadata.name) &&
             hasTags(n, p.tags)

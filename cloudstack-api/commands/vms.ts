@@ -155,7 +155,8 @@ export function vmCommands(infra: Infra): Command[] {
         ...(host ? { hostRef: { name: host.metadata.name ?? '' } } : {}),
         ...(p.group !== undefined && p.group !== '' ? { group: p.group } : {}),
         ...(p.boottype !== undefined ? { bootType: p.boottype as 'BIOS' | 'UEFI' } : {}),
-        ...(p.bootmode !== undefined ? { bootMode: p.bootmode.toUpperCase() as 'LEGACY' | 'SECURE' } : {}),
+        // LEGACY is the only mode BIOS has: CloudStack (and its web UI, which sends BIOS with LEGACY) accepts the pair.
+        ...(p.bootmode !== undefined && !(p.boottype === 'BIOS' && p.bootmode.toUpperCase() === 'LEGACY') ? { bootMode: p.bootmode.toUpperCase() as 'LEGACY' | 'SECURE' } : {}),
         state: p.startvm === false ? 'Stopped' : 'Running',
       };
       const annotations = {

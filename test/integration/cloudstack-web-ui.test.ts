@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { randomInt } from 'node:crypto';
 import { createCloudStackClient, type CloudStackClient, type CloudStackReply } from '../support/cloudstack-client.ts';
 import { uniqueName } from '../support/cluster.ts';
-import { type InfraCloud, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
+import { ADMIN_NAMESPACE } from '../../lib/bootstrap-admin.ts';
+import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
+import { type InfraCloud, settleVm, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
 
 /**
  * The official CloudStack web UI as a client, replayed call for call from its sources
@@ -48,6 +50,16 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     ids['host'] = ((ok(await call('addHost', { url: `http://${node}`, hypervisor: 'KVM', podid: ids['pod'], zoneid: ids['zone'], clusterid: ids['cluster'], username: 'root', password: 'x' }), 'addHost')['host'] as Row[])[0]!)['id'] as string;
     agent = await cloud.playAgent(node, node, ['cloudbr0']);
     ids['pool'] = (ok(await call('createStoragePool', { name: `UI pool ${s}`, url: `nfs://10.0.0.5/ui/${s}`, zoneid: ids['zone'], podid: ids['pod'], clusterid: ids['cluster'] }), 'createStoragePool')['storagepool'] as Row)['id'] as string;
+    // What the deploy wizard offers: an offering, a public template ready in the zone, and a network of the admin's.
+    const zoneName = (await cloud.resource('Zone').list()).items.find((z) => z.metadata.uid === ids['zone'])?.metadata.name ?? '';
+    const make = async (kind: string, name: string, spec: Record<string, unknown>, namespace?: string) => cloud.resource(kind).create({ metadata: { name, ...(namespace ? { namespace } : {}) }, spec });
+    ids['offering'] = (await make('ServiceOffering', `ui-small-${s}`, { displayName: `UI small ${s}`, cpuNumber: 1, cpuSpeed: 500, memory: '512Mi' })).metadata.uid ?? '';
+    await make('NetworkOffering', `ui-iso-${s}`, { guestIpType: 'Isolated' });
+    await cloud.kube.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name: PUBLIC_NAMESPACE } }).catch(() => undefined);
+    const template = await make('Template', `ui-tiny-${s}`, { displayName: `UI tiny ${s}`, url: 'file:///var/lib/kumulus/tiny.qcow2', format: 'QCOW2', zoneRefs: [{ name: zoneName }], isPublic: true, osType: 'Other Linux (64-bit)' }, PUBLIC_NAMESPACE);
+    await cloud.resource('Template').patchStatus({ namespace: PUBLIC_NAMESPACE, name: template.metadata.name ?? '' }, { status: { state: 'Active', isReady: true, zones: [{ zone: zoneName, downloadState: 'DOWNLOADED', downloadPercent: 100, sizeBytes: 1 << 30 }] } });
+    ids['template'] = template.metadata.uid ?? '';
+    ids['network'] = (await make('Network', `ui-net-${s}`, { displayName: `UI network ${s}`, networkOfferingRef: { name: `ui-iso-${s}` }, zoneRef: { name: zoneName }, cidr: '10.1.9.0/24' }, ADMIN_NAMESPACE)).metadata.uid ?? '';
     await waitUntil('the host Up with its memory rolled up into the zone', async () => {
       const host = (ok(await call('listHosts', { id: ids['host']! }), 'listHosts')['host'] as Row[])[0];
       const capacity = ((ok(await call('listZones', { id: ids['zone']!, showcapacities: 'true' }), 'listZones')['zone'] as Row[])[0]?.['capacity'] as Row[] | undefined) ?? [];
@@ -108,7 +120,12 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     const user = (ok(await ui.request('listUsers', { id: userid }), 'listUsers')['user'] as Row[])[0]!;
     expect(user).to.deep.include({ username: 'admin', rolename: 'Root Admin' });
     expect(ok(await ui.request('listZones'), 'listZones')['count']).to.be.a('number');
+    // The admin has a network; none waits for a restart, none is in a VPC, and it can be deployed on.
     expect(ok(await ui.request('listNetworks', { restartrequired: 'true', forvpc: 'false' }), 'listNetworks')).to.not.have.property('count');
+    expect(ok(await ui.request('listNetworks', { forvpc: 'true' }), 'listNetworks')).to.not.have.property('count');
+    expect(ok(await ui.request('listNetworks', { canusefordeploy: 'false' }), 'listNetworks')).to.not.have.property('count');
+    const deployable = ok(await ui.request('listNetworks', { restartrequired: 'false', forvpc: 'false', canusefordeploy: 'true' }), 'listNetworks')['network'] as Row[];
+    expect(deployable.map((n) => n['id'])).to.deep.equal([ids['network']]);
     expect(ok(await ui.request('listNetworkServiceProviders', { name: 'SecurityGroupProvider', state: 'Enabled' }), 'listNetworkServiceProviders')).to.deep.equal({});
     const capability = ok(await ui.request('listCapabilities'), 'listCapabilities')['capability'] as Row;
     expect(capability['defaultuipagesize']).to.equal(20);
@@ -207,6 +224,24 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     ] as const) {
       expect((await ui.request(command, params)).status, command).to.equal(200);
     }
+  });
+
+  it('deploys a VM as the deploy wizard sends it (BIOS with LEGACY, empty affinity groups, the template\'s hypervisor)', async () => {
+    // DeployVM.vue's call for the defaults of the wizard, as captured from the UI through the proxy.
+    const wizard = { zoneid: ids['zone']!, boottype: 'BIOS', bootmode: 'LEGACY', dynamicscalingenabled: 'true', iothreadsenabled: 'false', templateid: ids['template']!, hypervisor: 'KVM', startvm: 'true', serviceofferingid: ids['offering']!, affinitygroupids: '', 'iptonetworklist[0].networkid': ids['network']!, name: `ui-vm-${s}` };
+    const reply = await ui.request('deployVirtualMachine', wizard, { method: 'POST' });
+    expect(reply.status, reply.text).to.equal(200);
+    expect(reply.body['id']).to.match(UUID);
+    const vm = await waitUntil('the VM object', async () => (await cloud.resource('VirtualMachine').list({ namespace: ADMIN_NAMESPACE })).items.find((v) => v.metadata.uid === reply.body['id']));
+    expect(vm.spec?.['bootType'], 'LEGACY is the only mode BIOS has').to.equal('BIOS');
+    expect(vm.spec).to.not.have.property('bootMode');
+    await settleVm(cloud.kube, vm, 'Running');
+    const done = await ui.waitForJob(reply.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+    expect(done['jobstatus'], JSON.stringify(done)).to.equal(1);
+    expect((done['jobresult'] as { virtualmachine: Row }).virtualmachine).to.deep.include({ id: reply.body['id'], state: 'Running', boottype: 'Bios', bootmode: 'legacy' });
+    // A secure boot needs UEFI: refused with the field and the fix.
+    const secure = await ui.request('deployVirtualMachine', { ...wizard, bootmode: 'SECURE', name: `ui-secure-${s}` }, { method: 'POST' });
+    expect([secure.status, secure.body['errortext']]).to.deep.equal([431, 'bootmode: spec.bootMode needs spec.bootType UEFI: set bootType UEFI or remove bootMode']);
   });
 
   it('logs out, after which the session is gone but the login page still answers', async () => {
