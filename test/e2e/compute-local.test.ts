@@ -144,17 +144,23 @@ describe('local cloud end to end: examples/vm\'s web-1 boots on this host', func
     expect(/^Max memory:\s+(\d+) KiB$/m.exec(info)?.[1], 'medium\'s 4 GiB').to.equal(String(4 * 1024 * 1024));
   });
 
-  // Pending: on this host a destroyed web-1's Ready stays False after the agent has powered the
-  // domain off, until expunge.delay (60 s in the examples) expunges it; the simulated
-  // compute-lifecycle.test.ts destroys and recovers. Unskip once the operator settles it here.
-  it.skip('destroys (domain off, kept), recovers (Stopped, its address kept), and starts again', async () => {
+  it('destroys (domain off, kept), recovers (Stopped, its address kept), and starts again', async () => {
+    // The guest answers ACPI once its init has started acpid, which it has by the time it says it is up.
+    const bootedUp = (log: string) => log.lastIndexOf('kumulus-guest: up ') > log.lastIndexOf('kumulus-guest: booted ');
+    await until('the guest to be up after its last start', 600_000, async () => (bootedUp(await local().serialLog(uid)) ? true : undefined), 2000);
+    const asked = Date.now();
     await setSpec({ state: 'Destroyed' });
     const destroyed = await settled('Destroyed');
+    const offAfter = Date.now() - asked;
     expect(destroyed.status?.destroyedAt).to.be.a('string');
     expect(await domstate()).to.equal('shut off');
+    const log = await local().serialLog(uid);
+    expect(log.lastIndexOf('kumulus-guest: acpi power button: powering off'), 'the guest powered itself off on the ACPI request').to.be.above(log.lastIndexOf('kumulus-guest: booted '));
+    console.log(`      destroyed: the guest powered off on ACPI and web-1 was Destroyed ${offAfter} ms after spec.state Destroyed`);
     // examples/zone-advanced sets expunge.delay to 60 s: recover before then.
     await setSpec({ state: 'Stopped' });
     const recovered = await settled('Stopped');
+    expect(recovered.metadata.uid, 'the same VM, not expunged').to.equal(uid);
     expect(recovered.status?.destroyedAt).to.equal(undefined);
     expect(recovered.status?.nics?.[0]?.ipAddress).to.equal('10.1.1.10');
     expect(await domstate()).to.equal('shut off');
