@@ -130,6 +130,24 @@ export function disksOf(vm: VirtualMachineObject, volumes: readonly VolumeObject
   return { disks, ...(waiting.length > 0 ? { blocker: { reason: 'WaitingForVolumes', message: waiting.join('; ') } } : {}) };
 }
 
+/**
+ * status.volumes: the VM's Volumes whose disks are in the domain, and those it listed before
+ * whose disks the domain still holds though they are no longer its (an unplug libvirt has not
+ * completed yet). A Volume leaves the list only when its disk leaves the domain: that change of
+ * status is what re-queues the Volume to report Detached (volumes.ts).
+ */
+export function domainVolumes(
+  vm: VirtualMachineObject,
+  wanted: readonly { disk: DomainDisk; volume: VolumeObject }[],
+  domain: DomainObservation | undefined,
+  volumeNamed: (key: string) => VolumeObject | undefined,
+): NonNullable<VmStatus['volumes']> {
+  const inDomain = (path: string | undefined) => path !== undefined && (domain?.diskPaths.includes(path) ?? false);
+  const listed = wanted.filter((d) => inDomain(d.disk.path)).map(({ disk, volume }) => ({ name: volume.metadata.name ?? '', type: volume.spec.type ?? 'DATADISK', deviceId: disk.deviceId }));
+  const leaving = (vm.status?.volumes ?? []).filter((v) => !wanted.some((d) => d.volume.metadata.name === v.name) && inDomain(volumeNamed(`${vm.metadata.namespace ?? ''}/${v.name}`)?.status?.path));
+  return [...listed, ...leaving].sort((a, b) => a.deviceId - b.deviceId);
+}
+
 /** What the VM asks of the host (lib/usage.ts), or why it cannot be sized. */
 export function demandOf(vm: VirtualMachineObject, offering: ServiceOfferingObject | undefined): VmDemand | { problem: string } {
   if (!offering) return { problem: `ServiceOffering ${vm.spec.serviceOfferingRef.name} does not exist` };
@@ -320,18 +338,16 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
   };
 
   /** The agent's status fields, from the domain as it is now. */
-  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, attached: { disk: DomainDisk; volume: VolumeObject }[], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
+  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, volumesStatus: VmStatus['volumes'], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
     const previous = vm.status ?? {};
     const running = domain?.state === 'running';
     const console = running ? await hypervisor.console(vm.metadata.uid ?? '') : undefined;
     // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
     const startedAt = running ? (domain.startedAt ? metav1Time(domain.startedAt) : (previous.startedAt ?? metav1Time())) : previous.startedAt;
-    // The deviceId the disk has in the domain: a data volume without spec.deviceId takes a free one (disksOf).
-    const volumesStatus: VmStatus['volumes'] = attached.map(({ disk, volume }) => ({ name: volume.metadata.name ?? '', type: volume.spec.type ?? 'DATADISK', deviceId: disk.deviceId }));
     return {
       powerState: isActive(domain) ? 'PowerOn' : domain ? 'PowerOff' : 'PowerReportMissing',
       instanceName: domainName(vm.metadata.uid ?? ''),
-      volumes: volumesStatus.length > 0 ? volumesStatus : undefined,
+      volumes: volumesStatus && volumesStatus.length > 0 ? volumesStatus : undefined,
       console,
       lastRebootAt,
       startedAt,
@@ -417,8 +433,9 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         ...(seen !== undefined ? { rebootSeenAt: seen } : {}),
       });
       const running = failure !== undefined && !isActive(domain) ? { type: RUNNING, status: 'False' as const, reason: 'DomainError', message: errorMessage(failure) } : now.running;
-      const attached = disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks.filter((d) => domain?.diskPaths.includes(d.disk.path));
-      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, attached, rebootDone), conditions: [running] }, ctx.signal);
+      // The deviceId the disk has in the domain: a data volume without spec.deviceId takes a free one (disksOf).
+      const inDomain = domainVolumes(vm, disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks, domain, (key) => volumes.get(key));
+      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, rebootDone), conditions: [running] }, ctx.signal);
       if (failure !== undefined) {
         manager.events.event(vm, { type: 'Warning', reason: facts.wantRunning ? 'VM.START' : 'VM.STOP', note: errorMessage(failure) });
         throw failure;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../../crds/index.ts';
 import { admissionOrder, admit, type Holder, type HostRoom } from '../../node-daemon/admission.ts';
-import { demandOf, disksOf } from '../../node-daemon/virtual-machine.ts';
+import { demandOf, disksOf, domainVolumes } from '../../node-daemon/virtual-machine.ts';
 
 const GiB = 2 ** 30;
 const room: HostRoom = { host: 'h1', cores: 4, cpuSpeedMhz: 2000, memoryBytes: 2 * GiB, cpuOvercommit: 1, memoryOvercommit: 1 };
@@ -82,5 +82,19 @@ describe('agent VM: disks and sizes from the objects', function () {
     const custom = { metadata: { name: 'custom' }, spec: { cpuSpeed: 500 } } as ServiceOfferingObject;
     expect(demandOf(web, custom)).to.deep.equal({ problem: 'offering custom is customized: set spec.cpuNumber and spec.memory on VirtualMachine ns/web' });
     expect(demandOf({ ...web, spec: { ...web.spec, cpuNumber: 4, memory: '1Gi' } }, custom)).to.deep.equal({ cores: 4, cpuMhz: 2000, memoryBytes: GiB });
+  });
+
+  it('lists in status.volumes the disks the domain holds: a detached Volume stays listed until the domain lets its disk go', function () {
+    const root = volume('web-root', { type: 'ROOT', deviceId: 0 }, provisioned('/p/root'));
+    const detached = volume('web-extra', { diskOfferingRef: { name: 'd' }, vmRef: undefined }, provisioned('/p/extra'));
+    const wanted = disksOf(web, [root], 'h1').disks;
+    const vm = { ...web, status: { volumes: [{ name: 'web-root', type: 'ROOT', deviceId: 0 }, { name: 'web-extra', type: 'DATADISK', deviceId: 2 }] } } as VirtualMachineObject;
+    const named = (key: string) => (key === 'ns/web-extra' ? detached : undefined);
+    const domain = (diskPaths: string[]) => ({ uid: web.metadata.uid ?? '', name: 'kumulus-web', state: 'running' as const, specDigest: 'd', diskPaths });
+    expect(domainVolumes(vm, wanted, domain(['/p/root', '/p/extra']), named), 'still in the domain: still listed').to.deep.equal(vm.status?.volumes);
+    expect(domainVolumes(vm, wanted, domain(['/p/root']), named), 'gone from the domain: gone from the list').to.deep.equal([{ name: 'web-root', type: 'ROOT', deviceId: 0 }]);
+    expect(domainVolumes(vm, wanted, undefined, named), 'no domain, no disks').to.deep.equal([]);
+    const data = volume('web-data', { diskOfferingRef: { name: 'd' }, deviceId: 1 }, provisioned('/p/data'));
+    expect(domainVolumes(web, disksOf(web, [root, data], 'h1').disks, domain(['/p/root']), named), 'wanted but not plugged in yet: not listed').to.deep.equal([{ name: 'web-root', type: 'ROOT', deviceId: 0 }]);
   });
 });
