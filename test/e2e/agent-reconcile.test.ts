@@ -238,13 +238,18 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     chainIntact(agent, vmUid);
     const before = await hypervisor.observe(vmUid);
     expect(before?.state).to.equal('running');
+    const destroyedAt = Date.now();
     await commandRunner()(['virsh', '-c', libvirt.uri, 'destroy', `kumulus-${vmUid}`]);
-    // A settled VM is not re-queued on a timer: only the Stopped event can bring it back this soon.
-    const restarted = await until('the domain to run again', 15_000, async () => {
+    // A settled VM is not re-queued on a timer: only the Stopped event can bring it back this
+    // soon. Soon is when the agent started the new QEMU process (its start time, in whole
+    // seconds, rounded down); QEMU coming up under load may take longer than that.
+    const restarted = await until('the domain to run again', 120_000, async () => {
       const now = await hypervisor.observe(vmUid);
       return now?.state === 'running' && now.pid !== before?.pid ? now : undefined;
     });
     expect(restarted.uid).to.equal(vmUid);
+    expect(restarted.startedAt?.getTime(), 'the new QEMU process').to.be.a('number');
+    expect((restarted.startedAt?.getTime() ?? Infinity) - destroyedAt, 'started within 15 s of the power-off').to.be.below(15_000);
     await waitFor(res('vms'), 'web', 'Running', running, 30_000, world.ns);
   });
 
