@@ -97,9 +97,9 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
       }
       await until('a Started event', 10_000, () => Promise.resolve(events.find((e) => e.type === 'lifecycle' && e.detail.startsWith('Started'))));
 
-      // No guest answers ACPI here (the kernel has not come up yet, and the tiny guest ignores it
-      // anyway): the shutdown returns at once, recorded in the running domain, which stays up
-      // until it is destroyed.
+      // No guest answers ACPI here (the kernel has not come up yet, nor the guest's acpid): the
+      // shutdown returns at once, recorded in the running domain, which stays up until it is
+      // destroyed.
       const sentAt = new Date();
       const t0 = Date.now();
       await driver.shutdown(vmUid, '7', sentAt);
