@@ -88,6 +88,8 @@ export interface Cached<T extends KubeObject> {
   byName(name: string, namespace?: string): T | undefined;
   byIndex(index: string, value: string): T[];
   list(): T[];
+  /** Counts the changes the cache applied (adds, updates, deletes; not watch bookmarks, which move the resourceVersion alone). */
+  changes(): number;
   /** Every object, oldest first (then by name): stable pages on every replica, re-sorted only after a change. */
   sorted(): readonly T[];
 }
@@ -97,6 +99,9 @@ function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, in
   const informer = indexed(source.informer<T>(type), indexes);
   // The informer's resourceVersion moves, in the same tick, with every change it applies.
   let order: { resourceVersion: string; size: number; objects: readonly T[] } | undefined;
+  let changes = 0;
+  const changed = () => void changes++;
+  informer.addHandler({ onAdd: changed, onUpdate: changed, onDelete: changed });
   return {
     kind,
     type,
@@ -111,6 +116,7 @@ function cached<T extends KubeObject>(source: InformerSource, kind: KindInfo, in
     byName: (name, namespace) => informer.get({ name, namespace }),
     byIndex: (index, value) => informer.byIndex(index, value),
     list: () => informer.list(),
+    changes: () => changes,
   };
 }
 
@@ -189,10 +195,10 @@ export function createInfraCache(source: InformerSource): InfraCache {
   };
 }
 
-/** A text that changes whenever any of these caches applies a change: their informers' resourceVersions, which move in the same tick. */
+/** A text that changes whenever any of these caches applies a change. */
 export function cacheStamp(caches: readonly Cached<KubeObject>[]): string {
   let stamp = '';
-  for (const c of caches) stamp += `${c.informer.stats.resourceVersion},`;
+  for (const c of caches) stamp += `${c.changes()},`;
   return stamp;
 }
 

@@ -268,6 +268,22 @@ describe('cloudstack-api response walk (issue 13 item 9)', () => {
     expect(closed).to.deep.equal([]);
   });
 
+  it('serves a kept VM row until the VM or an object its row reads changes', async () => {
+    const vms = table.get('listVirtualMachines')!;
+    const web1 = async () => ((await reply(vms, { name: 'web-1' }))['virtualmachine'] as Record<string, unknown>[])[0]!;
+    const first = await web1();
+    expect(first['serviceofferingname']).to.equal('Small');
+    const offering = world.informer(resourceTypeOf(ServiceOffering)).get('small')!;
+    world.put(ServiceOffering, { ...offering, spec: { ...(offering as KubeObject & { spec: object }).spec, displayName: 'Small (renamed)' } });
+    expect((await web1())['serviceofferingname']).to.equal('Small (renamed)');
+    world.put(ServiceOffering, offering);
+    const vm = world.informer(resourceTypeOf(VirtualMachine)).get({ namespace: NS, name: 'web-1' })!;
+    world.put(VirtualMachine, { ...vm, spec: { ...(vm as KubeObject & { spec: object }).spec, displayName: 'Web one' } });
+    expect((await web1())['displayname']).to.equal('Web one');
+    world.put(VirtualMachine, vm);
+    expect(await web1()).to.deep.equal(first);
+  });
+
   it('fails a formatter that sends a number as a string, or leaves out a field', async () => {
     const vms = table.get('listVirtualMachines')!;
     const row = ((await reply(vms, {}))['virtualmachine'] as Record<string, unknown>[])[0]!;
