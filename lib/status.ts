@@ -123,6 +123,35 @@ export function planFailure(current: StatusBag | undefined, generation: number |
   return { ...kept, conditions: order.map((t) => work.conditions.find((c) => c.type === t)).filter((c): c is Condition => c !== undefined) };
 }
 
+/**
+ * What each writer last applied on top of a cached version of an object, keyed by that very
+ * object. A reconcile queued again before the watch has brought its own write back (another
+ * object's event did it) then plans against what it wrote, not against the stale copy, and
+ * does not send the same status again with a new lastTransitionTime. A newer version in the
+ * cache is another key; the memo of the old one goes with it.
+ */
+const applied = new WeakMap<object, Map<string, StatusBag>>();
+
+/** The writer's part of `obj`'s status: as it last applied it over this very version, else as read. */
+function ownedStatus(obj: WithStatus, writer: StatusWriter): StatusBag | undefined {
+  return applied.get(obj)?.get(writer.fieldManager) ?? (obj.status as StatusBag | undefined);
+}
+
+/**
+ * Whether a status was committed on top of this very version of the object: the cache is one
+ * write behind, and a write against the version read would only fail with 409. The write's own
+ * watch event brings the object back.
+ */
+export function statusCommittedOver(obj: KubeObject): boolean {
+  return applied.has(obj);
+}
+
+function remember(obj: WithStatus, writer: StatusWriter, status: StatusBag): void {
+  const byWriter = applied.get(obj) ?? new Map<string, StatusBag>();
+  byWriter.set(writer.fieldManager, status);
+  applied.set(obj, byWriter);
+}
+
 /** With `precondition`, the object's resourceVersion goes along: the apply fails with 409 if anyone wrote since it was read. */
 async function applyOwned<T extends KubeObject>(client: ResourceClient<T>, obj: KubeObject, writer: StatusWriter, status: StatusBag, signal: AbortSignal | undefined, precondition = false): Promise<void> {
   const metadata = { name: obj.metadata.name, namespace: obj.metadata.namespace, ...(precondition ? { resourceVersion: obj.metadata.resourceVersion } : {}) };
@@ -148,9 +177,10 @@ export async function commitStatus<T extends KubeObject>(
   now: Date = new Date(),
   precondition = false,
 ): Promise<boolean> {
-  const next = planStatus(obj.status as StatusBag | undefined, obj.metadata.generation, writer, desired, now);
+  const next = planStatus(ownedStatus(obj, writer), obj.metadata.generation, writer, desired, now);
   if (!next) return false;
   await applyOwned(client, obj, writer, next, signal, precondition);
+  remember(obj, writer, next);
   return true;
 }
 
@@ -167,8 +197,9 @@ export async function commitFailure<T extends KubeObject>(
   failure: FailureCondition = RECONCILE_ERROR,
   now: Date = new Date(),
 ): Promise<boolean> {
-  const next = planFailure(obj.status as StatusBag | undefined, obj.metadata.generation, writer, error, failure, now);
+  const next = planFailure(ownedStatus(obj, writer), obj.metadata.generation, writer, error, failure, now);
   if (!next) return false;
   await applyOwned(client, obj, writer, next, signal);
+  remember(obj, writer, next);
   return true;
 }

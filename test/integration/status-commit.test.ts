@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Volume, type VolumeObject } from '../../crds/index.ts';
 import { agentVolumeStatus } from '../../lib/agent-contract.ts';
 import { createKubeClient, resourceTypeOf } from '../../lib/kube-client.ts';
-import { commitFailure, commitStatus, type StatusWriter } from '../../lib/status.ts';
+import { commitFailure, commitStatus, planStatus, statusCommittedOver, type StatusWriter } from '../../lib/status.ts';
 import { ensureKumulusCrds, useTestNamespace } from '../support/cluster.ts';
 
 /** The operator's part of a Volume, as controllers/ would declare it. */
@@ -53,5 +53,34 @@ describe('status commit: two writers on one object (real apiserver)', function (
     expect(live.status).to.deep.include({ state: 'Creating', pool: 'pool1', path: '/pool1/d1' });
     const managers = (live.metadata.managedFields as { manager: string; subresource?: string }[]).filter((m) => m.subresource === 'status').map((m) => m.manager).sort();
     expect(managers).to.deep.equal(['kumulus-agent.host1', 'kumulus-operator']);
+  });
+
+  it('does not write the same status again over a cached copy that its own write has not reached yet', async () => {
+    const volumes = createKubeClient(ns.kc).resource<VolumeObject>(resourceTypeOf(Volume));
+    const key = { namespace: ns.name, name: 'data2' };
+    // What an informer would hold until the watch brings the write back: the version read before it.
+    const cached = await volumes.create({ apiVersion: Volume.apiVersion, kind: Volume.kind, metadata: key, spec: { type: 'DATADISK', zoneRef: { name: 'zone1' }, diskOfferingRef: { name: 'small' } } });
+    const creating = { state: 'Creating', fields: { pool: 'pool1' }, conditions: [{ type: 'Ready', status: 'False' as const, reason: 'Creating' }] };
+    expect(statusCommittedOver(cached)).to.equal(false);
+    expect(await commitStatus(volumes, cached, operator, creating)).to.equal(true);
+    const version = (await volumes.get(key)).metadata.resourceVersion;
+    expect(statusCommittedOver(cached)).to.equal(true);
+
+    // Planned against the stale copy alone, the same status is a change (a new lastTransitionTime would go out)...
+    expect(planStatus(cached.status, cached.metadata.generation, operator, creating)).to.not.equal(undefined);
+    // ...but the commit knows what it wrote over that copy: nothing is sent.
+    expect(await commitStatus(volumes, cached, operator, creating)).to.equal(false);
+    expect((await volumes.get(key)).metadata.resourceVersion).to.equal(version);
+    // Another writer's part is planned from the copy as read: the memo is per writer.
+    expect(await commitStatus(volumes, cached, agent, { fields: { path: '/pool1/d2' }, conditions: [{ type: 'Provisioned', status: 'True', reason: 'DiskCreated' }] })).to.equal(true);
+    // A real change over the stale copy is written, and what it keeps of the first write stays as it was.
+    const first = (await volumes.get(key)).status?.conditions?.find((c) => c.type === 'Ready');
+    expect(await commitStatus(volumes, cached, operator, { ...creating, conditions: [{ type: 'Ready', status: 'False', reason: 'Creating', message: 'copying the template' }] })).to.equal(true);
+    const live = await volumes.get(key);
+    expect(live.status?.conditions?.find((c) => c.type === 'Ready')).to.deep.include({ message: 'copying the template', lastTransitionTime: first?.lastTransitionTime });
+    expect(live.status).to.deep.include({ state: 'Creating', pool: 'pool1', path: '/pool1/d2' });
+    // A fresh copy carries no memo: it is planned from what it shows.
+    expect(statusCommittedOver(live)).to.equal(false);
+    expect(await commitStatus(volumes, live, operator, { ...creating, conditions: [{ type: 'Ready', status: 'False', reason: 'Creating', message: 'copying the template' }] })).to.equal(false);
   });
 });
