@@ -58,7 +58,8 @@ export function deriveVolumeStatus(v: VolumeView): { state: VolumeState; ready: 
     return { state: 'Resizing', ready: ready(false, 'Resizing', `growing the disk from ${v.haveBytes} to ${v.wantBytes} bytes`) };
   }
   if (v.vm?.host && v.attached?.status !== 'True') {
-    const why = v.attached?.message ? `: ${v.attached.message}` : '';
+    // The agent's plain "not in the domain yet" adds nothing and changes as it learns of the VM: only a reason of its own is told.
+    const why = v.attached?.message && v.attached.reason !== 'Detached' ? `: ${v.attached.message}` : '';
     return { state: 'Attaching', ready: ready(false, 'Attaching', `attaching to VM ${v.vm.name} on host ${v.vm.host}${why}`) };
   }
   if (!v.vm && v.attached?.status === 'True') {

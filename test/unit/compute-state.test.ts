@@ -142,6 +142,9 @@ describe('compute: the volumes a VM declares', () => {
   it('carry the placement\'s labels once the VM is placed', () => {
     const [root] = desiredVolumes(vm, placement);
     expect(root?.metadata.labels).to.deep.equal({ 'kumulus.io/zone': 'z1', 'kumulus.io/pod': 'p1', 'kumulus.io/cluster': 'c1', 'kumulus.io/host': 'h1' });
+    // Labelled for a host, a VM's volume carries that host's agent's finalizer from its creation.
+    expect(desiredVolumes(vm, placement)[0]?.metadata.finalizers).to.deep.equal(['kumulus.io/agent']);
+    expect(desiredVolumes(vm, undefined)[0]?.metadata.finalizers).to.equal(undefined);
     expect(missingLabels({ metadata: { labels: { 'kumulus.io/zone': 'z1' } } }, placement)).to.deep.equal({ 'kumulus.io/pod': 'p1', 'kumulus.io/cluster': 'c1', 'kumulus.io/host': 'h1' });
   });
 });
@@ -158,6 +161,10 @@ describe('compute: volume state from the agent\'s report', () => {
   });
   it('is Attaching until the disk is in a placed VM\'s domain, and not Ready while detaching', () => {
     expect(deriveVolumeStatus({ ...v, vm: { name: 'x', host: 'h1' } }).state).to.equal('Attaching');
+    // The agent's plain not-yet changes as it learns of the VM: the operator's message stays, so it writes once.
+    const notYet = (message: string) => deriveVolumeStatus({ ...v, vm: { name: 'x', host: 'h1' }, attached: cond('Attached', 'False', 'Detached', message) }).ready.message;
+    expect(notYet('no domain on this host uses it')).to.equal(notYet('not in the domain of VirtualMachine x yet'));
+    expect(deriveVolumeStatus({ ...v, vm: { name: 'x', host: 'h1' }, attached: cond('Attached', 'False', 'AttachFailed', 'no free PCI slot') }).ready.message).to.contain('no free PCI slot');
     expect(deriveVolumeStatus({ ...v, vm: { name: 'x', host: 'h1' }, attached: cond('Attached', 'True', 'InDomain') }).state).to.equal('Ready');
     expect(deriveVolumeStatus({ ...v, attached: cond('Attached', 'True', 'InDomain') }).ready).to.include({ status: 'False', reason: 'Detaching' });
     expect(deriveVolumeStatus({ ...v, deleting: true }).state).to.equal('Expunging');
