@@ -19,11 +19,20 @@ import type { Manager } from '../lib/manager.ts';
 import { hasFinalizer, removeFinalizer } from '../lib/ownership.ts';
 import { COMPUTE_INDEX, templateKeyOf, type ComputeContext, type Nic, type Placement } from './compute-context.ts';
 import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, operatorStatus } from './infra-context.ts';
-import { commitFailure, commitStatus } from '../lib/status.ts';
+import { commitFailure, commitStatus, statusCommittedOver } from '../lib/status.ts';
 import { UNSCHEDULABLE } from '../lib/async-job.ts';
 import type { Decision } from './planner/planner.ts';
 import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
 import { desiredVolumes, missingLabels, ownedBy } from './vm-volumes.ts';
+
+/**
+ * The agent's finalizer, for an object the operator hands to a host's agent (its labels): the
+ * agent releases what it made there before the object goes. Set with the labels, it saves the
+ * agent a write of its own (it adds the finalizer itself when it is missing).
+ */
+function withAgentFinalizer(obj: KubeObject): { finalizers?: string[] } {
+  return hasFinalizer(obj, AGENT_FINALIZER) ? {} : { finalizers: [...(obj.metadata.finalizers ?? []), AGENT_FINALIZER] };
+}
 
 const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt'], conditions: ['Ready', 'Scheduled'] });
 
@@ -111,7 +120,14 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       }
       if (!placement) continue;
       const labels = missingLabels(volume, placement);
-      if (Object.keys(labels).length > 0) await volumeClient.patch({ namespace: volume.metadata.namespace, name }, { metadata: { labels } }, 'merge', { fieldManager: OPERATOR_FIELD_MANAGER, signal });
+      if (Object.keys(labels).length > 0) {
+        volume = await volumeClient.patch(
+          { namespace: volume.metadata.namespace, name },
+          { metadata: { resourceVersion: volume.metadata.resourceVersion, labels, ...withAgentFinalizer(volume) } },
+          'merge',
+          { fieldManager: OPERATOR_FIELD_MANAGER, signal },
+        );
+      }
       if (volume.status?.pool) continue;
       // The pool is a claim on the storage's capacity, written against the version read, like the VM's placement.
       const key = { namespace: volume.metadata.namespace, name };
@@ -126,6 +142,23 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       const decision = ctx.planner.poolForVolume(volume, placement.host);
       if (!decision.scheduled) return `Volume ${name}: ${decision.message}`;
       await ctx.planner.claimVolume(volume, decision, write(decision.pool));
+    }
+    return undefined;
+  };
+
+  /** Whether every Volume the VM declares is its own and Provisioned (the agent made its disk). */
+  const disksMade = (vm: VirtualMachineObject): boolean =>
+    desiredVolumes(vm, undefined, offeringOf(vm)).every((want) => {
+      const have = i.volumes.get(keyOf(want));
+      return have !== undefined && ownedBy(have, vm) && have.status?.conditions?.some((c) => c.type === 'Provisioned' && c.status === 'True') === true;
+    });
+
+  /** A declared Volume whose disk the agent cannot make, as the agent says (its Provisioned condition), if any. */
+  const diskProblem = (vm: VirtualMachineObject): string | undefined => {
+    for (const want of desiredVolumes(vm, undefined, offeringOf(vm))) {
+      const have = i.volumes.get(keyOf(want));
+      const provisioned = have && ownedBy(have, vm) ? have.status?.conditions?.find((c) => c.type === 'Provisioned') : undefined;
+      if (provisioned?.status === 'False') return `Volume ${want.metadata.name ?? ''} is not Provisioned: ${provisioned.message}`;
     }
     return undefined;
   };
@@ -222,7 +255,9 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         }
       }
 
-      const waiting = pre.blocker?.message ?? nicsWaiting?.message ?? pre.waiting;
+      // Until its host's agent has the VM (its labels), what keeps the disks from being made is the operator's to say.
+      const handedOver = placement !== undefined && Object.keys(missingLabels(vm, placement)).length === 0;
+      const waiting = pre.blocker?.message ?? nicsWaiting?.message ?? pre.waiting ?? (placement && !handedOver ? diskProblem(vm) : undefined);
       const verdict = deriveVmStatus(viewOf(vm, desired, placement, { ...(unscheduled ? { unscheduled } : {}), ...(waiting !== undefined ? { waiting } : {}) }));
       if (verdict.state === 'Running') refusedBy.delete(uid);
       const from = vm.status?.state;
@@ -242,14 +277,22 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         rctx.log.info('waiting', { reason: volumesWaiting });
         return { requeueAfter: 10_000 };
       }
-      // The finalizer and the host's labels in one write, against the version read. After a status
-      // write that version is gone: the write's own event brings the next pass, which does it.
-      const labels = placement ? missingLabels(vm, placement) : {};
-      if (!wrote && (!hasFinalizer(vm, VM_FINALIZER) || Object.keys(labels).length > 0)) {
-        const finalizers = hasFinalizer(vm, VM_FINALIZER) ? {} : { finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER] };
+      // The finalizers and the host's labels in one write, against the version read. After a
+      // status write that version is gone: the write's own event brings the next pass, which
+      // does it. The labels hand the VM to its host's agent once the disks it declares are made:
+      // the agent then defines and starts the domain in one pass and reports once, instead of
+      // reporting its wait for each disk (and the operator echoing it). The operator's finalizer
+      // is wanted once there is something to release after the agent lets go: addresses, or a
+      // host. A VM deleted before either simply goes (its Volumes with it).
+      const labels = placement && disksMade(vm) ? missingLabels(vm, placement) : {};
+      const handing = Object.keys(labels).length > 0;
+      const holds = (vm.status?.nics?.length ?? 0) > 0 || handedOver || handing;
+      if (!wrote && !statusCommittedOver(vm) && ((holds && !hasFinalizer(vm, VM_FINALIZER)) || handing)) {
+        const wanted = [VM_FINALIZER, ...(handing ? [AGENT_FINALIZER] : [])].filter((f) => !hasFinalizer(vm, f));
+        const finalizers = wanted.length > 0 ? { finalizers: [...(vm.metadata.finalizers ?? []), ...wanted] } : {};
         await vmClient.patch(
           { namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' },
-          { metadata: { resourceVersion: vm.metadata.resourceVersion, ...finalizers, ...(Object.keys(labels).length > 0 ? { labels } : {}) } },
+          { metadata: { resourceVersion: vm.metadata.resourceVersion, ...finalizers, ...(handing ? { labels } : {}) } },
           'merge',
           { fieldManager: OPERATOR_FIELD_MANAGER, signal: rctx.signal },
         );

@@ -4,6 +4,7 @@
  * goes with it. Names derive from the VM's, so a crashed operator finds what it made.
  */
 import { Volume, type ServiceOfferingObject, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
+import { AGENT_FINALIZER } from '../lib/agent-contract.ts';
 import { dataVolumeName, rootVolumeName } from '../lib/compute.ts';
 import { LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { ownerReference } from '../lib/ownership.ts';
@@ -23,7 +24,8 @@ export function desiredVolumes(vm: VirtualMachineObject, placement: Placement | 
   const namespace = vm.metadata.namespace;
   const owner = [ownerReference(vm, { controller: true, blockOwnerDeletion: true })];
   const labels = placement ? placementLabels(placement) : undefined;
-  const meta = (name: string) => ({ name, namespace, ownerReferences: owner, ...(labels ? { labels } : {}) });
+  // Labelled, a Volume is its host's agent's to make and delete: it carries the agent's finalizer from the start, which saves the agent a write.
+  const meta = (name: string) => ({ name, namespace, ownerReferences: owner, ...(labels ? { labels, finalizers: [AGENT_FINALIZER] } : {}) });
   const base = { apiVersion: Volume.apiVersion, kind: Volume.kind };
   const image = vm.spec.templateRef ?? vm.spec.isoRef;
   const root: VolumeObject = {

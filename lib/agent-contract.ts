@@ -18,8 +18,10 @@
  * - Storage: per PrimaryStorage in scope, the agent applies one status.mounts entry keyed by its
  *   host name (mounted, capacityBytes, usedBytes, message), with its own field manager: one
  *   shared by every agent would make each apply drop the other hosts' entries (agentMountStatus).
- * - VMs: the operator places a VM by writing status.placement (optimistic concurrency) and then
- *   labelling it kumulus.io/host=<host> (with the zone, pod and cluster labels). The agent runs
+ * - VMs: the operator places a VM by writing status.placement (optimistic concurrency) and,
+ *   once the disks of the Volumes the VM declares are made there (Provisioned), labelling it
+ *   kumulus.io/host=<host> (with the zone, pod and cluster labels): the agent then defines and
+ *   starts the domain in one pass and reports once. The agent runs
  *   the VMs labelled with its host whose status.placement.host is the same. Each status field
  *   has one writer, so neither side ever overwrites the other:
  *   - the operator (OPERATOR_FIELD_MANAGER) owns state, placement, nics, destroyedAt,
@@ -37,7 +39,8 @@
  *   guest at most half of expunge.delay (none when it is 0): the operator expunges a destroyed
  *   VM only once powerState is no longer PowerOn, so the VM is Destroyed, off and recoverable
  *   for at least the other half. The agent undefines the
- *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent.
+ *   domain when the VM object is deleted, before it removes its finalizer kumulus.io/agent
+ *   (which the operator sets with the host's labels, and the agent if it is missing).
  *   Capacity is the last guard against a double-booked host (two operator replicas during a
  *   leader change, a stale cache): the agent starts a VM only if it fits beside the VMs that
  *   hold the host by lib/usage.ts (vmUsage and holdsAt: running ones, and stopped ones within
@@ -56,8 +59,9 @@
  *     conditions Provisioned (the disk exists on status.pool at spec.size, or False with the
  *     reason) and Attached (the disk is in its VM's domain, plugged live when it runs).
  *   The agent makes the disk of each Volume labelled with its host once status.pool is set,
- *   and starts a VM once all its Volumes are Provisioned. It adds its finalizer
- *   kumulus.io/agent and deletes the disk (unless deletionPolicy is Retain) once no domain
+ *   and starts a VM once all its Volumes are Provisioned. A labelled Volume carries the
+ *   finalizer kumulus.io/agent (set by the operator with the labels, by the agent if missing);
+ *   the agent deletes the disk (unless deletionPolicy is Retain) once no domain
  *   uses it.
  * - Templates: a Template belongs to a zone when spec.zoneRefs names it or spec.crossZones is
  *   true (templateInZone).

@@ -9,9 +9,8 @@ import { parseQuantity, type DiskOfferingObject, type FieldError, type ServiceOf
 
 /**
  * The operator's finalizer on a VirtualMachine: it releases the NICs' addresses after the
- * agent has undefined the domain. Admission adds it when the VM is created (as Kubernetes'
- * own admission adds pvc-protection), which saves the operator a write per VM; the operator
- * adds it itself if it is missing.
+ * agent has undefined the domain. The operator adds it once the VM holds addresses, and with
+ * the host's labels when it hands the VM to that host's agent.
  */
 export const VM_FINALIZER = 'compute.kumulus.io/vm';
 

@@ -112,9 +112,9 @@ describe('compute controllers and the planner (real control plane, the test play
       { fieldManager: agentFieldManager(host), force: true },
     );
   };
-  const agentLetsGo = async (vmName: string) => {
-    const vm = await get('VirtualMachine', vmName, ns);
-    if (vm) await res('VirtualMachine').patch({ name: vmName, namespace: ns }, { metadata: { finalizers: (vm.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER), resourceVersion: vm.metadata.resourceVersion } });
+  const agentLetsGo = async (vmName: string, kindName = 'VirtualMachine') => {
+    const obj = await get(kindName, vmName, ns);
+    if (obj) await res(kindName).patch({ name: vmName, namespace: ns }, { metadata: { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER), resourceVersion: obj.metadata.resourceVersion } });
   };
   const agentProvisions = async (volume: string, host: string, sizeBytes: number, attached: boolean) => {
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -192,23 +192,29 @@ describe('compute controllers and the planner (real control plane, the test play
 
   it('places a VM as a claim, creates its volumes on the chosen pool, labels both, and follows the agent to Running', async () => {
     await res('VirtualMachine').create({ metadata: { name: 'web', namespace: ns }, spec: vmSpec({ dataDisks: [{ name: 'data', diskOfferingRef: { name: names.disk } }] }) });
-    const placed = await waitFor('VirtualMachine', 'web', 'placed and labelled', (o) => hostOf(o) !== undefined && o.metadata.labels?.['kumulus.io/host'] === hostOf(o));
+    const placed = await waitFor('VirtualMachine', 'web', 'placed', (o) => hostOf(o) !== undefined);
     webHost = hostOf(placed)!;
     expect(names.hosts).to.include(webHost);
-    expect(placed.metadata.finalizers).to.include(VM_FINALIZER);
     expect(placed.status?.placement).to.deep.equal(where(webHost));
     expect(placed.status?.state).to.equal('Starting');
     expect(condition(placed, 'Scheduled')).to.include({ status: 'True', reason: 'Placed' });
-    expect(placed.metadata.labels).to.include({ 'kumulus.io/zone': names.zone, 'kumulus.io/pod': names.pod, 'kumulus.io/cluster': names.cluster });
     for (const volume of ['web-root', 'web-data']) {
       const v = await waitFor('Volume', volume, 'on the pool', (o) => o.status?.pool === names.pool && o.status?.state === 'Creating');
       expect(v.metadata.labels?.['kumulus.io/host']).to.equal(webHost);
+      // Labelled, it is the host's agent's: it carries the agent's finalizer from the start.
+      expect(v.metadata.finalizers).to.include(AGENT_FINALIZER);
       expect(v.metadata.ownerReferences?.[0]).to.include({ kind: 'VirtualMachine', name: 'web', uid: placed.metadata.uid });
     }
     expect((await get('Volume', 'web-root', ns))?.spec).to.deep.include({ type: 'ROOT', templateRef: { name: 'tiny', namespace: ns }, deviceId: 0, size: '1Gi' });
 
+    // The VM goes to its host's agent (its labels) only once the disks it declares are made.
     await agentProvisions('web-root', webHost, GiB, true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await get('VirtualMachine', 'web', ns))?.metadata.labels?.['kumulus.io/host'], 'labelled while web-data has no disk').to.equal(undefined);
     await agentProvisions('web-data', webHost, 2 * GiB, true);
+    const labelled = await waitFor('VirtualMachine', 'web', 'labelled with its host', (o) => o.metadata.labels?.['kumulus.io/host'] === webHost);
+    expect(labelled.metadata.labels).to.include({ 'kumulus.io/zone': names.zone, 'kumulus.io/pod': names.pod, 'kumulus.io/cluster': names.cluster });
+    expect(labelled.metadata.finalizers).to.include.members([VM_FINALIZER, AGENT_FINALIZER]);
     await waitFor('Volume', 'web-data', 'Ready', (o) => o.status?.state === 'Ready' && condition(o, 'Ready')?.status === 'True');
     await agentReports('web', webHost, 'PowerOff', 'Starting', 'defining the domain');
     await waitFor('VirtualMachine', 'web', 'still Starting, saying why', (o) => condition(o, 'Ready')?.message.includes('defining the domain') ?? false);
@@ -273,9 +279,12 @@ describe('compute controllers and the planner (real control plane, the test play
     await waitGone('VirtualMachine', 'web');
     expect(released).to.include('web');
     await waitForEvent('web', 'VM.EXPUNGE');
-    // The volumes it owned go with it (garbage collection), the way the agent lets them go.
-    await waitGone('Volume', 'web-root');
-    await waitGone('Volume', 'web-data');
+    // The volumes it owned go with it (garbage collection), once their host's agent has deleted their disks.
+    for (const volume of ['web-root', 'web-data']) {
+      await waitFor('Volume', volume, 'being deleted', (o) => o.metadata.deletionTimestamp !== undefined);
+      await agentLetsGo(volume, 'Volume');
+      await waitGone('Volume', volume);
+    }
   });
 
   it('says Scheduled=False with the planner\'s constraint while nothing fits, and places the VM when capacity appears', async () => {
@@ -291,16 +300,21 @@ describe('compute controllers and the planner (real control plane, the test play
 
     // Host b grows to 32 cores: its status changes, which retries the VMs that did not fit (a watch, not a poll).
     await reportHost(names.hosts[1]!, 32);
-    const placed = await waitFor('VirtualMachine', 'waits', 'placed on the grown host', (o) => o.metadata.labels?.['kumulus.io/host'] === names.hosts[1]);
+    const placed = await waitFor('VirtualMachine', 'waits', 'placed on the grown host', (o) => hostOf(o) === names.hosts[1]);
     expect(condition(placed, 'Scheduled')).to.include({ status: 'True' });
     await waitFor('Volume', 'waits-root', 'labelled and on the pool', (o) => o.metadata.labels?.['kumulus.io/host'] === names.hosts[1] && o.status?.pool === names.pool);
+    await agentProvisions('waits-root', names.hosts[1]!, GiB, false);
+    await waitFor('VirtualMachine', 'waits', 'labelled with the grown host', (o) => o.metadata.labels?.['kumulus.io/host'] === names.hosts[1]);
   });
 
   let movesHost = '';
 
   it('places a VM again elsewhere when its host refuses it for lack of capacity', async () => {
     await res('VirtualMachine').create({ metadata: { name: 'moves', namespace: ns }, spec: vmSpec() });
-    const first = hostOf(await waitFor('VirtualMachine', 'moves', 'placed', (o) => hostOf(o) !== undefined && o.metadata.labels?.['kumulus.io/host'] === hostOf(o)))!;
+    const first = hostOf(await waitFor('VirtualMachine', 'moves', 'placed', (o) => hostOf(o) !== undefined))!;
+    await waitFor('Volume', 'moves-root', 'on the pool', (o) => o.status?.pool === names.pool);
+    await agentProvisions('moves-root', first, GiB, false);
+    await waitFor('VirtualMachine', 'moves', 'labelled', (o) => o.metadata.labels?.['kumulus.io/host'] === first);
     await agentReports('moves', first, 'PowerOff', 'InsufficientCapacity', `host ${first} is full for VM moves: memory: it needs 512 MiB and 0 MiB are left`);
     movesHost = other(first);
     const moved = await waitFor('VirtualMachine', 'moves', 'placed on the other host', (o) => o.metadata.labels?.['kumulus.io/host'] === movesHost && hostOf(o) === movesHost);
