@@ -10,6 +10,7 @@ import {
   ACTIVE_STATES,
   Count,
   DisplayName,
+  Int,
   DomainName,
   NamespaceName,
   Obj,
@@ -23,6 +24,37 @@ import {
 import { defineKind } from './kind.ts';
 
 export const IAM_GROUP = 'iam.kumulus.io';
+
+/**
+ * CloudStack's resource limits of an account or a domain, one field per resource type
+ * (CloudStack's resourcetype 0-11); -1 is unlimited. An absent field takes the account's
+ * default from the global Configuration (max.account.*), or for a domain its parent
+ * domain's limit (ROOT is unlimited). Domain limits cap the sum over all accounts of the
+ * domain and its subdomains. Lowering a limit below the usage keeps what exists and refuses more.
+ */
+function ResourceLimits(owner: 'account' | 'domain') {
+  const absent = owner === 'account' ? 'the global max.account.* setting' : "the parent domain's limit (ROOT: unlimited)";
+  const limit = (what: string) => Type.Optional(Int({ description: `Most ${what}; -1 is unlimited. Absent: ${absent}.`, minimum: -1, int64: true }));
+  return Type.Optional(
+    Obj(
+      {
+        userVm: limit('VMs (resourcetype 0, user_vm)'),
+        publicIp: limit('public IP addresses (resourcetype 1, public_ip)'),
+        volume: limit('volumes (resourcetype 2, volume)'),
+        snapshot: limit('snapshots (resourcetype 3, snapshot)'),
+        template: limit('templates and ISOs (resourcetype 4, template)'),
+        project: limit('projects (resourcetype 5, project)'),
+        network: limit('guest networks (resourcetype 6, network)'),
+        vpc: limit('VPCs (resourcetype 7, vpc)'),
+        cpu: limit('CPU cores (resourcetype 8, cpu)'),
+        memory: limit('MiB of memory (resourcetype 9, memory)'),
+        primaryStorage: limit('GiB of primary storage (resourcetype 10, primary_storage)'),
+        secondaryStorage: limit('GiB of secondary storage (resourcetype 11, secondary_storage)'),
+      },
+      { description: `Resource limits of the ${owner} (CloudStack updateResourceLimit); what it creates beyond one is refused at admission.` },
+    ),
+  );
+}
 
 /**
  * A Domain is a node of the tenancy tree. The root domain has no parentRef (CloudStack's
@@ -42,6 +74,7 @@ export const Domain = defineKind({
       displayName: Type.Optional(DisplayName('domain')),
       parentRef: Type.Optional(Ref('Domain', 'Parent domain. Absent: this is the root domain. Immutable.')),
       networkDomain: Type.Optional(DomainName('DNS suffix given to guest networks of the domain\'s accounts.')),
+      resourceLimits: ResourceLimits('domain'),
     },
     {
       description: 'Desired domain.',
@@ -54,7 +87,11 @@ export const Domain = defineKind({
     path: Type.Optional(Str({ description: 'Path from the root, such as ROOT/customers/acme (CloudStack `path`).', maxLength: 4096 })),
     level: Type.Optional(Count('Depth in the tree; ROOT is 0.')),
   }),
-  validations: [rule("!has(self.spec.parentRef) || self.spec.parentRef.name != self.metadata.name", 'spec.parentRef must name another domain, not this one', '.spec.parentRef')],
+  validations: [
+    rule("!has(self.spec.parentRef) || self.spec.parentRef.name != self.metadata.name", 'spec.parentRef must name another domain, not this one', '.spec.parentRef'),
+    // CloudStack keeps the ROOT domain unlimited.
+    rule('has(self.spec.parentRef) || !has(self.spec.resourceLimits)', 'the root domain has no resource limits; set them on its accounts or child domains', '.spec.resourceLimits'),
+  ],
   columns: [
     { name: 'Parent', type: 'string', jsonPath: '.spec.parentRef.name', description: 'Parent domain.' },
     { name: 'Path', type: 'string', jsonPath: '.status.path', description: 'Path from ROOT.' },
@@ -89,6 +126,7 @@ export const Account = defineKind({
         description: 'enabled; disabled (users cannot log in, VMs are stopped); locked (users cannot log in, VMs keep running).',
         default: 'enabled',
       })),
+      resourceLimits: ResourceLimits('account'),
     },
     {
       description: 'Desired account.',
