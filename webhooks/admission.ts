@@ -1,4 +1,5 @@
 import type { KubeObject } from '../lib/kube-client.ts';
+import { LIMIT_EXCEEDED } from '../lib/resource-limits.ts';
 
 /**
  * AdmissionReview v1 in and out, and the contract each kind's admission module fulfils. A kind
@@ -13,7 +14,10 @@ export interface FieldError {
   field: string;
   /** What is wrong and how to fix it, e.g. `must not be after spec.endIp; swap the two`. */
   message: string;
+  /** Set when the value is fine but a resource limit is reached: refused 403 Forbidden, as Kubernetes' ResourceQuota refuses. */
+  reason?: typeof LIMIT_EXCEEDED;
 }
+
 
 export interface AdmissionRequest<T extends KubeObject = KubeObject> {
   uid: string;
@@ -81,14 +85,15 @@ export function jsonPatch(before: unknown, after: unknown, path: string[] = []):
 }
 
 export function deny(uid: string, errors: FieldError[]): AdmissionResponse {
+  const forbidden = errors.every((e) => e.reason === LIMIT_EXCEEDED);
   return {
     uid,
     allowed: false,
     status: {
-      code: 422,
-      reason: 'Invalid',
+      code: forbidden ? 403 : 422,
+      reason: forbidden ? 'Forbidden' : 'Invalid',
       message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      details: { causes: errors.map((e) => ({ field: e.field, message: e.message, reason: 'FieldValueInvalid' })) },
+      details: { causes: errors.map((e) => ({ field: e.field, message: e.message, reason: e.reason ?? 'FieldValueInvalid' })) },
     },
   };
 }

@@ -15,7 +15,7 @@ export interface Lookup {
   /** Cached objects of `kind` whose `spec.<field>.name` is `name`, e.g. the pods of a zone. */
   referencing<T extends KubeObject>(kind: KindInfo, field: string, name: string): T[];
   list<T extends KubeObject>(kind: KindInfo): T[];
-  /** Objects of `kind` in `namespace` as the apiserver has them now, not as cached: for a default that must see a create made a moment before. */
+  /** Objects of `kind` in `namespace` ('' for a cluster-scoped kind) as the apiserver has them now, not as cached: for a default or a count that must see a write made a moment before. */
   current<T extends KubeObject>(kind: KindInfo, namespace: string): Promise<T[]>;
 }
 
@@ -74,6 +74,6 @@ export function memoryLookup(objects: readonly KubeObject[]): Lookup {
       Promise.resolve(ofKind(kind).find((o) => o.metadata.name === name && (kind.scope === 'Cluster' || o.metadata.namespace === namespace)) as T | undefined),
     referencing: <T extends KubeObject>(kind: KindInfo, field: string, name: string) => ofKind(kind).filter((o) => specRefs(o).includes(`${field}:${name}`)) as T[],
     list: <T extends KubeObject>(kind: KindInfo) => ofKind(kind) as T[],
-    current: <T extends KubeObject>(kind: KindInfo, namespace: string) => Promise.resolve(ofKind(kind).filter((o) => o.metadata.namespace === namespace) as T[]),
+    current: <T extends KubeObject>(kind: KindInfo, namespace: string) => Promise.resolve(ofKind(kind).filter((o) => (o.metadata.namespace ?? '') === namespace) as T[]),
   };
 }

@@ -41,6 +41,7 @@ import {
   type Admitted,
   type NameRef,
 } from './rules.ts';
+import { limitsRule } from './limits.ts';
 
 /**
  * Admission of compute.kumulus.io: a VM or volume names offerings, templates, networks and
@@ -171,6 +172,7 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
         return errors;
       },
     ],
+    limits: limitsRule(VirtualMachine),
   });
 }
 
@@ -224,6 +226,7 @@ export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
         return errors;
       },
     ],
+    limits: limitsRule(Volume),
   });
   const validateChange = admission.validate;
   return {
@@ -250,6 +253,7 @@ export function templateAdmission(lookup: Lookup): KindAdmission<TemplateAdmitte
         return errors;
       },
     ],
+    limits: limitsRule(Template),
   });
 }
 

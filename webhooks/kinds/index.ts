@@ -8,7 +8,7 @@ import { networkAdmissions } from './network.ts';
 import { opsAdmissions } from './ops.ts';
 
 /** Kinds no rule reads through the Lookup: the webhook server keeps no informer for them. */
-const NOT_LOOKED_UP = new Set(['Configuration', 'AsyncJob', 'InstanceGroup', 'UserData']);
+const NOT_LOOKED_UP = new Set(['AsyncJob', 'InstanceGroup', 'UserData']);
 
 /** Every kind the rules read through the Lookup: the webhook server keeps an informer for each. */
 export const LOOKUP_KINDS: readonly KindInfo[] = kinds.filter((k) => !NOT_LOOKED_UP.has(k.kind));

@@ -34,6 +34,7 @@ import {
   type Admitted,
   type NameRef,
 } from './rules.ts';
+import { limitsRule } from './limits.ts';
 
 /**
  * Admission of network.kumulus.io: guest networks against their zone, offering and physical
@@ -211,6 +212,7 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
         return [{ field: 'spec.gateway', message: `${gateway} is the ${gw === net.network ? 'network' : 'broadcast'} address of ${cidr}; use a host address such as ${intToIp(net.network + 1)}` }];
       }),
     ],
+    limits: limitsRule(Network),
   });
 }
 

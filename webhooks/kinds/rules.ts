@@ -31,12 +31,14 @@ export interface KindRules<T extends KubeObject> {
   /** Derived defaults the CRD's own `default` cannot express: on CREATE, and on UPDATE of an object that already carries them. */
   defaults?: (object: T) => void | Promise<void>;
   rules?: Rule<T>[];
+  /** Checked only once every rule passed, as CloudStack checks resource limits after the parameters. */
+  limits?: Rule<T>;
 }
 
 const specOf = (obj: KubeObject | null | undefined): unknown => (obj as { spec?: unknown } | null | undefined)?.spec;
 
 export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Lookup, parts: KindRules<T>): KindAdmission<T> {
-  const { defaults, rules = [] } = parts;
+  const { defaults, rules = [], limits } = parts;
   return {
     group: kind.group,
     version: kind.version,
@@ -66,7 +68,7 @@ export function kindAdmission<T extends KubeObject>(kind: KindInfo, lookup: Look
       const ctx: RuleContext<T> = { object, oldObject: oldObject ?? undefined, operation, lookup, requester: { ...request.userInfo, groups: request.userInfo.groups ?? [] } };
       const errors: FieldError[] = [];
       for (const rule of rules) errors.push(...(await rule(ctx)));
-      return errors;
+      return errors.length === 0 && limits ? limits(ctx) : errors;
     },
   };
 }
