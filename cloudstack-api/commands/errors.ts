@@ -1,9 +1,11 @@
 import { ApiError as KubeApiError, isAlreadyExists, isConflict } from '../../lib/kube-client.ts';
-import { entityNotFound, internalError, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
+import { exceededTextOf, LIMIT_EXCEEDED } from '../../lib/resource-limits.ts';
+import { entityNotFound, internalError, invalidParameterValue, permissionDenied, resourceAllocation } from '../protocol/errors.ts';
 import type { CommandContext } from './define.ts';
 
 /**
- * Kubernetes refusals in CloudStack's words: a 403 is permission denied (531), a webhook's or
+ * Kubernetes refusals in CloudStack's words: a resource limit reached is 535 with CloudStack's
+ * text, any other 403 is permission denied (531), a webhook's or
  * CEL's refusal is a parameter error (431) naming the parameters behind the object fields, a
  * vanished target is the "entity does not exist" text, anything else an internal error.
  */
@@ -22,7 +24,7 @@ export interface Refusal {
 interface KubeStatus {
   message?: string;
   reason?: string;
-  details?: { causes?: { field?: string; message?: string }[] };
+  details?: { causes?: { field?: string; message?: string; reason?: string }[] };
 }
 
 /**
@@ -63,6 +65,9 @@ export function refusalProblems(status: KubeStatus, params?: Readonly<Record<str
 export function failure(err: unknown, ctx: CommandContext, refusal: Refusal): never {
   if (!(err instanceof KubeApiError)) throw err;
   const status = (err.status ?? {}) as KubeStatus;
+  // A resource limit the admission webhook found reached: CloudStack's ResourceAllocationException.
+  const limit = err.code === 403 ? status.details?.causes?.find((c) => c.reason === LIMIT_EXCEEDED) : undefined;
+  if (limit) throw resourceAllocation(exceededTextOf(limit.message ?? '') ?? limit.message ?? err.message);
   if (err.code === 403) {
     throw permissionDenied(
       refusal.action !== undefined

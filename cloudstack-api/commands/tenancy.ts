@@ -3,6 +3,7 @@ import { accountCommands } from './accounts.ts';
 import { createInfra } from './context.ts';
 import type { Command } from './define.ts';
 import { domainCommands } from './domains.ts';
+import { resourceLimitCommands } from './resource-limits.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { tenancyLookupCommands } from './tenancy-lookups.ts';
 import { tenancyKit } from './tenancy-support.ts';
@@ -40,5 +41,5 @@ export function tenancyCommands(tenancy: Tenancy): TenancyCommands {
       },
     ],
   ]);
-  return { commands: [...domainCommands(kit, infra), ...accountCommands(kit, infra), ...userCommands(kit, infra), ...tenancyLookupCommands(kit)], jobResults };
+  return { commands: [...domainCommands(kit, infra), ...accountCommands(kit, infra), ...userCommands(kit, infra), ...tenancyLookupCommands(kit), ...resourceLimitCommands(kit, infra)], jobResults };
 }
