@@ -108,12 +108,11 @@ function vmUsage(vm: VirtualMachineObject, offering: ServiceOfferingObject['spec
 
 /**
  * What a volume counts on its own: one volume and its bytes. A volume a VM made (owned by it)
- * was counted with the VM, so it counts nothing here.
+ * was counted with the VM, so it counts nothing here; nor does a destroyed one (spec, not the
+ * lagging status), as CloudStack decrements on destroyVolume and counts again on recoverVolume.
  */
 function volumeUsage(volume: VolumeObject, diskSize: (offering: string) => number): Usage {
-  if (gone(volume) || ownedByVm(volume)) return {};
-  const state = volume.status?.state;
-  if (state === 'Destroy' || state === 'Expunging' || state === 'Expunged') return {};
+  if (gone(volume) || ownedByVm(volume) || volume.spec.destroyed === true) return {};
   // The size asked for first: a resize raises spec.size before the agent measures it.
   const bytes = volume.spec.size ? parseBytes(volume.spec.size) : volumeBytes(volume, undefined) || (volume.spec.diskOfferingRef ? diskSize(volume.spec.diskOfferingRef.name) : 0);
   return { volume: 1, primaryStorage: bytes };

@@ -57,6 +57,15 @@ describe('resource limits (lib/resource-limits.ts)', () => {
     expect(objectUsage('VirtualMachine', vm('a', 'n', { state: 'Destroyed' }), offerings)).to.deep.equal({});
   });
 
+  it('counts a volume of its own with its asked size; one a VM made, or a destroyed one, counts nothing', () => {
+    const volume = (spec: Record<string, unknown>, owners: { kind: string }[] = []) =>
+      ({ metadata: { name: 'v', namespace: 'n', ownerReferences: owners.map((o) => ({ ...o, apiVersion: 'x', name: 'x', uid: 'x' })) }, spec: { zoneRef: { name: 'z1' }, diskOfferingRef: { name: 'five' }, ...spec } }) as unknown as KubeObject;
+    expect(objectUsage('Volume', volume({ size: '8Gi' }), offerings)).to.deep.equal({ volume: 1, primaryStorage: 8 * 2 ** 30 });
+    expect(objectUsage('Volume', volume({}), offerings)).to.deep.equal({ volume: 1, primaryStorage: 5 * 2 ** 30 });
+    expect(objectUsage('Volume', volume({}, [{ kind: 'VirtualMachine' }]), offerings)).to.deep.equal({});
+    expect(objectUsage('Volume', volume({ destroyed: true }), offerings)).to.deep.equal({});
+  });
+
   it('refuses only what a request raises past the limit, so a limit lowered below usage keeps what exists', () => {
     const limit = (t: ResourceType) => (t.name === 'user_vm' ? 2 : t.name === 'primary_storage' ? 10 : -1);
     expect(exceededTypes(limit, { userVm: 1 }, { userVm: 2 })).to.deep.equal([]);
