@@ -173,8 +173,14 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
     expect(running.status).to.equal(431);
     expect(running.body['errortext']).to.match(/only while it is Stopped/);
     const generation = (await vmNamed(name))?.metadata.generation ?? 0;
-    await tenant.client.request('stopVirtualMachine', { id: ids['vm'] ?? '' });
+    const stop = await tenant.client.request('stopVirtualMachine', { id: ids['vm'] ?? '' });
     await settleAfter(name, generation, 'Stopped');
+    // As a client does: the stop job done and the VM listed Stopped, before the change (the API reads the VM from its cache, which follows the status just written).
+    expect((await job(tenant.client, stop.body['jobid'] as string))['jobstatus']).to.equal(1);
+    await waitUntil('the API lists the VM Stopped', async () => {
+      const listed = await tenant.client.request('listVirtualMachines', { id: ids['vm'] ?? '' });
+      return (listed.body['virtualmachine'] as { state?: string }[] | undefined)?.[0]?.state === 'Stopped' ? true : undefined;
+    });
     const changed = await tenant.client.request('changeServiceForVirtualMachine', { id: ids['vm'] ?? '', serviceofferingid: ids['medium'] ?? '' });
     expect(changed.status, changed.text).to.equal(200);
     expect(changed.body['virtualmachine']).to.include({ serviceofferingid: ids['medium'], cpunumber: 2, memory: 1024 });
