@@ -13,9 +13,12 @@ import { until } from '../support/until.ts';
  * again a moment later. Afterwards everything must converge: the kept VMs Running, the deleted
  * ones gone, and an invariant check over the API and the hosts finds no volume, disk file or
  * domain leaked or made twice. Identifiers derive from uids and allocations are objects, so a
- * restarted process finds what its predecessor made instead of making it again. The VMs have
- * no NICs: a simulated host cannot plan a VXLAN network (it observes no links, so no VTEP);
- * addresses and VNIs under operator kills are test/integration/network-crash.test.ts's.
+ * restarted process finds what its predecessor made instead of making it again. Each VM has a
+ * NIC on an Isolated VXLAN network: the simulated hosts plan it as a real host would (their
+ * underlay holds the agent's VTEP address) and plumb nothing, so the addresses (IPAddress
+ * objects) and the network's VNI (a VlanAllocation) go through the same crashes: afterwards
+ * each kept VM holds exactly the address its status shows, no address is held by a deleted
+ * VM or twice, and the network holds one VNI.
  */
 
 const VMS = Number(process.env['CRASH_VMS'] ?? 100);
@@ -66,6 +69,21 @@ function violations(inv: Inventory, keptVms: Set<string>): string[] {
   const temporary = inv.disks.filter((d) => d.file.startsWith('.') && !['.kumulus-templates', '.kumulus-heartbeat'].includes(d.file));
   if (temporary.length > 0) problems.push(`temporary files left: ${temporary.map((d) => d.file).join(', ')}`);
 
+  // Addresses: one per kept VM's NIC, the one its status shows; none held by anything else, none twice.
+  const held = inv.addresses.filter((a) => (a.spec?.consumerRef as { uid?: string } | undefined)?.uid !== undefined);
+  for (const a of held) {
+    const consumer = (a.spec?.consumerRef as { uid: string; name?: string }).uid;
+    if (!byUid.has(consumer)) problems.push(`address ${a.spec?.address as string} is held by ${(a.spec?.consumerRef as { name?: string }).name ?? consumer}, which is gone: leaked`);
+  }
+  for (const [address, n] of count(inv.addresses.map((a) => a.spec?.address as string))) if (n > 1) problems.push(`address ${address} is allocated ${n} times`);
+  for (const vm of vms) {
+    const mine = held.filter((a) => (a.spec?.consumerRef as { uid: string }).uid === vm.metadata.uid).map((a) => a.spec?.address as string);
+    const shown = ((vm.status?.nics as { ipAddress?: string }[] | undefined) ?? []).map((n) => n.ipAddress);
+    if (mine.length !== 1 || shown.length !== 1 || mine[0] !== shown[0]) problems.push(`VM ${vm.metadata.name} holds addresses [${mine.join(', ')}], its status shows [${shown.join(', ')}]`);
+  }
+  // VNIs: the one network holds exactly one.
+  if (inv.vlans.length !== 1) problems.push(`the network holds ${inv.vlans.length} VNIs: ${inv.vlans.map((v) => v.metadata.name).join(', ')}`);
+
   return problems;
 }
 
@@ -82,7 +100,7 @@ describe(`compute crash safety: operator and agents SIGKILLed at random during $
 
   before(async function () {
     this.timeout(300_000);
-    world = await createComputeWorld('ccrash', { hosts: 2 });
+    world = await createComputeWorld('ccrash', { hosts: 2, networks: 1 });
     start('operator');
     for (const host of world.hosts) start(host);
     await world.ready();
@@ -115,7 +133,7 @@ describe(`compute crash safety: operator and agents SIGKILLed at random during $
     })();
 
     const create = (i: number) =>
-      world.res('VirtualMachine').create({ metadata: { name: `vm-${i}`, namespace: world.ns }, spec: world.vmSpec() });
+      world.res('VirtualMachine').create({ metadata: { name: `vm-${i}`, namespace: world.ns }, spec: world.vmSpec({ networks: [{ name: world.names.networks[0] }] }) });
     const started = Date.now();
     try {
       for (let i = 0; i < VMS; i++) {
@@ -157,7 +175,7 @@ describe(`compute crash safety: operator and agents SIGKILLed at random during $
       expect(last, 'leaked or duplicated').to.deep.equal([]);
     }
     const inv = await world.inventory();
-    console.log(`      converged: ${inv.vms.length} VMs, ${inv.domains.length} domains, ${inv.volumes.length} volumes, ${inv.disks.filter((d) => !d.file.startsWith('.')).length} disk files`);
+    console.log(`      converged: ${inv.vms.length} VMs, ${inv.domains.length} domains, ${inv.volumes.length} volumes, ${inv.disks.filter((d) => !d.file.startsWith('.')).length} disk files, ${inv.addresses.length} addresses, ${inv.vlans.length} VNI`);
     expect(inv.domains).to.have.length(kept.size);
     expect(kills.length, 'processes were killed').to.be.greaterThan(0);
   });
