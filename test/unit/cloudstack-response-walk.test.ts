@@ -150,6 +150,7 @@ const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'multi-zone or child templates, template links and checksums: none': ['childtemplates', 'parenttemplateid', 'sourcetemplateid', 'templatetag', 'checksum', 'deployasisdetails', 'forcks', 'bits'],
 };
 const NOT_SET_HERE: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  resourcelimit: { tag: 'only on a limit of a host or storage tag; these limits are untagged' },
   guestvlan: { account: 'a Free id was taken by no account', domain: 'a Free id was taken by no account', domainid: 'a Free id was taken by no account', domainpath: 'a Free id was taken by no account', taken: 'a Free id was never taken' },
   zone: { capacity: 'only with showcapacities=true', dns2: 'not set on this zone', internaldns2: 'not set on this zone', description: 'not set on this zone', displaytext: 'not set on this zone', domain: 'the zone is dedicated to no domain', domainid: 'the zone is dedicated to no domain', domainname: 'the zone is dedicated to no domain' },
   pod: { capacity: 'only with showcapacities=true' },
