@@ -5,7 +5,7 @@ import { commandLabel } from '../protocol/errors.ts';
 import type { JobOutcome } from '../protocol/jobs.ts';
 import { jobSubmitted } from '../protocol/jobs.ts';
 import { pageOf, resolvePage } from '../protocol/paging.ts';
-import type { RequestParams } from '../protocol/params.ts';
+import { type RequestParams, unpackParamNames } from '../protocol/params.ts';
 import type { ProtocolSettings } from '../protocol/settings.ts';
 import { type CatalogueEntry, catalogueEntry, envelopeOf, type FieldType } from './catalogue.ts';
 import { conformFields } from './conform.ts';
@@ -202,8 +202,9 @@ export function defineCommand<const S extends ParamSpecs, T>(definition: Command
     fieldTypes,
     anonymous: definition.anonymous === true,
     async execute(request, ctx) {
-      warnUnknown(ctx, params, request);
-      return run(parse(request), ctx);
+      const unpacked = unpackParamNames(request);
+      warnUnknown(ctx, params, unpacked);
+      return run(parse(unpacked), ctx);
     },
   };
 }

@@ -18,7 +18,23 @@ export function parseRequestParams(queryString: string, formBody: string): Reque
   return params;
 }
 
-/** The signing parameters, the only names CloudStack matches case-insensitively. */
+/**
+ * A command's parameters as CloudStack's ParamUnpackWorker hands them to the command: each name
+ * lower-cased up to its first `[` (`pageSize` is `pagesize`, `IpToNetworkList[0].networkId` is
+ * `iptonetworklist[0].networkId`: a map's field names keep their case). The official web UI
+ * sends `pageSize`. Of two names that differ only in case, the first received wins.
+ */
+export function unpackParamNames(params: RequestParams): RequestParams {
+  const unpacked = new Map<string, string>();
+  for (const [name, value] of params) {
+    const bracket = name.indexOf('[');
+    const key = bracket < 0 ? name.toLowerCase() : `${name.slice(0, bracket).toLowerCase()}${name.slice(bracket)}`;
+    if (!unpacked.has(key)) unpacked.set(key, value);
+  }
+  return unpacked;
+}
+
+/** The signing parameters, matched case-insensitively by the signature check before any command runs. */
 export interface SigningParams {
   apiKey: string | undefined;
   signature: string | undefined;

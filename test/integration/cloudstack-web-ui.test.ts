@@ -210,6 +210,24 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     expect(ok(await ui.request('listZonesMetrics', { id: ids['zone']!, page: '2', pagesize: '1' }), 'listZonesMetrics')).to.deep.equal({ count: 1 });
   });
 
+  it('reads parameter names in any case, as CloudStack unpacks them: the deploy wizard pages with pageSize', async () => {
+    // DeployVM.vue: listServiceOfferings, listTemplates, listNetworks... with page=1&pageSize=10.
+    for (const [command, params, object] of [
+      ['listServiceOfferings', { zoneid: ids['zone']!, issystem: 'false', page: '1', pageSize: '10' }, 'serviceoffering'],
+      ['listNetworks', { zoneId: ids['zone']!, canUseForDeploy: 'true', page: '1', pageSize: '10' }, 'network'],
+      ['listTemplates', { templatefilter: 'executable', zoneid: ids['zone']!, page: '1', pageSize: '10' }, 'template'],
+    ] as const) {
+      const body = ok(await ui.request(command, params), command);
+      expect(body['count'], command).to.be.at.least(1);
+      expect((body[object] as Row[]).length, command).to.be.at.least(1);
+    }
+    // The name, not its case, is what counts: a page of one row is one row.
+    const one = ok(await ui.request('listZones', { Page: '1', PAGESIZE: '1' }), 'listZones');
+    expect((one['zone'] as Row[]).length).to.equal(1);
+    const unknownZone = await ui.request('listPods', { ZoneId: '00000000-0000-4000-8000-000000000007' });
+    expect([unknownZone.status, unknownZone.body['errortext']]).to.deep.equal([431, 'Unable to execute API command listpods due to invalid value. Invalid parameter zoneid value=00000000-0000-4000-8000-000000000007 due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.']);
+  });
+
   it('answers the Instances page and the deploy wizard\'s look-ups', async () => {
     expect(ok(await ui.request('listVirtualMachinesMetrics', { listall: 'true', page: '1', pagesize: '20' }), 'listVirtualMachinesMetrics')).to.deep.equal({});
     for (const [command, params] of [

@@ -7,6 +7,7 @@ import {
   parseRequestParams,
   responseFormat,
   signingParams,
+  unpackParamNames,
 } from '../../cloudstack-api/protocol/params.ts';
 
 function caught(fn: () => unknown): ApiError {
@@ -77,6 +78,17 @@ describe('cloudstack-api request parameters (PROTOCOL.md §1)', () => {
       { key: 'tier', value: 'web' },
     ]);
     expect(mapParameter(params, 'details')).to.equal(undefined);
+  });
+
+  it('unpacks names as ParamUnpackWorker does: lower-cased up to the first [, a map\'s field names kept', () => {
+    const unpacked = unpackParamNames(parseRequestParams('command=listTemplates&pageSize=10&PAGE=1&IpToNetworkList[0].networkId=n&details[0].cpuNumber=2&pagesize=99', ''));
+    expect([...unpacked]).to.deep.equal([
+      ['command', 'listTemplates'],
+      ['pagesize', '10'],
+      ['page', '1'],
+      ['iptonetworklist[0].networkId', 'n'],
+      ['details[0].cpuNumber', '2'],
+    ]);
   });
 });
 
