@@ -50,7 +50,7 @@ export const agentOptions = {
   domainType: domainTypeOption(),
   vtepAddress: optionalStringOption('vtep-address', 'local VXLAN tunnel endpoint address; default: the address of the interface holding the default route'),
   stateDir: stringOption('state-dir', 'where the agent keeps consoles, dnsmasq files and NFS mounts', '/var/lib/kumulus/agent'),
-  shutdownTimeout: durationOption('shutdown-timeout', 'how long a guest may take to power off on ACPI before it is destroyed', 60_000),
+  shutdownTimeout: durationOption('shutdown-timeout', 'how long a guest may take to power off on ACPI before it is destroyed; a destroy (spec.state Destroyed) waits at most half of expunge.delay', 60_000),
   rebootTimeout: durationOption('reboot-timeout', 'how long a guest may take to react to an ACPI reboot before it is reset', 30_000),
   maxConcurrentReconciles: runtimeOptions.maxConcurrentReconciles,
 };
