@@ -133,3 +133,25 @@ describe('resource limits at admission (webhooks/kinds/limits.ts, over a memory 
     expect(await validate(objects, vm('x', 'ns-acme'))).to.have.length(1);
   });
 });
+
+describe('who may change resource limits (webhooks/kinds/iam.ts)', () => {
+  const tree = [domain('root'), domain('customers', 'root'), domain('acme', 'customers')];
+  const iamRequest = (kind: 'Account' | 'Domain', object: KubeObject, oldObject: KubeObject, groups: string[]) =>
+    ({ uid: 'u', kind: { group: 'iam.kumulus.io', version: 'v1alpha1', kind }, resource: { group: 'iam.kumulus.io', version: 'v1alpha1', resource: `${kind.toLowerCase()}s` }, operation: 'UPDATE', userInfo: { username: 'kumulus:user:x', groups }, object, oldObject }) as AdmissionRequest;
+  const check = async (kind: 'Account' | 'Domain', objects: KubeObject[], object: KubeObject, oldObject: KubeObject, groups: string[]) =>
+    (await admissionOf(admissions(memoryLookup(objects)), kind)!.validate!(iamRequest(kind, object, oldObject, groups))).map((e) => `${e.field}: ${e.message}`);
+  const boss = account('boss', 'customers', undefined, 'DomainAdmin');
+  const asBoss = ['kumulus:account:boss', 'kumulus:domain:root/customers'];
+
+  it('refuses a domain administrator raising its own account\'s limits or its own domain\'s, and lets it set those below', async () => {
+    const objects = [...tree, boss, account('acme', 'acme')];
+    expect(await check('Account', objects, account('boss', 'customers', { userVm: 99 }, 'DomainAdmin'), boss, asBoss)).to.deep.equal([
+      'spec.resourceLimits: account boss is your own: its resource limits are set by an administrator of its domain or above',
+    ]);
+    expect(await check('Account', objects, account('acme', 'acme', { userVm: 99 }), account('acme', 'acme'), asBoss)).to.deep.equal([]);
+    expect(await check('Domain', objects, domain('customers', 'root', { cpu: 99 }), domain('customers', 'root'), asBoss)).to.deep.equal([
+      'spec.resourceLimits: domain customers is the one you administer: its resource limits are set by an administrator of its parent domain',
+    ]);
+    expect(await check('Domain', objects, domain('acme', 'customers', { cpu: 9 }), domain('acme', 'customers'), asBoss)).to.deep.equal([]);
+  });
+});

@@ -64,6 +64,12 @@ export function domainAdmission(lookup: Lookup): KindAdmission<DomainAdmitted> {
     rules: [
       async (ctx) => (await resolveRef(ctx.lookup, Domain, 'spec.parentRef.name', ctx.object.spec.parentRef, refChanged(ctx, (o) => o.spec.parentRef))).errors,
       withinRequesterDomain<DomainAdmitted>('spec.parentRef.name', (d) => d.spec.parentRef?.name ?? ROOT_DOMAIN, (d) => d.spec.parentRef),
+      whenChanged((d) => d.spec.resourceLimits, (ctx) => {
+        // CloudStack: a domain administrator may not raise the limits of the domain it administers.
+        const subtree = administeredSubtree(ctx);
+        if (subtree === undefined || subtree.split('/').pop() !== ctx.object.metadata.name) return [];
+        return [{ field: 'spec.resourceLimits', message: `domain ${ctx.object.metadata.name} is the one you administer: its resource limits are set by an administrator of its parent domain` }];
+      }),
     ],
   });
   const validateChange = admission.validate;
@@ -87,6 +93,12 @@ export function accountAdmission(lookup: Lookup): KindAdmission<AccountAdmitted>
         if (ctx.object.spec.accountType !== 'Admin' || wasAdmin || subtree === undefined) return [];
         return [{ field: 'spec.accountType', message: `Admin makes a root administrator, which only a root administrator may grant; you administer ${subtree}: use DomainAdmin or User` }];
       },
+      whenChanged((a) => a.spec.resourceLimits, (ctx) => {
+        // CloudStack: an account may not raise its own limits, whoever administers its domain.
+        const own = ctx.requester.groups.includes(`${ACCOUNT_GROUP_PREFIX}${ctx.object.metadata.name}`);
+        if (!own || administeredSubtree(ctx) === undefined) return [];
+        return [{ field: 'spec.resourceLimits', message: `account ${ctx.object.metadata.name} is your own: its resource limits are set by an administrator of its domain or above` }];
+      }),
       ({ object, operation }) => {
         const ns = object.spec.namespace;
         if (operation !== 'CREATE' || !(PLATFORM_NAMESPACES.has(ns) || ns.startsWith('kube-'))) return [];
