@@ -322,6 +322,7 @@ export const Template = defineKind({
       arch: Type.Optional(StringEnum(ARCHITECTURES, { description: 'CPU architecture of the image.', default: 'x86_64' })),
       zoneRefs: Type.Optional(RefList('Zone', 'Zones to download the template to. Set this or crossZones.', 32)),
       crossZones: Type.Optional(Bool({ description: 'Available in every zone (CloudStack `crossZones`). Excludes zoneRefs.', default: false })),
+      preparePools: Type.Optional(RefList('PrimaryStorage', 'Pools to cache the template on before a VM needs it (CloudStack prepareTemplate): the agents that mount each fill it from the zone\'s secondary copy once downloaded; status.pools reports it.', 256)),
       isPublic: Type.Optional(Bool({ description: 'Every account may use it and see it listed, wherever it lives.', default: false })),
       isFeatured: Type.Optional(Bool({ description: 'Listed among featured templates.', default: false })),
       isExtractable: Type.Optional(Bool({ description: 'May be downloaded back by its owner.', default: false })),

@@ -187,9 +187,34 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
     return download;
   };
 
+  const sourceFor = async (template: TemplateObject): Promise<TemplateSource> => {
+    const entry = template.status?.zones?.find((z) => z.zone === at.zone);
+    const store = entry?.storage !== undefined ? stores.get(entry.storage) : undefined;
+    const root = store && entry?.downloadState === 'DOWNLOADED' ? await mountStore(store) : undefined;
+    return templateSourceFor(template, at.zone, () => root);
+  };
+
+  /**
+   * spec.preparePools (prepareTemplate): a listed pool this host mounts fills its cache from the
+   * zone's secondary copy once downloaded, in the background; the fill's listener brings the
+   * template back to report the copy, or the fill's error.
+   */
+  const preparing = new Set<string>();
+  const prepare = (template: TemplateObject, pool: PrimaryStorageObject, spec: ReturnType<typeof poolSpecOf>): void => {
+    const key = `${template.metadata.uid ?? ''}/${pool.metadata.name ?? ''}`;
+    if (preparing.has(key)) return;
+    preparing.add(key);
+    log.info('preparing template on pool', { template: keyOf(template), pool: pool.metadata.name });
+    void sourceFor(template)
+      .then((source) => storage.ensureTemplate(spec, source))
+      .catch((err: unknown) => log.warn('template prepare failed', { template: keyOf(template), pool: pool.metadata.name, error: errorMessage(err) }))
+      .finally(() => preparing.delete(key));
+  };
+
   /** This host's pools' copies: reported while present, removed once a deleted template lets them go. */
   const syncPoolCopies = async (template: TemplateObject, signal: AbortSignal): Promise<void> => {
     const release = copiesReleased(template);
+    const downloaded = template.status?.zones?.find((z) => z.zone === at.zone)?.downloadState === 'DOWNLOADED';
     for (const pool of pools.list()) {
       if (!poolInScope(pool, at) || !mountedHere(pool, at.host)) continue;
       const spec = poolSpecOf(pool);
@@ -198,6 +223,8 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
       const copy = release || template.spec.format === 'ISO' ? undefined : await storage.observeTemplate(spec, ref);
       const entry: PoolEntry | undefined = copy ? { pool: pool.metadata.name ?? '', state: 'Ready', sizeBytes: copy.virtualSizeBytes, physicalSizeBytes: copy.physicalSizeBytes } : undefined;
       const failed = copy || release ? undefined : storage.templateFillError(spec, ref.uid);
+      const listed = template.spec.preparePools?.some((p) => p.name === pool.metadata.name) === true;
+      if (listed && downloaded && !copy && failed === undefined && !release && template.spec.format !== 'ISO' && template.metadata.deletionTimestamp === undefined) prepare(template, pool, spec);
       const desired = entry ?? (failed !== undefined ? { pool: pool.metadata.name ?? '', state: 'Error' as const, message: failed } : undefined);
       await commitStatus(client, template, templatePoolStatus(pool.metadata.name ?? ''), { fields: { pools: desired ? [desired] : undefined }, conditions: [] }, signal);
     }
@@ -326,12 +353,7 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
 
   return {
     controller,
-    sourceFor: async (template) => {
-      const entry = template.status?.zones?.find((z) => z.zone === at.zone);
-      const store = entry?.storage !== undefined ? stores.get(entry.storage) : undefined;
-      const root = store && entry?.downloadState === 'DOWNLOADED' ? await mountStore(store) : undefined;
-      return templateSourceFor(template, at.zone, () => root);
-    },
+    sourceFor,
     isDownloader: () => elector.isLeader(),
   };
 }

@@ -221,6 +221,27 @@ describe('templates: one agent per zone downloads into secondary storage; pools 
     expect(entryOf(t)).to.deep.include({ downloadState: 'DOWNLOADED', downloadPercent: 100, checksum: `{SHA-256}${qcow2.sha256}` });
   });
 
+  it('prepares a template on the pools spec.preparePools lists before any VM needs it (prepareTemplate), each agent filling its own', async function () {
+    const pools = nodes.map((_, i) => `pool-${i}-t${s}`);
+    const copies = async () => (await Promise.all(nodes.map((_, i) => filesUnder(join(dir, `pool-${i}`, '.kumulus-templates'))))).flat().filter((f) => f.endsWith('.qcow2'));
+    const md5 = await templates().get({ name: 'md5', namespace: ns });
+    const uid = md5.metadata.uid ?? '';
+    expect((await copies()).filter((f) => f.includes(uid)), 'nothing cached before it is asked').to.deep.equal([]);
+    await templates().patch({ name: 'md5', namespace: ns }, { spec: { preparePools: pools.map((name) => ({ name })) } });
+    const prepared = await until('both pools to report the prepared copy', 60_000, async () => {
+      const o = await templates().get({ name: 'md5', namespace: ns });
+      return pools.every((p) => o.status?.pools?.some((e) => e.pool === p && e.state === 'Ready')) ? o : undefined;
+    });
+    for (const p of pools) expect(prepared.status?.pools?.find((e) => e.pool === p)).to.deep.include({ state: 'Ready', sizeBytes: 64 * 2 ** 20 });
+    const files = (await copies()).filter((f) => f.includes(uid));
+    expect(files).to.have.length(2);
+    for (const f of files) expect(createHash('sha256').update(await readFile(f)).digest('hex')).to.equal(qcow2.sha256);
+
+    // Not in use: deleting it removes the prepared copies too.
+    await templates().delete({ name: 'md5', namespace: ns });
+    await until('the prepared copies to go with the template', 60_000, async () => ((await copies()).some((f) => f.includes(uid)) ? undefined : true));
+  });
+
   const failures = [
     { name: 'badsum', what: 'a bad checksum', spec: () => ({ url: `${base}/disk.qcow2`, checksum: `{SHA-256}${'0'.repeat(64)}` }), cause: /^bad checksum: expected \{SHA-256\}0{64}, .* have \{SHA-256\}[0-9a-f]{64}/ },
     { name: 'badformat', what: 'a raw image registered as QCOW2', spec: () => ({ url: `file://${join(dir, 'images', 'data.raw')}` }), cause: /^format mismatch: qemu-img info says the image is raw, but the template says QCOW2/ },
