@@ -80,7 +80,8 @@
  *     checksum", "format mismatch" or "download interrupted". A failed download is tried
  *     again after TEMPLATE_DOWNLOAD_RETRY_SECONDS or when the Template's generation changes.
  *   - Pool caches: each agent fills its pools' caches from the zone's secondary copy (never
- *     from the URL) when it first makes a root volume there, and writes the pool's entry of
+ *     from the URL) when it first makes a root volume there, or once downloaded for a pool
+ *     spec.preparePools lists (prepareTemplate), and writes the pool's entry of
  *     status.pools (templatePoolStatus): state Ready with the sizes, or Error with the message.
  *   - The operator owns state (Active; Inactive once deleted), isReady (DOWNLOADED in some
  *     zone), observedGeneration and the conditions Ready (DOWNLOADED in every zone it belongs
