@@ -2,6 +2,7 @@ import { Template, type TemplateObject, type ZoneObject } from '../../crds/index
 import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
+import { INDEX } from '../lists/indexes.ts';
 import { SCOPE_PARAMS } from '../lists/scope.ts';
 import { isRootAdmin } from '../protocol/auth.ts';
 import type { Fields } from '../protocol/envelope.ts';
@@ -501,8 +502,53 @@ export function templateCommands(infra: Infra): Command[] {
       },
     });
 
+  /**
+   * prepareTemplate (admin): caches the template on the zone's primary storage pools (or the one
+   * storageid names) before a VM needs it, by adding them to spec.preparePools; the agents that
+   * mount them fill them from the zone's secondary copy and report each in status.pools.
+   * Synchronous and list-shaped, as CloudStack answers it: the filling goes on.
+   */
+  const prepareTemplate = defineCommand({
+    name: 'prepareTemplate',
+    kind: 'list',
+    description: 'load template into primary storage',
+    params: {
+      templateid: { type: 'uuid', description: 'template ID of the template to be prepared in primary storage(s).', required: true, entity: 'template' },
+      zoneid: { type: 'uuid', description: 'zone ID of the template to be prepared in primary storage(s).', required: true, entity: 'zone' },
+      storageid: { type: 'uuid', description: 'storage pool ID of the primary storage pool to which the template should be prepared. If it is not provided the template is prepared on all the available primary storage pools.', entity: 'storagepool' },
+    },
+    async handle(p, ctx) {
+      const label = 'preparetemplate';
+      await cache.synced();
+      const template = mustFind(cache.templates, p.templateid, label, 'templateid');
+      const zone = mustFind(cache.zones, p.zoneid, label, 'zoneid');
+      const pool = findOptional(cache.primaryStorages, p.storageid, label, 'storageid');
+      if (template.spec.format === 'ISO') throw invalidParameterValue(`${displayName(template)} (${p.templateid}) is an ISO: only templates are prepared on primary storage`);
+      if (!zonesOf(template).some((z) => z?.metadata.name === zone.metadata.name)) throw invalidParameterValue(`The template ${p.templateid} is not available for use in zone ${p.zoneid}: register it there first`);
+      if (pool && pool.spec.zoneRef.name !== zone.metadata.name) throw invalidParameterValue(`Storage pool ${p.storageid} is not in zone ${p.zoneid}: name a pool of that zone, or leave storageid out`);
+      const pools = pool ? [pool] : cache.primaryStorages.byIndex(INDEX.zone, zone.metadata.name ?? '');
+      if (pools.length === 0) throw invalidParameterValue(`Zone ${p.zoneid} has no primary storage to prepare the template on: add a storage pool first`);
+      const listed = new Set((template.spec.preparePools ?? []).map((ref) => ref.name));
+      const wanted = pools.map((p) => p.metadata.name ?? '').filter((name) => !listed.has(name));
+      const prepared =
+        wanted.length === 0
+          ? template
+          : await infra
+              .resource<TemplateObject>(ctx, Template)
+              .patch(
+                { namespace: template.metadata.namespace, name: template.metadata.name ?? '' },
+                { metadata: { resourceVersion: template.metadata.resourceVersion }, spec: { preparePools: [...(template.spec.preparePools ?? []), ...wanted.map((name) => ({ name }))] } },
+                'merge',
+              )
+              .catch((err: unknown) => failure(err, ctx, { label, id: p.templateid, params: { 'spec.preparePools': 'storageid' } }));
+      return rowsOf(prepared, zone);
+    },
+    mapItem: (row) => templateRowFields(infra, row),
+  });
+
   return [
     registerTemplate,
+    prepareTemplate,
     listTemplates,
     updateTemplate,
     deleteTemplate,

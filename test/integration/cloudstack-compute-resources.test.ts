@@ -87,6 +87,39 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
       expect((await tenant.client.request('listTemplates', { templatefilter: 'featured', id: ids['template'] ?? '' })).body).to.deep.equal({});
     });
 
+    it('prepares a template on the zone\'s primary storage (spec.preparePools, which the agents fill); admin only, refusing what cannot be prepared', async () => {
+      await cloud.resource('PrimaryStorage').create({ metadata: { name: `ps-${s}` }, spec: { zoneRef: { name: `z-${s}` }, scope: 'Zone', protocol: 'SharedMountPoint', path: '/pool' } });
+      const templateId = ids['template'] ?? '';
+      const name = (await byUid('Template', PUBLIC_NAMESPACE, templateId))?.metadata.name ?? '';
+      const refused = await tenant.client.request('prepareTemplate', { templateid: templateId, zoneid: ids['zone'] ?? '' });
+      expect([refused.status, refused.body['errortext']]).to.deep.equal([401, "The given command 'prepareTemplate' either does not exist, is not available for user."]);
+
+      const reply = await waitUntil('the pool in the API cache', async () => {
+        const r = await cloud.admin.request('prepareTemplate', { templateid: templateId, zoneid: ids['zone'] ?? '' });
+        return r.status === 200 ? r : undefined;
+      });
+      expect(reply.body['count']).to.equal(1);
+      expect((reply.body['template'] as Record<string, unknown>[])[0]).to.include({ id: templateId, zoneid: ids['zone'], isready: true, status: 'Download Complete' });
+      expect((await cloud.resource('Template').get({ namespace: PUBLIC_NAMESPACE, name })).spec?.['preparePools']).to.deep.equal([{ name: `ps-${s}` }]);
+      const again = await cloud.admin.request('prepareTemplate', { templateid: templateId, zoneid: ids['zone'] ?? '' });
+      expect(again.status, again.text).to.equal(200);
+      expect((await cloud.resource('Template').get({ namespace: PUBLIC_NAMESPACE, name })).spec?.['preparePools'], 'listed once').to.deep.equal([{ name: `ps-${s}` }]);
+
+      const unknownPool = await cloud.admin.request('prepareTemplate', { templateid: templateId, zoneid: ids['zone'] ?? '', storageid: UNKNOWN });
+      expect([unknownPool.status, unknownPool.body['errortext']]).to.deep.equal([431, NOT_FOUND('preparetemplate', 'storageid', UNKNOWN)]);
+      const unknownTemplate = await cloud.admin.request('prepareTemplate', { templateid: UNKNOWN, zoneid: ids['zone'] ?? '' });
+      expect([unknownTemplate.status, unknownTemplate.body['errortext']]).to.deep.equal([431, NOT_FOUND('preparetemplate', 'templateid', UNKNOWN)]);
+      const missing = await cloud.admin.request('prepareTemplate', { templateid: templateId });
+      expect([missing.status, missing.body['errortext']]).to.deep.equal([431, 'Unable to execute API command preparetemplate due to missing parameter zoneid']);
+      const elsewhere = await cloud.resource('Zone').create({ metadata: { name: `z2-${s}` }, spec: { displayName: `Zone2 ${s}`, networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.4.0.0/16', allocationState: 'Enabled' } });
+      const otherZone = await waitUntil('the second zone in the API cache', async () => {
+        const r = await cloud.admin.request('prepareTemplate', { templateid: templateId, zoneid: elsewhere.metadata.uid ?? '' });
+        return r.status === 431 && !String(r.body['errortext']).startsWith('Unable to execute API command') ? r : undefined;
+      });
+      expect(otherZone.body['errortext']).to.equal(`The template ${templateId} is not available for use in zone ${elsewhere.metadata.uid ?? ''}: register it there first`);
+      await cloud.resource('Zone').delete({ name: `z2-${s}` });
+    });
+
     it('registers a tenant\'s own template in its namespace, invisible to other tenants', async () => {
       const reply = await tenant.client.request('registerTemplate', { name: `Mine ${s}`, displaytext: 'mine', format: 'RAW', hypervisor: 'kvm', url: 'https://images.example.com/mine.raw', zoneids: ids['zone'] ?? '' });
       expect(reply.status, reply.text).to.equal(200);
