@@ -229,6 +229,9 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
     group: spec.group,
     groupid: group?.metadata.uid,
     displayvm: true,
+    // Comments (annotations) and delete protection (4.20) are not offered: no VM has either.
+    hasannotations: false,
+    deleteprotection: false,
     isdynamicallyscalable: template?.spec.isDynamicallyScalable ?? false,
     bootmode: spec.bootMode === 'SECURE' ? 'secure' : 'legacy',
     boottype: spec.bootType === 'UEFI' ? 'UEFI' : 'Bios',

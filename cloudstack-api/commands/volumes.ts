@@ -52,6 +52,8 @@ export function volumeFields(infra: Infra, volume: VolumeObject): Fields {
     name: spec.displayName ?? volume.metadata.name,
     type,
     state: volumeState(volume),
+    // Delete protection (4.20) is not offered: every volume may be deleted.
+    deleteprotection: false,
     ...ownerFields(infra, volume.metadata.namespace),
     created: apiDate(volume.metadata.creationTimestamp),
     zoneid: zone?.metadata.uid,

@@ -187,9 +187,9 @@ const GAPS: Readonly<Record<string, readonly string[]>> = {
   templatepermission: ['domainid'],
   traffictype: ['kvmnetworklabel'],
   user: ['apikey', 'apikeyaccess', 'is2famandated', 'iscallerchilddomain', 'roleid', 'secretkey', 'timezone'],
-  virtualmachine: ['alloweddetails', 'deleteprotection', 'diskofferingid', 'diskofferingname', 'forvirtualnetwork', 'hasannotations', 'hostcontrolstate', 'pooltype', 'readonlydetails', 'servicestate', 'userid', 'username', 'vmtype'],
+  virtualmachine: ['alloweddetails', 'diskofferingid', 'diskofferingname', 'forvirtualnetwork', 'hostcontrolstate', 'pooltype', 'readonlydetails', 'servicestate', 'userid', 'username', 'vmtype'],
   vlaniprange: ['account', 'domain', 'domainid', 'domainpath', 'networkid', 'podid', 'podname', 'provider'],
-  volume: ['chaininfo', 'clusterid', 'clustername', 'deleteprotection', 'encryptformat', 'externaluuid', 'podid', 'podname', 'serviceofferingdisplaytext', 'serviceofferingid', 'serviceofferingname', 'snapshotid', 'status', 'templatedisplaytext', 'volumecheckresult', 'volumerepairresult'],
+  volume: ['chaininfo', 'clusterid', 'clustername', 'encryptformat', 'externaluuid', 'podid', 'podname', 'serviceofferingdisplaytext', 'serviceofferingid', 'serviceofferingname', 'snapshotid', 'status', 'templatedisplaytext', 'volumecheckresult', 'volumerepairresult'],
   zone: ['provider', 'resourcedetails', 'routerprivateinterfacemaxmtu', 'routerpublicinterfacemaxmtu', 'zonetoken'],
 };
 
