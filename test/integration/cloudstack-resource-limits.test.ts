@@ -45,6 +45,7 @@ describe('cloudstack-api: resource limits per account and domain, at both doors 
     ids['zone'] = (await make('Zone', `z-${s}`, { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.1.0.0/16', allocationState: 'Enabled' })).metadata.uid ?? '';
     ids['small'] = (await make('ServiceOffering', `small-${s}`, { cpuNumber: 1, cpuSpeed: 1000, memory: '512Mi' })).metadata.uid ?? '';
     ids['large'] = (await make('ServiceOffering', `large-${s}`, { cpuNumber: 4, cpuSpeed: 1000, memory: '1Gi' })).metadata.uid ?? '';
+    ids['custom'] = (await make('DiskOffering', `dc-${s}`, { customized: { minSize: '1Gi', maxSize: '100Gi' } })).metadata.uid ?? '';
     await cloud.kube.resource({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false }).create({ metadata: { name: PUBLIC_NAMESPACE } }).catch(() => undefined);
     const template = await make('Template', `tiny-${s}`, { url: 'file:///var/lib/kumulus/tiny.qcow2', format: 'QCOW2', zoneRefs: [{ name: `z-${s}` }], isPublic: true }, PUBLIC_NAMESPACE);
     ids['template'] = template.metadata.uid ?? '';
@@ -173,6 +174,19 @@ describe('cloudstack-api: resource limits per account and domain, at both doors 
     // The tenant's own user may read its Account but not raise its limits through kubectl either.
     const own = await refusal(kubectl.resource(resourceTypeOf(Account)).patch({ name: tenant.account }, { spec: { resourceLimits: { userVm: 100 } } }, 'merge'));
     expect(own.code).to.equal(403);
+  });
+
+  it('refuses a volume resize past the account\'s primary storage limit (GiB) through the API, and admits one within it', async () => {
+    const created = await tenant.client.request('createVolume', { name: `data-${s}`, diskofferingid: ids['custom'] ?? '', size: '2', zoneid: ids['zone'] ?? '' });
+    expect(created.status, created.text).to.equal(200);
+    const id = created.body['id'] as string;
+    expect((await cloud.admin.request('updateResourceLimit', { resourcetype: '10', max: '3', account: tenant.account, domainid: ids['domain'] ?? '' })).status).to.equal(200);
+    const over = await tenant.client.request('resizeVolume', { id, size: '4' });
+    expect([over.status, over.body['cserrorcode'], over.body['errortext']]).to.deep.equal([535, 4370, exceeded('primary_storage', tenant.account, ids['domain'] ?? '')]);
+    const within = await tenant.client.request('resizeVolume', { id, size: '3' });
+    expect(within.status, within.text).to.equal(200);
+    const counted = await cloud.admin.request('updateResourceCount', { domainid: ids['domain'] ?? '', account: tenant.account, resourcetype: '10' });
+    expect(rows(counted.body, 'resourcecount')[0]?.['resourcecount']).to.equal(3 * 2 ** 30);
   });
 
   it('refuses through the API what a lowered limit no longer allows, keeping what exists', async () => {
