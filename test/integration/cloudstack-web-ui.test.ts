@@ -244,9 +244,10 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     }
   });
 
-  it('deploys a VM as the deploy wizard sends it (BIOS with LEGACY, empty affinity groups, the template\'s hypervisor)', async () => {
+  it('deploys a VM as the deploy wizard sends it (BIOS with LEGACY, empty affinity groups and key pairs, the owner)', async () => {
+    const domainId = (ok(await ui.request('listUsers', { id: userid }), 'listUsers')['user'] as Row[])[0]!['domainid'] as string;
     // DeployVM.vue's call for the defaults of the wizard, as captured from the UI through the proxy.
-    const wizard = { zoneid: ids['zone']!, boottype: 'BIOS', bootmode: 'LEGACY', dynamicscalingenabled: 'true', iothreadsenabled: 'false', templateid: ids['template']!, hypervisor: 'KVM', startvm: 'true', serviceofferingid: ids['offering']!, affinitygroupids: '', 'iptonetworklist[0].networkid': ids['network']!, name: `ui-vm-${s}` };
+    const wizard = { zoneid: ids['zone']!, boottype: 'BIOS', bootmode: 'LEGACY', dynamicscalingenabled: 'false', iothreadsenabled: 'false', templateid: ids['template']!, startvm: 'true', serviceofferingid: ids['offering']!, affinitygroupids: '', 'iptonetworklist[0].networkid': ids['network']!, keypairs: '', name: `ui-vm-${s}`, displayname: `ui-vm-${s}`, account: 'admin', domainid: domainId };
     const reply = await ui.request('deployVirtualMachine', wizard, { method: 'POST' });
     expect(reply.status, reply.text).to.equal(200);
     expect(reply.body['id']).to.match(UUID);
