@@ -100,8 +100,12 @@ func main() {
 		name = "virtualmachine"
 		out, err = vms.RebootVirtualMachine(vms.NewRebootVirtualMachineParams(p["id"]))
 	case "destroyVirtualMachine":
+		d := vms.NewDestroyVirtualMachineParams(p["id"])
+		if p["expunge"] == "true" {
+			d.SetExpunge(true)
+		}
 		name = "virtualmachine"
-		out, err = vms.DestroyVirtualMachine(vms.NewDestroyVirtualMachineParams(p["id"]))
+		out, err = vms.DestroyVirtualMachine(d)
 	case "recoverVirtualMachine":
 		name = "virtualmachine"
 		out, err = vms.RecoverVirtualMachine(vms.NewRecoverVirtualMachineParams(p["id"]))
