@@ -90,7 +90,7 @@ export const Domain = defineKind({
   validations: [
     rule("!has(self.spec.parentRef) || self.spec.parentRef.name != self.metadata.name", 'spec.parentRef must name another domain, not this one', '.spec.parentRef'),
     // CloudStack keeps the ROOT domain unlimited.
-    rule('has(self.spec.parentRef) || !has(self.spec.resourceLimits)', 'the root domain has no resource limits; set them on its accounts or child domains', '.spec.resourceLimits'),
+    rule('has(self.spec.parentRef) || !has(self.spec.resourceLimits)', 'spec.resourceLimits cannot be set on the root domain; set them on its accounts or child domains', '.spec.resourceLimits'),
   ],
   columns: [
     { name: 'Parent', type: 'string', jsonPath: '.spec.parentRef.name', description: 'Parent domain.' },

@@ -167,7 +167,7 @@ describe('cloudstack-api: resource limits per account and domain, at both doors 
     const reply = await cloud.admin.request('updateResourceLimit', { resourcetype: '0', max: '5', domainid: root.metadata.uid ?? '' });
     expect([reply.status, reply.body['errortext']]).to.deep.equal([531, `Cannot update resource limit for ROOT domain ${root.metadata.uid}, permission denied`]);
     const cel = await refusal(cloud.kube.resource(resourceTypeOf(Domain)).patch({ name: 'root' }, { spec: { resourceLimits: { userVm: 5 } } }, 'merge'));
-    expect(cel.message).to.contain('the root domain has no resource limits; set them on its accounts or child domains');
+    expect(cel.message).to.contain('spec.resourceLimits cannot be set on the root domain; set them on its accounts or child domains');
     const bad = await refusal(cloud.kube.resource(resourceTypeOf(Account)).patch({ name: tenant.account }, { spec: { resourceLimits: { userVm: -2 } } }, 'merge'));
     expect(bad.code).to.equal(422);
     expect(bad.message).to.match(/spec\.resourceLimits\.userVm/);
