@@ -73,12 +73,17 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
 
   const limitRow = (owner: Owner, type: ResourceType): Fields => ({ ...ownerFields(owner), max: limitOf(owner, type), resourcetype: String(type.code), resourcetypename: type.name });
 
-  /** The account named by account (+ domainid), else the caller's own; RBAC must let the caller read it. */
+  /**
+   * The account named by account (+ domainid), else the caller's own. RBAC must let the caller
+   * read a named one; its own account every caller may read, as in CloudStack, so a new tenant's
+   * first call does not wait for the Account controller to bind its role.
+   */
   async function accountOwner(ctx: CommandContext, params: { account?: string; domainid?: string }, what: string): Promise<Owner> {
-    const account =
-      params.account !== undefined
-        ? kit.accountOf(label(ctx), { account: params.account, ...(params.domainid !== undefined ? { domainid: params.domainid } : {}) }, ctx)
-        : kit.accountById(label(ctx), ctx.caller.accountId);
+    if (params.account === undefined) {
+      const own = kit.accountById(label(ctx), ctx.caller.accountId);
+      return { account: own, domain: dir.domains.get(own.spec.domainRef.name) };
+    }
+    const account = kit.accountOf(label(ctx), { account: params.account, ...(params.domainid !== undefined ? { domainid: params.domainid } : {}) }, ctx);
     await kit.require(ctx, { verb: 'get', resource: ACCOUNTS, name: account.metadata.name }, `${what} of account ${account.spec.displayName ?? account.metadata.name}`);
     return { account, domain: dir.domains.get(account.spec.domainRef.name) };
   }
