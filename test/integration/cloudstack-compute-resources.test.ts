@@ -484,6 +484,8 @@ describe('cloudstack-api: templates, networks, key pairs, affinity groups and vo
 
       // Made on a pool (the operator and agent played): now it can be destroyed.
       await ready('Volume', tenant.namespace, name, { state: 'Ready', pool: `pool-${s}` });
+      // As a client would: destroy once the API lists it Ready (its cache may trail the status just written).
+      await waitUntil('the API to list the volume Ready', async () => ((await tenant.client.request('listVolumes', { id })).body['volume'] as Record<string, unknown>[] | undefined)?.[0]?.['state'] === 'Ready' || undefined);
       const destroy = await tenant.client.request('destroyVolume', { id });
       expect(destroy.status, destroy.text).to.equal(200);
       expect((await byUid('Volume', tenant.namespace, id))?.spec).to.deep.include({ destroyed: true });
