@@ -79,12 +79,12 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
    * first call does not wait for the Account controller to bind its role.
    */
   async function accountOwner(ctx: CommandContext, params: { account?: string; domainid?: string }, what: string): Promise<Owner> {
-    if (params.account === undefined) {
-      const own = kit.accountById(label(ctx), ctx.caller.accountId);
-      return { account: own, domain: dir.domains.get(own.spec.domainRef.name) };
-    }
-    const account = kit.accountOf(label(ctx), { account: params.account, ...(params.domainid !== undefined ? { domainid: params.domainid } : {}) }, ctx);
-    await kit.require(ctx, { verb: 'get', resource: ACCOUNTS, name: account.metadata.name }, `${what} of account ${account.spec.displayName ?? account.metadata.name}`);
+    const named = params.account;
+    const account =
+      named !== undefined
+        ? kit.accountOf(label(ctx), { account: named, ...(params.domainid !== undefined ? { domainid: params.domainid } : {}) }, ctx)
+        : kit.accountById(label(ctx), ctx.caller.accountId);
+    if (named !== undefined) await kit.require(ctx, { verb: 'get', resource: ACCOUNTS, name: account.metadata.name }, `${what} of account ${account.spec.displayName ?? account.metadata.name}`);
     return { account, domain: dir.domains.get(account.spec.domainRef.name) };
   }
 

@@ -1,5 +1,6 @@
 import { VirtualMachine, type AffinityGroupObject, type SSHKeyPairObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
+import type { SettingName } from '../../lib/settings.ts';
 import { AccountType, type Caller } from '../protocol/auth.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
 import { READY, visibleById } from './compute-support.ts';
@@ -33,6 +34,11 @@ export function isUser(caller: Caller): boolean {
   return caller.accountType === AccountType.user;
 }
 
+/** Whether the caller may do what CloudStack keeps for administrators unless a boolean global setting lets users do it too. */
+export function allowedToCaller(infra: Infra, ctx: CommandContext, setting: SettingName): boolean {
+  return !isUser(ctx.caller) || globalSettings(infra).value(setting) === 'true';
+}
+
 /** The `details[i].key=value` entries of a map parameter, merged across indices (Ansible sends one index, the Go SDK one per key). */
 export function mergedDetails(entries: readonly Record<string, string>[] | undefined): Record<string, string> {
   return Object.assign({}, ...(entries ?? [])) as Record<string, string>;
@@ -62,7 +68,6 @@ export interface VmSupport {
   readonly patchSpec: (ctx: CommandContext, label: string, vm: VirtualMachineObject, spec: Record<string, unknown>, metadata?: Record<string, unknown>) => Promise<VirtualMachineObject>;
   /** Records a job that completes once the VM's Ready condition reports the generation written. */
   readonly submit: (ctx: CommandContext, vm: VirtualMachineObject) => Promise<string>;
-  readonly settingOn: (name: 'allow.user.view.destroyed.vm' | 'allow.user.expunge.recover.vm') => boolean;
   readonly keyPairNamed: (namespace: string, name: string) => SSHKeyPairObject | undefined;
   /** The groups named by affinitygroupids or affinitygroupnames, in the VM's namespace. */
   readonly affinityGroups: (label: string, namespace: string, ids: readonly string[] | undefined, names: readonly string[] | undefined) => AffinityGroupObject[];
@@ -78,7 +83,6 @@ export function vmSupport(infra: Infra): VmSupport {
         .patch({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { ...(metadata ? { metadata } : {}), spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: vm.metadata.uid })),
     submit: (ctx, vm) => infra.submitJob(ctx, { target: vm, kind: VirtualMachine, condition: READY }),
-    settingOn: (name) => globalSettings(infra).value(name) === 'true',
     keyPairNamed: (namespace, name) => cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && (displayName(k) === name || k.metadata.name === name)),
     affinityGroups: (label, namespace, ids, names) => {
       if (ids !== undefined && names !== undefined) throw invalidParameterValue('affinityGroupIds parameter is mutually exclusive with affinityGroupNames parameter');

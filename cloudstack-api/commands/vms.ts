@@ -14,7 +14,7 @@ import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import type { JobResultMapper } from './job-support.ts';
 import { displayName } from './names.ts';
-import { HOST_NAME, INVALID_NAME, isUser, mergedDetails, stateOf, VMS, vmResult, vmSupport } from './vm-support.ts';
+import { allowedToCaller, HOST_NAME, INVALID_NAME, mergedDetails, stateOf, VMS, vmResult, vmSupport } from './vm-support.ts';
 import { untilCached } from '../../lib/read-your-writes.ts';
 import { metav1Time } from '../../lib/time.ts';
 
@@ -46,7 +46,7 @@ export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
 
 export function vmCommands(infra: Infra): Command[] {
   const { cache } = infra;
-  const { visibleVm, patchSpec, submit, settingOn, keyPairNamed, affinityGroups } = vmSupport(infra);
+  const { visibleVm, patchSpec, submit, keyPairNamed, affinityGroups } = vmSupport(infra);
   const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
 
   /** A template or ISO the caller may use: one it may read (its own, kumulus-public's), or a public one of any account. */
@@ -233,7 +233,7 @@ export function vmCommands(infra: Infra): Command[] {
       if (unknownDetail !== undefined) throw invalidParameterValue(`The details parameter contains a non permitted value. The allowed values are [${VM_DETAILS.join(', ')}]`);
       const namespaces = await scopedNamespaces(cache, ctx.caller, p, VMS, label, infra.deps.mayList);
       // Users do not see their destroyed VMs unless allow.user.view.destroyed.vm (QueryService).
-      const hideDestroyed = isUser(ctx.caller) && !settingOn('allow.user.view.destroyed.vm');
+      const hideDestroyed = !allowedToCaller(infra, ctx, 'allow.user.view.destroyed.vm');
       const state = p.state?.toLowerCase();
       // The whole cache comes sorted (and stays sorted until a change); an index's subset is sorted here.
       const candidates = one ? [one] : zone ? cache.virtualMachines.byIndex(INDEX.zone, zone.metadata.name ?? '').sort(byCreation) : cache.virtualMachines.sorted();
@@ -343,7 +343,7 @@ export function vmCommands(infra: Infra): Command[] {
       const label = 'destroyvirtualmachine';
       const vm = await visibleVm(ctx, label, p.id);
       if (p.expunge === true) {
-        if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Parameter expunge can be passed by Admin only. Or when the allow.user.expunge.recover.vm key is set.`);
+        if (!allowedToCaller(infra, ctx, 'allow.user.expunge.recover.vm')) throw permissionDenied(`Parameter expunge can be passed by Admin only. Or when the allow.user.expunge.recover.vm key is set.`);
         await vms(ctx)
           .delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid: vm.metadata.uid } })
           .catch((err: unknown) => failure(err, ctx, { label, id: p.id }));
@@ -363,7 +363,7 @@ export function vmCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       const label = 'recovervirtualmachine';
       const vm = await visibleVm(ctx, label, p.id);
-      if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not recover VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
+      if (!allowedToCaller(infra, ctx, 'allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not recover VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
       if (vm.spec.state !== 'Destroyed') throw invalidParameterValue(`VM ${p.id} is ${stateOf(vm)}, not Destroyed: there is nothing to recover`);
       return patchSpec(ctx, label, vm, { state: 'Stopped' });
     },
@@ -378,7 +378,7 @@ export function vmCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       const label = 'expungevirtualmachine';
       const vm = await visibleVm(ctx, label, p.id);
-      if (isUser(ctx.caller) && !settingOn('allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not expunge VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
+      if (!allowedToCaller(infra, ctx, 'allow.user.expunge.recover.vm')) throw permissionDenied(`Account ${ctx.caller.accountName} may not expunge VMs: only administrators can, unless allow.user.expunge.recover.vm is true`);
       if (vm.spec.state !== 'Destroyed') throw invalidParameterValue(`Please destroy vm with id ${p.id} before expunging it`);
       await vms(ctx)
         .delete({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { preconditions: { uid: vm.metadata.uid } })

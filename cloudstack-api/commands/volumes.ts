@@ -6,9 +6,9 @@ import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { entityNotFound, invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
 import { ownerNamespace, READY, visibleById } from './compute-support.ts';
-import { isUser } from './vm-support.ts';
+import { allowedToCaller } from './vm-support.ts';
 import { hasTags, ownerFields, tagFields } from './compute-views.ts';
-import { globalSettings, type Infra } from './context.ts';
+import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
 import { apiDate } from './infra-views.ts';
@@ -340,7 +340,7 @@ export function volumeCommands(infra: Infra): Command[] {
   });
 
   /** allow.user.expunge.recover.volume (CloudStack's default true): whether a user may expunge or recover a volume. */
-  const userMayExpungeRecover = (ctx: CommandContext) => !isUser(ctx.caller) || globalSettings(infra).value('allow.user.expunge.recover.volume') === 'true';
+  const userMayExpungeRecover = (ctx: CommandContext) => allowedToCaller(infra, ctx, 'allow.user.expunge.recover.volume');
 
   /**
    * destroyVolume: a detached volume goes to Destroy (spec.destroyed; the operator deletes it
