@@ -367,7 +367,9 @@ export function vmCommands(infra: Infra): Command[] {
       if (vm.spec.state !== 'Destroyed') throw invalidParameterValue(`VM ${p.id} is ${stateOf(vm)}, not Destroyed: there is nothing to recover`);
       return patchSpec(ctx, label, vm, { state: 'Stopped' });
     },
-    map: (vm) => vmFields(infra, vm),
+    // CloudStack moves the VM to Stopped inside the request and answers it so; the status here
+    // still says Destroyed until the operator settles the recovered spec.
+    map: (vm) => ({ ...vmFields(infra, vm), state: 'Stopped' }),
   });
 
   const expungeVirtualMachine = defineCommand({

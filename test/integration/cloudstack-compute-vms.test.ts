@@ -213,6 +213,7 @@ describe('cloudstack-api: virtual machines (real control plane)', function () {
     generation = (await vmNamed(name))?.metadata.generation ?? 0;
     const recovered = await cloud.admin.request('recoverVirtualMachine', { id: ids['vm'] ?? '' });
     expect(recovered.status, recovered.text).to.equal(200);
+    expect(recovered.body['virtualmachine']).to.include({ id: ids['vm'], state: 'Stopped' });
     expect((await vmNamed(name))?.spec['state']).to.equal('Stopped');
     await settleAfter(name, generation, 'Stopped');
 
