@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,100 +47,13 @@ export const csDriver: Driver = {
 };
 
 /*
- * The Go SDK (Debian package golang-github-xanzy-go-cloudstack-dev, 2.9.0), its async client
- * waiting for each job: a small program built offline from the packaged source maps a command
- * and its parameters to the SDK's typed call and prints the typed result under its object name.
+ * The Go SDK, github.com/apache/cloudstack-go/v2, its async client waiting for each job: the
+ * program in ./gosdk-lifecycle (go.mod and go.sum pin the SDK) maps a command and its
+ * parameters to the SDK's typed call and prints the typed result under its object name. Go
+ * fetches the pinned modules through its module proxy, as the control-plane build does
+ * (lib/controlplane/go-build.ts); its module and build caches make later builds quick.
  */
-const sdkSource = '/usr/share/gocode/src/github.com/xanzy/go-cloudstack';
-const goMod = `module kumulus.test/gosdklifecycle\n\ngo 1.21\n\nrequire github.com/xanzy/go-cloudstack/v2 v2.9.0\n\nreplace github.com/xanzy/go-cloudstack/v2 => ${sdkSource}\n`;
-const goProgram = `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
-
-	"github.com/xanzy/go-cloudstack/v2/cloudstack"
-)
-
-func main() {
-	cs := cloudstack.NewAsyncClient(os.Getenv("CS_ENDPOINT"), os.Getenv("CS_KEY"), os.Getenv("CS_SECRET"), false)
-	// A booted guest's stop can take minutes on an emulated, loaded host.
-	cs.AsyncTimeout(600)
-	p := map[string]string{}
-	for _, arg := range os.Args[2:] {
-		kv := strings.SplitN(arg, "=", 2)
-		p[kv[0]] = kv[1]
-	}
-	var name string
-	var out interface{}
-	var err error
-	vms := cs.VirtualMachine
-	switch os.Args[1] {
-	case "createSSHKeyPair":
-		name = "keypair"
-		out, err = cs.SSH.CreateSSHKeyPair(cs.SSH.NewCreateSSHKeyPairParams(p["name"]))
-	case "deployVirtualMachine":
-		d := vms.NewDeployVirtualMachineParams(p["serviceofferingid"], p["templateid"], p["zoneid"])
-		d.SetNetworkids([]string{p["networkids"]})
-		d.SetKeypair(p["keypair"])
-		d.SetUserdata(p["userdata"])
-		d.SetName(p["name"])
-		name = "virtualmachine"
-		out, err = vms.DeployVirtualMachine(d)
-	case "stopVirtualMachine":
-		name = "virtualmachine"
-		out, err = vms.StopVirtualMachine(vms.NewStopVirtualMachineParams(p["id"]))
-	case "startVirtualMachine":
-		name = "virtualmachine"
-		out, err = vms.StartVirtualMachine(vms.NewStartVirtualMachineParams(p["id"]))
-	case "rebootVirtualMachine":
-		name = "virtualmachine"
-		out, err = vms.RebootVirtualMachine(vms.NewRebootVirtualMachineParams(p["id"]))
-	case "destroyVirtualMachine":
-		d := vms.NewDestroyVirtualMachineParams(p["id"])
-		if p["expunge"] == "true" {
-			d.SetExpunge(true)
-		}
-		name = "virtualmachine"
-		out, err = vms.DestroyVirtualMachine(d)
-	case "recoverVirtualMachine":
-		name = "virtualmachine"
-		out, err = vms.RecoverVirtualMachine(vms.NewRecoverVirtualMachineParams(p["id"]))
-	case "expungeVirtualMachine":
-		name = "success"
-		out, err = vms.ExpungeVirtualMachine(vms.NewExpungeVirtualMachineParams(p["id"]))
-	case "listVirtualMachines":
-		l := vms.NewListVirtualMachinesParams()
-		l.SetListall(true)
-		name = "list"
-		out, err = vms.ListVirtualMachines(l)
-	case "createVolume":
-		c := cs.Volume.NewCreateVolumeParams()
-		c.SetName(p["name"])
-		c.SetZoneid(p["zoneid"])
-		c.SetDiskofferingid(p["diskofferingid"])
-		name = "volume"
-		out, err = cs.Volume.CreateVolume(c)
-	case "attachVolume":
-		name = "volume"
-		out, err = cs.Volume.AttachVolume(cs.Volume.NewAttachVolumeParams(p["id"], p["virtualmachineid"]))
-	case "detachVolume":
-		d := cs.Volume.NewDetachVolumeParams()
-		d.SetId(p["id"])
-		name = "volume"
-		out, err = cs.Volume.DetachVolume(d)
-	default:
-		err = fmt.Errorf("no such command in the program: %s", os.Args[1])
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	json.NewEncoder(os.Stdout).Encode(map[string]interface{}{name: out})
-}
-`;
+const goModule = join(import.meta.dirname, 'gosdk-lifecycle');
 
 export function goDriver(): Driver {
   let dir = '';
@@ -149,17 +61,17 @@ export function goDriver(): Driver {
   return {
     name: 'the Go SDK',
     async prepare() {
-      if (!existsSync(sdkSource)) return `${sdkSource} is missing (Debian package golang-github-xanzy-go-cloudstack-dev)`;
       try {
         await run('go', ['version'], { timeout: 30_000 });
       } catch {
         return 'the go command is not installed, so the Go SDK program cannot be built';
       }
       dir = await mkdtemp(join(tmpdir(), 'kumulus-gosdk-life-'));
-      await writeFile(join(dir, 'go.mod'), goMod);
-      await writeFile(join(dir, 'main.go'), goProgram);
       program = join(dir, 'lifecycle');
-      await run('nice', ['-n', '10', 'go', 'build', '-o', program, '.'], { cwd: dir, timeout: 840_000, env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOTOOLCHAIN: 'local', GOWORK: 'off' } });
+      // -mod=readonly: the build uses exactly the committed go.sum; -buildvcs=false: the module sits inside this repository's work tree.
+      await run('nice', ['-n', '10', 'go', 'build', '-o', program, '.'], { cwd: goModule, timeout: 840_000, env: { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false', GOTOOLCHAIN: 'local', GOWORK: 'off' } }).catch((err: unknown) => {
+        throw new Error(`building the Go SDK program in ${goModule} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
+      });
       return undefined;
     },
     async call(endpoint, keys, command, params) {
@@ -168,9 +80,9 @@ export function goDriver(): Driver {
         throw new Error(`Go SDK ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
       });
       const answer = JSON.parse(stdout) as Row;
-      // The SDK's list struct: Count and the rows.
-      const list = answer['list'] as { Count?: number; VirtualMachines?: Row[] } | undefined;
-      return list ? (list.Count ? { count: list.Count, virtualmachine: list.VirtualMachines } : {}) : answer;
+      // The SDK's list struct carries count and the rows; as cs does, an empty list is {}.
+      const list = answer['list'] as { count?: number; virtualmachine?: Row[] } | undefined;
+      return list ? (list.count ? list : {}) : answer;
     },
     async cleanup() {
       if (dir) await rm(dir, { recursive: true, force: true });
