@@ -13,6 +13,7 @@ import {
   type TemplateObject,
   type VirtualMachineObject,
 } from '../crds/index.ts';
+import type { WatchSource } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
 import { resourceTypeOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
@@ -39,6 +40,8 @@ export interface NicAllocator {
   ensureNics(vm: VirtualMachineObject, signal: AbortSignal): Promise<NicOutcome>;
   /** Frees what ensureNics allocated for the VM; called once its domain is gone (expunge). */
   releaseNics(vm: VirtualMachineObject, signal: AbortSignal): Promise<unknown>;
+  /** What else re-queues a VM for its NIC pass (its addresses appearing or going), if anything. */
+  watches?: WatchSource[];
 }
 
 export const COMPUTE_INDEX = {

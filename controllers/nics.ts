@@ -14,11 +14,14 @@
  * A crash anywhere is harmless: an address created but not yet in the VM's status is found
  * again by its consumer uid and reused; two held by one NIC (a lost answer, a new leader's
  * cache that had not seen the first) are resolved by keeping the requested one, else the one
- * the VM's status records, else the lowest, and deleting the others.
+ * the VM's status records, else the lowest, and deleting the others. The second may reach the
+ * cache after the VM's last reconcile (a create the apiserver committed late), so the VM
+ * controller watches addresses appear and go (nicAddressWatch).
  */
 import { IPAddress, Network, VirtualMachine, type IPAddressObject, type NetworkObject, type NetworkOfferingObject, type VirtualMachineObject } from '../crds/index.ts';
 import { ipAddressName, LABEL_CONSUMER_UID, LABEL_NETWORK_UID, nicMac } from '../lib/guest-identity.ts';
 import { guestAddressing, guestAddressProblem, guestPool, guestPoolSize, intToIp, ipToInt, type GuestAddressing } from '../lib/ipv4.ts';
+import type { WatchSource } from '../lib/controller.ts';
 import { isAlreadyExists, isConflict, isNotFound, type ResourceClient } from '../lib/kube-client.ts';
 import type { NicAllocator } from './compute-context.ts';
 import { clientFor, INDEX, OPERATOR_FIELD_MANAGER, type InfraContext } from './infra-context.ts';
@@ -347,5 +350,21 @@ export async function releaseNics(ctx: InfraContext, vm: VirtualMachineObject, s
 
 /** ensureNics and releaseNics over one context, as the VM controller takes them (registerComputeControllers). */
 export function nicAllocator(ctx: InfraContext): NicAllocator {
-  return { ensureNics: (vm, signal) => ensureNics(ctx, vm, signal), releaseNics: (vm, signal) => releaseNics(ctx, vm, signal) };
+  return { ensureNics: (vm, signal) => ensureNics(ctx, vm, signal), releaseNics: (vm, signal) => releaseNics(ctx, vm, signal), watches: [nicAddressWatch(ctx)] };
+}
+
+/**
+ * Requeues the VM whose NIC an address names when the address appears or goes: a claim the
+ * apiserver committed after the VM's last pass is then found and the extra released.
+ * Status-only updates of an address change nothing for the VM.
+ */
+export function nicAddressWatch(ctx: InfraContext): WatchSource {
+  return {
+    informer: ctx.informers.ipAddresses,
+    map: (obj) => {
+      const ref = (obj as IPAddressObject).spec.consumerRef;
+      return ref?.kind === 'VirtualMachine' ? [{ namespace: ref.namespace, name: ref.name }] : [];
+    },
+    changed: () => false,
+  };
 }

@@ -337,6 +337,7 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
     { informer: c.affinityGroups, map: (g) => vmsOf(COMPUTE_INDEX.affinityGroup, keyOf(g)) },
     { informer: i.serviceOfferings, map: (o) => vmsOf(INDEX.serviceOffering, o.metadata.name ?? '') },
     { informer: i.networks, map: (n) => vmsOf(INDEX.network, keyOf(n)) },
+    ...(ctx.nics.watches ?? []),
     // expunge.delay may have changed: destroyed VMs recompute when they are due.
     { informer: i.configurations, map: () => i.vms.list().filter((vm) => vm.spec.state === 'Destroyed').map((vm) => ({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' })) },
   ];

@@ -128,7 +128,20 @@ describe('guest networks survive SIGKILL of the operator at random moments', fun
       const n1 = counts.find((c) => c.name === net(1));
       return !n3 && n1?.uri === undefined && ['Shutdown', 'Allocated'].includes(n1?.state ?? '') && counts.every((c) => c.counted === c.held) ? true : undefined;
     }, 1000).catch((err: unknown) => Promise.reject(new Error(`${(err as Error).message}; last seen ${seen}`)));
-    await until('the lost VMs\' addresses to be collected', 120_000, async () => ((await world.ipAddresses.list({})).items.filter((a) => networks.some((n) => a.metadata.labels?.[LABEL_NETWORK_UID] === n.metadata.uid)).length === live.length ? true : undefined), 1000);
+    let extra = '';
+    await until('the lost VMs\' addresses to be collected', 120_000, async () => {
+      const held = (await world.ipAddresses.list({})).items.filter((a) => networks.some((n) => a.metadata.labels?.[LABEL_NETWORK_UID] === n.metadata.uid));
+      if (held.length === live.length) return true;
+      const liveUids = new Set((await vms.list({ namespace: world.namespace })).items.map((vm) => vm.metadata.uid));
+      const kept = new Set(live.map(vmName));
+      extra = JSON.stringify(
+        held
+          .filter((a) => !liveUids.has(a.spec.consumerRef?.uid) || !kept.has(a.spec.consumerRef?.name ?? ''))
+          .concat(held.filter((a, i) => held.findIndex((b) => b.spec.consumerRef?.uid === a.spec.consumerRef?.uid) !== i))
+          .map((a) => ({ address: a.spec.address, consumer: a.spec.consumerRef?.name, consumerLive: liveUids.has(a.spec.consumerRef?.uid), created: a.metadata.creationTimestamp, deleting: a.metadata.deletionTimestamp, ready: a.status?.conditions?.[0] })),
+      );
+      return undefined;
+    }, 1000).catch((err: unknown) => Promise.reject(new Error(`${(err as Error).message}; ${live.length} NICs live, records left over: ${extra}; operator exit code ${final.child.exitCode}`)));
 
     // Addresses: one per NIC, each recorded by the live VM it names; requested ones honoured.
     const vmsNow = (await vms.list({ namespace: world.namespace })).items;

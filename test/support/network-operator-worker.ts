@@ -9,7 +9,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { clientFor } from '../../controllers/infra-context.ts';
 import { registerInfrastructureControllers } from '../../controllers/infrastructure.ts';
-import { ensureNics, releaseNics } from '../../controllers/nics.ts';
+import { ensureNics, nicAddressWatch, releaseNics } from '../../controllers/nics.ts';
 import { VirtualMachine, type VirtualMachineObject } from '../../crds/index.ts';
 import { isNotFound } from '../../lib/kube-client.ts';
 import { log, setLogLevel } from '../../lib/log.ts';
@@ -26,6 +26,7 @@ const vms = clientFor<VirtualMachineObject>(ctx, VirtualMachine);
 manager.addController<VirtualMachineObject>({
   name: 'test-vm-nics',
   for: ctx.informers.vms,
+  watches: [nicAddressWatch(ctx)],
   async reconcile(rctx, request) {
     const vm = ctx.informers.vms.get(request);
     if (!vm || vm.metadata.namespace !== namespace) return;
