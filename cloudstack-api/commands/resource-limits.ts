@@ -1,24 +1,13 @@
-import { Account, Domain, type AccountObject, type DomainObject, type KindInfo } from '../../crds/index.ts';
-import { type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
-import {
-  COUNTED_FROM,
-  RESOURCE_TYPES,
-  UNLIMITED,
-  accountLimit,
-  domainChain,
-  domainLimit,
-  objectUsage,
-  sumUsage,
-  type Offerings,
-  type ResourceType,
-  type Usage,
-} from '../../lib/resource-limits.ts';
+import { Account, Domain, type AccountObject, type DomainObject } from '../../crds/index.ts';
+import { resourceTypeOf } from '../../lib/kube-client.ts';
+import { RESOURCE_TYPES, UNLIMITED, type ResourceType } from '../../lib/resource-limits.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import { AccountType } from '../protocol/auth.ts';
 import { invalidParameterValue, permissionDenied } from '../protocol/errors.ts';
-import { globalSettings, type Infra } from './context.ts';
+import type { Infra } from './context.ts';
 import { type Command, type CommandContext, defineCommand } from './define.ts';
 import { failure } from './errors.ts';
+import type { Owner } from './resource-usage.ts';
 import { DOMAIN_ID_PARAM, refusal, type TenancyKit } from './tenancy-support.ts';
 
 /**
@@ -49,12 +38,8 @@ function typeByName(name: string | undefined): ResourceType | undefined {
   return found;
 }
 
-type Owner = { account: AccountObject; domain: DomainObject | undefined } | { account?: undefined; domain: DomainObject };
-
 export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] {
   const { dir } = kit;
-  const domains = () => new Map(dir.domains.list().map((d) => [d.metadata.name ?? '', d]));
-  const chainOf = (domain: DomainObject) => domainChain(domain.metadata.name, domains());
   const label = (ctx: CommandContext) => ctx.command.toLowerCase();
 
   /** The owner fields of a limit or count row: the account's, or the domain's alone. */
@@ -68,10 +53,7 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
     };
   }
 
-  const limitOf = (owner: Owner, type: ResourceType): number =>
-    owner.account ? accountLimit(owner.account, type, globalSettings(infra)) : domainLimit(chainOf(owner.domain), type.field);
-
-  const limitRow = (owner: Owner, type: ResourceType): Fields => ({ ...ownerFields(owner), max: limitOf(owner, type), resourcetype: String(type.code), resourcetypename: type.name });
+  const limitRow = (owner: Owner, type: ResourceType): Fields => ({ ...ownerFields(owner), max: kit.usage.limitOf(owner, type), resourcetype: String(type.code), resourcetypename: type.name });
 
   /**
    * The account named by account (+ domainid), else the caller's own. RBAC must let the caller
@@ -92,22 +74,6 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
     const domain = kit.domainById(label(ctx), 'domainid', domainid);
     await kit.require(ctx, { verb: 'get', resource: DOMAINS, name: domain.metadata.name }, `${what} of domain ${domain.spec.displayName ?? domain.metadata.name}`);
     return { domain };
-  }
-
-  /** What the owner uses now, counted from the cached objects of its namespace (an account) or of every account of its subtree (a domain). */
-  async function usageOf(owner: Owner): Promise<Usage> {
-    await infra.cache.synced();
-    const { cache } = infra;
-    const offerings: Offerings = { service: (name) => cache.serviceOfferings.byName(name)?.spec, disk: (name) => cache.diskOfferings.byName(name)?.spec };
-    const accounts = owner.account ? [owner.account] : dir.accounts.list().filter((a) => domainChain(a.spec.domainRef.name, domains()).includes(owner.domain));
-    const namespaces = new Set(accounts.map((a) => a.spec.namespace));
-    const kinds: [KindInfo, KubeObject[]][] = [
-      [cache.virtualMachines.kind, cache.virtualMachines.list()],
-      [cache.volumes.kind, cache.volumes.list()],
-      [cache.networks.kind, cache.networks.list()],
-      [cache.templates.kind, cache.templates.list()],
-    ];
-    return sumUsage(kinds.flatMap(([kind, objects]) => (COUNTED_FROM[kind.kind] ? objects.filter((o) => namespaces.has(o.metadata.namespace ?? '')).map((o) => objectUsage(kind.kind, o, offerings)) : [])));
   }
 
   const listResourceLimits = defineCommand({
@@ -172,7 +138,7 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
       if (!domain.spec.parentRef) throw permissionDenied(`Cannot update resource limit for ROOT domain ${domain.metadata.uid}, permission denied`);
       if (domainAdmin && domain.metadata.uid === ctx.caller.domainId) throw permissionDenied(`Unable to update resource limit for domain ${domain.metadata.uid}, permission denied`);
       const parent = dir.domains.get(domain.spec.parentRef.name);
-      const parentMax = parent ? domainLimit(chainOf(parent), type.field) : UNLIMITED;
+      const parentMax = parent ? kit.usage.limitOf({ domain: parent }, type) : UNLIMITED;
       if (parentMax >= 0 && max > parentMax) {
         throw invalidParameterValue(
           `Domain ${domain.spec.displayName ?? domain.metadata.name}(id: ${parent?.metadata.uid}) has maximum allowed resource limit ${parentMax} for ${type.name}, please specify a value less that or equal to ${parentMax}`,
@@ -200,7 +166,7 @@ export function resourceLimitCommands(kit: TenancyKit, infra: Infra): Command[] 
       await kit.synced();
       const only = typeByCode(params.resourcetype);
       const owner = params.account !== undefined ? await accountOwner(ctx, params, 'count the resources') : await domainOwner(ctx, params.domainid, 'count the resources');
-      const usage = await usageOf(owner);
+      const usage = kit.usage.usageOf(owner);
       return RESOURCE_TYPES.filter((t) => only === undefined || t === only).map((type) => ({ ...ownerFields(owner), resourcecount: usage[type.field] ?? 0, resourcetype: String(type.code), resourcetypename: type.name }));
     },
     mapItem: (row) => row,

@@ -10,6 +10,7 @@ import { entityNotFound, internalError, invalidParameterValue, permissionDenied 
 import { SECRETS } from '../tenancy/directory.ts';
 import type { AccessCheck, Tenancy } from '../tenancy/index.ts';
 import type { Infra } from './context.ts';
+import { resourceUsage } from './resource-usage.ts';
 import type { CommandContext } from './define.ts';
 import { failure, type Refusal } from './errors.ts';
 
@@ -50,6 +51,7 @@ export type TenancyKit = ReturnType<typeof tenancyKit>;
 export function tenancyKit(tenancy: Tenancy, infra: Infra) {
   const dir = tenancy.directory;
   const USERS = resourceTypeOf(User);
+  const usage = resourceUsage(infra, dir);
 
   // Views ------------------------------------------------------------------------------------
 
@@ -67,6 +69,7 @@ export function tenancyKit(tenancy: Tenancy, infra: Infra) {
       networkdomain: domain.spec.networkDomain,
       state: domain.status?.state ?? 'Active',
       created: created(domain),
+      ...usage.limitFields({ domain }),
     };
   }
 
@@ -121,6 +124,7 @@ export function tenancyKit(tenancy: Tenancy, infra: Infra) {
       created: created(account),
       isdefault: account.metadata.name === 'admin',
       user: dir.usersOf(account.metadata.name ?? '').map(userFields),
+      ...usage.limitFields({ account, domain: dir.domains.get(account.spec.domainRef.name) }),
     };
   }
 
@@ -295,13 +299,18 @@ export function tenancyKit(tenancy: Tenancy, infra: Infra) {
 
   return {
     dir,
+    usage,
     domainFields,
     ownerFields,
     userFields,
     accountFields,
     require,
     visible,
-    synced: () => dir.synced(),
+    // The caches too: account and domain rows count what their accounts use.
+    synced: async () => {
+      await dir.synced();
+      await infra.cache.synced();
+    },
     domainById,
     callerDomain,
     domainScope,

@@ -105,9 +105,38 @@ describe('cloudstack-api: resource limits per account and domain, at both doors 
     expect(rows(domain.body, 'resourcecount')).to.deep.equal([{ domainid: ids['domain'], domain: tenant.account, domainpath: `ROOT/${tenant.account}`, resourcecount: 2, resourcetype: '8', resourcetypename: 'cpu' }]);
   });
 
+  it('shows each limit, what is used and what is left on the listAccounts and listDomains rows, as CloudStack does', async () => {
+    const pick = (row: Record<string, unknown> | undefined, types: string[]) => Object.fromEntries(types.flatMap((t) => [`${t}limit`, `${t}total`, `${t}available`].map((f) => [f, row?.[f]])));
+    const types = ['vm', 'cpu', 'memory', 'volume', 'network', 'template', 'primarystorage'];
+    // The tenant's own row: user_vm raised to 3 above, the rest the global defaults; two Stopped VMs of 1 core and 512 MiB.
+    const own = rows((await tenant.client.request('listAccounts')).body, 'account');
+    expect(own.map((a) => a['name'])).to.deep.equal([tenant.account]);
+    expect(pick(own[0], types)).to.deep.equal({
+      vmlimit: '3', vmtotal: 2, vmavailable: '1',
+      cpulimit: '40', cputotal: 2, cpuavailable: '38',
+      memorylimit: '40960', memorytotal: 1024, memoryavailable: '39936',
+      volumelimit: '20', volumetotal: 2, volumeavailable: '18',
+      networklimit: '20', networktotal: 0, networkavailable: '20',
+      templatelimit: '20', templatetotal: 0, templateavailable: '20',
+      primarystoragelimit: '200', primarystoragetotal: 0, primarystorageavailable: '200',
+    });
+    const states = (await cloud.resource('VirtualMachine').list({ namespace: tenant.namespace })).items.map((vm) => (vm as { status?: { state?: string } }).status?.state);
+    expect([own[0]?.['vmrunning'], own[0]?.['vmstopped']]).to.deep.equal([states.filter((st) => st === 'Running').length, states.filter((st) => st === 'Stopped').length]);
+    // A root administrator's account has no limits.
+    const admin = rows((await cloud.admin.request('listAccounts', { name: 'admin' })).body, 'account');
+    expect([admin[0]?.['vmlimit'], admin[0]?.['vmavailable'], admin[0]?.['primarystoragelimit']]).to.deep.equal(['Unlimited', 'Unlimited', 'Unlimited']);
+    // The tenant's domain sets no limit of its own and ROOT has none: unlimited, counting its account's VMs.
+    const domain = rows((await cloud.admin.request('listDomains', { id: ids['domain'] ?? '' })).body, 'domain');
+    expect(pick(domain[0], ['vm', 'cpu'])).to.deep.equal({ vmlimit: 'Unlimited', vmtotal: 2, vmavailable: 'Unlimited', cpulimit: 'Unlimited', cputotal: 2, cpuavailable: 'Unlimited' });
+    // A domain limit shows at once, with what is left under it.
+    expect((await cloud.admin.request('updateResourceLimit', { resourcetype: '0', max: '5', domainid: ids['domain'] ?? '' })).status).to.equal(200);
+    const limited = rows((await cloud.admin.request('listDomains', { id: ids['domain'] ?? '' })).body, 'domain');
+    expect(pick(limited[0], ['vm'])).to.deep.equal({ vmlimit: '5', vmtotal: 2, vmavailable: '3' });
+  });
+
   it('holds accounts to their domain\'s limit, inherited by subdomains: a scale-up and a new VM past it are refused', async () => {
     expect((await cloud.admin.request('updateResourceLimit', { resourcetype: '8', max: '3', domainid: ids['domain'] ?? '' })).status).to.equal(200);
-    expect((await cloud.resource('Domain').get({ name: tenant.account })).spec?.['resourceLimits']).to.deep.equal({ cpu: 3 });
+    expect((await cloud.resource('Domain').get({ name: tenant.account })).spec?.['resourceLimits']).to.deep.equal({ userVm: 5, cpu: 3 });
     // The account's own cpu limit is still the default; its domain's caps it.
     expect(rows((await tenant.client.request('listResourceLimits', { resourcetype: '8' })).body, 'resourcelimit')[0]?.['max']).to.equal(40);
     const scale = await refusal(kubectl.resource(resourceTypeOf(VirtualMachine)).patch({ namespace: tenant.namespace, name: `one-${s}` }, { spec: { serviceOfferingRef: { name: `large-${s}` } } }, 'merge'));

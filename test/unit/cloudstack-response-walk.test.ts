@@ -122,7 +122,7 @@ const EMPTY_BY_DESIGN = new Set(['listSystemVms', 'listRouters', 'listAlerts', '
 
 const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'a job working on the object (BaseResponse sets jobid and jobstatus only then)': ['jobid', 'jobstatus'],
-  'projects: Kumulus has none, CloudStack fills these for project resources only': ['project', 'projectid', 'projectavailable', 'projectlimit', 'projecttotal'],
+  'projects: Kumulus has none, CloudStack fills these for project resources only': ['project', 'projectid'],
   'resource icons: only with showicon=true on a resource with an uploaded icon': ['icon'],
   'GPUs and vGPUs: no GPU on Kumulus hosts': ['gpucardid', 'gpucardname', 'gpucount', 'vgpu', 'vgpuprofileid', 'vgpuprofilename', 'maxheads', 'maxresolutionx', 'maxresolutiony', 'videoram', 'gputotal', 'gpuused', 'gpugroup', 'gpuavailable', 'gpulimit', 'gpudisplay'],
   'backups: no backup offering assigned': ['backupofferingid', 'backupofferingname', 'backupavailable', 'backuplimit', 'backupstorageavailable', 'backupstoragelimit', 'backupstoragetotal', 'backuptotal'],
@@ -135,7 +135,7 @@ const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'no registered user data linked': ['userdataid', 'userdataname', 'userdatadetails', 'userdatapolicy', 'userdataparams'],
   'password: only in the reply of a deploy or reset of a password-enabled template': ['password'],
   'orchestrator extensions: none': ['extensionid', 'extensionname'],
-  'VPCs: none': ['vpcid', 'vpcname', 'aclid', 'aclname', 'vpcavailable', 'vpclimit', 'vpctotal'],
+  'VPCs: none': ['vpcid', 'vpcname', 'aclid', 'aclname'],
   'storage access groups: none configured': ['storageaccessgroups', 'podstorageaccessgroups', 'zonestorageaccessgroups', 'clusterstorageaccessgroups'],
   'IPv6: none': ['ip6address', 'ip6cidr', 'ip6gateway', 'ip6dns1', 'ip6dns2', 'startipv6', 'endipv6', 'ip6routes', 'ip6routing'],
   'dynamic routing and AS numbers: none': ['asnumber', 'asnumberid', 'asnrange', 'bgppeers', 'ip4routes', 'ip4routing', 'routingmode', 'specifyasnumber'],
@@ -160,13 +160,13 @@ const NOT_SET_HERE: Readonly<Record<string, Readonly<Record<string, string>>>> =
   asyncjobs: { completed: 'set from the job completion time; this job records none' },
 };
 const GAPS: Readonly<Record<string, readonly string[]>> = {
-  account: ['accountdetails', 'apikeyaccess', 'cpuavailable', 'cpulimit', 'cputotal', 'defaultzoneid', 'groups', 'ipavailable', 'iplimit', 'iptotal', 'iscleanuprequired', 'memoryavailable', 'memorylimit', 'memorytotal', 'networkavailable', 'networkdomain', 'networklimit', 'networktotal', 'primarystorageavailable', 'primarystoragelimit', 'primarystoragetotal', 'roleid', 'secondarystorageavailable', 'secondarystoragelimit', 'secondarystoragetotal', 'snapshotavailable', 'snapshotlimit', 'snapshottotal', 'taggedresources', 'templateavailable', 'templatelimit', 'templatetotal', 'vmavailable', 'vmlimit', 'vmrunning', 'vmstopped', 'vmtotal', 'volumeavailable', 'volumelimit', 'volumetotal'],
+  account: ['accountdetails', 'apikeyaccess', 'defaultzoneid', 'groups', 'iscleanuprequired', 'networkdomain', 'roleid', 'taggedresources'],
   api: ['type'],
   capacity: ['clusterid', 'clustername', 'podid', 'podname', 'tag'],
   cluster: ['drsimbalance', 'resourcedetails'],
   configuration: ['group', 'id', 'options', 'parent', 'subgroup', 'type'],
   diskoffering: ['details', 'domain', 'domainid', 'suitableforvirtualmachine', 'tags', 'zone', 'zoneid'],
-  domain: ['cpuavailable', 'cpulimit', 'cputotal', 'domaindetails', 'hasannotations', 'ipavailable', 'iplimit', 'iptotal', 'memoryavailable', 'memorylimit', 'memorytotal', 'networkavailable', 'networkdomain', 'networklimit', 'networktotal', 'primarystorageavailable', 'primarystoragelimit', 'primarystoragetotal', 'secondarystorageavailable', 'secondarystoragelimit', 'secondarystoragetotal', 'snapshotavailable', 'snapshotlimit', 'snapshottotal', 'taggedresources', 'templateavailable', 'templatelimit', 'templatetotal', 'vmavailable', 'vmlimit', 'vmtotal', 'volumeavailable', 'volumelimit', 'volumetotal'],
+  domain: ['domaindetails', 'hasannotations', 'networkdomain', 'taggedresources'],
   event: ['parentid', 'username'],
   host: ['capabilities', 'details', 'disconnected', 'disksizeallocated', 'disksizetotal', 'encryptionsupported', 'events', 'hasenoughcapacity', 'implicithosttags', 'instanceconversionsupported', 'lastpinged', 'oscategoryid', 'oscategoryname', 'suitableformigration', 'ueficapability', 'username', 'virtualmachineid'],
   hosttag: ['hostid'],
