@@ -23,10 +23,10 @@ export const TEMPLATE_USERS_INDEX = 'template.users';
 
 type ZoneEntry = NonNullable<NonNullable<TemplateObject['status']>['zones']>[number];
 
-/** `namespace/name` of the Templates a VM uses (its template, or its ISO). */
+/** `namespace/name` of the Templates a VM uses (its template, or its ISO, and the ISO in its drive). */
 export function templatesOfVm(vm: VirtualMachineObject): string[] {
   const ns = vm.metadata.namespace ?? '';
-  return [vm.spec.templateRef, vm.spec.isoRef].flatMap((ref) => (ref ? [`${ref.namespace ?? ns}/${ref.name}`] : []));
+  return [...new Set([vm.spec.templateRef, vm.spec.isoRef, vm.spec.attachedIsoRef].flatMap((ref) => (ref ? [`${ref.namespace ?? ns}/${ref.name}`] : [])))];
 }
 
 export function templatesOfVolume(volume: VolumeObject): string[] {

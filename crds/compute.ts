@@ -73,6 +73,12 @@ export const VirtualMachine = defineKind({
       memory: Type.Optional(Quantity({ description: 'Memory, for a customized service offering only.', minimum: '32Mi' })),
       templateRef: Type.Optional(NamespacedRef('Template', 'Template of the root disk: in the VM\'s namespace, kumulus-public (the platform\'s public templates), or a public template of another account. Set this or isoRef.')),
       isoRef: Type.Optional(NamespacedRef('Template', 'ISO (a Template of format ISO) to boot from, with an empty root disk from rootDiskOfferingRef. Set this or templateRef.')),
+      attachedIsoRef: Type.Optional(
+        NamespacedRef(
+          'Template',
+          'ISO (a Template of format ISO) in the VM\'s CD-ROM drive (CloudStack attachIso and detachIso; the VM\'s isoid): a running VM gets it live, a stopped one at its next start; remove it to eject. Defaults to isoRef when the VM is created.',
+        ),
+      ),
       rootDiskOfferingRef: Type.Optional(Ref('DiskOffering', 'Disk offering of the root volume; required with isoRef, optional with a template.')),
       rootDiskSize: Type.Optional(Quantity({ description: 'Size of the root disk; absent: the template\'s or the offering\'s.', minimum: '1Gi' })),
       networks: Type.Optional(

@@ -175,7 +175,7 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
   const zone = cache.zones.byName(spec.zoneRef.name);
   const offering = cache.serviceOfferings.byName(spec.serviceOfferingRef.name);
   const template = templateOf(infra, vm);
-  const iso = spec.isoRef !== undefined;
+  const iso = spec.attachedIsoRef ? cache.templates.byName(spec.attachedIsoRef.name, spec.attachedIsoRef.namespace ?? vm.metadata.namespace) : undefined;
   const host = vm.status?.placement && ON_HOST.has(state) ? cache.hosts.byName(vm.status.placement.host) : undefined;
   const memory = parseBytes(spec.memory ?? offering?.spec.memory);
   const keyPair = spec.sshKeyPairRef ? cache.sshKeyPairs.byName(spec.sshKeyPairRef.name, vm.metadata.namespace) : undefined;
@@ -197,14 +197,15 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
     zonename: zone ? displayName(zone) : spec.zoneRef.name,
     hostid: host?.metadata.uid,
     hostname: host?.spec.nodeName,
-    templateid: iso ? undefined : template?.metadata.uid,
-    templatename: iso ? undefined : template ? displayName(template) : undefined,
-    templatedisplaytext: iso ? undefined : template ? (template.spec.displayText ?? displayName(template)) : undefined,
-    templateformat: iso ? undefined : template?.spec.format,
-    templatetype: iso ? undefined : (template?.spec.templateType ?? 'USER'),
-    isoid: iso ? template?.metadata.uid : undefined,
-    isoname: iso && template ? displayName(template) : undefined,
-    isodisplaytext: iso && template ? (template.spec.displayText ?? displayName(template)) : undefined,
+    // The image the VM was deployed from (an ISO too, as CloudStack's vm_template_id), and the ISO in its drive.
+    templateid: template?.metadata.uid,
+    templatename: template ? displayName(template) : undefined,
+    templatedisplaytext: template ? (template.spec.displayText ?? displayName(template)) : undefined,
+    templateformat: template?.spec.format,
+    templatetype: template?.spec.templateType ?? 'USER',
+    isoid: iso?.metadata.uid,
+    isoname: iso ? displayName(iso) : undefined,
+    isodisplaytext: iso ? (iso.spec.displayText ?? displayName(iso)) : undefined,
     passwordenabled: template?.spec.passwordEnabled ?? false,
     serviceofferingid: offering?.metadata.uid,
     serviceofferingname: offering ? displayName(offering) : spec.serviceOfferingRef.name,

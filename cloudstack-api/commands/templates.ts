@@ -1,4 +1,4 @@
-import { Template, type TemplateObject, type ZoneObject } from '../../crds/index.ts';
+import { Template, type TemplateObject, type VirtualMachineObject, type ZoneObject } from '../../crds/index.ts';
 import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
@@ -383,6 +383,14 @@ export function templateCommands(infra: Infra): Command[] {
       async handle(p, ctx: CommandContext) {
         const label = name.toLowerCase();
         const template = await visible(ctx, label, p.id, iso);
+        // TemplateManagerImpl.templateIsDeleteable: an ISO in a VM's drive stays until detached.
+        const inDrive = (vm: VirtualMachineObject) => {
+          const ref = vm.spec.attachedIsoRef;
+          return ref !== undefined && ref.name === template.metadata.name && (ref.namespace ?? vm.metadata.namespace) === template.metadata.namespace;
+        };
+        if (iso && cache.virtualMachines.list().some(inDrive)) {
+          throw invalidParameterValue('Unable to delete ISO, as it\'s used by other instances');
+        }
         await infra
           .resource(ctx, Template)
           .delete({ namespace: template.metadata.namespace, name: template.metadata.name ?? '' }, { preconditions: { uid: template.metadata.uid } })

@@ -140,7 +140,10 @@ export function vmCommands(infra: Infra): Command[] {
       const spec: VirtualMachineObject['spec'] = {
         zoneRef: { name: zoneName },
         serviceOfferingRef: { name: offering.metadata.name ?? '' },
-        ...(iso ? { isoRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' }, rootDiskOfferingRef: { name: disk?.metadata.name ?? '' } } : { templateRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' } }),
+        // A VM deployed from an ISO boots with it in its drive (attachedIsoRef), until detachIso.
+        ...(iso
+          ? { isoRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' }, attachedIsoRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' }, rootDiskOfferingRef: { name: disk?.metadata.name ?? '' } }
+          : { templateRef: { namespace: template.metadata.namespace, name: template.metadata.name ?? '' } }),
         ...(p.name !== undefined ? { hostName: p.name } : {}),
         ...(p.displayname !== undefined ? { displayName: p.displayname } : {}),
         ...(networks.length > 0 ? { networks } : {}),
@@ -259,8 +262,9 @@ export function vmCommands(infra: Infra): Command[] {
       if (cluster) tests.push((vm) => vm.status?.placement?.cluster === cluster.metadata.name);
       if (network) tests.push((vm) => network.metadata.namespace === vm.metadata.namespace && (vm.spec.networks ?? []).some((n) => n.name === network.metadata.name));
       if (template) {
+        // templateid: the image the VM was deployed from; isoid: the ISO in its drive (UserVmJoinVO's iso_id).
         tests.push((vm) => {
-          const ref = vm.spec.templateRef ?? vm.spec.isoRef;
+          const ref = p.templateid !== undefined ? (vm.spec.templateRef ?? vm.spec.isoRef) : vm.spec.attachedIsoRef;
           return ref?.name === template.metadata.name && (ref?.namespace ?? vm.metadata.namespace) === template.metadata.namespace;
         });
       }

@@ -52,6 +52,9 @@ describe('templates: the operator’s summary of the agents’ copies', function
   it('finds the templates a VM and a Volume use, in the referrer’s namespace by default', function () {
     const vm = { metadata: { name: 'web', namespace: 'demo' }, spec: { templateRef: { name: 't' }, isoRef: { name: 'iso', namespace: 'kumulus-public' } } } as unknown as VirtualMachineObject;
     expect(templatesOfVm(vm)).to.deep.equal(['demo/t', 'kumulus-public/iso']);
+    // The ISO in the drive is used too (once, when it is the ISO the VM booted from).
+    expect(templatesOfVm({ ...vm, spec: { ...vm.spec, attachedIsoRef: { name: 'tools' } } })).to.deep.equal(['demo/t', 'kumulus-public/iso', 'demo/tools']);
+    expect(templatesOfVm({ ...vm, spec: { ...vm.spec, attachedIsoRef: { name: 'iso', namespace: 'kumulus-public' } } })).to.deep.equal(['demo/t', 'kumulus-public/iso']);
     const volume = { metadata: { name: 'root', namespace: 'demo' }, spec: { templateRef: { name: 'kumulus-guest', namespace: 'kumulus-public' } } } as unknown as VolumeObject;
     expect(templatesOfVolume(volume)).to.deep.equal(['kumulus-public/kumulus-guest']);
   });

@@ -67,7 +67,9 @@ async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undef
   if (wantIso !== (parent.spec.format === 'ISO')) {
     errors.push({
       field: path,
-      message: wantIso ? `template ${name} is ${parent.spec.format}, not an ISO; name an ISO here, or use spec.templateRef` : `template ${name} is an ISO; boot it through spec.isoRef with spec.rootDiskOfferingRef, or name a QCOW2 or RAW template`,
+      message: wantIso
+        ? `template ${name} is ${parent.spec.format}, not an ISO; name an ISO here${path === 'spec.isoRef.name' ? ', or use spec.templateRef' : ''}`
+        : `template ${name} is an ISO; boot it through spec.isoRef with spec.rootDiskOfferingRef, or name a QCOW2 or RAW template`,
     });
   }
   // Still downloading is admitted (a VM declared with its template waits for it); failed, deleted or elsewhere is not.
@@ -109,7 +111,7 @@ async function nicErrors(lookup: Lookup, vm: VirtualMachineAdmitted, old: Virtua
 }
 
 export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMachineAdmitted> {
-  return kindAdmission<VirtualMachineAdmitted>(VirtualMachine, lookup, {
+  const admission = kindAdmission<VirtualMachineAdmitted>(VirtualMachine, lookup, {
     defaults(vm) {
       defaultDisplayName(vm);
       const name = vm.metadata.name;
@@ -150,6 +152,7 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
 
         errors.push(...(await templateErrors(lookup, 'spec.templateRef.name', inNamespace(spec.templateRef, namespace), zone, false, changed((s) => s.templateRef))));
         errors.push(...(await templateErrors(lookup, 'spec.isoRef.name', inNamespace(spec.isoRef, namespace), zone, true, changed((s) => s.isoRef))));
+        errors.push(...(await templateErrors(lookup, 'spec.attachedIsoRef.name', inNamespace(spec.attachedIsoRef, namespace), zone, true, changed((s) => s.attachedIsoRef))));
         const rootOffering = await resolveRef<DiskOfferingAdmitted>(lookup, DiskOffering, 'spec.rootDiskOfferingRef.name', spec.rootDiskOfferingRef, changed((s) => s.rootDiskOfferingRef));
         errors.push(...rootOffering.errors);
         if (changed((s) => s.rootDiskOfferingRef)) errors.push(...offeringErrors(DiskOffering, 'spec.rootDiskOfferingRef.name', rootOffering.parent));
@@ -174,6 +177,16 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
     ],
     limits: limitsRule(VirtualMachine),
   });
+  const applyDefaults = admission.applyDefaults;
+  return {
+    ...admission,
+    applyDefaults: async (vm, request) => {
+      await applyDefaults?.(vm, request);
+      // A VM deployed from an ISO has it in its drive, as CloudStack's deploy attaches it. On
+      // CREATE only: the derived defaults kept on UPDATE would put back an ISO just detached.
+      if (request.operation === 'CREATE' && vm.spec.isoRef && !vm.spec.attachedIsoRef) vm.spec.attachedIsoRef = { ...vm.spec.isoRef };
+    },
+  };
 }
 
 export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
