@@ -14,7 +14,6 @@
 #   genisoimage                             the VMs' config drives (ISO9660), and isoinfo in their tests
 #   nfs-common                              mount.nfs for NFS primary storage
 #   cs                                      the Python CloudStack client, a real client in API tests
-#   golang-github-xanzy-go-cloudstack-dev   the Go CloudStack SDK, a second real client in API tests
 #   mmdebstrap, buildah                     `npm run image`: Debian root file systems, OCI images
 #   containerd, runc                        the container runtime of the test harness's real node
 #   containernetworking-plugins             its pod network (bridge, host-local, portmap)
@@ -22,7 +21,7 @@ set -eu
 
 packages="libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
 nftables iproute2 busybox-static cpio mtools kmod genisoimage nfs-common
-cs golang-github-xanzy-go-cloudstack-dev
+cs
 mmdebstrap buildah containerd runc containernetworking-plugins"
 
 missing=""

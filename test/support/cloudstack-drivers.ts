@@ -48,12 +48,12 @@ export const csDriver: Driver = {
 
 /*
  * The Go SDK, github.com/apache/cloudstack-go/v2, its async client waiting for each job: the
- * program in ./gosdk-lifecycle (go.mod and go.sum pin the SDK) maps a command and its
+ * program in ./gosdk (go.mod and go.sum pin the SDK) maps a command and its
  * parameters to the SDK's typed call and prints the typed result under its object name. Go
  * fetches the pinned modules through its module proxy, as the control-plane build does
  * (lib/controlplane/go-build.ts); its module and build caches make later builds quick.
  */
-const goModule = join(import.meta.dirname, 'gosdk-lifecycle');
+const goModule = join(import.meta.dirname, 'gosdk');
 
 export function goDriver(): Driver {
   let dir = '';
@@ -66,8 +66,8 @@ export function goDriver(): Driver {
       } catch {
         return 'the go command is not installed, so the Go SDK program cannot be built';
       }
-      dir = await mkdtemp(join(tmpdir(), 'kumulus-gosdk-life-'));
-      program = join(dir, 'lifecycle');
+      dir = await mkdtemp(join(tmpdir(), 'kumulus-gosdk-'));
+      program = join(dir, 'gosdk');
       // -mod=readonly: the build uses exactly the committed go.sum; -buildvcs=false: the module sits inside this repository's work tree.
       await run('nice', ['-n', '10', 'go', 'build', '-o', program, '.'], { cwd: goModule, timeout: 840_000, env: { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false', GOTOOLCHAIN: 'local', GOWORK: 'off' } }).catch((err: unknown) => {
         throw new Error(`building the Go SDK program in ${goModule} failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);

@@ -1,4 +1,4 @@
-// A real client for the lifecycle tests: maps a command and its key=value parameters to the
+// A real client for the API tests: maps a command and its key=value parameters to the
 // typed call of github.com/apache/cloudstack-go/v2 (its async client waits for each job) and
 // prints the typed result as JSON under its object name. test/support/cloudstack-drivers.ts
 // builds and runs it.
@@ -27,6 +27,26 @@ func main() {
 	var err error
 	vms := cs.VirtualMachine
 	switch os.Args[1] {
+	case "listApis":
+		name = "list"
+		out, err = cs.APIDiscovery.ListApis(cs.APIDiscovery.NewListApisParams())
+	case "listCapabilities":
+		var r *cloudstack.ListCapabilitiesResponse
+		r, err = cs.Configuration.ListCapabilities(cs.Configuration.NewListCapabilitiesParams())
+		name = "capability"
+		if err == nil {
+			out = r.Capabilities
+		}
+	case "listHypervisors":
+		name = "list"
+		out, err = cs.Hypervisor.ListHypervisors(cs.Hypervisor.NewListHypervisorsParams())
+	case "listZones":
+		z := cs.Zone.NewListZonesParams()
+		if keyword, ok := p["keyword"]; ok {
+			z.SetKeyword(keyword)
+		}
+		name = "list"
+		out, err = cs.Zone.ListZones(z)
 	case "createSSHKeyPair":
 		name = "keypair"
 		out, err = cs.SSH.CreateSSHKeyPair(cs.SSH.NewCreateSSHKeyPairParams(p["name"]))
@@ -84,7 +104,7 @@ func main() {
 		err = fmt.Errorf("no such command in the program: %s", os.Args[1])
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 	json.NewEncoder(os.Stdout).Encode(map[string]interface{}{name: out})

@@ -1,4 +1,4 @@
-module kumulus.test/gosdklifecycle
+module kumulus.test/gosdk
 
 go 1.23
 
