@@ -13,7 +13,7 @@ import { defaultProtocolSettings } from '../../cloudstack-api/protocol/settings.
 import { createTenancy } from '../../cloudstack-api/tenancy/index.ts';
 import {
   Account, AffinityGroup, AsyncJob, Cluster, Configuration, DiskOffering, Domain, Host, InstanceGroup, IPRange, Network, NetworkOffering, PhysicalNetwork, Pod,
-  PrimaryStorage, SecondaryStorage, ServiceOffering, SSHKeyPair, Template, User, UserData, VirtualMachine, Volume, Zone,
+  PrimaryStorage, SecondaryStorage, ServiceOffering, SSHKeyPair, SUBJECT_ANNOTATION, Template, User, UserData, VirtualMachine, Volume, Zone, type KindInfo,
 } from '../../crds/index.ts';
 import { createKubeClient, type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
@@ -79,6 +79,36 @@ put(Volume, 'web-1-root', { zoneRef: { name: 'z1' }, vmRef: { name: 'web-1' }, t
 put(Volume, 'data', { zoneRef: { name: 'z1' }, diskOfferingRef: { name: 'd5' }, size: '5Gi' }, { ...ready('Allocated') }, NS);
 put(AsyncJob, 'job-1', { command: 'deployVirtualMachine', userRef: { name: 'walk-admin' }, targetRef: { apiVersion: VirtualMachine.apiVersion, kind: VirtualMachine.kind, name: 'web-1', namespace: NS, uid: running.metadata.uid }, expectedCondition: { type: 'Ready', status: 'True', observedGeneration: 1 } }, { jobStatus: 1, resultCode: 0, completedAt: CREATED }, NS);
 world.put(EVENTS, { metadata: { name: 'web-1.1', namespace: NS, uid: uid(), creationTimestamp: CREATED }, eventTime: '2026-12-01T10:00:00.000000Z', reason: 'VM.CREATE', note: 'Created VM web-1', type: 'Normal', action: 'Create', regarding: { apiVersion: VirtualMachine.apiVersion, kind: VirtualMachine.kind, name: 'web-1', namespace: NS, uid: running.metadata.uid } } as KubeObject);
+
+/**
+ * What the job of each async command that answers an object works on, by that object's name
+ * (the operator completes the job; queryAsyncJobResult shows the target as it is now), and the
+ * item inside it the job names (a traffic type, a service provider).
+ */
+type JobTarget = { kind: KindInfo; name: string; namespace?: string; subject?: string };
+const JOB_TARGETS: Readonly<Record<string, readonly JobTarget[]>> = {
+  virtualmachine: [{ kind: VirtualMachine, name: 'web-1', namespace: NS }],
+  // A root volume in use and a data disk of an offering: between them, every field a volume may carry.
+  volume: [{ kind: Volume, name: 'web-1-root', namespace: NS }, { kind: Volume, name: 'data', namespace: NS }],
+  affinitygroup: [{ kind: AffinityGroup, name: 'spread', namespace: NS }],
+  network: [{ kind: Network, name: 'net', namespace: NS }],
+  account: [{ kind: Account, name: 'walk' }],
+  user: [{ kind: User, name: 'walk-admin' }],
+  host: [{ kind: Host, name: 'h1' }],
+  storagepool: [{ kind: PrimaryStorage, name: 'ps1' }],
+  physicalnetwork: [{ kind: PhysicalNetwork, name: 'pn1' }],
+  traffictype: [{ kind: PhysicalNetwork, name: 'pn1', subject: 'Guest' }],
+  networkserviceprovider: [{ kind: PhysicalNetwork, name: 'pn1', subject: 'VirtualRouter' }],
+  virtualrouterelement: [{ kind: PhysicalNetwork, name: 'pn1', subject: 'VirtualRouter' }],
+};
+
+/** A job of `command` that succeeded on a target; its id. */
+function finishedJob(command: string, target: JobTarget, index: number): string {
+  const obj = world.informer(resourceTypeOf(target.kind)).get({ name: target.name, namespace: target.namespace });
+  const job = put(AsyncJob, `job-${command.toLowerCase()}-${index}`, { command, userRef: { name: 'walk-admin' }, targetRef: { apiVersion: target.kind.apiVersion, kind: target.kind.kind, name: target.name, ...(target.namespace ? { namespace: target.namespace } : {}), uid: obj?.metadata.uid }, expectedCondition: { type: 'Ready', status: 'True', observedGeneration: 1 } },
+    { jobStatus: 1, resultCode: 0, created: CREATED, completed: CREATED }, NS, target.subject ? { annotations: { [SUBJECT_ANNOTATION]: target.subject } } : {});
+  return job.metadata.uid ?? '';
+}
 
 function idleClient() {
   const kc = new k8s.KubeConfig();
@@ -194,6 +224,7 @@ const GAPS: Readonly<Record<string, readonly string[]>> = {
 };
 
 const absent = new Set(Object.values(ABSENT_FEATURES).flat());
+const explained = (object: string, field: string) => absent.has(field) || NOT_SET_HERE[object]?.[field] !== undefined || (GAPS[object] ?? []).includes(field);
 
 interface Walked {
   readonly command: string;
@@ -231,8 +262,7 @@ describe('cloudstack-api response walk (issue 13 item 9)', () => {
     const rows = (body[object] ?? []) as Record<string, unknown>[];
     const present = new Set(rows.flatMap((row) => Object.keys(row)));
     const missing = new Set(Object.keys(entry.response.fieldTypes ?? {}).filter((field) => !present.has(field)));
-    const explained = (field: string) => absent.has(field) || NOT_SET_HERE[object]?.[field] !== undefined || (GAPS[object] ?? []).includes(field);
-    return { command: command.name, object, rows: rows.length, problems: replyProblems(command.name, 200, body, undefined, params), unexplained: [...missing].filter((f) => !explained(f)), missing };
+    return { command: command.name, object, rows: rows.length, problems: replyProblems(command.name, 200, body, undefined, params), unexplained: [...missing].filter((f) => !explained(object, f)), missing };
   }
 
   const walked: Walked[] = [];
@@ -241,6 +271,33 @@ describe('cloudstack-api response walk (issue 13 item 9)', () => {
     // Every list but the writes that answer a list (addHost, registerTemplate...).
     const lists = offered.filter((name) => name.startsWith('list') && table.get(name)?.catalogue.response.kind === 'list' && !table.get(name)?.isAsync);
     for (const name of lists.sort()) walked.push(await walk(table.get(name)!));
+  });
+
+  /** Every async command listApis offers whose job yields an object, walked through queryAsyncJobResult of a finished job. */
+  const jobs: Walked[] = [];
+  before(async () => {
+    const offered = (((await reply(table.get('listApis')!, {}))['api'] ?? []) as { name: string }[]).map((api) => api.name);
+    const query = table.get('queryAsyncJobResult')!;
+    for (const name of offered.filter((n) => table.get(n)?.isAsync && table.get(n)?.catalogue.response.kind === 'object').sort()) {
+      const entry = catalogueEntry(name) ?? table.get(name)!.catalogue;
+      const object = entry.response.name ?? '';
+      const targets = JOB_TARGETS[object] ?? [];
+      if (targets.length === 0) {
+        jobs.push({ command: name, object, rows: 0, problems: [`${name}: no job target for ${object} in JOB_TARGETS`], unexplained: [], missing: new Set() });
+        continue;
+      }
+      const problems: string[] = [];
+      const present = new Set<string>();
+      for (const [i, target] of targets.entries()) {
+        const body = await reply(query, { jobid: finishedJob(name, target, i) });
+        const result = ((body['jobresult'] ?? {}) as Record<string, Record<string, unknown>>)[object];
+        problems.push(...replyProblems('queryAsyncJobResult', 200, body, name));
+        if (result === undefined) problems.push(`${name} on ${target.name}: the job result carries no ${object}: ${JSON.stringify(body['jobresult'])}`);
+        for (const field of Object.keys(result ?? {})) present.add(field);
+      }
+      const missing = new Set(Object.keys(entry.response.fieldTypes ?? {}).filter((field) => !present.has(field)));
+      jobs.push({ command: name, object, rows: targets.length, problems, unexplained: [...missing].filter((f) => !explained(object, f)), missing });
+    }
   });
 
   it('walks every list listApis offers, and each one has rows to judge unless it is empty by design', () => {
@@ -258,6 +315,12 @@ describe('cloudstack-api response walk (issue 13 item 9)', () => {
 
   it('finds every field the catalogue lists, unless a table says why it is left out', () => {
     expect(walked.filter((w) => w.rows > 0 && w.unexplained.length > 0).map((w) => `${w.command} (${w.object}): ${w.unexplained.join(', ')}`)).to.deep.equal([]);
+  });
+
+  it('walks the job result of every async command that answers an object, in the catalogue types and with every field a table does not explain', () => {
+    expect(jobs.length).to.be.greaterThan(25);
+    expect(jobs.flatMap((w) => w.problems)).to.deep.equal([]);
+    expect(jobs.filter((w) => w.unexplained.length > 0).map((w) => `${w.command} (${w.object}): ${w.unexplained.join(', ')}`)).to.deep.equal([]);
   });
 
   it('keeps the gap table true: each gap is still missing from every list of its object', () => {
