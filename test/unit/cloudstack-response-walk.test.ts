@@ -186,6 +186,8 @@ const NOT_SET_HERE: Readonly<Record<string, Readonly<Record<string, string>>>> =
   pod: { capacity: 'only with showcapacities=true' },
   cluster: { capacity: 'only with showcapacities=true' },
   virtualmachine: { userdata: 'web-1 and web-2 were given no user data' },
+  virtualmachineuserdata: { userdata: 'web-1 was given no user data' },
+  userkeys: { apikey: 'walk-admin was given no API keys', secretkey: 'walk-admin was given no API keys', apikeyaccess: 'walk-admin sets no API key access of its own' },
   affinitygroup: { description: 'none was given' },
   asyncjobs: { completed: 'set from the job completion time; this job records none' },
 };
@@ -298,6 +300,38 @@ describe('cloudstack-api response walk (issue 13 item 9)', () => {
       const missing = new Set(Object.keys(entry.response.fieldTypes ?? {}).filter((field) => !present.has(field)));
       jobs.push({ command: name, object, rows: targets.length, problems, unexplained: [...missing].filter((f) => !explained(object, f)), missing });
     }
+  });
+
+  /** The synchronous commands answering an object that only read (the writes answer with the same row builders; the integration tests' client judges their replies). */
+  const READS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+    listCapabilities: {},
+    listInfrastructure: {},
+    getVirtualMachineUserData: { virtualmachineid: vmId },
+    getUserKeys: { id: user.metadata.uid ?? '' },
+  };
+  const reads: Walked[] = [];
+  before(async () => {
+    for (const [name, params] of Object.entries(READS)) {
+      const command = table.get(name)!;
+      const entry = catalogueEntry(name) ?? command.catalogue;
+      const object = entry.response.name ?? '';
+      let body: Record<string, unknown>;
+      try {
+        body = await reply(command, params);
+      } catch (err) {
+        reads.push({ command: name, object, rows: 0, problems: [`${name}: ${(err as Error).message}`], unexplained: [], missing: new Set() });
+        continue;
+      }
+      const result = (object === '' ? body : body[object]) as Record<string, unknown> | undefined;
+      const missing = new Set(Object.keys(entry.response.fieldTypes ?? {}).filter((field) => !(field in (result ?? {}))));
+      reads.push({ command: name, object, rows: result === undefined ? 0 : 1, problems: replyProblems(name, 200, body, undefined, params), unexplained: [...missing].filter((f) => !explained(object, f)), missing });
+    }
+  });
+
+  it('walks the synchronous commands that read one object, in the catalogue types and with every field a table does not explain', () => {
+    expect(reads.map((w) => [w.command, w.rows])).to.deep.equal(Object.keys(READS).map((name) => [name, 1]));
+    expect(reads.flatMap((w) => w.problems)).to.deep.equal([]);
+    expect(reads.filter((w) => w.unexplained.length > 0).map((w) => `${w.command} (${w.object}): ${w.unexplained.join(', ')}`)).to.deep.equal([]);
   });
 
   it('walks every list listApis offers, and each one has rows to judge unless it is empty by design', () => {
