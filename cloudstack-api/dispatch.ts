@@ -3,7 +3,7 @@ import { catalogueEntry } from './commands/catalogue.ts';
 import { conformFields } from './commands/conform.ts';
 import type { CommandContext, CommandTable } from './commands/define.ts';
 import { ANONYMOUS_CALLER, type Authenticator, type Caller, isRootAdmin, normaliseDomainPath } from './protocol/auth.ts';
-import { contentTypes, type Fields, type ResponseBody, serializeResponse } from './protocol/envelope.ts';
+import { contentTypes, type Fields, type ResponseBody, serializeResponseBytes } from './protocol/envelope.ts';
 import {
   ApiError,
   badSignature,
@@ -60,7 +60,8 @@ export interface ApiRequest {
 export interface ApiResponse {
   readonly status: number;
   readonly contentType: string;
-  readonly body: string;
+  /** UTF-8. */
+  readonly body: Buffer;
   readonly setCookies: readonly string[];
   /** The error text, sent as the X-Description header. */
   readonly description?: string;
@@ -87,7 +88,7 @@ function replier(format: ResponseFormat, settings: ProtocolSettings): Reply {
     return {
       status: error?.code ?? 200,
       contentType: contentTypes[format],
-      body: serializeResponse(envelope, body, format, settings.cloudstackVersion),
+      body: serializeResponseBytes(envelope, body, format, settings.cloudstackVersion),
       setCookies,
       ...(error ? { description: error.message } : {}),
     };
