@@ -189,6 +189,10 @@ export function vmCommands(infra: Infra): Command[] {
     },
   });
 
+  /** Plain lists' rows by scope, kept until the VMs change (a handful of keys: the callers listing at once). */
+  const PLAIN_KEPT = 1000;
+  const plainRows = new Map<string, { changes: number; candidates: readonly VirtualMachineObject[]; rows: { vm: VirtualMachineObject; details: readonly string[] | undefined }[] }>();
+
   /** listVirtualMachines, and its Metrics twin (the same rows with the totals the UI shows). */
   const vmList = (name: 'listVirtualMachines' | 'listVirtualMachinesMetrics', description: string, metrics: boolean) => defineCommand({
     name,
@@ -243,7 +247,6 @@ export function vmCommands(infra: Infra): Command[] {
       // Only the filters asked for run on each of the (many) candidates.
       const tests: ((vm: VirtualMachineObject) => boolean)[] = [];
       if (namespaces !== undefined) tests.push((vm) => inScope(namespaces, vm.metadata.namespace));
-      if (p.ids !== undefined) tests.push((vm) => inIds(p.ids, vm.metadata.uid));
       if (hideDestroyed || state !== undefined) {
         tests.push((vm) => {
           const current = stateOf(vm);
@@ -252,6 +255,9 @@ export function vmCommands(infra: Infra): Command[] {
           return state === 'present' ? !destroyed : state === undefined || current.toLowerCase() === state;
         });
       }
+      // Every test pushed after this point makes the list no plain one (its rows are not kept).
+      const scopeAndState = tests.length;
+      if (p.ids !== undefined) tests.push((vm) => inIds(p.ids, vm.metadata.uid));
       const shownName = (vm: VirtualMachineObject) => vm.spec.hostName ?? vm.metadata.name ?? '';
       const name = p.name?.toLowerCase();
       if (name !== undefined) tests.push((vm) => shownName(vm).toLowerCase().includes(name));
@@ -282,8 +288,18 @@ export function vmCommands(infra: Infra): Command[] {
       if (p.hypervisor !== undefined && p.hypervisor.toLowerCase() !== 'kvm') return [];
       // Tags are annotations (TAG_PREFIX + key), so kubectl shows them; a VM matches when it carries every one asked.
       if (p.tags !== undefined && p.tags.length > 0) tests.push((vm) => hasTags(vm, p.tags));
+      // The plain list (scope and state alone, every VM of the caller's accounts) is filtered once per change of the VMs, not per request.
+      const plainKey = tests.length === scopeAndState && one === undefined && zone === undefined && p.details === undefined ? `${namespaces === undefined ? '*' : [...namespaces].join(',')}|${hideDestroyed}|${state ?? ''}` : undefined;
+      const changes = cache.virtualMachines.changes();
+      const kept = plainKey === undefined ? undefined : plainRows.get(plainKey);
+      if (kept?.changes === changes && kept.candidates === candidates) return kept.rows;
       const shown = tests.length === 0 ? candidates : candidates.filter((vm) => tests.every((test) => test(vm)));
-      return shown.map((vm) => ({ vm, details: p.details }));
+      const rows = shown.map((vm) => ({ vm, details: p.details }));
+      if (plainKey !== undefined) {
+        if (plainRows.size >= PLAIN_KEPT) plainRows.clear();
+        plainRows.set(plainKey, { changes, candidates, rows });
+      }
+      return rows;
     },
     mapItem: ({ vm, details }) => {
       const fields = vmDetailSubset(vmRow(infra, vm), details);
