@@ -2,6 +2,7 @@ import * as k8s from '@kubernetes/client-node';
 import express from 'express';
 import * as http from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { runApi } from '../cloudstack-api/main.ts';
 import { Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, type KindInfo } from '../crds/index.ts';
@@ -127,6 +128,10 @@ async function main(): Promise<void> {
     [`listVirtualMachines page=1 pagesize=500 (of ${vmCount})`]: Array.from({ length: 500 }, (_, i) => signed('listVirtualMachines', page, keys, i)),
   };
   const samples: Record<string, Measurement[]> = Object.fromEntries(Object.keys(workloads).map((k) => [k, []]));
+  // The machine's load when the clock starts and stops: figures taken under load are not comparable with a quiet run's.
+  const load1m = (): number => round(loadavg()[0] ?? 0);
+  let loadAtStart: number | undefined;
+  let loadAtEnd: number | undefined;
   const deployed: { api: number[]; raw: number[] } = { api: [], raw: [] };
   let deployFailures = 0;
   try {
@@ -141,6 +146,7 @@ async function main(): Promise<void> {
       if (tries > 600) throw new Error(`the API never listed all ${vmCount} VMs: ${listCheck}`);
       await new Promise((done) => setTimeout(done, 500));
     }
+    loadAtStart = load1m();
     for (let i = 0; i < rounds; i++) {
       for (const [figure, paths] of Object.entries(workloads)) {
         const port = figure === 'baseline' ? servers.baseline.port : servers.api.port;
@@ -165,13 +171,14 @@ async function main(): Promise<void> {
       );
       deployed.raw.push(deploys / ((performance.now() - started) / 1000));
     }
+    loadAtEnd = load1m();
     agent.destroy();
   } finally {
     await servers.stop();
     await cloud.stop();
   }
 
-  const common = { vms: vmCount, seconds, concurrency, rounds, node: process.version };
+  const common = { vms: vmCount, seconds, concurrency, rounds, node: process.version, cores: availableParallelism(), loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: loadAtEnd };
   console.log(JSON.stringify({ bench: 'cloudstack-api-vms', figure: 'setup: create the VMs and write their status in the apiserver', unit: 's', value: round(setupSeconds), ...common }));
   const baseline = summary(samples['baseline']!);
   const zones = summary(samples['listZones']!);
