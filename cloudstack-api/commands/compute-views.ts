@@ -1,5 +1,5 @@
 import { parseBytes, type AccountObject, type NetworkObject, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
-import { cacheStamp, derivedUuid, type InfraCache } from '../lists/cache.ts';
+import { derivedUuid, readsOf } from '../lists/cache.ts';
 import { INDEX } from '../lists/indexes.ts';
 import type { Fields } from '../protocol/envelope.ts';
 import type { Infra } from './context.ts';
@@ -247,22 +247,21 @@ export function vmFields(infra: Infra, vm: VirtualMachineObject): Fields {
 }
 
 
-/** What a VM's row reads besides the VM: its row is built again once any of these caches changes. */
-const VM_ROW_SOURCES = (cache: InfraCache) => [cache.zones, cache.serviceOfferings, cache.templates, cache.hosts, cache.sshKeyPairs, cache.diskOfferings, cache.affinityGroups, cache.networks, cache.networkOfferings, cache.instanceGroups, cache.accounts, cache.domains];
-
-const vmRows = new WeakMap<VirtualMachineObject, { stamp: string; fields: Fields }>();
+const vmRows = new WeakMap<VirtualMachineObject, { unchanged(): boolean; fields: Fields }>();
 
 /**
  * vmFields, kept per VM object until the VM changes (the informer then holds a new object) or
- * one of the caches it reads does: a page of 500 VMs is served from built rows, the same
- * objects each time, so their conformed form and JSON are kept too (define.ts, envelope.ts).
+ * one of the objects its row was built from does (readsOf: its zone, offering, template, host,
+ * key pair, disk offering, affinity groups, networks and their offerings, instance group,
+ * account, domain): a page of 500 VMs is served from built rows, the same objects each time,
+ * so their conformed form and JSON are kept too (define.ts, envelope.ts).
  */
 export function vmRow(infra: Infra, vm: VirtualMachineObject): Fields {
-  const stamp = cacheStamp(VM_ROW_SOURCES(infra.cache));
   const kept = vmRows.get(vm);
-  if (kept?.stamp === stamp) return kept.fields;
-  const fields = vmFields(infra, vm);
-  vmRows.set(vm, { stamp, fields });
+  if (kept?.unchanged()) return kept.fields;
+  const reads = readsOf(infra.cache);
+  const fields = vmFields({ ...infra, cache: reads.cache }, vm);
+  vmRows.set(vm, { unchanged: reads.unchanged, fields });
   return fields;
 }
 

@@ -224,3 +224,68 @@ export function derivedUuid(parentUid: string, name: string): string {
   derived.set(key, id);
   return id;
 }
+
+/** One lookup a builder made through readsOf, and what it found. */
+interface Lookup {
+  readonly again: () => unknown;
+  readonly found: unknown;
+}
+
+function sameFinding(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((item, i) => item === b[i]);
+}
+
+function recordedCached<T extends KubeObject>(c: Cached<T>, lookups: Lookup[]): Cached<T> {
+  const record = <R>(again: () => R): R => {
+    const found = again();
+    // An index's answer is a fresh array each time: its members are compared.
+    lookups.push({ again, found: Array.isArray(found) ? [...(found as unknown[])] : found });
+    return found;
+  };
+  return {
+    kind: c.kind,
+    type: c.type,
+    informer: c.informer,
+    byUid: (uid) => record(() => c.byUid(uid)),
+    byName: (name, namespace) => record(() => c.byName(name, namespace)),
+    byIndex: (index, value) => record(() => c.byIndex(index, value)),
+    // Whole-cache reads depend on every change of the cache.
+    list: () => (record(() => c.changes()), c.list()),
+    sorted: () => (record(() => c.changes()), c.sorted()),
+    changes: () => record(() => c.changes()),
+  };
+}
+
+/**
+ * The caches as a builder reads them, every lookup recorded: what it built from them stands
+ * while `unchanged()`, i.e. each lookup still finds the same objects (an update replaces an
+ * object in its cache, so a changed parent is a different object). Narrower than a cacheStamp
+ * over the same caches: a Host's heartbeat rebuilds the rows of the VMs on that host only.
+ */
+export function readsOf(cache: InfraCache): { readonly cache: InfraCache; readonly unchanged: () => boolean } {
+  const lookups: Lookup[] = [];
+  const wrapped = new Map<Cached<KubeObject>, Cached<KubeObject>>();
+  const wrap = (c: Cached<KubeObject>) => {
+    let w = wrapped.get(c);
+    if (w === undefined) wrapped.set(c, (w = recordedCached(c, lookups)));
+    return w;
+  };
+  const recording = new Proxy(cache, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (property === 'ofKind') return (apiVersion: string, kind: string) => {
+        const c = target.ofKind(apiVersion, kind);
+        return c && wrap(c);
+      };
+      if (property === 'events') {
+        lookups.push({ again: () => target.events.stats.resourceVersion, found: target.events.stats.resourceVersion });
+        return value;
+      }
+      if (typeof value === 'object' && value !== null && 'byName' in value) return wrap(value as Cached<KubeObject>);
+      return value;
+    },
+  });
+  return { cache: recording, unchanged: () => lookups.every((l) => sameFinding(l.again(), l.found)) };
+}

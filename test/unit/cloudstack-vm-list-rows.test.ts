@@ -1,11 +1,15 @@
 import { expect } from 'chai';
 import { computeCommands } from '../../cloudstack-api/commands/compute.ts';
+import { vmRow } from '../../cloudstack-api/commands/compute-views.ts';
+import { createInfra } from '../../cloudstack-api/commands/context.ts';
 import type { Command, CommandContext } from '../../cloudstack-api/commands/define.ts';
 import { AccountType, type Caller } from '../../cloudstack-api/protocol/auth.ts';
 import { serializeResponse } from '../../cloudstack-api/protocol/envelope.ts';
 import { defaultProtocolSettings } from '../../cloudstack-api/protocol/settings.ts';
-import { Account, Domain, Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone } from '../../crds/index.ts';
-import type { KubeObject } from '../../lib/kube-client.ts';
+import { Account, Domain, Host, Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, type VirtualMachineObject, Zone } from '../../crds/index.ts';
+
+const VM_TYPE = resourceTypeOf(VirtualMachine);
+import { type KubeObject, resourceTypeOf } from '../../lib/kube-client.ts';
 import { log } from '../../lib/log.ts';
 import { createMemoryInformers } from '../support/memory-informers.ts';
 
@@ -45,7 +49,10 @@ put(NetworkOffering, 'iso', { spec: { guestIpType: 'Isolated', displayName: 'Iso
 let template = put(Template, 'tiny', { spec: { displayName: 'Tiny', url: 'file:///tiny.qcow2', format: 'QCOW2', zoneRefs: [{ name: 'z1' }], isPublic: true }, status: { ...ready('Active'), isReady: true } }, 'kumulus-public');
 let network = put(Network, 'net', { spec: { displayName: 'Web', networkOfferingRef: { name: 'iso' }, zoneRef: { name: 'z1' }, cidr: '10.1.1.0/24' }, status: { ...ready('Implemented'), gateway: '10.1.1.1', netmask: '255.255.255.0' } }, NS);
 const vmSpec = (name: string) => ({ zoneRef: { name: 'z1' }, serviceOfferingRef: { name: 'small' }, templateRef: { namespace: 'kumulus-public', name: 'tiny' }, hostName: name, networks: [{ name: 'net', default: true }], state: 'Running' });
-const vms = ['web-1', 'web-2', 'web-3'].map((name) => put(VirtualMachine, name, { spec: vmSpec(name), status: ready('Running') }, NS));
+const hosts = [put(Host, 'h1', { spec: { clusterRef: { name: 'c1' }, nodeName: 'node-1' }, status: ready('Up') }), put(Host, 'h2', { spec: { clusterRef: { name: 'c1' }, nodeName: 'node-2' }, status: ready('Up') })];
+// web-1 runs on h1, web-2 on h2, web-3 on none.
+const placed = (host: string | undefined) => ({ ...ready('Running'), ...(host ? { placement: { zone: 'z1', pod: 'p1', cluster: 'c1', host } } : {}) });
+const vms = ['web-1', 'web-2', 'web-3'].map((name, i) => put(VirtualMachine, name, { spec: vmSpec(name), status: placed(['h1', 'h2'][i]) }, NS));
 
 const deps = { clientFor: () => { throw new Error('these tests make no writes'); }, mayList: () => Promise.resolve(true), informers: world };
 const commands = new Map(computeCommands(deps).commands.map((c) => [c.name, c]));
@@ -113,5 +120,18 @@ describe('cloudstack-api listVirtualMachines: kept rows are the objects as they 
     const tagged = (await list())[0]!;
     expect(tagged.tags?.map((t) => [t['key'], t['value'], t['account']])).to.deep.equal([['env', 'prod', 'rows-renamed']]);
     expect(names(await list({ 'tags[0].key': 'env', 'tags[0].value': 'prod' }))).to.deep.equal(['web-1']);
+  });
+
+  it('rebuilds the rows of the VMs on a host when the host changes, and only theirs', async () => {
+    const infra = createInfra(deps);
+    const current = () => vms.slice(0, 3).map((vm) => world.informer(VM_TYPE).get({ name: vm.metadata.name ?? '', namespace: NS }) as VirtualMachineObject);
+    const before = current().map((vm) => vmRow(infra, vm));
+    expect(before.map((r) => r['hostname'])).to.deep.equal(['node-1', 'node-2', undefined]);
+    hosts[1] = update(Host, hosts[1]!, (h) => (h.status = { ...ready('Up'), usage: { cpuLoadAverage: 0.5 } }));
+    const after = current().map((vm) => vmRow(infra, vm));
+    expect(after.map((row, i) => row === before[i])).to.deep.equal([true, false, true]);
+    hosts[0] = update(Host, hosts[0]!, (h) => (h.spec['nodeName'] = 'node-1b'));
+    expect(current().map((vm) => vmRow(infra, vm)['hostname'])).to.deep.equal(['node-1b', 'node-2', undefined]);
+    expect((await list())[0]!['hostname']).to.equal('node-1b');
   });
 });
