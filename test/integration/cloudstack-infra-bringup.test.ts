@@ -200,6 +200,20 @@ describe('cloudstack-api: zone bring-up over HTTP (real control plane)', functio
     expect(listed['allocationstate']).to.equal('Enabled');
   });
 
+  it('11. the update commands of pod, cluster, host, storage pool and public range answer their object in the catalogue\'s shapes (the client judges each reply)', async () => {
+    // The values they already hold: the later steps see the same objects.
+    const pod = ok(await call('updatePod', { id: ids['pod']!, name: names.pod, allocationstate: 'Enabled' }), 'updatePod')['pod'] as Row;
+    expect(pod).to.deep.include({ id: ids['pod'], name: names.pod, allocationstate: 'Enabled' });
+    const cluster = ok(await call('updateCluster', { id: ids['cluster']!, allocationstate: 'Enabled' }), 'updateCluster')['cluster'] as Row;
+    expect(cluster).to.deep.include({ id: ids['cluster'], name: names.cluster, allocationstate: 'Enabled' });
+    const host = ok(await call('updateHost', { id: ids['host']!, hosttags: 'ssd,fast' }), 'updateHost')['host'] as Row;
+    expect(host).to.deep.include({ id: ids['host'], name: names.node, hosttags: 'ssd,fast' });
+    const pool = ok(await call('updateStoragePool', { id: ids['pool']!, tags: 'gold' }), 'updateStoragePool')['storagepool'] as Row;
+    expect(pool).to.deep.include({ id: ids['pool'], name: names.pool, tags: 'gold' });
+    const vlan = ok(await call('updateVlanIpRange', { id: ids['vlan']!, startip: `${pub}.10`, endip: `${pub}.20` }), 'updateVlanIpRange')['vlan'] as Row;
+    expect(vlan).to.deep.include({ id: ids['vlan'], startip: `${pub}.10`, endip: `${pub}.20` });
+  });
+
   it('shows every object through Kubernetes with the id as its uid', async () => {
     const byUid = async (kind: string, id: string) => (await cloud.resource(kind).list()).items.find((o) => o.metadata.uid === id);
     const expected: [string, string, (o: Obj) => unknown, unknown][] = [
