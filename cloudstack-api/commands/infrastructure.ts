@@ -1,6 +1,7 @@
 import { capacityCommands } from './capacity.ts';
 import { clusterCommands } from './clusters.ts';
 import { configurationCommands } from './configurations.ts';
+import { dedicatedCommands } from './dedicated.ts';
 import type { Command } from './define.ts';
 import { eventCommands } from './events.ts';
 import { hostCommands } from './hosts.ts';
@@ -31,6 +32,7 @@ export function infrastructureCommands(deps: InfrastructureDeps): Command[] {
   const lists = [
     ...configurationCommands(infra),
     ...zoneCommands(infra),
+    ...dedicatedCommands(infra),
     ...physicalNetworkCommands(infra),
     ...networkElementCommands(infra),
     ...podCommands(infra),

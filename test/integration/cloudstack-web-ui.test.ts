@@ -210,6 +210,34 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     expect(ok(await ui.request('listZonesMetrics', { id: ids['zone']!, page: '2', pagesize: '1' }), 'listZonesMetrics')).to.deep.equal({ count: 1 });
   });
 
+  it('answers the dedication look-ups of the zone, pod, cluster and host pages (DedicateData.vue), which show any error they get', async () => {
+    // Each detail page asks its list for its own id; a zone no one dedicated, and the rest, are not dedicated.
+    for (const [command, param, id] of [
+      ['listDedicatedZones', 'zoneid', ids['zone']!],
+      ['listDedicatedPods', 'podid', ids['pod']!],
+      ['listDedicatedClusters', 'clusterid', ids['cluster']!],
+      ['listDedicatedHosts', 'hostid', ids['host']!],
+    ] as const) {
+      const reply = await ui.request(command, { [param]: id });
+      expect([reply.status, reply.envelope, reply.body], command).to.deep.equal([200, `${command.toLowerCase()}response`, {}]);
+    }
+    // A zone dedicated to a domain is listed with the domain, under its own id.
+    const domainId = (ok(await ui.request('listUsers', { id: userid }), 'listUsers')['user'] as Row[])[0]!['domainid'] as string;
+    const dedicated = (ok(await cloud.admin.request('createZone', { name: `UI dedicated ${s}`, dns1: '8.8.8.8', internaldns1: '10.0.0.2', networktype: 'Advanced', domainid: domainId }), 'createZone')['zone'] as Row)['id'] as string;
+    try {
+      const rows = await waitUntil('the dedicated zone in listDedicatedZones', async () => (ok(await ui.request('listDedicatedZones', { zoneid: dedicated }), 'listDedicatedZones')['dedicatedzone'] as Row[] | undefined));
+      expect(rows).to.have.length(1);
+      expect(rows[0]).to.deep.include({ zoneid: dedicated, zonename: `UI dedicated ${s}`, domainid: domainId });
+      expect(rows[0]!['id']).to.match(UUID).and.not.equal(dedicated);
+      expect(rows[0]).to.not.have.property('accountid');
+      expect((ok(await ui.request('listDedicatedZones', { domainid: domainId }), 'listDedicatedZones')['dedicatedzone'] as Row[]).map((r) => r['zoneid'])).to.include(dedicated);
+    } finally {
+      await cloud.admin.request('deleteZone', { id: dedicated });
+    }
+    const unknown = await ui.request('listDedicatedHosts', { hostid: '00000000-0000-4000-8000-000000000006' });
+    expect([unknown.status, unknown.body['errortext']]).to.deep.equal([431, 'Unable to execute API command listdedicatedhosts due to invalid value. Invalid parameter hostid value=00000000-0000-4000-8000-000000000006 due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.']);
+  });
+
   it('reads parameter names in any case, as CloudStack unpacks them: the deploy wizard pages with pageSize', async () => {
     // DeployVM.vue: listServiceOfferings, listTemplates, listNetworks... with page=1&pageSize=10.
     for (const [command, params, object] of [

@@ -69,7 +69,7 @@ describe('cloudstack-api infrastructure commands', () => {
       'listStoragePoolsMetrics',
     ];
     for (const name of bringUp) expect(table.has(name), name).to.equal(true);
-    expect(table.size).to.equal(77);
+    expect(table.size).to.equal(81);
     expect(table.get('enableStorageMaintenance')?.envelope).to.equal('prepareprimarystorageformaintenanceresponse');
     expect(table.get('prepareHostForMaintenance')?.isAsync).to.equal(true);
     expect(table.get('deleteZone')?.isAsync).to.equal(false);

@@ -56,6 +56,8 @@ put(Domain, 'sales', { displayName: 'sales', parentRef: { name: 'root' } }, { ..
 const account = put(Account, 'walk', { domainRef: { name: 'root' }, namespace: NS, displayName: 'walk', accountType: 'Admin' }, ready('Enabled'));
 const user = put(User, 'walk-admin', { accountRef: { name: 'walk' }, username: 'walk-admin', firstName: 'Walk', lastName: 'Admin', email: 'walk@example.com' }, ready('Enabled'));
 put(Zone, 'z1', { displayName: 'Zone 1', networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', guestCidr: '10.1.0.0/16', allocationState: 'Enabled' }, { ...ready('Enabled'), capacity: [{ type: 'MEMORY', total: 8 * 2 ** 30, used: 2 ** 30, allocated: 2 ** 29, percentUsed: 12.5 }, { type: 'CPU', total: 8000, used: 800, allocated: 1000, percentUsed: 10 }, { type: 'STORAGE', total: 100 * 2 ** 30, used: 2 ** 30, allocated: 10 * 2 ** 30, percentUsed: 1 }] });
+// A zone dedicated to one account of a domain (listDedicatedZones' row), with nothing in it.
+put(Zone, 'z2', { displayName: 'Zone 2', networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '10.0.0.2', allocationState: 'Enabled', dedication: { domainRef: { name: 'root' }, accountRef: { name: 'walk' } } }, ready('Enabled'));
 put(Pod, 'p1', { zoneRef: { name: 'z1' }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10', endIp: '192.168.100.50' }, { ...ready('Enabled'), capacity: [{ type: 'MEMORY', total: 8 * 2 ** 30, used: 2 ** 30, allocated: 2 ** 29, percentUsed: 12.5 }, { type: 'CPU', total: 8000, used: 800, allocated: 1000, percentUsed: 10 }, { type: 'STORAGE', total: 100 * 2 ** 30, used: 2 ** 30, allocated: 10 * 2 ** 30, percentUsed: 1 }] }, undefined, labels('z1'));
 put(Cluster, 'c1', { podRef: { name: 'p1' }, hypervisor: 'KVM' }, { ...ready('Enabled'), capacity: [{ type: 'MEMORY', total: 8 * 2 ** 30, used: 2 ** 30, allocated: 2 ** 29, percentUsed: 12.5 }, { type: 'CPU', total: 8000, used: 800, allocated: 1000, percentUsed: 10 }, { type: 'STORAGE', total: 100 * 2 ** 30, used: 2 ** 30, allocated: 10 * 2 ** 30, percentUsed: 1 }] }, undefined, labels('z1', 'p1'));
 put(Host, 'h1', { clusterRef: { name: 'c1' }, nodeName: 'node-1', hostTags: ['fast'] }, { ...ready('Up'), resourceState: 'Enabled', ipAddress: '192.168.100.11', hypervisorVersion: 'libvirt 9.0.0', agentVersion: '0.1.0', cpuModel: 'QEMU Virtual CPU', arch: 'x86_64', capacity: { cpuSockets: 1, cpuNumber: 4, cpuSpeed: 2000, memoryBytes: 8 * 2 ** 30, localStorageBytes: 100 * 2 ** 30 }, allocated: { cpuMhz: 1000, memoryBytes: 2 ** 29, vmCount: 1 }, usage: { cpuLoadAverage: 0.5, cpuUsedPercent: 10, memoryUsedBytes: 2 ** 30 } }, undefined, labels('z1', 'p1', 'c1'));
@@ -149,8 +151,8 @@ const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   listTrafficTypes: { physicalnetworkid: world.informer(resourceTypeOf(PhysicalNetwork)).get('pn1')?.metadata.uid ?? '' },
 };
 
-/** Lists Kumulus answers empty by design: no system VMs or virtual routers (DHCP and DNS are distributed), no alerts raised, no LDAP, SAML, OAuth or GUI themes. */
-const EMPTY_BY_DESIGN = new Set(['listSystemVms', 'listRouters', 'listAlerts', 'listLdapConfigurations', 'listIdps', 'listOauthProvider', 'listGuiThemes']);
+/** Lists Kumulus answers empty by design: no system VMs or virtual routers (DHCP and DNS are distributed), no alerts raised, no LDAP, SAML, OAuth or GUI themes, no dedication below the zone. */
+const EMPTY_BY_DESIGN = new Set(['listSystemVms', 'listRouters', 'listAlerts', 'listLdapConfigurations', 'listIdps', 'listOauthProvider', 'listGuiThemes', 'listDedicatedPods', 'listDedicatedClusters', 'listDedicatedHosts']);
 
 const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'a job working on the object (BaseResponse sets jobid and jobstatus only then)': ['jobid', 'jobstatus'],
@@ -167,6 +169,7 @@ const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'no registered user data linked': ['userdataid', 'userdataname', 'userdatadetails', 'userdatapolicy', 'userdataparams'],
   'password: only in the reply of a deploy or reset of a password-enabled template': ['password'],
   'orchestrator extensions: none': ['extensionid', 'extensionname'],
+  'explicit-dedication affinity groups: a dedication makes none in Kumulus': ['affinitygroupid'],
   'VPCs: none': ['vpcid', 'vpcname', 'aclid', 'aclname'],
   'storage access groups: none configured': ['storageaccessgroups', 'podstorageaccessgroups', 'zonestorageaccessgroups', 'clusterstorageaccessgroups'],
   'IPv6: none': ['ip6address', 'ip6cidr', 'ip6gateway', 'ip6dns1', 'ip6dns2', 'startipv6', 'endipv6', 'ip6routes', 'ip6routing'],
