@@ -197,6 +197,13 @@ export const VirtualMachine = defineKind({
         { description: 'Where the VNC console is served.' },
       ),
     ),
+    attachedIso: Type.Optional(
+      NamespacedRef(
+        'Template',
+        'The ISO the domain\'s CD-ROM drive holds, as the agent last saw it (the running domain\'s drive, else its definition\'s): spec.attachedIsoRef once inserted; absent while the drive is empty.',
+        true,
+      ),
+    ),
     lastRebootAt: Type.Optional(Timestamp('The spec.rebootRequestedAt last carried out.')),
     startedAt: Type.Optional(Timestamp('When the VM last started.')),
     destroyedAt: Type.Optional(Timestamp('When spec.state became Destroyed; the VM is expunged expunge.delay seconds later.')),

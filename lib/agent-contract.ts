@@ -28,9 +28,9 @@
  *     observedGeneration and the Ready, Synced and Scheduled conditions. It derives state from
  *     spec and from what the agent reports;
  *   - the agent (agentFieldManager(<host>), agentVmStatus) owns powerState, instanceName, volumes, console,
- *     lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
+ *     attachedIso, lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
  *     generation it acted on: True when the domain runs, False with reason Stopped, Starting,
- *     Stopping, WaitingForVolumes, WaitingForNetwork, InsufficientCapacity or DomainError, and
+ *     Stopping, WaitingForVolumes, WaitingForIso, WaitingForNetwork, InsufficientCapacity or DomainError, and
  *     a message saying why. An InsufficientCapacity message starts with `host <host>`, so the
  *     operator, which then places the VM again elsewhere, never takes a refusal left behind by
  *     a previous host for the current one's.
@@ -51,6 +51,10 @@
  *   The agent renders status.nics (macAddress, ipAddress, network) into the domain and into
  *   its DHCP entries; it waits (WaitingForNetwork) until every network of spec.networks has a
  *   NIC there and its Network has status.broadcastUri.
+ *   The ISO of spec.attachedIsoRef is read from the zone's secondary storage, mounted on the
+ *   host: a domain waits to start (WaitingForIso) until that copy is DOWNLOADED; a running one
+ *   gets the media inserted or ejected live (and in its definition). status.attachedIso says
+ *   which ISO the drive holds.
  * - Volumes: the operator creates a VM's ROOT and data Volumes (owner reference to the VM),
  *   chooses their pool among those the VM's host reaches and labels them with that host.
  *   - the operator owns state, pool, destroyedAt (spec.destroyed: deleted expunge.delay later),
@@ -128,7 +132,7 @@ export function agentMountStatus(hostName: string): StatusWriter {
 export function agentVmStatus(hostName: string): StatusWriter {
   return {
     fieldManager: agentFieldManager(hostName),
-    fields: ['powerState', 'instanceName', 'volumes', 'console', 'lastRebootAt', 'startedAt'],
+    fields: ['powerState', 'instanceName', 'volumes', 'console', 'attachedIso', 'lastRebootAt', 'startedAt'],
     conditions: ['Running'],
   };
 }

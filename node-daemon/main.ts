@@ -186,6 +186,7 @@ export async function runAgent(options: AgentOptions = {}): Promise<RunningAgent
       hypervisor,
       networksOfHost,
       ...informers,
+      isoFor: (t: TemplateObject) => templateAgent.isoFor(t),
       configDrives: configDrives({
         dir: join(config.stateDir, 'config-drives'),
         run,

@@ -68,6 +68,30 @@ function copiesReleased(template: TemplateObject): boolean {
 export function templateSourceFor(template: TemplateObject, zone: string, storePath: (storeName: string) => string | undefined): TemplateSource {
   const name = keyOf(template);
   if (template.spec.format === 'ISO') throw new Error(`Template ${name} is an ISO: a root disk is made from a QCOW2 or RAW template`);
+  const { entry, path } = zoneCopy(template, zone, storePath);
+  const checksum = template.spec.checksum ?? entry.checksum;
+  if (checksum === undefined) throw new Error(`Template ${name}: zone ${zone}'s copy has no recorded checksum; the download agent records one`);
+  return {
+    uid: template.metadata.uid ?? '',
+    format: template.spec.format === 'RAW' ? 'raw' : 'qcow2',
+    checksum,
+    secondaryPath: path,
+  };
+}
+
+/**
+ * Where a host of `zone` reads an ISO for a VM's CD-ROM drive: the zone's verified copy on
+ * secondary storage, mounted here, as CloudStack's KVM agent reads ISOs from the NFS store.
+ * Throws, saying what is awaited, until that copy exists.
+ */
+export function isoFileFor(template: TemplateObject, zone: string, storePath: (storeName: string) => string | undefined): string {
+  if (template.spec.format !== 'ISO') throw new Error(`Template ${keyOf(template)} is ${template.spec.format}, not an ISO: a CD-ROM drive takes an ISO`);
+  return zoneCopy(template, zone, storePath).path;
+}
+
+/** The zone's downloaded copy of a template and its path on this host; throws, saying what is awaited, until it exists. */
+function zoneCopy(template: TemplateObject, zone: string, storePath: (storeName: string) => string | undefined): { entry: ZoneEntry; path: string } {
+  const name = keyOf(template);
   const entry = template.status?.zones?.find((z) => z.zone === zone);
   if (entry?.downloadState !== 'DOWNLOADED' || !entry.storage || !entry.installPath) {
     const state = entry ? `${entry.downloadState}${entry.downloadState === 'DOWNLOAD_IN_PROGRESS' ? ` ${entry.downloadPercent}%` : ''}${entry.message ? `: ${entry.message}` : ''}` : 'not started';
@@ -75,14 +99,7 @@ export function templateSourceFor(template: TemplateObject, zone: string, storeP
   }
   const root = storePath(entry.storage);
   if (root === undefined) throw new Error(`Template ${name} is on SecondaryStorage ${entry.storage}, which this host has not mounted`);
-  const checksum = template.spec.checksum ?? entry.checksum;
-  if (checksum === undefined) throw new Error(`Template ${name}: zone ${zone}'s copy has no recorded checksum; the download agent records one`);
-  return {
-    uid: template.metadata.uid ?? '',
-    format: template.spec.format === 'RAW' ? 'raw' : 'qcow2',
-    checksum,
-    secondaryPath: join(root, entry.installPath),
-  };
+  return { entry, path: join(root, entry.installPath) };
 }
 
 /** What a download fetched and checked: a new checksum means a new download. */
@@ -118,6 +135,8 @@ export interface TemplateAgent {
   controller: Controller;
   /** Where this host's pools fill their copy of the template from: the zone's secondary copy, mounted here. */
   sourceFor(template: TemplateObject): Promise<TemplateSource>;
+  /** Where this host reads an ISO for a VM's CD-ROM drive: the zone's secondary copy, mounted here. */
+  isoFor(template: TemplateObject): Promise<string>;
   /** Whether this agent holds its zone's download Lease. */
   isDownloader(): boolean;
 }
@@ -187,11 +206,19 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
     return download;
   };
 
-  const sourceFor = async (template: TemplateObject): Promise<TemplateSource> => {
+  /** The store holding the zone's downloaded copy, mounted here (undefined until there is one). */
+  const zoneStoreRoot = async (template: TemplateObject): Promise<string | undefined> => {
     const entry = template.status?.zones?.find((z) => z.zone === at.zone);
     const store = entry?.storage !== undefined ? stores.get(entry.storage) : undefined;
-    const root = store && entry?.downloadState === 'DOWNLOADED' ? await mountStore(store) : undefined;
+    return store && entry?.downloadState === 'DOWNLOADED' ? await mountStore(store) : undefined;
+  };
+  const sourceFor = async (template: TemplateObject): Promise<TemplateSource> => {
+    const root = await zoneStoreRoot(template);
     return templateSourceFor(template, at.zone, () => root);
+  };
+  const isoFor = async (template: TemplateObject): Promise<string> => {
+    const root = await zoneStoreRoot(template);
+    return isoFileFor(template, at.zone, () => root);
   };
 
   /**
@@ -354,6 +381,7 @@ export function registerTemplateReconciler(deps: TemplateDeps): TemplateAgent {
   return {
     controller,
     sourceFor,
+    isoFor,
     isDownloader: () => elector.isLeader(),
   };
 }

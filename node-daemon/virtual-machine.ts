@@ -2,23 +2,26 @@
  * VirtualMachine (agent side), for the VMs placed on this host (label kumulus.io/host and
  * status.placement.host). Each reconcile observes (the VM, its Volumes and NICs, the domain,
  * the host's room), plans (vm-plan.ts, pure) and acts on libvirt, then reports the agent's part
- * of status (lib/agent-contract.ts): powerState, instanceName, volumes, console, lastRebootAt,
- * startedAt and the Running condition. The operator derives state from it.
+ * of status (lib/agent-contract.ts): powerState, instanceName, volumes, console, attachedIso,
+ * lastRebootAt, startedAt and the Running condition. The operator derives state from it.
  *
  * A domain starts once every Volume of the VM is Provisioned (the Volume reconciler makes the
  * disks), every NIC the operator wrote in status.nics has its network plumbed here, and the
  * host admits it (admission.ts). Its config drive (config-drive.ts: SSH key, user data,
  * hostname, NICs) is built before the domain is defined and attached as a CD-ROM; it is
  * removed with the domain. Data volumes attached to or detached from a running VM are
- * plugged live. Shutdown and reboot never block a worker: the ACPI request is recorded in the
- * running domain and the VM requeued for its deadline. libvirt's domain events re-queue the
+ * plugged live. The ISO in the CD-ROM drive (spec.attachedIsoRef) is read from the zone's
+ * secondary storage, as CloudStack's KVM agent reads it: in the definition, and inserted into
+ * or ejected from a running domain with `change-media`; a VM waits to start (WaitingForIso)
+ * until the zone's copy is downloaded. Shutdown and reboot never block a worker: the ACPI
+ * request is recorded in the running domain and the VM requeued for its deadline. libvirt's domain events re-queue the
  * VM, so a guest that powers itself off or reboots is seen at once, without polling. On
  * deletion the domain is destroyed and undefined before the agent's finalizer goes; the
  * Volumes' own finalizers then delete their disks.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, SSHKeyPairObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
+import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, SSHKeyPairObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER, agentVmStatus } from '../lib/agent-contract.ts';
 import type { Condition } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
@@ -59,6 +62,9 @@ export interface VirtualMachineDeps {
   clusters: Informer<ClusterObject>;
   configurations: Informer<ConfigurationObject>;
   sshKeyPairs: Informer<SSHKeyPairObject>;
+  templates: Informer<TemplateObject>;
+  /** Where this host reads an ISO for a CD-ROM drive (templates.ts isoFor); throws, saying what is awaited, until it can. */
+  isoFor: (template: TemplateObject) => Promise<string>;
   /** The VMs' config drives (config-drive.ts): built from the objects before the domain is defined, removed with it. */
   configDrives: ConfigDrives;
   consoleDir: string;
@@ -146,6 +152,28 @@ export function domainVolumes(
   const listed = wanted.filter((d) => inDomain(d.disk.path)).map(({ disk, volume }) => ({ name: volume.metadata.name ?? '', type: volume.spec.type ?? 'DATADISK', deviceId: disk.deviceId }));
   const leaving = (vm.status?.volumes ?? []).filter((v) => !wanted.some((d) => d.volume.metadata.name === v.name) && inDomain(volumeNamed(`${vm.metadata.namespace ?? ''}/${v.name}`)?.status?.path));
   return [...listed, ...leaving].sort((a, b) => a.deviceId - b.deviceId);
+}
+
+/** spec.attachedIsoRef with its namespace: the VM's own when the ref leaves it out. */
+export function attachedIsoOf(vm: VirtualMachineObject): { name: string; namespace: string } | undefined {
+  const ref = vm.spec.attachedIsoRef;
+  return ref ? { name: ref.name, namespace: ref.namespace ?? vm.metadata.namespace ?? '' } : undefined;
+}
+
+/**
+ * status.attachedIso: the ISO the domain's drive holds. That is spec.attachedIsoRef once its
+ * file (`wanted`) is in the drive; an ISO still in the drive that is no longer wanted (an eject
+ * or a change not done yet, or its file unknown until its copy is back) stays as last reported.
+ */
+export function isoInDrive(
+  vm: VirtualMachineObject,
+  drivePath: string | undefined,
+  wanted: string | undefined,
+): VmStatus['attachedIso'] {
+  if (drivePath === undefined) return undefined;
+  const ref = attachedIsoOf(vm);
+  if (ref && drivePath === wanted) return ref;
+  return vm.status?.attachedIso;
 }
 
 /** What the VM asks of the host (lib/usage.ts), or why it cannot be sized. */
@@ -271,6 +299,19 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     } catch (err) {
       return { ...base, blocker: { reason: 'DomainError', message: `the config drive cannot be built: ${errorMessage(err)}` } };
     }
+    // The ISO in the drive, once the zone's copy is there: a VM installing from it waits for it.
+    const isoRef = attachedIsoOf(vm);
+    let iso: string | undefined;
+    if (isoRef) {
+      const key = `${isoRef.namespace}/${isoRef.name}`;
+      const template = deps.templates.get(key);
+      try {
+        if (!template) throw new Error(`Template ${key} does not exist`);
+        iso = await deps.isoFor(template);
+      } catch (err) {
+        return { ...base, blocker: volumeBlocker ?? { reason: 'WaitingForIso', message: `the ISO for the CD-ROM drive (spec.attachedIsoRef): ${errorMessage(err)}` } };
+      }
+    }
     const spec: DomainSpec = {
       uid,
       title: vm.spec.displayName ?? keyOf(vm),
@@ -279,6 +320,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       disks: disks.map((d) => d.disk),
       nics: nics.nics,
       configDrive,
+      ...(iso !== undefined ? { iso } : {}),
       serialLogPath: join(deps.consoleDir, `${uid}.log`),
       vncListen: deps.vncListen,
     };
@@ -327,6 +369,17 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         case 'detach':
           await hypervisor.detachDisk(uid, step.path);
           break;
+        case 'media': {
+          await hypervisor.changeMedia(uid, step.path);
+          const ref = attachedIsoOf(vm);
+          manager.events.event(
+            vm,
+            step.path !== undefined
+              ? { reason: 'ISO.ATTACH', note: `ISO ${ref ? `${ref.namespace}/${ref.name} ` : ''}(${step.path}) inserted into the running domain on ${at.host}` }
+              : { reason: 'ISO.DETACH', note: `ISO ejected from the running domain on ${at.host}` },
+          );
+          break;
+        }
         case 'undefine':
           await hypervisor.undefine(uid);
           break;
@@ -338,7 +391,13 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
   };
 
   /** The agent's status fields, from the domain as it is now. */
-  const reported = async (vm: VirtualMachineObject, domain: DomainObservation | undefined, volumesStatus: VmStatus['volumes'], lastRebootAt: string | undefined): Promise<Record<string, unknown>> => {
+  const reported = async (
+    vm: VirtualMachineObject,
+    domain: DomainObservation | undefined,
+    volumesStatus: VmStatus['volumes'],
+    attachedIso: VmStatus['attachedIso'],
+    lastRebootAt: string | undefined,
+  ): Promise<Record<string, unknown>> => {
     const previous = vm.status ?? {};
     const running = domain?.state === 'running';
     const console = running ? await hypervisor.console(vm.metadata.uid ?? '') : undefined;
@@ -349,6 +408,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       instanceName: domainName(vm.metadata.uid ?? ''),
       volumes: volumesStatus && volumesStatus.length > 0 ? volumesStatus : undefined,
       console,
+      attachedIso,
       lastRebootAt,
       startedAt,
     };
@@ -376,6 +436,11 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       {
         informer: deps.sshKeyPairs,
         map: (k) => enqueueAll(ownVms.list(k.metadata.namespace).filter((vm) => vm.spec.sshKeyPairRef?.name === k.metadata.name)),
+      },
+      {
+        // An ISO in a drive downloaded (or gone): the VMs that have it in their drive look again.
+        informer: deps.templates,
+        map: (t) => enqueueAll(ownVms.list().filter((vm) => attachedIsoOf(vm)?.name === t.metadata.name && attachedIsoOf(vm)?.namespace === t.metadata.namespace)),
       },
       {
         informer: serviceOfferings,
@@ -435,7 +500,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       const running = failure !== undefined && !isActive(domain) ? { type: RUNNING, status: 'False' as const, reason: 'DomainError', message: errorMessage(failure) } : now.running;
       // The deviceId the disk has in the domain: a data volume without spec.deviceId takes a free one (disksOf).
       const inDomain = domainVolumes(vm, disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks, domain, (key) => volumes.get(key));
-      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, rebootDone), conditions: [running] }, ctx.signal);
+      const iso = isoInDrive(vm, domain?.isoPath, facts.desired?.spec.iso);
+      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, iso, rebootDone), conditions: [running] }, ctx.signal);
       if (failure !== undefined) {
         manager.events.event(vm, { type: 'Warning', reason: facts.wantRunning ? 'VM.START' : 'VM.STOP', note: errorMessage(failure) });
         throw failure;

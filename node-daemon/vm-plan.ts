@@ -13,7 +13,7 @@ import type { DomainDisk, DomainObservation, DomainSpec } from './drivers/hyperv
 export const RUNNING = 'Running';
 
 /** The Running condition's False reasons that keep a domain from starting (lib/agent-contract.ts). */
-export type BlockerReason = 'WaitingForVolumes' | 'WaitingForNetwork' | 'InsufficientCapacity' | 'DomainError';
+export type BlockerReason = 'WaitingForVolumes' | 'WaitingForIso' | 'WaitingForNetwork' | 'InsufficientCapacity' | 'DomainError';
 
 export interface Blocker {
   reason: BlockerReason;
@@ -50,7 +50,9 @@ export type Step =
   | { do: 'start' | 'resume' | 'shutdown' | 'destroy' | 'reset' | 'undefine' }
   | { do: 'reboot'; token: string }
   | { do: 'attach'; disk: DomainDisk }
-  | { do: 'detach'; path: string };
+  | { do: 'detach'; path: string }
+  /** The ISO drive's media of the running domain: inserted (path) or ejected (undefined). */
+  | { do: 'media'; path: string | undefined };
 
 export interface VmPlan {
   steps: Step[];
@@ -172,6 +174,7 @@ export function planVm(facts: VmFacts): VmPlan {
     const wanted = new Set(desired.spec.disks.map((d) => d.path));
     for (const disk of desired.spec.disks) if (!domain.diskPaths.includes(disk.path)) steps.push({ do: 'attach', disk });
     for (const path of domain.diskPaths) if (!wanted.has(path)) steps.push({ do: 'detach', path });
+    if (domain.isoPath !== desired.spec.iso) steps.push({ do: 'media', path: desired.spec.iso });
   }
   const rebooting = facts.rebootToken ? reboot(facts, domain, facts.rebootToken, steps) : {};
   return { steps, running: condition(true, 'Running'), ...rebooting };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { expect } from 'chai';
@@ -171,5 +171,67 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
 
     await restarted.undefine(vmUid);
     expect(await restarted.observe(vmUid)).to.equal(undefined);
+  });
+
+  it('puts the ISO in the CD-ROM drive (hdc) at define, and ejects and inserts media in the running domain live, as its live XML shows', async function () {
+    const run = commandRunner();
+    // Two small ISOs, as the template machinery leaves them on secondary storage: read-only files.
+    const isos: string[] = [];
+    for (const label of ['FIRST', 'SECOND']) {
+      const content = join(workDir, `iso-${label}`);
+      await mkdir(content, { recursive: true });
+      await writeFile(join(content, 'README.TXT'), `${label}\n`);
+      const path = join(workDir, `${label.toLowerCase()}.iso`);
+      await run(['genisoimage', '-quiet', '-V', label, '-o', path, content]);
+      await chmod(path, 0o644);
+      isos.push(path);
+    }
+    const [first = '', second = ''] = isos;
+    const dumpxml = async (...flags: string[]) => (await run(['virsh', '-c', libvirt.uri, 'dumpxml', ...flags, domainName(vmUid)])).stdout;
+    /** The hdc drive's source file, read here from libvirt's XML (not with the driver's parser), or null when the drive is empty. */
+    const hdc = (xml: string): string | null => {
+      const drive = xml.split('</disk>').find((d) => /<target dev='hdc' bus='ide'/.test(d));
+      expect(drive, `an hdc drive in\n${xml}`).to.match(/device='cdrom'/);
+      return /<source file='([^']*)'/.exec(drive ?? '')?.[1] ?? null;
+    };
+
+    expect(await driver.define({ ...spec(), iso: first })).to.equal('define');
+    await driver.start(vmUid);
+    const pid = (await driver.observe(vmUid))?.pid;
+    expect(hdc(await dumpxml()), 'started with the definition\'s ISO').to.equal(first);
+    expect((await driver.observe(vmUid))?.isoPath).to.equal(first);
+    if (libvirt.limitation === undefined) {
+      // QEMU opened the file: its block layer shows the media in the IDE drive.
+      const blocks = (await run(['virsh', '-c', libvirt.uri, 'qemu-monitor-command', domainName(vmUid), '--hmp', 'info block'])).stdout;
+      expect(blocks).to.include(first);
+    }
+
+    await driver.changeMedia(vmUid, undefined);
+    expect(hdc(await dumpxml()), 'ejected live').to.equal(null);
+    expect(await driver.observe(vmUid)).to.not.have.property('isoPath');
+    expect(hdc(await dumpxml('--inactive')), 'the definition is define\'s: untouched by the live change').to.equal(first);
+
+    // The agent's order for a new ISO: the definition first (the next start), then the running drive.
+    expect(await driver.define({ ...spec(), iso: second })).to.equal('redefine');
+    await driver.changeMedia(vmUid, second);
+    expect(hdc(await dumpxml()), 'inserted live').to.equal(second);
+    expect(hdc(await dumpxml('--inactive'))).to.equal(second);
+    expect((await driver.observe(vmUid))?.isoPath).to.equal(second);
+    // Replaced while in: no eject first.
+    await driver.changeMedia(vmUid, first);
+    expect(hdc(await dumpxml()), 'replaced live').to.equal(first);
+    const running = await driver.observe(vmUid);
+    expect(running?.state).to.equal('running');
+    expect(running?.pid, 'the same QEMU process throughout').to.equal(pid);
+    expect(running?.diskPaths, 'the ISO is no disk of the VM').to.deep.equal([spec().disks[0]?.path]);
+
+    let refused: unknown;
+    await driver.changeMedia(vmUid, join(workDir, 'absent.iso')).catch((err: unknown) => (refused = err));
+    expect(refused, 'media that is not there is refused').to.be.instanceOf(Error);
+    expect(hdc(await dumpxml()), 'and the drive keeps what it held').to.equal(first);
+
+    await driver.destroy(vmUid);
+    expect((await driver.observe(vmUid))?.isoPath, 'off: the definition\'s media').to.equal(second);
+    await driver.undefine(vmUid);
   });
 });

@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { EVENTS } from '../../lib/events.ts';
 import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { condition, createAgentWorld, getOrUndefined, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
 import { until } from '../support/until.ts';
@@ -16,8 +17,8 @@ const exec = promisify(execFile);
  * plane, the test playing the operator (placement, status.nics, status.pool, the Scheduled
  * condition's time). No libvirt and no host networking: the simulated agent's network driver
  * touches nothing. Disks are real qcow2 files in a temporary pool. Covered here: data volumes
- * plugged into and out of a running domain and grown live, the config drive, and host admission, the last guard
- * against a double-booked host.
+ * plugged into and out of a running domain and grown live, the config drive, the ISO in the
+ * CD-ROM drive, and host admission, the last guard against a double-booked host.
  */
 describe('agent on the simulator hypervisor: hot-plug and host admission (real control plane)', function () {
   this.timeout(120_000);
@@ -100,6 +101,49 @@ describe('agent on the simulator hypervisor: hot-plug and host admission (real c
     await until('the VM and its drive to be gone', 60_000, async () =>
       (await getOrUndefined(world.res('vms'), 'keyed', world.ns)) === undefined && !existsSync(iso) ? true : undefined,
     );
+  });
+
+  it('starts a VM with its ISO (spec.attachedIsoRef) once the zone has it, from secondary storage, and ejects and inserts it live; status.attachedIso says what the drive holds', async function () {
+    const content = join(world.workDir, 'iso-content');
+    await mkdir(content, { recursive: true });
+    await writeFile(join(content, 'README.TXT'), 'installer\n');
+    const isoFile = join(world.workDir, 'installer.iso');
+    await exec('genisoimage', ['-quiet', '-V', 'INSTALLER', '-o', isoFile, content]);
+    // Placed before its ISO exists: it waits, saying for what.
+    const vm = await world.placeVm('cd', { attachedIso: 'installer' });
+    const waiting = await waitFor(world.res('vms'), 'cd', 'waiting for its ISO', (o) => condition(o, 'Running')?.reason === 'WaitingForIso', 30_000, world.ns);
+    expect(condition(waiting, 'Running')?.message).to.equal(`the ISO for the CD-ROM drive (spec.attachedIsoRef): Template ${world.ns}/installer does not exist`);
+    expect(waiting.status?.powerState, 'no domain yet').to.equal('PowerReportMissing');
+
+    const sha = createHash('sha256').update(await readFile(isoFile)).digest('hex');
+    const template = await world.res('templates').create({
+      metadata: { name: 'installer', namespace: world.ns },
+      spec: { url: `file://${isoFile}`, format: 'ISO', checksum: `{SHA-256}${sha}`, zoneRefs: [{ name: world.names.zone }] },
+    });
+    const up = await waitFor(world.res('vms'), 'cd', 'Running with its ISO', (o) => running(o) && o.status?.attachedIso !== undefined, 60_000, world.ns);
+    expect(up.status?.attachedIso).to.deep.equal({ name: 'installer', namespace: world.ns });
+    // The simulated domain (the agent's state dir) holds the zone's copy on secondary storage, not the URL's file.
+    const uid = template.metadata.uid ?? '';
+    const domainFile = join(world.agentStateDir, 'simulator', `${vm.metadata.uid}.json`);
+    const drive = async () => JSON.parse(await readFile(domainFile, 'utf8')) as { definedIso?: string; liveIso?: string };
+    const copy = join(world.workDir, 'secondary', 'template', 'tmpl', uid, `${uid}.iso`);
+    expect(await drive()).to.include({ definedIso: copy, liveIso: copy });
+    expect(createHash('sha256').update(await readFile(copy)).digest('hex')).to.equal(sha);
+
+    await world.res('vms').patch({ name: 'cd', namespace: world.ns }, { spec: { attachedIsoRef: null } });
+    const ejected = await waitFor(world.res('vms'), 'cd', 'ejected', (o) => o.status?.attachedIso === undefined, 30_000, world.ns);
+    expect(running(ejected), 'live: the VM kept running').to.equal(true);
+    expect(await drive()).to.not.have.any.keys('definedIso', 'liveIso');
+
+    await world.res('vms').patch({ name: 'cd', namespace: world.ns }, { spec: { attachedIsoRef: { name: 'installer', namespace: world.ns } } });
+    await waitFor(world.res('vms'), 'cd', 'inserted again', (o) => o.status?.attachedIso !== undefined, 30_000, world.ns);
+    expect(await drive()).to.include({ definedIso: copy, liveIso: copy });
+    // The live changes, as events on the VM (the first insert came with the definition at start).
+    await until('ISO.DETACH and ISO.ATTACH events', 30_000, async () => {
+      const events = await world.client.resource<Obj & { reason?: string; regarding?: { uid?: string } }>(EVENTS).list({ namespace: world.ns });
+      const reasons = events.items.filter((e) => e.regarding?.uid === vm.metadata.uid).map((e) => e.reason);
+      return reasons.includes('ISO.DETACH') && reasons.includes('ISO.ATTACH') ? true : undefined;
+    });
   });
 
   it('refuses to start a VM that would take the host over its memory, in placement order, and starts it once room is made', async function () {

@@ -73,7 +73,16 @@ export interface AgentWorld {
    */
   placeVm(
     name: string,
-    options?: { networks?: { name: string; ipAddress?: string }[]; dataDisk?: boolean; state?: 'Running' | 'Stopped'; offering?: string; scheduledAt?: string; sshKeyPair?: string },
+    options?: {
+      networks?: { name: string; ipAddress?: string }[];
+      dataDisk?: boolean;
+      state?: 'Running' | 'Stopped';
+      offering?: string;
+      scheduledAt?: string;
+      sshKeyPair?: string;
+      /** A Template (format ISO) of the namespace in the VM's CD-ROM drive: spec.attachedIsoRef. */
+      attachedIso?: string;
+    },
   ): Promise<Obj>;
   /** A data volume of the disk offering for `vm` (deviceId given or free), on the pool. */
   createDataVolume(name: string, vm: string, options?: { deviceId?: number; size?: string }): Promise<Obj>;
@@ -178,6 +187,7 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
           networks: options.networks ?? [],
           state: options.state ?? 'Running',
           ...(options.sshKeyPair !== undefined ? { sshKeyPairRef: { name: options.sshKeyPair } } : {}),
+          ...(options.attachedIso !== undefined ? { attachedIsoRef: { name: options.attachedIso } } : {}),
         },
       });
       const owner = [{ apiVersion: vm.apiVersion ?? '', kind: 'VirtualMachine', name, uid: vm.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ServiceOfferingObject, VirtualMachineObject, VolumeObject } from '../../crds/index.ts';
 import { admissionOrder, admit, type Holder, type HostRoom } from '../../node-daemon/admission.ts';
-import { demandOf, disksOf, domainVolumes } from '../../node-daemon/virtual-machine.ts';
+import { attachedIsoOf, demandOf, disksOf, domainVolumes, isoInDrive } from '../../node-daemon/virtual-machine.ts';
 
 const GiB = 2 ** 30;
 const room: HostRoom = { host: 'h1', cores: 4, cpuSpeedMhz: 2000, memoryBytes: 2 * GiB, cpuOvercommit: 1, memoryOvercommit: 1 };
@@ -96,5 +96,22 @@ describe('agent VM: disks and sizes from the objects', function () {
     expect(domainVolumes(vm, wanted, undefined, named), 'no domain, no disks').to.deep.equal([]);
     const data = volume('web-data', { diskOfferingRef: { name: 'd' }, deviceId: 1 }, provisioned('/p/data'));
     expect(domainVolumes(web, disksOf(web, [root, data], 'h1').disks, domain(['/p/root']), named), 'wanted but not plugged in yet: not listed').to.deep.equal([{ name: 'web-root', type: 'ROOT', deviceId: 0 }]);
+  });
+
+  it('reports in status.attachedIso the ISO the drive holds: spec.attachedIsoRef once its file is in, the last one reported while an old one is still in', function () {
+    const withIso = (ref: { name: string; namespace?: string } | undefined, reported?: { name: string; namespace: string }) =>
+      ({ ...web, spec: { ...web.spec, ...(ref ? { attachedIsoRef: ref } : {}) }, ...(reported ? { status: { attachedIso: reported } } : {}) }) as VirtualMachineObject;
+    const [a, b] = ['/secondary/template/tmpl/a/a.iso', '/secondary/template/tmpl/b/b.iso'];
+    expect(attachedIsoOf(withIso({ name: 'installer' })), 'the VM\'s namespace by default').to.deep.equal({ name: 'installer', namespace: 'ns' });
+    expect(attachedIsoOf(withIso({ name: 'tools', namespace: 'kumulus-public' }))).to.deep.equal({ name: 'tools', namespace: 'kumulus-public' });
+    expect(attachedIsoOf(web)).to.equal(undefined);
+    expect(isoInDrive(withIso({ name: 'installer' }), a, a), 'inserted').to.deep.equal({ name: 'installer', namespace: 'ns' });
+    expect(isoInDrive(withIso({ name: 'installer' }), undefined, a), 'attached, not inserted yet').to.equal(undefined);
+    const old = { name: 'installer', namespace: 'ns' };
+    expect(isoInDrive(withIso(undefined, old), a, undefined), 'detached, not ejected yet').to.deep.equal(old);
+    expect(isoInDrive(withIso(undefined, old), undefined, undefined), 'ejected').to.equal(undefined);
+    expect(isoInDrive(withIso({ name: 'tools' }, old), a, b), 'changed, the old one still in').to.deep.equal(old);
+    expect(isoInDrive(withIso({ name: 'tools' }, old), a, undefined), 'the new one\'s file unknown yet (its copy awaited)').to.deep.equal(old);
+    expect(isoInDrive(withIso({ name: 'tools' }, old), b, b)).to.deep.equal({ name: 'tools', namespace: 'ns' });
   });
 });

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { diskTarget, digestOfDomainXml, renderDiskXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
-import { diskPathsOfXml, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
+import { diskPathsOfXml, isoPathOfXml, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hypervisor/domstats.ts';
 import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
@@ -84,8 +84,22 @@ describe('agent hypervisor: domain XML', function () {
     expect(cdrom).to.include("<driver name='qemu' type='raw'/>").and.include("<source file='/state/config-drives/vm.iso'/>");
     expect(cdrom).to.include("<target dev='hdd' bus='ide'/>").and.include('<readonly/>');
     expect(xml.indexOf("device='cdrom'"), 'the root disk stays the first (boot) disk').to.be.greaterThan(xml.indexOf("<target dev='vda'"));
-    expect(renderDomainXml(spec(), { type: 'kvm' }).xml).to.not.include('cdrom');
+    expect(renderDomainXml(spec(), { type: 'kvm' }).xml).to.not.include("dev='hdd'");
     expect(() => renderDomainXml({ ...spec(), configDrive: 'vm.iso' }, { type: 'kvm' })).to.throw(/configDrive: "vm.iso" must be an absolute path/);
+  });
+
+  it('always has the ISO drive on hdc, empty or with the ISO, second in boot order, so media change live', function () {
+    const drive = (xml: string) => /<disk type='file' device='cdrom'>((?:(?!<\/disk>)[\s\S])*?<target dev='hdc' bus='ide'\/>[\s\S]*?)<\/disk>/.exec(xml)?.[1] ?? '';
+    const empty = renderDomainXml(spec(), { type: 'kvm' });
+    expect(drive(empty.xml)).to.include('<readonly/>').and.include("<boot order='2'/>").and.not.include('<source');
+    const loaded = renderDomainXml({ ...spec(), iso: "/secondary/template/tmpl/x/it's.iso" }, { type: 'kvm' });
+    expect(drive(loaded.xml)).to.include("<source file='/secondary/template/tmpl/x/it&#39;s.iso'/>");
+    expect(loaded.digest, 'the media is part of the definition').to.not.equal(empty.digest);
+    expect(isoPathOfXml(loaded.xml)).to.equal("/secondary/template/tmpl/x/it's.iso");
+    expect(isoPathOfXml(empty.xml)).to.equal(undefined);
+    expect(isoPathOfXml(renderDomainXml({ ...spec(), configDrive: '/state/config-drives/vm.iso' }, { type: 'kvm' }).xml), 'the config drive (hdd) is no ISO in the drive').to.equal(undefined);
+    expect(diskPathsOfXml(loaded.xml), 'nor a disk to plug').to.deep.equal([spec().disks[0]?.path]);
+    expect(() => renderDomainXml({ ...spec(), iso: 'x.iso' }, { type: 'kvm' })).to.throw(/iso: "x.iso" must be an absolute path/);
   });
 
   it('rejects bad specs naming the field and the fix', function () {
@@ -209,6 +223,37 @@ describe('agent hypervisor: simulator', function () {
       'lifecycle Undefined Removed',
     ]);
     await sub.stop();
+  });
+
+  it('has the ISO drive: the definition\'s media at start, changed live (a missing file refused), the definition\'s again at the next start', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'kumulus-simulator-iso-'));
+    try {
+      const [a, b] = [join(dir, 'a.iso'), join(dir, 'b.iso')];
+      await Promise.all([a, b].map((path) => writeFile(path, 'iso')));
+      const driver = simulatorDriver();
+      await driver.define({ ...spec(), iso: a });
+      expect((await driver.observe(uid))?.isoPath, 'a stopped domain: its definition\'s').to.equal(a);
+      await driver.start(uid);
+      expect((await driver.observe(uid))?.isoPath).to.equal(a);
+      await driver.changeMedia(uid, undefined);
+      expect(await driver.observe(uid), 'ejected live').to.not.have.property('isoPath');
+      await driver.changeMedia(uid, b);
+      expect((await driver.observe(uid))?.isoPath, 'inserted live').to.equal(b);
+      let refused: unknown;
+      await driver.changeMedia(uid, join(dir, 'gone.iso')).catch((err: unknown) => (refused = err));
+      expect(String(refused)).to.match(/cannot insert .*gone\.iso: no such file/);
+      expect((await driver.observe(uid))?.isoPath, 'the refused media leaves the drive as it was').to.equal(b);
+      await driver.destroy(uid);
+      expect((await driver.observe(uid))?.isoPath, 'off: the definition\'s again').to.equal(a);
+      await driver.start(uid);
+      expect((await driver.observe(uid))?.isoPath).to.equal(a);
+      await driver.define(spec());
+      expect((await driver.observe(uid))?.isoPath, 'redefined without: the running drive keeps its media').to.equal(a);
+      await driver.destroy(uid);
+      expect(await driver.observe(uid)).to.not.have.property('isoPath');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps its domains in a directory, so a restarted agent finds them as it would libvirt\'s', async function () {

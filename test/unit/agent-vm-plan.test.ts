@@ -36,7 +36,7 @@ describe('agent VM plan: starting', function () {
   });
 
   it('starts nothing while a blocker stands, and says which one', function () {
-    for (const reason of ['WaitingForVolumes', 'WaitingForNetwork', 'InsufficientCapacity', 'DomainError'] as const) {
+    for (const reason of ['WaitingForVolumes', 'WaitingForIso', 'WaitingForNetwork', 'InsufficientCapacity', 'DomainError'] as const) {
       const plan = planVm(facts({ blocker: { reason, message: `because ${reason}` } }));
       expect(plan.steps, reason).to.deep.equal([]);
       expect(plan.running).to.deep.equal({ type: 'Running', status: 'False', reason, message: `because ${reason}` });
@@ -69,6 +69,28 @@ describe('agent VM plan: starting', function () {
     const detach = planVm(facts({ domain: domain('running', { specDigest: 'd2', diskPaths: [root.path, data.path] }), desired: { spec: spec(), digest: 'd1' } }));
     expect(detach.steps).to.deep.equal([{ do: 'define', spec: spec() }, { do: 'detach', path: data.path }]);
     expect(detach.running.status).to.equal('True');
+  });
+
+  it('inserts and ejects the ISO drive\'s media of a running domain live, besides redefining it', function () {
+    const iso = '/secondary/template/tmpl/x/x.iso';
+    const withIso = { ...spec(), iso };
+    expect(planVm(facts({ domain: domain('running'), desired: { spec: withIso, digest: 'd2' } })).steps).to.deep.equal([
+      { do: 'define', spec: withIso },
+      { do: 'media', path: iso },
+    ]);
+    expect(planVm(facts({ domain: domain('running', { specDigest: 'd2', isoPath: iso }) })).steps).to.deep.equal([
+      { do: 'define', spec: spec() },
+      { do: 'media', path: undefined },
+    ]);
+    expect(steps(facts({ domain: domain('running', { specDigest: 'd2', isoPath: iso }), desired: { spec: withIso, digest: 'd2' } })), 'already in').to.deep.equal([]);
+    // A stopped domain takes the media with its definition at its next start.
+    expect(steps(facts({ wantRunning: false, domain: domain('shutoff'), desired: { spec: withIso, digest: 'd2' } }))).to.deep.equal(['define']);
+    // An ISO whose zone copy is awaited: a running domain's drive stays as it is, and it keeps running.
+    const awaited = planVm(facts({ domain: domain('running', { isoPath: iso }), desired: undefined, blocker: { reason: 'WaitingForIso', message: 'not downloaded' } }));
+    expect(awaited.steps).to.deep.equal([]);
+    expect(awaited.running.status).to.equal('True');
+    // A domain started with its ISO takes it with the definition: nothing to change live.
+    expect(steps(facts({ desired: { spec: withIso, digest: 'd2' } }))).to.deep.equal(['define', 'start']);
   });
 
   it('waits out a shutdown in progress, then starts again', function () {

@@ -3,7 +3,7 @@ import { templateOutcome, templatesOfVm, templatesOfVolume } from '../../control
 import type { TemplateObject, VirtualMachineObject, VolumeObject } from '../../crds/index.ts';
 import { templateInZone } from '../../lib/agent-contract.ts';
 import { storeSpecFromUrl, templateInstallPath } from '../../node-daemon/drivers/storage/secondary.ts';
-import { downloadStoreOf, templateSourceFor } from '../../node-daemon/templates.ts';
+import { downloadStoreOf, isoFileFor, templateSourceFor } from '../../node-daemon/templates.ts';
 import type { SecondaryStorageObject } from '../../crds/index.ts';
 
 const uid = '5a1f0c2e-8d3b-4c7a-9e6f-1b2c3d4e5f60';
@@ -91,5 +91,15 @@ describe('templates: where the agents keep and find the copies', function () {
     );
     expect(() => templateSourceFor(template([downloaded('z1')]), 'z1', () => undefined)).to.throw(/on SecondaryStorage images, which this host has not mounted/);
     expect(() => templateSourceFor(template([], { format: 'ISO' }), 'z1', () => '/m')).to.throw(/is an ISO/);
+  });
+
+  it('gives a CD-ROM drive the zone\'s downloaded copy of an ISO on this host\'s mount, and says what is awaited until then', function () {
+    const iso = (zones: ZoneEntry[]) => template(zones, { format: 'ISO', url: 'https://images.example.com/t.iso' });
+    const inZone = { ...downloaded('z1'), installPath: `template/tmpl/${uid}/${uid}.iso` };
+    expect(isoFileFor(iso([inZone]), 'z1', (store) => (store === 'images' ? '/mnt/images' : undefined))).to.equal(`/mnt/images/template/tmpl/${uid}/${uid}.iso`);
+    expect(() => isoFileFor(iso([inZone]), 'z2', () => '/m')).to.throw(/Template demo\/t is not downloaded to zone z2's secondary storage yet \(not started\)/);
+    expect(() => isoFileFor(iso([{ zone: 'z1', downloadState: 'DOWNLOAD_IN_PROGRESS', downloadPercent: 30 }]), 'z1', () => '/m')).to.throw(/DOWNLOAD_IN_PROGRESS 30%/);
+    expect(() => isoFileFor(iso([inZone]), 'z1', () => undefined)).to.throw(/on SecondaryStorage images, which this host has not mounted/);
+    expect(() => isoFileFor(template([downloaded('z1')]), 'z1', () => '/m')).to.throw(/Template demo\/t is QCOW2, not an ISO: a CD-ROM drive takes an ISO/);
   });
 });

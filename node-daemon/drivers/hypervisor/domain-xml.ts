@@ -51,6 +51,7 @@ export function validateDomainSpec(spec: DomainSpec): void {
   });
   if (!isAbsolute(spec.serialLogPath)) invalid('serialLogPath', `"${spec.serialLogPath}" must be an absolute path`);
   if (spec.configDrive !== undefined && !isAbsolute(spec.configDrive)) invalid('configDrive', `"${spec.configDrive}" must be an absolute path`);
+  if (spec.iso !== undefined && !isAbsolute(spec.iso)) invalid('iso', `"${spec.iso}" must be an absolute path`);
 }
 
 /** a, b, ... z, aa, ab...: the letters of a disk target name. */
@@ -100,6 +101,17 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
           `      <readonly/>`,
           `    </disk>`,
         ];
+  // hdc, CloudStack's ISO drive: always present (IDE cannot be hot-plugged), so media change live.
+  // Second in boot order: a VM installing from its ISO boots it while the root disk is empty.
+  const isoDrive = [
+    `    <disk type='file' device='cdrom'>`,
+    `      <driver name='qemu' type='raw'/>`,
+    ...(spec.iso !== undefined ? [`      <source file='${escape(spec.iso)}'/>`] : []),
+    `      <target dev='hdc' bus='ide'/>`,
+    `      <readonly/>`,
+    `      <boot order='2'/>`,
+    `    </disk>`,
+  ];
   const nics = spec.nics.flatMap((nic) => [
     `    <interface type='bridge'>`,
     `      <mac address='${nic.mac}'/>`,
@@ -127,6 +139,7 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     `  <devices>`,
     ...disks,
     ...configDrive,
+    ...isoDrive,
     `    <controller type='scsi' index='0' model='virtio-scsi'/>`,
     ...nics,
     `    <serial type='file'>`,

@@ -44,6 +44,13 @@ export function diskPathsOfXml(xml: string): string[] {
   });
 }
 
+/** The media in the CD-ROM drive hdc (the ISO drive; the config drive is hdd), if any. */
+export function isoPathOfXml(xml: string): string | undefined {
+  const drive = [...xml.matchAll(/<disk\b[^>]*\bdevice=(['"])cdrom\1[^>]*>[\s\S]*?<\/disk>/g)].find((m) => /<target\b[^>]*\bdev=(['"])hdc\1/.test(m[0]));
+  const file = drive ? /<source\b[^>]*\bfile=(['"])(.*?)\1/.exec(drive[0])?.[2] : undefined;
+  return file !== undefined ? unescapeXml(file) : undefined;
+}
+
 /** The attributes of the metadata element in namespace `ns`, as libvirt prints it back. */
 export function metadataAttributes(xml: string, ns: string): Record<string, string> | undefined {
   const element = [...xml.matchAll(/<([\w.-]+):([\w.-]+)\s([^>]*)\/?>/g)].find((m) => (m[3] ?? '').includes(`="${ns}"`) || (m[3] ?? '').includes(`='${ns}'`));
@@ -165,12 +172,14 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     const startedAt = pid !== undefined ? await processStartedAt(pid) : undefined;
     const shutdownSent = live !== undefined ? requestOf(metadataAttributes(live, SHUTDOWN_NS)) : undefined;
     const rebootSent = live !== undefined ? requestOf(metadataAttributes(live, REBOOT_NS)) : undefined;
+    const isoPath = isoPathOfXml(live ?? xml);
     return {
       uid,
       name,
       state,
       diskPaths: diskPathsOfXml(live ?? xml),
       ...(specDigest !== undefined ? { specDigest } : {}),
+      ...(isoPath !== undefined ? { isoPath } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(startedAt !== undefined ? { startedAt } : {}),
       ...(shutdownSent !== undefined ? { shutdownSent } : {}),
@@ -274,6 +283,12 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     detachDisk: async (uid, path) => {
       await virsh('detach-disk', domainName(uid), path, '--live');
       logger.info('disk detached live', { uid, path });
+    },
+
+    changeMedia: async (uid, path) => {
+      // --force: a guest that locked the tray (a mounted disc) does not keep the media in.
+      await virsh('change-media', domainName(uid), 'hdc', ...(path !== undefined ? [path, '--update'] : ['--eject']), '--live', '--force');
+      logger.info(path !== undefined ? 'ISO inserted live' : 'ISO ejected live', { uid, ...(path !== undefined ? { path } : {}) });
     },
 
     resizeDisk: async (uid, path, sizeBytes) => {

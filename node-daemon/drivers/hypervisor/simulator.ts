@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandRunner } from '../exec.ts';
 import { domainName } from '../identity.ts';
@@ -15,6 +15,9 @@ interface SimulatedDomain {
   /** The definition's disks, and the running domain's (hot-plugged ones included). */
   definedDisks: string[];
   liveDisks: string[];
+  /** The media in the CD-ROM drive: the definition's, and the running domain's. */
+  definedIso?: string;
+  liveIso?: string;
   shutdownSent?: PowerRequest;
   rebootSent?: PowerRequest;
 }
@@ -54,16 +57,20 @@ export function simulatorDriver(options: { dir?: string } = {}): HypervisorDrive
     for (const listener of listeners) listener({ type, uid, detail, at: new Date() });
   };
   const active = (d: SimulatedDomain) => d.state === 'running' || d.state === 'paused';
-  const observation = (d: SimulatedDomain): DomainObservation => ({
-    uid: d.uid,
-    name: domainName(d.uid),
-    state: d.state,
-    specDigest: d.digest,
-    diskPaths: [...(active(d) ? d.liveDisks : d.definedDisks)],
-    ...(d.state === 'running' ? { startedAt: new Date(d.startedAt) } : {}),
-    ...(active(d) && d.shutdownSent ? { shutdownSent: d.shutdownSent } : {}),
-    ...(active(d) && d.rebootSent ? { rebootSent: d.rebootSent } : {}),
-  });
+  const observation = (d: SimulatedDomain): DomainObservation => {
+    const iso = active(d) ? d.liveIso : d.definedIso;
+    return {
+      uid: d.uid,
+      name: domainName(d.uid),
+      state: d.state,
+      specDigest: d.digest,
+      diskPaths: [...(active(d) ? d.liveDisks : d.definedDisks)],
+      ...(iso !== undefined ? { isoPath: iso } : {}),
+      ...(d.state === 'running' ? { startedAt: new Date(d.startedAt) } : {}),
+      ...(active(d) && d.shutdownSent ? { shutdownSent: d.shutdownSent } : {}),
+      ...(active(d) && d.rebootSent ? { rebootSent: d.rebootSent } : {}),
+    };
+  };
   const find = (uid: string): SimulatedDomain => {
     const d = domains.get(uid);
     if (!d) throw new Error(`simulator: domain ${domainName(uid)} is not defined`);
@@ -94,12 +101,14 @@ export function simulatorDriver(options: { dir?: string } = {}): HypervisorDrive
       const disks = spec.disks.map((disk) => disk.path);
       const d = domains.get(spec.uid);
       if (!d) {
-        domains.set(spec.uid, { uid: spec.uid, digest, state: 'shutoff', vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, startedAt: 0, definedDisks: disks, liveDisks: [] });
+        domains.set(spec.uid, { uid: spec.uid, digest, state: 'shutoff', vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, startedAt: 0, definedDisks: disks, liveDisks: [], ...(spec.iso !== undefined ? { definedIso: spec.iso } : {}) });
         emit(spec.uid, 'lifecycle', 'Defined Added');
         return Promise.resolve('define' as const);
       }
       if (d.digest === digest) return Promise.resolve(undefined);
       Object.assign(d, { digest, vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, definedDisks: disks });
+      if (spec.iso !== undefined) d.definedIso = spec.iso;
+      else delete d.definedIso;
       emit(spec.uid, 'lifecycle', 'Defined Updated');
       return Promise.resolve('redefine' as const);
     },
@@ -107,6 +116,8 @@ export function simulatorDriver(options: { dir?: string } = {}): HypervisorDrive
       const d = find(uid);
       if (active(d)) return Promise.reject(new Error(`simulator: domain ${domainName(uid)} is already running`));
       Object.assign(d, { state: 'running', startedAt: Date.now(), liveDisks: [...d.definedDisks] });
+      if (d.definedIso !== undefined) d.liveIso = d.definedIso;
+      else delete d.liveIso;
       emit(uid, 'lifecycle', 'Started Booted');
       return Promise.resolve();
     },
@@ -155,6 +166,15 @@ export function simulatorDriver(options: { dir?: string } = {}): HypervisorDrive
     detachDisk: (uid, path) => {
       const d = running(uid);
       d.liveDisks = d.liveDisks.filter((p) => p !== path);
+      persist(uid);
+      return Promise.resolve();
+    },
+    changeMedia: (uid, path) => {
+      const d = running(uid);
+      // As QEMU, which opens the file: media that is not there is refused.
+      if (path !== undefined && !existsSync(path)) return Promise.reject(new Error(`simulator: domain ${domainName(uid)}: cannot insert ${path}: no such file`));
+      if (path !== undefined) d.liveIso = path;
+      else delete d.liveIso;
       persist(uid);
       return Promise.resolve();
     },

@@ -40,6 +40,12 @@ export interface DomainSpec {
    * attached read-only as an IDE CD-ROM as CloudStack does. The guest reads it at boot.
    */
   configDrive?: string;
+  /**
+   * The ISO in the VM's CD-ROM drive (spec.attachedIsoRef), read from the zone's secondary
+   * storage as CloudStack's KVM agent reads it. The drive (IDE hdc) is always there, empty
+   * without an ISO, since IDE devices cannot be hot-plugged: media change live (changeMedia).
+   */
+  iso?: string;
   /** Where the serial console is written (appended across restarts). */
   serialLogPath: string;
   /** The VNC console listens here (autoport); default 127.0.0.1. */
@@ -63,6 +69,8 @@ export interface DomainObservation {
   startedAt?: Date;
   /** The disk images the domain uses: the running domain's (hot-plugged ones included), else its definition's. */
   diskPaths: string[];
+  /** The media in the CD-ROM drive (hdc): the running domain's, else its definition's; undefined when empty. */
+  isoPath?: string;
   /**
    * The last ACPI shutdown sent to the running domain: who asked (a token: the VM generation)
    * and when. It is kept in the running domain's own (live) metadata, as KubeVirt keeps its
@@ -79,7 +87,7 @@ export interface PowerRequest {
 }
 
 /** What the agent did to a domain; each driver call below is one of them. */
-export type DomainAction = 'define' | 'redefine' | 'start' | 'resume' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'attach' | 'detach' | 'undefine';
+export type DomainAction = 'define' | 'redefine' | 'start' | 'resume' | 'shutdown' | 'destroy' | 'reboot' | 'reset' | 'attach' | 'detach' | 'media' | 'undefine';
 
 export interface DomainStats {
   uid: string;
@@ -132,6 +140,8 @@ export interface HypervisorDriver {
   attachDisk(uid: string, disk: DomainDisk): Promise<void>;
   /** Unplugs the disk at `path` from the running domain. */
   detachDisk(uid: string, path: string): Promise<void>;
+  /** Inserts (`path`) or ejects (undefined) the media of the running domain's CD-ROM drive (its definition's is define's). */
+  changeMedia(uid: string, path: string | undefined): Promise<void>;
   /** Grows a disk of the running domain, image file included (`virsh blockresize`). */
   resizeDisk(uid: string, path: string, sizeBytes: number): Promise<void>;
   stats(): Promise<DomainStats[]>;
