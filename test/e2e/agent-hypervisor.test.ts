@@ -195,6 +195,8 @@ describe('agent hypervisor driver on real libvirt/KVM', function () {
       return /<source file='([^']*)'/.exec(drive ?? '')?.[1] ?? null;
     };
 
+    // A fresh domain, whatever an earlier test of this file left.
+    await driver.undefine(vmUid).catch(() => undefined);
     expect(await driver.define({ ...spec(), iso: first })).to.equal('define');
     await driver.start(vmUid);
     const pid = (await driver.observe(vmUid))?.pid;

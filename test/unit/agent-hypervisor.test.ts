@@ -148,7 +148,7 @@ describe('agent hypervisor: virsh output', function () {
     expect(parseVirshEventLine('events received: 3')).to.equal(undefined);
   });
 
-  it('turns domstats into per-VM figures', function () {
+  it('turns domstats into per-VM figures, an empty drive left out', function () {
     const text = [
       `Domain: 'kumulus-${uid}'`,
       '  state.state=1',
@@ -162,12 +162,19 @@ describe('agent hypervisor: virsh output', function () {
       '  net.0.tx.bytes=2000',
       '  net.0.rx.pkts=10',
       '  net.0.tx.pkts=20',
-      '  block.count=1',
+      '  block.count=3',
       '  block.0.name=vda',
+      '  block.0.path=/pools/p/root.qcow2',
       '  block.0.rd.bytes=4096',
       '  block.0.wr.bytes=8192',
       '  block.0.rd.reqs=1',
       '  block.0.wr.reqs=2',
+      '  block.1.name=hdd',
+      '  block.1.path=/state/config-drives/x.iso',
+      '  block.1.rd.bytes=2048',
+      '  block.1.rd.reqs=4',
+      // The empty ISO drive: no file, no figures.
+      '  block.2.name=hdc',
       '',
       "Domain: 'not-ours'",
       '  state.state=5',
@@ -182,7 +189,10 @@ describe('agent hypervisor: virsh output', function () {
         memoryKiB: 1048576,
         memoryRssKiB: 524288,
         nics: [{ name: 'vnet3', rxBytes: 1000, txBytes: 2000, rxPackets: 10, txPackets: 20 }],
-        disks: [{ name: 'vda', readBytes: 4096, writeBytes: 8192, readOps: 1, writeOps: 2 }],
+        disks: [
+          { name: 'vda', readBytes: 4096, writeBytes: 8192, readOps: 1, writeOps: 2 },
+          { name: 'hdd', readBytes: 2048, writeBytes: 0, readOps: 4, writeOps: 0 },
+        ],
       },
     ]);
   });

@@ -73,6 +73,8 @@ export function statsFromDomstats(records: Map<string, Map<string, string>>): Do
     }
     const disks: DomainStats['disks'] = [];
     for (let i = 0; i < num(fields, 'block.count'); i++) {
+      // An empty drive (the ISO drive hdc without media) has no file and nothing to count.
+      if (!fields.has(`block.${i}.path`)) continue;
       disks.push({
         name: fields.get(`block.${i}.name`) ?? `block${i}`,
         readBytes: num(fields, `block.${i}.rd.bytes`),
