@@ -174,7 +174,8 @@ export function planVm(facts: VmFacts): VmPlan {
     const wanted = new Set(desired.spec.disks.map((d) => d.path));
     for (const disk of desired.spec.disks) if (!domain.diskPaths.includes(disk.path)) steps.push({ do: 'attach', disk });
     for (const path of domain.diskPaths) if (!wanted.has(path)) steps.push({ do: 'detach', path });
-    if (domain.isoPath !== desired.spec.iso) steps.push({ do: 'media', path: desired.spec.iso });
+    // A domain started without the drive (an earlier agent's definition) takes the media at its next start.
+    if (domain.isoPath !== desired.spec.iso && domain.isoDriveMissing !== true) steps.push({ do: 'media', path: desired.spec.iso });
   }
   const rebooting = facts.rebootToken ? reboot(facts, domain, facts.rebootToken, steps) : {};
   return { steps, running: condition(true, 'Running'), ...rebooting };

@@ -89,6 +89,8 @@ describe('agent VM plan: starting', function () {
     const awaited = planVm(facts({ domain: domain('running', { isoPath: iso }), desired: undefined, blocker: { reason: 'WaitingForIso', message: 'not downloaded' } }));
     expect(awaited.steps).to.deep.equal([]);
     expect(awaited.running.status).to.equal('True');
+    // A domain an earlier agent started without the drive: no live change (IDE cannot be hot-plugged), the redefinition brings it at the next start.
+    expect(steps(facts({ domain: domain('running', { isoDriveMissing: true }), desired: { spec: withIso, digest: 'd2' } }))).to.deep.equal(['define']);
     // A domain started with its ISO takes it with the definition: nothing to change live.
     expect(steps(facts({ desired: { spec: withIso, digest: 'd2' } }))).to.deep.equal(['define', 'start']);
   });

@@ -44,11 +44,17 @@ export function diskPathsOfXml(xml: string): string[] {
   });
 }
 
-/** The media in the CD-ROM drive hdc (the ISO drive; the config drive is hdd), if any. */
-export function isoPathOfXml(xml: string): string | undefined {
+/** The CD-ROM drive hdc (the ISO drive; the config drive is hdd) and its media, if any; undefined when the domain has no such drive. */
+export function isoDriveOfXml(xml: string): { path?: string } | undefined {
   const drive = [...xml.matchAll(/<disk\b[^>]*\bdevice=(['"])cdrom\1[^>]*>[\s\S]*?<\/disk>/g)].find((m) => /<target\b[^>]*\bdev=(['"])hdc\1/.test(m[0]));
-  const file = drive ? /<source\b[^>]*\bfile=(['"])(.*?)\1/.exec(drive[0])?.[2] : undefined;
-  return file !== undefined ? unescapeXml(file) : undefined;
+  if (!drive) return undefined;
+  const file = /<source\b[^>]*\bfile=(['"])(.*?)\1/.exec(drive[0])?.[2];
+  return file !== undefined ? { path: unescapeXml(file) } : {};
+}
+
+/** The media in the ISO drive hdc, if any. */
+export function isoPathOfXml(xml: string): string | undefined {
+  return isoDriveOfXml(xml)?.path;
 }
 
 /** The attributes of the metadata element in namespace `ns`, as libvirt prints it back. */
@@ -172,14 +178,15 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     const startedAt = pid !== undefined ? await processStartedAt(pid) : undefined;
     const shutdownSent = live !== undefined ? requestOf(metadataAttributes(live, SHUTDOWN_NS)) : undefined;
     const rebootSent = live !== undefined ? requestOf(metadataAttributes(live, REBOOT_NS)) : undefined;
-    const isoPath = isoPathOfXml(live ?? xml);
+    const isoDrive = isoDriveOfXml(live ?? xml);
     return {
       uid,
       name,
       state,
       diskPaths: diskPathsOfXml(live ?? xml),
       ...(specDigest !== undefined ? { specDigest } : {}),
-      ...(isoPath !== undefined ? { isoPath } : {}),
+      ...(isoDrive?.path !== undefined ? { isoPath: isoDrive.path } : {}),
+      ...(isoDrive === undefined ? { isoDriveMissing: true } : {}),
       ...(pid !== undefined ? { pid } : {}),
       ...(startedAt !== undefined ? { startedAt } : {}),
       ...(shutdownSent !== undefined ? { shutdownSent } : {}),

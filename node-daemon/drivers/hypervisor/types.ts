@@ -72,6 +72,12 @@ export interface DomainObservation {
   /** The media in the CD-ROM drive (hdc): the running domain's, else its definition's; undefined when empty. */
   isoPath?: string;
   /**
+   * The domain has no ISO drive: one an earlier agent defined and started before every domain
+   * had it. IDE drives cannot be hot-plugged, so its media cannot change live; the definition
+   * brings the drive at the next start.
+   */
+  isoDriveMissing?: boolean;
+  /**
    * The last ACPI shutdown sent to the running domain: who asked (a token: the VM generation)
    * and when. It is kept in the running domain's own (live) metadata, as KubeVirt keeps its
    * grace period: it survives an agent restart and is gone once the domain stops.
