@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from '../../../lib/log.ts';
@@ -5,7 +6,7 @@ import { CommandError, commandRunner, type Runner } from '../exec.ts';
 import { assertUid, volumeFileName } from '../identity.ts';
 import { mountAt } from './mounts.ts';
 import { nfsMountCommand, nfsMountProblem } from './nfs.ts';
-import { imageInfo } from './qemu-img.ts';
+import { imageInfo, type ImageInfo } from './qemu-img.ts';
 import { cachedTemplatePath, templateCache } from './template-cache.ts';
 import type { PoolObservation, PoolSpec, StorageDriver, VolumeAction, VolumeObservation } from './types.ts';
 
@@ -32,6 +33,14 @@ export interface FileStorageDriver extends StorageDriver {
 
 const heartbeatDir = '.kumulus-heartbeat';
 
+/** qemu-img rounds a new image's virtual size up to whole 512-byte sectors. */
+const SECTOR_BYTES = 512;
+
+/** One version of a file: a write, a resize or a replacement changes it. */
+function versionOf(info: Stats): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+}
+
 /** Local directory, SharedMountPoint and NFS pools: volumes are qcow2 files named by uid. */
 export function fileStorageDriver(options: FileStorageOptions): FileStorageDriver {
   const run = options.runner ?? commandRunner();
@@ -51,6 +60,20 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
     return path;
   };
   const heartbeatFile = (pool: PoolSpec): string => join(poolPath(pool), heartbeatDir, options.hostName);
+
+  /**
+   * `qemu-img info` once per version of an image (versionOf): a reconcile that finds the file as
+   * it last saw it, or as it just made it, spawns no process.
+   */
+  const infos = new Map<string, { version: string; info: ImageInfo }>();
+  const infoOf = async (path: string, version: Stats): Promise<ImageInfo> => {
+    const known = infos.get(path);
+    if (known?.version === versionOf(version)) return known.info;
+    const info = await imageInfo(run, path);
+    // Read after the stat: a change in between gives a newer answer under an older version, which the next look reads again.
+    infos.set(path, { version: versionOf(version), info });
+    return info;
+  };
 
   const problemOf = async (pool: PoolSpec, path: string): Promise<string | undefined> => {
     const info = await stat(path).catch(() => undefined);
@@ -105,8 +128,9 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
 
   const observeVolume = async (pool: PoolSpec, volumeUid: string): Promise<VolumeObservation | undefined> => {
     const path = volumePath(pool, volumeUid);
-    if (!(await stat(path).then(() => true, () => false))) return undefined;
-    return { uid: volumeUid, path, ...(await imageInfo(run, path)) };
+    const version = await stat(path).catch(() => undefined);
+    if (!version) return undefined;
+    return { uid: volumeUid, path, ...(await infoOf(path, version)) };
   };
 
   return {
@@ -148,11 +172,12 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
       const path = cachedTemplatePath(poolPath(pool), template);
       const info = await stat(path).catch(() => undefined);
       if (!info) return undefined;
-      return { path, physicalSizeBytes: info.size, virtualSizeBytes: (await imageInfo(run, path)).virtualSizeBytes };
+      return { path, physicalSizeBytes: info.size, virtualSizeBytes: (await infoOf(path, info)).virtualSizeBytes };
     },
 
     removeTemplate: async (pool, template) => {
       await cache.remove(poolPath(pool), template);
+      infos.delete(cachedTemplatePath(poolPath(pool), template));
     },
 
     observeVolume,
@@ -163,11 +188,12 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
       let current = await observeVolume(pool, volume.uid);
       if (!current) {
         const part = `${path}.part`;
+        let made: ImageInfo;
         if (volume.kind === 'root') {
           const before = cache.fills();
           const template = await cache.ensure(poolPath(pool), volume.template);
           if (cache.fills() > before) actions.push('fill-template');
-          const templateSize = (await imageInfo(run, template)).virtualSizeBytes;
+          const templateSize = (await infoOf(template, await stat(template))).virtualSizeBytes;
           const size = volume.sizeBytes ?? templateSize;
           if (size < templateSize) {
             throw new Error(
@@ -175,17 +201,23 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
             );
           }
           await run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', template, '-F', volume.template.format, part, String(size)]);
+          made = { format: 'qcow2', virtualSizeBytes: size, allocatedBytes: 0, backingFile: template };
         } else {
           if (!Number.isInteger(volume.sizeBytes) || volume.sizeBytes <= 0) {
             throw new Error(`data volume ${volume.uid} sizeBytes: ${volume.sizeBytes} must be a positive integer`);
           }
           await run(['qemu-img', 'create', '-q', '-f', 'qcow2', part, String(volume.sizeBytes)]);
+          made = { format: 'qcow2', virtualSizeBytes: volume.sizeBytes, allocatedBytes: 0 };
         }
         // Created under a temporary name, so a crash never leaves a half-made volume that a
         // restart would mistake for the real one.
         await rename(part, path);
         actions.push('create');
-        current = await observeVolume(pool, volume.uid);
+        // What qemu-img just made is known: no `qemu-img info` to read it back.
+        const version = await stat(path);
+        const info = { ...made, virtualSizeBytes: Math.ceil(made.virtualSizeBytes / SECTOR_BYTES) * SECTOR_BYTES, allocatedBytes: version.blocks * SECTOR_BYTES };
+        infos.set(path, { version: versionOf(version), info });
+        current = { uid: volume.uid, path, ...info };
       }
       const wanted = volume.sizeBytes;
       if (current && wanted !== undefined && wanted !== current.virtualSizeBytes) {
@@ -214,6 +246,7 @@ export function fileStorageDriver(options: FileStorageOptions): FileStorageDrive
       // With the temporary file an agent killed mid-create leaves.
       await rm(`${volumePath(pool, volumeUid)}.part`, { force: true });
       await rm(volumePath(pool, volumeUid), { force: true });
+      infos.delete(volumePath(pool, volumeUid));
     },
   };
 }
