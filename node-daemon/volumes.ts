@@ -14,6 +14,7 @@ import type { ConditionUpdate } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
 import type { Controller } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
+import type { Logger } from '../lib/log.ts';
 import { keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { hasFinalizer } from '../lib/ownership.ts';
@@ -26,6 +27,7 @@ import type { TemplateSource, VolumeObservation, VolumeSpec } from './drivers/st
 import type { HostPlacement } from './host-join.ts';
 import { mountedHere, poolSpecOf } from './primary-storage.ts';
 import { RESOURCES, dropAgentFinalizer, ensureAgentFinalizer } from './resources.ts';
+import { planDisk } from './volume-plan.ts';
 
 export interface VolumeDeps {
   manager: Manager;
@@ -88,6 +90,12 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
     return { kind: 'data', uid, sizeBytes };
   };
 
+  /** What a Volume's reconcile reads of its pool's status: this host's mount, and why it is not mounted. */
+  const mountHere = (pool: PrimaryStorageObject) => {
+    const mount = pool.status?.mounts?.find((m) => m.host === at.host);
+    return `${String(mount?.mounted)}:${mount?.message ?? ''}`;
+  };
+
   /** The pool's driver spec, when the pool exists and is mounted here. */
   const poolOf = (volume: VolumeObject, name: string) => {
     const pool = pools.get(name);
@@ -103,22 +111,32 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
     }
   };
 
-  /** Makes or grows the disk: live, through the hypervisor, when a running domain uses it. */
-  const ensureDisk = async (volume: VolumeObject, poolName: string, domains: DomainObservation[]): Promise<VolumeObservation> => {
+  /**
+   * Observes the disk, plans (volume-plan.ts) and applies only what the Volume asks that the
+   * disk lacks: a disk as it should be costs a stat (the driver reads an unchanged image once).
+   */
+  const ensureDisk = async (volume: VolumeObject, poolName: string, domains: DomainObservation[], logger: Logger): Promise<VolumeObservation> => {
     const { spec: pool } = poolOf(volume, poolName);
     const spec = await specOf(volume);
     const current = await storage.observeVolume(pool, spec.uid);
-    const runningUser = current && domains.find((d) => d.state === 'running' || d.state === 'paused' ? d.diskPaths.includes(current.path) : false);
-    if (current && runningUser && spec.sizeBytes !== undefined && spec.sizeBytes > current.virtualSizeBytes) {
-      await hypervisor.resizeDisk(runningUser.uid, current.path, spec.sizeBytes);
-      manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown live to ${spec.sizeBytes} bytes in domain ${runningUser.name} on ${at.host}` });
-    } else {
+    const runningUser = current && domains.find((d) => (d.state === 'running' || d.state === 'paused') && d.diskPaths.includes(current.path));
+    const plan = planDisk({ volumeName: keyOf(volume), ...(spec.sizeBytes !== undefined ? { wantedBytes: spec.sizeBytes } : {}), ...(current ? { observed: current } : {}), ...(runningUser ? { runningUser } : {}) });
+    if ('problem' in plan) throw new Error(plan.problem);
+    if (current && plan.steps.length === 0) return current;
+    const started = Date.now();
+    for (const step of plan.steps) {
+      if (step.do === 'grow-live') {
+        await hypervisor.resizeDisk(step.domainUid, current?.path ?? '', step.sizeBytes);
+        manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown live to ${step.sizeBytes} bytes in domain ${runningUser?.name ?? ''} on ${at.host}` });
+        continue;
+      }
       const actions = await storage.applyVolume(pool, spec);
       if (actions.includes('create')) manager.events.event(volume, { reason: 'VOLUME.CREATE', note: `disk made on ${poolName} on ${at.host}` });
       if (actions.includes('resize')) manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown to ${spec.sizeBytes ?? 0} bytes on ${at.host}` });
     }
     const observed = await storage.observeVolume(pool, spec.uid);
     if (!observed) throw new Error(`Volume ${keyOf(volume)}: the disk was not found on ${poolName} after it was made`);
+    logger.info('disk applied', { steps: plan.steps.map((s) => s.do), ms: Date.now() - started });
     return observed;
   };
 
@@ -175,8 +193,10 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
           ].map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
       {
-        // Mounted here, or not any more.
+        // Mounted here, or not any more, or a changed spec: not its usage or heartbeat, which
+        // change all the time and mean nothing to a disk.
         informer: pools,
+        changed: (a, b) => a.metadata.generation !== b.metadata.generation || mountHere(a as PrimaryStorageObject) !== mountHere(b as PrimaryStorageObject),
         map: (p) => volumes.list().filter((v) => v.status?.pool === p.metadata.name).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
       {
@@ -216,7 +236,7 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
       try {
         await ensureAgentFinalizer(client, volume, ctx.signal);
         const domains = await hypervisor.list();
-        const observed = await ensureDisk(volume, poolName, domains);
+        const observed = await ensureDisk(volume, poolName, domains, ctx.log);
         await report(volume, observed, domains, ctx.signal);
       } catch (err) {
         const waiting = err instanceof NotProvisionable;
