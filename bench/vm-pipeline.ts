@@ -13,7 +13,9 @@
  *   (its status included), and all writes (volumes, events, leases...) with a breakdown.
  *
  * Run under the host lock: `flock /tmp/kumulus-host.lock npx node bench/vm-pipeline.ts`.
- * Uses the host's libvirtd when one answers on qemu:///system, else a private one.
+ * Uses the host's libvirtd when one answers on qemu:///system, else a private one. Whatever
+ * happens (a failure midway, Ctrl-C, SIGTERM), the domains it made are destroyed and undefined
+ * and its files removed before it exits.
  */
 import * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
@@ -77,10 +79,31 @@ async function main(): Promise<void> {
   const logger = log.child({ bench: 'vm-pipeline' });
   const dir = await mkdtemp('/var/tmp/kumulus-bench-pipeline-');
   await chmod(dir, 0o755);
-  const plane = await startControlPlane({ logger, readyTimeoutMs: 120_000 });
-  const cleanups: (() => Promise<unknown>)[] = [() => plane.stop()];
+  // Run newest first: at the end, or at once on a signal (and then each one registered later as
+  // soon as it is, while the run unwinds: the waits below give up when interrupted).
+  const cleanups: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
+  let cleaning = Promise.resolve();
+  const cleanUp = () =>
+    (cleaning = cleaning.then(async () => {
+      for (const cleanup of cleanups.splice(0)) await cleanup().catch((err: unknown) => logger.warn('cleanup failed', { error: String(err) }));
+    }));
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.exitCode = 130;
+    logger.warn('interrupted: cleaning up (a second signal exits at once)', { signal });
+    void cleanUp();
+  };
+  const defer = (cleanup: () => Promise<unknown>) => {
+    cleanups.unshift(cleanup);
+    if (interrupted) void cleanUp();
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const run = commandRunner();
   try {
+    const plane = await startControlPlane({ logger, readyTimeoutMs: 120_000 });
+    defer(() => plane.stop());
     const kc = new k8s.KubeConfig();
     kc.loadFromString(plane.kubeconfig);
     await installCrds(kc, await readCrdManifests(join(repoRoot, 'crds')), logger);
@@ -91,14 +114,14 @@ async function main(): Promise<void> {
     if (!(await libvirtAnswers(uri))) {
       const daemon = await startLocalLibvirtd(join(dir, 'libvirtd'), logger);
       uri = daemon.uri;
-      cleanups.unshift(() => daemon.stop());
+      defer(() => daemon.stop());
     }
     const virsh = (...args: string[]) => run(['virsh', '-q', '-c', uri, ...args]);
 
     const webhooks = await runWebhooks({ kubeConfig: kc, args: ['--webhook-bind-address=127.0.0.1:0', '--log-level=warn'], handleSignals: false });
-    cleanups.unshift(() => webhooks.stop({ unregister: true }));
+    defer(() => webhooks.stop({ unregister: true }));
     const operator = await runOperator({ kubeConfig: kc, args: ['--http-bind-address=127.0.0.1:0', '--leader-elect=false', '--log-level=warn'], handleSignals: false });
-    cleanups.unshift(() => operator.stop());
+    defer(() => operator.stop());
 
     // The cloud: one KVM host (this machine) with a Local pool and secondary storage, a small offering and a blank template.
     const node = 'bench-node';
@@ -121,13 +144,14 @@ async function main(): Promise<void> {
       args: ['--http-bind-address=127.0.0.1:0', `--libvirt-uri=${uri}`, '--domain-type=kvm', `--state-dir=${join(dir, 'agent')}`, '--cluster=cluster1', '--log-level=warn'],
       env: { NODE_NAME: node },
     });
-    cleanups.unshift(() => agent.stop());
+    defer(() => agent.stop());
     await agent.joined;
     // A host-scoped pool names its host, which exists once the agent has joined.
     await create('PrimaryStorage', 'local', { zoneRef: { name: 'zone1' }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: join(dir, 'pool') });
     const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!(await check())) {
+        if (interrupted) throw new Error(`interrupted while waiting for ${what}`);
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -137,23 +161,31 @@ async function main(): Promise<void> {
     // libvirt tells when each domain starts.
     const started = new Map<string, number>();
     const hypervisor = libvirtDriver({ uri, domainType: 'kvm', logger });
+    // Every domain the run makes, the agent's or the baseline's: destroyed and undefined at the
+    // end, once the agent (which would start them again) has stopped.
+    const uids: string[] = [];
+    defer(async () => {
+      await agent.stop();
+      await operator.stop();
+      for (const uid of uids) await hypervisor.undefine(uid).catch((err: unknown) => logger.warn('a domain could not be undefined', { uid, error: String(err) }));
+    });
     const events = hypervisor.followEvents((event) => {
       if (event.type === 'lifecycle' && event.detail.startsWith('Started') && !started.has(event.uid)) started.set(event.uid, performance.now());
     });
-    cleanups.unshift(() => events.stop());
+    defer(() => events.stop());
 
     const vm = (name: string) => ({ metadata: { name, namespace: 'bench' }, spec: { zoneRef: { name: 'zone1' }, serviceOfferingRef: { name: 'tiny' }, templateRef: { name: 'blank' }, rootDiskSize: '1Gi' } });
     const ready = (o: Obj) => o.status?.state === 'Running' && o.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
     // A first VM fills the pool's template cache: the figures are about placing a VM, not the first copy.
-    await res('VirtualMachine').create(vm('warm'));
+    uids.push((await res('VirtualMachine').create(vm('warm'))).metadata.uid ?? '');
     await until('the warm-up VM to run', async () => ready(await res('VirtualMachine').get({ name: 'warm', namespace: 'bench' })));
 
     const latencies: number[] = [];
     const vmWrites: number[] = [];
     const allWrites: number[] = [];
     const breakdown = new Map<string, number>();
-    const uids: string[] = [];
+    const measured: string[] = [];
     for (let i = 0; i < VMS; i++) {
       const name = `vm-${i}`;
       const before = await writeCounts(plane.kubeconfigPath);
@@ -161,6 +193,7 @@ async function main(): Promise<void> {
       const created = await res('VirtualMachine').create(vm(name));
       const uid = created.metadata.uid ?? '';
       uids.push(uid);
+      measured.push(uid);
       await until(`libvirt to start ${name}`, () => Promise.resolve(started.has(uid)));
       latencies.push(started.get(uid)! - t0);
       await until(`${name} to be Ready`, async () => ready(await res('VirtualMachine').get({ name, namespace: 'bench' })));
@@ -184,7 +217,7 @@ async function main(): Promise<void> {
     await agent.stop();
     await operator.stop();
     const raw: number[] = [];
-    for (const uid of uids) {
+    for (const uid of measured) {
       const xml = (await virsh('dumpxml', domainName(uid))).stdout;
       const file = join(dir, `${uid}.xml`);
       await writeFile(file, xml);
@@ -197,11 +230,9 @@ async function main(): Promise<void> {
     emit('raw_virsh_define_start_p50', percentile(raw, 50), 'ms', { n: VMS, baseline: true });
     emit('raw_virsh_define_start_p95', percentile(raw, 95), 'ms', { n: VMS, baseline: true });
     emit('pipeline_over_baseline_p95', percentile(latencies, 95) / percentile(raw, 95), 'ratio', { target: 2 });
-    const warm = await res('VirtualMachine').get({ name: 'warm', namespace: 'bench' });
-    for (const uid of [...uids, warm.metadata.uid ?? '']) await hypervisor.undefine(uid).catch(() => undefined);
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch((err: unknown) => logger.warn('cleanup failed', { error: String(err) }));
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
 }
 
