@@ -179,7 +179,8 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
   return manager.addController({
     name: 'agent-volume',
     for: volumes,
-    maxConcurrentReconciles: 2,
+    // A VM's disks (a Volume each) are made side by side, for as many VMs as start at once (virtual-machine.ts).
+    maxConcurrentReconciles: 4,
     watches: [
       {
         // A VM's domain changed (status.volumes tells which disks it has): its Volumes, and those
