@@ -183,15 +183,16 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
     maxConcurrentReconciles: 4,
     watches: [
       {
-        // A VM's domain changed (status.volumes tells which disks it has): its Volumes, and those
-        // still reported Attached that no longer name it (the update shows the new status.volumes
-        // only, without the disk it just unplugged).
+        // A VM's domain changed, as its status.volumes (the disks in it) tells: its Volumes, and
+        // those its domain had or has that no longer name it (an update maps the old VM and the
+        // new, so a disk just unplugged is among them). Other writes to the VM (the operator's
+        // state and conditions) change no disk, and each Volume's reconcile reads the domains.
         informer: ownVms,
-        map: (vm) =>
-          [
-            ...volumes.byIndex(VM_INDEX, keyOf(vm)),
-            ...volumes.list(vm.metadata.namespace).filter((v) => v.spec.vmRef?.name !== vm.metadata.name && v.status?.conditions?.some((c) => c.type === 'Attached' && c.status === 'True')),
-          ].map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+        changed: (a, b) => JSON.stringify((a as VirtualMachineObject).status?.volumes) !== JSON.stringify((b as VirtualMachineObject).status?.volumes),
+        map: (vm) => [
+          ...volumes.byIndex(VM_INDEX, keyOf(vm)).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
+          ...((vm as VirtualMachineObject).status?.volumes ?? []).map((v) => ({ namespace: vm.metadata.namespace, name: v.name })),
+        ],
       },
       {
         // Mounted here, or not any more, or a changed spec: not its usage or heartbeat, which
@@ -201,11 +202,13 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
         map: (p) => volumes.list().filter((v) => v.status?.pool === p.metadata.name).map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
       {
+        // A template matters to a root disk not made yet: one made has its own copy-on-write file.
         informer: templates,
         map: (t) =>
           volumes
             .list()
             .filter((v) => v.spec.templateRef?.name === t.metadata.name && (v.spec.templateRef?.namespace ?? v.metadata.namespace) === t.metadata.namespace)
+            .filter((v) => v.status?.conditions?.find((c) => c.type === 'Provisioned')?.status !== 'True')
             .map((v) => ({ namespace: v.metadata.namespace, name: v.metadata.name ?? '' })),
       },
       {
