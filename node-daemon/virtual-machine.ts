@@ -334,13 +334,18 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     return { ...base, desired, ...(blocker ? { blocker } : {}) };
   };
 
-  const act = async (vm: VirtualMachineObject, steps: Step[]): Promise<void> => {
+  /** Takes the steps in order; `domain` is the domain as observed for the plan, which the first step may rely on. */
+  const act = async (vm: VirtualMachineObject, steps: Step[], domain: DomainObservation | undefined): Promise<void> => {
     const uid = vm.metadata.uid ?? '';
+    let observed: { domain: DomainObservation | undefined } | undefined = { domain };
     for (const step of steps) {
+      const known = observed;
+      // Once a step has run, the domain is no longer as observed.
+      observed = undefined;
       switch (step.do) {
         case 'define': {
           await mkdir(deps.consoleDir, { recursive: true });
-          const action = await hypervisor.define(step.spec);
+          const action = await hypervisor.define(step.spec, known);
           if (action === 'define') manager.events.event(vm, { reason: 'VM.CREATE', note: `domain ${domainName(uid)} defined on ${at.host}` });
           break;
         }
@@ -468,8 +473,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       if (deleting ? !hasFinalizer(vm, AGENT_FINALIZER) : vm.status?.placement?.host !== at.host) return;
 
       if (deleting) {
-        const plan = planVm(await observe(vm));
-        await act(vm, plan.steps);
+        const facts = await observe(vm);
+        await act(vm, planVm(facts).steps, facts.domain);
         await deps.configDrives.remove(uid);
         rebootsSeen.delete(uid);
         if ((vm.spec.networks ?? []).length > 0) await deps.networksOfHost.sync();
@@ -481,7 +486,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       const plan = planVm(facts);
       let failure: Error | undefined;
       try {
-        await act(vm, plan.steps);
+        await act(vm, plan.steps, facts.domain);
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       }

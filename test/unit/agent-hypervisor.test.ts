@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { diskTarget, digestOfDomainXml, renderDiskXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
-import { diskPathsOfXml, isoDriveOfXml, isoPathOfXml, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
+import { diskPathsOfXml, isoDriveOfXml, isoPathOfXml, libvirtDriver, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hypervisor/domstats.ts';
 import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
 import { parseVirshEventLine } from '../../node-daemon/drivers/hypervisor/virsh-events.ts';
 import { nicMac } from '../../lib/guest-identity.ts';
 import { domainName, vmUidOfDomain } from '../../node-daemon/drivers/identity.ts';
+import { CommandError, type Runner } from '../../node-daemon/drivers/exec.ts';
+import { log } from '../../lib/log.ts';
 
 const uid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
 const volumeUid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
@@ -199,6 +201,37 @@ describe('agent hypervisor: virsh output', function () {
         ],
       },
     ]);
+  });
+});
+
+describe('agent hypervisor: libvirt define', function () {
+  /** virsh as a recording fake: no domain exists, and every other command succeeds. */
+  const recording = () => {
+    const commands: string[] = [];
+    const runner: Runner = (argv) => {
+      const args = argv.slice(4);
+      commands.push(args[0] ?? '');
+      if (args[0] === 'dumpxml') return Promise.reject(new CommandError(argv, 1, `error: failed to get domain '${domainName(uid)}'`));
+      return Promise.resolve({ stdout: '', stderr: '' });
+    };
+    return { commands, driver: libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner }) };
+  };
+
+  it('reads the domain before defining it, unless the caller has just observed it', async function () {
+    const unknown = recording();
+    expect(await unknown.driver.define(spec())).to.equal('define');
+    expect(unknown.commands).to.deep.equal(['dumpxml', 'define']);
+
+    const absent = recording();
+    expect(await absent.driver.define(spec(), { domain: undefined })).to.equal('define');
+    expect(absent.commands, 'observed absent: defined at once').to.deep.equal(['define']);
+
+    const right = recording();
+    const current = { uid, name: domainName(uid), state: 'shutoff' as const, diskPaths: [], specDigest: right.driver.digest(spec()) };
+    expect(await right.driver.define(spec(), { domain: current })).to.equal(undefined);
+    expect(right.commands, 'observed right: nothing to do').to.deep.equal([]);
+    expect(await right.driver.define({ ...spec(), vcpus: 4 }, { domain: current })).to.equal('redefine');
+    expect(right.commands).to.deep.equal(['define']);
   });
 });
 

@@ -235,9 +235,9 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
       return found;
     },
 
-    define: async (spec) => {
+    define: async (spec, observed) => {
       const { xml, digest } = renderDomainXml(spec, renderOptions);
-      const current = await observe(spec.uid);
+      const current = observed ? observed.domain : await observe(spec.uid);
       if (current?.specDigest === digest) return undefined;
       await withXmlFile(xml, (file) => virsh('define', file));
       const action = current ? 'redefine' : 'define';

@@ -127,9 +127,11 @@ export interface HypervisorDriver {
   /**
    * Defines the domain, or redefines it when its spec changed (a running domain keeps its
    * devices until its next start, but for disks, which attachDisk and detachDisk plug live).
-   * Returns undefined when the definition was already right.
+   * Returns undefined when the definition was already right. `observed` is the caller's reading
+   * of the domain just before (observe(); domain undefined: there was none): the driver then
+   * does not read it again.
    */
-  define(spec: DomainSpec): Promise<'define' | 'redefine' | undefined>;
+  define(spec: DomainSpec, observed?: { domain: DomainObservation | undefined }): Promise<'define' | 'redefine' | undefined>;
   start(uid: string): Promise<void>;
   resume(uid: string): Promise<void>;
   /** Records the request in the running domain's metadata (shutdownSent), then presses the ACPI power button. */
