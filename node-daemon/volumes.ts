@@ -115,14 +115,14 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
    * Observes the disk, plans (volume-plan.ts) and applies only what the Volume asks that the
    * disk lacks: a disk as it should be costs a stat (the driver reads an unchanged image once).
    */
-  const ensureDisk = async (volume: VolumeObject, poolName: string, domains: DomainObservation[], logger: Logger): Promise<VolumeObservation> => {
+  const ensureDisk = async (volume: VolumeObject, poolName: string, domains: () => Promise<DomainObservation[]>, logger: Logger): Promise<{ observed: VolumeObservation; made: boolean }> => {
     const { spec: pool } = poolOf(volume, poolName);
     const spec = await specOf(volume);
     const current = await storage.observeVolume(pool, spec.uid);
-    const runningUser = current && domains.find((d) => (d.state === 'running' || d.state === 'paused') && d.diskPaths.includes(current.path));
+    const runningUser = current && (await domains()).find((d) => (d.state === 'running' || d.state === 'paused') && d.diskPaths.includes(current.path));
     const plan = planDisk({ volumeName: keyOf(volume), ...(spec.sizeBytes !== undefined ? { wantedBytes: spec.sizeBytes } : {}), ...(current ? { observed: current } : {}), ...(runningUser ? { runningUser } : {}) });
     if ('problem' in plan) throw new Error(plan.problem);
-    if (current && plan.steps.length === 0) return current;
+    if (current && plan.steps.length === 0) return { observed: current, made: false };
     const started = Date.now();
     for (const step of plan.steps) {
       if (step.do === 'grow-live') {
@@ -137,7 +137,7 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
     const observed = await storage.observeVolume(pool, spec.uid);
     if (!observed) throw new Error(`Volume ${keyOf(volume)}: the disk was not found on ${poolName} after it was made`);
     logger.info('disk applied', { steps: plan.steps.map((s) => s.do), ms: Date.now() - started });
-    return observed;
+    return { observed, made: current === undefined };
   };
 
   const report = async (volume: VolumeObject, observed: VolumeObservation, domains: DomainObservation[], signal: AbortSignal): Promise<void> => {
@@ -239,9 +239,13 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
       if (!poolName) return;
       try {
         await ensureAgentFinalizer(client, volume, ctx.signal);
-        const domains = await hypervisor.list();
-        const observed = await ensureDisk(volume, poolName, domains, ctx.log);
-        await report(volume, observed, domains, ctx.signal);
+        // The domains are listed (a virsh call) only when a disk's users matter.
+        let listed: Promise<DomainObservation[]> | undefined;
+        const domains = () => (listed ??= hypervisor.list());
+        const { observed, made } = await ensureDisk(volume, poolName, domains, ctx.log);
+        // A disk made just now, of a Volume that never reported its path, is in no domain: the
+        // VM reconciler puts a disk in a domain only by the path its Volume reported.
+        await report(volume, observed, made && volume.status?.path === undefined ? [] : await domains(), ctx.signal);
       } catch (err) {
         const waiting = err instanceof NotProvisionable;
         // Only Provisioned changes: the other owned fields and Attached stay as they are.
