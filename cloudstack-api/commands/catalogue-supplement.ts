@@ -4,7 +4,7 @@ import type { CatalogueEntry, CatalogueParamType, FieldType } from './catalogue-
  * Commands the shared catalogue lacks that the official web UI calls before or right after it
  * logs in (ui/src/views/auth/Login.vue, ui/src/store/modules/user.js, the theme loader), with
  * the shapes of the CloudStack classes that answer them (ListIdpsCmd, ListOAuthProvidersCmd,
- * ListGuiThemesCmd, ForgotPasswordCmd, LdapListConfigurationCmd). Used only where the
+ * ListGuiThemesCmd, ForgotPasswordCmd, LdapListConfigurationCmd, ListResourceIconCmd). Used only where the
  * catalogue has no entry of that name; the catalogue itself stays a verbatim copy.
  */
 
@@ -100,6 +100,13 @@ export const SUPPLEMENT: ReadonlyMap<string, CatalogueEntry> = new Map(
       paramTypes: { hostname: 'string', port: 'integer', domainid: 'uuid', listall: 'boolean', ...paging },
       group: 'accounts-domains-users',
       response: { kind: 'list', name: 'LdapConfiguration', envelope: 'listldapconfigurationsresponse', legacyEnvelope: 'ldapconfigurationresponse', fieldTypes: { hostname: 'string', port: 'number', domainid: 'string', domainname: 'string', ...job } },
+    }),
+    entry('listResourceIcon', {
+      async: false,
+      required: ['resourceids', 'resourcetype'],
+      paramTypes: { resourceids: 'list', resourcetype: 'string' },
+      group: 'tags-details',
+      response: { kind: 'list', name: 'icon', fieldTypes: { resourcetype: 'string', resourceid: 'string', base64image: 'string', ...job } },
     }),
   ].map((e) => [e.name, e]),
 );

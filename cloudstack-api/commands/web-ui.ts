@@ -1,4 +1,15 @@
+import { invalidParameterValue } from '../protocol/errors.ts';
 import { type Command, defineCommand } from './define.ts';
+
+/** CloudStack's ResourceTag.ResourceObjectType, whose names listResourceIcon's resourcetype takes (in any case). */
+const RESOURCE_OBJECT_TYPES = [
+  'UserVm', 'Template', 'VnfTemplate', 'ISO', 'Volume', 'Snapshot', 'Backup', 'Network', 'DomainRouter', 'Nic', 'LoadBalancer',
+  'PortForwardingRule', 'FirewallRule', 'SecurityGroup', 'SecurityGroupRule', 'PublicIpAddress', 'Project', 'Account', 'Vpc',
+  'NetworkACL', 'StaticRoute', 'VMSnapshot', 'RemoteAccessVpn', 'Zone', 'ServiceOffering', 'Storage', 'PrivateGateway',
+  'NetworkACLList', 'VpnGateway', 'CustomerGateway', 'VpnConnection', 'User', 'DiskOffering', 'AutoScaleVmProfile',
+  'AutoScaleVmGroup', 'LBStickinessPolicy', 'LBHealthCheckPolicy', 'SnapshotPolicy', 'GuestOsCategory', 'GuestOs',
+  'NetworkOffering', 'VpcOffering', 'Domain', 'ObjectStore',
+].map((t) => t.toLowerCase());
 
 /**
  * What the official CloudStack web UI asks around its login (ui/src/views/auth/Login.vue, the
@@ -6,7 +17,10 @@ import { type Command, defineCommand } from './define.ts';
  * providers and the GUI themes, answered without a session as CloudStack answers them (the UI
  * reads any 401 as an expired session and logs out); the password reset request; and the LDAP
  * configurations, which the UI's login discovery must get an answer for. Kumulus has no SAML,
- * OAuth, LDAP or themes configured, so each list is truthfully empty.
+ * OAuth, LDAP or themes configured, so each list is truthfully empty. After login, the detail
+ * card of every zone, template, domain or VM, and the deploy wizard's zone, template and OS
+ * category choices, ask for their resource icons (components/view/InfoCard.vue): Kumulus keeps
+ * none (uploadResourceIcon is not offered), so that list is empty too once the type is checked.
  */
 export function webUiCommands(): Command[] {
   const listIdps = defineCommand({
@@ -86,5 +100,20 @@ export function webUiCommands(): Command[] {
     mapItem: (row: never) => row,
   });
 
-  return [listIdps, listOauthProvider, listGuiThemes, forgotPassword, listLdapConfigurations];
+  const listResourceIcon = defineCommand({
+    name: 'listResourceIcon',
+    kind: 'list',
+    description: 'Lists the resource icon for the specified resource(s)',
+    params: {
+      resourceids: { type: 'list', description: 'list of resources to upload the icon/image for', required: true },
+      resourcetype: { type: 'string', description: 'type of the resource', required: true },
+    },
+    handle(p) {
+      if (!RESOURCE_OBJECT_TYPES.includes(p.resourcetype.toLowerCase())) throw invalidParameterValue(`Invalid resource type ${p.resourcetype}`);
+      return Promise.resolve([]);
+    },
+    mapItem: (row: never) => row,
+  });
+
+  return [listIdps, listOauthProvider, listGuiThemes, forgotPassword, listLdapConfigurations, listResourceIcon];
 }

@@ -139,7 +139,7 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
   it('offers in listApis the list commands the UI builds its menus from, each with params and response', async () => {
     const apis = ok(await ui.request('listApis'), 'listApis')['api'] as Row[];
     const names = new Set(apis.map((a) => a['name'] as string));
-    for (const page of ['listInfrastructure', 'listZonesMetrics', 'listClustersMetrics', 'listHostsMetrics', 'listStoragePoolsMetrics', 'listVirtualMachinesMetrics', 'listVolumesMetrics', 'listPods', 'listImageStores', 'listSystemVms', 'listRouters', 'listAlerts', 'listEvents', 'listCapacity', 'listIdps', 'listGuiThemes', 'listOauthProvider', 'forgotPassword', 'listLdapConfigurations']) {
+    for (const page of ['listResourceIcon', 'listInfrastructure', 'listZonesMetrics', 'listClustersMetrics', 'listHostsMetrics', 'listStoragePoolsMetrics', 'listVirtualMachinesMetrics', 'listVolumesMetrics', 'listPods', 'listImageStores', 'listSystemVms', 'listRouters', 'listAlerts', 'listEvents', 'listCapacity', 'listIdps', 'listGuiThemes', 'listOauthProvider', 'forgotPassword', 'listLdapConfigurations']) {
       expect(names.has(page), page).to.equal(true);
     }
     const metrics = apis.find((a) => a['name'] === 'listZonesMetrics')!;
@@ -236,6 +236,20 @@ describe('cloudstack-api: the official web UI as a client (its calls replayed)',
     }
     const unknown = await ui.request('listDedicatedHosts', { hostid: '00000000-0000-4000-8000-000000000006' });
     expect([unknown.status, unknown.body['errortext']]).to.deep.equal([431, 'Unable to execute API command listdedicatedhosts due to invalid value. Invalid parameter hostid value=00000000-0000-4000-8000-000000000006 due to incorrect long value format, or entity does not exist or due to incorrect parameter annotation for the field in api cmd class.']);
+  });
+
+  it('answers the resource icon look-ups of the detail cards and the deploy wizard (InfoCard.vue): none kept, the type checked', async () => {
+    // What the wizard and the zone, template, domain and VM pages asked, seen against npm start.
+    const domainId = (ok(await ui.request('listUsers', { id: userid }), 'listUsers')['user'] as Row[])[0]!['domainid'] as string;
+    for (const [type, id] of [['zone', ids['zone']!], ['template', ids['template']!], ['domain', domainId], ['guestoscategory', ids['zone']!], ['UserVm', ids['zone']!]] as const) {
+      const reply = await ui.request('listResourceIcon', { resourceids: id, resourcetype: type });
+      expect([reply.status, reply.envelope, reply.body], type).to.deep.equal([200, 'listresourceiconresponse', {}]);
+    }
+    const badType = await ui.request('listResourceIcon', { resourceids: ids['zone']!, resourcetype: 'Planet' });
+    expect([badType.status, badType.body['errortext']]).to.deep.equal([431, 'Invalid resource type Planet']);
+    const noIds = await ui.request('listResourceIcon', { resourcetype: 'zone' });
+    expect([noIds.status, noIds.body['errortext']]).to.deep.equal([431, 'Unable to execute API command listresourceicon due to missing parameter resourceids']);
+    expect((ok(await ui.request('listApis', { name: 'listResourceIcon' }), 'listApis')['api'] as Row[]).map((a) => a['name'])).to.deep.equal(['listResourceIcon']);
   });
 
   it('reads parameter names in any case, as CloudStack unpacks them: the deploy wizard pages with pageSize', async () => {

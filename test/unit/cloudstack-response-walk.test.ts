@@ -149,10 +149,11 @@ const PARAMS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   listResourceDetails: { resourcetype: 'UserVm' },
   listStorageProviders: { type: 'primary' },
   listTrafficTypes: { physicalnetworkid: world.informer(resourceTypeOf(PhysicalNetwork)).get('pn1')?.metadata.uid ?? '' },
+  listResourceIcon: { resourceids: vmId, resourcetype: 'UserVm' },
 };
 
-/** Lists Kumulus answers empty by design: no system VMs or virtual routers (DHCP and DNS are distributed), no alerts raised, no LDAP, SAML, OAuth or GUI themes, no dedication below the zone. */
-const EMPTY_BY_DESIGN = new Set(['listSystemVms', 'listRouters', 'listAlerts', 'listLdapConfigurations', 'listIdps', 'listOauthProvider', 'listGuiThemes', 'listDedicatedPods', 'listDedicatedClusters', 'listDedicatedHosts']);
+/** Lists Kumulus answers empty by design: no system VMs or virtual routers (DHCP and DNS are distributed), no alerts raised, no LDAP, SAML, OAuth or GUI themes, no dedication below the zone, no resource icons (uploadResourceIcon is not offered). */
+const EMPTY_BY_DESIGN = new Set(['listSystemVms', 'listRouters', 'listAlerts', 'listLdapConfigurations', 'listIdps', 'listOauthProvider', 'listGuiThemes', 'listDedicatedPods', 'listDedicatedClusters', 'listDedicatedHosts', 'listResourceIcon']);
 
 const ABSENT_FEATURES: Readonly<Record<string, readonly string[]>> = {
   'a job working on the object (BaseResponse sets jobid and jobstatus only then)': ['jobid', 'jobstatus'],
