@@ -19,7 +19,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -74,10 +74,36 @@ function difference(after: Map<string, number>, before: Map<string, number>): Ma
   return out;
 }
 
+/**
+ * A detached watchdog (its own session: the signal Ctrl-C or timeout(1) sends to the whole
+ * process group does not reach it). Once this process is gone, however it ended (SIGKILL
+ * included), it kills what still runs with the run's directory in its command line (the QEMU
+ * of a domain whose disks are there, the private libvirtd and its virsh clients) and removes
+ * the directory. The cleanup in main() does it properly first; this is for what it could not
+ * do: that same group signal stops the private libvirtd, whose domains then stay.
+ */
+function watchOver(dir: string): void {
+  const script = `
+    const { readdirSync, readFileSync, rmSync } = require('node:fs');
+    const [parent, dir] = process.argv.slice(1);
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (err) { return err.code === 'EPERM'; } };
+    const holders = () => readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e) && Number(e) !== process.pid).filter((e) => {
+      try { return readFileSync('/proc/' + e + '/cmdline', 'latin1').includes(dir); } catch { return false; }
+    });
+    const timer = setInterval(() => {
+      if (alive(Number(parent))) return;
+      clearInterval(timer);
+      for (const pid of holders()) { try { process.kill(Number(pid), 'SIGKILL'); } catch {} }
+      setTimeout(() => rmSync(dir, { recursive: true, force: true }), 1000);
+    }, 1000);`;
+  spawn(process.execPath, ['--input-type=commonjs', '-e', script, String(process.pid), dir], { detached: true, stdio: 'ignore' }).unref();
+}
+
 async function main(): Promise<void> {
   setLogLevel('warn');
   const logger = log.child({ bench: 'vm-pipeline' });
   const dir = await mkdtemp('/var/tmp/kumulus-bench-pipeline-');
+  watchOver(dir);
   await chmod(dir, 0o755);
   // Run newest first: at the end, or at once on a signal (and then each one registered later as
   // soon as it is, while the run unwinds: the waits below give up when interrupted).
