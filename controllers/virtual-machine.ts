@@ -10,7 +10,7 @@
  */
 import { VirtualMachine, Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER } from '../lib/agent-contract.ts';
-import { templateReadiness, VM_FINALIZER } from '../lib/compute.ts';
+import { restorePending, rootVolumeName, templateReadiness, VM_FINALIZER } from '../lib/compute.ts';
 import type { Condition } from '../lib/conditions.ts';
 import { metav1Time } from '../lib/time.ts';
 import type { Controller, ReconcileContext, ReconcileResult, Request, WatchSource } from '../lib/controller.ts';
@@ -23,7 +23,7 @@ import { commitFailure, commitStatus, statusCommittedOver } from '../lib/status.
 import { UNSCHEDULABLE } from '../lib/async-job.ts';
 import type { Decision } from './planner/planner.ts';
 import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
-import { desiredVolumes, missingLabels, ownedBy } from './vm-volumes.ts';
+import { desiredVolumes, missingLabels, ownedBy, replacedRoots } from './vm-volumes.ts';
 
 /**
  * The agent's finalizer, for an object the operator hands to a host's agent (its labels): the
@@ -34,7 +34,7 @@ function withAgentFinalizer(obj: KubeObject): { finalizers?: string[] } {
   return hasFinalizer(obj, AGENT_FINALIZER) ? {} : { finalizers: [...(obj.metadata.finalizers ?? []), AGENT_FINALIZER] };
 }
 
-const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt'], conditions: ['Ready', 'Scheduled'] });
+const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt', 'lastRestoreAt'], conditions: ['Ready', 'Scheduled'] });
 
 type VmStatus = NonNullable<VirtualMachineObject['status']>;
 
@@ -163,6 +163,24 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
     return undefined;
   };
 
+  const isProvisioned = (volume: VolumeObject) => volume.status?.conditions?.some((c) => c.type === 'Provisioned' && c.status === 'True') === true;
+
+  /**
+   * A restore (spec.restoreRequestedAt) as it stands: the new ROOT Volume (rootVolumeName) is
+   * made like any other; once its disk exists (or, for a VM with no host, once the Volume
+   * does: no disk is made before placement), the replaced roots are deleted, and their disks go
+   * once the domain lets them go (the agent powers a running domain off and starts it on the new
+   * disk). It is done when no replaced root is left and, for a VM that should run on its host,
+   * the agent reports the domain running on the new disk.
+   */
+  const restoreProgress = (vm: VirtualMachineObject, desired: DesiredVmState, placed: boolean, handedOver: boolean): { replaced: VolumeObject[]; newRootReady: boolean; done: boolean } => {
+    const root = i.volumes.get({ namespace: vm.metadata.namespace, name: rootVolumeName(vm) });
+    const replaced = replacedRoots(vm, i.volumes.byIndex(INDEX.vm, keyOf(vm)));
+    const newRootReady = root !== undefined && ownedBy(root, vm) && (!placed || isProvisioned(root));
+    const onNewDisk = !handedOver || desired !== 'Running' || (runningCondition(vm)?.status === 'True' && (vm.status?.volumes ?? []).some((v) => v.name === root?.metadata.name));
+    return { replaced, newRootReady, done: newRootReady && replaced.length === 0 && onNewDisk };
+  };
+
   const viewOf = (vm: VirtualMachineObject, desired: DesiredVmState, placement: Placement | undefined, extra: Partial<VmView>): VmView => ({
     generation: vm.metadata.generation,
     desired,
@@ -258,10 +276,13 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       // Until its host's agent has the VM (its labels), what keeps the disks from being made is the operator's to say.
       const handedOver = placement !== undefined && Object.keys(missingLabels(vm, placement)).length === 0;
       const waiting = pre.blocker?.message ?? nicsWaiting?.message ?? pre.waiting ?? (placement && !handedOver ? diskProblem(vm) : undefined);
-      const verdict = deriveVmStatus(viewOf(vm, desired, placement, { ...(unscheduled ? { unscheduled } : {}), ...(waiting !== undefined ? { waiting } : {}) }));
+      const restore = restorePending(vm) ? restoreProgress(vm, desired, placement !== undefined, handedOver) : undefined;
+      const restoring = restore && !restore.done ? { restoring: restore.newRootReady ? 'the replaced root disk is being removed and the VM returned to its state' : `the new root Volume ${rootVolumeName(vm)} is being made` } : {};
+      const verdict = deriveVmStatus(viewOf(vm, desired, placement, { ...(unscheduled ? { unscheduled } : {}), ...(waiting !== undefined ? { waiting } : {}), ...restoring }));
       if (verdict.state === 'Running') refusedBy.delete(uid);
       const from = vm.status?.state;
-      const fields: Partial<VmStatus> = { placement, nics, destroyedAt };
+      const lastRestoreAt = restore?.done ? vm.spec.restoreRequestedAt : vm.status?.lastRestoreAt;
+      const fields: Partial<VmStatus> = { placement, nics, destroyedAt, lastRestoreAt };
       // Every write carries the version read: a stale cache can neither drop a placement nor double-book a host.
       const commit = () => commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, now, true);
       const wrote = decision ? await ctx.planner.claim(vm, decision, commit) : await commit();
@@ -270,12 +291,21 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         if (refused) ctx.events.event(vm, { reason: 'VM.START', note: `placed again on host ${decision.placement.host}` });
       }
       if (wrote) for (const event of vmStateEvents(from, verdict.state, { host: placement?.host })) ctx.events.event(vm, event);
+      if (wrote && restore?.done) ctx.events.event(vm, { reason: 'VM.RESTORE', note: `root disk replaced by Volume ${rootVolumeName(vm)} from template ${templateKeyOf(vm) ?? ''}` });
 
       // Volumes before the VM's labels: its agent then finds their disks made, or in the making.
       const volumesWaiting = await ensureVolumes(vm, placement, pools, rctx.signal);
       if (volumesWaiting !== undefined) {
         rctx.log.info('waiting', { reason: volumesWaiting });
         return { requeueAfter: 10_000 };
+      }
+      if (restore?.newRootReady) {
+        for (const old of restore.replaced.filter((v) => v.metadata.deletionTimestamp === undefined)) {
+          await volumeClient.delete({ namespace: old.metadata.namespace, name: old.metadata.name ?? '' }, { preconditions: { uid: old.metadata.uid }, signal: rctx.signal }).catch((err: unknown) => {
+            if (!isNotFound(err)) throw err;
+          });
+          rctx.log.info('replaced root volume deleted', { volume: old.metadata.name });
+        }
       }
       // The finalizers and the host's labels in one write, against the version read. After a
       // status write that version is gone: the write's own event brings the next pass, which

@@ -33,6 +33,8 @@ export interface VmView {
   lastRebootAt: string | undefined;
   /** Why the VM is not placed: the planner's constraint, or what placement waits for. */
   unscheduled?: { reason: string; message: string };
+  /** What a restore under way (spec.restoreRequestedAt not yet in status.lastRestoreAt) waits for. */
+  restoring?: string;
   /** What the start waits for that the operator knows of (a template still downloading), shown until the agent reports. */
   waiting?: string;
 }
@@ -103,6 +105,8 @@ export function deriveVmStatus(view: VmView): VmVerdict {
     else if (view.running) readiness = ready(false, view.running.reason, `${host} is starting the domain${agentSays}`);
     else readiness = ready(false, 'Starting', `${host} is starting the domain${view.waiting ? `: ${view.waiting}` : ''}`);
   }
+  // The API's restore job completes on Ready: True only once the new root disk is the only one, with the VM back in its state.
+  if (readiness.status === 'True' && view.restoring !== undefined) readiness = ready(false, 'Restoring', view.restoring);
   if (readiness.status === 'True' && !agentCurrent(view)) {
     readiness = ready(false, 'Converging', `${host} has not acted on generation ${view.generation} of spec yet`);
   }

@@ -1,11 +1,12 @@
 /**
  * The Volumes a VM declares: its ROOT disk (from the template, or blank from the root disk
  * offering for an ISO) and one DATADISK per spec.dataDisks entry, each owned by the VM so it
- * goes with it. Names derive from the VM's, so a crashed operator finds what it made.
+ * goes with it. Names derive from the VM's (the root's from its uid and restore request too),
+ * so a crashed operator finds what it made.
  */
 import { Volume, type ServiceOfferingObject, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER } from '../lib/agent-contract.ts';
-import { dataVolumeName, rootVolumeName } from '../lib/compute.ts';
+import { dataVolumeName, isReplacedRoot, rootVolumeName } from '../lib/compute.ts';
 import { LABEL_CLUSTER, LABEL_HOST, LABEL_POD, LABEL_ZONE } from '../lib/hierarchy-labels.ts';
 import { ownerReference } from '../lib/ownership.ts';
 import type { Placement } from './vm-state.ts';
@@ -30,7 +31,7 @@ export function desiredVolumes(vm: VirtualMachineObject, placement: Placement | 
   const image = vm.spec.templateRef ?? vm.spec.isoRef;
   const root: VolumeObject = {
     ...base,
-    metadata: meta(rootVolumeName(vmName)),
+    metadata: meta(rootVolumeName(vm)),
     spec: {
       displayName: `ROOT-${vm.spec.displayName ?? vmName}`,
       type: 'ROOT',
@@ -70,4 +71,9 @@ export function ownedBy(volume: VolumeObject, vm: VirtualMachineObject): boolean
 export function missingLabels(obj: { metadata: { labels?: Record<string, string> } }, placement: Placement): Record<string, string> {
   const wanted = placementLabels(placement);
   return Object.fromEntries(Object.entries(wanted).filter(([k, v]) => obj.metadata.labels?.[k] !== v));
+}
+
+/** The VM's own ROOT volumes that a restore replaced (lib/compute.ts rootVolumeName): the operator deletes them. */
+export function replacedRoots(vm: VirtualMachineObject, volumes: readonly VolumeObject[]): VolumeObject[] {
+  return volumes.filter((v) => ownedBy(v, vm) && isReplacedRoot(v, vm));
 }

@@ -52,7 +52,8 @@ const VM_STATES = ['Starting', 'Running', 'Stopping', 'Stopped', 'Migrating', 'E
  * (powerState and the Running condition): Stopped → Starting → Running → Stopping → Stopped,
  * Destroyed, Expunging, Error. The agent defines and starts the libvirt domain, whose UUID is
  * the VM's metadata.uid. A reboot is requested by setting spec.rebootRequestedAt;
- * status.lastRebootAt echoes it once done. lib/agent-contract.ts says who writes what.
+ * status.lastRebootAt echoes it once done; a restore (new root disk) likewise with
+ * spec.restoreRequestedAt and status.lastRestoreAt. lib/agent-contract.ts says who writes what.
  */
 export const VirtualMachine = defineKind({
   group: COMPUTE_GROUP,
@@ -125,6 +126,11 @@ export const VirtualMachine = defineKind({
         }),
       ),
       rebootRequestedAt: Type.Optional(Timestamp('Set to the current time to request a reboot; done when status.lastRebootAt equals it.')),
+      restoreRequestedAt: Type.Optional(
+        Timestamp(
+          'Set to the current time to restore the VM (CloudStack restoreVirtualMachine): its root disk is replaced by a new one from spec.templateRef (which may change in the same update), the old one is deleted, and a running VM is powered off and started again on the new disk. Done when status.lastRestoreAt equals it.',
+        ),
+      ),
     },
     {
       description: 'Desired VM.',
@@ -135,10 +141,11 @@ export const VirtualMachine = defineKind({
         rule('!has(self.networks) || self.networks.filter(n, n.default).size() <= 1', 'spec.networks: at most one network may be the default', '.networks'),
         rule('self.zoneRef == oldSelf.zoneRef', 'spec.zoneRef is immutable: a VM cannot change zones', '.zoneRef'),
         rule(
-          '(has(self.templateRef) == has(oldSelf.templateRef)) && (!has(self.templateRef) || self.templateRef == oldSelf.templateRef) && (has(self.isoRef) == has(oldSelf.isoRef))',
-          'spec.templateRef is immutable: reinstall by creating a new VM',
+          '(has(self.restoreRequestedAt) && (!has(oldSelf.restoreRequestedAt) || self.restoreRequestedAt != oldSelf.restoreRequestedAt)) || ((has(self.templateRef) == has(oldSelf.templateRef)) && (!has(self.templateRef) || self.templateRef == oldSelf.templateRef) && (has(self.isoRef) == has(oldSelf.isoRef)))',
+          'spec.templateRef changes only with a restore: set spec.restoreRequestedAt to the current time in the same update (the root disk is then made again from the new template)',
           '.templateRef',
         ),
+        rule('!has(self.restoreRequestedAt) || has(self.templateRef)', 'spec.restoreRequestedAt needs spec.templateRef: an ISO-booted VM is restored onto a template; set spec.templateRef and remove spec.isoRef', '.restoreRequestedAt'),
       ],
     },
   ),
@@ -205,6 +212,7 @@ export const VirtualMachine = defineKind({
       ),
     ),
     lastRebootAt: Type.Optional(Timestamp('The spec.rebootRequestedAt last carried out.')),
+    lastRestoreAt: Type.Optional(Timestamp('The spec.restoreRequestedAt last carried out: the new root disk is the only one and the VM is back in spec.state.')),
     startedAt: Type.Optional(Timestamp('When the VM last started.')),
     destroyedAt: Type.Optional(Timestamp('When spec.state became Destroyed; the VM is expunged expunge.delay seconds later.')),
   }),

@@ -5,6 +5,7 @@
  * a pure function over objects the caller has read, returning field errors that name the fix,
  * so kubectl (through the webhook) and the CloudStack API give the same answers.
  */
+import { createHash } from 'node:crypto';
 import { parseQuantity, type DiskOfferingObject, type FieldError, type ServiceOfferingObject, type TemplateObject, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
 
 /**
@@ -14,9 +15,35 @@ import { parseQuantity, type DiskOfferingObject, type FieldError, type ServiceOf
  */
 export const VM_FINALIZER = 'compute.kumulus.io/vm';
 
-/** The ROOT volume a VM's template is copied to. */
-export function rootVolumeName(vmName: string): string {
-  return `${vmName}-root`;
+/**
+ * The ROOT volume a VM's template is copied to: `<vm>-root`, and after a restore
+ * (spec.restoreRequestedAt) a new name derived from the VM's uid and the request, so each
+ * restore makes one new disk however often a crashed operator or agent starts over, and the
+ * replaced root is told apart from the current one by name alone.
+ */
+export function rootVolumeName(vm: { metadata: { name?: string; uid?: string }; spec: { restoreRequestedAt?: string } }): string {
+  const name = vm.metadata.name ?? '';
+  const restore = vm.spec.restoreRequestedAt;
+  if (restore === undefined) return `${name}-root`;
+  return `${name}-root-${createHash('sha256').update(`${vm.metadata.uid ?? ''}/${restore}`).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * A ROOT volume the VM made (owned by its uid) that a restore replaced: its disk is deleted once
+ * the domain lets it go. A ROOT volume someone else made is never taken for one: two roots then
+ * stay an error to fix.
+ */
+export function isReplacedRoot(
+  volume: { metadata: { name?: string; ownerReferences?: readonly { uid: string }[] }; spec: { type?: string } },
+  vm: Parameters<typeof rootVolumeName>[0],
+): boolean {
+  const owned = vm.metadata.uid !== undefined && (volume.metadata.ownerReferences ?? []).some((r) => r.uid === vm.metadata.uid);
+  return owned && (volume.spec.type ?? 'DATADISK') === 'ROOT' && volume.metadata.name !== rootVolumeName(vm);
+}
+
+/** A restore asked for (spec.restoreRequestedAt) that the operator has not recorded done (status.lastRestoreAt). */
+export function restorePending(vm: Pick<VirtualMachineObject, 'spec' | 'status'>): boolean {
+  return vm.spec.restoreRequestedAt !== undefined && vm.status?.lastRestoreAt !== vm.spec.restoreRequestedAt;
 }
 
 /** The volume of one entry of a VM's spec.dataDisks. */
@@ -60,7 +87,7 @@ export function templateReadiness(template: TemplateLike, zone: string): Templat
   }
 }
 
-type VmLike = Pick<VirtualMachineObject, 'spec' | 'status'> & { metadata: { name?: string; namespace?: string; deletionTimestamp?: string } };
+type VmLike = Pick<VirtualMachineObject, 'spec' | 'status'> & { metadata: { name?: string; uid?: string; namespace?: string; deletionTimestamp?: string } };
 type VolumeLike = Pick<VolumeObject, 'spec'> & { metadata: { name?: string; namespace?: string } };
 
 /** A VM that exists and is not being expunged holds the volumes that name it. */
@@ -85,7 +112,8 @@ export function rootDetachErrors(volume: VolumeLike, old: VolumeLike | undefined
 
 /** A volume attached to a live VM cannot be deleted (CloudStack's deleteVolume refuses it too). */
 export function attachedDeleteErrors(volume: VolumeLike, vm: VmLike | undefined): FieldError[] {
-  if (!volume.spec.vmRef || !holds(vm)) return [];
+  // A root a restore replaced goes: the operator deletes it, and its disk waits for the domain to let it go.
+  if (!volume.spec.vmRef || !holds(vm) || isReplacedRoot(volume, vm)) return [];
   const root = (volume.spec.type ?? 'DATADISK') === 'ROOT';
   return [
     {

@@ -10,7 +10,8 @@
  * host admits it (admission.ts). Its config drive (config-drive.ts: SSH key, user data,
  * hostname, NICs) is built before the domain is defined and attached as a CD-ROM; it is
  * removed with the domain. Data volumes attached to or detached from a running VM are
- * plugged live. The ISO in the CD-ROM drive (spec.attachedIsoRef) is read from the zone's
+ * plugged live; a new root disk (a restore) is taken at a power-off and start again. The ISO
+ * in the CD-ROM drive (spec.attachedIsoRef) is read from the zone's
  * secondary storage, as CloudStack's KVM agent reads it: in the definition, and inserted into
  * or ejected from a running domain with `change-media`; a VM waits to start (WaitingForIso)
  * until the zone's copy is downloaded. Shutdown and reboot never block a worker: the ACPI
@@ -23,6 +24,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterObject, ConfigurationObject, HostObject, NetworkObject, ServiceOfferingObject, SSHKeyPairObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
 import { AGENT_FINALIZER, agentVmStatus } from '../lib/agent-contract.ts';
+import { isReplacedRoot } from '../lib/compute.ts';
 import type { Condition } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
 import type { Controller, Request } from '../lib/controller.ts';
@@ -100,7 +102,8 @@ const isProvisioned = (v: VolumeObject) => condition(v, 'Provisioned')?.status =
 
 /** The domain's disks from the VM's Volumes: the Provisioned ones, and what the others wait for. */
 export function disksOf(vm: VirtualMachineObject, volumes: readonly VolumeObject[], host: string): { disks: { disk: DomainDisk; volume: VolumeObject }[]; blocker?: Blocker } {
-  const attached = volumes.filter((v) => v.metadata.deletionTimestamp === undefined).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
+  // A root a restore replaced is not the VM's any more (lib/compute.ts): the domain leaves it at its next power-off.
+  const attached = volumes.filter((v) => v.metadata.deletionTimestamp === undefined && !isReplacedRoot(v, vm)).sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
   const roots = attached.filter((v) => v.spec.type === 'ROOT');
   if (roots.length !== 1) {
     return {

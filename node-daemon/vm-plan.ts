@@ -169,6 +169,12 @@ export function planVm(facts: VmFacts): VmPlan {
     const off = powerOff(facts, domain, steps);
     return { steps, running: condition(false, 'Starting', `the domain is shutting down; it starts again once powered off (${off.running.message})`), ...(off.requeueAfterMs !== undefined ? { requeueAfterMs: off.requeueAfterMs } : {}) };
   }
+  // A new root disk (a restore) cannot be swapped under a running guest: powered off, the domain starts again on it.
+  const root = desired?.spec.disks.find((d) => d.deviceId === 0);
+  if (root && !domain.diskPaths.includes(root.path)) {
+    const off = powerOff(facts, domain, steps);
+    return { steps, running: condition(false, 'Starting', `the root disk was replaced; the domain starts again on it once powered off (${off.running.message})`), ...(off.requeueAfterMs !== undefined ? { requeueAfterMs: off.requeueAfterMs } : {}) };
+  }
   if (domain.state === 'paused') steps.push({ do: 'resume' });
   if (desired) {
     const wanted = new Set(desired.spec.disks.map((d) => d.path));

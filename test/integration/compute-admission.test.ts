@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { kindByName } from '../../crds/index.ts';
+import { rootVolumeName } from '../../lib/compute.ts';
 import { createKubeClient, isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { runWebhooks, type RunningWebhooks } from '../../webhooks/main.ts';
 import { ensureKumulusCrds, sharedKubeConfig, uniqueName } from '../support/cluster.ts';
@@ -136,6 +137,40 @@ describe('compute admission (real apiserver calling the webhook)', function () {
     const scaled = await res('VirtualMachine').update({ ...running, spec: { ...running.spec, serviceOfferingRef: { name: n('large') }, state: 'Stopped' } });
     expect(scaled.spec?.serviceOfferingRef).to.deep.equal({ name: n('large') });
     expect(created.metadata.uid).to.equal(scaled.metadata.uid);
+  });
+
+  it('refuses a restore onto a failed, foreign or unready template, of a destroyed or ISO VM, and a template change without one; lets its replaced root go', async () => {
+    await res('Template').create(make('Template', 'ready', { url: 'file:///var/tmp/ready.qcow2', format: 'QCOW2', zoneRefs: [{ name: zone }] }));
+    await res('Template').patchStatus({ name: 'ready', namespace: ns }, { status: { state: 'Active', isReady: true, zones: [{ zone, downloadState: 'DOWNLOADED', downloadPercent: 100 }] } });
+    const created = await res('VirtualMachine').create(vm('restored', { templateRef: { name: 'ready' } }));
+    const at = (second: number) => `2026-12-07T10:00:0${second}Z`;
+    const patch = (name: string, spec: Record<string, unknown>) => res('VirtualMachine').patch({ name, namespace: ns }, { spec });
+    await refused(patch('restored', { templateRef: { name: 'ok' } }), 'spec.templateRef', /changes only with a restore: set spec.restoreRequestedAt/, 'apiserver');
+    await refused(patch('restored', { restoreRequestedAt: at(1), templateRef: { name: 'broken' } }), 'spec.templateRef.name', /failed to download to zone/);
+    await refused(patch('restored', { restoreRequestedAt: at(1), templateRef: { name: 'elsewhere' } }), 'spec.templateRef.name', /not registered in zone/);
+    await refused(patch('restored', { restoreRequestedAt: at(1), templateRef: { name: 'ok' } }), 'spec.templateRef.name', /not downloaded to zone .*; a restore needs a template that is Ready in the zone/);
+    await refused(patch('template-pending', { restoreRequestedAt: at(1) }), 'spec.templateRef.name', /a restore needs a template that is Ready/);
+    await refused(patch('restored', { restoreRequestedAt: at(1), state: 'Destroyed' }), 'spec.restoreRequestedAt', /Destroyed: recover it .* before restoring it/);
+    await refused(
+      res('VirtualMachine').create(vm('iso-restored', { templateRef: undefined, isoRef: { name: 'ok' }, rootDiskOfferingRef: { name: n('disk') }, restoreRequestedAt: at(1) })),
+      'spec.restoreRequestedAt',
+      /needs spec.templateRef: an ISO-booted VM is restored onto a template/,
+      'apiserver',
+    );
+    expect((await get('VirtualMachine', 'restored'))?.spec?.restoreRequestedAt, 'nothing refused was stored').to.equal(undefined);
+    // The webhook's cache may see the template's status a moment after it was written.
+    await until('a restore onto the ready template', 15_000, () => patch('restored', { restoreRequestedAt: at(1) }).then(() => true, (e: unknown) => ((e as Error).message.includes('restore needs') ? undefined : Promise.reject(e as Error))));
+
+    // The root the restore replaced may be deleted (the operator does); the VM's current one may not.
+    const ownerRef = [{ apiVersion: created.apiVersion!, kind: 'VirtualMachine', name: 'restored', uid: created.metadata.uid!, controller: true }];
+    // As the operator makes them, both device 0: the new root is made while the replaced one still exists.
+    const root = (name: string) => ({ ...make('Volume', name, { type: 'ROOT', zoneRef: { name: zone }, templateRef: { name: 'ready', namespace: ns }, vmRef: { name: 'restored' }, deviceId: 0 }), metadata: { name, namespace: ns, ownerReferences: ownerRef } });
+    const current = rootVolumeName({ metadata: { name: 'restored', uid: created.metadata.uid }, spec: { restoreRequestedAt: at(1) } });
+    await res('Volume').create(root('restored-root'));
+    await res('Volume').create(root(current));
+    await refused(res('Volume').delete({ name: current, namespace: ns }), 'spec.vmRef', /is the ROOT disk of VM restored; delete the VM instead/);
+    await res('Volume').delete({ name: 'restored-root', namespace: ns });
+    await until('the replaced root to be gone', 15_000, async () => ((await get('Volume', 'restored-root')) ? undefined : true));
   });
 
   it('refuses shrinking a volume, detaching a root volume and deleting an attached one; lets a detached one go', async () => {

@@ -95,6 +95,21 @@ describe('agent VM plan: starting', function () {
     expect(steps(facts({ desired: { spec: withIso, digest: 'd2' } }))).to.deep.equal(['define', 'start']);
   });
 
+  it('a new root disk (a restore) is never swapped under a running guest: powered off (ACPI first), then started on it', function () {
+    const fresh = { ...root, path: '/pool/root-restored.qcow2', volumeUid: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f' };
+    const restored = { spec: spec([fresh, data]), digest: 'd3' };
+    const running = planVm(facts({ domain: domain('running', { diskPaths: [root.path, data.path] }), desired: restored }));
+    expect(running.steps, 'defined for the next start, then ACPI; no live attach of a boot disk').to.deep.equal([{ do: 'define', spec: spec([fresh, data]) }, { do: 'shutdown' }]);
+    expect(running.running).to.deep.include({ status: 'False', reason: 'Starting' });
+    expect(running.running.message).to.match(/root disk was replaced/);
+    expect(running.requeueAfterMs).to.equal(2000);
+    const ignored = facts({ domain: domain('running', { specDigest: 'd3', diskPaths: [root.path, data.path], shutdownSent: { token: '3', at: ago(2500) } }), desired: restored });
+    expect(steps(ignored), 'a guest that ignores ACPI is powered off').to.deep.equal(['destroy']);
+    expect(steps(facts({ domain: domain('shutoff', { specDigest: 'd3', diskPaths: [fresh.path, data.path] }), desired: restored })), 'off: started on the new disk').to.deep.equal(['start']);
+    expect(steps(facts({ domain: domain('running', { specDigest: 'd3', diskPaths: [fresh.path, data.path] }), desired: restored })), 'running on it: nothing more').to.deep.equal([]);
+    expect(steps(facts({ wantRunning: false, domain: domain('shutoff', { diskPaths: [root.path] }), desired: restored })), 'a stopped VM only gets the new definition').to.deep.equal(['define']);
+  });
+
   it('waits out a shutdown in progress, then starts again', function () {
     const shuttingDown = planVm(facts({ domain: domain('shutdown', { shutdownSent: { token: '3', at: ago(500) } }) }));
     expect(shuttingDown.steps).to.deep.equal([]);

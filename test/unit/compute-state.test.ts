@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { VirtualMachineObject, VolumeObject } from '../../crds/index.ts';
-import { attachedDeleteErrors, rootDetachErrors, scaleErrors, templateReadiness } from '../../lib/compute.ts';
+import { attachedDeleteErrors, isReplacedRoot, restorePending, rootDetachErrors, rootVolumeName, scaleErrors, templateReadiness } from '../../lib/compute.ts';
 import type { Condition } from '../../lib/conditions.ts';
 import { generateSshKeyPair, sshFingerprint } from '../../lib/ssh-keys.ts';
 import { refusingHost } from '../../controllers/virtual-machine.ts';
@@ -90,6 +90,15 @@ describe('compute: VM state from spec and the agent\'s report', () => {
     expect(rebootPending({ rebootRequestedAt: undefined, lastRebootAt: undefined })).to.equal(false);
     expect(readyOf(deriveVmStatus({ ...on, rebootRequestedAt: '2026-01-01T00:00:05Z' }))).to.include({ status: 'False', reason: 'Rebooting' });
     expect(readyOf(deriveVmStatus({ ...on, rebootRequestedAt: '2026-01-01T00:00:05Z', lastRebootAt: '2026-01-01T00:00:05Z' }))?.status).to.equal('True');
+  });
+
+  it('is not Ready while a restore is under way, whatever the power state', () => {
+    const on = { ...base, powerState: 'PowerOn', running: cond('Running', 'True', 'DomainRunning') };
+    expect(readyOf(deriveVmStatus({ ...on, restoring: 'the new root Volume web-root-1 is being made' }))).to.include({ status: 'False', reason: 'Restoring', message: 'the new root Volume web-root-1 is being made' });
+    expect(deriveVmStatus({ ...on, restoring: 'x' }).state, 'still Running until the agent powers it off').to.equal('Running');
+    const off = { ...base, desired: 'Stopped' as const, powerState: 'PowerOff', running: cond('Running', 'False', 'Stopped') };
+    expect(readyOf(deriveVmStatus({ ...off, restoring: 'x' }))).to.include({ status: 'False', reason: 'Restoring' });
+    expect(readyOf(deriveVmStatus(off))?.status).to.equal('True');
   });
 
   it('records CloudStack event types for each change of state', () => {
@@ -203,6 +212,28 @@ describe('compute: rules both doors share', () => {
     expect(attachedDeleteErrors(data, vm)[0]?.message).to.match(/attached to VM web-1; detach it first/);
     expect(attachedDeleteErrors(data, undefined)).to.deep.equal([]);
     expect(attachedDeleteErrors(data, { ...vm, metadata: { name: 'web-1', deletionTimestamp: '2026-01-01T00:00:00Z' } })).to.deep.equal([]);
+  });
+
+  it('names the root volume from the VM, its uid and its restore request: stable for one request, new for the next', () => {
+    const web = (restoreRequestedAt?: string, uid = 'u-1') => ({ metadata: { name: 'web-1', uid }, spec: { ...(restoreRequestedAt ? { restoreRequestedAt } : {}) } });
+    expect(rootVolumeName(web())).to.equal('web-1-root');
+    const first = rootVolumeName(web('2026-12-07T10:00:00Z'));
+    expect(first).to.match(/^web-1-root-[0-9a-f]{8}$/);
+    expect(rootVolumeName(web('2026-12-07T10:00:00Z')), 'the same request, after a crash: the same name').to.equal(first);
+    expect(rootVolumeName(web('2026-12-07T10:00:01Z'))).to.not.equal(first);
+    expect(rootVolumeName(web('2026-12-07T10:00:00Z', 'u-2')), 'another VM of the same name').to.not.equal(first);
+    const restoredVm = { ...vm, metadata: { name: 'web-1', uid: 'u-1' }, spec: { ...vm.spec, restoreRequestedAt: '2026-12-07T10:00:00Z' } } as VirtualMachineObject;
+    const owned = <T extends VolumeObject>(v: T) => ({ ...v, metadata: { ...v.metadata, ownerReferences: [{ apiVersion: 'compute.kumulus.io/v1alpha1', kind: 'VirtualMachine', name: 'web-1', uid: 'u-1' }] } }) as T;
+    expect(isReplacedRoot(owned(root), restoredVm)).to.equal(true);
+    expect(isReplacedRoot(owned(root), { ...vm, metadata: { name: 'web-1', uid: 'u-1' } }), 'before any restore web-1-root is the current root').to.equal(false);
+    expect(isReplacedRoot(root, restoredVm), 'a ROOT volume the VM did not make is never taken for a replaced one').to.equal(false);
+    expect(isReplacedRoot(owned(data), restoredVm), 'a data disk is never a replaced root').to.equal(false);
+    expect(attachedDeleteErrors(owned(root), vm)[0]?.message, 'the current root stays').to.match(/ROOT disk of VM web-1; delete the VM instead/);
+    expect(attachedDeleteErrors(owned(root), restoredVm), 'a replaced root may go').to.deep.equal([]);
+    expect(attachedDeleteErrors(root, restoredVm)[0]?.message, 'a foreign ROOT stays guarded').to.match(/ROOT disk of VM web-1/);
+    expect(restorePending(restoredVm)).to.equal(true);
+    expect(restorePending({ ...restoredVm, status: { state: 'Running', lastRestoreAt: '2026-12-07T10:00:00Z' } })).to.equal(false);
+    expect(restorePending(vm)).to.equal(false);
   });
 
   it('refuses a new offering for a running VM unless it is stopped in the same change', () => {

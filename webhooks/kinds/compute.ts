@@ -25,7 +25,7 @@ import {
 import type { KubeObject } from '../../lib/kube-client.ts';
 import type { FieldError, KindAdmission } from '../admission.ts';
 import type { Lookup } from '../lookup.ts';
-import { attachedDeleteErrors, computeSizeErrors, diskSizeErrors, rootDetachErrors, scaleErrors, shrinkErrors, templateReadiness } from '../../lib/compute.ts';
+import { attachedDeleteErrors, computeSizeErrors, diskSizeErrors, isReplacedRoot, rootDetachErrors, scaleErrors, shrinkErrors, templateReadiness } from '../../lib/compute.ts';
 import { ipAddressName } from '../../lib/guest-identity.ts';
 import { guestAddressing, guestAddressProblem } from '../../lib/ipv4.ts';
 import {
@@ -60,7 +60,8 @@ const HOST_NAME = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 /** A namespaced reference defaults to the referrer's namespace. */
 const inNamespace = (ref: NameRef | undefined, namespace: string | undefined): NameRef | undefined => (ref ? { name: ref.name, namespace: ref.namespace ?? namespace } : undefined);
 
-async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undefined, zone: string, wantIso: boolean, check: boolean): Promise<FieldError[]> {
+/** `restore`: the template makes a restored VM's new root disk at once, so it must be downloaded to the zone already. */
+async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undefined, zone: string, wantIso: boolean, check: boolean, restore = false): Promise<FieldError[]> {
   const { parent, errors } = await resolveRef<TemplateAdmitted>(lookup, Template, path, ref, check);
   if (!parent || !check) return errors;
   const name = `${ref?.namespace}/${ref?.name}`;
@@ -75,6 +76,7 @@ async function templateErrors(lookup: Lookup, path: string, ref: NameRef | undef
   // Still downloading is admitted (a VM declared with its template waits for it); failed, deleted or elsewhere is not.
   const readiness = templateReadiness(parent, zone);
   if (readiness.state === 'failed' || readiness.state === 'absent') errors.push({ field: path, message: readiness.message });
+  else if (restore && readiness.state === 'pending') errors.push({ field: path, message: `${readiness.message}; a restore needs a template that is Ready in the zone: wait for the download, or restore from another template` });
   return errors;
 }
 
@@ -150,7 +152,10 @@ export function virtualMachineAdmission(lookup: Lookup): KindAdmission<VirtualMa
           errors.push(...computeSizeErrors(spec, so.parent));
         }
 
-        errors.push(...(await templateErrors(lookup, 'spec.templateRef.name', inNamespace(spec.templateRef, namespace), zone, false, changed((s) => s.templateRef))));
+        // A restore (a new spec.restoreRequestedAt) remakes the root disk now: the VM must be live and its template Ready.
+        const restoring = ctx.oldObject !== undefined && spec.restoreRequestedAt !== undefined && spec.restoreRequestedAt !== ctx.oldObject.spec.restoreRequestedAt;
+        if (restoring && spec.state === 'Destroyed') errors.push({ field: 'spec.restoreRequestedAt', message: 'the VM is Destroyed: recover it (spec.state Stopped or Running) before restoring it' });
+        errors.push(...(await templateErrors(lookup, 'spec.templateRef.name', inNamespace(spec.templateRef, namespace), zone, false, restoring || changed((s) => s.templateRef), restoring)));
         errors.push(...(await templateErrors(lookup, 'spec.isoRef.name', inNamespace(spec.isoRef, namespace), zone, true, changed((s) => s.isoRef))));
         errors.push(...(await templateErrors(lookup, 'spec.attachedIsoRef.name', inNamespace(spec.attachedIsoRef, namespace), zone, true, changed((s) => s.attachedIsoRef))));
         const rootOffering = await resolveRef<DiskOfferingAdmitted>(lookup, DiskOffering, 'spec.rootDiskOfferingRef.name', spec.rootDiskOfferingRef, changed((s) => s.rootDiskOfferingRef));
@@ -230,7 +235,8 @@ export function volumeAdmission(lookup: Lookup): KindAdmission<VolumeAdmitted> {
           }
           const taken = lookup
             .referencing<VolumeAdmitted>(Volume, 'vmRef', spec.vmRef!.name)
-            .find((v) => v.metadata.namespace === namespace && v.metadata.name !== object.metadata.name && spec.deviceId !== undefined && v.spec.deviceId === spec.deviceId);
+            // A root a restore replaced gives device 0 up to the new one (it goes once the domain lets its disk go).
+            .find((v) => v.metadata.namespace === namespace && v.metadata.name !== object.metadata.name && spec.deviceId !== undefined && v.spec.deviceId === spec.deviceId && !isReplacedRoot(v, vm.parent!));
           if (taken) {
             errors.push({ field: 'spec.deviceId', message: `${spec.deviceId} is already volume ${taken.metadata.name}'s device on VM ${spec.vmRef?.name}; pick a free device id or leave it out` });
           }
