@@ -15,6 +15,7 @@ import { userDataCommands } from './user-data.ts';
 import { vmGuestCommands, vmGuestJobResults } from './vm-guest.ts';
 import { vmIsoCommands, vmIsoJobResults } from './vm-iso.ts';
 import { vmNicCommands, vmNicJobResults } from './vm-nics.ts';
+import { vmRestoreCommands, vmRestoreJobResults } from './vm-restore.ts';
 import { vmCommands, vmJobResults } from './vms.ts';
 import { volumeCommands, volumeJobResults } from './volumes.ts';
 
@@ -31,7 +32,7 @@ export interface ComputeCommands {
 export function computeCommands(deps: InfrastructureDeps): ComputeCommands {
   const infra = createInfra(deps);
   return {
-    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmIsoCommands(infra), ...vmNicCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...guestVlanCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
-    jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmIsoJobResults(infra), ...vmNicJobResults(infra), ...volumeJobResults(infra), ...networkJobResults(infra), ...affinityGroupJobResults(infra)]),
+    commands: [...vmCommands(infra), ...vmGuestCommands(infra), ...vmIsoCommands(infra), ...vmNicCommands(infra), ...vmRestoreCommands(infra), ...instanceGroupCommands(infra), ...userDataCommands(infra), ...volumeCommands(infra), ...templateCommands(infra), ...osTypeCommands(), ...networkCommands(infra), ...guestVlanCommands(infra), ...networkServiceCommands(), ...affinityGroupCommands(infra), ...keyPairCommands(infra), ...tagCommands(infra), ...resourceDetailCommands(infra)],
+    jobResults: new Map([...vmJobResults(infra), ...vmGuestJobResults(infra), ...vmIsoJobResults(infra), ...vmNicJobResults(infra), ...vmRestoreJobResults(infra), ...volumeJobResults(infra), ...networkJobResults(infra), ...affinityGroupJobResults(infra)]),
   };
 }

@@ -1,4 +1,4 @@
-import { VirtualMachine, type AffinityGroupObject, type SSHKeyPairObject, type VirtualMachineObject } from '../../crds/index.ts';
+import { Template, VirtualMachine, type AffinityGroupObject, type SSHKeyPairObject, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import type { SettingName } from '../../lib/settings.ts';
 import { AccountType, type Caller } from '../protocol/auth.ts';
@@ -18,6 +18,7 @@ import { displayName } from './names.ts';
  */
 
 export const VMS = resourceTypeOf(VirtualMachine);
+const TEMPLATES = resourceTypeOf(Template);
 
 /** CloudStack's hostname rule and text (UserVmManagerImpl). */
 export const HOST_NAME = /^[a-zA-Z]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
@@ -69,6 +70,8 @@ export interface VmSupport {
   /** Records a job that completes once the VM's Ready condition reports the generation written. */
   readonly submit: (ctx: CommandContext, vm: VirtualMachineObject) => Promise<string>;
   readonly keyPairNamed: (namespace: string, name: string) => SSHKeyPairObject | undefined;
+  /** A template or ISO the caller may use: one it may read (its own, kumulus-public's), or a public one of any account. */
+  readonly usableTemplate: (ctx: CommandContext, label: string, id: string, param: string) => Promise<TemplateObject>;
   /** The groups named by affinitygroupids or affinitygroupnames, in the VM's namespace. */
   readonly affinityGroups: (label: string, namespace: string, ids: readonly string[] | undefined, names: readonly string[] | undefined) => AffinityGroupObject[];
 }
@@ -83,6 +86,11 @@ export function vmSupport(infra: Infra): VmSupport {
         .patch({ namespace: vm.metadata.namespace, name: vm.metadata.name ?? '' }, { ...(metadata ? { metadata } : {}), spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: vm.metadata.uid })),
     submit: (ctx, vm) => infra.submitJob(ctx, { target: vm, kind: VirtualMachine, condition: READY }),
+    usableTemplate: async (ctx, label, id, param) => {
+      const template = cache.templates.byUid(id);
+      if (!template || !((template.spec.isPublic ?? false) || (await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace)))) throw entityNotFound(label, param, id);
+      return template;
+    },
     keyPairNamed: (namespace, name) => cache.sshKeyPairs.list().find((k) => k.metadata.namespace === namespace && (displayName(k) === name || k.metadata.name === name)),
     affinityGroups: (label, namespace, ids, names) => {
       if (ids !== undefined && names !== undefined) throw invalidParameterValue('affinityGroupIds parameter is mutually exclusive with affinityGroupNames parameter');

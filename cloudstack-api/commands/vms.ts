@@ -1,4 +1,4 @@
-import { Template, VirtualMachine, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
+import { VirtualMachine, type VirtualMachineObject } from '../../crds/index.ts';
 import { isAlreadyExists, resourceTypeOf } from '../../lib/kube-client.ts';
 import { byCreation, findOptional, inIds, keywordMatches, mustFind } from '../lists/filters.ts';
 import { INDEX } from '../lists/indexes.ts';
@@ -28,8 +28,6 @@ import { metav1Time } from '../../lib/time.ts';
  * (the operator's Ready is True once Running, Stopped or Destroyed as asked).
  */
 
-const TEMPLATES = resourceTypeOf(Template);
-
 export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
   const current = vmResult(infra);
   // destroy with expunge=true: CloudStack answers an empty virtualmachine once the VM is gone (compute.md §1.2).
@@ -46,15 +44,8 @@ export function vmJobResults(infra: Infra): [string, JobResultMapper][] {
 
 export function vmCommands(infra: Infra): Command[] {
   const { cache } = infra;
-  const { visibleVm, patchSpec, submit, keyPairNamed, affinityGroups } = vmSupport(infra);
+  const { visibleVm, patchSpec, submit, keyPairNamed, affinityGroups, usableTemplate } = vmSupport(infra);
   const vms = (ctx: CommandContext) => infra.resource<VirtualMachineObject>(ctx, VirtualMachine);
-
-  /** A template or ISO the caller may use: one it may read (its own, kumulus-public's), or a public one of any account. */
-  async function usableTemplate(ctx: CommandContext, label: string, id: string, param: string): Promise<TemplateObject> {
-    const template = cache.templates.byUid(id);
-    if (!template || !((template.spec.isPublic ?? false) || (await infra.deps.mayList(ctx.caller, TEMPLATES, template.metadata.namespace)))) throw entityNotFound(label, param, id);
-    return template;
-  }
 
   const deployVirtualMachine = defineCommand({
     name: 'deployVirtualMachine',
