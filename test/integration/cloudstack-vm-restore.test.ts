@@ -161,6 +161,25 @@ describe('cloudstack-api: restoreVirtualMachine (real control plane)', function 
     expect(shown).to.include({ id: vm.metadata.uid, state: 'Stopped' });
   });
 
+  it('restores a VM installed from an ISO onto a template only when templateid names one: spec.isoRef goes, spec.templateRef comes', async () => {
+    const installed = await vms().create({
+      metadata: { namespace: tenant.namespace, name: `inst-${s}` },
+      spec: { zoneRef: { name: `z-${s}` }, serviceOfferingRef: { name: `small-${s}` }, isoRef: { name: `iso-${s}` }, rootDiskOfferingRef: { name: `d8-${s}` }, state: 'Stopped' },
+    });
+    await settleVm(cloud.kube, installed, 'Stopped');
+    const id = installed.metadata.uid ?? '';
+    await waitUntil('the ISO-installed VM in the API cache', async () => ((await tenant.client.request('listVirtualMachines', { id })).body['virtualmachine'] as Record<string, unknown>[] | undefined)?.[0]);
+    expect(await request(tenant.client, { virtualmachineid: id })).to.deep.equal([431, `VM ${id} was booted from an ISO and has no template: pass templateid to restore it onto a template`]);
+    const reply = await tenant.client.request('restoreVirtualMachine', { virtualmachineid: id, templateid: ids['second'] ?? '' });
+    expect(reply.status, reply.text).to.equal(200);
+    const written = await vms().get({ namespace: tenant.namespace, name: `inst-${s}` });
+    expect(written.spec?.['templateRef']).to.deep.equal({ namespace: tenant.namespace, name: `second-${s}` });
+    expect(written.spec).to.not.have.property('isoRef');
+    await settleVm(cloud.kube, written, 'Stopped', { lastRestoreAt: written.spec?.['restoreRequestedAt'] });
+    const job = await tenant.client.waitForJob(reply.body['jobid'] as string, { intervalMs: 250, timeoutMs: 60_000 });
+    expect((job['jobresult'] as { virtualmachine: Record<string, unknown> }).virtualmachine).to.include({ id, templateid: ids['second'] });
+  });
+
   it('refuses a VM that is destroyed, and the webhook refuses its restore through kubectl, naming the field', async () => {
     const id = vm.metadata.uid ?? '';
     await vms().patch({ namespace: tenant.namespace, name: `vm-${s}` }, { spec: { state: 'Destroyed' } }, 'merge');
