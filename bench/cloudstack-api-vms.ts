@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { runApi } from '../cloudstack-api/main.ts';
-import { Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, type KindInfo } from '../crds/index.ts';
+import { Host, Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, type KindInfo } from '../crds/index.ts';
 import { PUBLIC_NAMESPACE } from '../lib/identity.ts';
 import { isAlreadyExists, type KubeObject, resourceTypeOf } from '../lib/kube-client.ts';
 import { setLogLevel } from '../lib/log.ts';
@@ -22,9 +22,12 @@ import { load, median, type Measurement } from './support/http-load.ts';
  *  2. deployVirtualMachine requests accepted per second (the synchronous part: checks, the VM
  *     object and its AsyncJob created as the caller), against the apiserver's raw create rate
  *     for the same VM objects at the same concurrency, from this process with admin rights.
- * Nothing runs the VMs (no operator or agent), so the jobs stay pending; that is the point.
+ * Nothing runs the VMs (no operator or agent), so the jobs stay pending; that is the point. The
+ * VMs' 100 Hosts exist, and while the lists are timed their agents' status writes go on as in a
+ * running cloud (usage and heartbeat, each host about every 30 s: `host writes per second`, 3 by
+ * default, 0 for none), so a page is timed while the objects its rows read keep changing.
  * Prints one JSON line per figure (medians of alternating rounds).
- * Usage: node bench/cloudstack-api-vms.ts [vms] [seconds per round] [list concurrency] [rounds] [deploys per round] [deploy concurrency]
+ * Usage: node bench/cloudstack-api-vms.ts [vms] [seconds per round] [list concurrency] [rounds] [deploys per round] [deploy concurrency] [host writes per second]
  */
 
 const ZONE = 'bench-zone';
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[5] ?? 3);
   const deploys = Number(process.argv[6] ?? 300);
   const deployConcurrency = Number(process.argv[7] ?? 8);
+  const hostWritesPerSecond = Number(process.argv[8] ?? 3);
   setLogLevel('warn');
   const cloud = await startBenchCloud();
   const { kubeconfig, client, keys, namespace } = cloud;
@@ -90,6 +94,15 @@ async function main(): Promise<void> {
   // /16: the 10,000 VMs' addresses fit, as the network's IPAM would give them.
   const network = await create(Network, { metadata: { name: NETWORK, namespace }, spec: { displayName: 'Bench net', networkOfferingRef: { name: 'bench-isolated' }, zoneRef: { name: ZONE }, cidr: '10.200.0.0/16' } });
 
+  const HOSTS = 100;
+  const hostStatus = (load: number) => ({ status: { state: 'Up', resourceState: 'Enabled', usage: { cpuLoadAverage: load, cpuUsedPercent: 10, memoryUsedBytes: 1 << 30 } } });
+  await pool(
+    Array.from({ length: HOSTS }, (_, h) => async () => {
+      await create(Host, { metadata: { name: `bench-host-${h}` }, spec: { clusterRef: { name: 'bench-cluster' }, nodeName: `bench-node-${h}` } });
+      await resource(Host).patchStatus({ name: `bench-host-${h}` }, hostStatus(0));
+    }),
+    16,
+  );
   const vmSpec = (hostName: string) => ({ zoneRef: { name: ZONE }, serviceOfferingRef: { name: OFFERING }, templateRef: { namespace: PUBLIC_NAMESPACE, name: TEMPLATE }, hostName, networks: [{ name: NETWORK, default: true }], state: 'Running' });
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const setupStarted = performance.now();
@@ -148,10 +161,17 @@ async function main(): Promise<void> {
     }
     loadAtStart = load1m();
     for (let i = 0; i < rounds; i++) {
+      // The hosts' agents write their status while the lists are timed, one host after another.
+      let hostWrites = 0;
+      const churn = hostWritesPerSecond > 0 ? setInterval(() => {
+        const h = hostWrites++ % HOSTS;
+        resource(Host).patchStatus({ name: `bench-host-${h}` }, hostStatus(hostWrites / 100)).catch((err: unknown) => console.error(`host status write failed: ${String(err)}`));
+      }, 1000 / hostWritesPerSecond) : undefined;
       for (const [figure, paths] of Object.entries(workloads)) {
         const port = figure === 'baseline' ? servers.baseline.port : servers.api.port;
         samples[figure]!.push(await load(port, paths, seconds, concurrency));
       }
+      clearInterval(churn);
       // deployVirtualMachine through the API, then the same objects created raw, at the same concurrency.
       const deployParams = { zoneid: zone.metadata.uid ?? '', serviceofferingid: offering.metadata.uid ?? '', templateid: template.metadata.uid ?? '', networkids: network.metadata.uid ?? '' };
       const paths = Array.from({ length: deploys }, (_, d) => signed('deployVirtualMachine', { ...deployParams, name: `dep-${i}-${d}` }, keys, d));
@@ -178,7 +198,7 @@ async function main(): Promise<void> {
     await cloud.stop();
   }
 
-  const common = { vms: vmCount, seconds, concurrency, rounds, node: process.version, cores: availableParallelism(), loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: loadAtEnd };
+  const common = { vms: vmCount, hosts: HOSTS, hostWritesPerSecond, seconds, concurrency, rounds, node: process.version, cores: availableParallelism(), loadAverage1mAtStart: loadAtStart, loadAverage1mAtEnd: loadAtEnd };
   console.log(JSON.stringify({ bench: 'cloudstack-api-vms', figure: 'setup: create the VMs and write their status in the apiserver', unit: 's', value: round(setupSeconds), ...common }));
   const baseline = summary(samples['baseline']!);
   const zones = summary(samples['listZones']!);
