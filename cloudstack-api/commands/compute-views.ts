@@ -261,6 +261,7 @@ export function vmRow(infra: Infra, vm: VirtualMachineObject): Fields {
   if (kept?.unchanged()) return kept.fields;
   const reads = readsOf(infra.cache);
   const fields = vmFields({ ...infra, cache: reads.cache }, vm);
+  reads.seal();
   vmRows.set(vm, { unchanged: reads.unchanged, fields });
   return fields;
 }
