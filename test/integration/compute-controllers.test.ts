@@ -5,7 +5,7 @@ import { registerInfrastructureControllers } from '../../controllers/infrastruct
 import { kindByName, type KindInfo } from '../../crds/index.ts';
 import { AGENT_FINALIZER, agentFieldManager, HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
 import { VM_FINALIZER } from '../../lib/compute.ts';
-import { isNotFound, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
+import { isNotFound, retryOnConflict, type KubeClient, type KubeObject, type ResourceClient, resourceTypeOf } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { log } from '../../lib/log.ts';
 import { createManager, type Manager } from '../../lib/manager.ts';
@@ -102,10 +102,12 @@ describe('compute controllers and the planner (real control plane, the test play
 
   /** What the agent of `host` reports about a VM: its finalizer, power state and Running condition at the VM's generation. */
   const agentReports = async (vmName: string, host: string, power: 'PowerOn' | 'PowerOff', reason: string, message = '', extra: Record<string, unknown> = {}) => {
-    const vm = (await get('VirtualMachine', vmName, ns))!;
-    if (!vm.metadata.finalizers?.includes(AGENT_FINALIZER)) {
-      await res('VirtualMachine').patch({ name: vmName, namespace: ns }, { metadata: { finalizers: [...(vm.metadata.finalizers ?? []), AGENT_FINALIZER], resourceVersion: vm.metadata.resourceVersion } });
-    }
+    // As the agent does, a finalizer change made against a version the operator has since written is read again and retried.
+    const vm = await retryOnConflict(async () => {
+      const seen = (await get('VirtualMachine', vmName, ns))!;
+      if (seen.metadata.finalizers?.includes(AGENT_FINALIZER)) return seen;
+      return res('VirtualMachine').patch({ name: vmName, namespace: ns }, { metadata: { finalizers: [...(seen.metadata.finalizers ?? []), AGENT_FINALIZER], resourceVersion: seen.metadata.resourceVersion } });
+    });
     const running = { type: 'Running', status: power === 'PowerOn' ? 'True' : 'False', reason, message, observedGeneration: vm.metadata.generation, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') };
     await res('VirtualMachine').applyStatus(
       { apiVersion: kind('VirtualMachine').apiVersion, kind: 'VirtualMachine', metadata: { name: vmName, namespace: ns }, status: { powerState: power, instanceName: `kumulus-${vm.metadata.uid}`, conditions: [running], ...extra } },
@@ -113,8 +115,10 @@ describe('compute controllers and the planner (real control plane, the test play
     );
   };
   const agentLetsGo = async (vmName: string, kindName = 'VirtualMachine') => {
-    const obj = await get(kindName, vmName, ns);
-    if (obj) await res(kindName).patch({ name: vmName, namespace: ns }, { metadata: { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER), resourceVersion: obj.metadata.resourceVersion } });
+    await retryOnConflict(async () => {
+      const obj = await get(kindName, vmName, ns);
+      if (obj) await res(kindName).patch({ name: vmName, namespace: ns }, { metadata: { finalizers: (obj.metadata.finalizers ?? []).filter((f) => f !== AGENT_FINALIZER), resourceVersion: obj.metadata.resourceVersion } });
+    });
   };
   const agentProvisions = async (volume: string, host: string, sizeBytes: number, attached: boolean) => {
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
