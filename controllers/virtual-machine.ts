@@ -200,7 +200,7 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
     const from = vm.status?.state;
     const fields = { placement: vm.status?.placement, nics: vm.status?.nics, destroyedAt: vm.status?.destroyedAt };
     if (await commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, ctx.now())) {
-      for (const event of vmStateEvents(from, verdict.state, { host: vm.status?.placement?.host })) ctx.events.event(vm, event);
+      for (const event of vmStateEvents(from, verdict.state)) ctx.events.event(vm, event);
     }
     // The agent undefines the domain and then lets go; the addresses are freed only after that.
     if (hasFinalizer(vm, AGENT_FINALIZER)) return;
@@ -253,7 +253,6 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         hosts.add(refused);
         refusedBy.set(uid, hosts);
         placement = undefined;
-        ctx.events.event(vm, { type: 'Warning', reason: 'VM.START', note: `host ${refused} has no room for the VM; placing it again elsewhere` });
       }
       let pools: Record<string, string> = {};
       let unscheduled: { reason: string; message: string } | undefined;
@@ -287,10 +286,10 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       const commit = () => commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, now, true);
       const wrote = decision ? await ctx.planner.claim(vm, decision, commit) : await commit();
       if (decision) {
-        rctx.log.info('placed', { host: decision.placement.host, cluster: decision.placement.cluster, strategy: decision.strategy });
-        if (refused) ctx.events.event(vm, { reason: 'VM.START', note: `placed again on host ${decision.placement.host}` });
+        // A placement again after a refusal is part of the start, whose VM.START the agent of the new host reports.
+        rctx.log.info('placed', { host: decision.placement.host, cluster: decision.placement.cluster, strategy: decision.strategy, ...(refused ? { refusedBy: refused } : {}) });
       }
-      if (wrote) for (const event of vmStateEvents(from, verdict.state, { host: placement?.host })) ctx.events.event(vm, event);
+      if (wrote) for (const event of vmStateEvents(from, verdict.state)) ctx.events.event(vm, event);
       if (wrote && restore?.done) ctx.events.event(vm, { reason: 'VM.RESTORE', note: `root disk replaced by Volume ${rootVolumeName(vm)} from template ${templateKeyOf(vm) ?? ''}` });
 
       // Volumes before the VM's labels: its agent then finds their disks made, or in the making.

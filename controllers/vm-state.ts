@@ -113,18 +113,18 @@ export function deriveVmStatus(view: VmView): VmVerdict {
   return { state, conditions: [readiness, scheduled(view)] };
 }
 
-/** CloudStack's event types for a change of state (from undefined when first seen). */
-export function vmStateEvents(from: string | undefined, to: VmState, detail: { host?: string }): EventInput[] {
-  const on = detail.host ? ` on host ${detail.host}` : '';
+/**
+ * CloudStack's event types for a change of state (from undefined when first seen) that the
+ * operator owns (lib/agent-contract.ts, "Events"): the VM accepted, destroyed, recovered and
+ * expunged. Started, stopped and rebooted are the domain's facts: the agent reports them.
+ */
+export function vmStateEvents(from: string | undefined, to: VmState): EventInput[] {
   const events: EventInput[] = [];
   if (from === undefined) events.push({ reason: 'VM.CREATE', note: `VM created, ${to}` });
   if (from === to) return events;
-  if (to === 'Running' && from !== 'Running') events.push({ reason: 'VM.START', note: `VM running${on}` });
-  if (to === 'Stopped' && from !== undefined && from !== 'Starting') events.push({ reason: 'VM.STOP', note: `VM stopped${on}` });
   if (to === 'Destroyed') events.push({ reason: 'VM.DESTROY', note: 'VM destroyed: recoverable until it is expunged' });
   if (from === 'Destroyed' && to !== 'Expunging') events.push({ reason: 'VM.RECOVER', note: `VM recovered, ${to}` });
   if (to === 'Expunging') events.push({ reason: 'VM.EXPUNGE', note: 'VM expunged: domain, NICs and owned volumes are removed' });
-  if (to === 'Error') events.push({ type: 'Warning', reason: 'VM.START', note: `VM failed to start${on}` });
   return events;
 }
 

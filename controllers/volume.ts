@@ -1,7 +1,8 @@
 /**
- * Volume (operator side). Its state, with CloudStack's names, follows what the agent reports:
- * Allocated until it has a pool (a data volume is created on primary storage when first
- * attached), Creating until the agent says the disk is Provisioned, Resizing while the disk is
+ * Volume (operator side). Its state, with CloudStack's names, follows what has happened:
+ * Allocated while it has no pool (a data volume is created on primary storage when first
+ * attached; a volume a VM declares gets the pool chosen with the VM's placement, and no state
+ * before it), Creating until the agent says the disk is Provisioned, Resizing while the disk is
  * smaller than spec.size, Attaching until the disk is in its VM's domain, Ready, and Expunging
  * once deleted. A destroyed volume (spec.destroyed, detached) is Destroy: recoverable until
  * expunge.delay has passed since status.destroyedAt, then deleted. A data volume attached to a placed VM later gets a pool the VM's host reaches
@@ -9,6 +10,8 @@
  * The VM controller does both for the volumes a VM declares itself.
  */
 import { parseBytes, Volume, type VirtualMachineObject, type VolumeObject } from '../crds/index.ts';
+import { PROVISIONING_FAILED } from '../lib/agent-contract.ts';
+import { LABEL_HOST } from '../lib/hierarchy-labels.ts';
 import type { Condition, ConditionUpdate } from '../lib/conditions.ts';
 import type { ReconcileContext, ReconcileResult, Request } from '../lib/controller.ts';
 import type { EventInput } from '../lib/events.ts';
@@ -46,9 +49,10 @@ export function deriveVolumeStatus(v: VolumeView): { state: VolumeState; ready: 
   if (v.deleting) return { state: 'Expunging', ready: ready(false, 'Expunging', 'the disk is deleted once no domain uses it') };
   if (v.destroyed) return { state: 'Destroy', ready: ready(true, 'Destroyed', 'recover it by setting spec.destroyed to false before expunge.delay has passed') };
   if (!v.pool) {
-    if (v.vm?.host) return { state: 'Allocated', ready: ready(false, 'Allocating', `choosing a primary storage pool that host ${v.vm.host} reaches`) };
-    if (v.vm) return { state: 'Allocated', ready: ready(true, 'Allocated', `created on primary storage when VM ${v.vm.name} is placed`) };
-    return { state: 'Allocated', ready: ready(true, 'Allocated', 'created on primary storage when first attached to a VM') };
+    // CloudStack's Allocated: the volume exists, its disk does not, on no pool yet.
+    if (v.vm?.host) return { state: 'Allocated', ready: ready(false, 'Allocating', `no primary storage pool yet: choosing one that host ${v.vm.host} reaches`) };
+    if (v.vm) return { state: 'Allocated', ready: ready(true, 'Allocated', `no primary storage pool yet: the disk is created on one when VM ${v.vm.name} is placed`) };
+    return { state: 'Allocated', ready: ready(true, 'Allocated', 'no primary storage pool yet: the disk is created on one when the volume is first attached to a VM') };
   }
   if (v.provisioned?.status !== 'True') {
     const why = v.provisioned?.message ? `: ${v.provisioned.message}` : '';
@@ -84,14 +88,21 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
     return vm && vm.metadata.deletionTimestamp === undefined ? vm : undefined;
   };
 
-  /** A data volume attached to a placed VM that did not declare it: the VM's host's labels and a pool it reaches. */
-  const place = async (volume: VolumeObject, vm: VirtualMachineObject, signal: AbortSignal): Promise<string | undefined> => {
+  /**
+   * The pool of a volume attached to a VM. One the VM declares gets its host's labels and then
+   * the pool chosen with the VM's placement from the VM controller: labelled without a pool, it
+   * is pending (that write brings it back). A data volume attached later to a placed VM gets the
+   * VM's host's labels and a pool that host reaches here. Returns what keeps it from a pool, if anything.
+   */
+  const place = async (volume: VolumeObject, vm: VirtualMachineObject, signal: AbortSignal): Promise<{ pending: true } | { noPool: string } | undefined> => {
+    const owned = ownedBy(volume, vm);
     const placement = vm.status?.placement;
-    if (!placement || ownedBy(volume, vm)) return undefined;
-    if (Object.keys(missingLabels(volume, placement)).length > 0) await ensureLabels(client, volume, placementLabels(placement), signal);
-    if (volume.status?.pool) return undefined;
-    const decision = ctx.planner.poolForVolume(volume, placement.host);
-    if (!decision.scheduled) return decision.message;
+    if (placement && !owned && Object.keys(missingLabels(volume, placement)).length > 0) await ensureLabels(client, volume, placementLabels(placement), signal);
+    const host = owned ? volume.metadata.labels?.[LABEL_HOST] : placement?.host;
+    if (!host || volume.status?.pool) return undefined;
+    const decision = ctx.planner.poolForVolume(volume, host);
+    if (!decision.scheduled) return { noPool: decision.message };
+    if (owned) return { pending: true };
     await ctx.planner.claimVolume(volume, decision, () =>
       client.patchStatus(
         { namespace: volume.metadata.namespace, name: volume.metadata.name ?? '' },
@@ -126,7 +137,10 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
         requeueAfter = Math.max(1000, due - now.getTime());
       }
       const vm = vmOf(volume);
-      const unplaceable = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
+      const pooling = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
+      // No state before the pool chosen with the VM's placement is written: it would say the volume has none.
+      if (pooling && 'pending' in pooling) return;
+      const unplaceable = pooling?.noPool;
       const view: VolumeView = {
         name: keyOf(volume),
         deleting,
@@ -142,11 +156,15 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       const verdict = deriveVolumeStatus(view);
       const readyCondition: ConditionUpdate = unplaceable ? { type: 'Ready', status: 'False', reason: 'NoPool', message: unplaceable } : verdict.ready;
       const from = volume.status?.state;
-      const wrote = await commitStatus(client, volume, WRITER, { state: verdict.state, fields: { destroyedAt }, conditions: [readyCondition] }, rctx.signal, now);
+      // Against the version read: a stale cache (a pool or the agent's report since) never writes an old state, nor a first one twice.
+      const wrote = await commitStatus(client, volume, WRITER, { state: verdict.state, fields: { destroyedAt }, conditions: [readyCondition] }, rctx.signal, now, true);
+      // The operator's events (lib/agent-contract.ts, "Events"); the agent reports the disk's resizes itself.
       const events: EventInput[] = [];
+      if (wrote && readyCondition.reason === PROVISIONING_FAILED && condition(volume, 'Ready')?.reason !== PROVISIONING_FAILED) {
+        events.push({ type: 'Warning', reason: 'VOLUME.CREATE', note: readyCondition.message });
+      }
       if (wrote && from !== verdict.state) {
         if (from === undefined) events.push({ reason: 'VOLUME.CREATE', note: `volume ${verdict.state}` });
-        if (verdict.state === 'Resizing') events.push({ reason: 'VOLUME.RESIZE', note: verdict.ready.message });
         if (verdict.state === 'Expunging') events.push({ reason: 'VOLUME.DELETE', note: 'volume deleted' });
         if (verdict.state === 'Destroy') events.push({ reason: 'VOLUME.DESTROY', note: 'volume destroyed: recoverable until it is expunged' });
         if (from === 'Destroy') events.push({ reason: 'VOLUME.RECOVER', note: `volume recovered, ${verdict.state}` });

@@ -95,6 +95,15 @@
  *     secondary copy and its status.zones entry, and every agent removes its pools' cached
  *     copies and their status.pools entries; the operator lets the Template go when both
  *     lists are empty.
+ * - Events: each CloudStack event type of a VM or Volume has exactly one emitter, the writer
+ *   of the fact it marks, so `listEvents` shows each fact once:
+ *   - the operator: VM.CREATE (it accepted the VM: its first state), VM.DESTROY, VM.RECOVER,
+ *     VM.EXPUNGE (state Expunging), VOLUME.CREATE (its first state; a Warning when the agent's
+ *     Provisioned turns False with reason PROVISIONING_FAILED), VOLUME.ATTACH and VOLUME.DETACH
+ *     (the agent's Attached condition flipping, plugged live or at a define), VOLUME.DESTROY,
+ *     VOLUME.RECOVER and VOLUME.DELETE;
+ *   - the agent: VM.START, VM.STOP and VM.REBOOT (what it did to the domain, or a Warning when
+ *     that failed) and VOLUME.RESIZE (it grew the disk).
  * Each side writes its part with lib/status.ts (commitStatus, commitFailure), which applies
  * only the writer's own fields and conditions.
  */
@@ -145,6 +154,9 @@ export function agentVolumeStatus(hostName: string): StatusWriter {
     conditions: ['Provisioned', 'Attached'],
   };
 }
+
+/** The agent's Provisioned reason for a disk it failed to make (rather than one it waits to make). */
+export const PROVISIONING_FAILED = 'ProvisioningFailed';
 
 /** The agent's finalizer on VMs and Volumes: the domain or the disk is removed before the object goes. */
 export const AGENT_FINALIZER = 'kumulus.io/agent';

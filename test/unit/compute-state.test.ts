@@ -101,14 +101,16 @@ describe('compute: VM state from spec and the agent\'s report', () => {
     expect(readyOf(deriveVmStatus(off))?.status).to.equal('True');
   });
 
-  it('records CloudStack event types for each change of state', () => {
-    const reasons = (from: string | undefined, to: Parameters<typeof vmStateEvents>[1]) => vmStateEvents(from, to, { host: 'h1' }).map((e) => e.reason);
+  it('records the CloudStack event types of a change of state that the operator owns, and not the agent\'s', () => {
+    const reasons = (from: string | undefined, to: Parameters<typeof vmStateEvents>[1]) => vmStateEvents(from, to).map((e) => e.reason);
     expect(reasons(undefined, 'Starting')).to.deep.equal(['VM.CREATE']);
-    expect(reasons('Starting', 'Running')).to.deep.equal(['VM.START']);
-    expect(reasons('Stopping', 'Stopped')).to.deep.equal(['VM.STOP']);
-    expect(reasons('Starting', 'Stopped')).to.deep.equal([]);
+    expect(reasons(undefined, 'Stopped')).to.deep.equal(['VM.CREATE']);
+    // Started and stopped are the domain's facts: the agent reports VM.START and VM.STOP (lib/agent-contract.ts).
+    expect(reasons('Starting', 'Running')).to.deep.equal([]);
+    expect(reasons('Stopping', 'Stopped')).to.deep.equal([]);
+    expect(reasons('Starting', 'Error')).to.deep.equal([]);
     expect(reasons('Stopping', 'Destroyed')).to.deep.equal(['VM.DESTROY']);
-    expect(reasons('Destroyed', 'Stopped')).to.deep.equal(['VM.STOP', 'VM.RECOVER']);
+    expect(reasons('Destroyed', 'Stopped')).to.deep.equal(['VM.RECOVER']);
     expect(reasons('Destroyed', 'Expunging')).to.deep.equal(['VM.EXPUNGE']);
     expect(reasons('Running', 'Running')).to.deep.equal([]);
   });
