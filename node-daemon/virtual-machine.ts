@@ -82,6 +82,7 @@ export interface VirtualMachineReconciler {
   onDomainEvent(event: DomainEvent): void;
 }
 
+/** The domain's facts, which the agent reports as events; the operator reports the rest (lib/agent-contract.ts, "Events"). */
 const stepEvents: Partial<Record<Step['do'], { reason: string; note: string }>> = {
   start: { reason: 'VM.START', note: 'domain started' },
   resume: { reason: 'VM.START', note: 'domain resumed' },
@@ -89,9 +90,6 @@ const stepEvents: Partial<Record<Step['do'], { reason: string; note: string }>> 
   destroy: { reason: 'VM.STOP', note: 'domain powered off' },
   reboot: { reason: 'VM.REBOOT', note: 'ACPI reboot sent' },
   reset: { reason: 'VM.REBOOT', note: 'domain reset: the guest ignored the ACPI reboot' },
-  attach: { reason: 'VOLUME.ATTACH', note: 'disk plugged into the running domain' },
-  detach: { reason: 'VOLUME.DETACH', note: 'disk unplugged from the running domain' },
-  undefine: { reason: 'VM.EXPUNGE', note: 'domain destroyed and undefined' },
 };
 
 function condition(obj: { status?: { conditions?: Condition[] } }, type: string): Condition | undefined {
@@ -348,8 +346,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       switch (step.do) {
         case 'define': {
           await mkdir(deps.consoleDir, { recursive: true });
-          const action = await hypervisor.define(step.spec, known);
-          if (action === 'define') manager.events.event(vm, { reason: 'VM.CREATE', note: `domain ${domainName(uid)} defined on ${at.host}` });
+          await hypervisor.define(step.spec, known);
           break;
         }
         case 'start':
@@ -393,8 +390,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
           break;
       }
       const event = stepEvents[step.do];
-      const what = step.do === 'attach' ? ` (${step.disk.path})` : step.do === 'detach' ? ` (${step.path})` : '';
-      if (event) manager.events.event(vm, { reason: event.reason, note: `${event.note}${what} on ${at.host}` });
+      if (event) manager.events.event(vm, { reason: event.reason, note: `${event.note} on ${at.host}` });
     }
   };
 

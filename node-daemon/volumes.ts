@@ -9,7 +9,7 @@
  * removed (unless deletionPolicy is Retain) once no domain on this host uses it.
  */
 import type { DiskOfferingObject, PrimaryStorageObject, TemplateObject, VirtualMachineObject, VolumeObject } from '../crds/index.ts';
-import { AGENT_FINALIZER, agentVolumeStatus } from '../lib/agent-contract.ts';
+import { AGENT_FINALIZER, agentVolumeStatus, PROVISIONING_FAILED } from '../lib/agent-contract.ts';
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
 import type { Controller } from '../lib/controller.ts';
@@ -130,8 +130,8 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
         manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown live to ${step.sizeBytes} bytes in domain ${runningUser?.name ?? ''} on ${at.host}` });
         continue;
       }
+      // VOLUME.CREATE, and its Warning when the disk cannot be made, are the operator's (lib/agent-contract.ts, "Events").
       const actions = await storage.applyVolume(pool, spec);
-      if (actions.includes('create')) manager.events.event(volume, { reason: 'VOLUME.CREATE', note: `disk made on ${poolName} on ${at.host}` });
       if (actions.includes('resize')) manager.events.event(volume, { reason: 'VOLUME.RESIZE', note: `grown to ${spec.sizeBytes ?? 0} bytes on ${at.host}` });
     }
     const observed = await storage.observeVolume(pool, spec.uid);
@@ -249,12 +249,11 @@ export function registerVolumeReconciler(deps: VolumeDeps): Controller {
       } catch (err) {
         const waiting = err instanceof NotProvisionable;
         // Only Provisioned changes: the other owned fields and Attached stay as they are.
-        await commitFailure(client, volume, writer, err, ctx.signal, { type: 'Provisioned', reason: waiting ? err.reason : 'ProvisioningFailed' });
+        await commitFailure(client, volume, writer, err, ctx.signal, { type: 'Provisioned', reason: waiting ? err.reason : PROVISIONING_FAILED });
         if (waiting) {
           ctx.log.info('volume not provisioned', { reason: err.reason, message: err.message });
           return;
         }
-        manager.events.event(volume, { type: 'Warning', reason: 'VOLUME.CREATE', note: errorMessage(err) });
         throw err;
       }
     },

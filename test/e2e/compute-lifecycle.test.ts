@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
+import { EVENTS } from '../../lib/events.ts';
+import type { KubeObject } from '../../lib/kube-client.ts';
 import { condition, createComputeWorld, type ComputeWorld, type Obj } from '../support/compute-world.ts';
 import { until } from '../support/until.ts';
 
@@ -60,6 +62,37 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
       expect(inventory.disks.filter((d) => d.file.startsWith(v.metadata.uid ?? '-')), `the disk of ${v.metadata.name} on ${host}`).to.have.length(1);
       expect(inventory.disks.find((d) => d.file.startsWith(v.metadata.uid ?? '-'))?.host).to.equal(host);
     }
+  });
+
+  it('reports each event of the deploy once, from its one emitter (lib/agent-contract.ts, "Events")', async () => {
+    const operator = 'kumulus.io/operator';
+    const agent = 'kumulus.io/agent';
+    const volume = [`VOLUME.ATTACH by ${operator}`, `VOLUME.CREATE by ${operator}`];
+    const expected: Record<string, string[]> = { web: [`VM.CREATE by ${operator}`, `VM.START by ${agent}`], 'web-data': volume, 'web-root': volume };
+    type Event = KubeObject & { reason: string; reportingController: string; regarding: { name: string; uid: string }; series?: { count: number } };
+    /** Each event of the deploy's objects as `<reason> by <emitter>`, once per Event and once more per repeat of its series. */
+    const seen = async (): Promise<Record<string, string[]>> => {
+      const list = await world.client.resource<Event>(EVENTS).list({ namespace: world.ns });
+      const out: Record<string, string[]> = {};
+      for (const e of list.items) {
+        if (!(e.regarding.name in expected)) continue;
+        out[e.regarding.name] = [...(out[e.regarding.name] ?? []), ...Array<string>(e.series?.count ?? 1).fill(`${e.reason} by ${e.reportingController}`)].sort();
+      }
+      return out;
+    };
+    // Events are written after the status they mark: wait for the expected ones, then give a duplicate the time to land.
+    await until('the deploy\'s events', 30_000, async () => {
+      const now = await seen();
+      return Object.entries(expected).every(([name, want]) => want.every((w) => now[name]?.includes(w))) ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await seen()).to.deep.equal(expected);
+    // The volumes' first state is the one after the pool chosen with the VM's placement: never Allocated (no pool).
+    const creates = (await world.client.resource<Event & { note: string }>(EVENTS).list({ namespace: world.ns })).items.filter((e) => e.reason === 'VOLUME.CREATE');
+    expect(creates.map((e) => [e.regarding.name, e.note]).sort()).to.deep.equal([
+      ['web-data', 'volume Creating'],
+      ['web-root', 'volume Creating'],
+    ]);
   });
 
   it('stops and starts: the domain powers off and on', async () => {
