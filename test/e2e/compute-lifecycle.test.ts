@@ -20,6 +20,8 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
   const procs: ChildProcess[] = [];
   let uid = '';
   let host = '';
+  /** The uids of web's volumes, for the events they leave behind after the expunge. */
+  const volumeUids: Record<string, string> = {};
 
   const vm = () => world.get('VirtualMachine', 'web');
   const domain = async () => (await world.domains(host)).find((d) => d.uid === uid);
@@ -57,6 +59,7 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
     const volumes = inventory.volumes.filter((v) => (v.spec?.vmRef as { name?: string } | undefined)?.name === 'web');
     expect(volumes.map((v) => v.metadata.name).sort()).to.deep.equal(['web-data', 'web-root']);
     for (const v of volumes) {
+      volumeUids[v.metadata.name ?? ''] = v.metadata.uid ?? '';
       // Attaching until the agent reports the running domain holds it.
       await world.waitFor('Volume', v.metadata.name ?? '', 'Ready', (o) => o.status?.state === 'Ready');
       expect(inventory.disks.filter((d) => d.file.startsWith(v.metadata.uid ?? '-')), `the disk of ${v.metadata.name} on ${host}`).to.have.length(1);
@@ -145,6 +148,38 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
       return left.length === 0 ? true : undefined;
     });
     expect(await domain(), 'the domain is undefined').to.equal(undefined);
+  });
+
+  it('reports each fact of the whole lifecycle once, from its one emitter (a repeat with the same note counts in the series of its Event)', async () => {
+    const operator = 'kumulus.io/operator';
+    const agent = 'kumulus.io/agent';
+    const times = (n: number, what: string) => Array<string>(n).fill(what);
+    // Started three times (deploy, after the stop, after the scale), stopped three times (stop, stop to scale, destroy: the guest answers ACPI), rebooted once.
+    const vmFacts = [`VM.CREATE by ${operator}`, ...times(3, `VM.START by ${agent}`), ...times(3, `VM.STOP by ${agent}`), `VM.REBOOT by ${agent}`, `VM.DESTROY by ${operator}`, `VM.RECOVER by ${operator}`, `VM.EXPUNGE by ${operator}`];
+    const volumeFacts = [`VOLUME.CREATE by ${operator}`, `VOLUME.ATTACH by ${operator}`, `VOLUME.DELETE by ${operator}`];
+    const expected: Record<string, string[]> = { [uid]: vmFacts.sort(), [volumeUids['web-root'] ?? '']: [...volumeFacts].sort(), [volumeUids['web-data'] ?? '']: [...volumeFacts].sort() };
+    type Event = KubeObject & { reason: string; reportingController: string; regarding: { uid: string }; series?: { count: number } };
+    const seen = async (): Promise<Record<string, string[]>> => {
+      const list = await world.client.resource<Event>(EVENTS).list({ namespace: world.ns });
+      const out: Record<string, string[]> = {};
+      for (const e of list.items) {
+        if (!(e.regarding.uid in expected)) continue;
+        out[e.regarding.uid] = [...(out[e.regarding.uid] ?? []), ...times(e.series?.count ?? 1, `${e.reason} by ${e.reportingController}`)];
+      }
+      // The expunge undefines the domain before its volumes go: the disk leaving it may be seen (VOLUME.DETACH), once at most.
+      for (const [key, list] of Object.entries(out)) {
+        const detaches = list.filter((w) => w === `VOLUME.DETACH by ${operator}`).length;
+        out[key] = (detaches === 1 ? list.filter((w) => w !== `VOLUME.DETACH by ${operator}`) : list).sort();
+      }
+      return out;
+    };
+    // A repeat of an Event (the same note) is counted in its series, whose count an emitter writes within 30 s.
+    await until('the lifecycle\'s events', 60_000, async () => {
+      const now = await seen();
+      return Object.entries(expected).every(([key, want]) => now[key]?.length === want.length) ? true : undefined;
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await seen()).to.deep.equal(expected);
   });
 
   it('expunges a destroyed VM by itself after expunge.delay', async () => {
