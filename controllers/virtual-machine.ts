@@ -199,7 +199,8 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
     const verdict = deriveVmStatus({ ...view, deleting: true });
     const from = vm.status?.state;
     const fields = { placement: vm.status?.placement, nics: vm.status?.nics, destroyedAt: vm.status?.destroyedAt };
-    if (await commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, ctx.now())) {
+    // Against the version read: a stale cache never writes Expunging (and reports VM.EXPUNGE) a second time.
+    if (await commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, ctx.now(), true)) {
       for (const event of vmStateEvents(from, verdict.state)) ctx.events.event(vm, event);
     }
     // The agent undefines the domain and then lets go; the addresses are freed only after that.
