@@ -35,7 +35,6 @@ import { hasFinalizer } from '../lib/ownership.ts';
 import { clusterOvercommit, GLOBAL_CONFIGURATION, resolveSettings } from '../lib/settings.ts';
 import { commitStatus } from '../lib/status.ts';
 import { byField } from '../lib/store.ts';
-import { metav1Time } from '../lib/time.ts';
 import { holdsAt, vmDemand, vmUsage, type VmDemand } from '../lib/usage.ts';
 import { admit, type Holder } from './admission.ts';
 import type { ConfigDrives } from './config-drive.ts';
@@ -44,7 +43,7 @@ import type { DomainDisk, DomainEvent, DomainNic, DomainObservation, DomainSpec,
 import { networkKey, type GuestNetworks } from './guest-networks.ts';
 import type { HostPlacement } from './host-join.ts';
 import { dropAgentFinalizer, ensureAgentFinalizer, RESOURCES } from './resources.ts';
-import { isActive, planVm, RUNNING, type Blocker, type Step, type VmFacts } from './vm-plan.ts';
+import { isActive, planVm, reportedStartedAt, RUNNING, type Blocker, type Step, type VmFacts } from './vm-plan.ts';
 import { VM_INDEX } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
@@ -406,7 +405,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     const running = domain?.state === 'running';
     const console = running ? await hypervisor.console(vm.metadata.uid ?? '') : undefined;
     // From the domain itself when the hypervisor can tell (a stale cache cannot skew it).
-    const startedAt = running ? (domain.startedAt ? metav1Time(domain.startedAt) : (previous.startedAt ?? metav1Time())) : previous.startedAt;
+    const startedAt = running ? reportedStartedAt(previous.startedAt, domain.startedAt) : previous.startedAt;
     return {
       powerState: isActive(domain) ? 'PowerOn' : domain ? 'PowerOff' : 'PowerReportMissing',
       instanceName: domainName(vm.metadata.uid ?? ''),

@@ -8,6 +8,7 @@
  * the agent reports and when to look again.
  */
 import type { ConditionUpdate } from '../lib/conditions.ts';
+import { metav1Time } from '../lib/time.ts';
 import type { DomainDisk, DomainObservation, DomainSpec } from './drivers/hypervisor/types.ts';
 
 export const RUNNING = 'Running';
@@ -68,6 +69,24 @@ const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 function condition(ok: boolean, reason: string, message = ''): ConditionUpdate {
   return { type: RUNNING, status: ok ? 'True' : 'False', reason, message };
+}
+
+/**
+ * How far a re-read start of the same QEMU process may move. /proc gives a process's start in
+ * ticks since boot, and the boot time it counts from follows the wall clock: a clock step after
+ * the start moves the computed start by the step (3 s seen here), although nothing restarted.
+ */
+export const PROCESS_START_JITTER_MS = 10_000;
+
+/**
+ * status.startedAt of a running domain: the recorded start while the observed one is the same
+ * within PROCESS_START_JITTER_MS (the same process, read under a stepped clock), else the observed
+ * one; the recorded one, or now, when the hypervisor cannot tell.
+ */
+export function reportedStartedAt(recorded: string | undefined, observed: Date | undefined, now: Date = new Date()): string {
+  if (observed === undefined) return recorded ?? metav1Time(now);
+  if (recorded !== undefined && Math.abs(Date.parse(recorded) - observed.getTime()) <= PROCESS_START_JITTER_MS) return recorded;
+  return metav1Time(observed);
 }
 
 /** running, paused or shutting down: a QEMU process exists. */

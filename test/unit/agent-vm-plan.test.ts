@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { DomainObservation, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
-import { planVm, type VmFacts } from '../../node-daemon/vm-plan.ts';
+import { planVm, PROCESS_START_JITTER_MS, reportedStartedAt, type VmFacts } from '../../node-daemon/vm-plan.ts';
 
 /**
  * The VM reconciler's plan, on observations made up here: what it does to the domain for each
@@ -213,5 +213,25 @@ describe('agent VM plan: rebooting without blocking', function () {
 
   it('a new request replaces an older one recorded in the domain', function () {
     expect(planVm(facts({ domain: running({ rebootSent: { token: 'older', at: ago(100) } }), rebootToken: token })).steps).to.deep.equal([{ do: 'reboot', token }]);
+  });
+});
+
+describe('agent: the start a running VM reports (status.startedAt)', function () {
+  const recorded = '2026-12-08T01:25:30Z';
+  const at = (iso: string, ms = 0) => new Date(Date.parse(iso) + ms);
+
+  it('keeps the recorded start when the same process is read under a stepped clock (cluster-helm: 3 s after an agent upgrade)', function () {
+    expect(reportedStartedAt(recorded, at(recorded, 3_000))).to.equal(recorded);
+    expect(reportedStartedAt(recorded, at(recorded, -PROCESS_START_JITTER_MS))).to.equal(recorded);
+  });
+
+  it('reports a new process: a start further from the recorded one than a clock step moves it', function () {
+    expect(reportedStartedAt(recorded, at(recorded, PROCESS_START_JITTER_MS + 1_000))).to.equal('2026-12-08T01:25:41Z');
+    expect(reportedStartedAt(undefined, at(recorded, 3_000))).to.equal('2026-12-08T01:25:33Z');
+  });
+
+  it('keeps the recorded start, or takes now, when the hypervisor cannot tell', function () {
+    expect(reportedStartedAt(recorded, undefined)).to.equal(recorded);
+    expect(reportedStartedAt(undefined, undefined, at('2026-12-08T02:00:00Z'))).to.equal('2026-12-08T02:00:00Z');
   });
 });
