@@ -1,4 +1,5 @@
-import { EVENTS, type EventLive } from '../lists/cache.ts';
+import { ROOT_DOMAIN } from '../../lib/bootstrap-admin.ts';
+import { derivedUuid, EVENTS, type EventLive } from '../lists/cache.ts';
 import { INDEX } from '../lists/indexes.ts';
 import { inIds, keywordMatches } from '../lists/filters.ts';
 import { inScope, SCOPE_PARAMS, scopedNamespaces } from '../lists/scope.ts';
@@ -12,27 +13,111 @@ import type { Infra } from './context.ts';
  * listEvents, served from Kubernetes Events (events.k8s.io): the controllers record each
  * change with the CloudStack event type as its reason (ZONE.CREATE, HOST.MAINTENANCE...).
  * Events of cluster-scoped objects land in `default`, which root admins see as their own.
+ *
+ * Kubernetes folds the repeats of an event into one Event (a `series`, or a core/v1 Event's
+ * `count`); CloudStack records every occurrence as an event of its own. So an Event seen N
+ * times is N rows: the first keeps the Event's uid as its id, the others have ids derived
+ * from that uid and their occurrence index, the same on every call and every replica.
  */
 
 /** A CloudStack event type: upper-case words joined by dots. Other Kubernetes events are not CloudStack's. */
 const EVENT_TYPE = /^[A-Z0-9_]+(\.[A-Z0-9_]+)+$/;
 const SYSTEM_EVENTS_NAMESPACE = 'default';
+/** CloudStack's system user (User.UID_SYSTEM), in account `system` of ROOT: who acts when no user asked. */
+const SYSTEM_USER = 'system';
+/**
+ * How long after its job completed an occurrence still counts as the job's doing: the job's
+ * `completed` is in whole seconds, and the job controller may see the target reach its
+ * condition a moment before the controller that did the work has written its Event.
+ */
+const JOB_GRACE_MS = 5_000;
 
-function eventTime(e: EventLive): string | undefined {
-  return e.series?.lastObservedTime ?? e.eventTime ?? e.deprecatedLastTimestamp ?? e.metadata.creationTimestamp;
+/** One occurrence of an Event: a listEvents row. */
+interface EventRow {
+  readonly event: EventLive;
+  /** 0 for the first occurrence. */
+  readonly index: number;
+  readonly id: string;
+  /** Epoch milliseconds; NaN when the Event records no time at all. */
+  readonly time: number;
 }
 
-function eventItem(infra: Infra, e: EventLive): Fields {
-  const time = eventTime(e);
+function firstTime(e: EventLive): string | undefined {
+  return e.eventTime ?? e.deprecatedFirstTimestamp ?? e.metadata.creationTimestamp;
+}
+
+/**
+ * The rows of an Event. Kubernetes keeps two times of a series, the first occurrence
+ * (eventTime, or a core/v1 Event's firstTimestamp) and the latest (series.lastObservedTime,
+ * or lastTimestamp); the times of the ones between are not recorded anywhere. Those are
+ * dated at the latest time, not spread between the two: an even spread would show times
+ * nobody observed, while the latest time is a bound true of each of them (none happened
+ * later) and the time the Event told of them (the recorder of lib/events.ts writes the count
+ * and the latest time together, coalescing the repeats between writes). The cost: a middle
+ * occurrence's date moves on when the series grows, as Kubernetes' own "last seen" does.
+ */
+function occurrences(e: EventLive): EventRow[] {
+  const uid = e.metadata.uid ?? '';
+  const count = Math.max(1, Math.trunc(e.series?.count ?? e.deprecatedCount ?? 1));
+  const first = Date.parse(firstTime(e) ?? '');
+  const last = Date.parse(e.series?.lastObservedTime ?? e.deprecatedLastTimestamp ?? '');
+  const rows: EventRow[] = [];
+  for (let index = 0; index < count; index++) {
+    const time = index === 0 || Number.isNaN(last) ? first : last;
+    rows.push({ event: e, index, id: index === 0 ? uid : derivedUuid(uid, `occurrence-${index}`), time });
+  }
+  return rows;
+}
+
+/** Newest first, as CloudStack lists events; the occurrences of one Event newest first too, for stable pages. */
+function newestFirst(a: EventRow, b: EventRow): number {
+  const ta = Number.isNaN(a.time) ? -Infinity : a.time;
+  const tb = Number.isNaN(b.time) ? -Infinity : b.time;
+  if (ta !== tb) return tb - ta;
+  const ua = a.event.metadata.uid ?? '';
+  const ub = b.event.metadata.uid ?? '';
+  if (ua !== ub) return ua < ub ? -1 : 1;
+  return b.index - a.index;
+}
+
+/**
+ * Who caused an occurrence (CloudStack's `username`: "the name of the User who performed the
+ * action, can be different from the Account if an admin is performing an action for a User").
+ * The Events are written by the operator and the agents, which act on objects, not for
+ * callers; the one record of a caller is the AsyncJob the API wrote for an asynchronous
+ * command (spec.userRef), naming its target. An occurrence on a job's target while that job
+ * ran is that user's doing, as CloudStack records the calling user on the events of a job.
+ * Anything else (a change no job asked for: a VM crashing, a host going down, a change
+ * applied with kubectl, the effects of a synchronous command) is shown as done by the system
+ * user, as CloudStack shows its own background work.
+ */
+function actingUser(infra: Infra, row: EventRow): string {
+  const target = row.event.regarding?.uid;
+  if (target === undefined || Number.isNaN(row.time)) return SYSTEM_USER;
+  let found: { started: number; username: string } | undefined;
+  for (const job of infra.cache.asyncJobs.byIndex(INDEX.target, target)) {
+    const started = Date.parse(job.status?.created ?? job.metadata.creationTimestamp ?? '');
+    const completed = job.status?.completed === undefined ? Infinity : Date.parse(job.status.completed) + 1000 + JOB_GRACE_MS;
+    if (!(row.time >= started && row.time < completed) || (found !== undefined && found.started >= started)) continue;
+    const user = infra.cache.users.byName(job.spec.userRef.name);
+    if (user !== undefined) found = { started, username: user.spec.username };
+  }
+  return found?.username ?? SYSTEM_USER;
+}
+
+function eventItem(infra: Infra, row: EventRow): Fields {
+  const e = row.event;
   const account = e.metadata.namespace === undefined ? undefined : infra.cache.accounts.byIndex(INDEX.namespace, e.metadata.namespace)[0];
-  const domain = account ? infra.cache.domains.byName(account.spec.domainRef.name) : undefined;
+  // Events of no account's objects belong to CloudStack's system account, in ROOT.
+  const domain = account ? infra.cache.domains.byName(account.spec.domainRef.name) : infra.cache.domains.byName(ROOT_DOMAIN);
   return {
-    id: e.metadata.uid,
+    id: row.id,
+    username: actingUser(infra, row),
     type: e.reason,
     level: e.type === 'Warning' ? 'WARN' : 'INFO',
     description: e.note,
     state: 'Completed',
-    created: time === undefined ? undefined : formatApiDate(new Date(time)),
+    created: Number.isNaN(row.time) ? undefined : formatApiDate(new Date(row.time)),
     resourceid: e.regarding?.uid,
     resourcetype: e.regarding?.kind,
     resourcename: e.regarding?.name,
@@ -64,15 +149,17 @@ export function eventCommands(infra: Infra): Command[] {
     async handle(p, ctx) {
       await cache.synced();
       const namespaces = await scopedNamespaces(cache, ctx.caller, p, EVENTS, 'listevents', infra.deps.mayList, [SYSTEM_EVENTS_NAMESPACE]);
-      const events = cache.events.list().filter((e) => EVENT_TYPE.test(e.reason ?? '') && inScope(namespaces, e.metadata.namespace));
-      if (p.id !== undefined && !events.some((e) => e.metadata.uid === p.id)) throw entityNotFound('listevents', 'id', p.id);
+      const rows = cache.events
+        .list()
+        .filter((e) => EVENT_TYPE.test(e.reason ?? '') && inScope(namespaces, e.metadata.namespace))
+        .flatMap(occurrences);
+      if (p.id !== undefined && !rows.some((r) => r.id === p.id)) throw entityNotFound('listevents', 'id', p.id);
       const start = p.startdate?.getTime();
       const end = p.enddate?.getTime();
-      return events
-        .filter((e) => {
-          const time = Date.parse(eventTime(e) ?? '');
+      return rows
+        .filter(({ event: e, id, time }) => {
           return (
-            inIds(p.id === undefined ? undefined : [p.id], e.metadata.uid) &&
+            inIds(p.id === undefined ? undefined : [p.id], id) &&
             (p.type === undefined || p.type === e.reason) &&
             (p.level === undefined || p.level.toUpperCase() === (e.type === 'Warning' ? 'WARN' : 'INFO')) &&
             keywordMatches(p.keyword, e.reason, e.note) &&
@@ -82,9 +169,9 @@ export function eventCommands(infra: Infra): Command[] {
             (p.resourcetype === undefined || p.resourcetype.toLowerCase() === e.regarding?.kind?.toLowerCase())
           );
         })
-        .sort((a, b) => Date.parse(eventTime(b) ?? '') - Date.parse(eventTime(a) ?? ''));
+        .sort(newestFirst);
     },
-    mapItem: (e) => eventItem(infra, e),
+    mapItem: (row) => eventItem(infra, row),
   });
   return [listEvents];
 }

@@ -74,6 +74,8 @@ export interface EventLive extends KubeObject {
   action?: string;
   regarding?: { apiVersion?: string; kind?: string; name?: string; namespace?: string; uid?: string };
   series?: { count: number; lastObservedTime: string };
+  /** A core/v1 Event's `count`, `firstTimestamp` and `lastTimestamp` as events.k8s.io shows them. */
+  deprecatedCount?: number;
   deprecatedFirstTimestamp?: string;
   deprecatedLastTimestamp?: string;
 }
@@ -169,7 +171,7 @@ export function createInfraCache(source: InformerSource): InfraCache {
     diskOfferings: cached<DiskOfferingObject>(source, DiskOffering),
     networkOfferings: cached<NetworkOfferingObject>(source, NetworkOffering),
     configurations: cached<ConfigurationObject>(source, Configuration),
-    asyncJobs: cached<AsyncJobObject>(source, AsyncJob),
+    asyncJobs: cached<AsyncJobObject>(source, AsyncJob, { [INDEX.target]: (o) => o.spec.targetRef.uid }),
     accounts: cached<AccountObject>(source, Account, ACCOUNT_INDEXES),
     users: cached<UserObject>(source, User, USER_INDEXES),
     domains: cached<DomainObject>(source, Domain, DOMAIN_INDEXES),

@@ -34,6 +34,8 @@ export const INDEX = {
   vm: 'cloudstack-api.vm',
   /** Objects by CloudStack name in their namespace, as `namespace/displayName` (instance groups). */
   shownName: 'cloudstack-api.shown-name',
+  /** AsyncJobs by the uid of their target (spec.targetRef.uid). */
+  target: 'cloudstack-api.target',
 } as const;
 
 /** What an index files an object under: one value, or none. */
