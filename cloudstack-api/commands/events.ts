@@ -105,6 +105,24 @@ function actingUser(infra: Infra, row: EventRow): string {
   return found?.username ?? SYSTEM_USER;
 }
 
+/**
+ * Kinds whose CloudStack resource type (ApiCommandResourceType, what listEvents' `resourcetype`
+ * names and filters by) is spelled differently. Other kinds keep their name: the ones CloudStack
+ * also has are spelled alike (VirtualMachine, Volume, Host, Zone, Network...); for the rest (Pod,
+ * Cluster, IPRange...) CloudStack's events name no resource, and Kumulus names the object it knows.
+ */
+const RESOURCE_TYPES: Readonly<Record<string, string>> = { PrimaryStorage: 'StoragePool', SecondaryStorage: 'ImageStore', IPAddress: 'IpAddress' };
+
+/** An ISO is a Template of format ISO; its events (ISO.*) name an Iso, as CloudStack's do. */
+function resourceType(infra: Infra, e: EventLive): string | undefined {
+  const kind = e.regarding?.kind;
+  if (kind === 'Template') {
+    const template = e.regarding?.uid === undefined ? undefined : infra.cache.templates.byUid(e.regarding.uid);
+    return (template ? template.spec.format === 'ISO' : (e.reason ?? '').startsWith('ISO.')) ? 'Iso' : 'Template';
+  }
+  return kind === undefined ? undefined : (RESOURCE_TYPES[kind] ?? kind);
+}
+
 function eventItem(infra: Infra, row: EventRow): Fields {
   const e = row.event;
   const account = e.metadata.namespace === undefined ? undefined : infra.cache.accounts.byIndex(INDEX.namespace, e.metadata.namespace)[0];
@@ -119,7 +137,7 @@ function eventItem(infra: Infra, row: EventRow): Fields {
     state: 'Completed',
     created: Number.isNaN(row.time) ? undefined : formatApiDate(new Date(row.time)),
     resourceid: e.regarding?.uid,
-    resourcetype: e.regarding?.kind,
+    resourcetype: resourceType(infra, e),
     resourcename: e.regarding?.name,
     account: account ? (account.spec.displayName ?? account.metadata.name) : 'system',
     domainid: domain?.metadata.uid,
@@ -166,7 +184,7 @@ export function eventCommands(infra: Infra): Command[] {
             (start === undefined || time >= start) &&
             (end === undefined || time <= end) &&
             (p.resourceid === undefined || p.resourceid === e.regarding?.uid) &&
-            (p.resourcetype === undefined || p.resourcetype.toLowerCase() === e.regarding?.kind?.toLowerCase())
+            (p.resourcetype === undefined || p.resourcetype.toLowerCase() === resourceType(infra, e)?.toLowerCase())
           );
         })
         .sort(newestFirst);

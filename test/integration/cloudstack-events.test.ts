@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { formatApiDate } from '../../cloudstack-api/protocol/dates.ts';
-import { VirtualMachine } from '../../crds/index.ts';
+import { PrimaryStorage, VirtualMachine } from '../../crds/index.ts';
 import { EVENTS } from '../../lib/events.ts';
 import type { KubeObject, ResourceClient, ResourceType } from '../../lib/kube-client.ts';
 import type { CloudStackClient, CloudStackReply } from '../support/cloudstack-client.ts';
@@ -140,6 +140,31 @@ describe('cloudstack-api: listEvents, a row per occurrence with its user (real c
     expect(new Set(rows.map((r) => r['id'])).size).to.equal(3);
     expect(rows.map((r) => r['created'])).to.deep.equal([formatApiDate(last), formatApiDate(last), formatApiDate(first)]);
     for (const row of rows) expect(row).to.deep.include({ type: 'VM.STOP', level: 'WARN', username: 'system' });
+  });
+
+  it("names the resource with CloudStack's resource type, and filters by it", async () => {
+    const uid = randomUUID();
+    const name = uniqueName('pool');
+    const key = { namespace: 'default', name: `${name}.${Date.now().toString(16)}` };
+    await events.create({
+      metadata: key,
+      eventTime: microTime(first),
+      reportingController: 'kumulus.io/operator',
+      reportingInstance: 'operator-test',
+      action: 'PRIMARY.STORAGE.UP',
+      reason: 'PRIMARY.STORAGE.UP',
+      note: 'pool up (was Down)',
+      type: 'Normal',
+      regarding: { apiVersion: PrimaryStorage.apiVersion, kind: PrimaryStorage.kind, name, uid },
+    });
+    const rows = await waitUntil('the pool event in listEvents', async () => {
+      const found = await list(cloud.admin, { resourceid: uid, resourcetype: 'StoragePool', listall: 'true' });
+      return found.count > 0 ? found.rows : undefined;
+    });
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.deep.include({ resourcetype: 'StoragePool', resourcename: name, account: 'system', domain: 'ROOT', username: 'system' });
+    expect((await list(cloud.admin, { resourceid: uid, resourcetype: 'Host', listall: 'true' })).count).to.equal(0);
+    await events.delete(key);
   });
 
   it("names the user who caused each occurrence: the job's user while its job ran, else the system user", async () => {
