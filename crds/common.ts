@@ -538,6 +538,24 @@ export function immutableSpec(kind: string, fix: string): CelRule {
   return rule('self == oldSelf', `spec is immutable: a ${kind} cannot change once created; ${fix}`);
 }
 
+/**
+ * Rules that keep a spec immutable except the `mutable` fields: one transition rule for each
+ * other field of `properties`, so a refusal names the field that changed and the fix. An
+ * immutable field may neither change, appear nor vanish.
+ */
+export function immutableSpecExcept<P extends TProperties>(kind: string, properties: P, mutable: readonly (keyof P & string)[], fix: string): CelRule[] {
+  const may = mutable.map((f) => `spec.${f}`).join(', ');
+  return Object.keys(properties)
+    .filter((field) => !(mutable as readonly string[]).includes(field))
+    .map((field) =>
+      rule(
+        `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+        `spec.${field} is immutable: a ${kind} keeps it once created; ${fix} (only ${may} may change)`,
+        `.${field}`,
+      ),
+    );
+}
+
 /** The rule that makes one field immutable once set. */
 export function immutableField(field: string, fix: string): CelRule {
   return rule('self == oldSelf', `${field} is immutable: ${fix}`);

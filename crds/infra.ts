@@ -45,7 +45,7 @@ import {
   Timestamp,
   VLAN_MAX,
   VNI_MAX,
-  immutableSpec,
+  immutableSpecExcept,
   noOverlapRule,
   quantityOrderRule,
   rule,
@@ -673,12 +673,60 @@ export const DEPLOYMENT_PLANNERS = ['FirstFitPlanner', 'UserDispersingPlanner', 
 const OFFERING_SCOPE = {
   domainRefs: Type.Optional(RefList('Domain', 'Domains that may use the offering. Absent: public to every domain.', 32)),
   zoneRefs: Type.Optional(RefList('Zone', 'Zones where the offering is available. Absent: every zone.', 32)),
+  sortKey: Type.Optional(Int({ description: 'Place of the offering in lists, lowest first (CloudStack `sortkey`). Absent: 0.', minimum: -2147483648, maximum: 2147483647 })),
+};
+
+/**
+ * What CloudStack's update command of an offering may change, and so what stays mutable in its
+ * spec: the presentation (name, text, order) and the scope that decides who may use it. Whatever
+ * sizes a VM, a volume or a network (cores, memory, disk size, IOPS and rate limits,
+ * customization, services) is immutable: a new offering changes it.
+ */
+const OFFERING_PRESENTATION = ['displayName', 'displayText', 'sortKey', 'domainRefs', 'zoneRefs'] as const;
+
+const serviceOfferingSpec = {
+  displayName: Type.Optional(DisplayName('offering')),
+  displayText: Type.Optional(DisplayText('offering')),
+  cpuNumber: Type.Optional(Int({ description: 'CPU cores. Required unless customized.', minimum: 1, maximum: 512 })),
+  cpuSpeed: Type.Optional(Int({ description: 'Speed of each core in MHz, used for placement and CPU shares.', minimum: 100, maximum: 100000, default: 1000 })),
+  memory: Type.Optional(Quantity({ description: 'Memory, such as 512Mi or 4Gi. Required unless customized.', minimum: '32Mi' })),
+  customized: Type.Optional(
+    Obj(
+      {
+        minCpuNumber: Type.Optional(Int({ description: 'Fewest cores a tenant may ask for.', minimum: 1, maximum: 512, default: 1 })),
+        maxCpuNumber: Int({ description: 'Most cores a tenant may ask for.', minimum: 1, maximum: 512 }),
+        minMemory: Type.Optional(Quantity({ description: 'Least memory a tenant may ask for.', minimum: '32Mi', default: '512Mi' })),
+        maxMemory: Quantity({ description: 'Most memory a tenant may ask for.', minimum: '32Mi' }),
+      },
+      {
+        description: 'Makes the offering customizable: each VM states its cores and memory within these ranges. Excludes cpuNumber and memory.',
+        validations: [
+          rule('self.minCpuNumber <= self.maxCpuNumber', 'spec.customized.minCpuNumber must not exceed maxCpuNumber: swap or fix them', '.minCpuNumber'),
+          quantityOrderRule('minMemory', 'maxMemory', 'spec.customized.minMemory must not exceed maxMemory: swap or fix them', '.minMemory'),
+        ],
+      },
+    ),
+  ),
+  rootDiskSize: Type.Optional(Quantity({ description: 'Size of the root disk; absent: the template\'s size.', minimum: '1Gi' })),
+  diskOfferingRef: Type.Optional(Ref('DiskOffering', 'Disk offering of the root volume (tags, provisioning, limits).')),
+  offerHa: Type.Optional(Bool({ description: 'Restart the VM on another host when its host fails.', default: false })),
+  limitCpuUse: Type.Optional(Bool({ description: 'Cap the VM at its cpuSpeed even when the host is idle.', default: false })),
+  isVolatile: Type.Optional(Bool({ description: 'Replace the root disk with a fresh one from the template on every reboot.', default: false })),
+  dynamicScalingEnabled: Type.Optional(Bool({ description: 'Allow scaling a running VM to another offering.', default: true })),
+  hostTags: Type.Optional(Tags('Host tags a host must carry to run these VMs.')),
+  storageTags: Type.Optional(Tags('Storage tags the root volume\'s pool must carry.')),
+  storageType: Type.Optional(StorageType('offering')),
+  provisioningType: Type.Optional(ProvisioningType()),
+  networkRate: Type.Optional(Int({ description: 'Network rate limit in megabits per second. Absent: the global default.', minimum: 1 })),
+  deploymentPlanner: Type.Optional(StringEnum(DEPLOYMENT_PLANNERS, { description: 'Overrides the global setting vm.deployment.planner for these VMs.' })),
+  ...DiskIoLimits(),
+  ...OFFERING_SCOPE,
 };
 
 /**
  * A ServiceOffering is a compute size tenants deploy VMs with: cores, MHz per core and
- * memory, or ranges the tenant picks from when customized. Immutable: to change a size,
- * create a new offering. Deleting one in use turns it Inactive (hidden) until its VMs are gone.
+ * memory, or ranges the tenant picks from when customized. Its sizes are immutable: to change
+ * one, create a new offering; its name, text, order, scope and tags may change. Deleting one in use turns it Inactive (hidden) until its VMs are gone.
  */
 export const ServiceOffering = defineKind({
   group: INFRA_GROUP,
@@ -687,50 +735,13 @@ export const ServiceOffering = defineKind({
   shortNames: ['csso', 'csserviceoffering'],
   scope: 'Cluster',
   description:
-    'A CloudStack compute (service) offering: CPU cores, MHz and memory for VMs, fixed or customizable within ranges, plus HA, tags and limits. Immutable once created. States: Active, Inactive.',
+    'A CloudStack compute (service) offering: CPU cores, MHz and memory for VMs, fixed or customizable within ranges, plus HA, tags and limits. Only its name, text, sort key, scope and tags change once created. States: Active, Inactive.',
   spec: Obj(
+    serviceOfferingSpec,
     {
-      displayName: Type.Optional(DisplayName('offering')),
-      displayText: Type.Optional(DisplayText('offering')),
-      cpuNumber: Type.Optional(Int({ description: 'CPU cores. Required unless customized.', minimum: 1, maximum: 512 })),
-      cpuSpeed: Type.Optional(Int({ description: 'Speed of each core in MHz, used for placement and CPU shares.', minimum: 100, maximum: 100000, default: 1000 })),
-      memory: Type.Optional(Quantity({ description: 'Memory, such as 512Mi or 4Gi. Required unless customized.', minimum: '32Mi' })),
-      customized: Type.Optional(
-        Obj(
-          {
-            minCpuNumber: Type.Optional(Int({ description: 'Fewest cores a tenant may ask for.', minimum: 1, maximum: 512, default: 1 })),
-            maxCpuNumber: Int({ description: 'Most cores a tenant may ask for.', minimum: 1, maximum: 512 }),
-            minMemory: Type.Optional(Quantity({ description: 'Least memory a tenant may ask for.', minimum: '32Mi', default: '512Mi' })),
-            maxMemory: Quantity({ description: 'Most memory a tenant may ask for.', minimum: '32Mi' }),
-          },
-          {
-            description: 'Makes the offering customizable: each VM states its cores and memory within these ranges. Excludes cpuNumber and memory.',
-            validations: [
-              rule('self.minCpuNumber <= self.maxCpuNumber', 'spec.customized.minCpuNumber must not exceed maxCpuNumber: swap or fix them', '.minCpuNumber'),
-              quantityOrderRule('minMemory', 'maxMemory', 'spec.customized.minMemory must not exceed maxMemory: swap or fix them', '.minMemory'),
-            ],
-          },
-        ),
-      ),
-      rootDiskSize: Type.Optional(Quantity({ description: 'Size of the root disk; absent: the template\'s size.', minimum: '1Gi' })),
-      diskOfferingRef: Type.Optional(Ref('DiskOffering', 'Disk offering of the root volume (tags, provisioning, limits).')),
-      offerHa: Type.Optional(Bool({ description: 'Restart the VM on another host when its host fails.', default: false })),
-      limitCpuUse: Type.Optional(Bool({ description: 'Cap the VM at its cpuSpeed even when the host is idle.', default: false })),
-      isVolatile: Type.Optional(Bool({ description: 'Replace the root disk with a fresh one from the template on every reboot.', default: false })),
-      dynamicScalingEnabled: Type.Optional(Bool({ description: 'Allow scaling a running VM to another offering.', default: true })),
-      hostTags: Type.Optional(Tags('Host tags a host must carry to run these VMs.')),
-      storageTags: Type.Optional(Tags('Storage tags the root volume\'s pool must carry.')),
-      storageType: Type.Optional(StorageType('offering')),
-      provisioningType: Type.Optional(ProvisioningType()),
-      networkRate: Type.Optional(Int({ description: 'Network rate limit in megabits per second. Absent: the global default.', minimum: 1 })),
-      deploymentPlanner: Type.Optional(StringEnum(DEPLOYMENT_PLANNERS, { description: 'Overrides the global setting vm.deployment.planner for these VMs.' })),
-      ...DiskIoLimits(),
-      ...OFFERING_SCOPE,
-    },
-    {
-      description: 'The offering. Immutable: create a new offering to change it.',
+      description: 'The offering. displayName, displayText, sortKey, domainRefs, zoneRefs, hostTags and storageTags may change (they apply to the next placement); the rest is immutable: create a new offering to change it.',
       validations: [
-        immutableSpec('ServiceOffering', 'create a new offering and move VMs to it'),
+        ...immutableSpecExcept('ServiceOffering', serviceOfferingSpec, [...OFFERING_PRESENTATION, 'hostTags', 'storageTags'], 'create a new offering and move VMs to it'),
         rule('has(self.customized) || (has(self.cpuNumber) && has(self.memory))', 'spec.cpuNumber and spec.memory are required unless spec.customized is set', '.cpuNumber'),
         rule('!has(self.customized) || (!has(self.cpuNumber) && !has(self.memory))', 'spec.customized excludes spec.cpuNumber and spec.memory: remove one or the other', '.customized'),
       ],
@@ -746,9 +757,37 @@ export const ServiceOffering = defineKind({
   ],
 });
 
+const diskOfferingSpec = {
+  displayName: Type.Optional(DisplayName('offering')),
+  displayText: Type.Optional(DisplayText('offering')),
+  diskSize: Type.Optional(Quantity({ description: 'Volume size, such as 20Gi. Required unless customized.', minimum: '1Gi' })),
+  customized: Type.Optional(
+    Obj(
+      {
+        minSize: Type.Optional(Quantity({ description: 'Smallest size a tenant may ask for.', minimum: '1Gi', default: '1Gi' })),
+        maxSize: Type.Optional(Quantity({ description: 'Largest size a tenant may ask for.', minimum: '1Gi', default: '1Ti' })),
+      },
+      {
+        description: 'Makes the size customizable within these bounds. Excludes diskSize.',
+        validations: [quantityOrderRule('minSize', 'maxSize', 'spec.customized.minSize must not exceed maxSize: swap or fix them', '.minSize')],
+      },
+    ),
+  ),
+  minIops: Type.Optional(Int({ description: 'Guaranteed IOPS, on storage that supports it.', minimum: 1, int64: true })),
+  maxIops: Type.Optional(Int({ description: 'IOPS ceiling, on storage that supports it.', minimum: 1, int64: true })),
+  storageTags: Type.Optional(Tags('Storage tags the volume\'s pool must carry.')),
+  storageType: Type.Optional(StorageType('offering')),
+  provisioningType: Type.Optional(ProvisioningType()),
+  encrypt: Type.Optional(Bool({ description: 'Encrypt volumes of this offering.', default: false })),
+  displayOffering: Type.Optional(Bool({ description: 'Show the offering to tenants.', default: true })),
+  ...DiskIoLimits(),
+  ...OFFERING_SCOPE,
+};
+
 /**
  * A DiskOffering is a data-disk (or root-disk) size and class: a fixed size or a
- * customizable range, storage tags, provisioning and throughput limits. Immutable.
+ * customizable range, storage tags, provisioning and throughput limits. Its sizes and limits
+ * are immutable; its name, text, order, visibility, scope and tags may change.
  */
 export const DiskOffering = defineKind({
   group: INFRA_GROUP,
@@ -757,38 +796,13 @@ export const DiskOffering = defineKind({
   shortNames: ['csdo', 'csdiskoffering'],
   scope: 'Cluster',
   description:
-    'A CloudStack disk offering: a fixed volume size or a customizable range, storage tags and type, provisioning (thin, sparse, fat) and byte and IOPS limits. Immutable once created. States: Active, Inactive.',
+    'A CloudStack disk offering: a fixed volume size or a customizable range, storage tags and type, provisioning (thin, sparse, fat) and byte and IOPS limits. Only its name, text, sort key, visibility, scope and storage tags change once created. States: Active, Inactive.',
   spec: Obj(
+    diskOfferingSpec,
     {
-      displayName: Type.Optional(DisplayName('offering')),
-      displayText: Type.Optional(DisplayText('offering')),
-      diskSize: Type.Optional(Quantity({ description: 'Volume size, such as 20Gi. Required unless customized.', minimum: '1Gi' })),
-      customized: Type.Optional(
-        Obj(
-          {
-            minSize: Type.Optional(Quantity({ description: 'Smallest size a tenant may ask for.', minimum: '1Gi', default: '1Gi' })),
-            maxSize: Type.Optional(Quantity({ description: 'Largest size a tenant may ask for.', minimum: '1Gi', default: '1Ti' })),
-          },
-          {
-            description: 'Makes the size customizable within these bounds. Excludes diskSize.',
-            validations: [quantityOrderRule('minSize', 'maxSize', 'spec.customized.minSize must not exceed maxSize: swap or fix them', '.minSize')],
-          },
-        ),
-      ),
-      minIops: Type.Optional(Int({ description: 'Guaranteed IOPS, on storage that supports it.', minimum: 1, int64: true })),
-      maxIops: Type.Optional(Int({ description: 'IOPS ceiling, on storage that supports it.', minimum: 1, int64: true })),
-      storageTags: Type.Optional(Tags('Storage tags the volume\'s pool must carry.')),
-      storageType: Type.Optional(StorageType('offering')),
-      provisioningType: Type.Optional(ProvisioningType()),
-      encrypt: Type.Optional(Bool({ description: 'Encrypt volumes of this offering.', default: false })),
-      displayOffering: Type.Optional(Bool({ description: 'Show the offering to tenants.', default: true })),
-      ...DiskIoLimits(),
-      ...OFFERING_SCOPE,
-    },
-    {
-      description: 'The offering. Immutable: create a new offering to change it.',
+      description: 'The offering. displayName, displayText, sortKey, displayOffering, domainRefs, zoneRefs and storageTags may change (tags apply to the next placement); the rest is immutable: create a new offering to change it.',
       validations: [
-        immutableSpec('DiskOffering', 'create a new offering'),
+        ...immutableSpecExcept('DiskOffering', diskOfferingSpec, [...OFFERING_PRESENTATION, 'displayOffering', 'storageTags'], 'create a new offering'),
         rule('has(self.diskSize) != has(self.customized)', 'set exactly one of spec.diskSize (fixed size) or spec.customized (size range)', '.diskSize'),
         rule('!has(self.minIops) || !has(self.maxIops) || self.minIops <= self.maxIops', 'spec.minIops must not exceed spec.maxIops', '.minIops'),
       ],
@@ -818,10 +832,50 @@ const NETWORK_SERVICES = [
   'Connectivity',
 ] as const;
 
+const networkOfferingSpec = {
+  displayName: Type.Optional(DisplayName('offering')),
+  displayText: Type.Optional(DisplayText('offering')),
+  guestIpType: StringEnum(['Isolated', 'Shared', 'L2'] as const, {
+    description: 'Isolated: a private network with its own VLAN and source NAT. Shared: one network many accounts use, addresses from admin ranges. L2: no addressing at all.',
+  }),
+  trafficType: Type.Optional(StringEnum(['Guest'] as const, { description: 'Traffic type; guest networks only.', default: 'Guest' })),
+  services: Type.Optional(
+    KeyedList(
+      Obj(
+        {
+          name: StringEnum(NETWORK_SERVICES, { description: 'Service name, as CloudStack names it.' }),
+          provider: Type.Optional(StringEnum(NETWORK_PROVIDERS, {
+            description: 'Who provides the service. Kumulus implements VirtualRouter services distributed on the hosts.',
+            default: 'VirtualRouter',
+          })),
+        },
+        { description: 'One service and its provider.' },
+      ),
+      'name',
+      { description: 'Services the networks provide.', maxItems: 16 },
+    ),
+  ),
+  specifyVlan: Type.Optional(Bool({ description: 'The network\'s creator gives its VLAN instead of having one allocated.', default: false })),
+  specifyIpRanges: Type.Optional(Bool({ description: 'Address ranges are given explicitly (required for Shared networks).', default: false })),
+  persistent: Type.Optional(Bool({ description: 'Implement networks at creation instead of at their first VM, and keep them while idle.', default: false })),
+  conserveMode: Type.Optional(Bool({ description: 'Allow several services (NAT, load balancing) on one public address.', default: true })),
+  egressDefaultAllow: Type.Optional(Bool({ description: 'Allow guest egress unless a rule denies it (CloudStack `egressdefaultpolicy`).', default: true })),
+  availability: Type.Optional(StringEnum(['Optional', 'Required'] as const, { description: 'Required: every account gets a network of this offering automatically.', default: 'Optional' })),
+  internetProtocol: Type.Optional(StringEnum(['IPv4', 'DualStack'] as const, { description: 'Address families of the networks.', default: 'IPv4' })),
+  forVpc: Type.Optional(Bool({ description: 'For VPC tiers (a later phase).', default: false })),
+  networkRate: Type.Optional(Int({ description: 'Rate limit in megabits per second. Absent: the global default.', minimum: 1 })),
+  tags: Type.Optional(Tags('Physical network tags: the networks use a physical network carrying these tags.')),
+  state: Type.Optional(
+    StringEnum(['Enabled', 'Disabled'] as const, { description: 'Disabled: no new network may use the offering; its networks keep working (CloudStack `state`). Absent: Enabled.' }),
+  ),
+  ...OFFERING_SCOPE,
+};
+
 /**
  * A NetworkOffering is the template for guest networks: Isolated (own VLAN, source NAT),
  * Shared (admin-defined ranges) or L2 (no addressing), and the services each provides with
- * which provider. Immutable. Deleting one in use turns it Inactive until its networks are gone.
+ * which provider. Its kind and services are immutable; its name, text, order, state,
+ * availability, scope and tags may change. Deleting one in use turns it Inactive until its networks are gone.
  */
 export const NetworkOffering = defineKind({
   group: INFRA_GROUP,
@@ -830,47 +884,13 @@ export const NetworkOffering = defineKind({
   shortNames: ['csno', 'csnetworkoffering'],
   scope: 'Cluster',
   description:
-    'A CloudStack network offering: the kind of guest network (Isolated, Shared, L2), its services and their providers, VLAN and range policy, persistence. Immutable once created. States: Active, Inactive.',
+    'A CloudStack network offering: the kind of guest network (Isolated, Shared, L2), its services and their providers, VLAN and range policy, persistence. Only its name, text, sort key, state (Enabled, Disabled), availability, scope and tags change once created. States: Active, Inactive.',
   spec: Obj(
+    networkOfferingSpec,
     {
-      displayName: Type.Optional(DisplayName('offering')),
-      displayText: Type.Optional(DisplayText('offering')),
-      guestIpType: StringEnum(['Isolated', 'Shared', 'L2'] as const, {
-        description: 'Isolated: a private network with its own VLAN and source NAT. Shared: one network many accounts use, addresses from admin ranges. L2: no addressing at all.',
-      }),
-      trafficType: Type.Optional(StringEnum(['Guest'] as const, { description: 'Traffic type; guest networks only.', default: 'Guest' })),
-      services: Type.Optional(
-        KeyedList(
-          Obj(
-            {
-              name: StringEnum(NETWORK_SERVICES, { description: 'Service name, as CloudStack names it.' }),
-              provider: Type.Optional(StringEnum(NETWORK_PROVIDERS, {
-                description: 'Who provides the service. Kumulus implements VirtualRouter services distributed on the hosts.',
-                default: 'VirtualRouter',
-              })),
-            },
-            { description: 'One service and its provider.' },
-          ),
-          'name',
-          { description: 'Services the networks provide.', maxItems: 16 },
-        ),
-      ),
-      specifyVlan: Type.Optional(Bool({ description: 'The network\'s creator gives its VLAN instead of having one allocated.', default: false })),
-      specifyIpRanges: Type.Optional(Bool({ description: 'Address ranges are given explicitly (required for Shared networks).', default: false })),
-      persistent: Type.Optional(Bool({ description: 'Implement networks at creation instead of at their first VM, and keep them while idle.', default: false })),
-      conserveMode: Type.Optional(Bool({ description: 'Allow several services (NAT, load balancing) on one public address.', default: true })),
-      egressDefaultAllow: Type.Optional(Bool({ description: 'Allow guest egress unless a rule denies it (CloudStack `egressdefaultpolicy`).', default: true })),
-      availability: Type.Optional(StringEnum(['Optional', 'Required'] as const, { description: 'Required: every account gets a network of this offering automatically.', default: 'Optional' })),
-      internetProtocol: Type.Optional(StringEnum(['IPv4', 'DualStack'] as const, { description: 'Address families of the networks.', default: 'IPv4' })),
-      forVpc: Type.Optional(Bool({ description: 'For VPC tiers (a later phase).', default: false })),
-      networkRate: Type.Optional(Int({ description: 'Rate limit in megabits per second. Absent: the global default.', minimum: 1 })),
-      tags: Type.Optional(Tags('Physical network tags: the networks use a physical network carrying these tags.')),
-      ...OFFERING_SCOPE,
-    },
-    {
-      description: 'The offering. Immutable: create a new offering to change it.',
+      description: 'The offering. displayName, displayText, sortKey, state, availability, domainRefs, zoneRefs and tags may change (tags apply to networks placed later); the rest is immutable: create a new offering to change it.',
       validations: [
-        immutableSpec('NetworkOffering', 'create a new offering and move networks to it'),
+        ...immutableSpecExcept('NetworkOffering', networkOfferingSpec, [...OFFERING_PRESENTATION, 'state', 'availability', 'tags'], 'create a new offering and move networks to it'),
         rule("self.guestIpType != 'L2' || !has(self.services) || self.services.all(s, s.name == 'UserData')", 'spec.services of an L2 offering may only hold UserData: remove the others or use Isolated', '.services'),
         rule("self.guestIpType != 'Shared' || self.specifyIpRanges", 'spec.specifyIpRanges must be true for a Shared offering', '.specifyIpRanges'),
         rule(

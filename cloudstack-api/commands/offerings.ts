@@ -13,12 +13,17 @@ import { createNamed, objectName } from './names.ts';
 import { apiDate, commaList } from './infra-views.ts';
 
 /**
- * Service, disk and network offerings. Offerings are immutable (DESIGN.md): an update that
- * would change one is refused by the apiserver with the CRD's own message; deleting one in
- * use leaves it Inactive (hidden) until its users are gone.
+ * Service, disk and network offerings. What sizes a VM, a volume or a network is immutable
+ * (DESIGN.md); the update commands change what CloudStack's change: name, display text, sort
+ * key, scope, tags, and a network offering's state and availability. The CRD keeps the rest
+ * immutable, so kubectl meets the same line. Deleting one in use leaves it Inactive (hidden)
+ * until its users are gone.
  */
 
-type Scoped = KubeObject & { spec: { displayName?: string; displayText?: string; domainRefs?: { name: string }[]; zoneRefs?: { name: string }[] }; status?: { state?: string } };
+type Scoped = KubeObject & {
+  spec: { displayName?: string; displayText?: string; sortKey?: number; domainRefs?: { name: string }[]; zoneRefs?: { name: string }[] };
+  status?: { state?: string };
+};
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -98,6 +103,11 @@ export function diskOfferingItem(infra: Infra, o: DiskOfferingObject): Fields {
   };
 }
 
+/** Enabled or Disabled, as CloudStack names a network offering's state; one deleted while in use (Inactive) is Disabled. */
+function networkOfferingState(o: NetworkOfferingObject): 'Enabled' | 'Disabled' {
+  return o.status?.state === 'Inactive' || o.spec.state === 'Disabled' ? 'Disabled' : 'Enabled';
+}
+
 export function networkOfferingItem(infra: Infra, o: NetworkOfferingObject): Fields {
   const s = o.spec;
   return {
@@ -116,8 +126,7 @@ export function networkOfferingItem(infra: Infra, o: NetworkOfferingObject): Fie
     forvpc: s.forVpc ?? false,
     networkrate: s.networkRate,
     tags: commaList(s.tags),
-    // CloudStack network offerings are Enabled or Disabled; an Inactive one is deleted while in use.
-    state: o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled',
+    state: networkOfferingState(o),
     isdefault: false,
     fornsx: false,
     fortungsten: false,
@@ -166,7 +175,7 @@ function listScoped<T extends Scoped>(infra: Infra, ctx: CommandContext, cache: 
         (p.state === undefined ? one !== undefined || stateOf(o) !== 'Inactive' : equalsIgnoringCase(p.state, stateOf(o)))
       );
     })
-    .sort(byCreation);
+    .sort((a, b) => (a.spec.sortKey ?? 0) - (b.spec.sortKey ?? 0) || byCreation(a, b));
 }
 
 async function deleteOffering(infra: Infra, ctx: CommandContext, kind: KindInfo, cache: Cached<KubeObject>, id: string, label: string): Promise<undefined> {
@@ -197,6 +206,42 @@ function defined<T extends Record<string, unknown>>(spec: T): T {
 }
 
 const tagList = (text: string | undefined) => text?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+
+/** A tags parameter of an update as a merge patch: absent leaves the tags, an empty text removes them. */
+const tagPatch = (text: string | undefined) => (text === undefined ? undefined : (tagList(text)?.length ? tagList(text) : null));
+
+/** domainid / zoneid of an update as a merge patch: ids restrict the scope, `public` or `all` removes it. */
+function scopePatch<T extends KubeObject>(cache: Cached<T>, text: string | undefined, label: string, param: string): { name: string }[] | null | undefined {
+  if (text === undefined) return undefined;
+  return refsOf(cache, tagList(text), label, param) ?? null;
+}
+
+/** The params every offering update takes, beyond the id (catalogue: update{Service,Disk,Network}Offering). */
+const UPDATE_PARAMS = {
+  name: { type: 'string', description: 'the name of the offering' },
+  displaytext: { type: 'string', description: 'the display text of the offering', length: 4096 },
+  sortkey: { type: 'integer', description: 'sort key of the offering, integer' },
+  domainid: { type: 'string', description: 'the ID of the containing domain(s) as comma separated string, public for public offerings' },
+  zoneid: { type: 'string', description: 'the ID of the containing zone(s) as comma separated string, all for all zones offerings' },
+} as const;
+
+/** The merge patch of what every offering update changes. */
+function presentationPatch(infra: Infra, p: { name?: string; displaytext?: string; sortkey?: number; domainid?: string; zoneid?: string }, label: string): Record<string, unknown> {
+  return {
+    displayName: p.name,
+    displayText: p.displaytext,
+    sortKey: p.sortkey,
+    domainRefs: scopePatch(infra.cache.domains, p.domainid, label, 'domainid'),
+    zoneRefs: scopePatch(infra.cache.zones, p.zoneid, label, 'zoneid'),
+  };
+}
+
+/** A service or disk offering's `state` on update: it is the controller's (Inactive once deleted in use), so only the state it has is accepted. */
+function keepState(state: string | undefined, o: { status?: { state?: string } }, what: string, deleteCommand: string): void {
+  const current = o.status?.state ?? 'Active';
+  if (state === undefined || equalsIgnoringCase(state, current)) return;
+  throw invalidParameterValue(`The state of a ${what} is ${current} and follows its life: it turns Inactive when ${deleteCommand} is called while it is in use; it cannot be set to ${state}`);
+}
 
 const SERVICE_OFFERING_PARAMS = {
   'spec.displayName': 'name',
@@ -340,19 +385,23 @@ export function offeringCommands(infra: Infra): Command[] {
   const updateServiceOffering = defineCommand({
     name: 'updateServiceOffering',
     kind: 'object',
-    description: 'Updates a service offering (offerings are immutable: the apiserver refuses a change).',
+    description: 'Updates a service offering: its name, display text, sort key, scope and tags (its sizes are immutable).',
     params: {
       id: { type: 'uuid', description: 'the ID of the service offering to be updated', required: true, entity: 'serviceoffering' },
-      name: { type: 'string', description: 'the name of the service offering to be updated' },
-      displaytext: { type: 'string', description: 'the display text of the service offering to be updated' },
+      ...UPDATE_PARAMS,
+      hosttags: { type: 'string', description: 'comma-separated list of host tags for the service offering.' },
+      storagetags: { type: 'string', description: 'comma-separated list of tags for the service offering, tags should match with existing storage pool tags' },
+      state: { type: 'string', description: 'state of the service offering' },
     },
     async handle(p, ctx) {
       const label = 'updateserviceoffering';
       await infra.mayRead(ctx, ServiceOffering);
       const o = mustFind(cache.serviceOfferings, p.id, label, 'id');
+      keepState(p.state, o, 'service offering', 'deleteServiceOffering');
+      const spec = { ...presentationPatch(infra, p, label), hostTags: tagPatch(p.hosttags), storageTags: tagPatch(p.storagetags) };
       return infra
         .resource<ServiceOfferingObject>(ctx, ServiceOffering)
-        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
+        .patch({ name: o.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: SERVICE_OFFERING_PARAMS }));
     },
     map: (o) => serviceOfferingItem(infra, o),
@@ -445,20 +494,28 @@ export function offeringCommands(infra: Infra): Command[] {
   const updateDiskOffering = defineCommand({
     name: 'updateDiskOffering',
     kind: 'object',
-    description: 'Updates a disk offering (offerings are immutable: the apiserver refuses a change).',
+    description: 'Updates a disk offering: its name, display text, sort key, visibility, scope and storage tags (its size and limits are immutable).',
     params: {
       id: { type: 'uuid', description: 'ID of the disk offering', required: true, entity: 'diskoffering' },
-      name: { type: 'string', description: 'updates name of the disk offering with this value' },
-      displaytext: { type: 'string', description: 'updates alternate display text of the disk offering with this value', length: 4096 },
+      ...UPDATE_PARAMS,
       displayoffering: { type: 'boolean', description: 'an optional field, whether to display the offering to the end user or not.' },
+      tags: { type: 'string', description: 'comma-separated list of tags for the disk offering, tags should match with existing storage pool tags', length: 4096 },
+      state: { type: 'string', description: 'state of the disk offering' },
+      ...RATE_PARAMS,
     },
     async handle(p, ctx) {
       const label = 'updatediskoffering';
       await infra.mayRead(ctx, DiskOffering);
       const o = mustFind(cache.diskOfferings, p.id, label, 'id');
+      keepState(p.state, o, 'disk offering', 'deleteDiskOffering');
+      const limits = Object.keys(RATE_PARAMS).filter((param) => p[param as keyof typeof RATE_PARAMS] !== undefined);
+      if (limits.length > 0) {
+        throw invalidParameterValue(`${limits.join(', ')} cannot change: a disk offering's rate limits and cache mode are immutable, since its volumes run with them; create a new disk offering and move the volumes to it`);
+      }
+      const spec = { ...presentationPatch(infra, p, label), displayOffering: p.displayoffering, storageTags: tagPatch(p.tags) };
       return infra
         .resource<DiskOfferingObject>(ctx, DiskOffering)
-        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext, displayOffering: p.displayoffering } }, 'merge')
+        .patch({ name: o.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: DISK_OFFERING_PARAMS }));
     },
     map: (o) => diskOfferingItem(infra, o),
@@ -562,7 +619,7 @@ export function offeringCommands(infra: Infra): Command[] {
     },
     async handle(p, ctx) {
       await infra.mayRead(ctx, NetworkOffering);
-      const stateOf = (o: NetworkOfferingObject) => (o.status?.state === 'Inactive' ? 'Disabled' : 'Enabled');
+      const stateOf = networkOfferingState;
       const rows = listScoped(infra, ctx, cache.networkOfferings, 'listnetworkofferings', { ...p, state: undefined }, (o) => o.status?.state ?? 'Active');
       return rows.filter(
         (o) =>
@@ -580,23 +637,31 @@ export function offeringCommands(infra: Infra): Command[] {
   const updateNetworkOffering = defineCommand({
     name: 'updateNetworkOffering',
     kind: 'object',
-    description: 'Updates a network offering (offerings are immutable: the apiserver refuses a change; state=Enabled is what a new offering already is).',
+    description: 'Updates a network offering: its name, display text, sort key, state, availability, scope and tags (its kind and services are immutable).',
     params: {
       id: { type: 'uuid', description: 'the id of the network offering', entity: 'networkoffering' },
-      name: { type: 'string', description: 'the name of the network offering' },
-      displaytext: { type: 'string', description: 'the display text of the network offering' },
+      ...UPDATE_PARAMS,
       state: { type: 'string', description: 'update state for the network offering', oneOf: ['Enabled', 'Disabled'] },
+      availability: { type: 'string', description: 'the availability of network offering. The value is Required makes this network offering default for Guest Virtual Networks. Only one network offering can have the value Required', oneOf: ['Optional', 'Required'] },
+      tags: { type: 'string', description: 'the tags for the network offering.', length: 4096 },
+      keepaliveenabled: { type: 'boolean', description: 'if true keepalive will be turned on in the loadbalancer. At the time of writing this has only an effect on haproxy; the mode http and httpclose options are unset in the haproxy conf file.' },
+      maxconnections: { type: 'integer', description: 'maximum number of concurrent connections supported by the network offering' },
     },
     async handle(p, ctx) {
       const label = 'updatenetworkoffering';
       await infra.mayRead(ctx, NetworkOffering);
       if (p.id === undefined) throw invalidParameterValue('Unable to update the network offering: give its id');
       const o = mustFind(cache.networkOfferings, p.id, label, 'id');
-      if (p.state === 'Disabled') throw invalidParameterValue('A network offering cannot be disabled: offerings are immutable; delete it instead (it stays until its networks are gone)');
-      if (p.name === undefined && p.displaytext === undefined) return o;
+      if (p.keepaliveenabled !== undefined || p.maxconnections !== undefined) {
+        throw invalidParameterValue('keepaliveenabled and maxconnections configure a load balancer, and Kumulus networks offer no Lb service: leave them out');
+      }
+      if (p.state === 'Enabled' && o.status?.state === 'Inactive') {
+        throw invalidParameterValue(`Network offering ${o.spec.displayName ?? o.metadata.name ?? ''} is being deleted while networks still use it; it cannot be enabled again: create a new offering`);
+      }
+      const spec = { ...presentationPatch(infra, p, label), state: p.state, availability: p.availability, tags: tagPatch(p.tags) };
       return infra
         .resource<NetworkOfferingObject>(ctx, NetworkOffering)
-        .patch({ name: o.metadata.name ?? '' }, { spec: { displayName: p.name, displayText: p.displaytext } }, 'merge')
+        .patch({ name: o.metadata.name ?? '' }, { spec }, 'merge')
         .catch((err: unknown) => failure(err, ctx, { label, id: p.id, params: NETWORK_OFFERING_PARAMS }));
     },
     map: (o) => networkOfferingItem(infra, o),

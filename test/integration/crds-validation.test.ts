@@ -261,9 +261,12 @@ interface UpdateCase {
 }
 
 const updates: UpdateCase[] = [
-  { kind: 'ServiceOffering', why: 'an offering is immutable', change: (o) => (o.spec.cpuNumber = 2), field: 'spec', says: /immutable/ },
-  { kind: 'DiskOffering', why: 'an offering is immutable', change: (o) => (o.spec.diskSize = '6Gi'), field: 'spec', says: /immutable/ },
-  { kind: 'NetworkOffering', why: 'an offering is immutable', change: (o) => (o.spec.persistent = true), field: 'spec', says: /immutable/ },
+  { kind: 'ServiceOffering', why: 'its cores are immutable', change: (o) => (o.spec.cpuNumber = 2), field: 'spec.cpuNumber', says: /spec\.cpuNumber is immutable: a ServiceOffering keeps it once created; create a new offering and move VMs to it/ },
+  { kind: 'ServiceOffering', why: 'its memory is immutable', change: (o) => (o.spec.memory = '2Gi'), field: 'spec.memory', says: /spec\.memory is immutable/ },
+  { kind: 'ServiceOffering', why: 'an immutable field may not appear', change: (o) => (o.spec.rootDiskSize = '10Gi'), field: 'spec.rootDiskSize', says: /spec\.rootDiskSize is immutable/ },
+  { kind: 'DiskOffering', why: 'its size is immutable', change: (o) => (o.spec.diskSize = '6Gi'), field: 'spec.diskSize', says: /spec\.diskSize is immutable: a DiskOffering keeps it once created; create a new offering/ },
+  { kind: 'DiskOffering', why: 'its rate limits are immutable', change: (o) => (o.spec.iopsReadRate = 100), field: 'spec.iopsReadRate', says: /spec\.iopsReadRate is immutable/ },
+  { kind: 'NetworkOffering', why: 'its persistence is immutable', change: (o) => (o.spec.persistent = true), field: 'spec.persistent', says: /spec\.persistent is immutable: a NetworkOffering keeps it once created; create a new offering and move networks to it/ },
   { kind: 'Host', why: 'the cluster is immutable', change: (o) => (o.spec.clusterRef = { name: 'c2' }), field: 'spec.clusterRef', says: /immutable/ },
   { kind: 'Host', why: 'nodeName is immutable', change: (o) => (o.spec.nodeName = 'node-2'), field: 'spec.nodeName', says: /immutable/ },
   { kind: 'Volume', why: 'a volume cannot shrink', change: (o) => (o.spec.size = '5Gi'), field: 'spec.size', says: /cannot shrink/ },
@@ -359,6 +362,26 @@ describe('crds: the apiserver rejects invalid objects, naming the field', functi
       }
     });
   }
+
+  it('allows the changes an offering permits: its name, text, sort key, scope, tags, and a network offering\'s state and availability', async () => {
+    const changes: Record<string, Obj['spec']> = {
+      ServiceOffering: { displayName: 'Renamed', displayText: 'Renamed text', sortKey: 3, hostTags: ['gpu'], storageTags: ['ssd'], zoneRefs: [{ name: 'z' }] },
+      DiskOffering: { displayName: 'Renamed', displayText: 'Renamed text', sortKey: -1, displayOffering: false, storageTags: ['ssd'], domainRefs: [{ name: 'd' }] },
+      NetworkOffering: { displayName: 'Renamed', displayText: 'Renamed text', sortKey: 7, state: 'Disabled', availability: 'Required', tags: ['fast'] },
+    };
+    for (const [kind, change] of Object.entries(changes)) {
+      const object = base[kind]?.() as Obj;
+      object.metadata.name = uniqueName(object.metadata.name);
+      const created = await objects.create(object);
+      try {
+        Object.assign(created.spec, change);
+        const updated = await objects.replace(created);
+        expect(updated.spec, kind).to.deep.include(change);
+      } finally {
+        await objects.delete(created).catch(() => undefined);
+      }
+    }
+  });
 
   it('allows the changes the rules permit: a volume may grow, a host may change its tags', async () => {
     const volume = base.Volume?.() as Obj;

@@ -519,11 +519,16 @@ export function ipRangeAdmission(lookup: Lookup): KindAdmission<IPRangeAdmitted>
 
 // Offerings -------------------------------------------------------------------------------
 
-/** The domains and zones an offering is limited to must exist when it is created (offerings are immutable). */
-async function scopeErrors(lookup: Lookup, spec: { domainRefs?: NameRef[]; zoneRefs?: NameRef[] }): Promise<FieldError[]> {
+type OfferingScope = { domainRefs?: NameRef[]; zoneRefs?: NameRef[] };
+
+/** The domains and zones an offering is limited to must exist when it names them: at its creation, or when an update adds them (its scope may change). */
+async function scopeErrors(lookup: Lookup, spec: OfferingScope, old?: OfferingScope): Promise<FieldError[]> {
   const errors: FieldError[] = [];
-  for (const [field, kind, refs] of [['domainRefs', Domain, spec.domainRefs], ['zoneRefs', Zone, spec.zoneRefs]] as const) {
-    for (const [i, ref] of (refs ?? []).entries()) errors.push(...(await resolveRef(lookup, kind, `spec.${field}[${i}].name`, ref)).errors);
+  for (const [field, kind] of [['domainRefs', Domain], ['zoneRefs', Zone]] as const) {
+    const kept = new Set((old?.[field] ?? []).map((ref) => ref.name));
+    for (const [i, ref] of (spec[field] ?? []).entries()) {
+      if (!kept.has(ref.name)) errors.push(...(await resolveRef(lookup, kind, `spec.${field}[${i}].name`, ref)).errors);
+    }
   }
   return errors;
 }
@@ -539,7 +544,7 @@ function offeringAdmission<T extends KubeObject & { spec: { displayName?: string
       defaultDisplayText(offering);
       extraDefaults?.(offering);
     },
-    rules: [({ object, operation, lookup }) => (operation === 'CREATE' ? scopeErrors(lookup, object.spec) : []), ...extraRules],
+    rules: [({ object, oldObject, operation, lookup }) => scopeErrors(lookup, object.spec, operation === 'CREATE' ? undefined : oldObject?.spec), ...extraRules],
   });
 }
 

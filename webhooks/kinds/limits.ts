@@ -53,7 +53,7 @@ import type { Rule, RuleContext } from './rules.ts';
 
 const KINDS: readonly KindInfo[] = [VirtualMachine, Volume, Network, Template];
 
-/** The offerings from the cache: an offering is immutable, so a lagging cache cannot miscount it. */
+/** The offerings from the cache: an offering's sizes are immutable, so a lagging cache cannot miscount them. */
 function cachedOfferings(lookup: Lookup): Offerings {
   const services = new Map(lookup.list<ServiceOfferingObject>(ServiceOffering).map((o) => [o.metadata.name ?? '', o.spec]));
   const disks = new Map(lookup.list<DiskOfferingObject>(DiskOffering).map((o) => [o.metadata.name ?? '', o.spec]));

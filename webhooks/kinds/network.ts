@@ -114,6 +114,9 @@ export function networkAdmission(lookup: Lookup): KindAdmission<NetworkAdmitted>
           const tenant = await tenantOf(lookup, Account, Domain, object.metadata.namespace);
           errors.push(
             ...inactiveOffering(NetworkOffering, 'spec.networkOfferingRef.name', offering),
+            ...(offering.spec.state === 'Disabled'
+              ? [{ field: 'spec.networkOfferingRef.name', message: `${what} is Disabled: enable it (its spec.state Enabled, or updateNetworkOffering state=Enabled) or choose an Enabled offering` }]
+              : []),
             ...zoneScopeErrors('spec.networkOfferingRef.name', what, offering.spec.zoneRefs, spec.zoneRef.name),
             ...domainScopeErrors('spec.networkOfferingRef.name', what, offering.spec.domainRefs?.map((d) => d.name), tenant),
           );
