@@ -587,6 +587,8 @@ export function offeringCommands(infra: Infra): Command[] {
         forVpc: p.forvpc,
         networkRate: p.networkrate,
         tags: tagList(p.tags),
+        // CloudStack creates a network offering Disabled unless enable=true; Kumulus creates it Enabled unless enable=false says otherwise.
+        state: p.enable === false ? 'Disabled' : undefined,
         domainRefs: refsOf(cache.domains, p.domainid, label, 'domainid'),
         zoneRefs: refsOf(cache.zones, p.zoneid, label, 'zoneid'),
       });

@@ -125,6 +125,15 @@ describe('cloudstack-api: offerings change their name, text, order and tags, nev
 
     const enabled = ok(await call('updateNetworkOffering', { id, state: 'Enabled' }), 'updateNetworkOffering')['networkoffering'] as Row;
     expect(enabled).to.deep.include({ id, state: 'Enabled' });
+    expect((await cloud.resource('NetworkOffering').get({ name: network?.metadata.name ?? '' })).spec?.['state']).to.equal('Enabled');
+
+    // enable=false creates it Disabled, as Marvin's bring-up expects before it enables the offering.
+    const off = ok(
+      await call('createNetworkOffering', { name: `net off ${s}`, displaytext: 'Off', guestiptype: 'L2', traffictype: 'Guest', enable: 'false' }),
+      'createNetworkOffering',
+    )['networkoffering'] as Row;
+    expect(off['state']).to.equal('Disabled');
+    expect(ok(await call('updateNetworkOffering', { id: off['id'] as string, state: 'Enabled' }), 'updateNetworkOffering')['networkoffering']).to.deep.include({ state: 'Enabled' });
 
     // Its scope changes too: limited to the zone, then public again.
     const scoped = ok(await call('updateNetworkOffering', { id, zoneid: zone['id'] as string }), 'updateNetworkOffering')['networkoffering'] as Row;
