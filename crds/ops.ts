@@ -65,6 +65,12 @@ export const AsyncJob = defineKind({
           status: Type.Optional(StringEnum(['True', 'False'] as const, { description: 'Condition status meaning success.', default: 'True' })),
           deleted: Type.Optional(Bool({ description: 'Success is the target being gone (destroy and delete commands); type is then ignored.' })),
           state: Type.Optional(Str({ description: 'Success also needs the target\'s status.state to be this (such as Maintenance), where the condition alone is reached sooner.', minLength: 1, maxLength: 63 })),
+          failOnFalse: Type.Optional(
+            Bool({
+              description:
+                'The job fails (530, with the condition\'s message) when the condition is False at the written generation: its writer reports it could not do what was asked (the agent\'s MediaSynced for attachIso and detachIso). Unknown stays pending.',
+            }),
+          ),
           annotations: Type.Optional(
             StringMap({
               description:

@@ -53,8 +53,14 @@
  *   NIC there and its Network has status.broadcastUri.
  *   The ISO of spec.attachedIsoRef is read from the zone's secondary storage, mounted on the
  *   host: a domain waits to start (WaitingForIso) until that copy is DOWNLOADED; a running one
- *   gets the media inserted or ejected live (and in its definition). status.attachedIso says
- *   which ISO the drive holds.
+ *   gets the media inserted or ejected live (and in its definition), a stopped one in its
+ *   definition. status.attachedIso says which ISO the drive holds. The agent's condition
+ *   MEDIA_SYNCED (observedGeneration: the generation acted on) is True once the drive (the
+ *   running domain's, else the definition's) holds spec.attachedIsoRef, or nothing when it is
+ *   unset, and when no domain is defined yet (its definition will); False with reason
+ *   WaitingForIso (this host cannot read the ISO's copy), MediaError (change-media failed; tried
+ *   again, with a Warning event ISO.ATTACH or ISO.DETACH) or NoDrive (a running domain without
+ *   a CD-ROM drive); Unknown while something else comes first.
  * - Volumes: the operator creates a VM's ROOT and data Volumes (owner reference to the VM),
  *   chooses their pool among those the VM's host reaches and labels them with that host.
  *   - the operator owns state, pool, destroyedAt (spec.destroyed: deleted expunge.delay later),
@@ -142,9 +148,15 @@ export function agentVmStatus(hostName: string): StatusWriter {
   return {
     fieldManager: agentFieldManager(hostName),
     fields: ['powerState', 'instanceName', 'volumes', 'console', 'attachedIso', 'lastRebootAt', 'startedAt'],
-    conditions: ['Running'],
+    conditions: ['Running', MEDIA_SYNCED],
   };
 }
+
+/**
+ * The agent's VM condition saying whether the CD-ROM drive holds what spec.attachedIsoRef asks
+ * (node-daemon/vm-media.ts), at the generation it acted on; attachIso and detachIso complete on it.
+ */
+export const MEDIA_SYNCED = 'MediaSynced';
 
 /** The agent's part of a Volume's status; the operator owns the rest. */
 export function agentVolumeStatus(hostName: string): StatusWriter {

@@ -63,6 +63,10 @@ export function jobVerdict(job: AsyncJobObject, target: Target | undefined, ageM
   if (expected.type !== 'Scheduled' && scheduled && observedAt(scheduled) >= generation && scheduled.status === 'False' && scheduled.reason === UNSCHEDULABLE) {
     return failed(533, `Unable to create a deployment for ${ref.kind} ${ref.name}: ${scheduled.message}`);
   }
+  // The condition's writer reports it could not do what the command asked (expected True).
+  if (expected.failOnFalse === true && wanted && observedAt(wanted) >= generation && wanted.status === 'False') {
+    return failed(530, `${ref.kind} ${ref.name}: ${wanted.message || wanted.reason}`);
+  }
   const synced = conditions.find((c) => c.type === 'Synced');
   if (synced && observedAt(synced) >= generation && synced.status === 'False') {
     return failed(530, `${ref.kind} ${ref.name}: ${synced.message || synced.reason}`);

@@ -44,6 +44,7 @@ import { networkKey, type GuestNetworks } from './guest-networks.ts';
 import type { HostPlacement } from './host-join.ts';
 import { dropAgentFinalizer, ensureAgentFinalizer, RESOURCES } from './resources.ts';
 import { isActive, planVm, reportedStartedAt, RUNNING, type Blocker, type Step, type VmFacts } from './vm-plan.ts';
+import { mediaCondition } from './vm-media.ts';
 import { VM_INDEX } from './volumes.ts';
 
 export const UID_INDEX = 'uid';
@@ -153,6 +154,9 @@ export function domainVolumes(
   const leaving = (vm.status?.volumes ?? []).filter((v) => !wanted.some((d) => d.volume.metadata.name === v.name) && inDomain(volumeNamed(`${vm.metadata.namespace ?? ''}/${v.name}`)?.status?.path));
   return [...listed, ...leaving].sort((a, b) => a.deviceId - b.deviceId);
 }
+
+/** change-media refused by the hypervisor: reported in MediaSynced, and tried again. */
+class MediaChangeError extends Error {}
 
 /** spec.attachedIsoRef with its namespace: the VM's own when the ref leaves it out. */
 export function attachedIsoOf(vm: VirtualMachineObject): { name: string; namespace: string } | undefined {
@@ -264,8 +268,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
     return verdict.admitted ? undefined : { reason: 'InsufficientCapacity', message: verdict.message };
   };
 
-  /** Everything the plan needs, read from the caches, the host's networks and libvirt. */
-  const observe = async (vm: VirtualMachineObject): Promise<VmFacts> => {
+  /** Everything the plan needs, read from the caches, the host's networks and libvirt; and why this host cannot read the ISO, if it cannot. */
+  const observe = async (vm: VirtualMachineObject): Promise<VmFacts & { isoProblem?: string }> => {
     const uid = vm.metadata.uid ?? '';
     const domain = await hypervisor.observe(uid);
     const requested = vm.spec.rebootRequestedAt;
@@ -309,7 +313,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         if (!template) throw new Error(`Template ${key} does not exist`);
         iso = await deps.isoFor(template);
       } catch (err) {
-        return { ...base, blocker: volumeBlocker ?? { reason: 'WaitingForIso', message: `the ISO for the CD-ROM drive (spec.attachedIsoRef): ${errorMessage(err)}` } };
+        const message = `the ISO for the CD-ROM drive (spec.attachedIsoRef): ${errorMessage(err)}`;
+        return { ...base, blocker: volumeBlocker ?? { reason: 'WaitingForIso', message }, isoProblem: message };
       }
     }
     const spec: DomainSpec = {
@@ -374,7 +379,7 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
           await hypervisor.detachDisk(uid, step.path);
           break;
         case 'media': {
-          await hypervisor.changeMedia(uid, step.path);
+          await hypervisor.changeMedia(uid, step.path).catch((err: unknown) => Promise.reject(new MediaChangeError(errorMessage(err), { cause: err })));
           const ref = attachedIsoOf(vm);
           manager.events.event(
             vm,
@@ -504,9 +509,20 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       // The deviceId the disk has in the domain: a data volume without spec.deviceId takes a free one (disksOf).
       const inDomain = domainVolumes(vm, disksOf(vm, volumes.byIndex(VM_INDEX, keyOf(vm)), at.host).disks, domain, (key) => volumes.get(key));
       const iso = isoInDrive(vm, domain?.isoPath, facts.desired?.spec.iso);
-      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, iso, rebootDone), conditions: [running] }, ctx.signal);
+      const mediaError = failure instanceof MediaChangeError ? failure.message : undefined;
+      const media = mediaCondition({
+        host: at.host,
+        wanted: attachedIsoOf(vm),
+        inDrive: iso,
+        domain,
+        ...(facts.isoProblem !== undefined ? { isoProblem: facts.isoProblem } : {}),
+        ...(mediaError !== undefined ? { mediaError } : {}),
+        ...(facts.desired === undefined && facts.blocker ? { notBuilt: facts.blocker.message } : {}),
+      });
+      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, iso, rebootDone), conditions: [running, media] }, ctx.signal);
       if (failure !== undefined) {
-        manager.events.event(vm, { type: 'Warning', reason: facts.wantRunning ? 'VM.START' : 'VM.STOP', note: errorMessage(failure) });
+        const reason = mediaError !== undefined ? (attachedIsoOf(vm) ? 'ISO.ATTACH' : 'ISO.DETACH') : facts.wantRunning ? 'VM.START' : 'VM.STOP';
+        manager.events.event(vm, { type: 'Warning', reason, note: errorMessage(failure) });
         throw failure;
       }
       if (now.running.status === 'False' && facts.blocker) ctx.log.info('waiting', { reason: facts.blocker.reason, message: facts.blocker.message });

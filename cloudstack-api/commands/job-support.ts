@@ -21,8 +21,11 @@ export interface JobRequest {
   readonly kind: KindInfo;
   /** Success is the target being gone (delete commands). */
   readonly deleted?: boolean;
-  /** The condition whose status at the written generation means success; Synced True when absent. */
-  readonly condition?: { readonly type: string; readonly status: 'True' | 'False' };
+  /**
+   * The condition whose status at the written generation means success; Synced True when absent.
+   * failOnFalse: the condition False at that generation fails the job (530) with its message.
+   */
+  readonly condition?: { readonly type: string; readonly status: 'True' | 'False'; readonly failOnFalse?: boolean };
   /** The status.state the target must also reach (storage maintenance ends in Maintenance, not at its first step). */
   readonly state?: string;
   /** Success is the target carrying these annotations (null: not carrying the key): what tags and details wrote, which no controller observes. */

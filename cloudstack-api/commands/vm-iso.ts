@@ -1,5 +1,6 @@
-import { Template, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
+import { Template, VirtualMachine, type TemplateObject, type VirtualMachineObject } from '../../crds/index.ts';
 import { templateReadiness } from '../../lib/compute.ts';
+import { MEDIA_SYNCED } from '../../lib/agent-contract.ts';
 import { PUBLIC_NAMESPACE } from '../../lib/identity.ts';
 import { resourceTypeOf } from '../../lib/kube-client.ts';
 import { entityNotFound, invalidParameterValue } from '../protocol/errors.ts';
@@ -12,8 +13,12 @@ import { stateOf, vmResult, vmSupport } from './vm-support.ts';
  * attachIso and detachIso (compute.md §1.5): the ISO in a VM's CD-ROM drive is the VM's
  * spec.attachedIsoRef, one truth for kubectl and the API. Each command writes it as the caller
  * on a Running or Stopped VM; the agent inserts or ejects the media live in a running domain,
- * and a stopped one has it from its next start. The job completes once the VM's Ready reports
- * the generation written, with the VM (isoid, isoname, isodisplaytext) as its result.
+ * and puts it in a stopped one's definition. As CloudStack's, the job completes once the media
+ * is really changed: on a placed VM, when the agent's MediaSynced (lib/agent-contract.ts) says
+ * the drive holds what was asked at the generation written, or fails (530) with the agent's
+ * cause when it could not change it; a VM never placed has no domain yet (its definition takes
+ * the ISO at its first start), so its job completes on Ready at that generation. The result is
+ * the VM (isoid, isoname, isodisplaytext).
  */
 
 const TEMPLATES = resourceTypeOf(Template);
@@ -29,6 +34,12 @@ export function vmIsoJobResults(infra: Infra): [string, JobResultMapper][] {
 export function vmIsoCommands(infra: Infra): Command[] {
   const { cache } = infra;
   const { visibleVm, patchSpec, submit } = vmSupport(infra);
+
+  /** The job of a media change: the agent's word on the drive where a host has the VM, else Ready. */
+  function submitMedia(ctx: CommandContext, vm: VirtualMachineObject): Promise<string> {
+    if (vm.status?.placement?.host === undefined) return submit(ctx, vm);
+    return infra.submitJob(ctx, { target: vm, kind: VirtualMachine, condition: { type: MEDIA_SYNCED, status: 'True', failOnFalse: true } });
+  }
 
   /** CloudStack's TemplateManagerImpl: either command wants a VM that is Stopped or Running. */
   function stoppedOrRunning(vm: VirtualMachineObject): void {
@@ -68,7 +79,7 @@ export function vmIsoCommands(infra: Infra): Command[] {
       // One drive, one ISO: CloudStack's KVM agent would replace the media; asking for a detach first keeps a guest from losing a mounted disc unasked.
       if (vm.spec.attachedIsoRef) throw invalidParameterValue(`An ISO is already attached to the instance ${vm.metadata.uid ?? ''}: detach it first (detachIso)`);
       const updated = await patchSpec(ctx, label, vm, { attachedIsoRef: { namespace: iso.metadata.namespace, name: iso.metadata.name ?? '' } });
-      return { jobid: await submit(ctx, updated) };
+      return { jobid: await submitMedia(ctx, updated) };
     },
   });
 
@@ -87,7 +98,7 @@ export function vmIsoCommands(infra: Infra): Command[] {
       if (!vm.spec.attachedIsoRef) throw invalidParameterValue('The specified instance has no ISO attached to it.');
       stoppedOrRunning(vm);
       const updated = await patchSpec(ctx, label, vm, { attachedIsoRef: null });
-      return { jobid: await submit(ctx, updated) };
+      return { jobid: await submitMedia(ctx, updated) };
     },
   });
 

@@ -94,9 +94,14 @@ const repoRoot = resolve(import.meta.dirname, '../..');
 
 const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 
-export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
+/**
+ * `namespace`: an existing namespace (an account's) for the world's objects, kept by cleanup();
+ * a fresh one when absent. `hostAhead`: the node's Host is made before its Local pool, as
+ * addHost makes it, for a control plane whose admission wants a pool's host to exist.
+ */
+export async function createAgentWorld(prefix: string, options: { namespace?: string; hostAhead?: boolean } = {}): Promise<AgentWorld> {
   const s = randomBytes(3).toString('hex');
-  const ns = `${prefix}-${s}`;
+  const ns = options.namespace ?? `${prefix}-${s}`;
   const node = `node-${prefix}-${s}`;
   const names = { zone: `zone-${s}`, pod: `pod-${s}`, cluster: `cluster-${s}`, pool: `local-${s}`, offering: `tiny-${s}`, diskOffering: `disk-${s}` };
   const kc = await sharedKubeConfig();
@@ -104,7 +109,7 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
   const client = createKubeClient(kc);
   // What the installation (the operator's prepareInfrastructure) creates: the heartbeat Leases' namespace.
   await client.resource(NAMESPACES).create({ metadata: { name: HOST_LEASE_NAMESPACE } }).catch(() => undefined);
-  await client.resource(NAMESPACES).create({ metadata: { name: ns } });
+  if (options.namespace === undefined) await client.resource(NAMESPACES).create({ metadata: { name: ns } });
   // World-traversable: a system libvirtd runs QEMU as libvirt-qemu.
   const workDir = await mkdtemp(`/var/tmp/kumulus-${prefix}-`);
   await chmod(workDir, 0o755);
@@ -121,6 +126,7 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
   await create('zones', names.zone, { networkType: 'Advanced', dns1: '8.8.8.8', internalDns1: '192.168.100.2', guestCidr: `${zoneSubnet}.0/24` });
   await create('pods', names.pod, { zoneRef: { name: names.zone }, gateway: '192.168.100.1', netmask: '255.255.255.0', startIp: '192.168.100.10' });
   await create('clusters', names.cluster, { podRef: { name: names.pod }, hypervisor: 'KVM' });
+  if (options.hostAhead === true) await res('hosts').create({ metadata: { name: node }, spec: { clusterRef: { name: names.cluster }, nodeName: node } });
   await create('primaryStorages', names.pool, { zoneRef: { name: names.zone }, scope: 'Host', hostRef: { name: node }, protocol: 'Local', path: poolDir });
   // Templates are downloaded here (by the agent holding the zone's download Lease) and copied to the pool from here.
   await create('secondaryStorages', `images-${s}`, { zoneRef: { name: names.zone }, provider: 'Local', url: `file://${join(workDir, 'secondary')}` });
@@ -243,9 +249,18 @@ export async function createAgentWorld(prefix: string): Promise<AgentWorld> {
       for (const kind of ['vms', 'volumes'] as const) {
         for (const o of (await res(kind).list({ namespace: ns }).catch(() => ({ items: [] as Obj[] }))).items) await strip(res(kind), o.metadata.name ?? '');
       }
+      // A namespace the world was given stays: what the world put there goes.
+      if (options.namespace !== undefined) {
+        for (const kind of ['vms', 'volumes', 'templates'] as const) {
+          for (const o of (await res(kind).list({ namespace: ns }).catch(() => ({ items: [] as Obj[] }))).items) {
+            await strip(res(kind), o.metadata.name ?? '');
+            await res(kind).delete({ name: o.metadata.name ?? '', namespace: ns }).catch(() => undefined);
+          }
+        }
+      }
       for (const { kind, name } of clusterScoped.reverse()) await res(kind).delete({ name }).catch(() => undefined);
       await res('hosts').delete({ name: node }).catch(() => undefined);
-      await client.resource(NAMESPACES).delete({ name: ns }).catch(() => undefined);
+      if (options.namespace === undefined) await client.resource(NAMESPACES).delete({ name: ns }).catch(() => undefined);
       const run = commandRunner();
       for (const vni of vnis) {
         await run(['ip', 'link', 'del', bridgeName({ type: 'vxlan', vni })]).catch(() => undefined);

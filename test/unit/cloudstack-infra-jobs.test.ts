@@ -49,6 +49,17 @@ describe('AsyncJob verdicts', () => {
     expect(jobVerdict(job({ type: 'Ready', status: 'True' }), unschedulable(2), 1000)).to.deep.equal({ done: false });
   });
 
+  it('fails with 530 and the writer\'s message when a failOnFalse condition is False at that generation; Unknown and older ones stay pending', () => {
+    const media = job({ type: 'MediaSynced', status: 'True', failOnFalse: true });
+    const drive = (status: string, observedGeneration: number) => host([{ type: 'MediaSynced', status, reason: 'MediaError', observedGeneration, message: 'host h could not insert ISO a/b: no such file' }]);
+    expect(jobVerdict(media, drive('False', 3), 1000)).to.deep.equal({ done: true, code: 530, text: 'Host h1: host h could not insert ISO a/b: no such file' });
+    expect(jobVerdict(media, drive('False', 2), 1000), 'a failure of an older generation').to.deep.equal({ done: false });
+    expect(jobVerdict(media, drive('Unknown', 3), 1000)).to.deep.equal({ done: false });
+    expect(jobVerdict(media, drive('True', 3), 1000)).to.deep.equal({ done: true, code: 0 });
+    // Without failOnFalse, False only keeps the job waiting.
+    expect(jobVerdict(job({ type: 'MediaSynced', status: 'True' }), drive('False', 3), 1000)).to.deep.equal({ done: false });
+  });
+
   it('succeeds a delete once the target is gone, or replaced by another object of that name', () => {
     expect(jobVerdict(job({ type: 'Synced', deleted: true }), undefined, 1000)).to.deep.equal({ done: true, code: 0 });
     expect(jobVerdict(job({ type: 'Synced', deleted: true }), host([], 'another-uid'), 1000)).to.deep.equal({ done: true, code: 0 });
