@@ -22,7 +22,7 @@ import { INDEX, OPERATOR_FIELD_MANAGER, clientFor, operatorStatus } from './infr
 import { commitFailure, commitStatus, statusCommittedOver } from '../lib/status.ts';
 import { UNSCHEDULABLE } from '../lib/async-job.ts';
 import type { Decision } from './planner/planner.ts';
-import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
+import { deriveVmStatus, expungeDueAt, INSUFFICIENT_CAPACITY, isPoweredOn, sizingEvents, sizingOf, vmStateEvents, type DesiredVmState, type VmView } from './vm-state.ts';
 import { desiredVolumes, missingLabels, ownedBy, replacedRoots } from './vm-volumes.ts';
 
 /**
@@ -34,7 +34,7 @@ function withAgentFinalizer(obj: KubeObject): { finalizers?: string[] } {
   return hasFinalizer(obj, AGENT_FINALIZER) ? {} : { finalizers: [...(obj.metadata.finalizers ?? []), AGENT_FINALIZER] };
 }
 
-const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt', 'lastRestoreAt'], conditions: ['Ready', 'Scheduled'] });
+const WRITER = operatorStatus({ fields: ['placement', 'nics', 'destroyedAt', 'lastRestoreAt', 'serviceOffering'], conditions: ['Ready', 'Scheduled'] });
 
 type VmStatus = NonNullable<VirtualMachineObject['status']>;
 
@@ -198,7 +198,7 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
     const view = viewOf(vm, 'Destroyed', undefined, {});
     const verdict = deriveVmStatus({ ...view, deleting: true });
     const from = vm.status?.state;
-    const fields = { placement: vm.status?.placement, nics: vm.status?.nics, destroyedAt: vm.status?.destroyedAt };
+    const fields = { placement: vm.status?.placement, nics: vm.status?.nics, destroyedAt: vm.status?.destroyedAt, serviceOffering: vm.status?.serviceOffering };
     // Against the version read: a stale cache never writes Expunging (and reports VM.EXPUNGE) a second time.
     if (await commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, ctx.now(), true)) {
       for (const event of vmStateEvents(from, verdict.state)) ctx.events.event(vm, event);
@@ -282,7 +282,9 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
       if (verdict.state === 'Running') refusedBy.delete(uid);
       const from = vm.status?.state;
       const lastRestoreAt = restore?.done ? vm.spec.restoreRequestedAt : vm.status?.lastRestoreAt;
-      const fields: Partial<VmStatus> = { placement, nics, destroyedAt, lastRestoreAt };
+      // The size asked is accepted as it is written: a change of it (a scale, allowed while Stopped) is VM.UPGRADE, once.
+      const serviceOffering = sizingOf(vm.spec);
+      const fields: Partial<VmStatus> = { placement, nics, destroyedAt, lastRestoreAt, serviceOffering };
       // Every write carries the version read: a stale cache can neither drop a placement nor double-book a host.
       const commit = () => commitStatus(vmClient, vm, WRITER, { state: verdict.state, fields, conditions: verdict.conditions }, rctx.signal, now, true);
       const wrote = decision ? await ctx.planner.claim(vm, decision, commit) : await commit();
@@ -290,7 +292,7 @@ export function registerVirtualMachineController(manager: Manager, ctx: ComputeC
         // A placement again after a refusal is part of the start, whose VM.START the agent of the new host reports.
         rctx.log.info('placed', { host: decision.placement.host, cluster: decision.placement.cluster, strategy: decision.strategy, ...(refused ? { refusedBy: refused } : {}) });
       }
-      if (wrote) for (const event of vmStateEvents(from, verdict.state)) ctx.events.event(vm, event);
+      if (wrote) for (const event of [...vmStateEvents(from, verdict.state), ...sizingEvents(vm.status?.serviceOffering, serviceOffering)]) ctx.events.event(vm, event);
       if (wrote && restore?.done) ctx.events.event(vm, { reason: 'VM.RESTORE', note: `root disk replaced by Volume ${rootVolumeName(vm)} from template ${templateKeyOf(vm) ?? ''}` });
 
       // Volumes before the VM's labels: its agent then finds their disks made, or in the making.

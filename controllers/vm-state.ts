@@ -128,6 +128,35 @@ export function vmStateEvents(from: string | undefined, to: VmState): EventInput
   return events;
 }
 
+/** The compute size of a VM as spec asks it (status.serviceOffering records the one accepted). */
+export type Sizing = NonNullable<NonNullable<VirtualMachineObject['status']>['serviceOffering']>;
+
+export function sizingOf(spec: Pick<VirtualMachineObject['spec'], 'serviceOfferingRef' | 'cpuNumber' | 'cpuSpeed' | 'memory'>): Sizing {
+  return {
+    name: spec.serviceOfferingRef.name,
+    ...(spec.cpuNumber !== undefined ? { cpuNumber: spec.cpuNumber } : {}),
+    ...(spec.cpuSpeed !== undefined ? { cpuSpeed: spec.cpuSpeed } : {}),
+    ...(spec.memory !== undefined ? { memory: String(spec.memory) } : {}),
+  };
+}
+
+function describeSizing(s: Sizing): string {
+  const custom = [s.cpuNumber !== undefined ? `${s.cpuNumber} cores` : '', s.cpuSpeed !== undefined ? `${s.cpuSpeed} MHz` : '', s.memory ?? ''].filter((x) => x !== '');
+  return custom.length > 0 ? `${s.name} (${custom.join(', ')})` : s.name;
+}
+
+/**
+ * CloudStack's VM.UPGRADE (changeServiceForVirtualMachine, scaleVirtualMachine) for a change
+ * of the accepted size: none for the first one recorded (the VM's creation, or a VM an earlier
+ * operator accepted without recording it). Reported with the status write that records the new
+ * size, against the version read, so it is reported once.
+ */
+export function sizingEvents(from: Sizing | undefined, to: Sizing): EventInput[] {
+  if (from === undefined) return [];
+  const [a, b] = [describeSizing(from), describeSizing(to)];
+  return a === b ? [] : [{ reason: 'VM.UPGRADE', note: `service offering ${a} -> ${b}` }];
+}
+
 /** When a destroyed VM is due for expunge (spec.state Destroyed for expunge.delay seconds). */
 export function expungeDueAt(destroyedAt: string, delaySeconds: number): number {
   return Date.parse(destroyedAt) + delaySeconds * 1000;

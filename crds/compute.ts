@@ -215,6 +215,17 @@ export const VirtualMachine = defineKind({
     lastRestoreAt: Type.Optional(Timestamp('The spec.restoreRequestedAt last carried out: the new root disk is the only one and the VM is back in spec.state.')),
     startedAt: Type.Optional(Timestamp('When the VM last started.')),
     destroyedAt: Type.Optional(Timestamp('When spec.state became Destroyed; the VM is expunged expunge.delay seconds later.')),
+    serviceOffering: Type.Optional(
+      Obj(
+        {
+          name: Str({ description: 'spec.serviceOfferingRef.name.', maxLength: 253 }),
+          cpuNumber: Type.Optional(Int({ description: 'spec.cpuNumber (a customized offering).', minimum: 1, maximum: 512 })),
+          cpuSpeed: Type.Optional(Int({ description: 'spec.cpuSpeed (a customized offering).', minimum: 100, maximum: 100000 })),
+          memory: Type.Optional(Str({ description: 'spec.memory (a customized offering).', maxLength: 64 })),
+        },
+        { description: 'The compute size the operator last accepted: spec.serviceOfferingRef with a customized offering\'s spec.cpuNumber, cpuSpeed and memory. Each change of it (a scale) is reported once, as VM.UPGRADE.' },
+      ),
+    ),
   }),
   columns: [
     { name: 'Display-Name', type: 'string', jsonPath: '.spec.displayName', description: 'Display name.' },

@@ -119,6 +119,13 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
     await spec({ state: 'Stopped' });
     await world.waitFor('VirtualMachine', 'web', 'Stopped', settled('Stopped'));
     await spec({ serviceOfferingRef: { name: world.names.large } });
+    // CloudStack's VM.UPGRADE (changeServiceForVirtualMachine), from the operator that records the size accepted (status.serviceOffering).
+    const upgraded = await world.waitFor('VirtualMachine', 'web', 'the new size accepted', (o) => (o.status?.serviceOffering as { name?: string } | undefined)?.name === world.names.large);
+    expect(upgraded.status?.serviceOffering).to.deep.equal({ name: world.names.large });
+    await until('VM.UPGRADE', 30_000, async () => {
+      const list = await world.client.resource<KubeObject & { reason: string; note: string; regarding: { uid: string } }>(EVENTS).list({ namespace: world.ns });
+      return list.items.find((e) => e.regarding.uid === uid && e.reason === 'VM.UPGRADE' && e.note === `service offering ${world.names.small} -> ${world.names.large}`) ? true : undefined;
+    });
     await spec({ state: 'Running' });
     await world.waitFor('VirtualMachine', 'web', 'Running with the new offering', settled('Running'));
     expect(await domain()).to.deep.include({ state: 'running', vcpus: 2, memoryMiB: 128 });
@@ -154,8 +161,17 @@ describe('compute lifecycle: operator and agents (simulated hypervisor) drive a 
     const operator = 'kumulus.io/operator';
     const agent = 'kumulus.io/agent';
     const times = (n: number, what: string) => Array<string>(n).fill(what);
-    // Started three times (deploy, after the stop, after the scale), stopped three times (stop, stop to scale, destroy: the guest answers ACPI), rebooted once.
-    const vmFacts = [`VM.CREATE by ${operator}`, ...times(3, `VM.START by ${agent}`), ...times(3, `VM.STOP by ${agent}`), `VM.REBOOT by ${agent}`, `VM.DESTROY by ${operator}`, `VM.RECOVER by ${operator}`, `VM.EXPUNGE by ${operator}`];
+    // Started three times (deploy, after the stop, after the scale), stopped three times (stop, stop to scale, destroy: the guest answers ACPI), rebooted once, scaled once.
+    const vmFacts = [
+      `VM.CREATE by ${operator}`,
+      ...times(3, `VM.START by ${agent}`),
+      ...times(3, `VM.STOP by ${agent}`),
+      `VM.REBOOT by ${agent}`,
+      `VM.UPGRADE by ${operator}`,
+      `VM.DESTROY by ${operator}`,
+      `VM.RECOVER by ${operator}`,
+      `VM.EXPUNGE by ${operator}`,
+    ];
     const volumeFacts = [`VOLUME.CREATE by ${operator}`, `VOLUME.ATTACH by ${operator}`];
     const expected: Record<string, string[]> = { [uid]: vmFacts.sort(), [volumeUids['web-root'] ?? '']: [...volumeFacts].sort(), [volumeUids['web-data'] ?? '']: [...volumeFacts].sort() };
     type Event = KubeObject & { reason: string; reportingController: string; regarding: { uid: string }; series?: { count: number } };

@@ -4,7 +4,7 @@ import { attachedDeleteErrors, isReplacedRoot, restorePending, rootDetachErrors,
 import type { Condition } from '../../lib/conditions.ts';
 import { generateSshKeyPair, sshFingerprint } from '../../lib/ssh-keys.ts';
 import { refusingHost } from '../../controllers/virtual-machine.ts';
-import { deriveVmStatus, rebootPending, vmStateEvents, type VmView } from '../../controllers/vm-state.ts';
+import { deriveVmStatus, rebootPending, sizingEvents, sizingOf, vmStateEvents, type VmView } from '../../controllers/vm-state.ts';
 import { desiredVolumes, missingLabels } from '../../controllers/vm-volumes.ts';
 import { deriveVolumeStatus, type VolumeView } from '../../controllers/volume.ts';
 
@@ -113,6 +113,19 @@ describe('compute: VM state from spec and the agent\'s report', () => {
     expect(reasons('Destroyed', 'Stopped')).to.deep.equal(['VM.RECOVER']);
     expect(reasons('Destroyed', 'Expunging')).to.deep.equal(['VM.EXPUNGE']);
     expect(reasons('Running', 'Running')).to.deep.equal([]);
+  });
+
+  it('reports a change of the accepted size (a scale) as VM.UPGRADE, and none for the first size recorded', () => {
+    const small = sizingOf({ serviceOfferingRef: { name: 'small' } });
+    const large = sizingOf({ serviceOfferingRef: { name: 'large' } });
+    expect(small).to.deep.equal({ name: 'small' });
+    expect(sizingEvents(undefined, small), 'the VM created (VM.CREATE), or accepted before sizes were recorded').to.deep.equal([]);
+    expect(sizingEvents(small, small)).to.deep.equal([]);
+    expect(sizingEvents(small, large)).to.deep.equal([{ reason: 'VM.UPGRADE', note: 'service offering small -> large' }]);
+    // A customized offering scales by its sizes in spec, under the same offering.
+    const custom = (cpuNumber: number, memory: string) => sizingOf({ serviceOfferingRef: { name: 'custom' }, cpuNumber, memory });
+    expect(sizingEvents(custom(1, '1Gi'), custom(1, '1Gi'))).to.deep.equal([]);
+    expect(sizingEvents(custom(1, '1Gi'), custom(2, '2Gi'))).to.deep.equal([{ reason: 'VM.UPGRADE', note: 'service offering custom (1 cores, 1Gi) -> custom (2 cores, 2Gi)' }]);
   });
 
   it('takes an InsufficientCapacity refusal only from the agent of the current host', () => {
