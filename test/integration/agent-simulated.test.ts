@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EVENTS } from '../../lib/events.ts';
-import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
+import type { RunningAgent } from '../../node-daemon/main.ts';
 import { condition, createAgentWorld, getOrUndefined, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
 import { until } from '../support/until.ts';
 
@@ -36,13 +36,7 @@ describe('agent on the simulator hypervisor: hot-plug and host admission (real c
       metadata: { name: 'tiny', namespace: world.ns },
       spec: { url: `file://${path}`, format: 'QCOW2', checksum: `{SHA-256}${sha}`, zoneRefs: [{ name: world.names.zone }] },
     });
-    agent = await runAgent({
-      kubeConfig: world.client.kubeConfig,
-      handleSignals: false,
-      env: { NODE_NAME: world.node },
-      args: ['--http-bind-address=127.0.0.1:0', '--hypervisor=simulator', `--state-dir=${world.agentStateDir}`, `--cluster=${world.names.cluster}`, '--log-level=warn'],
-    });
-    await agent.joined;
+    agent = await world.runSimulatedAgent();
     await waitFor(world.res('primaryStorages'), world.names.pool, 'mounted', (p) => (p.status?.mounts as { mounted: boolean }[] | undefined)?.[0]?.mounted === true);
   });
 

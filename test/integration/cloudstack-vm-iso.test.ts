@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EVENTS } from '../../lib/events.ts';
-import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
+import type { RunningAgent } from '../../node-daemon/main.ts';
 import { condition, createAgentWorld, waitFor, type AgentWorld, type Obj } from '../support/agent-world.ts';
 import type { CloudStackClient } from '../support/cloudstack-client.ts';
 import { until } from '../support/until.ts';
@@ -34,13 +34,7 @@ describe('cloudstack-api: attachIso and detachIso jobs follow the agent (simulat
 
   const vms = () => world.res('vms');
   const startAgent = async () => {
-    agent = await runAgent({
-      kubeConfig: world.client.kubeConfig,
-      handleSignals: false,
-      env: { NODE_NAME: world.node },
-      args: ['--http-bind-address=127.0.0.1:0', '--hypervisor=simulator', `--state-dir=${world.agentStateDir}`, `--cluster=${world.names.cluster}`, '--log-level=warn'],
-    });
-    await agent.joined;
+    agent = await world.runSimulatedAgent();
   };
   /** Plays the operator once the agent has acted on the VM's current generation: state, and Ready at that generation. */
   const operatorSettles = async (name: string, state: 'Running' | 'Stopped'): Promise<Obj> => {

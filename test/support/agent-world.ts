@@ -8,6 +8,7 @@ import { log } from '../../lib/log.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
 import { nicMac } from '../../lib/guest-identity.ts';
 import { bridgeName, vxlanDeviceName } from '../../node-daemon/drivers/network/names.ts';
+import { runAgent, type RunningAgent } from '../../node-daemon/main.ts';
 import { RESOURCES } from '../../node-daemon/resources.ts';
 import { sharedKubeConfig } from './cluster.ts';
 import type { GuestTemplate } from '../../node-daemon/guest-template/build.ts';
@@ -62,6 +63,8 @@ export interface AgentWorld {
   res(kind: keyof typeof RESOURCES): ResourceClient<Obj>;
   /** The flags of an agent for this world's node on `libvirtUri` (guestDomainType domains, short timeouts). */
   agentArgs(libvirtUri: string): string[];
+  /** An agent for this world's node on the simulator hypervisor (no libvirt; its domains are files in its state dir), once joined. */
+  runSimulatedAgent(): Promise<RunningAgent>;
   /** The template `tiny`, from the guest image. */
   createTemplate(guest: GuestTemplate): Promise<Obj>;
   /** A VXLAN network of a fresh /24, implemented on `vni`; `hosts` plays the operator's status.hosts. */
@@ -153,6 +156,16 @@ export async function createAgentWorld(prefix: string, options: { namespace?: st
       '--reboot-timeout=2s',
       '--log-level=warn',
     ],
+    async runSimulatedAgent() {
+      const agent = await runAgent({
+        kubeConfig: client.kubeConfig,
+        handleSignals: false,
+        env: { NODE_NAME: node },
+        args: ['--http-bind-address=127.0.0.1:0', '--hypervisor=simulator', `--state-dir=${agentStateDir}`, `--cluster=${names.cluster}`, '--log-level=warn'],
+      });
+      await agent.joined;
+      return agent;
+    },
     async createTemplate(guest) {
       return res('templates').create({
         metadata: { name: 'tiny', namespace: ns },
