@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { diskTarget, digestOfDomainXml, renderDiskXml, renderDomainXml } from '../../node-daemon/drivers/hypervisor/domain-xml.ts';
-import { diskPathsOfXml, isoDriveOfXml, isoPathOfXml, libvirtDriver, metadataAttributes } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
+import { diskPathsOfXml, isoDriveOfXml, isoPathOfXml, libvirtDriver, metadataAttributes, parseVirshList } from '../../node-daemon/drivers/hypervisor/libvirt.ts';
 import { parseDomstats, statsFromDomstats } from '../../node-daemon/drivers/hypervisor/domstats.ts';
 import { simulatorDriver } from '../../node-daemon/drivers/hypervisor/simulator.ts';
 import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervisor/types.ts';
@@ -57,6 +57,14 @@ describe('agent hypervisor: domain XML', function () {
     expect(xml).to.include('<title>web &#60;1&#62; &#38; &#34;db&#34;</title>');
     expect(xml).to.not.include('<cpu ');
     expect(digestOfDomainXml(xml)).to.equal(digest);
+  });
+
+  it('gives the firmware nothing to do that no guest uses: no NIC option ROM (no network boot), no USB controller', function () {
+    const { xml } = renderDomainXml(spec(), { type: 'kvm' });
+    const nic = /<interface type='bridge'>([\s\S]*?)<\/interface>/.exec(xml)?.[1] ?? '';
+    expect(nic).to.include("<rom enabled='no'/>");
+    expect(nic, 'the NIC is not in the boot order').to.not.include('<boot');
+    expect(xml).to.include("<controller type='usb' model='none'/>").and.not.include("bus='usb'");
   });
 
   it('puts data disks on the virtio-scsi controller, named by deviceId, and renders the same element for a live attach', function () {
@@ -232,6 +240,47 @@ describe('agent hypervisor: libvirt define', function () {
     expect(right.commands, 'observed right: nothing to do').to.deep.equal([]);
     expect(await right.driver.define({ ...spec(), vcpus: 4 }, { domain: current })).to.equal('redefine');
     expect(right.commands).to.deep.equal(['define']);
+  });
+});
+
+describe('agent hypervisor: libvirt list', function () {
+  const other = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
+  const xmlOf = (disk: string) =>
+    `<domain type='kvm'>\n  <devices>\n    <disk type='file' device='disk'>\n      <source file='${disk}'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n` +
+    `    <disk type='file' device='cdrom'>\n      <source file='/state/config-drives/x.iso'/>\n      <target dev='hdd' bus='ide'/>\n    </disk>\n  </devices>\n</domain>\n`;
+
+  it('reads names and states from `virsh list`, then every domain\'s XML in one more virsh run, and asks no QEMU', async function () {
+    const calls: string[][] = [];
+    const runner: Runner = (argv) => {
+      const args = argv.slice(4);
+      calls.push(args);
+      if (args[0] === 'list') {
+        return Promise.resolve({ stdout: ` 3    ${domainName(uid)}   running\n -    someone-elses-vm   running\n -    ${domainName(other)}   shut off\n`, stderr: '' });
+      }
+      // virsh's batch mode: each command's output in turn, echo without a newline; a domain gone meanwhile prints nothing.
+      const out = (args[0] ?? '').split('; ').map((cmd) => (cmd.startsWith('echo ') ? cmd.slice(5) : cmd === `dumpxml ${domainName(uid)}` ? xmlOf('/pools/p/root.qcow2') : '')).join('');
+      return Promise.resolve({ stdout: out, stderr: `error: failed to get domain '${domainName(other)}'\n` });
+    };
+    const driver = libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner });
+    expect(await driver.list(), 'the domain undefined between the two calls is gone; CD-ROMs are no disks').to.deep.equal([
+      { uid, name: domainName(uid), state: 'running', diskPaths: ['/pools/p/root.qcow2'] },
+    ]);
+    expect(calls.map((c) => c[0]?.split(' ')[0])).to.deep.equal(['list', 'echo']);
+    expect(calls.flat().join(' ')).to.not.include('domstats').and.not.include('someone-elses-vm');
+    expect(parseVirshList(' -    kumulus-x   shut off\n 12   kumulus-y   in shutdown\n\n')).to.deep.equal([
+      { name: 'kumulus-x', state: 'shut off' },
+      { name: 'kumulus-y', state: 'in shutdown' },
+    ]);
+  });
+
+  it('makes no second call when no domain is Kumulus\'s', async function () {
+    const calls: string[] = [];
+    const runner: Runner = (argv) => {
+      calls.push(argv[4] ?? '');
+      return Promise.resolve({ stdout: ' -    someone-elses-vm   shut off\n', stderr: '' });
+    };
+    expect(await libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner }).list()).to.deep.equal([]);
+    expect(calls).to.deep.equal(['list']);
   });
 });
 

@@ -117,6 +117,9 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     `      <mac address='${nic.mac}'/>`,
     `      <source bridge='${escape(nic.bridge)}'/>`,
     `      <model type='virtio'/>`,
+    // No option ROM (iPXE): guests boot from their disk or ISO, never from the network, and the
+    // firmware would copy and run the ROM at every power-on all the same.
+    `      <rom enabled='no'/>`,
     ...(nic.mtu !== undefined ? [`      <mtu size='${nic.mtu}'/>`] : []),
     `    </interface>`,
   ]);
@@ -141,6 +144,9 @@ function body(spec: DomainSpec, { type, cpuMode }: RenderOptions): string[] {
     ...configDrive,
     ...isoDrive,
     `    <controller type='scsi' index='0' model='virtio-scsi'/>`,
+    // No USB controller, which libvirt adds unless told: no device of ours is on USB (the VNC
+    // console's keyboard and mouse are PS/2), and the firmware would probe its ports at every power-on.
+    `    <controller type='usb' model='none'/>`,
     ...nics,
     `    <serial type='file'>`,
     `      <source path='${escape(spec.serialLogPath)}' append='on'/>`,

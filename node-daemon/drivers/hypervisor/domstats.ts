@@ -45,16 +45,6 @@ function num(fields: Map<string, string>, key: string): number {
   return Number.isFinite(value) ? value : 0;
 }
 
-/** The disk images of one domstats record (`--block`): the live ones of a running domain, else its definition's. */
-export function diskPathsOf(fields: Map<string, string>): string[] {
-  const paths: string[] = [];
-  for (let i = 0; i < num(fields, 'block.count'); i++) {
-    const path = fields.get(`block.${i}.path`);
-    if (path !== undefined) paths.push(path);
-  }
-  return paths;
-}
-
 /** The figures the agent exports as per-VM metrics, for the domains Kumulus owns. */
 export function statsFromDomstats(records: Map<string, Map<string, string>>): DomainStats[] {
   const stats: DomainStats[] = [];

@@ -6,7 +6,7 @@ import type { Logger } from '../../../lib/log.ts';
 import { CommandError, commandRunner, type Runner } from '../exec.ts';
 import { domainName, vmUidOfDomain } from '../identity.ts';
 import { digestOfDomainXml, renderDiskXml, renderDomainXml, type DomainType, type GuestCpuMode } from './domain-xml.ts';
-import { diskPathsOf, domainStateOf, parseDomstats, statsFromDomstats } from './domstats.ts';
+import { parseDomstats, statsFromDomstats } from './domstats.ts';
 import type { DomainEvent, DomainObservation, DomainState, DomainStats, HypervisorDriver, PowerRequest } from './types.ts';
 import { followVirshEvents, type VirshEventFollower } from './virsh-events.ts';
 
@@ -102,6 +102,17 @@ function stateFromDomstate(text: string): DomainState {
       return 'other';
   }
 }
+
+/** `virsh -q list --all`: one domain a line, "<id or ->  <name>  <state>" (a state may hold a space: "shut off"). */
+export function parseVirshList(text: string): { name: string; state: string }[] {
+  return text.split('\n').flatMap((line) => {
+    const match = /^\s*\S+\s+(\S+)\s+(.+?)\s*$/.exec(line);
+    return match?.[1] && match[2] ? [{ name: match[1], state: match[2] }] : [];
+  });
+}
+
+/** Separates the domains' XML in one batched virsh run (`echo`, never in a domain XML). */
+const LIST_SEPARATOR = '@@kumulus-domain@@';
 
 /** The QEMU process running a domain, found by the `-uuid` argument libvirt always passes. */
 async function qemuPid(uid: string): Promise<number | undefined> {
@@ -225,14 +236,17 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     domainType,
     observe,
 
+    // libvirt answers both calls from its own records: no query reaches a QEMU, and none waits
+    // for a domain being started (`domstats --block` asks every running QEMU, after its start).
     list: async () => {
-      const records = parseDomstats(await virsh('domstats', '--state', '--block', '--raw'));
-      const found: DomainObservation[] = [];
-      for (const [name, fields] of records) {
-        const uid = vmUidOfDomain(name);
-        if (uid !== undefined) found.push({ uid, name, state: domainStateOf(Number(fields.get('state.state'))), diskPaths: diskPathsOf(fields) });
-      }
-      return found;
+      const listed = parseVirshList(await virsh('list', '--all')).filter((d) => vmUidOfDomain(d.name) !== undefined);
+      if (listed.length === 0) return [];
+      // One virsh run for all the XML; a domain undefined meanwhile has an empty section, and is gone.
+      const sections = (await virsh(listed.map((d) => `echo ${LIST_SEPARATOR}; dumpxml ${d.name}`).join('; '))).split(LIST_SEPARATOR).slice(1);
+      return listed.flatMap((d, i) => {
+        const xml = sections[i] ?? '';
+        return xml.includes('</domain>') ? [{ uid: vmUidOfDomain(d.name) ?? '', name: d.name, state: stateFromDomstate(d.state), diskPaths: diskPathsOfXml(xml) }] : [];
+      });
     },
 
     define: async (spec, observed) => {

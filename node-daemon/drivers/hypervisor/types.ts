@@ -121,7 +121,7 @@ export interface EventSubscription {
  * reboot, requeues, and destroys or resets once the recorded request is older than its timeout.
  */
 export interface HypervisorDriver {
-  /** Domains owned by Kumulus on this host, with their state and disks (no pid, start time or requests). */
+  /** Domains owned by Kumulus on this host, with their state and disk images, not CD-ROMs (no pid, start time or requests). */
   list(): Promise<DomainObservation[]>;
   observe(uid: string): Promise<DomainObservation | undefined>;
   /**
