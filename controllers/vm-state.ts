@@ -17,6 +17,8 @@ export type VmState = 'Starting' | 'Running' | 'Stopping' | 'Stopped' | 'Migrati
 /** The agent's Running condition reasons (lib/agent-contract.ts). */
 export const INSUFFICIENT_CAPACITY = 'InsufficientCapacity';
 const DOMAIN_ERROR = 'DomainError';
+/** The agent's reason for a domain that powered off while spec.state is Running (its guest shut down): reported Stopped. */
+const POWERED_OFF = 'PoweredOff';
 /** Scheduled=False of a VM that is not asked to run: it is placed when started. */
 export const NOT_STARTED = 'NotStarted';
 
@@ -95,6 +97,10 @@ export function deriveVmStatus(view: VmView): VmVerdict {
   } else if (on) {
     state = 'Running';
     readiness = rebootPending(view) ? ready(false, 'Rebooting', `${host} has not reported the reboot asked at ${view.rebootRequestedAt} yet`) : ready(true, 'Running');
+  } else if (view.running?.reason === POWERED_OFF && view.placement) {
+    // The host's report wins (CloudStack's power-state sync): Stopped, until the agent starts it again for spec.state Running.
+    state = 'Stopped';
+    readiness = ready(false, POWERED_OFF, `${host} reports the domain powered off${agentSays}`);
   } else if (view.running?.reason === DOMAIN_ERROR && view.placement) {
     state = 'Error';
     readiness = ready(false, DOMAIN_ERROR, `${host} could not start the domain${agentSays}`);

@@ -25,12 +25,15 @@
  *   the VMs labelled with its host whose status.placement.host is the same. Each status field
  *   has one writer, so neither side ever overwrites the other:
  *   - the operator (OPERATOR_FIELD_MANAGER) owns state, placement, nics, destroyedAt,
- *     observedGeneration and the Ready, Synced and Scheduled conditions. It derives state from
- *     spec and from what the agent reports;
+ *     lastRestoreAt, serviceOffering (the size it accepted), observedGeneration and the Ready,
+ *     Synced and Scheduled conditions. It derives state from spec and from what the agent reports;
  *   - the agent (agentFieldManager(<host>), agentVmStatus) owns powerState, instanceName, volumes, console,
  *     attachedIso, lastRebootAt, startedAt and the Running condition, whose observedGeneration is the
  *     generation it acted on: True when the domain runs, False with reason Stopped, Starting,
- *     Stopping, WaitingForVolumes, WaitingForIso, WaitingForNetwork, InsufficientCapacity or DomainError, and
+ *     Stopping, PoweredOff (the domain went off while spec.state is Running and it was reported
+ *     on: its guest shut down, or it was powered off on the host; the operator reports the VM
+ *     Stopped, as CloudStack's power-state sync, until the agent starts it again),
+ *     WaitingForVolumes, WaitingForIso, WaitingForNetwork, InsufficientCapacity or DomainError, and
  *     a message saying why. An InsufficientCapacity message starts with `host <host>`, so the
  *     operator, which then places the VM again elsewhere, never takes a refusal left behind by
  *     a previous host for the current one's.
@@ -103,13 +106,17 @@
  *     lists are empty.
  * - Events: each CloudStack event type of a VM or Volume has exactly one emitter, the writer
  *   of the fact it marks, so `listEvents` shows each fact once:
- *   - the operator: VM.CREATE (it accepted the VM: its first state), VM.DESTROY, VM.RECOVER,
- *     VM.EXPUNGE (state Expunging), VOLUME.CREATE (its first state; a Warning when the agent's
+ *   - the operator: VM.CREATE (it accepted the VM: its first state), VM.UPGRADE (a new size
+ *     recorded in status.serviceOffering), VM.DESTROY, VM.RECOVER, VM.EXPUNGE (state
+ *     Expunging), VOLUME.CREATE (its first state; a Warning when the agent's
  *     Provisioned turns False with reason PROVISIONING_FAILED), VOLUME.ATTACH and VOLUME.DETACH
  *     (the agent's Attached condition flipping, plugged live or at a define), VOLUME.DESTROY,
  *     VOLUME.RECOVER and VOLUME.DELETE;
  *   - the agent: VM.START, VM.STOP and VM.REBOOT (what it did to the domain, or a Warning when
- *     that failed) and VOLUME.RESIZE (it grew the disk).
+ *     that failed) and VOLUME.RESIZE (it grew the disk). VM.STOP goes with the status write that
+ *     takes powerState from PowerOn to off, against the version read, however the domain went
+ *     off (ACPI obeyed, powered off after the timeout, by its guest or on the host): one per stop.
+ *     A reboot is one VM.REBOOT, reset after the timeout or not.
  * Each side writes its part with lib/status.ts (commitStatus, commitFailure), which applies
  * only the writer's own fields and conditions.
  */

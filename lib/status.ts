@@ -133,7 +133,7 @@ export function planFailure(current: StatusBag | undefined, generation: number |
 const applied = new WeakMap<object, Map<string, StatusBag>>();
 
 /** The writer's part of `obj`'s status: as it last applied it over this very version, else as read. */
-function ownedStatus(obj: WithStatus, writer: StatusWriter): StatusBag | undefined {
+export function ownedStatus(obj: WithStatus, writer: StatusWriter): StatusBag | undefined {
   return applied.get(obj)?.get(writer.fieldManager) ?? (obj.status as StatusBag | undefined);
 }
 

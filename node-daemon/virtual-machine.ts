@@ -16,7 +16,10 @@
  * or ejected from a running domain with `change-media`; a VM waits to start (WaitingForIso)
  * until the zone's copy is downloaded. Shutdown and reboot never block a worker: the ACPI
  * request is recorded in the running domain and the VM requeued for its deadline. libvirt's domain events re-queue the
- * VM, so a guest that powers itself off or reboots is seen at once, without polling. On
+ * VM, so a guest that powers itself off or reboots is seen at once, without polling. A domain
+ * that went off while spec.state is Running (its guest shut down, or a power-off on the host) is
+ * reported off first (PoweredOff, one VM.STOP: the host's report wins) and started again in the
+ * next pass: spec.state is the desired state, as CloudStack restarts an HA VM. On
  * deletion the domain is destroyed and undefined before the agent's finalizer goes; the
  * Volumes' own finalizers then delete their disks.
  */
@@ -29,11 +32,11 @@ import type { Condition } from '../lib/conditions.ts';
 import { errorMessage } from '../lib/error-message.ts';
 import type { Controller, Request } from '../lib/controller.ts';
 import type { Informer } from '../lib/informer.ts';
-import { keyOf } from '../lib/kube-client.ts';
+import { isConflict, keyOf } from '../lib/kube-client.ts';
 import type { Manager } from '../lib/manager.ts';
 import { hasFinalizer } from '../lib/ownership.ts';
 import { clusterOvercommit, GLOBAL_CONFIGURATION, resolveSettings } from '../lib/settings.ts';
-import { commitStatus } from '../lib/status.ts';
+import { commitStatus, ownedStatus } from '../lib/status.ts';
 import { byField } from '../lib/store.ts';
 import { holdsAt, vmDemand, vmUsage, type VmDemand } from '../lib/usage.ts';
 import { admit, type Holder } from './admission.ts';
@@ -82,15 +85,25 @@ export interface VirtualMachineReconciler {
   onDomainEvent(event: DomainEvent): void;
 }
 
-/** The domain's facts, which the agent reports as events; the operator reports the rest (lib/agent-contract.ts, "Events"). */
+/**
+ * The domain's facts, which the agent reports as events; the operator reports the rest (lib/agent-contract.ts, "Events").
+ * One event per fact: a reboot is VM.REBOOT when asked (a reset after the guest ignored it is
+ * the same reboot), and VM.STOP is reported with the status write that takes powerState from
+ * PowerOn to off, however the domain went off: the guest obeying the ACPI
+ * shutdown, powered off after the timeout, or by itself.
+ */
 const stepEvents: Partial<Record<Step['do'], { reason: string; note: string }>> = {
   start: { reason: 'VM.START', note: 'domain started' },
   resume: { reason: 'VM.START', note: 'domain resumed' },
-  shutdown: { reason: 'VM.STOP', note: 'ACPI shutdown sent' },
-  destroy: { reason: 'VM.STOP', note: 'domain powered off' },
   reboot: { reason: 'VM.REBOOT', note: 'ACPI reboot sent' },
-  reset: { reason: 'VM.REBOOT', note: 'domain reset: the guest ignored the ACPI reboot' },
 };
+
+/** VM.STOP's note: how the domain the agent last reported on went off. */
+function stopNote(steps: readonly Step[], why: string | undefined, wantRunning: boolean, host: string): string {
+  if (steps.some((s) => s.do === 'destroy')) return `domain on ${host} ${why ?? 'powered off'}`;
+  if (wantRunning) return `domain powered off on ${host} by its guest, or on the host; it starts again: spec.state is Running`;
+  return `domain shut down on ${host}`;
+}
 
 function condition(obj: { status?: { conditions?: Condition[] } }, type: string): Condition | undefined {
   return obj.status?.conditions?.find((c) => c.type === type);
@@ -281,6 +294,8 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
       deleting: vm.metadata.deletionTimestamp !== undefined,
       generation: vm.metadata.generation ?? 0,
       domain,
+      // As this agent last wrote it (over this very version), else as read: a write not back from the watch yet counts.
+      reportedOn: ownedStatus(vm, writer)?.powerState === 'PowerOn',
       now: new Date(),
       shutdownTimeoutMs: deps.shutdownTimeoutMs,
       rebootTimeoutMs: deps.rebootTimeoutMs,
@@ -519,7 +534,19 @@ export function registerVirtualMachineReconciler(deps: VirtualMachineDeps): Virt
         ...(mediaError !== undefined ? { mediaError } : {}),
         ...(facts.desired === undefined && facts.blocker ? { notBuilt: facts.blocker.message } : {}),
       });
-      await commitStatus(client, vm, writer, { fields: await reported(vm, domain, inDomain, iso, rebootDone), conditions: [running, media] }, ctx.signal);
+      const fields = await reported(vm, domain, inDomain, iso, rebootDone);
+      // The power-off of a domain reported on is VM.STOP, written against the version read: a
+      // stale cache (or a second pass before the watch brings this write back) never reports it twice.
+      const stopped = facts.reportedOn === true && fields.powerState !== 'PowerOn';
+      try {
+        if ((await commitStatus(client, vm, writer, { fields, conditions: [running, media] }, ctx.signal, new Date(), stopped)) && stopped) {
+          manager.events.event(vm, { reason: 'VM.STOP', note: stopNote(plan.steps, plan.running.message, facts.wantRunning, at.host) });
+        }
+      } catch (err) {
+        // Someone wrote since the cache was read: look again at the object as it is.
+        if (stopped && failure === undefined && isConflict(err)) return { requeue: true };
+        throw err;
+      }
       if (failure !== undefined) {
         const reason = mediaError !== undefined ? (attachedIsoOf(vm) ? 'ISO.ATTACH' : 'ISO.DETACH') : facts.wantRunning ? 'VM.START' : 'VM.STOP';
         manager.events.event(vm, { type: 'Warning', reason, note: errorMessage(failure) });

@@ -14,6 +14,12 @@ import type { DomainDisk, DomainObservation, DomainSpec } from './drivers/hyperv
 export const RUNNING = 'Running';
 
 /** The Running condition's False reasons that keep a domain from starting (lib/agent-contract.ts). */
+/**
+ * The Running condition's reason for a domain that powered off while spec.state is Running and
+ * the agent last reported it on: its guest shut down, or it was powered off on the host.
+ */
+export const POWERED_OFF = 'PoweredOff';
+
 export type BlockerReason = 'WaitingForVolumes' | 'WaitingForIso' | 'WaitingForNetwork' | 'InsufficientCapacity' | 'DomainError';
 
 export interface Blocker {
@@ -37,6 +43,8 @@ export interface VmFacts {
   /** spec.rebootRequestedAt when it is newer than status.lastRebootAt. */
   rebootToken?: string;
   domain?: DomainObservation;
+  /** The agent last reported the domain on (status.powerState PowerOn, as it last wrote it). */
+  reportedOn?: boolean;
   /** When libvirt last reported a reboot of this domain (kept in memory: events are not replayed). */
   rebootSeenAt?: Date;
   now: Date;
@@ -174,6 +182,13 @@ export function planVm(facts: VmFacts): VmPlan {
   }
 
   if (!isActive(domain)) {
+    if (domain && facts.reportedOn === true) {
+      // Off although reported on, and nothing here powered it off for spec: the host's report
+      // wins (CloudStack's power-state sync: the VM goes Stopped, one VM.STOP). The power-off is
+      // reported first, then the domain is started again for spec.state Running, as CloudStack
+      // restarts an HA VM whose guest shut down.
+      return { steps, running: condition(false, POWERED_OFF, 'the domain powered off (its guest shut down, or it was powered off on the host); it starts again: spec.state is Running'), requeueAfterMs: 0 };
+    }
     if (facts.blocker) return { steps, running: condition(false, facts.blocker.reason, facts.blocker.message) };
     if (!desired) return { steps, running: condition(false, 'DomainError', 'the domain cannot be built from the VM') };
     if (!domain) steps.push({ do: 'define', spec: desired.spec });

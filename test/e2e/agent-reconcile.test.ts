@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HOST_LEASE_NAMESPACE, hostLeaseName } from '../../lib/agent-contract.ts';
+import { EVENTS } from '../../lib/events.ts';
 import type { KubeObject } from '../../lib/kube-client.ts';
 import { LEASES } from '../../lib/leader-election.ts';
 import { commandRunner } from '../../node-daemon/drivers/exec.ts';
@@ -47,6 +48,18 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
   function chainIntact(running: RunningAgent | undefined, uid: string): asserts running is RunningAgent {
     if (!running || !uid) throw new Error('the agent or its VM is missing: an earlier test of this file failed');
   }
+  type Event = KubeObject & { reason: string; note: string; regarding: { uid: string }; series?: { count: number } };
+  /** The VM's events of `reason`, each Event once and once more per repeat of its series. */
+  const vmEvents = async (reason: string): Promise<string[]> => {
+    const list = await fx.world.client.resource<Event>(EVENTS).list({ namespace: fx.world.ns });
+    return list.items.filter((e) => e.regarding.uid === fx.vmUid && e.reason === reason).flatMap((e) => Array<string>(e.series?.count ?? 1).fill(e.note));
+  };
+  /** The events of `reason` once `count` are there, and a moment more for a duplicate to land. */
+  const settledEvents = async (reason: string, count: number, timeoutMs = 15_000): Promise<string[]> => {
+    await until(`${count} ${reason}`, timeoutMs, async () => ((await vmEvents(reason)).length >= count ? true : undefined)).catch(() => undefined);
+    await sleep(2000);
+    return vmEvents(reason);
+  };
   const diskPathOf = (volume: Obj) => join(fx.world.poolDir, `${volume.metadata.uid}.qcow2`);
   const serialLog = () => readFile(join(fx.world.agentStateDir, 'consoles', `${fx.vmUid}.log`), 'utf8').catch(() => '');
   const startAgent = () =>
@@ -146,6 +159,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     }
     expect(stopped.status?.powerState).to.equal('PowerOff');
     expect((await fx.hypervisor.observe(fx.vmUid))?.state).to.equal('shutoff');
+    // One stop, one VM.STOP: not one for the ACPI request and another for the power-off after the timeout.
+    expect(await settledEvents('VM.STOP', 1), 'one VM.STOP for the stop').to.have.length(1);
 
     await res('vms').patch({ name: 'web', namespace: fx.world.ns }, { spec: { state: 'Running' } });
     await waitFor(res('vms'), 'web', 'Running again', running, 60_000, fx.world.ns);
@@ -165,6 +180,8 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(running(rebooted)).to.equal(true);
     const afterReboot = await fx.hypervisor.observe(fx.vmUid);
     expect(afterReboot?.state).to.equal('running');
+    // One reboot, one VM.REBOOT: the reset after the ignored ACPI request is the same reboot.
+    expect(await settledEvents('VM.REBOOT', 1), 'one VM.REBOOT for the reboot').to.have.length(1);
     expect(afterReboot?.pid, 'a reboot keeps the QEMU process').to.equal(pid);
     // Deleted while plugged in: unplugged, then its disk goes.
     const latePath = (await res('volumes').get({ name: 'web-late', namespace: fx.world.ns })).status?.path as string;
@@ -209,6 +226,7 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     chainIntact(fx.agent, fx.vmUid);
     const before = await fx.hypervisor.observe(fx.vmUid);
     expect(before?.state).to.equal('running');
+    const [stops, starts] = [await vmEvents('VM.STOP'), await vmEvents('VM.START')];
     const destroyedAt = Date.now();
     await commandRunner()(['virsh', '-c', fx.libvirt.uri, 'destroy', `kumulus-${fx.vmUid}`]);
     // A settled VM is not re-queued on a timer: only the Stopped event can bring it back this
@@ -222,6 +240,12 @@ describe('agent reconcilers on the real control plane and libvirt/KVM', function
     expect(restarted.startedAt?.getTime(), 'the new QEMU process').to.be.a('number');
     expect((restarted.startedAt?.getTime() ?? Infinity) - destroyedAt, 'started within 15 s of the power-off').to.be.below(15_000);
     await waitFor(res('vms'), 'web', 'Running', running, 30_000, fx.world.ns);
+    // The host's report wins: the power-off is reported (PoweredOff, the VM Stopped) with one VM.STOP, then the start with one VM.START.
+    const stopsNow = await settledEvents('VM.STOP', stops.length + 1);
+    expect(stopsNow, 'one VM.STOP for the power-off behind the agent\'s back').to.have.length(stops.length + 1);
+    expect(stopsNow.filter((n) => !stops.includes(n))).to.satisfy((notes: string[]) => notes.length === 1 && notes[0]?.includes('by its guest, or on the host'));
+    // A repeat of the same note is counted in its Event's series, which the agent writes within 30 s.
+    expect(await settledEvents('VM.START', starts.length + 1, 40_000), 'and one VM.START for the start again').to.have.length(starts.length + 1);
   });
 
   it('plugs a data volume into the running domain and out again, grows it live, and deletes its disk only once no domain uses it', async function () {

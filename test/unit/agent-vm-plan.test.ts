@@ -120,6 +120,27 @@ describe('agent VM plan: starting', function () {
   });
 });
 
+describe('agent VM plan: a domain that powered off by itself (the guest shut down, or on the host)', function () {
+  it('is reported off first (PoweredOff: the VM Stopped, one VM.STOP), then started again for spec.state Running', function () {
+    const found = planVm(facts({ domain: domain('shutoff'), reportedOn: true }));
+    expect(found.steps, 'not started in the pass that finds it off').to.deep.equal([]);
+    expect(found.running).to.deep.include({ status: 'False', reason: 'PoweredOff' });
+    expect(found.requeueAfterMs, 'started at once after the report').to.equal(0);
+    expect(steps(facts({ domain: domain('crashed'), reportedOn: true }))).to.deep.equal([]);
+    expect(steps(facts({ domain: domain('shutoff', { specDigest: 'old' }), reportedOn: true })), 'its definition is kept current meanwhile').to.deep.equal(['define']);
+    // Reported off (the write back from the watch, or remembered over the version read): started.
+    expect(steps(facts({ domain: domain('shutoff'), reportedOn: false }))).to.deep.equal(['start']);
+    // A domain undefined behind the agent's back has no power-off to report: defined and started again.
+    expect(steps(facts({ reportedOn: true }))).to.deep.equal(['define', 'start']);
+  });
+
+  it('is simply Stopped when spec.state does not want it running', function () {
+    const plan = planVm(facts({ wantRunning: false, domain: domain('shutoff'), reportedOn: true }));
+    expect(plan.steps).to.deep.equal([]);
+    expect(plan.running).to.deep.include({ status: 'False', reason: 'Stopped' });
+  });
+});
+
 describe('agent VM plan: stopping without blocking', function () {
   const stop = (extra: Partial<VmFacts>) => facts({ wantRunning: false, ...extra });
 

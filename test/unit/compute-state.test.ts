@@ -49,6 +49,11 @@ describe('compute: VM state from spec and the agent\'s report', () => {
     expect(readyOf(stopped)?.status).to.equal('True');
     // A domain that powered itself off while it should run is not Running, whatever spec says.
     expect(deriveVmStatus({ ...base, powerState: 'PowerOff', running: cond('Running', 'False', 'Starting') }).state).to.equal('Starting');
+    // The agent reports that power-off (its guest shut down) before it starts the domain again: Stopped meanwhile, as CloudStack's power-state sync.
+    const poweredOff = deriveVmStatus({ ...base, powerState: 'PowerOff', running: cond('Running', 'False', 'PoweredOff', 'the domain powered off (its guest shut down)') });
+    expect(poweredOff.state).to.equal('Stopped');
+    expect(readyOf(poweredOff)).to.include({ status: 'False', reason: 'PoweredOff' });
+    expect(readyOf(poweredOff)?.message).to.contain('its guest shut down');
   });
 
   it('is not Ready while the agent has not acted on the current generation', () => {
