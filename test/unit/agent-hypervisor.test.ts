@@ -11,7 +11,7 @@ import type { DomainEvent, DomainSpec } from '../../node-daemon/drivers/hypervis
 import { parseVirshEventLine } from '../../node-daemon/drivers/hypervisor/virsh-events.ts';
 import { nicMac } from '../../lib/guest-identity.ts';
 import { domainName, vmUidOfDomain } from '../../node-daemon/drivers/identity.ts';
-import { CommandError, type Runner } from '../../node-daemon/drivers/exec.ts';
+import type { Runner } from '../../node-daemon/drivers/exec.ts';
 import { log } from '../../lib/log.ts';
 
 const uid = '3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
@@ -213,22 +213,27 @@ describe('agent hypervisor: virsh output', function () {
 });
 
 describe('agent hypervisor: libvirt define', function () {
-  /** virsh as a recording fake: no domain exists, and every other command succeeds. */
+  /** virsh as a recording fake, one entry per virsh run: no domain exists, and every other command succeeds. */
   const recording = () => {
     const commands: string[] = [];
     const runner: Runner = (argv) => {
       const args = argv.slice(4);
-      commands.push(args[0] ?? '');
-      if (args[0] === 'dumpxml') return Promise.reject(new CommandError(argv, 1, `error: failed to get domain '${domainName(uid)}'`));
+      const batch = (args[0] ?? '').split('; ');
+      commands.push(batch.filter((c) => !c.startsWith('echo ')).map((c) => c.split(' ')[0]).join(',') || (args[0] ?? ''));
+      // virsh's batch mode: each echo prints its text, each read of the missing domain nothing but an error; the last echo makes it exit 0.
+      if (batch.length > 1) {
+        const stdout = batch.map((c) => (c.startsWith('echo ') ? c.slice(5) : '')).join('');
+        return Promise.resolve({ stdout, stderr: batch.filter((c) => !c.startsWith('echo ')).map(() => `error: failed to get domain '${domainName(uid)}'\n`).join('') });
+      }
       return Promise.resolve({ stdout: '', stderr: '' });
     };
     return { commands, driver: libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner }) };
   };
 
-  it('reads the domain before defining it, unless the caller has just observed it', async function () {
+  it('reads the domain (definition, state and live XML in one virsh run) before defining it, unless the caller has just observed it', async function () {
     const unknown = recording();
     expect(await unknown.driver.define(spec())).to.equal('define');
-    expect(unknown.commands).to.deep.equal(['dumpxml', 'define']);
+    expect(unknown.commands).to.deep.equal(['dumpxml,domstate,dumpxml', 'define']);
 
     const absent = recording();
     expect(await absent.driver.define(spec(), { domain: undefined })).to.equal('define');
@@ -271,6 +276,30 @@ describe('agent hypervisor: libvirt list', function () {
       { name: 'kumulus-x', state: 'shut off' },
       { name: 'kumulus-y', state: 'in shutdown' },
     ]);
+  });
+
+  it('observes a domain in one virsh run: the definition\'s digest, the state, the running domain\'s disks; an error that is not a missing domain throws', async function () {
+    const definition = `<domain type='kvm'>\n  <metadata><kumulus:digest>${'a'.repeat(64)}</kumulus:digest></metadata>\n</domain>\n`;
+    const live = xmlOf('/pools/p/root.qcow2').replace('</devices>', "<disk type='file' device='disk'><source file='/pools/p/hot.qcow2'/><target dev='sda' bus='scsi'/></disk></devices>");
+    const runs: string[] = [];
+    const answer = (stderr: string, outputs: Record<string, string>): Runner => (argv) => {
+      runs.push(argv[4] ?? '');
+      const stdout = (argv[4] ?? '').split('; ').map((c) => (c.startsWith('echo ') ? c.slice(5) : (outputs[c.split(' ').slice(0, -1).join(' ')] ?? ''))).join('');
+      return Promise.resolve({ stdout, stderr });
+    };
+    const running = libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner: answer('', { 'dumpxml --inactive': definition, domstate: 'running\n', dumpxml: live }) });
+    const seen = await running.observe(uid);
+    expect(seen).to.include({ uid, state: 'running', specDigest: 'a'.repeat(64) });
+    expect(seen?.diskPaths, 'the live XML, with the disk plugged in').to.deep.equal(['/pools/p/root.qcow2', '/pools/p/hot.qcow2']);
+    expect(runs).to.have.length(1);
+    const off = libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner: answer('', { 'dumpxml --inactive': xmlOf('/pools/p/root.qcow2'), domstate: 'shut off\n', dumpxml: live }) });
+    expect((await off.observe(uid))?.diskPaths, 'a domain that does not run: its definition').to.deep.equal(['/pools/p/root.qcow2']);
+    const gone = libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner: answer(`error: failed to get domain '${domainName(uid)}'\n`, {}) });
+    expect(await gone.observe(uid)).to.equal(undefined);
+    const broken = libvirtDriver({ uri: 'qemu:///system', domainType: 'kvm', logger: log, runner: answer('error: failed to connect to the hypervisor\n', {}) });
+    let failure: unknown;
+    await broken.observe(uid).catch((err: unknown) => (failure = err));
+    expect(String(failure)).to.include('failed to connect to the hypervisor');
   });
 
   it('makes no second call when no domain is Kumulus\'s', async function () {

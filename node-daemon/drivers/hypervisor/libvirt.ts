@@ -75,8 +75,11 @@ function requestOf(attributes: Record<string, string> | undefined): PowerRequest
   return token !== undefined && Number.isFinite(at.getTime()) ? { token, at } : undefined;
 }
 
+/** What virsh says of a domain that does not exist. */
+const MISSING_DOMAIN = /failed to get domain|Domain not found|no domain with matching/i;
+
 function isMissingDomain(err: unknown): boolean {
-  return err instanceof CommandError && /failed to get domain|Domain not found|no domain with matching/i.test(err.stderr);
+  return err instanceof CommandError && MISSING_DOMAIN.test(err.stderr);
 }
 
 function isNotRunning(err: unknown): boolean {
@@ -111,8 +114,8 @@ export function parseVirshList(text: string): { name: string; state: string }[] 
   });
 }
 
-/** Separates the domains' XML in one batched virsh run (`echo`, never in a domain XML). */
-const LIST_SEPARATOR = '@@kumulus-domain@@';
+/** Separates the outputs of the commands of one batched virsh run (an `echo`; never in a domain XML). */
+const BATCH_SEPARATOR = '@@kumulus-virsh@@';
 
 /** The QEMU process running a domain, found by the `-uuid` argument libvirt always passes. */
 async function qemuPid(uid: string): Promise<number | undefined> {
@@ -171,20 +174,32 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
   const virsh = async (...args: string[]): Promise<string> => (await run(['virsh', '-q', '-c', uri, ...args])).stdout;
   const renderOptions = { type: domainType, ...(options.cpuMode !== undefined ? { cpuMode: options.cpuMode } : {}) };
 
+  /**
+   * Runs commands in one virsh process (its batch mode) rather than one process each: their
+   * outputs in order, each after an `echo` of the separator. A command that fails prints nothing
+   * and its error goes to stderr; a batch exits 0 whatever its commands did, the last being an echo.
+   */
+  const virshBatch = async (commands: string[]): Promise<{ outputs: string[]; stderr: string }> => {
+    const { stdout, stderr } = await run(['virsh', '-q', '-c', uri, [...commands.flatMap((command) => [`echo ${BATCH_SEPARATOR}`, command]), `echo ${BATCH_SEPARATOR}`].join('; ')]);
+    return { outputs: stdout.split(BATCH_SEPARATOR).slice(1, commands.length + 1), stderr };
+  };
+  const isDomainXml = (text: string | undefined): text is string => text?.includes('</domain>') === true;
+
   const observe = async (uid: string): Promise<DomainObservation | undefined> => {
     const name = domainName(uid);
-    let xml: string;
-    try {
-      xml = await virsh('dumpxml', '--inactive', name);
-    } catch (err) {
-      if (isMissingDomain(err)) return undefined;
-      throw err;
+    // The definition, the state and the running domain's own XML (its hot-plugged disks and the
+    // requests recorded in it; the definition again when it does not run), in one virsh run.
+    const { outputs, stderr } = await virshBatch([`dumpxml --inactive ${name}`, `domstate ${name}`, `dumpxml ${name}`]);
+    const [xml, stateText, liveXml] = outputs;
+    if (!isDomainXml(xml) || !stateText?.trim()) {
+      // Gone, or undefined between the reads: no domain. Anything else (no libvirtd...) is an error.
+      if (MISSING_DOMAIN.test(stderr)) return undefined;
+      throw new Error(`virsh could not read domain ${name}: ${stderr.trim() || 'no output'}`);
     }
-    const state = stateFromDomstate(await virsh('domstate', name));
+    const state = stateFromDomstate(stateText);
     const specDigest = digestOfDomainXml(xml);
     const active = state === 'running' || state === 'paused' || state === 'shutdown';
-    // The running domain's own XML: its hot-plugged disks and the requests recorded in it.
-    const live = active ? await virsh('dumpxml', name).catch((err: unknown) => (isMissingDomain(err) || isNotRunning(err) ? undefined : Promise.reject(err as Error))) : undefined;
+    const live = active && isDomainXml(liveXml) ? liveXml : undefined;
     const pid = active ? await qemuPid(uid) : undefined;
     const startedAt = pid !== undefined ? await processStartedAt(pid) : undefined;
     const shutdownSent = live !== undefined ? requestOf(metadataAttributes(live, SHUTDOWN_NS)) : undefined;
@@ -241,11 +256,11 @@ export function libvirtDriver(options: LibvirtDriverOptions): LibvirtDriver {
     list: async () => {
       const listed = parseVirshList(await virsh('list', '--all')).filter((d) => vmUidOfDomain(d.name) !== undefined);
       if (listed.length === 0) return [];
-      // One virsh run for all the XML; a domain undefined meanwhile has an empty section, and is gone.
-      const sections = (await virsh(listed.map((d) => `echo ${LIST_SEPARATOR}; dumpxml ${d.name}`).join('; '))).split(LIST_SEPARATOR).slice(1);
+      // One virsh run for all the XML; a domain undefined meanwhile has none, and is gone.
+      const { outputs } = await virshBatch(listed.map((d) => `dumpxml ${d.name}`));
       return listed.flatMap((d, i) => {
-        const xml = sections[i] ?? '';
-        return xml.includes('</domain>') ? [{ uid: vmUidOfDomain(d.name) ?? '', name: d.name, state: stateFromDomstate(d.state), diskPaths: diskPathsOfXml(xml) }] : [];
+        const xml = outputs[i];
+        return isDomainXml(xml) ? [{ uid: vmUidOfDomain(d.name) ?? '', name: d.name, state: stateFromDomstate(d.state), diskPaths: diskPathsOfXml(xml) }] : [];
       });
     },
 
