@@ -148,9 +148,13 @@ describe('agent on the simulator hypervisor: hot-plug and host admission (real c
     const placed = async (name: string, at: string) => {
       await world.placeVm(name, { offering: `big-${world.ns}`, scheduledAt: at });
     };
-    // Placed in the opposite order of creation: the placement time decides, not the name or the creation.
+    // Placed in the opposite order of creation: the placement time decides, not the name or the
+    // creation. The agent is away while both are placed: a running agent could start big-b before
+    // big-a exists, and a running VM rightly counts before any placement.
+    await agent?.stop();
     await placed('big-b', '2026-12-07T10:00:02Z');
     await placed('big-a', '2026-12-07T10:00:01Z');
+    agent = await world.runSimulatedAgent();
     await waitFor(world.res('vms'), 'big-a', 'Running', running, 60_000, world.ns);
     const refused = await waitFor(world.res('vms'), 'big-b', 'refused', (o) => condition(o, 'Running')?.reason === 'InsufficientCapacity', 60_000, world.ns);
     expect(condition(refused, 'Running')?.status).to.equal('False');
