@@ -139,7 +139,12 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       const vm = vmOf(volume);
       const pooling = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
       // No state before the pool chosen with the VM's placement is written: it would say the volume has none.
-      if (pooling && 'pending' in pooling) return;
+      if (pooling && 'pending' in pooling) {
+        // Seen unattached while its pool is pending: the agent may attach it before the next
+        // reconcile, which must still count that as VOLUME.ATTACH.
+        if (!attachedBefore.has(keyOf(volume))) attachedBefore.set(keyOf(volume), condition(volume, 'Attached')?.status === 'True');
+        return;
+      }
       const unplaceable = pooling?.noPool;
       const view: VolumeView = {
         name: keyOf(volume),

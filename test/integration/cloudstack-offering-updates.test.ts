@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { CloudStackReply } from '../support/cloudstack-client.ts';
 import { uniqueName } from '../support/cluster.ts';
-import { type InfraCloud, type Obj, startInfraCloud } from './cloudstack-infra-harness.ts';
+import { type InfraCloud, type Obj, startInfraCloud, waitUntil } from './cloudstack-infra-harness.ts';
 
 /**
  * Both doors change an offering's presentation and neither changes what it sizes. Through the
@@ -152,7 +152,12 @@ describe('cloudstack-api: offerings change their name, text, order and tags, nev
 
     const patched = await services.patch({ name: serviceName }, { spec: { displayName: `kube renamed ${s}`, displayText: 'Patched' } }, 'merge');
     expect(patched.spec).to.deep.include({ displayName: `kube renamed ${s}`, displayText: 'Patched', cpuNumber: 2, memory: '1024Mi' });
-    expect(await one('listServiceOfferings', 'serviceoffering', { id: service['id'] as string })).to.deep.include({ name: `kube renamed ${s}`, displaytext: 'Patched' });
+    // The API lists from its informers, which see a write through the other door a moment later.
+    const listed = await waitUntil('listServiceOfferings to show the kubectl rename', async () => {
+      const row = await one('listServiceOfferings', 'serviceoffering', { id: service['id'] as string });
+      return row['name'] === `kube renamed ${s}` ? row : undefined;
+    }, 10_000);
+    expect(listed).to.deep.include({ name: `kube renamed ${s}`, displaytext: 'Patched' });
 
     for (const [what, write, field, fix] of [
       ['cores', () => services.patch({ name: serviceName }, { spec: { cpuNumber: 4 } }, 'merge'), 'spec.cpuNumber', 'create a new offering and move VMs to it'],
