@@ -119,6 +119,10 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       attachedBefore.delete(objectKey(request));
       return;
     }
+    // Seen unattached, whatever this pass then does (its pool pending, a conflict): an attach the
+    // agent makes before the next pass is still a transition, VOLUME.ATTACH. Seen attached first
+    // (after a restart) records nothing here, so no event is made up.
+    if (!attachedBefore.has(keyOf(volume)) && condition(volume, 'Attached')?.status !== 'True') attachedBefore.set(keyOf(volume), false);
     try {
       const deleting = volume.metadata.deletionTimestamp !== undefined;
       const now = ctx.now();
@@ -139,12 +143,7 @@ export function registerVolumeController(manager: Manager, ctx: ComputeContext):
       const vm = vmOf(volume);
       const pooling = !deleting && vm ? await place(volume, vm, rctx.signal) : undefined;
       // No state before the pool chosen with the VM's placement is written: it would say the volume has none.
-      if (pooling && 'pending' in pooling) {
-        // Seen unattached while its pool is pending: the agent may attach it before the next
-        // reconcile, which must still count that as VOLUME.ATTACH.
-        if (!attachedBefore.has(keyOf(volume))) attachedBefore.set(keyOf(volume), condition(volume, 'Attached')?.status === 'True');
-        return;
-      }
+      if (pooling && 'pending' in pooling) return;
       const unplaceable = pooling?.noPool;
       const view: VolumeView = {
         name: keyOf(volume),
