@@ -9,6 +9,7 @@
 import { MEDIA_SYNCED } from '../lib/agent-contract.ts';
 import type { ConditionUpdate } from '../lib/conditions.ts';
 import type { DomainObservation } from './drivers/hypervisor/types.ts';
+import { isActive } from './vm-plan.ts';
 
 export interface IsoRef {
   name: string;
@@ -40,7 +41,7 @@ function media(status: ConditionUpdate['status'], reason: string, message: strin
 
 export function mediaCondition(facts: MediaFacts): ConditionUpdate {
   const { host, wanted, inDrive, domain } = facts;
-  const active = domain?.state === 'running' || domain?.state === 'paused' || domain?.state === 'shutdown';
+  const active = isActive(domain);
   if (facts.mediaError !== undefined) return media('False', 'MediaError', `host ${host} could not ${wanted ? `insert ${text(wanted)} into` : 'eject the media of'} the running domain's CD-ROM drive: ${facts.mediaError}`);
   if (domain && same(wanted, inDrive)) return media('True', wanted ? 'Inserted' : 'Empty', `the CD-ROM drive of the ${active ? 'running domain' : 'domain definition'} on host ${host} holds ${text(wanted)}`);
   if (facts.isoProblem !== undefined) return media('False', 'WaitingForIso', `host ${host}: ${facts.isoProblem}`);
